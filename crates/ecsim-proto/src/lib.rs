@@ -1,0 +1,56 @@
+//! AliECS's wire schema, as Rust types.
+//!
+//! Consumers of AliECS events decode them with AliECS's own `.proto` files, so ecsim must put
+//! exactly AliECS's bytes on the wire. This crate is the single place those bytes are defined:
+//!
+//! - [`common`], [`events`] and [`kafka`]: prost types generated at build time from `proto/`
+//!   (with protox, so no `protoc` is needed), one module per protobuf package;
+//! - [`FILE_DESCRIPTOR_SET`] and [`DESCRIPTOR_POOL`]: the compiled schema, for reflection and for
+//!   tools such as `pq` (`cargo xtask fdset`);
+//! - [`json`]: any of these messages rendered in the proto3 JSON mapping;
+//! - [`topics`]: the Kafka topics AliECS writes, and which message type each one carries.
+//!
+//! Every generated message implements [`prost::Message`], [`prost::Name`] (its fully qualified
+//! protobuf name) and [`prost_reflect::ReflectMessage`].
+
+use std::sync::LazyLock;
+
+use prost_reflect::DescriptorPool;
+
+pub mod json;
+pub mod topics;
+
+// Re-exported so that users of the generated types need not pin the same versions themselves.
+pub use prost;
+pub use prost_reflect;
+
+/// Package `common`: users, workflow template info, LHC beam information.
+#[allow(missing_docs, clippy::all, clippy::pedantic, unreachable_pub)]
+pub mod common {
+    include!(concat!(env!("OUT_DIR"), "/common.rs"));
+}
+
+/// Package `events`: the `Event` envelope of every `aliecs.*` core topic and its payloads.
+#[allow(missing_docs, clippy::all, clippy::pedantic, unreachable_pub)]
+pub mod events {
+    include!(concat!(env!("OUT_DIR"), "/events.rs"));
+}
+
+/// Package `kafka`: the messages of AliECS's Kafka integration plugin.
+#[allow(missing_docs, clippy::all, clippy::pedantic, unreachable_pub)]
+pub mod kafka {
+    include!(concat!(env!("OUT_DIR"), "/kafka.rs"));
+}
+
+/// The compiled schema (`google.protobuf.FileDescriptorSet`, with imports and comments) of
+/// `protos/common.proto`, `protos/events.proto` and `protos/kafka.proto`.
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/file_descriptor_set.bin"));
+
+/// [`FILE_DESCRIPTOR_SET`] decoded once, for reflection by message name.
+pub static DESCRIPTOR_POOL: LazyLock<DescriptorPool> = LazyLock::new(|| {
+    // The bytes were produced by protox in build.rs from the same files that generated the
+    // types above; failing to decode them is a build defect, not a runtime condition.
+    #[allow(clippy::expect_used)]
+    DescriptorPool::decode(FILE_DESCRIPTOR_SET).expect("embedded descriptor set is valid")
+});

@@ -1,0 +1,62 @@
+//! `ecsim decode`: one protobuf message in, proto3 JSON out.
+//!
+//! For looking at a record value saved from a topic (`kcat -e -t aliecs.run -o -1 > run.bin`,
+//! or the payload of a failing test) without writing a decoder.
+
+use std::io::{self, Read as _, Write as _};
+
+use anyhow::Context as _;
+use ecsim_proto::{json, topics};
+
+use crate::{
+    cli::DecodeArgs,
+    exit::{Exit, Failure},
+};
+
+pub(crate) fn run(args: &DecodeArgs) -> Result<(), Failure> {
+    let message_type = match (&args.message_type, &args.topic) {
+        (Some(name), _) => name.clone(),
+        (None, Some(topic)) => topics::message_type_for_topic(topic)
+            .ok_or_else(|| {
+                Failure::new(
+                    Exit::InvalidInput,
+                    anyhow::anyhow!(
+                        "topic `{topic}` is not one AliECS writes, so its message type is unknown; \
+                         name the type with --type (e.g. --type events.Event)"
+                    ),
+                )
+            })?
+            .to_owned(),
+        (None, None) => topics::EVENT_TYPE.to_owned(),
+    };
+
+    let bytes = read_input(args)?;
+    let value = json::decode_to_json(&message_type, &bytes)
+        .map_err(|error| Failure::new(Exit::InvalidInput, error))?;
+
+    let rendered = if args.pretty {
+        serde_json::to_string_pretty(&value)
+    } else {
+        serde_json::to_string(&value)
+    }
+    .context("rendering JSON")?;
+    let mut stdout = io::stdout().lock();
+    writeln!(stdout, "{rendered}").context("writing to stdout")?;
+    Ok(())
+}
+
+fn read_input(args: &DecodeArgs) -> Result<Vec<u8>, Failure> {
+    let mut bytes = Vec::new();
+    match args.file.as_deref() {
+        Some(path) if path.as_os_str() != "-" => {
+            bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        }
+        _ => {
+            io::stdin()
+                .lock()
+                .read_to_end(&mut bytes)
+                .context("reading standard input")?;
+        }
+    }
+    Ok(bytes)
+}

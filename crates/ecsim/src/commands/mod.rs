@@ -1,0 +1,3 @@
+//! One module per subcommand. Each takes its parsed arguments and returns `Result<(), Failure>`.
+
+pub(crate) mod decode;

@@ -1,0 +1,28 @@
+//! `ecsim`: the command-line front end of the AliECS simulator.
+//!
+//! The binary is deliberately thin: it parses arguments (clap), sets up logging (tracing), runs
+//! one command against the library crates, and turns the outcome into a documented exit code
+//! (see [`exit::Exit`]). Everything a command does that is worth testing lives in a library.
+
+mod cli;
+mod commands;
+mod exit;
+mod logging;
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+
+use crate::{cli::Cli, exit::Exit};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    logging::init(&cli.verbosity);
+    let outcome = match cli.command {
+        cli::Command::Decode(args) => commands::decode::run(&args),
+    };
+    match outcome {
+        Ok(()) => Exit::Ok.into(),
+        Err(failure) => failure.report(),
+    }
+}

@@ -1,0 +1,169 @@
+//! The `ecsim` binary as a user runs it: arguments in, output and exit status out.
+
+use std::{
+    io::Write as _,
+    process::{Command, Output, Stdio},
+};
+
+use ecsim_proto::{
+    events::{EvRunEvent, Event, OpStatus, event::Payload},
+    kafka::{ActiveRunsList, EnvInfo},
+    prost::Message as _,
+};
+
+fn ecsim(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ecsim"))
+        .args(args)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ecsim starts");
+    child
+        .stdin
+        .take()
+        .expect("piped")
+        .write_all(stdin)
+        .expect("stdin written");
+    child.wait_with_output().expect("ecsim ends")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn version_names_the_release_the_commit_and_the_aliecs_schema() {
+    let out = ecsim(&["--version"], b"");
+    assert!(out.status.success());
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.starts_with(&format!("ecsim {} (commit ", env!("CARGO_PKG_VERSION"))),
+        "{stdout}"
+    );
+    assert!(stdout.contains("AliceO2Group/Control"), "{stdout}");
+
+    let short = text(&ecsim(&["-V"], b"").stdout);
+    assert_eq!(short.trim(), format!("ecsim {}", env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn help_lists_the_commands_and_the_exit_codes() {
+    let out = ecsim(&["--help"], b"");
+    assert!(out.status.success());
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("decode"), "{stdout}");
+    assert!(
+        stdout.contains("Exit codes: 0 success, 1 runtime failure, 2 usage error, 3 invalid input"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn an_unknown_flag_is_a_usage_error() {
+    let out = ecsim(&["decode", "--no-such-flag"], b"");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("--no-such-flag"));
+}
+
+#[test]
+fn decode_reads_an_event_from_stdin_by_default() {
+    let event = Event {
+        timestamp: 1_700_000_000_123,
+        timestamp_nano: 1_700_000_000_123_000_000,
+        payload: Some(Payload::RunEvent(EvRunEvent {
+            environment_id: "2oDvieFrVTi".into(),
+            run_number: 42,
+            state: "RUNNING".into(),
+            transition: "STOP_ACTIVITY".into(),
+            transition_status: OpStatus::Started.into(),
+            ..Default::default()
+        })),
+    };
+    let out = ecsim(&["decode"], &event.encode_to_vec());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        concat!(
+            r#"{"timestamp":"1700000000123","timestampNano":"1700000000123000000","runEvent":{"#,
+            r#""environmentId":"2oDvieFrVTi","runNumber":42,"state":"RUNNING","#,
+            r#""transition":"STOP_ACTIVITY","transitionStatus":"STARTED"}}"#,
+            "\n"
+        )
+    );
+}
+
+#[test]
+fn decode_chooses_the_type_from_the_topic_and_reads_a_file() {
+    let list = ActiveRunsList {
+        active_runs: vec![EnvInfo {
+            environment_id: "2oDvieFrVTi".into(),
+            run_number: Some(7),
+            run_type: Some("PHYSICS".into()),
+            state: "RUNNING".into(),
+            detectors: vec!["ITS".into()],
+            enter_state_timestamp: 1_700_000_000_000,
+        }],
+        timestamp: 1_700_000_000_001,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("value.bin");
+    std::fs::write(&path, list.encode_to_vec()).unwrap();
+
+    let out = ecsim(
+        &[
+            "decode",
+            "--topic",
+            "aliecs.env_list.RUNNING",
+            path.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["activeRuns"][0]["runNumber"], 7);
+    assert_eq!(json["activeRuns"][0]["detectors"][0], "ITS");
+    assert_eq!(json["timestamp"], "1700000000001");
+}
+
+#[test]
+fn undecodable_bytes_are_invalid_input_and_say_which_type_was_tried() {
+    let out = ecsim(
+        &["decode", "--type", "kafka.NewStateNotification"],
+        &[0x0a, 0x09, 0x01],
+    );
+    assert_eq!(out.status.code(), Some(3));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("kafka.NewStateNotification"), "{stderr}");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn an_unknown_topic_asks_for_an_explicit_type() {
+    let out = ecsim(&["decode", "--topic", "my.topic"], b"");
+    assert_eq!(out.status.code(), Some(3));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("my.topic") && stderr.contains("--type"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn an_unknown_type_lists_the_known_ones() {
+    let out = ecsim(&["decode", "--type", "events.Nope"], b"");
+    assert_eq!(out.status.code(), Some(3));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("events.Nope") && stderr.contains("kafka.ActiveRunsList"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_missing_file_is_a_runtime_error_naming_the_file() {
+    let out = ecsim(&["decode", "/nonexistent/value.bin"], b"");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("/nonexistent/value.bin"));
+}

@@ -1,0 +1,62 @@
+//! `cargo xtask`: the project's automation, in Rust rather than shell.
+//!
+//! The pattern is rust-analyzer's: one binary in the workspace, reached through the cargo alias
+//! in `.cargo/config.toml`, so every task runs the same way on every machine with nothing but
+//! cargo installed. Each task is one module.
+
+#![allow(clippy::print_stdout, clippy::print_stderr)] // a task runner talks to its user
+
+mod fdset;
+mod run;
+mod test;
+
+use std::{path::PathBuf, process::ExitCode};
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", about = "ecsim's project automation")]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Debug, Subcommand)]
+enum Task {
+    /// Write the AliECS wire schema as a FileDescriptorSet for protobuf tools such as `pq`.
+    ///
+    /// Then decode a record value with: FDSET_PATH=DIR pq --msgtype events.Event < value.bin
+    Fdset {
+        /// Directory to write `aliecs.fdset` into (created if missing).
+        #[arg(default_value = "target/fdset")]
+        dir: PathBuf,
+    },
+    /// Run every test: the README's test command, and what `.ci/run` runs.
+    ///
+    /// Installs the tools the tests use when they are missing (pq), then runs the workspace's
+    /// tests with cargo-nextest (or `cargo test` where nextest is not installed) and the doc
+    /// tests with `cargo test --doc`.
+    Test {
+        /// Extra arguments for the test runner, after `--` (e.g. a test-name filter).
+        #[arg(last = true)]
+        runner_args: Vec<String>,
+    },
+    /// Check formatting (rustfmt) and lints (clippy, warnings denied), as CI does.
+    Lint,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.task {
+        Task::Fdset { dir } => fdset::write(&dir),
+        Task::Test { runner_args } => test::run(&runner_args),
+        Task::Lint => test::lint(),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("xtask: error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

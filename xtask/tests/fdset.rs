@@ -74,7 +74,7 @@ fn pq_decodes_an_event_that_ecsim_encoded() {
         payload: Some(Payload::EnvironmentEvent(EvEnvironmentEvent {
             environment_id: "2oDvieFrVTi".into(),
             state: "RUNNING".into(),
-            current_run_number: 567_890,
+            run_number: 567_890,
             transition: "START_ACTIVITY".into(),
             transition_status: OpStatus::DoneOk.into(),
             message: "transition completed successfully".into(),
@@ -112,7 +112,7 @@ fn pq_decodes_an_event_that_ecsim_encoded() {
     let env = &json["environmentEvent"];
     assert_eq!(env["environmentId"], "2oDvieFrVTi", "{json}");
     assert_eq!(env["state"], "RUNNING", "{json}");
-    assert_eq!(env["currentRunNumber"], 567_890, "{json}");
+    assert_eq!(env["runNumber"], 567_890, "{json}");
     assert_eq!(env["transition"], "START_ACTIVITY", "{json}");
     assert_eq!(env["transitionStatus"], "DONE_OK", "{json}");
 }

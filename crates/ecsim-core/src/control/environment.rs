@@ -1,0 +1,211 @@
+//! One environment: its loaded workflow, its state and variables, and the events it emits.
+//!
+//! An [`Env`] is shared between the code that drives its transitions and the calls running on
+//! its behalf. Its mutable part sits behind a plain mutex that is only ever held for a few
+//! statements, never across an `.await`; transitions are serialized by a separate async lock
+//! ([`Env::transition_lock`]), as AliECS serializes them with `transitionMutex`.
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    sync::{Arc, Mutex, MutexGuard},
+};
+
+use ecsim_proto::{
+    common::{User, WorkflowTemplateInfo},
+    events::{EvEnvironmentEvent, OpStatus},
+};
+
+use crate::{
+    condition::resolve_template, fsm::State, tasks::TaskTree, trigger::Trigger, vars::VarStack,
+    workflow::Workflow,
+};
+
+use super::{Timing, hooks::PendingCall};
+
+/// A call role of the loaded workflow, with its templates resolved.
+#[derive(Debug, Clone)]
+pub(crate) struct LoadedCall {
+    pub(crate) role_path: String,
+    pub(crate) func: String,
+    pub(crate) trigger_expr: String,
+    pub(crate) await_expr: String,
+    pub(crate) trigger: Trigger,
+    pub(crate) await_at: Trigger,
+    pub(crate) timeout: String,
+    pub(crate) critical: bool,
+    pub(crate) return_var: Option<String>,
+}
+
+/// The loaded workflow of an environment: enabled calls and the moments they hook into.
+#[derive(Debug, Default)]
+pub(crate) struct LoadedWorkflow {
+    pub(crate) calls: Vec<LoadedCall>,
+    /// moment → weight → indexes into `calls`, in role order.
+    pub(crate) hooks: BTreeMap<String, BTreeMap<i32, Vec<usize>>>,
+}
+
+impl LoadedWorkflow {
+    /// Resolves the workflow against the environment's variables: keeps the call roles whose
+    /// `enabled` condition holds, resolves their timeouts, and indexes them by trigger. Like
+    /// AliECS's workflow load, this happens once, at creation.
+    pub(crate) fn load(workflow: &Workflow, vars: &VarStack) -> Self {
+        let lookup = |key: &str| vars.get(key);
+        let mut loaded = LoadedWorkflow::default();
+        for spec in workflow
+            .calls
+            .iter()
+            .filter(|spec| spec.enabled.evaluate(&lookup))
+        {
+            let index = loaded.calls.len();
+            let call = LoadedCall {
+                role_path: workflow.role_path(&spec.role),
+                func: spec.func.clone(),
+                trigger_expr: spec.trigger.clone(),
+                await_expr: spec.await_expression().to_owned(),
+                trigger: Trigger::parse(&spec.trigger),
+                await_at: Trigger::parse(spec.await_expression()),
+                timeout: resolve_template(&spec.timeout, &lookup),
+                critical: spec.critical,
+                return_var: spec.return_var.clone(),
+            };
+            loaded
+                .hooks
+                .entry(call.trigger.moment.clone())
+                .or_default()
+                .entry(call.trigger.weight)
+                .or_default()
+                .push(index);
+            loaded.calls.push(call);
+        }
+        loaded
+    }
+
+    /// The call role paths, deduplicated, in role order.
+    pub(crate) fn call_role_paths(&self) -> Vec<String> {
+        let mut seen = BTreeSet::new();
+        self.calls
+            .iter()
+            .filter(|c| seen.insert(c.role_path.clone()))
+            .map(|c| c.role_path.clone())
+            .collect()
+    }
+}
+
+/// The mutable part of an environment.
+#[derive(Debug)]
+pub(crate) struct EnvData {
+    pub(crate) state: State,
+    pub(crate) vars: VarStack,
+    pub(crate) run_number: u32,
+    /// The FSM event in progress, between `before_` and the end of `after_` (or "DESTROY").
+    pub(crate) current_transition: Option<String>,
+    pub(crate) last_request_user: User,
+    /// Calls started and not yet awaited, by await moment and weight.
+    pub(crate) pending: BTreeMap<(String, i32), Vec<PendingCall>>,
+    pub(crate) tasks: TaskTree,
+    /// Bumped to invalidate a scheduled auto-stop.
+    pub(crate) auto_stop_generation: u64,
+}
+
+/// An environment.
+#[derive(Debug)]
+pub(crate) struct Env {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) workflow: Arc<Workflow>,
+    pub(crate) loaded: LoadedWorkflow,
+    pub(crate) timing: Timing,
+    /// Held for the whole of a transition (or a teardown): a second request waits.
+    pub(crate) transition_lock: tokio::sync::Mutex<()>,
+    data: Mutex<EnvData>,
+}
+
+impl Env {
+    pub(crate) fn new(
+        id: String,
+        name: String,
+        workflow: Arc<Workflow>,
+        loaded: LoadedWorkflow,
+        timing: Timing,
+        data: EnvData,
+    ) -> Self {
+        Self {
+            id,
+            name,
+            workflow,
+            loaded,
+            timing,
+            transition_lock: tokio::sync::Mutex::new(()),
+            data: Mutex::new(data),
+        }
+    }
+
+    /// The mutable part. Never hold the guard across an `.await`.
+    pub(crate) fn data(&self) -> MutexGuard<'_, EnvData> {
+        // Nothing that runs under this lock can leave the data inconsistent halfway.
+        self.data
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(crate) fn state(&self) -> State {
+        self.data().state
+    }
+
+    pub(crate) fn template_info_of(workflow: &Workflow) -> WorkflowTemplateInfo {
+        WorkflowTemplateInfo {
+            name: workflow.name.clone(),
+            description: workflow.description.clone(),
+            path: workflow.path.clone(),
+            public: workflow.public,
+        }
+    }
+
+    /// An `aliecs.environment` event about this environment, with the fields every transition
+    /// event carries: id, state as given, current run number, transition in progress, the
+    /// last request's user and the workflow template.
+    pub(crate) fn event(
+        &self,
+        state: &str,
+        step: &str,
+        status: OpStatus,
+        message: &str,
+    ) -> EnvEvent {
+        let data = self.data();
+        EnvEvent(EvEnvironmentEvent {
+            environment_id: self.id.clone(),
+            state: state.to_owned(),
+            run_number: data.run_number,
+            error: String::new(),
+            message: message.to_owned(),
+            transition: data.current_transition.clone().unwrap_or_default(),
+            transition_step: step.to_owned(),
+            transition_status: status.into(),
+            vars: BTreeMap::new(),
+            last_request_user: Some(data.last_request_user.clone()),
+            workflow_template_info: Some(Self::template_info_of(&self.workflow)),
+        })
+    }
+}
+
+/// An environment event being built.
+#[derive(Debug)]
+pub(crate) struct EnvEvent(pub(crate) EvEnvironmentEvent);
+
+impl EnvEvent {
+    pub(crate) fn error(mut self, error: Option<&str>) -> Self {
+        self.0.error = error.unwrap_or_default().to_owned();
+        self
+    }
+
+    /// AliECS's hook-failure "step finished" events are written without the user.
+    pub(crate) fn without_user(mut self) -> Self {
+        self.0.last_request_user = None;
+        self
+    }
+
+    pub(crate) fn transition(mut self, transition: &str) -> Self {
+        self.0.transition = transition.to_owned();
+        self
+    }
+}

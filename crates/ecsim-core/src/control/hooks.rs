@@ -1,0 +1,331 @@
+//! Hook handling: starting integration calls at their trigger, awaiting them at their await
+//! moment, and turning failures into the moment's error.
+//!
+//! This is AliECS's `handleHooks` (reference §1.3, `core/environment/environment.go`), phase by
+//! phase, for every weight of a moment in ascending order:
+//!
+//! 1. start every call whose trigger is this moment and weight, each on its own task, and
+//!    register it under its await moment and weight;
+//! 2. await every pending call registered under this moment and weight — including calls
+//!    started at earlier moments, or earlier transitions;
+//! 3. (task hooks: not simulated);
+//! 4. if a critical call failed, stop before the next weight.
+//!
+//! and the call itself is AliECS's `Call.Call` (reference §1.4): an `Ev_CallEvent` STARTED,
+//! the plugin function, then DONE_OK or DONE_ERROR with output and error.
+
+use std::{collections::BTreeSet, panic::AssertUnwindSafe, sync::Arc};
+
+use ecsim_proto::events::{EvCallEvent, OpStatus, Traits};
+use futures::FutureExt as _;
+use tokio::task::JoinHandle;
+
+use crate::{
+    event::CorePayload,
+    plugin::{CallContext, CallOutcome, CallTraits},
+    vars::Layer,
+};
+
+use super::{Core, environment::Env};
+
+/// A started call, not yet awaited.
+#[derive(Debug)]
+pub(crate) struct PendingCall {
+    index: usize,
+    critical: bool,
+    handle: JoinHandle<Result<(), String>>,
+}
+
+/// Which weights of a moment to handle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Weights {
+    /// `< 0`: before the moment's built-in work.
+    Negative,
+    /// `>= 0`: after it.
+    NonNegative,
+    /// All of them (teardown's `leave_` moment).
+    All,
+}
+
+impl Weights {
+    fn admits(self, weight: i32) -> bool {
+        match self {
+            Weights::Negative => weight < 0,
+            Weights::NonNegative => weight >= 0,
+            Weights::All => true,
+        }
+    }
+}
+
+/// AliECS's summary of the critical failures at one trigger.
+fn summarize(trigger: &str, failures: &[String]) -> Option<String> {
+    match failures {
+        [] => None,
+        [one] => Some(format!("critical hook failed at trigger {trigger}: {one}")),
+        few if few.len() <= 3 => Some(format!(
+            "{} critical hooks failed at trigger {trigger}: {}",
+            few.len(),
+            few.join("; ")
+        )),
+        many => Some(format!(
+            "{} critical hooks failed at trigger {trigger} (see InfoLogger for details)",
+            many.len()
+        )),
+    }
+}
+
+/// Splits `plugin.Function()` into its plugin and function names.
+fn parse_func(func: &str) -> Result<(&str, &str), String> {
+    let call = func.trim().strip_suffix("()").ok_or_else(|| {
+        format!(
+            "cannot evaluate `{func}`: ecsim calls plugin functions written as plugin.Function()"
+        )
+    })?;
+    match call.split_once('.') {
+        Some((plugin, function))
+            if !plugin.is_empty() && !function.is_empty() && !function.contains('.') =>
+        {
+            Ok((plugin, function))
+        }
+        _ => Err(format!(
+            "cannot evaluate `{func}`: ecsim calls plugin functions written as plugin.Function()"
+        )),
+    }
+}
+
+impl Core {
+    /// Handles the hooks of `moment` for the selected weights; returns the moment's error when a
+    /// critical call failed.
+    pub(crate) async fn handle_hooks(
+        &self,
+        env: &Arc<Env>,
+        moment: &str,
+        selected: Weights,
+    ) -> Result<(), String> {
+        let weights: BTreeSet<i32> = {
+            let data = env.data();
+            let mut weights: BTreeSet<i32> = env
+                .loaded
+                .hooks
+                .get(moment)
+                .map(|by_weight| by_weight.keys().copied().collect())
+                .unwrap_or_default();
+            weights.extend(
+                data.pending
+                    .keys()
+                    .filter(|(m, _)| m == moment)
+                    .map(|&(_, w)| w),
+            );
+            weights
+                .into_iter()
+                .filter(|&w| selected.admits(w))
+                .collect()
+        };
+
+        let mut critical_failures = Vec::new();
+        for weight in weights {
+            if let Some(indexes) = env
+                .loaded
+                .hooks
+                .get(moment)
+                .and_then(|by_weight| by_weight.get(&weight))
+            {
+                for &index in indexes {
+                    let pending = self.start_call(env, index);
+                    let await_at = &env.loaded.calls[index].await_at;
+                    env.data()
+                        .pending
+                        .entry((await_at.moment.clone(), await_at.weight))
+                        .or_default()
+                        .push(pending);
+                }
+            }
+
+            let due = env
+                .data()
+                .pending
+                .remove(&(moment.to_owned(), weight))
+                .unwrap_or_default();
+            let results = futures::future::join_all(due.into_iter().map(|pending| async move {
+                let outcome = pending
+                    .handle
+                    .await
+                    .unwrap_or_else(|error| Err(format!("the call's task failed: {error}")));
+                (pending.index, pending.critical, outcome)
+            }))
+            .await;
+
+            let mut critical_here = false;
+            for (index, critical, outcome) in results {
+                if let Err(error) = outcome {
+                    let call = &env.loaded.calls[index];
+                    if critical {
+                        tracing::warn!(environment = %env.id, call = %call.role_path, %error, "critical hook failed");
+                        critical_failures.push(error);
+                        critical_here = true;
+                    } else {
+                        tracing::debug!(environment = %env.id, call = %call.role_path, %error, "non-critical hook failed");
+                    }
+                }
+            }
+            if critical_here {
+                break;
+            }
+        }
+        summarize(moment, &critical_failures).map_or(Ok(()), Err)
+    }
+
+    /// Runs one call to its end, now (teardown's sequential `CallAll`).
+    pub(crate) async fn call_now(&self, env: &Arc<Env>, index: usize) -> Result<(), String> {
+        let pending = self.start_call(env, index);
+        pending
+            .handle
+            .await
+            .unwrap_or_else(|error| Err(format!("the call's task failed: {error}")))
+    }
+
+    /// Starts call `index` of the environment's workflow on its own task: STARTED event now,
+    /// the plugin function, then the DONE event when it ends.
+    pub(crate) fn start_call(&self, env: &Arc<Env>, index: usize) -> PendingCall {
+        let call = &env.loaded.calls[index];
+        let traits = CallTraits {
+            trigger: call.trigger_expr.clone(),
+            await_expr: call.await_expr.clone(),
+            timeout: call.timeout.clone(),
+            critical: call.critical,
+        };
+        let event = EvCallEvent {
+            func: call.func.clone(),
+            call_status: OpStatus::Started.into(),
+            r#return: call.return_var.clone().unwrap_or_default(),
+            traits: Some(Traits {
+                trigger: traits.trigger.clone(),
+                r#await: traits.await_expr.clone(),
+                timeout: traits.timeout.clone(),
+                critical: traits.critical,
+            }),
+            output: String::new(),
+            error: String::new(),
+            environment_id: env.id.clone(),
+            path: call.role_path.clone(),
+        };
+        self.emit(CorePayload::Call(event.clone()));
+
+        let vars = env.data().vars.consolidated();
+        let target = parse_func(&call.func).and_then(|(plugin, function)| {
+            let Some(found) = self.plugin(plugin) else {
+                // expr-lang's compile error for a name that is not in the environment.
+                return Err(format!(
+                    "unknown name {plugin} (1:1)\n | {}\n | ^",
+                    call.func
+                ));
+            };
+            if !found.functions().iter().any(|f| f == function) {
+                return Err(format!(
+                    "plugin {plugin} has no function {function} (it offers: {})",
+                    found.functions().join(", ")
+                ));
+            }
+            Ok((Arc::clone(found), plugin.to_owned(), function.to_owned()))
+        });
+
+        let core = self.clone();
+        let env = Arc::clone(env);
+        let role_path = call.role_path.clone();
+        let func = call.func.clone();
+        let return_var = call.return_var.clone();
+        let handle = tokio::spawn(async move {
+            let outcome = match target {
+                Ok((plugin, plugin_name, function)) => {
+                    let context = CallContext {
+                        environment_id: env.id.clone(),
+                        plugin: plugin_name,
+                        function,
+                        func,
+                        role_path,
+                        traits,
+                        vars,
+                    };
+                    // A panicking plugin function fails its call, as expr's VM recovers a Go panic.
+                    AssertUnwindSafe(plugin.call(context))
+                        .catch_unwind()
+                        .await
+                        .unwrap_or_else(|panic| {
+                            let message = panic
+                                .downcast_ref::<&str>()
+                                .map(|s| (*s).to_owned())
+                                .or_else(|| panic.downcast_ref::<String>().cloned())
+                                .unwrap_or_else(|| "unknown panic".to_owned());
+                            CallOutcome::failed(format!("panic: {message}"), None)
+                        })
+                }
+                Err(error) => CallOutcome::failed(error, None),
+            };
+            {
+                let mut data = env.data();
+                for (key, value) in &outcome.runtime_vars {
+                    data.vars.set(Layer::User, key.clone(), value.clone());
+                }
+                if let Some(return_var) = return_var.filter(|r| !r.is_empty()) {
+                    data.vars
+                        .set(Layer::User, return_var, outcome.output.clone());
+                }
+            }
+            let error = outcome.error.as_ref().map(ToString::to_string);
+            core.emit(CorePayload::Call(EvCallEvent {
+                call_status: if error.is_some() {
+                    OpStatus::DoneError
+                } else {
+                    OpStatus::DoneOk
+                }
+                .into(),
+                output: outcome.output,
+                error: error.clone().unwrap_or_default(),
+                ..event
+            }));
+            error.map_or(Ok(()), Err)
+        });
+        PendingCall {
+            index,
+            critical: call.critical,
+            handle,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_are_summarized_as_aliecs_does() {
+        let f = |n: usize| (1..=n).map(|i| format!("e{i}")).collect::<Vec<_>>();
+        assert_eq!(summarize("before_X", &f(0)), None);
+        assert_eq!(
+            summarize("before_X", &f(1)).unwrap(),
+            "critical hook failed at trigger before_X: e1"
+        );
+        assert_eq!(
+            summarize("before_X", &f(3)).unwrap(),
+            "3 critical hooks failed at trigger before_X: e1; e2; e3"
+        );
+        assert_eq!(
+            summarize("before_X", &f(4)).unwrap(),
+            "4 critical hooks failed at trigger before_X (see InfoLogger for details)"
+        );
+    }
+
+    #[test]
+    fn functions_are_plugin_dot_name_with_empty_arguments() {
+        assert_eq!(parse_func("dcs.StartOfRun()"), Ok(("dcs", "StartOfRun")));
+        for bad in [
+            "dcs.StartOfRun",
+            "StartOfRun()",
+            ".X()",
+            "a.b.c()",
+            "dcs.()",
+        ] {
+            assert!(parse_func(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,338 @@
+//! Creating and destroying environments: the parts of an environment's life outside the FSM.
+//!
+//! Reference §1.7 (`core/environment/manager.go`, `core/server.go`). Creation publishes its own
+//! `CREATE` sequence, loads the workflow, then runs DEPLOY and CONFIGURE; a failure there sends
+//! the environment to ERROR and tears it down. Destruction resets a CONFIGURED environment first
+//! (stops a RUNNING one first when allowed), then tears it down: `leave_<state>` hooks, task
+//! release, the `DESTROY`/`after_DESTROY` calls one by one, state DONE.
+
+use std::{collections::BTreeMap, sync::Arc};
+
+use ecsim_proto::{common::User, events::EvEnvironmentEvent, events::OpStatus};
+
+use crate::{
+    condition::resolve_template,
+    event::CorePayload,
+    fsm::{State, Transition},
+    tasks::TaskTree,
+    user,
+    vars::{Layer, VarStack},
+};
+
+use super::{
+    Core, CoreError, DestroyOptions, EnvironmentSpec,
+    environment::{Env, EnvData, LoadedWorkflow},
+    hooks::Weights,
+};
+
+impl Core {
+    /// Creates an environment and brings it to CONFIGURED (AliECS's `CreateEnvironment` and
+    /// `NewEnvironment` RPC). Returns its id; on failure the environment has been torn down and
+    /// the error says why.
+    pub async fn create_environment(&self, spec: EnvironmentSpec) -> Result<String, CoreError> {
+        let id = self.uids().next_id(self.now());
+        let workflow = Arc::clone(&spec.workflow);
+        let mut detectors = spec.detectors.clone();
+        detectors.sort();
+        detectors.dedup();
+        let hosts = if spec.hosts.is_empty() {
+            detectors
+                .iter()
+                .map(|d| format!("flp-{}", d.to_lowercase()))
+                .collect()
+        } else {
+            spec.hosts.clone()
+        };
+
+        // The variables, as AliECS's newEnvironment and workflow load set them up.
+        let mut user_vars = spec.vars.clone();
+        user_vars.insert("environment_id".into(), id.clone());
+        user_vars.insert("last_request_user".into(), user::to_json(&spec.user));
+        user_vars.insert(
+            "enter_state_time_ms".into(),
+            self.now().unix_millis().to_string(),
+        );
+        let mut defaults = workflow.defaults.clone();
+        defaults.insert("__fmq_cleanup_count".into(), "0".into());
+        defaults.insert(
+            "detectors".into(),
+            serde_json::to_string(&detectors).unwrap_or_else(|_| "[]".into()),
+        );
+        defaults.insert(
+            "hosts".into(),
+            serde_json::to_string(&hosts).unwrap_or_else(|_| "[]".into()),
+        );
+        let mut vars = VarStack::new(defaults, user_vars);
+        // Template defaults (`{{ detectors }}`, `{{ epn_enabled }}` …) resolve once, at load.
+        let templated: Vec<(String, String)> = workflow
+            .defaults
+            .iter()
+            .filter(|(_, value)| value.trim_start().starts_with("{{"))
+            .map(|(key, value)| (key.clone(), resolve_template(value, &|k| vars.get(k))))
+            .collect();
+        for (key, value) in templated {
+            vars.set(Layer::Defaults, key, value);
+        }
+
+        let info = Some(Env::template_info_of(&workflow));
+        let creation_event =
+            |state: &str, step: &str, status: OpStatus, message: &str| EvEnvironmentEvent {
+                environment_id: id.clone(),
+                state: state.to_owned(),
+                message: message.to_owned(),
+                transition: "CREATE".to_owned(),
+                transition_step: step.to_owned(),
+                transition_status: status.into(),
+                last_request_user: Some(spec.user.clone()),
+                workflow_template_info: info.clone(),
+                ..Default::default()
+            };
+        self.emit(CorePayload::Environment(creation_event(
+            "PENDING",
+            "",
+            OpStatus::Started,
+            "transition starting",
+        )));
+        self.emit(CorePayload::Environment(creation_event(
+            "PENDING",
+            "before_CREATE",
+            OpStatus::Started,
+            "instantiating",
+        )));
+        self.emit(CorePayload::Environment(creation_event(
+            "PENDING",
+            "before_CREATE",
+            OpStatus::Ongoing,
+            "running hooks",
+        )));
+        self.emit(CorePayload::Environment(creation_event(
+            "PENDING",
+            "CREATE",
+            OpStatus::Ongoing,
+            "loading workflow",
+        )));
+
+        let creation_failed = |reason: String| {
+            let mut event = creation_event("PENDING", "", OpStatus::DoneError, "transition error");
+            event.error = reason.clone();
+            self.emit(CorePayload::Environment(event));
+            CoreError::CreateFailed {
+                id: id.clone(),
+                reason,
+            }
+        };
+        if let Err(reason) = self.claim_detectors(&id, &detectors) {
+            return Err(creation_failed(reason));
+        }
+
+        let loaded = LoadedWorkflow::load(&workflow, &vars);
+        let tasks = TaskTree::new(
+            &id,
+            &workflow,
+            &hosts,
+            spec.tasks_per_host,
+            loaded.call_role_paths(),
+        );
+        let data = EnvData {
+            state: State::Standby,
+            vars,
+            run_number: 0,
+            current_transition: None,
+            last_request_user: spec.user.clone(),
+            pending: BTreeMap::new(),
+            tasks,
+            auto_stop_generation: 0,
+        };
+        let env = Arc::new(Env::new(
+            id.clone(),
+            spec.name.clone(),
+            workflow,
+            loaded,
+            spec.timing,
+            data,
+        ));
+        self.register(Arc::clone(&env));
+
+        let mut loaded_event = creation_event(
+            State::Standby.as_str(),
+            "after_CREATE",
+            OpStatus::DoneOk,
+            "workflow loaded",
+        );
+        loaded_event.vars = env.data().vars.consolidated().as_ref().clone();
+        self.emit(CorePayload::Environment(loaded_event));
+        self.emit(CorePayload::Environment(creation_event(
+            State::Standby.as_str(),
+            "",
+            OpStatus::DoneOk,
+            "transition completed successfully",
+        )));
+
+        let _transition = env.transition_lock.lock().await;
+        for transition in [Transition::Deploy, Transition::Configure] {
+            if let Err(error) = self.try_transition(&env, transition).await {
+                self.go_error_locked(&env, &error).await;
+                self.teardown_locked(&env, true).await;
+                creation_failed(error.clone());
+                let mut rpc = EvEnvironmentEvent {
+                    environment_id: id.clone(),
+                    state: State::Error.as_str().to_owned(),
+                    message: "cannot create new environment".to_owned(),
+                    error: error.clone(),
+                    ..Default::default()
+                };
+                rpc.last_request_user = Some(spec.user.clone());
+                self.emit(CorePayload::Environment(rpc));
+                return Err(CoreError::CreateFailed { id, reason: error });
+            }
+        }
+        self.emit(CorePayload::Environment(EvEnvironmentEvent {
+            environment_id: id.clone(),
+            state: env.state().as_str().to_owned(),
+            message: "created new environment".to_owned(),
+            last_request_user: Some(spec.user.clone()),
+            ..Default::default()
+        }));
+        Ok(id)
+    }
+
+    /// Destroys an environment (AliECS's `DestroyEnvironment` RPC).
+    pub async fn destroy(
+        &self,
+        id: &str,
+        options: DestroyOptions,
+        user: User,
+    ) -> Result<(), CoreError> {
+        let env = self.environment(id)?;
+        let _transition = env.transition_lock.lock().await;
+        Self::set_last_request_user(&env, user);
+        if options.force {
+            self.teardown_locked(&env, true).await;
+            return Ok(());
+        }
+        loop {
+            let state = env.state();
+            let step = match state {
+                State::Running if options.allow_in_running_state => Transition::StopActivity,
+                State::Configured => Transition::Reset,
+                State::Deployed | State::Standby => {
+                    if !self.teardown_locked(&env, false).await {
+                        // A refused non-forced teardown is retried once, forced.
+                        self.teardown_locked(&env, true).await;
+                    }
+                    return Ok(());
+                }
+                State::Running | State::Error | State::Done => {
+                    self.teardown_locked(&env, true).await;
+                    return Ok(());
+                }
+            };
+            if let Err(error) = self.try_transition(&env, step).await {
+                self.go_error_locked(&env, &error).await;
+                self.teardown_locked(&env, true).await;
+                return Ok(());
+            }
+        }
+    }
+
+    /// Tears the environment down (AliECS's `TeardownEnvironment`); the caller holds the
+    /// transition lock. Returns false when a non-forced teardown is refused (the environment is
+    /// neither STANDBY nor DEPLOYED).
+    pub(crate) async fn teardown_locked(&self, env: &Arc<Env>, force: bool) -> bool {
+        let state = env.state();
+        if state == State::Done || (!force && !matches!(state, State::Standby | State::Deployed)) {
+            return false;
+        }
+        env.data().current_transition = Some("DESTROY".to_owned());
+        let event = |step: &str, status: OpStatus, message: &str| {
+            env.event(env.state().as_str(), step, status, message)
+                .transition("DESTROY")
+        };
+        self.emit_env(event(
+            "before_DESTROY",
+            OpStatus::Started,
+            "workflow teardown started",
+        ));
+
+        let leave = format!("leave_{state}");
+        self.emit_env(event(
+            &leave,
+            OpStatus::Ongoing,
+            "workflow teardown ongoing",
+        ));
+        if let Err(error) = self.handle_hooks(env, &leave, Weights::All).await {
+            tracing::warn!(environment = %env.id, %error, "hooks failed during teardown");
+        }
+
+        if state == State::Running {
+            for key in ["run_end_time_ms", "run_end_completion_time_ms"] {
+                let stamped = {
+                    let mut data = env.data();
+                    (data.vars.get_in(Layer::User, key) == Some("")).then(|| {
+                        let now = self.now();
+                        data.vars
+                            .set(Layer::User, key, now.unix_millis().to_string());
+                        now
+                    })
+                };
+                if let Some(at) = stamped {
+                    let data = env.data();
+                    let run_event = ecsim_proto::events::EvRunEvent {
+                        environment_id: env.id.clone(),
+                        run_number: data.run_number,
+                        state: data.state.as_str().to_owned(),
+                        transition: "TEARDOWN".to_owned(),
+                        transition_status: OpStatus::Started.into(),
+                        ..Default::default()
+                    };
+                    drop(data);
+                    self.emit_at(at, CorePayload::Run(run_event));
+                }
+            }
+        }
+
+        self.emit_env(event("DESTROY", OpStatus::Ongoing, "releasing tasks"));
+        self.clock().sleep(env.timing.release).await;
+        let released = env.data().tasks.release();
+        self.emit_task_changes(released);
+
+        self.emit_env(event(
+            "after_DESTROY",
+            OpStatus::Ongoing,
+            "running DESTROY hooks",
+        ));
+        // Quirk: merged by weight, an after_DESTROY weight replaces a DESTROY weight.
+        let mut by_weight: BTreeMap<i32, Vec<usize>> =
+            env.loaded.hooks.get("DESTROY").cloned().unwrap_or_default();
+        if let Some(after) = env.loaded.hooks.get("after_DESTROY") {
+            by_weight.extend(after.iter().map(|(weight, calls)| (*weight, calls.clone())));
+        }
+        for calls in by_weight.values() {
+            for &index in calls {
+                if let Err(error) = self.call_now(env, index).await {
+                    tracing::debug!(environment = %env.id, %error, "DESTROY hook failed");
+                }
+            }
+        }
+
+        {
+            let mut data = env.data();
+            // Pending calls are dropped: their tasks run on and report, but nobody awaits them.
+            data.pending.clear();
+            data.state = State::Done;
+            data.current_transition = None;
+            data.auto_stop_generation += 1;
+        }
+        self.unregister(env);
+        self.emit_env(
+            env.event(
+                State::Done.as_str(),
+                "after_DESTROY",
+                OpStatus::DoneOk,
+                "environment teardown complete",
+            )
+            .transition("DESTROY"),
+        );
+        true
+    }
+}

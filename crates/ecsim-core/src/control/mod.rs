@@ -1,0 +1,413 @@
+//! The control core: AliECS's environment manager, simulated.
+//!
+//! [`Core`] owns the environments, the run-number counter, the detectors in use and the plugins.
+//! It is cheap to clone (an `Arc`); every clone is the same core. Requests come in through
+//! [`Core::create_environment`], [`Core::control`], [`Core::destroy`] and the core-initiated
+//! entry points ([`Core::critical_task_error`], [`Core::stop_from_core`],
+//! [`Core::beam_mode_changed`]); many environments run concurrently, and each environment's
+//! transitions are serialized.
+//!
+//! The core publishes nothing itself: every event goes to the plugins' `observe`.
+
+mod environment;
+mod hooks;
+mod lifecycle;
+mod requests;
+mod transition;
+
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, Mutex, MutexGuard},
+    time::Duration,
+};
+
+use ecsim_proto::{common::User, events::EvMetaEventCoreStart};
+use rand::{RngExt as _, SeedableRng as _};
+
+use crate::{
+    clock::{Clock, Timestamp},
+    event::{CoreEvent, CorePayload, EventBus, EventEmitter},
+    fsm::{State, Transition},
+    plugin::{IntegrationPlugin, PluginContext},
+    publish::Publisher,
+    registry::PluginRegistry,
+    tasks::Changes,
+    uid::UidGenerator,
+    workflow::Workflow,
+};
+
+use self::environment::{Env, EnvEvent};
+
+/// How long each task step takes (simulated time). AliECS's steps take as long as the tasks
+/// need; these defaults are in the range of a small physics environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timing {
+    /// `tasks_DEPLOY`: acquiring and launching the tasks.
+    pub deploy: Duration,
+    /// `tasks_CONFIGURE`.
+    pub configure: Duration,
+    /// `tasks_START_ACTIVITY`.
+    pub start: Duration,
+    /// `tasks_STOP_ACTIVITY`.
+    pub stop: Duration,
+    /// `tasks_RESET`.
+    pub reset: Duration,
+    /// `tasks_GO_ERROR`: stopping what can be stopped.
+    pub go_error: Duration,
+    /// Teardown's "releasing tasks".
+    pub release: Duration,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Self {
+            deploy: Duration::from_secs(20),
+            configure: Duration::from_secs(30),
+            start: Duration::from_secs(5),
+            stop: Duration::from_secs(5),
+            reset: Duration::from_secs(5),
+            go_error: Duration::from_secs(2),
+            release: Duration::from_secs(2),
+        }
+    }
+}
+
+impl Timing {
+    /// Every step instantaneous.
+    pub const ZERO: Timing = Timing {
+        deploy: Duration::ZERO,
+        configure: Duration::ZERO,
+        start: Duration::ZERO,
+        stop: Duration::ZERO,
+        reset: Duration::ZERO,
+        go_error: Duration::ZERO,
+        release: Duration::ZERO,
+    };
+
+    /// How long the task step of `transition` takes.
+    pub fn of(&self, transition: Transition) -> Duration {
+        match transition {
+            Transition::Deploy => self.deploy,
+            Transition::Configure => self.configure,
+            Transition::StartActivity => self.start,
+            Transition::StopActivity => self.stop,
+            Transition::Reset => self.reset,
+            Transition::GoError => self.go_error,
+            Transition::Recover | Transition::Exit => Duration::ZERO,
+        }
+    }
+}
+
+/// What an environment is made of.
+#[derive(Debug, Clone)]
+pub struct EnvironmentSpec {
+    /// A name for people and logs (scenarios refer to environments by it); not on the wire.
+    pub name: String,
+    /// The workflow template.
+    pub workflow: Arc<Workflow>,
+    /// The detectors (`detectors` var, sorted, as AliECS computes it).
+    pub detectors: Vec<String>,
+    /// The FLP hosts; empty means one host per detector, `flp-<detector>`.
+    pub hosts: Vec<String>,
+    /// Simulated tasks on every host.
+    pub tasks_per_host: usize,
+    /// User variables (`kafka_enabled`, `run_type` …), over the workflow's defaults.
+    pub vars: BTreeMap<String, String>,
+    /// Who creates it.
+    pub user: User,
+    /// How long task steps take.
+    pub timing: Timing,
+}
+
+impl EnvironmentSpec {
+    /// An environment of `workflow` with these detectors, default hosts, three tasks per host,
+    /// no user variables, created by user "ecsim", default timing.
+    pub fn new(name: impl Into<String>, workflow: Arc<Workflow>, detectors: &[&str]) -> Self {
+        Self {
+            name: name.into(),
+            workflow,
+            detectors: detectors.iter().map(|d| (*d).to_owned()).collect(),
+            hosts: Vec::new(),
+            tasks_per_host: 3,
+            vars: BTreeMap::new(),
+            user: crate::user::person("ecsim"),
+            timing: Timing::default(),
+        }
+    }
+
+    /// Sets a user variable.
+    pub fn var(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.vars.insert(key.into(), value.into());
+        self
+    }
+}
+
+/// How to destroy an environment (AliECS's `DestroyEnvironmentRequest`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DestroyOptions {
+    /// Tear down whatever the state, without RESET or STOP first.
+    pub force: bool,
+    /// A RUNNING environment is stopped first rather than torn down while running.
+    pub allow_in_running_state: bool,
+}
+
+/// Why a request failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CoreError {
+    /// No environment has this id (never created, or already destroyed).
+    #[error("there is no environment {0}")]
+    UnknownEnvironment(String),
+    /// The request names a transition clients cannot request.
+    #[error(
+        "{0} cannot be requested: only DEPLOY, CONFIGURE, RESET, START_ACTIVITY and STOP_ACTIVITY can"
+    )]
+    NotRequestable(Transition),
+    /// Creation failed; the environment has been cleaned up.
+    #[error("cannot create environment {id}: {reason}")]
+    CreateFailed {
+        /// The id the environment had.
+        id: String,
+        /// Why.
+        reason: String,
+    },
+    /// A transition failed, and the environment went to ERROR.
+    #[error("{transition} failed on environment {id}, which is now {state}: {error}")]
+    TransitionFailed {
+        /// The environment.
+        id: String,
+        /// What was requested.
+        transition: Transition,
+        /// The state machine's error.
+        error: String,
+        /// The state after the failure handling.
+        state: State,
+    },
+}
+
+/// How the core is set up.
+#[derive(Debug, Clone)]
+pub struct CoreConfig {
+    /// Seeds every id the core makes (environments, tasks, framework id).
+    pub seed: u64,
+    /// The first run number handed out.
+    pub first_run_number: u32,
+}
+
+impl Default for CoreConfig {
+    fn default() -> Self {
+        Self {
+            seed: 0,
+            first_run_number: 1,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct RunNumbers {
+    next: u32,
+    failures_to_inject: u32,
+}
+
+struct Inner {
+    clock: Clock,
+    plugins: PluginRegistry,
+    bus: Arc<EventBus>,
+    framework_id: String,
+    uids: Mutex<UidGenerator>,
+    run_numbers: Mutex<RunNumbers>,
+    environments: Mutex<BTreeMap<String, Arc<Env>>>,
+    detectors_in_use: Mutex<BTreeMap<String, String>>,
+}
+
+/// The simulated AliECS core.
+#[derive(Clone)]
+pub struct Core(Arc<Inner>);
+
+impl std::fmt::Debug for Core {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Core")
+            .field("framework_id", &self.0.framework_id)
+            .field("plugins", &self.0.plugins)
+            .finish()
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Every critical section here leaves its data consistent; a panic elsewhere cannot poison it.
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Core {
+    /// Starts the core as AliECS does: the `aliecs.core` start event, then every plugin's
+    /// `init`, concurrently. Plugins publish through `publisher`.
+    pub async fn start(
+        config: CoreConfig,
+        clock: Clock,
+        plugins: PluginRegistry,
+        publisher: Arc<dyn Publisher>,
+    ) -> Self {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(config.seed);
+        let framework_id = format!(
+            "{}-0000",
+            uuid::Builder::from_random_bytes(rng.random()).into_uuid()
+        );
+        let bus = Arc::new(EventBus::default());
+        bus.set_observers(plugins.plugins().to_vec());
+        let core = Core(Arc::new(Inner {
+            clock: clock.clone(),
+            plugins,
+            bus: Arc::clone(&bus),
+            framework_id: framework_id.clone(),
+            uids: Mutex::new(UidGenerator::new(rng.random())),
+            run_numbers: Mutex::new(RunNumbers {
+                next: config.first_run_number.max(1),
+                failures_to_inject: 0,
+            }),
+            environments: Mutex::new(BTreeMap::new()),
+            detectors_in_use: Mutex::new(BTreeMap::new()),
+        }));
+        core.emit(CorePayload::CoreStart(EvMetaEventCoreStart {
+            framework_id: framework_id.clone(),
+        }));
+        let context = PluginContext {
+            instance_id: framework_id,
+            publisher,
+            events: EventEmitter::new(&bus, clock.clone()),
+            clock,
+        };
+        core.0.plugins.init_all(&context).await;
+        core
+    }
+
+    /// Destroys every plugin, in order. Environments still alive are left as they are.
+    pub async fn shutdown(&self) {
+        self.0.plugins.destroy_all().await;
+    }
+
+    /// The Mesos framework id the core reports (`aliecs.core`, plugin instance id).
+    pub fn framework_id(&self) -> &str {
+        &self.0.framework_id
+    }
+
+    /// The simulation's clock.
+    pub fn clock(&self) -> &Clock {
+        &self.0.clock
+    }
+
+    /// The state of an environment, or `None` once it is destroyed.
+    pub fn state(&self, id: &str) -> Option<State> {
+        lock(&self.0.environments).get(id).map(|env| env.state())
+    }
+
+    /// The ids of the live environments, in id order.
+    pub fn environment_ids(&self) -> Vec<String> {
+        lock(&self.0.environments).keys().cloned().collect()
+    }
+
+    /// The id of the live environment created under `name`.
+    pub fn find_by_name(&self, name: &str) -> Option<String> {
+        lock(&self.0.environments)
+            .values()
+            .find(|env| env.name == name)
+            .map(|env| env.id.clone())
+    }
+
+    /// An environment's resolved variable, e.g. `run_number`.
+    pub fn var(&self, id: &str, key: &str) -> Option<String> {
+        lock(&self.0.environments)
+            .get(id)
+            .and_then(|env| env.data().vars.get(key).map(str::to_owned))
+    }
+
+    /// An environment's current run number (0 outside a run).
+    pub fn run_number(&self, id: &str) -> Option<u32> {
+        lock(&self.0.environments)
+            .get(id)
+            .map(|env| env.data().run_number)
+    }
+
+    /// The next `count` run-number allocations fail, as a Consul check-and-set conflict does.
+    pub fn inject_run_number_failures(&self, count: u32) {
+        lock(&self.0.run_numbers).failures_to_inject += count;
+    }
+
+    fn allocate_run_number(&self) -> Result<u32, String> {
+        let mut numbers = lock(&self.0.run_numbers);
+        if numbers.failures_to_inject > 0 {
+            numbers.failures_to_inject -= 1;
+            // The number was read and incremented, but the write-back lost the race: consumed.
+            numbers.next += 1;
+            return Err("cannot write back incremented CAS key".to_owned());
+        }
+        let number = numbers.next;
+        numbers.next += 1;
+        Ok(number)
+    }
+
+    fn now(&self) -> Timestamp {
+        self.0.clock.now()
+    }
+
+    fn uids(&self) -> MutexGuard<'_, UidGenerator> {
+        lock(&self.0.uids)
+    }
+
+    fn plugin(&self, name: &str) -> Option<&Arc<dyn IntegrationPlugin>> {
+        self.0.plugins.get(name)
+    }
+
+    fn environment(&self, id: &str) -> Result<Arc<Env>, CoreError> {
+        lock(&self.0.environments)
+            .get(id)
+            .cloned()
+            .ok_or_else(|| CoreError::UnknownEnvironment(id.to_owned()))
+    }
+
+    fn environments(&self) -> Vec<Arc<Env>> {
+        lock(&self.0.environments).values().cloned().collect()
+    }
+
+    fn register(&self, env: Arc<Env>) {
+        lock(&self.0.environments).insert(env.id.clone(), env);
+    }
+
+    fn unregister(&self, env: &Env) {
+        lock(&self.0.environments).remove(&env.id);
+        lock(&self.0.detectors_in_use).retain(|_, holder| *holder != env.id);
+    }
+
+    /// Reserves the detectors for `id`, or says which one another environment holds.
+    fn claim_detectors(&self, id: &str, detectors: &[String]) -> Result<(), String> {
+        let mut in_use = lock(&self.0.detectors_in_use);
+        if let Some(taken) = detectors.iter().find(|d| in_use.contains_key(*d)) {
+            return Err(format!("detector {taken} is already in use"));
+        }
+        for detector in detectors {
+            in_use.insert(detector.clone(), id.to_owned());
+        }
+        Ok(())
+    }
+
+    fn emit(&self, payload: CorePayload) {
+        self.emit_at(self.now(), payload);
+    }
+
+    fn emit_at(&self, timestamp: Timestamp, payload: CorePayload) {
+        self.0.bus.emit(&CoreEvent { timestamp, payload });
+    }
+
+    fn emit_env(&self, event: EnvEvent) {
+        self.emit(CorePayload::Environment(event.0));
+    }
+
+    fn emit_task_changes(&self, changes: Changes) {
+        for task in changes.tasks {
+            self.emit(CorePayload::Task(task));
+        }
+        for role in changes.roles {
+            self.emit(CorePayload::Role(role));
+        }
+    }
+}

@@ -1,0 +1,474 @@
+//! One FSM transition, moment by moment, with the events AliECS publishes for it.
+//!
+//! Reference §1.3 and §1.6: `before_<EVENT>`, `leave_<SRC>`, the task step, the state switch,
+//! `enter_<DST>`, `after_<EVENT>`. Only `before_`/`leave_` failures (and a failed task step)
+//! cancel; `enter_`/`after_` failures leave the environment in the new state and make the
+//! transition report an error. The built-in work of §1.5 (run numbers, run timestamps, run
+//! events, `enter_state_time_ms`) happens between a moment's negative and non-negative weights.
+//!
+//! AliECS's quirks visible on `aliecs.environment` are kept: the `leave_` "step finished" event
+//! says DONE_ERROR even on success, the `before_` one says ONGOING even when its hooks failed,
+//! and hook-failure "step finished" events carry no user.
+
+use std::sync::Arc;
+
+use ecsim_proto::events::{EvRunEvent, OpStatus};
+
+use crate::{
+    event::CorePayload,
+    fsm::{State, Transition},
+    vars::Layer,
+};
+
+use super::{Core, environment::Env, hooks::Weights};
+
+const RUN_END_TIME: &str = "run_end_time_ms";
+const RUN_END_COMPLETION_TIME: &str = "run_end_completion_time_ms";
+
+/// looplab/fsm's `Event.Cancel`: the first error is the one that sticks.
+fn cancel(error: &mut Option<String>, with: String) {
+    if error.is_none() {
+        *error = Some(with);
+    }
+}
+
+/// Go's `errors.Join`: the texts of the errors that are set, one per line.
+fn join(a: Option<String>, b: Option<String>) -> Option<String> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(format!("{a}\n{b}")),
+        (a, b) => a.or(b),
+    }
+}
+
+impl Core {
+    /// Runs `transition` on `env` (whose transition lock the caller holds). Returns the FSM's
+    /// error text when the transition was invalid, canceled or ended with an error.
+    pub(crate) async fn try_transition(
+        &self,
+        env: &Arc<Env>,
+        transition: Transition,
+    ) -> Result<(), String> {
+        let name = transition.as_str();
+        let source = env.state();
+        env.data().current_transition = Some(name.to_owned());
+        self.emit_env(env.event(
+            source.as_str(),
+            "",
+            OpStatus::Started,
+            "transition starting",
+        ));
+
+        let Some(destination) = transition.destination(source) else {
+            let error = format!("event {name} inappropriate in current state {source}");
+            return Err(self.finish(env, Some(error)).unwrap_or_default());
+        };
+
+        // before_<EVENT>
+        let trigger = format!("before_{name}");
+        self.emit_env(env.event(
+            source.as_str(),
+            &trigger,
+            OpStatus::Ongoing,
+            "transition step starting",
+        ));
+        if let Err(error) = self.handle_hooks(env, &trigger, Weights::Negative).await {
+            self.emit_env(
+                env.event(
+                    source.as_str(),
+                    &trigger,
+                    OpStatus::DoneError,
+                    "transition step finished",
+                )
+                .error(Some(&error))
+                .without_user(),
+            );
+            return self.canceled(env, error);
+        }
+        if let Err(error) = self.before_builtin(env, transition) {
+            return self.canceled(env, error);
+        }
+        let mut failure = self
+            .handle_hooks(env, &trigger, Weights::NonNegative)
+            .await
+            .err();
+        // Quirk: this step-finished event stays ONGOING even when its hooks failed.
+        self.emit_env(
+            env.event(
+                source.as_str(),
+                &trigger,
+                OpStatus::Ongoing,
+                "transition step finished",
+            )
+            .error(failure.as_deref()),
+        );
+        if let Some(error) = failure {
+            return self.canceled(env, error);
+        }
+
+        // leave_<SRC>
+        let trigger = format!("leave_{source}");
+        self.emit_env(env.event(
+            source.as_str(),
+            &trigger,
+            OpStatus::Ongoing,
+            "transition step starting",
+        ));
+        let negative = self.handle_hooks(env, &trigger, Weights::Negative).await;
+        if source == State::Running {
+            self.stamp_if_empty(env, RUN_END_TIME);
+        }
+        if let Err(error) = negative {
+            self.emit_env(
+                env.event(
+                    source.as_str(),
+                    &trigger,
+                    OpStatus::DoneError,
+                    "transition step finished",
+                )
+                .error(Some(&error))
+                .without_user(),
+            );
+            return self.canceled(env, error);
+        }
+        failure = self
+            .handle_hooks(env, &trigger, Weights::NonNegative)
+            .await
+            .err();
+        // Quirk: this step-finished event says DONE_ERROR even on success.
+        self.emit_env(
+            env.event(
+                source.as_str(),
+                &trigger,
+                OpStatus::DoneError,
+                "transition step finished",
+            )
+            .error(failure.as_deref()),
+        );
+        if let Some(error) = failure {
+            return self.canceled(env, error);
+        }
+
+        // tasks_<EVENT>: the task transition itself.
+        let step = format!("tasks_{name}");
+        self.emit_env(env.event(
+            source.as_str(),
+            &step,
+            OpStatus::Ongoing,
+            "transition step starting",
+        ));
+        if let Err(error) = self.run_tasks(env, transition).await {
+            self.emit_env(
+                env.event(
+                    source.as_str(),
+                    &step,
+                    OpStatus::DoneError,
+                    "transition step finished",
+                )
+                .error(Some(&error)),
+            );
+            return self.canceled(env, error);
+        }
+        // The tasks have transitioned: AliECS reports the destination state here, before the switch.
+        self.emit_env(env.event(
+            destination.as_str(),
+            &step,
+            OpStatus::Ongoing,
+            "transition step finished",
+        ));
+
+        env.data().state = destination;
+        let mut error: Option<String> = None;
+
+        // enter_<DST>
+        let trigger = format!("enter_{destination}");
+        self.emit_env(env.event(
+            destination.as_str(),
+            &trigger,
+            OpStatus::Ongoing,
+            "transition step starting",
+        ));
+        let negative = self
+            .handle_hooks(env, &trigger, Weights::Negative)
+            .await
+            .err();
+        let now = self.now().unix_millis().to_string();
+        env.data().vars.set(Layer::User, "enter_state_time_ms", now);
+        let positive = self
+            .handle_hooks(env, &trigger, Weights::NonNegative)
+            .await
+            .err();
+        if let Some(joined) = join(negative, positive) {
+            cancel(&mut error, joined);
+        }
+        self.emit_step_finished(env, destination, &trigger, error.as_deref());
+
+        // after_<EVENT>
+        let trigger = format!("after_{name}");
+        self.emit_env(env.event(
+            destination.as_str(),
+            &trigger,
+            OpStatus::Ongoing,
+            "transition step starting",
+        ));
+        let negative = self
+            .handle_hooks(env, &trigger, Weights::Negative)
+            .await
+            .err();
+        if let Some(negative) = &negative {
+            cancel(&mut error, negative.clone());
+        }
+        self.after_builtin(env, transition, error.as_deref());
+        let positive = self
+            .handle_hooks(env, &trigger, Weights::NonNegative)
+            .await
+            .err();
+        if let Some(joined) = join(negative, positive) {
+            cancel(&mut error, joined);
+        }
+        self.emit_step_finished(env, destination, &trigger, error.as_deref());
+        if matches!(transition, Transition::StopActivity | Transition::GoError) {
+            Self::clear_run_number(env);
+        }
+
+        match self.finish(env, error) {
+            None => Ok(()),
+            Some(error) => Err(error),
+        }
+    }
+
+    fn emit_step_finished(&self, env: &Env, state: State, trigger: &str, error: Option<&str>) {
+        let status = if error.is_some() {
+            OpStatus::DoneError
+        } else {
+            OpStatus::Ongoing
+        };
+        self.emit_env(
+            env.event(state.as_str(), trigger, status, "transition step finished")
+                .error(error),
+        );
+    }
+
+    /// Emits the transition's last event and ends it; returns the error, if any.
+    fn finish(&self, env: &Env, error: Option<String>) -> Option<String> {
+        let state = env.state();
+        let event = match &error {
+            None => env.event(
+                state.as_str(),
+                "",
+                OpStatus::DoneOk,
+                "transition completed successfully",
+            ),
+            Some(error) => env
+                .event(state.as_str(), "", OpStatus::DoneError, "transition error")
+                .error(Some(error)),
+        };
+        self.emit_env(event);
+        env.data().current_transition = None;
+        error
+    }
+
+    /// A canceled transition: looplab/fsm's `CanceledError`.
+    fn canceled(&self, env: &Env, error: String) -> Result<(), String> {
+        Err(self
+            .finish(
+                env,
+                Some(format!("transition canceled with error: {error}")),
+            )
+            .unwrap_or_default())
+    }
+
+    /// Sets a runtime timestamp var to now if it exists and is empty; returns the instant if it did.
+    fn stamp_if_empty(&self, env: &Env, key: &str) -> Option<crate::clock::Timestamp> {
+        let mut data = env.data();
+        if data.vars.get_in(Layer::User, key) != Some("") {
+            return None;
+        }
+        let now = self.now();
+        data.vars
+            .set(Layer::User, key, now.unix_millis().to_string());
+        Some(now)
+    }
+
+    fn run_event(
+        &self,
+        env: &Env,
+        transition: &str,
+        status: OpStatus,
+        error: Option<&str>,
+    ) -> EvRunEvent {
+        let data = env.data();
+        EvRunEvent {
+            environment_id: env.id.clone(),
+            run_number: data.run_number,
+            state: data.state.as_str().to_owned(),
+            error: error.unwrap_or_default().to_owned(),
+            transition: transition.to_owned(),
+            transition_status: status.into(),
+            last_request_user: Some(data.last_request_user.clone()),
+        }
+    }
+
+    /// `before_<EVENT>`'s built-in work, between negative and non-negative weights.
+    fn before_builtin(&self, env: &Env, transition: Transition) -> Result<(), String> {
+        match transition {
+            Transition::StartActivity => {
+                let run_number = self.allocate_run_number()?;
+                let start = self.now();
+                {
+                    let mut data = env.data();
+                    data.run_number = run_number;
+                    data.vars
+                        .set(Layer::Vars, "run_number", run_number.to_string());
+                    data.vars
+                        .set(Layer::Vars, "runNumber", run_number.to_string());
+                    data.vars.set(
+                        Layer::User,
+                        "run_start_time_ms",
+                        start.unix_millis().to_string(),
+                    );
+                    for key in [
+                        "run_start_completion_time_ms",
+                        RUN_END_TIME,
+                        RUN_END_COMPLETION_TIME,
+                    ] {
+                        data.vars.set(Layer::User, key, "");
+                    }
+                    // Normalize the cleanup counter: anything unparsable counts as "cleanup once".
+                    let count = match data.vars.get_in(Layer::Defaults, "__fmq_cleanup_count") {
+                        Some(text) if !text.is_empty() => text.parse::<u64>().unwrap_or(1),
+                        _ => 0,
+                    };
+                    data.vars
+                        .set(Layer::Defaults, "__fmq_cleanup_count", count.to_string());
+                    for key in ["lhc_period", "pdp_n_hbf_per_tf"] {
+                        if let Some(value) =
+                            data.vars.get_in(Layer::Defaults, key).map(str::to_owned)
+                        {
+                            data.vars.set(Layer::Vars, key, value);
+                        }
+                    }
+                }
+                let event = self.run_event(env, transition.as_str(), OpStatus::Started, None);
+                self.emit_at(start, CorePayload::Run(event));
+            }
+            Transition::StopActivity | Transition::GoError => {
+                if let Some(end) = self.stamp_if_empty(env, RUN_END_TIME) {
+                    let event = self.run_event(env, transition.as_str(), OpStatus::Started, None);
+                    self.emit_at(end, CorePayload::Run(event));
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// `after_<EVENT>`'s built-in work, between negative and non-negative weights.
+    fn after_builtin(&self, env: &Arc<Env>, transition: Transition, error: Option<&str>) {
+        let status = if error.is_some() {
+            OpStatus::DoneError
+        } else {
+            OpStatus::DoneOk
+        };
+        match transition {
+            Transition::StartActivity => {
+                {
+                    let mut data = env.data();
+                    let count = data
+                        .vars
+                        .get_in(Layer::Defaults, "__fmq_cleanup_count")
+                        .and_then(|c| c.parse::<u64>().ok());
+                    data.vars.set(
+                        Layer::Defaults,
+                        "__fmq_cleanup_count",
+                        (count.unwrap_or(0) + 1).to_string(),
+                    );
+                }
+                self.schedule_auto_stop(env);
+                let completion = self.now();
+                env.data().vars.set(
+                    Layer::User,
+                    "run_start_completion_time_ms",
+                    completion.unix_millis().to_string(),
+                );
+                let event = self.run_event(env, transition.as_str(), status, error);
+                self.emit_at(completion, CorePayload::Run(event));
+            }
+            Transition::StopActivity => {
+                let completion = self.now();
+                env.data().vars.set(
+                    Layer::User,
+                    RUN_END_COMPLETION_TIME,
+                    completion.unix_millis().to_string(),
+                );
+                let event = self.run_event(env, transition.as_str(), status, error);
+                self.emit_at(completion, CorePayload::Run(event));
+                env.data().auto_stop_generation += 1;
+            }
+            Transition::GoError => {
+                if let Some(completion) = self.stamp_if_empty(env, RUN_END_COMPLETION_TIME) {
+                    let event = self.run_event(env, transition.as_str(), OpStatus::DoneOk, None);
+                    self.emit_at(completion, CorePayload::Run(event));
+                }
+                env.data().auto_stop_generation += 1;
+            }
+            _ => {}
+        }
+    }
+
+    /// The end of `after_STOP_ACTIVITY`/`after_GO_ERROR`: the run is over.
+    fn clear_run_number(env: &Env) {
+        let mut data = env.data();
+        if data.run_number != 0 {
+            let last = data.run_number.to_string();
+            data.vars.set(Layer::Vars, "last_run_number", last);
+        }
+        data.run_number = 0;
+        data.vars.remove(Layer::Vars, "run_number");
+        data.vars.remove(Layer::Vars, "runNumber");
+    }
+
+    /// The task step of a transition: the tasks move, which takes the environment's timing.
+    async fn run_tasks(&self, env: &Arc<Env>, transition: Transition) -> Result<(), String> {
+        self.clock().sleep(env.timing.of(transition)).await;
+        let changes = {
+            let mut data = env.data();
+            match transition {
+                Transition::Deploy => {
+                    let now = self.now();
+                    let mut uids = self.uids();
+                    data.tasks.deploy(&env.workflow, &mut uids, now)
+                }
+                Transition::Configure | Transition::StopActivity => {
+                    data.tasks.transition("CONFIGURED", |_| true)
+                }
+                Transition::StartActivity => data.tasks.transition("RUNNING", |_| true),
+                Transition::Reset => data.tasks.transition("STANDBY", |_| true),
+                Transition::GoError => data
+                    .tasks
+                    .transition("CONFIGURED", |state| state == "RUNNING"),
+                Transition::Recover | Transition::Exit => Default::default(),
+            }
+        };
+        self.emit_task_changes(changes);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_error_sticks_and_joined_errors_are_one_per_line() {
+        let mut error = None;
+        cancel(&mut error, "first".into());
+        cancel(&mut error, "second".into());
+        assert_eq!(error.as_deref(), Some("first"));
+        assert_eq!(
+            join(Some("a".into()), Some("b".into())).as_deref(),
+            Some("a\nb")
+        );
+        assert_eq!(join(None, Some("b".into())).as_deref(), Some("b"));
+        assert_eq!(join(None, None), None);
+    }
+}

@@ -1,0 +1,121 @@
+//! Core events: what the simulated AliECS core announces, and how they reach the plugins.
+//!
+//! AliECS's core writes each of these to its own `aliecs.*` topic (reference §3.1). ecsim's core
+//! writes nothing itself (ARCHITECTURE.md, invariant "the core has no Kafka"): it hands every
+//! event to every plugin's [`IntegrationPlugin::observe`](crate::plugin::IntegrationPlugin::observe),
+//! and the core-producer plugin is the one that publishes them. Integration plugins add their
+//! own events (DCS, ODC, … `Ev_IntegratedServiceEvent`) through an [`EventEmitter`].
+
+use std::sync::{Arc, RwLock, Weak};
+
+use ecsim_proto::events::{
+    EvCallEvent, EvEnvironmentEvent, EvIntegratedServiceEvent, EvMetaEventCoreStart, EvRoleEvent,
+    EvRunEvent, EvTaskEvent,
+};
+
+use crate::{clock::Clock, clock::Timestamp, plugin::IntegrationPlugin};
+
+/// One event of the core, with the instant it happened.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CoreEvent {
+    /// When it happened (`events.Event.timestamp`/`timestampNano`).
+    pub timestamp: Timestamp,
+    /// What happened.
+    pub payload: CorePayload,
+}
+
+/// The kinds of core event, one per `aliecs.*` topic.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CorePayload {
+    /// `aliecs.core`: once, before the plugins are initialized.
+    CoreStart(EvMetaEventCoreStart),
+    /// `aliecs.environment`
+    Environment(EvEnvironmentEvent),
+    /// `aliecs.run`
+    Run(EvRunEvent),
+    /// `aliecs.task`
+    Task(EvTaskEvent),
+    /// `aliecs.role`
+    Role(EvRoleEvent),
+    /// `aliecs.call`
+    Call(EvCallEvent),
+    /// `aliecs.integrated_service.<service>`, emitted by an integration plugin.
+    IntegratedService {
+        /// The service, which names the topic: `dcs`, `odc`, `trg`, `ddsched`.
+        service: String,
+        /// The event.
+        event: EvIntegratedServiceEvent,
+    },
+}
+
+/// The plugins that observe core events, in registry order.
+#[derive(Default)]
+pub(crate) struct EventBus {
+    observers: RwLock<Vec<Arc<dyn IntegrationPlugin>>>,
+}
+
+impl std::fmt::Debug for EventBus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventBus").finish_non_exhaustive()
+    }
+}
+
+impl EventBus {
+    pub(crate) fn set_observers(&self, observers: Vec<Arc<dyn IntegrationPlugin>>) {
+        *self
+            .observers
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = observers;
+    }
+
+    /// Hands `event` to every observer, in order, before returning: events reach publishers in
+    /// exactly the order the core emits them.
+    pub(crate) fn emit(&self, event: &CoreEvent) {
+        let observers = self
+            .observers
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        for observer in observers.iter() {
+            observer.observe(event);
+        }
+    }
+}
+
+/// What a plugin uses to emit events of its own (integrated-service events).
+#[derive(Debug, Clone)]
+pub struct EventEmitter {
+    // Weak: the bus holds the plugins, and a plugin holds its emitter.
+    bus: Weak<EventBus>,
+    clock: Clock,
+}
+
+impl EventEmitter {
+    pub(crate) fn new(bus: &Arc<EventBus>, clock: Clock) -> Self {
+        Self {
+            bus: Arc::downgrade(bus),
+            clock,
+        }
+    }
+
+    /// Emits an integrated-service event for `service` (`dcs`, `odc`, …), timestamped now.
+    pub fn integrated_service(&self, service: &str, event: EvIntegratedServiceEvent) {
+        self.integrated_service_at(service, event, self.clock.now());
+    }
+
+    /// Emits an integrated-service event with an explicit timestamp, as AliECS's TRG plugin
+    /// does for RunStart/RunStop (`WriteEventWithTimestamp`).
+    pub fn integrated_service_at(
+        &self,
+        service: &str,
+        event: EvIntegratedServiceEvent,
+        timestamp: Timestamp,
+    ) {
+        if let Some(bus) = self.bus.upgrade() {
+            let payload = CorePayload::IntegratedService {
+                service: service.to_owned(),
+                event,
+            };
+            bus.emit(&CoreEvent { timestamp, payload });
+        }
+    }
+}

@@ -1,0 +1,34 @@
+//! The simulated control core of the ALICE Experiment Control System (AliECS).
+//!
+//! This crate is the behaviour of AliECS that consumers of its events can observe: environments
+//! and their state machine ([`fsm`]), the hook moments of every transition and the integration
+//! calls the workflow makes at them ([`control`], [`workflow`], [`readout_dataflow`]), run
+//! numbers and run timestamps, simulated tasks and roles, and every event the core emits
+//! ([`event`]). It follows `shared/reference/aliecs-behaviour.md` (cited as "reference §N").
+//!
+//! It knows nothing of Kafka, and loads no libraries. Everything it emits reaches the outside
+//! through the [`plugin::IntegrationPlugin`] interface: the Kafka plugin, the core producer and
+//! the mock services are plugins, and they publish [`publish::Record`]s through a
+//! [`publish::Publisher`] that the caller provides.
+//!
+//! Time comes from a [`clock::Clock`]; in virtual time, the same inputs and seed produce the
+//! same events, byte for byte.
+
+pub mod clock;
+pub mod condition;
+pub mod control;
+pub mod duration;
+pub mod event;
+pub mod fsm;
+pub mod plugin;
+pub mod publish;
+pub mod readout_dataflow;
+pub mod registry;
+mod tasks;
+pub mod trigger;
+pub mod uid;
+pub mod user;
+pub mod vars;
+pub mod workflow;
+
+pub use control::{Core, CoreConfig, CoreError, DestroyOptions, EnvironmentSpec, Timing};

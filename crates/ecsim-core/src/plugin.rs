@@ -1,0 +1,295 @@
+//! The integration plugin interface: what the core calls, and what a plugin gets in return.
+//!
+//! It mirrors AliECS's `integration.Plugin` (reference §5, `core/integration/plugin.go`):
+//!
+//! | AliECS | here |
+//! |---|---|
+//! | `GetName`, `GetPrettyName`, `GetEndpoint`, `GetConnectionState`, `GetData` | [`IntegrationPlugin::name`] … [`IntegrationPlugin::data`] |
+//! | `GetEnvironmentsData`, `GetEnvironmentsShortData` | [`IntegrationPlugin::environments_data`], [`IntegrationPlugin::environments_short_data`] |
+//! | `Init(instanceId)` | [`IntegrationPlugin::init`], with a [`PluginContext`] |
+//! | `CallStack(call)` + evaluating `{{dcs.StartOfRun()}}` | [`IntegrationPlugin::functions`] + [`IntegrationPlugin::call`] |
+//! | writing `__call_error`, `__call_error_reason` into the var stack | [`CallOutcome::failed`] |
+//! | `SetRuntimeVar` from a plugin | [`CallOutcome::with_runtime_var`] |
+//! | `the.EventWriterWithTopic(...)` | [`PluginContext::publisher`], [`PluginContext::events`] |
+//! | `Destroy()` | [`IntegrationPlugin::destroy`] |
+//!
+//! and adds one thing AliECS does with a global: [`IntegrationPlugin::observe`], through which
+//! the core hands every core event to the plugins (the core producer publishes them).
+
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
+
+use async_trait::async_trait;
+
+use crate::{
+    clock::Clock, duration::parse_go_duration, event::CoreEvent, event::EventEmitter,
+    publish::Publisher,
+};
+
+/// An integration plugin.
+#[async_trait]
+pub trait IntegrationPlugin: Send + Sync + 'static {
+    /// Short name, also the object name in workflow calls (`kafka` in `kafka.PublishEnterStateUpdate()`).
+    fn name(&self) -> &str;
+
+    /// Display name.
+    fn pretty_name(&self) -> &str;
+
+    /// The endpoint the plugin talks to.
+    fn endpoint(&self) -> String {
+        String::new()
+    }
+
+    /// Connection state, e.g. `READY`.
+    fn connection_state(&self) -> String {
+        "READY".to_owned()
+    }
+
+    /// Global status data (JSON or text).
+    fn data(&self) -> String {
+        String::new()
+    }
+
+    /// Per-environment status data.
+    fn environments_data(&self, _environment_ids: &[String]) -> BTreeMap<String, String> {
+        BTreeMap::new()
+    }
+
+    /// Per-environment short status data.
+    fn environments_short_data(&self, _environment_ids: &[String]) -> BTreeMap<String, String> {
+        BTreeMap::new()
+    }
+
+    /// Starts the plugin. Called once, concurrently with the other plugins' `init`; a failure is
+    /// logged and the plugin stays loaded, as in AliECS.
+    async fn init(&self, _context: PluginContext) -> Result<(), PluginError> {
+        Ok(())
+    }
+
+    /// The functions workflow calls may name (`PublishEnterStateUpdate`, …).
+    fn functions(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Runs one workflow call of one of [`IntegrationPlugin::functions`].
+    async fn call(&self, call: CallContext) -> CallOutcome {
+        CallOutcome::failed(
+            format!("{} offers no function {}", self.name(), call.function),
+            None,
+        )
+    }
+
+    /// Receives every core event, in order. Runs on the simulation's path: must not block.
+    fn observe(&self, _event: &CoreEvent) {}
+
+    /// Stops the plugin. Called once at shutdown, plugins in order.
+    async fn destroy(&self) -> Result<(), PluginError> {
+        Ok(())
+    }
+}
+
+/// What the core gives a plugin at `init`.
+#[derive(Debug, Clone)]
+pub struct PluginContext {
+    /// AliECS's instance id: the Mesos framework id, also in the `aliecs.core` start event.
+    pub instance_id: String,
+    /// Where the plugin's own messages go (topic, key, bytes).
+    pub publisher: Arc<dyn Publisher>,
+    /// How the plugin emits integrated-service events.
+    pub events: EventEmitter,
+    /// The simulation's clock, for timestamps and latencies.
+    pub clock: Clock,
+}
+
+/// A plugin that could not start or stop.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct PluginError(pub String);
+
+/// The traits of a call (`events.Traits`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CallTraits {
+    /// The trigger expression, with its weight (`before_START_ACTIVITY+100`).
+    pub trigger: String,
+    /// The await expression.
+    pub await_expr: String,
+    /// The timeout as written in the workflow, resolved (`140s`).
+    pub timeout: String,
+    /// Whether a failure fails the moment.
+    pub critical: bool,
+}
+
+/// Everything a plugin function sees of the call it serves: AliECS's call var stack, with
+/// `environment_id` and the `__call_*` entries on top of the environment's consolidated
+/// variables.
+#[derive(Debug, Clone)]
+pub struct CallContext {
+    /// The environment the call belongs to.
+    pub environment_id: String,
+    /// The plugin name (`dcs`).
+    pub plugin: String,
+    /// The function name (`StartOfRun`).
+    pub function: String,
+    /// The function expression as written (`dcs.StartOfRun()`), AliECS's `__call_func`.
+    pub func: String,
+    /// The call role's path (`readout-dataflow.dcs.sor`), AliECS's `__call_rolepath`.
+    pub role_path: String,
+    /// The call's traits.
+    pub traits: CallTraits,
+    /// The environment's consolidated variables when the call started.
+    pub vars: Arc<BTreeMap<String, String>>,
+}
+
+impl CallContext {
+    /// A variable of the call's var stack, including `environment_id` and the `__call_*` entries
+    /// AliECS adds (`__call_func`, `__call_timeout`, `__call_trigger`, `__call_await`,
+    /// `__call_critical`, `__call_rolepath`).
+    pub fn var(&self, key: &str) -> Option<&str> {
+        match key {
+            "environment_id" => Some(&self.environment_id),
+            "__call_func" => Some(&self.func),
+            "__call_timeout" => Some(&self.traits.timeout),
+            "__call_trigger" => Some(&self.traits.trigger),
+            "__call_await" => Some(&self.traits.await_expr),
+            "__call_critical" => Some(if self.traits.critical {
+                "true"
+            } else {
+                "false"
+            }),
+            "__call_rolepath" => Some(&self.role_path),
+            _ => self.vars.get(key).map(String::as_str),
+        }
+    }
+
+    /// The call's timeout: `__call_timeout` when it parses as a Go duration, else `default`
+    /// (AliECS's `callable.AcquireTimeout`). AliECS never aborts a call on its timeout; a plugin
+    /// is expected to give up by itself.
+    pub fn timeout_or(&self, default: Duration) -> Duration {
+        parse_go_duration(&self.traits.timeout).unwrap_or(default)
+    }
+}
+
+/// How a call ended: its output, and an error when it failed.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CallOutcome {
+    /// The function's return value (stored in the call's `return:` variable, if any).
+    pub output: String,
+    /// Set when the call failed.
+    pub error: Option<CallError>,
+    /// Variables the plugin sets on the environment (AliECS's `SetRuntimeVar`).
+    pub runtime_vars: Vec<(String, String)>,
+}
+
+/// A failed call: AliECS's `__call_error` and optional `__call_error_reason`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallError {
+    /// `__call_error`, e.g. `DCS SOR call failed`.
+    pub message: String,
+    /// `__call_error_reason`, the detail.
+    pub reason: Option<String>,
+}
+
+impl std::fmt::Display for CallError {
+    /// The error text AliECS reports: the message, then `. REASON: ` and the reason if any.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.reason {
+            Some(reason) => write!(f, "{}. REASON: {reason}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+impl CallOutcome {
+    /// A successful call returning `output`.
+    pub fn ok(output: impl Into<String>) -> Self {
+        Self {
+            output: output.into(),
+            error: None,
+            runtime_vars: Vec::new(),
+        }
+    }
+
+    /// A failed call.
+    pub fn failed(message: impl Into<String>, reason: Option<String>) -> Self {
+        Self {
+            output: String::new(),
+            error: Some(CallError {
+                message: message.into(),
+                reason,
+            }),
+            runtime_vars: Vec::new(),
+        }
+    }
+
+    /// Also sets `key` on the environment when the call ends.
+    pub fn with_runtime_var(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.runtime_vars.push((key.into(), value.into()));
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn context() -> CallContext {
+        CallContext {
+            environment_id: "2oDvieFrVTi".into(),
+            plugin: "dcs".into(),
+            function: "StartOfRun".into(),
+            func: "dcs.StartOfRun()".into(),
+            role_path: "readout-dataflow.dcs.sor".into(),
+            traits: CallTraits {
+                trigger: "before_START_ACTIVITY+100".into(),
+                await_expr: "before_START_ACTIVITY+100".into(),
+                timeout: "140s".into(),
+                critical: true,
+            },
+            vars: Arc::new([("run_number".to_owned(), "7".to_owned())].into()),
+        }
+    }
+
+    #[test]
+    fn the_var_stack_has_aliecs_call_entries_on_top_of_the_environment_vars() {
+        let call = context();
+        assert_eq!(call.var("environment_id"), Some("2oDvieFrVTi"));
+        assert_eq!(call.var("__call_func"), Some("dcs.StartOfRun()"));
+        assert_eq!(
+            call.var("__call_trigger"),
+            Some("before_START_ACTIVITY+100")
+        );
+        assert_eq!(call.var("__call_critical"), Some("true"));
+        assert_eq!(
+            call.var("__call_rolepath"),
+            Some("readout-dataflow.dcs.sor")
+        );
+        assert_eq!(call.var("run_number"), Some("7"));
+        assert_eq!(call.var("nothing"), None);
+    }
+
+    #[test]
+    fn the_timeout_falls_back_when_it_does_not_parse() {
+        let mut call = context();
+        assert_eq!(
+            call.timeout_or(Duration::from_secs(45)),
+            Duration::from_secs(140)
+        );
+        call.traits.timeout = "soon".into();
+        assert_eq!(
+            call.timeout_or(Duration::from_secs(45)),
+            Duration::from_secs(45)
+        );
+    }
+
+    #[test]
+    fn an_error_reads_as_aliecs_writes_it() {
+        let outcome = CallOutcome::failed("DCS SOR call failed", Some("TPC: SOR_FAILURE".into()));
+        assert_eq!(
+            outcome.error.unwrap().to_string(),
+            "DCS SOR call failed. REASON: TPC: SOR_FAILURE"
+        );
+        assert_eq!(
+            CallOutcome::failed("x", None).error.unwrap().to_string(),
+            "x"
+        );
+    }
+}

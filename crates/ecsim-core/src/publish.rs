@@ -1,0 +1,207 @@
+//! Publishing: the boundary between the simulation and wherever its messages go.
+//!
+//! A [`Record`] is a Kafka message before it is one: topic, key, value bytes, timestamp, and
+//! the protobuf type of the value. Plugins hand records to a [`Publisher`]; the Kafka publisher
+//! (crate `ecsim-kafka`) sends them to a broker, the [`MemoryPublisher`] keeps them for tests and
+//! for `ecsim run --print`. Publishing never blocks the simulation and never fails at the call:
+//! a publisher that can lose a message counts it and reports it at the end.
+
+use std::sync::Mutex;
+
+use serde_json::{Map, Value};
+
+use crate::clock::Timestamp;
+
+/// A message on its way to a topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// The topic, e.g. `aliecs.env_state.RUNNING`.
+    pub topic: String,
+    /// The message key; `None` for an unkeyed message.
+    pub key: Option<Vec<u8>>,
+    /// The protobuf-encoded value.
+    pub value: Vec<u8>,
+    /// The record's timestamp (Kafka CreateTime).
+    pub timestamp: Timestamp,
+    /// Fully qualified protobuf type of `value`, e.g. `events.Event`.
+    pub message_type: &'static str,
+}
+
+impl Record {
+    /// The record as one line of JSON, the format of `ecsim run --print` and `ecsim tail`:
+    /// `{"topic":…,"key":…,"type":…,"value":{…}}`, the value in the proto3 JSON mapping. A key
+    /// that is not printable UTF-8 text is written as `{"hex":"…"}`; a value that does not decode is written
+    /// as `{"undecodable":"<reason>","hex":"…"}` rather than dropped.
+    pub fn to_json_line(&self) -> String {
+        let key = match &self.key {
+            None => Value::Null,
+            Some(bytes) => match std::str::from_utf8(bytes) {
+                Ok(text) if !text.chars().any(char::is_control) => Value::String(text.to_owned()),
+                _ => serde_json::json!({ "hex": hex(bytes) }),
+            },
+        };
+        let value = ecsim_proto::json::decode_to_json(self.message_type, &self.value).unwrap_or_else(
+            |error| serde_json::json!({ "undecodable": error.to_string(), "hex": hex(&self.value) }),
+        );
+        let mut line = Map::new();
+        line.insert("topic".into(), Value::String(self.topic.clone()));
+        line.insert("key".into(), key);
+        line.insert("type".into(), Value::String(self.message_type.to_owned()));
+        line.insert("value".into(), value);
+        Value::Object(line).to_string()
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Where records go.
+pub trait Publisher: Send + Sync + std::fmt::Debug {
+    /// Takes a record. Must not block for long: it is called from the simulation's hot path.
+    fn publish(&self, record: Record);
+}
+
+/// Keeps every record in memory, in publishing order.
+#[derive(Debug, Default)]
+pub struct MemoryPublisher {
+    records: Mutex<Vec<Record>>,
+}
+
+impl MemoryPublisher {
+    /// An empty publisher.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A copy of every record so far.
+    pub fn records(&self) -> Vec<Record> {
+        self.lock().clone()
+    }
+
+    /// Takes every record so far, leaving none.
+    pub fn take(&self) -> Vec<Record> {
+        std::mem::take(&mut *self.lock())
+    }
+
+    /// How many records there are.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.lock().is_empty()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Record>> {
+        // A panic while holding this lock cannot leave the Vec half-written; keep going.
+        self.records
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Publisher for MemoryPublisher {
+    fn publish(&self, record: Record) {
+        self.lock().push(record);
+    }
+}
+
+/// Hands every record to each of several publishers, in order (e.g. a broker and `--print`).
+#[derive(Debug)]
+pub struct FanOut(pub Vec<std::sync::Arc<dyn Publisher>>);
+
+impl Publisher for FanOut {
+    fn publish(&self, record: Record) {
+        if let Some((last, rest)) = self.0.split_last() {
+            for publisher in rest {
+                publisher.publish(record.clone());
+            }
+            last.publish(record);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ecsim_proto::{
+        kafka::{ActiveRunsList, EnvInfo},
+        prost::Message as _,
+    };
+
+    use super::*;
+
+    fn record(key: Option<&[u8]>, value: Vec<u8>, message_type: &'static str) -> Record {
+        Record {
+            topic: "aliecs.env_list.RUNNING".into(),
+            key: key.map(<[u8]>::to_vec),
+            value,
+            timestamp: Timestamp::from_unix_millis(1),
+            message_type,
+        }
+    }
+
+    #[test]
+    fn a_record_renders_as_one_json_line_with_its_decoded_value() {
+        let list = ActiveRunsList {
+            active_runs: vec![EnvInfo {
+                environment_id: "2oDvieFrVTi".into(),
+                ..Default::default()
+            }],
+            timestamp: 7,
+        };
+        let line = record(
+            Some(b"RUNNING"),
+            list.encode_to_vec(),
+            "kafka.ActiveRunsList",
+        )
+        .to_json_line();
+        assert_eq!(
+            line,
+            r#"{"topic":"aliecs.env_list.RUNNING","key":"RUNNING","type":"kafka.ActiveRunsList","value":{"activeRuns":[{"environmentId":"2oDvieFrVTi"}],"timestamp":"7"}}"#
+        );
+        assert!(!line.contains('\n'));
+    }
+
+    #[test]
+    fn odd_keys_and_undecodable_values_are_shown_not_dropped() {
+        let line = record(None, vec![0x0a, 0x05], "kafka.ActiveRunsList").to_json_line();
+        let json: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(json["key"], Value::Null);
+        assert_eq!(json["value"]["hex"], "0a05");
+        assert!(
+            json["value"]["undecodable"]
+                .as_str()
+                .unwrap()
+                .contains("kafka.ActiveRunsList")
+        );
+
+        let binary_key = record(
+            Some(&[0, 0, 0x23, 0x28]),
+            Vec::new(),
+            "kafka.ActiveRunsList",
+        )
+        .to_json_line();
+        let json: Value = serde_json::from_str(&binary_key).unwrap();
+        assert_eq!(json["key"]["hex"], "00002328");
+    }
+
+    #[test]
+    fn fan_out_gives_every_publisher_every_record_in_order() {
+        let a = std::sync::Arc::new(MemoryPublisher::new());
+        let b = std::sync::Arc::new(MemoryPublisher::new());
+        let fan_out = FanOut(vec![a.clone(), b.clone()]);
+        for i in 0..3 {
+            fan_out.publish(record(
+                Some(&[b'0' + i]),
+                Vec::new(),
+                "kafka.ActiveRunsList",
+            ));
+        }
+        assert_eq!(a.records(), b.records());
+        let keys: Vec<_> = a.take().into_iter().map(|r| r.key.unwrap()).collect();
+        assert_eq!(keys, [b"0".to_vec(), b"1".to_vec(), b"2".to_vec()]);
+        assert!(a.is_empty() && b.len() == 3);
+    }
+}

@@ -1,0 +1,345 @@
+//! Simulated tasks and roles: the `aliecs.task` and `aliecs.role` traffic of an environment.
+//!
+//! AliECS runs its tasks on the FLPs through Mesos and reports every change of a task's state or
+//! status as an `Ev_TaskEvent` (key: task id), and every change of a role's state or status as an
+//! `Ev_RoleEvent`, one field per message (reference §3.1). ecsim keeps a role tree of the same
+//! shape — root `readout-dataflow`, one `host-<name>` role per host, one task role per task — and
+//! moves the tasks with the environment:
+//!
+//! | step | tasks |
+//! |---|---|
+//! | `tasks_DEPLOY` | launched: state STANDBY, status ACTIVE |
+//! | `tasks_CONFIGURE`, `tasks_STOP_ACTIVITY` | CONFIGURED |
+//! | `tasks_START_ACTIVITY` | RUNNING |
+//! | `tasks_RESET` | STANDBY |
+//! | `tasks_GO_ERROR` | running tasks are stopped: CONFIGURED |
+//! | teardown, "releasing tasks" | status INACTIVE |
+//!
+//! Names follow AliECS: a task is `<task class>#<task id>`, its id an 11-character uid.
+
+use ecsim_proto::events::{EvRoleEvent, EvTaskEvent, Traits};
+
+use crate::{clock::Timestamp, uid::UidGenerator, workflow::Workflow};
+
+const ACTIVE: &str = "ACTIVE";
+const INACTIVE: &str = "INACTIVE";
+const MIXED: &str = "MIXED";
+
+#[derive(Debug, Clone)]
+struct Task {
+    id: String,
+    class_name: String,
+    hostname: String,
+    role_path: String,
+    state: &'static str,
+    status: &'static str,
+}
+
+#[derive(Debug, Clone)]
+struct Role {
+    path: String,
+    state: String,
+    status: String,
+}
+
+/// The events a change produced, in the order AliECS would send them.
+#[derive(Debug, Default)]
+pub(crate) struct Changes {
+    pub(crate) tasks: Vec<EvTaskEvent>,
+    pub(crate) roles: Vec<EvRoleEvent>,
+}
+
+/// The tasks and roles of one environment.
+#[derive(Debug)]
+pub(crate) struct TaskTree {
+    environment_id: String,
+    root: String,
+    hosts: Vec<(String, usize)>,
+    tasks: Vec<Task>,
+    /// Task roles, then host roles, then the root: the order role events go out in.
+    roles: Vec<Role>,
+    call_roles: Vec<String>,
+}
+
+impl TaskTree {
+    /// The tree of an environment before deployment: no tasks yet.
+    pub(crate) fn new(
+        environment_id: &str,
+        workflow: &Workflow,
+        hosts: &[String],
+        tasks_per_host: usize,
+        call_roles: Vec<String>,
+    ) -> Self {
+        Self {
+            environment_id: environment_id.to_owned(),
+            root: workflow.name.clone(),
+            hosts: hosts.iter().map(|h| (h.clone(), tasks_per_host)).collect(),
+            tasks: Vec::new(),
+            roles: Vec::new(),
+            call_roles,
+        }
+    }
+
+    /// Launches every task (DEPLOY): tasks get ids, become STANDBY and ACTIVE.
+    pub(crate) fn deploy(
+        &mut self,
+        workflow: &Workflow,
+        uids: &mut UidGenerator,
+        now: Timestamp,
+    ) -> Changes {
+        let mut changes = Changes::default();
+        self.tasks.clear();
+        self.roles.clear();
+        let mut host_roles = Vec::new();
+        for (host, count) in &self.hosts {
+            let host_path = format!("{}.host-{host}", self.root);
+            for class in workflow.tasks_for_host(*count) {
+                let role_path = format!("{host_path}.{}", class.name);
+                let task = Task {
+                    id: uids.next_id(now),
+                    class_name: class.class_name,
+                    hostname: host.clone(),
+                    role_path: role_path.clone(),
+                    state: "STANDBY",
+                    status: ACTIVE,
+                };
+                changes.tasks.push(self.task_event(&task));
+                self.roles.push(Role {
+                    path: role_path,
+                    state: String::new(),
+                    status: String::new(),
+                });
+                self.tasks.push(task);
+            }
+            host_roles.push(Role {
+                path: host_path,
+                state: String::new(),
+                status: String::new(),
+            });
+        }
+        self.roles.extend(host_roles);
+        self.roles.push(Role {
+            path: self.root.clone(),
+            state: String::new(),
+            status: String::new(),
+        });
+        self.aggregate(&mut changes);
+        for path in &self.call_roles {
+            changes.roles.push(self.role_event(path, ACTIVE, ""));
+        }
+        changes
+    }
+
+    /// Moves every task for which `select` holds to `state`.
+    pub(crate) fn transition(
+        &mut self,
+        state: &'static str,
+        select: impl Fn(&str) -> bool,
+    ) -> Changes {
+        let mut changes = Changes::default();
+        for i in 0..self.tasks.len() {
+            if select(self.tasks[i].state) && self.tasks[i].state != state {
+                self.tasks[i].state = state;
+                let event = self.task_event(&self.tasks[i]);
+                changes.tasks.push(event);
+            }
+        }
+        self.aggregate(&mut changes);
+        changes
+    }
+
+    /// Releases every task (teardown): status INACTIVE, and the call roles with them.
+    pub(crate) fn release(&mut self) -> Changes {
+        let mut changes = Changes::default();
+        for i in 0..self.tasks.len() {
+            if self.tasks[i].status != INACTIVE {
+                self.tasks[i].status = INACTIVE;
+                let event = self.task_event(&self.tasks[i]);
+                changes.tasks.push(event);
+            }
+        }
+        self.aggregate(&mut changes);
+        for path in &self.call_roles {
+            changes.roles.push(self.role_event(path, INACTIVE, ""));
+        }
+        changes
+    }
+
+    /// Recomputes every role's state and status from its tasks, recording each change.
+    fn aggregate(&mut self, changes: &mut Changes) {
+        for i in 0..self.roles.len() {
+            let prefix = format!("{}.", self.roles[i].path);
+            let (state, status) = {
+                let under: Vec<&Task> = self
+                    .tasks
+                    .iter()
+                    .filter(|t| {
+                        t.role_path == self.roles[i].path || t.role_path.starts_with(&prefix)
+                    })
+                    .collect();
+                (
+                    common(under.iter().map(|t| t.state)),
+                    common(under.iter().map(|t| t.status)),
+                )
+            };
+            if status != self.roles[i].status {
+                self.roles[i].status = status.clone();
+                changes
+                    .roles
+                    .push(self.role_event(&self.roles[i].path, &status, ""));
+            }
+            if state != self.roles[i].state {
+                self.roles[i].state = state.clone();
+                changes
+                    .roles
+                    .push(self.role_event(&self.roles[i].path, "", &state));
+            }
+        }
+    }
+
+    fn task_event(&self, task: &Task) -> EvTaskEvent {
+        EvTaskEvent {
+            name: format!("{}#{}", task.class_name, task.id),
+            taskid: task.id.clone(),
+            state: task.state.to_owned(),
+            status: task.status.to_owned(),
+            hostname: task.hostname.clone(),
+            class_name: task.class_name.clone(),
+            // AliECS always attaches the parent role's traits; a task role has none.
+            traits: Some(Traits::default()),
+            environment_id: self.environment_id.clone(),
+            path: task.role_path.clone(),
+        }
+    }
+
+    fn role_event(&self, path: &str, status: &str, state: &str) -> EvRoleEvent {
+        EvRoleEvent {
+            name: path.rsplit('.').next().unwrap_or(path).to_owned(),
+            status: status.to_owned(),
+            state: state.to_owned(),
+            role_path: path.to_owned(),
+            environment_id: self.environment_id.clone(),
+        }
+    }
+
+    /// How many tasks the environment runs.
+    #[cfg(test)]
+    pub(crate) fn task_count(&self) -> usize {
+        self.tasks.len()
+    }
+}
+
+/// The common value of a set, `MIXED` when they differ, empty for an empty set.
+fn common<'a>(mut values: impl Iterator<Item = &'a str>) -> String {
+    let Some(first) = values.next() else {
+        return String::new();
+    };
+    if values.all(|v| v == first) {
+        first.to_owned()
+    } else {
+        MIXED.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::readout_dataflow;
+
+    fn tree(hosts: &[&str], per_host: usize) -> TaskTree {
+        let hosts: Vec<String> = hosts.iter().map(|h| (*h).to_owned()).collect();
+        TaskTree::new(
+            "ENV",
+            &readout_dataflow::workflow(),
+            &hosts,
+            per_host,
+            vec!["readout-dataflow.kafka.running".into()],
+        )
+    }
+
+    #[test]
+    fn deploying_launches_every_task_and_activates_every_role() {
+        let wf = readout_dataflow::workflow();
+        let mut tree = tree(&["flp001", "flp002"], 3);
+        let changes = tree.deploy(
+            &wf,
+            &mut UidGenerator::new(1),
+            Timestamp::from_unix_millis(1_750_000_000_000),
+        );
+        assert_eq!(tree.task_count(), 6);
+        assert_eq!(changes.tasks.len(), 6);
+        let first = &changes.tasks[0];
+        assert_eq!(
+            (first.state.as_str(), first.status.as_str()),
+            ("STANDBY", "ACTIVE")
+        );
+        assert_eq!(first.name, format!("{}#{}", first.class_name, first.taskid));
+        assert_eq!(first.path, "readout-dataflow.host-flp001.readout");
+        assert_eq!(first.taskid.len(), 11);
+        // 6 task roles + 2 hosts + root, each a status and a state event, then the call role.
+        assert_eq!(changes.roles.len(), 9 * 2 + 1);
+        let root: Vec<_> = changes
+            .roles
+            .iter()
+            .filter(|r| r.role_path == "readout-dataflow")
+            .collect();
+        assert_eq!(root.len(), 2);
+        assert_eq!(
+            (root[0].status.as_str(), root[0].state.as_str()),
+            ("ACTIVE", "")
+        );
+        assert_eq!(
+            (root[1].status.as_str(), root[1].state.as_str()),
+            ("", "STANDBY")
+        );
+        assert_eq!(
+            changes.roles.last().unwrap().role_path,
+            "readout-dataflow.kafka.running"
+        );
+    }
+
+    #[test]
+    fn only_changes_produce_events() {
+        let wf = readout_dataflow::workflow();
+        let mut tree = tree(&["flp001"], 2);
+        tree.deploy(
+            &wf,
+            &mut UidGenerator::new(1),
+            Timestamp::from_unix_millis(1_750_000_000_000),
+        );
+        let configure = tree.transition("CONFIGURED", |_| true);
+        assert_eq!(configure.tasks.len(), 2);
+        assert_eq!(
+            configure.roles.len(),
+            4,
+            "2 task roles, 1 host, root: state only"
+        );
+        assert!(
+            configure
+                .roles
+                .iter()
+                .all(|r| r.state == "CONFIGURED" && r.status.is_empty())
+        );
+        let again = tree.transition("CONFIGURED", |_| true);
+        assert!(again.tasks.is_empty() && again.roles.is_empty());
+        // Stopping only running tasks changes nothing when none runs.
+        let stop = tree.transition("CONFIGURED", |state| state == "RUNNING");
+        assert!(stop.tasks.is_empty());
+    }
+
+    #[test]
+    fn releasing_deactivates_tasks_roles_and_call_roles() {
+        let wf = readout_dataflow::workflow();
+        let mut tree = tree(&["flp001"], 1);
+        tree.deploy(
+            &wf,
+            &mut UidGenerator::new(1),
+            Timestamp::from_unix_millis(1_750_000_000_000),
+        );
+        let release = tree.release();
+        assert_eq!(release.tasks.len(), 1);
+        assert_eq!(release.tasks[0].status, "INACTIVE");
+        let statuses: Vec<&str> = release.roles.iter().map(|r| r.status.as_str()).collect();
+        assert_eq!(statuses, ["INACTIVE"; 4]);
+    }
+}

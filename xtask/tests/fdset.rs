@@ -1,6 +1,8 @@
 //! `cargo xtask fdset DIR` writes a descriptor set that a third-party tool, `pq`, uses to
 //! decode bytes that ecsim encoded: the README's recipe, run for real.
 
+#![allow(clippy::unwrap_used)] // a test that unwraps fails with the value it did not get
+
 use std::{
     io::Write as _,
     process::{Command, Stdio},

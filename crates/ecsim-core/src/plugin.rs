@@ -18,7 +18,9 @@
 
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
-use async_trait::async_trait;
+/// Re-exported so that a plugin implements [`IntegrationPlugin`] with `#[async_trait]` without
+/// depending on the `async-trait` crate itself.
+pub use async_trait::async_trait;
 
 use crate::{
     clock::Clock, duration::parse_go_duration, event::CoreEvent, event::EventEmitter,

@@ -1,5 +1,7 @@
 //! The proto3 JSON rendering of AliECS messages, pinned by snapshots.
 
+#![allow(clippy::unwrap_used)] // a test that unwraps fails with the value it did not get
+
 mod fixtures;
 
 use ecsim_proto::{

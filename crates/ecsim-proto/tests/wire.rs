@@ -5,6 +5,8 @@
 //!
 //! A wrong field number, type, label or name in `proto/` fails at least one of these tests.
 
+#![allow(clippy::unwrap_used)] // a test that unwraps fails with the value it did not get
+
 mod fixtures;
 
 use std::collections::BTreeSet;

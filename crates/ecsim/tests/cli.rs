@@ -1,5 +1,7 @@
 //! The `ecsim` binary as a user runs it: arguments in, output and exit status out.
 
+#![allow(clippy::unwrap_used)] // a test that unwraps fails with the value it did not get
+
 use std::{
     io::Write as _,
     process::{Command, Output, Stdio},

@@ -1,0 +1,242 @@
+//! AliECS's Kafka integration plugin ("legacy events"), as an ecsim plugin.
+//!
+//! Reference §2 (`core/integration/kafka/plugin.go`). Workflow calls reach it at state changes
+//! when an environment's `kafka_enabled` is "true":
+//!
+//! | function | writes |
+//! |---|---|
+//! | `kafka.PublishEnterStateUpdate()` | `kafka.NewStateNotification` on `aliecs.env_state.<STATE>`, then `kafka.ActiveRunsList` on `aliecs.env_list.RUNNING` |
+//! | `kafka.PublishLeaveStateUpdate()` | `kafka.NewStateNotification` on `aliecs.env_leave_state.<STATE>` |
+//! | `kafka.PublishStartActivityUpdate()` | `kafka.NewStateNotification` on `aliecs.before_start_activity` (or `after_`, or plain `start_activity`) |
+//!
+//! and at `init` it writes an empty `ActiveRunsList`. Field rules are in [`env_info`], the list
+//! order in [`running`].
+//!
+//! Two deliberate differences from AliECS (README, "Differences from AliECS"): a message is
+//! handed to the publisher at once, where AliECS's writer blocks about a second per message;
+//! and messages are keyed by environment id (the running list by a fixed key) so that a
+//! consumer of a multi-partition topic sees one environment's messages in order — AliECS sends
+//! no key. [`KeyPolicy::Unkeyed`] restores AliECS's behaviour.
+
+pub mod env_info;
+pub mod running;
+
+use std::sync::{Arc, Mutex, OnceLock};
+
+use async_trait::async_trait;
+use ecsim_core::{
+    clock::Clock,
+    plugin::{CallContext, CallOutcome, IntegrationPlugin, PluginContext, PluginError},
+    publish::{Publisher, Record},
+};
+use ecsim_proto::{
+    kafka::{ActiveRunsList, NewStateNotification},
+    prost::Message,
+    topics,
+};
+
+use crate::running::RunningList;
+
+/// The plugin's name: the object name in workflow calls.
+pub const NAME: &str = "kafka";
+/// The key of `aliecs.env_list.RUNNING` messages under [`KeyPolicy::EnvironmentId`].
+pub const RUNNING_LIST_KEY: &str = "RUNNING";
+
+const ENTER: &str = "PublishEnterStateUpdate";
+const LEAVE: &str = "PublishLeaveStateUpdate";
+const START_ACTIVITY: &str = "PublishStartActivityUpdate";
+
+/// AliECS's error when `newEnvStateObject` returned nil and the callback dereferenced it.
+const NIL_ENV_INFO: &str = "runtime error: invalid memory address or nil pointer dereference";
+
+/// How the plugin keys its messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum KeyPolicy {
+    /// By environment id; the running list by [`RUNNING_LIST_KEY`]. ecsim's default.
+    #[default]
+    EnvironmentId,
+    /// No key, as AliECS.
+    Unkeyed,
+}
+
+#[derive(Debug)]
+struct Started {
+    publisher: Arc<dyn Publisher>,
+    clock: Clock,
+}
+
+/// AliECS's Kafka plugin.
+#[derive(Debug, Default)]
+pub struct KafkaPlugin {
+    keys: KeyPolicy,
+    started: OnceLock<Started>,
+    running: Mutex<RunningList>,
+}
+
+impl KafkaPlugin {
+    /// A plugin keying its messages by `keys`.
+    pub fn new(keys: KeyPolicy) -> Self {
+        Self {
+            keys,
+            started: OnceLock::new(),
+            running: Mutex::new(RunningList::default()),
+        }
+    }
+
+    fn publish(
+        &self,
+        started: &Started,
+        topic: String,
+        key: Option<&str>,
+        value: &impl Message,
+        type_name: &'static str,
+        at: ecsim_core::clock::Timestamp,
+    ) {
+        let key = match self.keys {
+            KeyPolicy::EnvironmentId => key.map(|k| k.as_bytes().to_vec()),
+            KeyPolicy::Unkeyed => None,
+        };
+        started.publisher.publish(Record {
+            topic,
+            key,
+            value: value.encode_to_vec(),
+            timestamp: at,
+            message_type: type_name,
+        });
+    }
+
+    fn running_list(&self, timestamp: u64) -> ActiveRunsList {
+        let running = self
+            .running
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        ActiveRunsList {
+            active_runs: running.environments().to_vec(),
+            timestamp,
+        }
+    }
+}
+
+#[async_trait]
+impl IntegrationPlugin for KafkaPlugin {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn pretty_name(&self) -> &str {
+        "Kafka FSM transition information service"
+    }
+
+    fn connection_state(&self) -> String {
+        if self.started.get().is_some() {
+            "READY"
+        } else {
+            "UNKNOWN"
+        }
+        .to_owned()
+    }
+
+    async fn init(&self, context: PluginContext) -> Result<(), PluginError> {
+        let started = Started {
+            publisher: context.publisher,
+            clock: context.clock,
+        };
+        let now = started.clock.now();
+        let empty = self.running_list(now.unix_millis().max(0) as u64);
+        self.publish(
+            &started,
+            topics::ENV_LIST_RUNNING.into(),
+            Some(RUNNING_LIST_KEY),
+            &empty,
+            topics::ACTIVE_RUNS_LIST_TYPE,
+            now,
+        );
+        self.started
+            .set(started)
+            .map_err(|_| PluginError("the kafka plugin was initialized twice".into()))
+    }
+
+    fn functions(&self) -> Vec<String> {
+        [ENTER, LEAVE, START_ACTIVITY].map(str::to_owned).to_vec()
+    }
+
+    async fn call(&self, call: CallContext) -> CallOutcome {
+        let Some(started) = self.started.get() else {
+            return CallOutcome::failed("the kafka plugin is not initialized", None);
+        };
+        let Some(info) = env_info::env_info(&call) else {
+            return CallOutcome::failed(NIL_ENV_INFO, None);
+        };
+        let now = started.clock.now();
+        let timestamp = now.unix_millis().max(0) as u64;
+        let environment_id = info.environment_id.clone();
+        let notification = |info| NewStateNotification {
+            env_info: Some(info),
+            timestamp,
+        };
+        match call.function.as_str() {
+            ENTER => {
+                let topic = format!("{}{}", topics::ENV_STATE_PREFIX, info.state);
+                // The list keeps a copy whose detectors it sorts; the notification keeps them in
+                // var order, as AliECS's does.
+                self.running
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .update(&info);
+                self.publish(
+                    started,
+                    topic,
+                    Some(&environment_id),
+                    &notification(info),
+                    topics::NEW_STATE_NOTIFICATION_TYPE,
+                    now,
+                );
+                let list = self.running_list(timestamp);
+                self.publish(
+                    started,
+                    topics::ENV_LIST_RUNNING.into(),
+                    Some(RUNNING_LIST_KEY),
+                    &list,
+                    topics::ACTIVE_RUNS_LIST_TYPE,
+                    now,
+                );
+            }
+            LEAVE => {
+                let topic = format!("{}{}", topics::ENV_LEAVE_STATE_PREFIX, info.state);
+                self.publish(
+                    started,
+                    topic,
+                    Some(&environment_id),
+                    &notification(info),
+                    topics::NEW_STATE_NOTIFICATION_TYPE,
+                    now,
+                );
+            }
+            START_ACTIVITY => {
+                let trigger = &call.traits.trigger;
+                let topic = if trigger.contains("before_START_ACTIVITY") {
+                    topics::BEFORE_START_ACTIVITY
+                } else if trigger.contains("after_START_ACTIVITY") {
+                    topics::AFTER_START_ACTIVITY
+                } else {
+                    topics::START_ACTIVITY
+                };
+                self.publish(
+                    started,
+                    topic.into(),
+                    Some(&environment_id),
+                    &notification(info),
+                    topics::NEW_STATE_NOTIFICATION_TYPE,
+                    now,
+                );
+            }
+            other => {
+                return CallOutcome::failed(
+                    format!("the kafka plugin has no function {other}"),
+                    None,
+                );
+            }
+        }
+        CallOutcome::ok("")
+    }
+}

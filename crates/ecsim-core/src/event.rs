@@ -97,6 +97,15 @@ impl EventEmitter {
         }
     }
 
+    /// An emitter connected to nothing: what it emits is dropped. For testing a plugin on its
+    /// own, outside a core.
+    pub fn detached(clock: Clock) -> Self {
+        Self {
+            bus: Weak::new(),
+            clock,
+        }
+    }
+
     /// Emits an integrated-service event for `service` (`dcs`, `odc`, …), timestamped now.
     pub fn integrated_service(&self, service: &str, event: EvIntegratedServiceEvent) {
         self.integrated_service_at(service, event, self.clock.now());

@@ -240,3 +240,145 @@ impl IntegrationPlugin for KafkaPlugin {
         CallOutcome::ok("")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use ecsim_core::{clock::Timestamp, plugin::CallTraits, publish::MemoryPublisher};
+
+    use super::*;
+
+    async fn started(keys: KeyPolicy) -> (KafkaPlugin, Arc<MemoryPublisher>) {
+        let published = Arc::new(MemoryPublisher::new());
+        let plugin = KafkaPlugin::new(keys);
+        let context = PluginContext {
+            instance_id: "framework".into(),
+            publisher: published.clone(),
+            events: test_emitter(),
+            clock: Clock::virtual_time(Timestamp::from_unix_millis(1_750_000_000_000)),
+        };
+        plugin.init(context).await.unwrap();
+        (plugin, published)
+    }
+
+    fn test_emitter() -> ecsim_core::event::EventEmitter {
+        // The Kafka plugin emits no core events; any emitter will do.
+        ecsim_core::event::EventEmitter::detached(Clock::virtual_time(Timestamp::from_unix_millis(
+            1,
+        )))
+    }
+
+    fn call(function: &str, trigger: &str, vars: &[(&str, &str)]) -> CallContext {
+        CallContext {
+            environment_id: "ENV".into(),
+            plugin: NAME.into(),
+            function: function.into(),
+            func: format!("kafka.{function}()"),
+            role_path: "readout-dataflow.kafka.x".into(),
+            traits: CallTraits {
+                trigger: trigger.into(),
+                await_expr: trigger.into(),
+                timeout: "5s".into(),
+                critical: false,
+            },
+            vars: Arc::new(
+                vars.iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect::<BTreeMap<_, _>>(),
+            ),
+        }
+    }
+
+    const VARS: &[(&str, &str)] = &[
+        ("enter_state_time_ms", "1"),
+        ("detectors", r#"["TPC","ITS"]"#),
+        ("run_number", "9"),
+    ];
+
+    #[tokio::test]
+    async fn init_publishes_an_empty_running_list() {
+        let (_, published) = started(KeyPolicy::EnvironmentId).await;
+        let records = published.take();
+        assert_eq!(records.len(), 1);
+        assert_eq!(records[0].topic, "aliecs.env_list.RUNNING");
+        let list = ActiveRunsList::decode(records[0].value.as_slice()).unwrap();
+        assert!(list.active_runs.is_empty());
+        assert_eq!(list.timestamp, 1_750_000_000_000);
+    }
+
+    #[tokio::test]
+    async fn entering_running_publishes_the_notification_then_the_list_keyed_or_not() {
+        for (keys, env_key, list_key) in [
+            (
+                KeyPolicy::EnvironmentId,
+                Some(b"ENV".to_vec()),
+                Some(b"RUNNING".to_vec()),
+            ),
+            (KeyPolicy::Unkeyed, None, None),
+        ] {
+            let (plugin, published) = started(keys).await;
+            published.take();
+            assert_eq!(
+                plugin.call(call(ENTER, "enter_RUNNING", VARS)).await,
+                CallOutcome::ok("")
+            );
+            let records = published.take();
+            let topics: Vec<&str> = records.iter().map(|r| r.topic.as_str()).collect();
+            assert_eq!(
+                topics,
+                ["aliecs.env_state.RUNNING", "aliecs.env_list.RUNNING"]
+            );
+            assert_eq!(
+                (records[0].key.clone(), records[1].key.clone()),
+                (env_key, list_key)
+            );
+            let notification = NewStateNotification::decode(records[0].value.as_slice()).unwrap();
+            let list = ActiveRunsList::decode(records[1].value.as_slice()).unwrap();
+            assert_eq!(notification.timestamp, list.timestamp, "same timestamp");
+            assert_eq!(
+                notification.env_info.unwrap().detectors,
+                ["TPC", "ITS"],
+                "var order"
+            );
+            assert_eq!(
+                list.active_runs[0].detectors,
+                ["ITS", "TPC"],
+                "sorted in the list"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn start_activity_topics_follow_the_trigger() {
+        let (plugin, published) = started(KeyPolicy::EnvironmentId).await;
+        published.take();
+        for trigger in [
+            "before_START_ACTIVITY+50",
+            "after_START_ACTIVITY",
+            "enter_RUNNING",
+        ] {
+            plugin.call(call(START_ACTIVITY, trigger, VARS)).await;
+        }
+        let topics: Vec<String> = published.take().into_iter().map(|r| r.topic).collect();
+        assert_eq!(
+            topics,
+            [
+                "aliecs.before_start_activity",
+                "aliecs.after_start_activity",
+                "aliecs.start_activity"
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn missing_inputs_fail_the_call_and_publish_nothing() {
+        let (plugin, published) = started(KeyPolicy::EnvironmentId).await;
+        published.take();
+        let outcome = plugin
+            .call(call(LEAVE, "leave_RUNNING", &[("detectors", "[]")]))
+            .await;
+        assert_eq!(outcome.error.unwrap().message, NIL_ENV_INFO);
+        assert!(published.is_empty());
+    }
+}

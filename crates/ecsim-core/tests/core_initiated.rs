@@ -1,0 +1,151 @@
+//! Transitions the core starts by itself (reference §1.8): the auto-stop timer, a beam dump,
+//! a critical task error, END_OF_STREAM — each with the user AliECS names.
+
+#![allow(clippy::unwrap_used)] // a test that unwraps fails with the value it did not get
+
+mod support;
+
+use std::{sync::Arc, time::Duration};
+
+use ecsim_core::{fsm::State, fsm::Transition, user};
+use ecsim_proto::common::BeamMode;
+use support::{Probe, core, spec, workflow};
+
+fn last_stop_user(recorder: &support::Recorder) -> Option<String> {
+    recorder
+        .run_events()
+        .into_iter()
+        .rev()
+        .find(|r| r.transition == "STOP_ACTIVITY")
+        .and_then(|r| r.last_request_user)
+        .map(|u| format!("{}:{}", u.external_id.unwrap_or_default(), u.name))
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_auto_stop_timer_stops_the_run_as_timer() {
+    let (core, recorder) = core(Arc::new(Probe::default()), 1).await;
+    let spec = spec(workflow(Vec::new()), "TPC")
+        .var("auto_stop_enabled", "true")
+        .var("auto_stop_timeout", "90s");
+    let id = core.create_environment(spec).await.unwrap();
+    core.control(&id, Transition::StartActivity, user::person("alice"))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(80)).await;
+    assert_eq!(core.state(&id), Some(State::Running), "not yet");
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    assert_eq!(core.state(&id), Some(State::Configured));
+    assert_eq!(last_stop_user(&recorder).as_deref(), Some("65:TIMER"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_manual_stop_cancels_the_auto_stop_timer() {
+    let (core, _) = core(Arc::new(Probe::default()), 2).await;
+    let spec = spec(workflow(Vec::new()), "TPC")
+        .var("auto_stop_enabled", "true")
+        .var("auto_stop_timeout", "1m");
+    let id = core.create_environment(spec).await.unwrap();
+    core.control(&id, Transition::StartActivity, user::person("alice"))
+        .await
+        .unwrap();
+    core.control(&id, Transition::StopActivity, user::person("alice"))
+        .await
+        .unwrap();
+    core.control(&id, Transition::StartActivity, user::person("alice"))
+        .await
+        .unwrap();
+    // Each start and stop takes 5 s: the first run's timer was due 60 s after its start
+    // completed, 45 s from now; the second run's is due 60 s from now, and its stop then takes 5 s.
+    tokio::time::sleep(Duration::from_secs(50)).await;
+    assert_eq!(
+        core.state(&id),
+        Some(State::Running),
+        "the first timer was cancelled"
+    );
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    assert_eq!(
+        core.state(&id),
+        Some(State::Configured),
+        "the second timer fired"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_beam_dump_stops_only_runs_that_asked_for_it_as_lhc() {
+    let (core, recorder) = core(Arc::new(Probe::default()), 3).await;
+    let asked = core
+        .create_environment(spec(workflow(Vec::new()), "TPC").var("stop_at_beam_dump", "true"))
+        .await
+        .unwrap();
+    let not_asked = core
+        .create_environment(spec(workflow(Vec::new()), "ITS"))
+        .await
+        .unwrap();
+    for id in [&asked, &not_asked] {
+        core.control(id, Transition::StartActivity, user::person("alice"))
+            .await
+            .unwrap();
+    }
+    assert!(
+        core.beam_mode_changed(BeamMode::StableBeams)
+            .await
+            .is_empty(),
+        "not a dump"
+    );
+    assert_eq!(
+        core.beam_mode_changed(BeamMode::BeamDump).await,
+        [asked.clone()]
+    );
+    assert_eq!(core.state(&asked), Some(State::Configured));
+    assert_eq!(core.state(&not_asked), Some(State::Running));
+    assert_eq!(last_stop_user(&recorder).as_deref(), Some("60:LHC"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_critical_task_error_leads_to_go_error_after_half_a_second() {
+    let (core, recorder) = core(Arc::new(Probe::default()), 4).await;
+    let id = core
+        .create_environment(spec(workflow(Vec::new()), "TPC"))
+        .await
+        .unwrap();
+    core.control(&id, Transition::StartActivity, user::person("alice"))
+        .await
+        .unwrap();
+    let before = core.clock().now().unix_millis();
+    recorder.take();
+    assert_eq!(
+        core.critical_task_error(&id, "readout died").await,
+        Ok(State::Error)
+    );
+    let events = recorder.take();
+    let first = events.first().unwrap();
+    assert_eq!(first.timestamp.unix_millis() - before, 500);
+    let ecsim_core::event::CorePayload::Environment(imminent) = &first.payload else {
+        panic!("{first:?}")
+    };
+    assert_eq!(
+        (imminent.error.as_str(), imminent.run_number),
+        ("readout died", 1)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stop_from_the_core_happens_only_while_running() {
+    let (core, _) = core(Arc::new(Probe::default()), 5).await;
+    let id = core
+        .create_environment(spec(workflow(Vec::new()), "TPC"))
+        .await
+        .unwrap();
+    assert_eq!(
+        core.stop_from_core(&id, "END_OF_STREAM").await,
+        Ok(State::Configured),
+        "nothing to stop"
+    );
+    core.control(&id, Transition::StartActivity, user::person("alice"))
+        .await
+        .unwrap();
+    assert_eq!(
+        core.stop_from_core(&id, "END_OF_STREAM").await,
+        Ok(State::Configured)
+    );
+}

@@ -108,6 +108,49 @@ impl Publisher for MemoryPublisher {
     }
 }
 
+/// Counts records per topic on their way to another publisher.
+#[derive(Debug)]
+pub struct Tally {
+    inner: std::sync::Arc<dyn Publisher>,
+    counts: Mutex<std::collections::BTreeMap<String, u64>>,
+}
+
+impl Tally {
+    /// Counts what goes to `inner`.
+    pub fn new(inner: std::sync::Arc<dyn Publisher>) -> Self {
+        Self {
+            inner,
+            counts: Mutex::new(std::collections::BTreeMap::new()),
+        }
+    }
+
+    /// Records per topic so far, topics in name order.
+    pub fn counts(&self) -> std::collections::BTreeMap<String, u64> {
+        self.counts
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+}
+
+impl Publisher for Tally {
+    fn publish(&self, record: Record) {
+        {
+            let mut counts = self
+                .counts
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            match counts.get_mut(&record.topic) {
+                Some(count) => *count += 1,
+                None => {
+                    counts.insert(record.topic.clone(), 1);
+                }
+            }
+        }
+        self.inner.publish(record);
+    }
+}
+
 /// Hands every record to each of several publishers, in order (e.g. a broker and `--print`).
 #[derive(Debug)]
 pub struct FanOut(pub Vec<std::sync::Arc<dyn Publisher>>);
@@ -185,6 +228,23 @@ mod tests {
         .to_json_line();
         let json: Value = serde_json::from_str(&binary_key).unwrap();
         assert_eq!(json["key"]["hex"], "00002328");
+    }
+
+    #[test]
+    fn a_tally_counts_per_topic_and_passes_everything_on() {
+        let memory = std::sync::Arc::new(MemoryPublisher::new());
+        let tally = Tally::new(memory.clone());
+        for topic in ["b", "a", "b"] {
+            tally.publish(Record {
+                topic: topic.into(),
+                ..record(None, Vec::new(), "events.Event")
+            });
+        }
+        assert_eq!(
+            tally.counts().into_iter().collect::<Vec<_>>(),
+            [("a".to_owned(), 1), ("b".to_owned(), 2)]
+        );
+        assert_eq!(memory.len(), 3);
     }
 
     #[test]

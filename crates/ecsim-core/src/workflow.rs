@@ -112,6 +112,38 @@ pub struct TaskClass {
     pub class_name: String,
 }
 
+/// Splits a call's function expression, `plugin.Function()`, into plugin and function names;
+/// `None` when it is not of that form (the only form ecsim evaluates).
+pub fn split_func(func: &str) -> Option<(&str, &str)> {
+    let call = func.trim().strip_suffix("()")?;
+    let (plugin, function) = call.split_once('.')?;
+    let identifier = |s: &str| {
+        s.chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    (identifier(plugin) && identifier(function)).then_some((plugin, function))
+}
+
+/// Every hook moment the core raises: `before_`/`after_` of each event, `enter_`/`leave_` of
+/// each state, and teardown's `DESTROY` and `after_DESTROY`. A trigger naming anything else
+/// never fires.
+pub fn known_moments() -> Vec<String> {
+    use crate::fsm::{State, Transition};
+    let mut moments = Vec::new();
+    for transition in Transition::ALL {
+        moments.push(format!("before_{transition}"));
+        moments.push(format!("after_{transition}"));
+    }
+    for state in State::ALL {
+        moments.push(format!("enter_{state}"));
+        moments.push(format!("leave_{state}"));
+    }
+    moments.extend(["DESTROY".to_owned(), "after_DESTROY".to_owned()]);
+    moments
+}
+
 impl Workflow {
     /// The full path of a call role.
     pub fn role_path(&self, role: &str) -> String {

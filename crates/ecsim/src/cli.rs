@@ -48,6 +48,17 @@ pub(crate) struct Verbosity {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
+    /// Replay a scenario on the simulated AliECS and publish what AliECS would publish.
+    ///
+    /// Runs in virtual time unless the scenario or --speed says otherwise: a ten-minute run
+    /// takes milliseconds, and the same scenario and seed give the same messages, byte for byte.
+    Run(RunArgs),
+    /// Check scenario files and report every problem, with file:line:column.
+    Validate {
+        /// The scenario files.
+        #[arg(required = true, value_name = "SCENARIO")]
+        scenarios: Vec<PathBuf>,
+    },
     /// Decode one protobuf message (raw bytes, as a Kafka record value) and print it as JSON.
     ///
     /// The message type is given with --type, or chosen from the topic the bytes came from
@@ -55,6 +66,41 @@ pub(crate) enum Command {
     /// aliecs.*_start_activity carry kafka.NewStateNotification, aliecs.env_list.* carries
     /// kafka.ActiveRunsList, every other aliecs.* topic and dip.lhc.beam_mode carry events.Event.
     Decode(DecodeArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    /// The scenario file (TOML; see scenarios/README.md).
+    pub(crate) scenario: PathBuf,
+
+    /// Print every published message on stdout, one JSON line each:
+    /// {"topic":…,"key":…,"type":…,"value":{…}}.
+    #[arg(long)]
+    pub(crate) print: bool,
+
+    /// Seed for ids, replacing the scenario's.
+    #[arg(long, value_name = "N")]
+    pub(crate) seed: Option<u64>,
+
+    /// Speed, replacing the scenario's: 0 for virtual time, 1 for real time, 10 for ten times
+    /// faster than real time.
+    #[arg(long, value_name = "X", value_parser = parse_speed)]
+    pub(crate) speed: Option<f64>,
+
+    /// Write the summary as JSON: to FILE, or to stderr when FILE is "-" or absent.
+    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "-")]
+    pub(crate) summary_json: Option<PathBuf>,
+
+    /// No progress bar.
+    #[arg(skip)]
+    pub(crate) quiet: bool,
+}
+
+fn parse_speed(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(speed) if speed.is_finite() && speed >= 0.0 => Ok(speed),
+        _ => Err("the speed is 0 (virtual time) or a positive number (1 is real time)".to_owned()),
+    }
 }
 
 #[derive(Debug, Args)]

@@ -8,6 +8,7 @@ mod cli;
 mod commands;
 mod exit;
 mod logging;
+mod print;
 
 use std::process::ExitCode;
 
@@ -19,6 +20,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     logging::init(&cli.verbosity);
     let outcome = match cli.command {
+        cli::Command::Run(mut args) => {
+            args.quiet = cli.verbosity.quiet;
+            commands::run::run(&args)
+        }
+        cli::Command::Validate { scenarios } => commands::validate::run(&scenarios),
         cli::Command::Decode(args) => commands::decode::run(&args),
     };
     match outcome {

@@ -169,3 +169,137 @@ fn a_missing_file_is_a_runtime_error_naming_the_file() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("/nonexistent/value.bin"));
 }
+
+// ---- ecsim run / ecsim validate ---------------------------------------------------------------
+
+const PHYSICS: &str = "../../scenarios/physics-run.toml";
+
+#[test]
+fn run_prints_aliecs_messages_as_json_lines_and_a_summary() {
+    let out = ecsim(&["run", PHYSICS, "--print"], b"");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines[0]["topic"], "aliecs.core");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["topic"] == "aliecs.env_state.RUNNING"),
+        "start of run"
+    );
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["type"].is_string() && l["value"].is_object())
+    );
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("scenario physics-run (seed 2025, virtual time)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("messages: {}", lines.len())),
+        "the summary counts what was printed: {stderr}"
+    );
+}
+
+#[test]
+fn run_is_deterministic_for_a_seed_and_the_seed_can_be_overridden() {
+    let first = ecsim(&["run", PHYSICS, "--print"], b"").stdout;
+    let second = ecsim(&["run", PHYSICS, "--print"], b"").stdout;
+    assert_eq!(first, second);
+    let reseeded = ecsim(&["run", PHYSICS, "--print", "--seed", "99"], b"").stdout;
+    assert_ne!(first, reseeded);
+    assert_eq!(
+        text(&first).lines().count(),
+        text(&reseeded).lines().count()
+    );
+}
+
+#[test]
+fn run_writes_the_summary_as_json_when_asked() {
+    let out = ecsim(&["run", PHYSICS, "--summary-json"], b"");
+    assert!(out.status.success());
+    assert!(out.stdout.is_empty(), "nothing on stdout without --print");
+    let summary: serde_json::Value = serde_json::from_str(text(&out.stderr).trim()).unwrap();
+    assert_eq!(summary["scenario"], "physics-run");
+    assert_eq!(summary["runs"], 1);
+    assert_eq!(
+        summary["messages"]["by_topic"]["aliecs.env_state.RUNNING"],
+        1
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("summary.json");
+    let out = ecsim(
+        &["run", PHYSICS, "--summary-json", file.to_str().unwrap()],
+        b"",
+    );
+    assert!(out.status.success());
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+    assert_eq!(summary["environments"]["created"], 1);
+}
+
+#[test]
+fn run_stops_printing_quietly_when_stdout_closes() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ecsim"))
+        .args(["run", "../../scenarios/soak.toml", "--print"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0_u8; 64];
+    std::io::Read::read_exact(&mut stdout, &mut first).unwrap();
+    drop(stdout); // as `| head` does
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("runs: 1000"),
+        "the replay went on to the end"
+    );
+}
+
+#[test]
+fn validate_accepts_the_examples_and_refuses_a_broken_file_with_its_position() {
+    let examples: Vec<String> = std::fs::read_dir("../../scenarios")
+        .unwrap()
+        .map(|e| e.unwrap().path().display().to_string())
+        .filter(|p| p.ends_with(".toml"))
+        .collect();
+    let args: Vec<&str> = std::iter::once("validate")
+        .chain(examples.iter().map(String::as_str))
+        .collect();
+    let out = ecsim(&args, b"");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stderr).matches("ok: ").count(), examples.len());
+
+    let broken = "../ecsim-scenario/tests/broken/04-unknown-environment.toml";
+    for command in ["validate", "run"] {
+        let out = ecsim(&[command, broken], b"");
+        assert_eq!(out.status.code(), Some(3), "{command}");
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.contains(&format!("[{broken}:10:7]")),
+            "{command}: {stderr}"
+        );
+        assert!(stderr.contains("did you mean `physics`?"), "{stderr}");
+    }
+}
+
+#[test]
+fn a_missing_scenario_file_is_a_runtime_error() {
+    let out = ecsim(&["run", "no/such/scenario.toml"], b"");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("no/such/scenario.toml"));
+    let out = ecsim(&["run", PHYSICS, "--speed", "-1"], b"");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a negative speed is a usage error"
+    );
+}

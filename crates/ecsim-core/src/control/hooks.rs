@@ -76,21 +76,11 @@ fn summarize(trigger: &str, failures: &[String]) -> Option<String> {
 
 /// Splits `plugin.Function()` into its plugin and function names.
 fn parse_func(func: &str) -> Result<(&str, &str), String> {
-    let call = func.trim().strip_suffix("()").ok_or_else(|| {
+    crate::workflow::split_func(func).ok_or_else(|| {
         format!(
             "cannot evaluate `{func}`: ecsim calls plugin functions written as plugin.Function()"
         )
-    })?;
-    match call.split_once('.') {
-        Some((plugin, function))
-            if !plugin.is_empty() && !function.is_empty() && !function.contains('.') =>
-        {
-            Ok((plugin, function))
-        }
-        _ => Err(format!(
-            "cannot evaluate `{func}`: ecsim calls plugin functions written as plugin.Function()"
-        )),
-    }
+    })
 }
 
 impl Core {
@@ -160,7 +150,7 @@ impl Core {
                 if let Err(error) = outcome {
                     let call = &env.loaded.calls[index];
                     if critical {
-                        tracing::warn!(environment = %env.id, call = %call.role_path, %error, "critical hook failed");
+                        tracing::info!(environment = %env.id, call = %call.role_path, %error, "critical hook failed");
                         critical_failures.push(error);
                         critical_here = true;
                     } else {

@@ -261,7 +261,7 @@ impl Core {
             "workflow teardown ongoing",
         ));
         if let Err(error) = self.handle_hooks(env, &leave, Weights::All).await {
-            tracing::warn!(environment = %env.id, %error, "hooks failed during teardown");
+            tracing::info!(environment = %env.id, %error, "hooks failed during teardown");
         }
 
         if state == State::Running {

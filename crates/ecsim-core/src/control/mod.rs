@@ -204,6 +204,7 @@ impl Default for CoreConfig {
 
 #[derive(Debug)]
 struct RunNumbers {
+    first: u32,
     next: u32,
     failures_to_inject: u32,
 }
@@ -262,6 +263,7 @@ impl Core {
             framework_id: framework_id.clone(),
             uids: Mutex::new(UidGenerator::new(rng.random())),
             run_numbers: Mutex::new(RunNumbers {
+                first: config.first_run_number.max(1),
                 next: config.first_run_number.max(1),
                 failures_to_inject: 0,
             }),
@@ -326,6 +328,13 @@ impl Core {
         lock(&self.0.environments)
             .get(id)
             .map(|env| env.data().run_number)
+    }
+
+    /// How many run numbers the core has handed out (failed allocations count: they consume
+    /// their number, as in AliECS).
+    pub fn run_numbers_allocated(&self) -> u32 {
+        let numbers = lock(&self.0.run_numbers);
+        numbers.next - numbers.first
     }
 
     /// The next `count` run-number allocations fail, as a Consul check-and-set conflict does.

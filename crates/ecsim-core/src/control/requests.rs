@@ -135,7 +135,7 @@ impl Core {
         };
         self.emit(CorePayload::Environment(imminent));
         if let Err(error) = self.try_transition(env, Transition::GoError).await {
-            tracing::warn!(environment = %env.id, %error, "GO_ERROR failed; forcing ERROR");
+            tracing::info!(environment = %env.id, %error, "GO_ERROR failed; forcing ERROR");
             env.data().state = State::Error;
         }
     }

@@ -1,0 +1,337 @@
+//! The replay driver: a scenario's timeline played on a simulated AliECS.
+//!
+//! The driver assembles the simulator as AliECS is set up — the core with the Kafka plugin and
+//! the core event producer — and plays the schedule on the scenario's clock. Each environment's
+//! steps run in order on a task of their own, each no earlier than its time and not before the
+//! previous step of the same environment has finished (a shifter waits for CONFIGURED before
+//! pressing START); environments proceed concurrently. Scenario-wide steps (beam mode changes)
+//! run on a task of their own. The replay ends when every step is done; environments still
+//! alive are left, or destroyed when the scenario says `at_end = "destroy"`.
+//!
+//! A request that fails is what AliECS would have done (the environment usually goes to
+//! ERROR); it is counted in the report, not treated as a failure of the replay.
+
+use std::{
+    collections::{BTreeMap, VecDeque},
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use ecsim_core::{
+    Core, CoreConfig, CoreError, DestroyOptions,
+    clock::Clock,
+    plugin::IntegrationPlugin,
+    publish::{Publisher, Tally},
+    registry::PluginRegistry,
+};
+use ecsim_plugin_core_producer::CoreProducer;
+use ecsim_plugin_kafka::KafkaPlugin;
+
+use crate::{
+    lhc::LhcClient,
+    model::{Action, AtEnd, Scenario, ScheduledStep, Speed},
+    report::{Environments, LeftEnvironment, Messages, Report, RequestFailure, Requests},
+};
+
+/// Told about progress as the replay advances (a progress bar, a log).
+pub trait Progress: Send + Sync {
+    /// `done` of `total` steps have run; `simulated` is the simulated time since the start.
+    fn advanced(&self, done: u64, total: u64, simulated: Duration);
+}
+
+/// Progress that goes nowhere.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Silent;
+
+impl Progress for Silent {
+    fn advanced(&self, _done: u64, _total: u64, _simulated: Duration) {}
+}
+
+/// A tokio runtime suited to the scenario's speed: current-thread, with its clock paused for
+/// virtual time (deterministic scheduling, time jumps to the next timer).
+pub fn runtime(speed: Speed) -> std::io::Result<tokio::runtime::Runtime> {
+    let mut builder = tokio::runtime::Builder::new_current_thread();
+    builder.enable_time();
+    if speed == Speed::Virtual {
+        builder.start_paused(true);
+    }
+    builder.build()
+}
+
+/// Replays `scenario` on a runtime of its own, publishing through `publisher`.
+pub fn run_blocking(
+    scenario: &Scenario,
+    publisher: Arc<dyn Publisher>,
+    extra_plugins: Vec<Arc<dyn IntegrationPlugin>>,
+    progress: Arc<dyn Progress>,
+) -> std::io::Result<Report> {
+    let runtime = runtime(scenario.speed)?;
+    Ok(runtime.block_on(run(scenario, publisher, extra_plugins, progress)))
+}
+
+#[derive(Default)]
+struct Outcomes {
+    total: u64,
+    failed: u64,
+    failures: Vec<RequestFailure>,
+    created: u64,
+    failed_to_create: u64,
+    destroyed: u64,
+}
+
+/// The state of one replay, shared by its tasks.
+struct Replay {
+    /// The scenario's environment definitions, by name.
+    specs: BTreeMap<String, ecsim_core::EnvironmentSpec>,
+    core: Core,
+    publisher: Arc<dyn Publisher>,
+    /// Environment name → AliECS id, while alive.
+    ids: Mutex<BTreeMap<String, String>>,
+    outcomes: Mutex<Outcomes>,
+    progress: Arc<dyn Progress>,
+    total_steps: u64,
+    lhc: Mutex<LhcClient>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn action_name(action: &Action) -> String {
+    match action {
+        Action::Create => "create".into(),
+        Action::Transition(t) => t.as_str().to_owned(),
+        Action::Destroy(_) => "destroy".into(),
+        Action::GoError { .. } => "go_error".into(),
+        Action::StopFromCore { reason } => reason.clone(),
+        Action::BeamMode(change) => format!("beam_mode {}", change.mode.as_str_name()),
+        Action::Wait => "wait".into(),
+    }
+}
+
+impl Replay {
+    fn simulated(&self, epoch: ecsim_core::clock::Timestamp) -> Duration {
+        let nanos = self.core.clock().now().unix_nanos() - epoch.unix_nanos();
+        Duration::from_nanos(u64::try_from(nanos).unwrap_or(0))
+    }
+
+    fn record(
+        &self,
+        step: &ScheduledStep,
+        result: Result<(), String>,
+        epoch: ecsim_core::clock::Timestamp,
+    ) {
+        let done = {
+            let mut outcomes = lock(&self.outcomes);
+            outcomes.total += 1;
+            if let Err(error) = result {
+                outcomes.failed += 1;
+                tracing::info!(line = step.line, environment = ?step.environment, %error, "request failed");
+                if outcomes.failures.len() < Requests::MAX_LISTED {
+                    outcomes.failures.push(RequestFailure {
+                        at_ms: u64::try_from(self.simulated(epoch).as_millis()).unwrap_or(u64::MAX),
+                        line: step.line,
+                        environment: step.environment.clone().unwrap_or_default(),
+                        action: action_name(&step.action),
+                        error,
+                    });
+                }
+            }
+            outcomes.total
+        };
+        self.progress
+            .advanced(done, self.total_steps, self.simulated(epoch));
+    }
+
+    async fn execute(&self, step: &ScheduledStep) -> Result<(), String> {
+        let Some(name) = &step.environment else {
+            if let Action::BeamMode(change) = &step.action {
+                let now = self.core.clock().now();
+                lock(&self.lhc).publish(change, now, self.publisher.as_ref());
+                let stopped = self.core.beam_mode_changed(change.mode).await;
+                tracing::info!(
+                    mode = change.mode.as_str_name(),
+                    stopped = stopped.len(),
+                    "beam mode changed"
+                );
+            }
+            return Ok(());
+        };
+        if step.action == Action::Create {
+            let mut spec = self
+                .specs
+                .get(name)
+                .cloned()
+                .ok_or_else(|| format!("no environment {name} in the scenario"))?;
+            spec.user = step.user.clone();
+            return match self.core.create_environment(spec).await {
+                Ok(id) => {
+                    lock(&self.ids).insert(name.clone(), id);
+                    lock(&self.outcomes).created += 1;
+                    Ok(())
+                }
+                Err(error) => {
+                    lock(&self.outcomes).failed_to_create += 1;
+                    Err(error.to_string())
+                }
+            };
+        }
+        let id = lock(&self.ids).get(name).cloned().ok_or_else(|| {
+            format!("environment {name} does not exist (its creation failed, or it was destroyed)")
+        })?;
+        let result: Result<(), CoreError> = match &step.action {
+            Action::Transition(transition) => self
+                .core
+                .control(&id, *transition, step.user.clone())
+                .await
+                .map(|_| ()),
+            Action::Destroy(options) => self.core.destroy(&id, *options, step.user.clone()).await,
+            Action::GoError { reason } => {
+                self.core.critical_task_error(&id, reason).await.map(|_| ())
+            }
+            Action::StopFromCore { reason } => {
+                self.core.stop_from_core(&id, reason).await.map(|_| ())
+            }
+            Action::Create | Action::BeamMode(_) | Action::Wait => Ok(()),
+        };
+        if matches!(step.action, Action::Destroy(_)) && result.is_ok() {
+            lock(&self.ids).remove(name);
+            lock(&self.outcomes).destroyed += 1;
+        }
+        if self.core.state(&id).is_none() {
+            // Destroyed along the way (a failed creation path, a forced teardown).
+            lock(&self.ids).remove(name);
+        }
+        result.map_err(|error| error.to_string())
+    }
+}
+
+/// Replays `scenario` on the current runtime (see [`runtime`]), publishing through `publisher`.
+/// `extra_plugins` are registered after the Kafka plugin and before the core producer.
+pub async fn run(
+    scenario: &Scenario,
+    publisher: Arc<dyn Publisher>,
+    extra_plugins: Vec<Arc<dyn IntegrationPlugin>>,
+    progress: Arc<dyn Progress>,
+) -> Report {
+    let started = Instant::now();
+    let tally = Arc::new(Tally::new(publisher));
+    let clock = match scenario.speed {
+        Speed::Virtual => Clock::virtual_time(scenario.epoch),
+        Speed::Factor(factor) => Clock::scaled(scenario.epoch, factor),
+    };
+    let mut plugins = PluginRegistry::new();
+    plugins.register(Arc::new(KafkaPlugin::new(scenario.kafka_keys)));
+    for plugin in extra_plugins {
+        plugins.register(plugin);
+    }
+    plugins.register(Arc::new(CoreProducer::new(tally.clone())));
+    let config = CoreConfig {
+        seed: scenario.seed,
+        first_run_number: scenario.first_run_number,
+    };
+    let core = Core::start(config, clock, plugins, tally.clone()).await;
+
+    let replay = Arc::new(Replay {
+        specs: scenario
+            .environments
+            .iter()
+            .map(|s| (s.name.clone(), s.clone()))
+            .collect(),
+        core: core.clone(),
+        publisher: tally.clone(),
+        ids: Mutex::new(BTreeMap::new()),
+        outcomes: Mutex::new(Outcomes::default()),
+        progress,
+        total_steps: scenario.schedule.len() as u64,
+        lhc: Mutex::new(LhcClient::default()),
+    });
+
+    // One queue per environment (in order of first appearance), one for scenario-wide steps.
+    let mut queues: Vec<(Option<String>, VecDeque<ScheduledStep>)> = Vec::new();
+    for step in &scenario.schedule {
+        match queues.iter_mut().find(|(env, _)| *env == step.environment) {
+            Some((_, queue)) => queue.push_back(step.clone()),
+            None => queues.push((step.environment.clone(), VecDeque::from([step.clone()]))),
+        }
+    }
+    let epoch = scenario.epoch;
+    let mut tasks = Vec::new();
+    for (_, queue) in queues {
+        let replay = Arc::clone(&replay);
+        tasks.push(tokio::spawn(async move {
+            for step in queue {
+                let due = step.at.saturating_sub(replay.simulated(epoch));
+                replay.core.clock().sleep(due).await;
+                let result = replay.execute(&step).await;
+                replay.record(&step, result, epoch);
+            }
+        }));
+    }
+    for task in tasks {
+        if let Err(error) = task.await {
+            tracing::error!(%error, "a replay task failed");
+        }
+    }
+
+    if scenario.at_end == AtEnd::Destroy {
+        let alive: Vec<(String, String)> = lock(&replay.ids).clone().into_iter().collect();
+        for (name, id) in alive {
+            let options = DestroyOptions {
+                force: false,
+                allow_in_running_state: true,
+            };
+            if core
+                .destroy(&id, options, ecsim_core::user::person("ecsim"))
+                .await
+                .is_ok()
+            {
+                lock(&replay.ids).remove(&name);
+                lock(&replay.outcomes).destroyed += 1;
+            }
+        }
+    }
+    let simulated = replay.simulated(epoch);
+    core.shutdown().await;
+
+    let outcomes = std::mem::take(&mut *lock(&replay.outcomes));
+    let left = lock(&replay.ids)
+        .iter()
+        .filter_map(|(name, id)| {
+            core.state(id).map(|state| LeftEnvironment {
+                name: name.clone(),
+                id: id.clone(),
+                state: state.as_str().to_owned(),
+            })
+        })
+        .collect();
+    let by_topic = tally.counts();
+    Report {
+        scenario: scenario.name.clone(),
+        seed: scenario.seed,
+        speed: match scenario.speed {
+            Speed::Virtual => "virtual".to_owned(),
+            Speed::Factor(factor) => format!("{factor}x"),
+        },
+        simulated_ms: u64::try_from(simulated.as_millis()).unwrap_or(u64::MAX),
+        wall_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        environments: Environments {
+            created: outcomes.created,
+            failed_to_create: outcomes.failed_to_create,
+            destroyed: outcomes.destroyed,
+            left,
+        },
+        runs: core.run_numbers_allocated(),
+        requests: Requests {
+            total: outcomes.total,
+            failed: outcomes.failed,
+            failures: outcomes.failures,
+        },
+        messages: Messages {
+            total: by_topic.values().sum(),
+            by_topic,
+        },
+    }
+}

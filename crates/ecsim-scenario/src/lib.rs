@@ -1,0 +1,53 @@
+//! Scenario files for ecsim, and the driver that replays them.
+//!
+//! A scenario says what happens to AliECS environments and when: which environments exist
+//! (detectors, variables, workflow changes), a timeline of requests (create, start, stop,
+//! destroy …) at absolute or relative times, repeated blocks for long runs, and scenario-wide
+//! events (LHC beam mode changes). [`parse`] turns a file into a validated [`Scenario`] or into
+//! every problem in it, each pointing at file:line:column; [`driver::run`] replays it on the
+//! simulated AliECS and reports what happened.
+//!
+//! The format is documented in `scenarios/README.md`; the files in `scenarios/` are examples
+//! and test fixtures.
+
+pub mod diagnostic;
+pub mod driver;
+mod lhc;
+pub mod model;
+mod raw;
+pub mod report;
+mod validate;
+
+use std::path::Path;
+
+pub use diagnostic::{InvalidScenario, Problem};
+pub use model::{Action, AtEnd, Scenario, ScheduledStep, Speed};
+pub use report::Report;
+pub use validate::{DEFAULT_EPOCH, parse};
+
+/// Why a scenario could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The path as given.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not a valid scenario.
+    #[error(transparent)]
+    Invalid(#[from] InvalidScenario),
+}
+
+/// Reads and validates the scenario at `path`.
+pub fn load(path: &Path) -> Result<Scenario, LoadError> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
+        path: name.clone(),
+        source,
+    })?;
+    Ok(parse(&name, &text)?)
+}

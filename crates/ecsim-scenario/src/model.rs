@@ -1,0 +1,110 @@
+//! A validated scenario: every name resolved, every time computed, nothing left to check.
+
+use std::{sync::Arc, time::Duration};
+
+use ecsim_core::{DestroyOptions, EnvironmentSpec, clock::Timestamp, fsm::Transition};
+use ecsim_plugin_kafka::KeyPolicy;
+use ecsim_proto::common::{BeamMode, User};
+
+/// A scenario, ready to run.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// `[scenario] name`.
+    pub name: String,
+    /// `[scenario] description`.
+    pub description: String,
+    /// Seeds every id; `--seed` overrides it.
+    pub seed: u64,
+    /// The wall-clock instant the simulation starts at.
+    pub epoch: Timestamp,
+    /// How fast simulated time runs.
+    pub speed: Speed,
+    /// The first run number handed out.
+    pub first_run_number: u32,
+    /// How the Kafka plugin keys its messages.
+    pub kafka_keys: KeyPolicy,
+    /// What happens to environments still alive when the timeline is done.
+    pub at_end: AtEnd,
+    /// The environments, `count` expanded, in file order.
+    pub environments: Vec<EnvironmentSpec>,
+    /// Every step, repeats expanded, in time order (file order for equal times).
+    pub schedule: Vec<ScheduledStep>,
+}
+
+impl Scenario {
+    /// When the last step is due, from the start.
+    pub fn duration(&self) -> Duration {
+        self.schedule.last().map_or(Duration::ZERO, |s| s.at)
+    }
+}
+
+/// How fast simulated time runs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Speed {
+    /// As fast as possible, deterministic (`speed = 0`).
+    Virtual,
+    /// This many simulated seconds per wall-clock second (`speed = 1` is real time).
+    Factor(f64),
+}
+
+/// What to do with environments still alive at the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AtEnd {
+    /// Leave them as they are (the stream just stops).
+    Leave,
+    /// Destroy them (stopping runs first), so every run ends with its EOR messages.
+    Destroy,
+}
+
+/// One request at one instant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScheduledStep {
+    /// When, from the start of the scenario.
+    pub at: Duration,
+    /// The environment it addresses, by name (`None` for scenario-wide steps).
+    pub environment: Option<String>,
+    /// What to do.
+    pub action: Action,
+    /// Who asks.
+    pub user: User,
+    /// Where in the file the step is written (1-based line), for logs and reports.
+    pub line: usize,
+}
+
+/// What a step does.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Create the environment (CREATE, DEPLOY, CONFIGURE).
+    Create,
+    /// A client transition request.
+    Transition(Transition),
+    /// Destroy the environment.
+    Destroy(DestroyOptions),
+    /// A critical task goes to ERROR: GO_ERROR after half a second.
+    GoError {
+        /// Why (the GO_ERROR-imminent event's error).
+        reason: String,
+    },
+    /// Every task reported END_OF_STREAM, or a TASK_INTERNAL_ERROR: the core stops the run.
+    StopFromCore {
+        /// Which of the two.
+        reason: String,
+    },
+    /// The LHC beam mode changes: a `dip.lhc.beam_mode` message, and runs stopped on a dump.
+    BeamMode(Arc<BeamChange>),
+    /// Nothing: marks a time (the scenario lasts at least until then).
+    Wait,
+}
+
+/// A beam mode change, as ALICE's LHC client reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BeamChange {
+    /// The new mode.
+    pub mode: BeamMode,
+    /// The LHC fill.
+    pub fill_number: i32,
+    /// The beam type (`p-p`, `Pb-Pb`).
+    pub beam_type: String,
+    /// The filling scheme.
+    pub filling_scheme: String,
+}

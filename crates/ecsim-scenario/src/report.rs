@@ -1,0 +1,142 @@
+//! What a replay did: environments, runs, requests, messages — for people (text) and
+//! programs (JSON).
+
+use std::{collections::BTreeMap, fmt};
+
+use serde::Serialize;
+
+/// The outcome of replaying a scenario.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Report {
+    /// The scenario's name.
+    pub scenario: String,
+    /// The seed used.
+    pub seed: u64,
+    /// `virtual` or the speed factor.
+    pub speed: String,
+    /// Simulated time from the first to the last event.
+    pub simulated_ms: u64,
+    /// Wall-clock time the replay took.
+    pub wall_ms: u64,
+    /// What happened to environments.
+    pub environments: Environments,
+    /// Run numbers handed out.
+    pub runs: u32,
+    /// What happened to requests.
+    pub requests: Requests,
+    /// Messages published, per topic.
+    pub messages: Messages,
+}
+
+/// Environments in a report.
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct Environments {
+    /// Created successfully.
+    pub created: u64,
+    /// Creation failed (and the environment was torn down).
+    pub failed_to_create: u64,
+    /// Destroyed.
+    pub destroyed: u64,
+    /// Still alive at the end: name, id, state.
+    pub left: Vec<LeftEnvironment>,
+}
+
+/// An environment alive at the end.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct LeftEnvironment {
+    /// Its name in the scenario.
+    pub name: String,
+    /// Its AliECS id.
+    pub id: String,
+    /// Its state.
+    pub state: String,
+}
+
+/// Requests in a report.
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct Requests {
+    /// Steps executed.
+    pub total: u64,
+    /// Steps whose request failed (as it would have in AliECS).
+    pub failed: u64,
+    /// The first failures, in order (at most [`Requests::MAX_LISTED`]).
+    pub failures: Vec<RequestFailure>,
+}
+
+impl Requests {
+    /// How many failures a report lists.
+    pub const MAX_LISTED: usize = 50;
+}
+
+/// A request that failed.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RequestFailure {
+    /// When, from the start (ms of simulated time).
+    pub at_ms: u64,
+    /// The step's line in the scenario file.
+    pub line: usize,
+    /// The environment.
+    pub environment: String,
+    /// What was asked.
+    pub action: String,
+    /// What went wrong.
+    pub error: String,
+}
+
+/// Messages in a report.
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct Messages {
+    /// All of them.
+    pub total: u64,
+    /// Per topic.
+    pub by_topic: BTreeMap<String, u64>,
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let simulated =
+            humantime::format_duration(std::time::Duration::from_millis(self.simulated_ms));
+        writeln!(
+            f,
+            "scenario {} (seed {}, {} time): {simulated} simulated in {} ms",
+            self.scenario, self.seed, self.speed, self.wall_ms
+        )?;
+        let e = &self.environments;
+        writeln!(
+            f,
+            "environments: {} created, {} failed to create, {} destroyed, {} left",
+            e.created,
+            e.failed_to_create,
+            e.destroyed,
+            e.left.len()
+        )?;
+        for left in e.left.iter().take(10) {
+            writeln!(f, "  {} ({}) left {}", left.name, left.id, left.state)?;
+        }
+        if e.left.len() > 10 {
+            writeln!(f, "  … and {} more", e.left.len() - 10)?;
+        }
+        writeln!(f, "runs: {}", self.runs)?;
+        writeln!(
+            f,
+            "requests: {} ({} failed)",
+            self.requests.total, self.requests.failed
+        )?;
+        for failure in self.requests.failures.iter().take(10) {
+            let at = humantime::format_duration(std::time::Duration::from_millis(failure.at_ms));
+            writeln!(
+                f,
+                "  line {} at {at}: {} {}: {}",
+                failure.line,
+                failure.action,
+                failure.environment,
+                failure.error.lines().next().unwrap_or_default()
+            )?;
+        }
+        writeln!(f, "messages: {}", self.messages.total)?;
+        for (topic, count) in &self.messages.by_topic {
+            writeln!(f, "  {count:>8}  {topic}")?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,58 @@
+//! `ecsim validate SCENARIO…`: check scenario files without running them.
+
+use std::{io::IsTerminal as _, path::PathBuf};
+
+use ecsim_scenario::LoadError;
+
+use crate::exit::{Exit, Failure};
+
+#[allow(clippy::print_stderr)] // reporting to the user is this command's job
+pub(crate) fn run(paths: &[PathBuf]) -> Result<(), Failure> {
+    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let mut invalid = 0;
+    let mut unreadable = 0;
+    for path in paths {
+        match ecsim_scenario::load(path) {
+            Ok(scenario) => eprintln!(
+                "ok: {} — {} environment{}, {} steps over {}",
+                path.display(),
+                scenario.environments.len(),
+                if scenario.environments.len() == 1 {
+                    ""
+                } else {
+                    "s"
+                },
+                scenario.schedule.len(),
+                humantime::format_duration(scenario.duration()),
+            ),
+            Err(LoadError::Invalid(problems)) => {
+                invalid += 1;
+                eprint!("{}", problems.render(color, width()));
+                eprintln!("{problems}");
+            }
+            Err(error @ LoadError::Read { .. }) => {
+                unreadable += 1;
+                eprintln!("error: {error}");
+            }
+        }
+    }
+    match (invalid, unreadable) {
+        (0, 0) => Ok(()),
+        (0, _) => Err(Failure::new(
+            Exit::Runtime,
+            anyhow::anyhow!("{unreadable} file(s) could not be read"),
+        )),
+        _ => Err(Failure::new(
+            Exit::InvalidInput,
+            anyhow::anyhow!("{invalid} of {} scenario(s) are invalid", paths.len()),
+        )),
+    }
+}
+
+/// The width to render diagnostics at: the terminal's, else 100.
+pub(crate) fn width() -> usize {
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(100)
+}

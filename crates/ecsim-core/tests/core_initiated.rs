@@ -94,7 +94,7 @@ async fn a_beam_dump_stops_only_runs_that_asked_for_it_as_lhc() {
     );
     assert_eq!(
         core.beam_mode_changed(BeamMode::BeamDump).await,
-        [asked.clone()]
+        vec![asked.clone()]
     );
     assert_eq!(core.state(&asked), Some(State::Configured));
     assert_eq!(core.state(&not_asked), Some(State::Running));

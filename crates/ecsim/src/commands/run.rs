@@ -26,8 +26,14 @@ impl Publisher for Discard {
     fn publish(&self, _record: ecsim_core::publish::Record) {}
 }
 
-/// A progress bar on stderr.
+/// A progress bar on stderr, cleared when the replay is over.
 struct Bar(ProgressBar);
+
+impl Drop for Bar {
+    fn drop(&mut self) {
+        self.0.finish_and_clear();
+    }
+}
 
 impl driver::Progress for Bar {
     fn advanced(&self, done: u64, total: u64, simulated: Duration) {

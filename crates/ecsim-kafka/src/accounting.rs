@@ -1,0 +1,230 @@
+//! Delivery accounting: for every topic, how many messages were handed to the producer, how
+//! many the broker acknowledged, how many failed and why.
+//!
+//! Nothing is dropped silently: a message is either acknowledged, failed (with the broker's or
+//! librdkafka's error), or still pending when the publisher shuts down, and the report says
+//! which for every topic.
+
+use std::{collections::BTreeMap, sync::Mutex};
+
+use serde::Serialize;
+
+/// The counts of one topic.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct TopicDelivery {
+    /// Handed to the producer.
+    pub sent: u64,
+    /// Acknowledged by the broker.
+    pub delivered: u64,
+    /// Failed for good.
+    pub failed: u64,
+    /// The first error, when some failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_error: Option<String>,
+}
+
+impl TopicDelivery {
+    /// Neither acknowledged nor failed (yet).
+    pub fn pending(&self) -> u64 {
+        self.sent.saturating_sub(self.delivered + self.failed)
+    }
+}
+
+/// What happened to everything published, per topic.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DeliveryReport {
+    /// Per topic, in name order.
+    pub topics: BTreeMap<String, TopicDelivery>,
+    /// Partitions of the embedded broker that grew past what it keeps (topic, partition).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub truncated_partitions: Vec<(String, i32)>,
+}
+
+impl DeliveryReport {
+    /// Totals over every topic.
+    pub fn total(&self) -> TopicDelivery {
+        let mut total = TopicDelivery::default();
+        for topic in self.topics.values() {
+            total.sent += topic.sent;
+            total.delivered += topic.delivered;
+            total.failed += topic.failed;
+            if total.first_error.is_none() {
+                total.first_error.clone_from(&topic.first_error);
+            }
+        }
+        total
+    }
+
+    /// Whether every message was acknowledged.
+    pub fn all_delivered(&self) -> bool {
+        self.topics.values().all(|t| t.delivered == t.sent)
+    }
+}
+
+impl std::fmt::Display for DeliveryReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let total = self.total();
+        writeln!(
+            f,
+            "delivery: {} sent, {} acknowledged, {} failed, {} pending",
+            total.sent,
+            total.delivered,
+            total.failed,
+            total.pending()
+        )?;
+        for (topic, counts) in self.topics.iter().filter(|(_, c)| c.delivered != c.sent) {
+            write!(
+                f,
+                "  {topic}: {} of {} not delivered",
+                counts.sent - counts.delivered,
+                counts.sent
+            )?;
+            match &counts.first_error {
+                Some(error) => writeln!(f, " ({error})")?,
+                None => writeln!(f, " (still pending)")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The embedded broker (librdkafka's mock cluster) keeps at most this many bytes of messages
+/// per partition, dropping the oldest beyond (`rdkafka_mock.c`, partition init).
+pub const EMBEDDED_PARTITION_BYTES: u64 = 5 * 1024 * 1024;
+/// … and at most this many messages.
+pub const EMBEDDED_PARTITION_MESSAGES: u64 = 100_000;
+
+#[derive(Debug, Default)]
+struct State {
+    topics: BTreeMap<String, TopicDelivery>,
+    partitions: BTreeMap<(String, i32), (u64, u64)>,
+    truncated: Vec<(String, i32)>,
+}
+
+/// Counts kept while publishing; shared with the producer's delivery callback.
+#[derive(Debug, Default)]
+pub struct Accounting {
+    state: Mutex<State>,
+    /// Watch partition sizes against the embedded broker's limits.
+    embedded: bool,
+}
+
+impl Accounting {
+    /// Accounting for a real broker, or for the embedded one (partition sizes watched).
+    pub fn new(embedded: bool) -> Self {
+        Self {
+            state: Mutex::new(State::default()),
+            embedded,
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn topic<'a>(state: &'a mut State, topic: &str) -> &'a mut TopicDelivery {
+        state.topics.entry(topic.to_owned()).or_default()
+    }
+
+    /// A message was handed to the producer.
+    pub fn sent(&self, topic: &str) {
+        Self::topic(&mut self.state(), topic).sent += 1;
+    }
+
+    /// The broker acknowledged a message of `size` bytes on `partition`.
+    pub fn delivered(&self, topic: &str, partition: i32, size: u64) {
+        let mut state = self.state();
+        Self::topic(&mut state, topic).delivered += 1;
+        if self.embedded {
+            let key = (topic.to_owned(), partition);
+            let (count, bytes) = state.partitions.entry(key.clone()).or_default();
+            *count += 1;
+            *bytes += size;
+            let over = *count > EMBEDDED_PARTITION_MESSAGES || *bytes > EMBEDDED_PARTITION_BYTES;
+            if over && !state.truncated.contains(&key) {
+                tracing::warn!(
+                    topic,
+                    partition,
+                    "the embedded broker keeps only the newest 5 MiB or 100,000 messages of a partition, and \
+                     this one now holds more: a consumer reading it from the beginning will miss the oldest; \
+                     publish to a real broker (--brokers) for runs this large"
+                );
+                state.truncated.push(key);
+            }
+        }
+    }
+
+    /// A message failed for good.
+    pub fn failed(&self, topic: &str, error: &str) {
+        let mut state = self.state();
+        let counts = Self::topic(&mut state, topic);
+        counts.failed += 1;
+        if counts.first_error.is_none() {
+            counts.first_error = Some(error.to_owned());
+        }
+    }
+
+    /// The counts so far.
+    pub fn report(&self) -> DeliveryReport {
+        let state = self.state();
+        DeliveryReport {
+            topics: state.topics.clone(),
+            truncated_partitions: state.truncated.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_message_is_acknowledged_failed_or_pending() {
+        let accounting = Accounting::new(false);
+        for _ in 0..5 {
+            accounting.sent("a");
+        }
+        accounting.delivered("a", 0, 10);
+        accounting.delivered("a", 0, 10);
+        accounting.failed("a", "Broker: Leader not available");
+        accounting.failed("a", "later error");
+        let report = accounting.report();
+        let a = &report.topics["a"];
+        assert_eq!((a.sent, a.delivered, a.failed, a.pending()), (5, 2, 2, 1));
+        assert_eq!(
+            a.first_error.as_deref(),
+            Some("Broker: Leader not available")
+        );
+        assert!(!report.all_delivered());
+        let text = report.to_string();
+        assert!(
+            text.contains("5 sent, 2 acknowledged, 2 failed, 1 pending"),
+            "{text}"
+        );
+        assert!(
+            text.contains("a: 3 of 5 not delivered (Broker: Leader not available)"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_embedded_broker_limits_are_watched_per_partition() {
+        let accounting = Accounting::new(true);
+        for _ in 0..6 {
+            accounting.sent("big");
+            accounting.delivered("big", 0, 1024 * 1024);
+            accounting.sent("big");
+            accounting.delivered("big", 1, 10);
+        }
+        assert_eq!(
+            accounting.report().truncated_partitions,
+            [("big".to_owned(), 0)]
+        );
+        let real = Accounting::new(false);
+        real.sent("big");
+        real.delivered("big", 0, 100 * 1024 * 1024);
+        assert!(real.report().truncated_partitions.is_empty());
+    }
+}

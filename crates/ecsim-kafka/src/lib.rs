@@ -1,0 +1,22 @@
+//! Kafka for ecsim: where the simulation's records meet a broker.
+//!
+//! - [`settings`]: brokers and librdkafka properties (`-X`, Java properties files);
+//! - [`publisher`]: the rdkafka producer behind [`ecsim_core::publish::Publisher`], which
+//!   creates topics before their first message and accounts for every delivery
+//!   ([`accounting`]);
+//! - [`embedded`]: the in-process broker used when no broker is given;
+//! - [`consumer`]: reading topics back without joining anyone's consumer group, for
+//!   `ecsim tail` and `ecsim verify`.
+//!
+//! This is the only crate of the workspace that links librdkafka.
+
+pub mod accounting;
+pub mod consumer;
+pub mod embedded;
+pub mod publisher;
+pub mod settings;
+
+pub use accounting::{DeliveryReport, TopicDelivery};
+pub use embedded::EmbeddedBroker;
+pub use publisher::{ConnectError, KafkaPublisher, TopicLayout};
+pub use settings::{Property, Settings};

@@ -1,6 +1,8 @@
 //! Fixtures for ecsim's end-to-end tests: a simulator assembled as `ecsim run` assembles it —
-//! the control core, the Kafka plugin, the core producer — publishing into memory, plus the
-//! scenarios the tests share.
+//! the control core, the Kafka plugin, the core producer — publishing into memory, the
+//! scenarios the tests share, and real brokers ([`brokers`]).
+
+pub mod brokers;
 
 use std::{collections::BTreeMap, sync::Arc};
 

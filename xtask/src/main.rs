@@ -6,9 +6,11 @@
 
 #![allow(clippy::print_stdout, clippy::print_stderr)] // a task runner talks to its user
 
+mod broker;
 mod fdset;
 mod run;
 mod test;
+mod tools;
 
 use std::{path::PathBuf, process::ExitCode};
 
@@ -43,6 +45,28 @@ enum Task {
     },
     /// Check formatting (rustfmt) and lints (clippy, warnings denied), as CI does.
     Lint,
+    /// A real Kafka-API broker (tansu) on loopback.
+    Broker {
+        #[command(subcommand)]
+        action: BrokerAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BrokerAction {
+    /// Install tansu (once; about 11 minutes on 2 cores).
+    Install,
+    /// Start tansu in the background.
+    Start {
+        /// The port to listen on.
+        #[arg(long, default_value_t = 19092)]
+        port: u16,
+        /// Keep messages in a SQLite file (target/tansu/tansu.db) across restarts.
+        #[arg(long)]
+        persistent: bool,
+    },
+    /// Stop the tansu started by `start`.
+    Stop,
 }
 
 fn main() -> ExitCode {
@@ -51,6 +75,15 @@ fn main() -> ExitCode {
         Task::Fdset { dir } => fdset::write(&dir),
         Task::Test { runner_args } => test::run(&runner_args),
         Task::Lint => test::lint(),
+        Task::Broker {
+            action: BrokerAction::Install,
+        } => broker::install(),
+        Task::Broker {
+            action: BrokerAction::Start { port, persistent },
+        } => broker::start(port, persistent),
+        Task::Broker {
+            action: BrokerAction::Stop,
+        } => broker::stop(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -6,9 +6,19 @@ use anyhow::{Context as _, bail};
 
 /// Runs `program args…`, echoing it first, and fails unless it exits successfully.
 pub(crate) fn checked(program: &str, args: &[&str]) -> anyhow::Result<()> {
+    checked_env(program, args, &[])
+}
+
+/// [`checked`], with extra environment variables for the program.
+pub(crate) fn checked_env(
+    program: &str,
+    args: &[&str],
+    envs: &[(&str, std::path::PathBuf)],
+) -> anyhow::Result<()> {
     println!("$ {program} {}", args.join(" "));
     let status = Command::new(program)
         .args(args)
+        .envs(envs.iter().map(|(k, v)| (*k, v)))
         .status()
         .with_context(|| format!("starting `{program}`"))?;
     if !status.success() {

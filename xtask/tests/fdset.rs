@@ -59,7 +59,9 @@ fn the_descriptor_set_holds_the_three_aliecs_files() {
 
 #[test]
 fn pq_decodes_an_event_that_ecsim_encoded() {
-    if Command::new("pq").arg("--version").output().is_err() {
+    // `cargo xtask test` installs pq and says where; otherwise look on PATH.
+    let pq = std::env::var_os("ECSIM_PQ").unwrap_or_else(|| "pq".into());
+    if Command::new(&pq).arg("--version").output().is_err() {
         println!(
             "SKIPPED: pq is not installed (`cargo install pq --locked`; `cargo xtask test` does it)"
         );
@@ -83,7 +85,7 @@ fn pq_decodes_an_event_that_ecsim_encoded() {
             ..Default::default()
         })),
     };
-    let mut pq = Command::new("pq")
+    let mut pq = Command::new(&pq)
         .args(["--msgtype", "events.Event"])
         .env("FDSET_PATH", dir.path().join("fdset"))
         .env("HOME", home.path())

@@ -72,6 +72,12 @@ impl std::fmt::Display for DeliveryReport {
             total.failed,
             total.pending()
         )?;
+        for (topic, partition) in &self.truncated_partitions {
+            writeln!(
+                f,
+                "  {topic} partition {partition}: past what the embedded broker keeps (5 MiB or 100,000 messages); the oldest are gone"
+            )?;
+        }
         for (topic, counts) in self.topics.iter().filter(|(_, c)| c.delivered != c.sent) {
             write!(
                 f,

@@ -87,27 +87,7 @@ pub enum ReadError {
     },
 }
 
-/// Whether `topic` matches `pattern`, where `*` matches any run of characters.
-pub fn matches(pattern: &str, topic: &str) -> bool {
-    let mut parts = pattern.split('*');
-    let Some(first) = parts.next() else {
-        return pattern == topic;
-    };
-    let Some(mut rest) = topic.strip_prefix(first) else {
-        return false;
-    };
-    let parts: Vec<&str> = parts.collect();
-    let Some((last, middle)) = parts.split_last() else {
-        return rest.is_empty();
-    };
-    for part in middle {
-        match rest.find(part) {
-            Some(at) => rest = &rest[at + part.len()..],
-            None => return false,
-        }
-    }
-    rest.len() >= last.len() && rest.ends_with(last)
-}
+pub use ecsim_proto::topics::matches_pattern as matches;
 
 struct Quiet;
 
@@ -288,26 +268,4 @@ pub fn read(
         }
     }
     Ok(read)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::matches;
-
-    #[test]
-    fn patterns_match_with_stars() {
-        assert!(matches("aliecs.run", "aliecs.run"));
-        assert!(!matches("aliecs.run", "aliecs.runs"));
-        assert!(matches("aliecs.*", "aliecs.env_state.RUNNING"));
-        assert!(matches("aliecs.env_state.*", "aliecs.env_state.RUNNING"));
-        assert!(!matches(
-            "aliecs.env_state.*",
-            "aliecs.env_leave_state.RUNNING"
-        ));
-        assert!(matches("*", "anything"));
-        assert!(matches("*.RUNNING", "aliecs.env_list.RUNNING"));
-        assert!(matches("aliecs.*.RUNNING", "aliecs.env_state.RUNNING"));
-        assert!(!matches("aliecs.*.RUNNING", "aliecs.env_state.ERROR"));
-        assert!(!matches("a*a", "a"));
-    }
 }

@@ -92,15 +92,22 @@ impl EmbeddedBroker {
             _ => mock_address,
         };
         tracing::info!(%bootstrap, "embedded broker started");
-        Ok(Self {
-            owner: owner,
-            bootstrap,
-        })
+        Ok(Self { owner, bootstrap })
     }
 
     /// The address clients bootstrap from, `127.0.0.1:port`.
     pub fn bootstrap_servers(&self) -> &str {
         &self.bootstrap
+    }
+
+    /// Creates every topic ecsim may write (AliECS's topics and the LHC's), so that clients
+    /// that reach this broker by address find them ready: the mock cluster has no
+    /// CreateTopics API, and relying on automatic creation would give them a default layout.
+    pub fn create_aliecs_topics(&self, partitions: i32) -> Result<(), String> {
+        for topic in ecsim_proto::topics::all_known() {
+            self.create_topic(&topic, partitions)?;
+        }
+        Ok(())
     }
 
     /// Creates a topic. The mock cluster has no CreateTopics API, so topics are made through

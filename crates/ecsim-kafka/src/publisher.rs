@@ -88,18 +88,19 @@ struct Context {
 
 impl ClientContext for Context {
     fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
+        // librdkafka logs every failed connection attempt as an error; what matters to the user
+        // (a cluster out of reach, messages not delivered) ecsim reports itself, so these
+        // stay below the default log level unless they are critical.
         match level {
-            RDKafkaLogLevel::Emerg
-            | RDKafkaLogLevel::Alert
-            | RDKafkaLogLevel::Critical
-            | RDKafkaLogLevel::Error => {
+            RDKafkaLogLevel::Emerg | RDKafkaLogLevel::Alert | RDKafkaLogLevel::Critical => {
                 tracing::error!(target: "librdkafka", fac, "{message}");
             }
-            RDKafkaLogLevel::Warning => tracing::warn!(target: "librdkafka", fac, "{message}"),
-            RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info => {
-                tracing::info!(target: "librdkafka", fac, "{message}")
+            RDKafkaLogLevel::Error | RDKafkaLogLevel::Warning | RDKafkaLogLevel::Notice => {
+                tracing::info!(target: "librdkafka", fac, "{message}");
             }
-            RDKafkaLogLevel::Debug => tracing::debug!(target: "librdkafka", fac, "{message}"),
+            RDKafkaLogLevel::Info | RDKafkaLogLevel::Debug => {
+                tracing::debug!(target: "librdkafka", fac, "{message}");
+            }
         }
     }
 
@@ -229,81 +230,145 @@ impl KafkaPublisher {
         Ok(publisher)
     }
 
-    /// Creates the topics that do not exist yet (an existing topic is left as it is).
+    /// Makes sure the topics exist before their first message: those the cluster has already
+    /// are left as they are; the others are created with the topic layout. A broker that does
+    /// not answer CreateTopics (ecsim's own embedded broker, reached with `--brokers`) gets
+    /// them through its automatic topic creation instead, asked for with a metadata request,
+    /// which creates the topic without producing to it.
     pub fn create_topics(&self, topics: &[String]) -> Result<(), ConnectError> {
-        let missing: Vec<&String> = {
-            let created = self
-                .created
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            topics.iter().filter(|t| !created.contains(*t)).collect()
-        };
+        let known = self
+            .created
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone();
+        let mut missing: Vec<String> = topics
+            .iter()
+            .filter(|t| !known.contains(*t))
+            .cloned()
+            .collect();
         if missing.is_empty() {
             return Ok(());
         }
-        let results: Vec<(String, Result<(), String>)> = match &self.creator {
+        let existing = self.existing_topics(&missing);
+        self.mark_created(existing.iter().cloned());
+        missing.retain(|t| !existing.contains(t));
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let failures = match &self.creator {
             Creator::Embedded(broker) => missing
                 .iter()
-                .map(|topic| {
-                    (
-                        (*topic).clone(),
-                        broker.create_topic(topic, self.layout.partitions),
-                    )
+                .filter_map(|topic| {
+                    broker
+                        .create_topic(topic, self.layout.partitions)
+                        .err()
+                        .map(|e| (topic.clone(), e))
                 })
-                .collect(),
-            Creator::Admin(admin) => {
-                let new_topics: Vec<NewTopic<'_>> = missing
-                    .iter()
-                    .map(|topic| {
-                        NewTopic::new(
-                            topic,
-                            self.layout.partitions,
-                            TopicReplication::Fixed(self.layout.replication),
-                        )
-                    })
-                    .collect();
-                let options = AdminOptions::new()
-                    .operation_timeout(Some(self.timeout))
-                    .request_timeout(Some(self.timeout));
-                block_on(admin.create_topics(&new_topics, &options))
-                    .map_err(|error| ConnectError::CreateTopic {
-                        topic: missing
-                            .iter()
-                            .map(|t| t.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                        brokers: self.brokers.clone(),
-                        reason: error.to_string(),
-                    })?
-                    .into_iter()
-                    .map(|result| match result {
-                        Ok(topic) | Err((topic, RDKafkaErrorCode::TopicAlreadyExists)) => {
-                            (topic, Ok(()))
-                        }
-                        Err((topic, code)) => (topic, Err(code.to_string())),
-                    })
-                    .collect()
-            }
-        };
-        let mut created = self
-            .created
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        for (topic, result) in results {
-            match result {
-                Ok(()) => {
-                    created.insert(topic);
-                }
+                .collect::<Vec<_>>(),
+            Creator::Admin(admin) => match self.create_with_admin(admin, &missing) {
+                Ok(failures) => failures,
                 Err(reason) => {
-                    return Err(ConnectError::CreateTopic {
-                        topic,
-                        brokers: self.brokers.clone(),
-                        reason,
-                    });
+                    tracing::info!(%reason, "CreateTopics did not work; asking for automatic topic creation");
+                    self.auto_create(&missing)
                 }
+            },
+        };
+        let failed: BTreeSet<&String> = failures.iter().map(|(topic, _)| topic).collect();
+        self.mark_created(missing.iter().filter(|t| !failed.contains(t)).cloned());
+        match failures.into_iter().next() {
+            None => Ok(()),
+            Some((topic, reason)) => Err(ConnectError::CreateTopic {
+                topic,
+                brokers: self.brokers.clone(),
+                reason,
+            }),
+        }
+    }
+
+    fn mark_created(&self, topics: impl IntoIterator<Item = String>) {
+        self.created
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .extend(topics);
+    }
+
+    /// Which of `topics` the cluster already has.
+    fn existing_topics(&self, topics: &[String]) -> BTreeSet<String> {
+        match self.producer.client().fetch_metadata(None, self.timeout) {
+            Ok(metadata) => metadata
+                .topics()
+                .iter()
+                .filter(|t| t.error().is_none() && topics.iter().any(|wanted| wanted == t.name()))
+                .map(|t| t.name().to_owned())
+                .collect(),
+            Err(_) => BTreeSet::new(),
+        }
+    }
+
+    /// CreateTopics; `Err` when the request as a whole failed (not answered, not supported).
+    fn create_with_admin(
+        &self,
+        admin: &AdminClient<DefaultClientContext>,
+        topics: &[String],
+    ) -> Result<Vec<(String, String)>, String> {
+        let new_topics: Vec<NewTopic<'_>> = topics
+            .iter()
+            .map(|topic| {
+                NewTopic::new(
+                    topic,
+                    self.layout.partitions,
+                    TopicReplication::Fixed(self.layout.replication),
+                )
+            })
+            .collect();
+        let options = AdminOptions::new()
+            .operation_timeout(Some(self.timeout))
+            .request_timeout(Some(self.timeout));
+        let results = block_on(admin.create_topics(&new_topics, &options))
+            .map_err(|error| error.to_string())?;
+        Ok(results
+            .into_iter()
+            .filter_map(|result| match result {
+                Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => None,
+                Err((topic, code)) => Some((topic, code.to_string())),
+            })
+            .collect())
+    }
+
+    /// Asks for each topic's metadata, which makes a broker with automatic topic creation
+    /// create it; returns the topics that still do not exist.
+    fn auto_create(&self, topics: &[String]) -> Vec<(String, String)> {
+        let mut failures = Vec::new();
+        for topic in topics {
+            let deadline = Instant::now() + self.timeout;
+            let outcome = loop {
+                let result = self
+                    .producer
+                    .client()
+                    .fetch_metadata(Some(topic), self.timeout);
+                let status = match &result {
+                    Ok(metadata) => match metadata.topics().iter().find(|t| t.name() == topic) {
+                        Some(t) if t.error().is_none() && !t.partitions().is_empty() => Ok(()),
+                        Some(t) => Err(format!("{:?}", t.error())),
+                        None => Err("not in the metadata".to_owned()),
+                    },
+                    Err(error) => Err(error.to_string()),
+                };
+                if status.is_ok() || Instant::now() >= deadline {
+                    break status;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            };
+            if let Err(reason) = outcome {
+                failures.push((
+                    topic.clone(),
+                    format!(
+                        "the broker neither created it on request nor automatically ({reason})"
+                    ),
+                ));
             }
         }
-        Ok(())
+        failures
     }
 
     /// Waits up to `timeout` for every message to be acknowledged or failed, then reports.
@@ -333,13 +398,11 @@ impl Publisher for KafkaPublisher {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .contains(&record.topic);
-        if !known {
-            if let Err(error) = self.create_topics(std::slice::from_ref(&record.topic)) {
-                // Sending anyway would lose the first message to auto-creation; count it instead.
-                self.accounting.sent(&record.topic);
-                self.accounting.failed(&record.topic, &error.to_string());
-                return;
-            }
+        if !known && let Err(error) = self.create_topics(std::slice::from_ref(&record.topic)) {
+            // Sending anyway would lose the first message to auto-creation; count it instead.
+            self.accounting.sent(&record.topic);
+            self.accounting.failed(&record.topic, &error.to_string());
+            return;
         }
         self.accounting.sent(&record.topic);
         let mut base = BaseRecord::to(&record.topic)

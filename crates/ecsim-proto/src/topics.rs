@@ -74,6 +74,71 @@ pub fn message_type_for_topic(topic: &str) -> Option<&'static str> {
     }
 }
 
+/// Every topic AliECS (and the LHC client) writes, by name: the core's, the Kafka plugin's for
+/// every state it can report, the integrated services', the beam mode.
+pub fn all_known() -> Vec<String> {
+    let mut topics: Vec<String> = [
+        CORE,
+        ENVIRONMENT,
+        RUN,
+        TASK,
+        CALL,
+        ROLE,
+        ENV_LIST_RUNNING,
+        BEFORE_START_ACTIVITY,
+        AFTER_START_ACTIVITY,
+        START_ACTIVITY,
+        BEAM_MODE,
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    for state in [
+        "STANDBY",
+        "DEPLOYED",
+        "CONFIGURED",
+        "RUNNING",
+        "ERROR",
+        "UNKNOWN",
+    ] {
+        topics.push(format!("{ENV_STATE_PREFIX}{state}"));
+        topics.push(format!("{ENV_LEAVE_STATE_PREFIX}{state}"));
+    }
+    for service in ["dcs", "odc", "trg", "ddsched"] {
+        topics.push(format!("{INTEGRATED_SERVICE_PREFIX}{service}"));
+    }
+    topics
+}
+
+/// Whether `topic` matches `pattern`, where `*` stands for any run of characters
+/// (`aliecs.env_state.*`, `*.RUNNING`); a pattern without `*` must equal the topic.
+///
+/// ```
+/// use ecsim_proto::topics::matches_pattern;
+///
+/// assert!(matches_pattern("aliecs.env_state.*", "aliecs.env_state.RUNNING"));
+/// assert!(!matches_pattern("aliecs.env_state.*", "aliecs.env_list.RUNNING"));
+/// ```
+pub fn matches_pattern(pattern: &str, topic: &str) -> bool {
+    let mut parts = pattern.split('*');
+    let Some(first) = parts.next() else {
+        return pattern == topic;
+    };
+    let Some(mut rest) = topic.strip_prefix(first) else {
+        return false;
+    };
+    let parts: Vec<&str> = parts.collect();
+    let Some((last, middle)) = parts.split_last() else {
+        return rest.is_empty();
+    };
+    for part in middle {
+        match rest.find(part) {
+            Some(at) => rest = &rest[at + part.len()..],
+            None => return false,
+        }
+    }
+    rest.len() >= last.len() && rest.ends_with(last)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,6 +189,24 @@ mod tests {
         ] {
             assert_eq!(message_type_for_topic(topic), None, "topic {topic:?}");
         }
+    }
+
+    #[test]
+    fn patterns_match_with_stars() {
+        assert!(matches_pattern("aliecs.run", "aliecs.run"));
+        assert!(!matches_pattern("aliecs.run", "aliecs.runs"));
+        assert!(matches_pattern("aliecs.*", "aliecs.env_state.RUNNING"));
+        assert!(matches_pattern("*", "anything"));
+        assert!(matches_pattern("*.RUNNING", "aliecs.env_list.RUNNING"));
+        assert!(matches_pattern(
+            "aliecs.*.RUNNING",
+            "aliecs.env_state.RUNNING"
+        ));
+        assert!(!matches_pattern(
+            "aliecs.*.RUNNING",
+            "aliecs.env_state.ERROR"
+        ));
+        assert!(!matches_pattern("a*a", "a"));
     }
 
     #[test]

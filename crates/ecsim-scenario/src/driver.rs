@@ -77,6 +77,8 @@ struct Outcomes {
     created: u64,
     failed_to_create: u64,
     destroyed: u64,
+    /// Every id each environment had.
+    ids: BTreeMap<String, Vec<String>>,
 }
 
 /// The state of one replay, shared by its tasks.
@@ -168,8 +170,10 @@ impl Replay {
             spec.user = step.user.clone();
             return match self.core.create_environment(spec).await {
                 Ok(id) => {
-                    lock(&self.ids).insert(name.clone(), id);
-                    lock(&self.outcomes).created += 1;
+                    lock(&self.ids).insert(name.clone(), id.clone());
+                    let mut outcomes = lock(&self.outcomes);
+                    outcomes.created += 1;
+                    outcomes.ids.entry(name.clone()).or_default().push(id);
                     Ok(())
                 }
                 Err(error) => {
@@ -333,5 +337,6 @@ pub async fn run(
             total: by_topic.values().sum(),
             by_topic,
         },
+        environment_ids: outcomes.ids,
     }
 }

@@ -12,6 +12,7 @@
 
 pub mod diagnostic;
 pub mod driver;
+pub mod expect;
 mod lhc;
 pub mod model;
 mod raw;

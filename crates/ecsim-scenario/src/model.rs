@@ -29,12 +29,55 @@ pub struct Scenario {
     pub environments: Vec<EnvironmentSpec>,
     /// Every step, repeats expanded, in time order (file order for equal times).
     pub schedule: Vec<ScheduledStep>,
+    /// What must (or must not) reach the broker.
+    pub expectations: Vec<crate::expect::Expectation>,
 }
 
 impl Scenario {
     /// When the last step is due, from the start.
     pub fn duration(&self) -> Duration {
         self.schedule.last().map_or(Duration::ZERO, |s| s.at)
+    }
+
+    /// The topics a replay of this scenario writes, as far as can be known before it runs: the
+    /// core's topics, the Kafka plugin's when an environment turns it on, the LHC's when the
+    /// beam changes. A publisher creates these before the first message (and any other topic
+    /// before its own first message).
+    pub fn topics(&self) -> Vec<String> {
+        use ecsim_proto::topics;
+        let mut names: Vec<String> = [
+            topics::CORE,
+            topics::ENVIRONMENT,
+            topics::RUN,
+            topics::TASK,
+            topics::ROLE,
+            topics::CALL,
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        // The Kafka plugin is always loaded and writes an empty running list at start.
+        names.push(topics::ENV_LIST_RUNNING.to_owned());
+        if self
+            .environments
+            .iter()
+            .any(|e| e.vars.get("kafka_enabled").is_some_and(|v| v == "true"))
+        {
+            for state in ["DEPLOYED", "CONFIGURED", "RUNNING", "ERROR", "UNKNOWN"] {
+                names.push(format!("{}{state}", topics::ENV_STATE_PREFIX));
+            }
+            for state in ["STANDBY", "DEPLOYED", "CONFIGURED", "RUNNING", "ERROR"] {
+                names.push(format!("{}{state}", topics::ENV_LEAVE_STATE_PREFIX));
+            }
+            names.push(topics::BEFORE_START_ACTIVITY.to_owned());
+        }
+        if self
+            .schedule
+            .iter()
+            .any(|s| matches!(s.action, Action::BeamMode(_)))
+        {
+            names.push(topics::BEAM_MODE.to_owned());
+        }
+        names
     }
 }
 

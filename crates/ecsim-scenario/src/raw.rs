@@ -18,6 +18,32 @@ pub(crate) struct RawScenario {
     pub(crate) environments: Vec<Spanned<RawEnvironment>>,
     #[serde(default)]
     pub(crate) timeline: Vec<Spanned<RawStep>>,
+    #[serde(default, rename = "expect")]
+    pub(crate) expectations: Vec<Spanned<RawExpectation>>,
+}
+
+/// Field paths and the values they must have: `{ "envInfo.runType" = "PHYSICS" }`.
+pub(crate) type RawFields = BTreeMap<String, Spanned<Value>>;
+
+/// `[[expect]]`: what must (or must not) reach a topic.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawExpectation {
+    pub(crate) topic: Spanned<String>,
+    #[serde(default)]
+    pub(crate) env: Option<Spanned<String>>,
+    #[serde(default, rename = "where")]
+    pub(crate) fields: Option<Spanned<RawFields>>,
+    #[serde(default)]
+    pub(crate) count: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub(crate) min: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub(crate) max: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub(crate) absent: Option<Spanned<bool>>,
+    #[serde(default)]
+    pub(crate) in_order: Option<Spanned<Vec<Spanned<RawFields>>>>,
 }
 
 /// `[scenario]`

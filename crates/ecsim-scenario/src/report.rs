@@ -26,6 +26,8 @@ pub struct Report {
     pub requests: Requests,
     /// Messages published, per topic.
     pub messages: Messages,
+    /// The AliECS ids each scenario environment had, in creation order.
+    pub environment_ids: BTreeMap<String, Vec<String>>,
 }
 
 /// Environments in a report.

@@ -30,8 +30,9 @@ use toml::{Spanned, Value};
 
 use crate::{
     diagnostic::{InvalidScenario, Problem, line_column},
+    expect::Expectation,
     model::{Action, AtEnd, BeamChange, Scenario, ScheduledStep, Speed},
-    raw::{RawCall, RawEnvironment, RawHeader, RawScenario, RawStep},
+    raw::{RawCall, RawEnvironment, RawExpectation, RawHeader, RawScenario, RawStep},
 };
 
 /// Where virtual time starts when the scenario does not say: 2026-01-01T00:00:00Z.
@@ -269,6 +270,7 @@ impl Checker<'_> {
             header.as_ref().map_or("ecsim", |h| h.user.as_str()),
         );
         self.check_lifetimes(&schedule, &defined);
+        let expectations = self.expectations(&raw.expectations, &defined);
         let header = header?;
         Some(Scenario {
             name: header.name,
@@ -281,6 +283,7 @@ impl Checker<'_> {
             at_end: header.at_end,
             environments: defined.into_iter().map(|d| d.spec).collect(),
             schedule: schedule.into_iter().map(|(step, _)| step).collect(),
+            expectations,
         })
     }
 
@@ -1184,6 +1187,144 @@ impl Checker<'_> {
             }
         }
         Some(action)
+    }
+
+    fn fields(
+        &mut self,
+        fields: &BTreeMap<String, Spanned<Value>>,
+    ) -> Vec<(String, serde_json::Value)> {
+        let mut out = Vec::new();
+        for (path, value) in fields {
+            if path.is_empty() || path.split('.').any(str::is_empty) {
+                self.report(Problem::new(span(value), format!("`{path}` is not a field path"), "empty segment").help(
+                    "a path names fields of the message as `ecsim tail` prints it, joined with dots: envInfo.runType",
+                ));
+                continue;
+            }
+            match serde_json::to_value(value.get_ref()) {
+                Ok(json) => out.push((path.clone(), json)),
+                Err(error) => self.report(Problem::new(
+                    span(value),
+                    format!("this value cannot be compared: {error}"),
+                    "here",
+                )),
+            }
+        }
+        out
+    }
+
+    fn count(&mut self, value: Option<&Spanned<i64>>, what: &str) -> Option<u64> {
+        let value = value?;
+        match u64::try_from(*value.get_ref()) {
+            Ok(n) => Some(n),
+            Err(_) => {
+                self.report(Problem::new(
+                    span(value),
+                    format!("`{what}` cannot be negative"),
+                    "negative",
+                ));
+                None
+            }
+        }
+    }
+
+    fn expectations(
+        &mut self,
+        raws: &[Spanned<RawExpectation>],
+        defined: &[Defined],
+    ) -> Vec<Expectation> {
+        let mut expectations = Vec::new();
+        for raw_spanned in raws {
+            let raw = raw_spanned.get_ref();
+            let line = self.line(span(&raw.topic).start);
+            if raw.topic.get_ref().trim().is_empty() {
+                self.report(Problem::new(
+                    span(&raw.topic),
+                    "an expectation needs a topic",
+                    "empty",
+                ));
+                continue;
+            }
+            if let Some(env) = &raw.env
+                && !defined.iter().any(|d| &d.spec.name == env.get_ref())
+            {
+                let mut problem = Problem::new(
+                    span(env),
+                    format!("no environment is called `{}`", env.get_ref()),
+                    "unknown environment",
+                );
+                if let Some(close) =
+                    closest(env.get_ref(), defined.iter().map(|d| d.spec.name.as_str()))
+                {
+                    problem = problem.help(format!("did you mean `{close}`?"));
+                }
+                self.report(problem);
+                continue;
+            }
+            let count = self.count(raw.count.as_ref(), "count");
+            let min = self.count(raw.min.as_ref(), "min");
+            let max = self.count(raw.max.as_ref(), "max");
+            let absent = raw.absent.as_ref().is_some_and(|a| *a.get_ref());
+            let (min, max) = match (count, min, max, absent) {
+                (None, None, None, false) => (1, None),
+                (None, None, None, true) => (0, Some(0)),
+                (Some(count), None, None, false) => (count, Some(count)),
+                (None, min, max, false) => {
+                    let min = min.unwrap_or(0);
+                    if max.is_some_and(|max| max < min) {
+                        self.report(Problem::new(
+                            span(raw_spanned),
+                            "`min` is larger than `max`",
+                            "no count can satisfy this",
+                        ));
+                        continue;
+                    }
+                    (min, max)
+                }
+                _ => {
+                    self.report(
+                        Problem::new(
+                            span(raw_spanned),
+                            "an expectation has one of `count`, `min`/`max`, `absent`",
+                            "more than one given",
+                        )
+                        .help("`count = 2` is exactly two; `min = 1` at least one; `absent = true` none"),
+                    );
+                    continue;
+                }
+            };
+            let fields = raw
+                .fields
+                .as_ref()
+                .map(|f| self.fields(f.get_ref()))
+                .unwrap_or_default();
+            let in_order = match &raw.in_order {
+                None => Vec::new(),
+                Some(steps) if steps.get_ref().len() < 2 => {
+                    self.report(Problem::new(
+                        span(steps),
+                        "`in_order` lists at least two sets of values",
+                        "nothing to order",
+                    ));
+                    continue;
+                }
+                Some(steps) => steps
+                    .get_ref()
+                    .iter()
+                    .map(|step| self.fields(step.get_ref()))
+                    .collect(),
+            };
+            expectations.push(Expectation {
+                line,
+                topic: raw.topic.get_ref().trim().to_owned(),
+                environment: raw.env.as_ref().map(|e| e.get_ref().clone()),
+                fields,
+                min,
+                max,
+                in_order,
+            });
+        }
+        expectations
     }
 
     /// Requests only address live environments, and environments alive at the same time do not

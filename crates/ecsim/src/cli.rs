@@ -23,7 +23,8 @@ const LONG_VERSION: &str = concat!(
 #[derive(Debug, Parser)]
 #[command(name = "ecsim", version, long_version = LONG_VERSION, propagate_version = true)]
 #[command(
-    after_help = "Exit codes: 0 success, 1 runtime failure, 2 usage error, 3 invalid input.\n\
+    after_help = "Exit codes: 0 success, 1 runtime failure, 2 usage error, 3 invalid input, \
+4 expectations not met, 5 messages not delivered.\n\
 Logs go to stderr; set RUST_LOG (e.g. RUST_LOG=ecsim=debug) for fine-grained control."
 )]
 pub(crate) struct Cli {
@@ -53,6 +54,26 @@ pub(crate) enum Command {
     /// Runs in virtual time unless the scenario or --speed says otherwise: a ten-minute run
     /// takes milliseconds, and the same scenario and seed give the same messages, byte for byte.
     Run(RunArgs),
+    /// Run the embedded broker on its own, for consumers under development (Ctrl-C to stop).
+    ///
+    /// Prints its bootstrap address (host:port) on stdout.
+    Broker {
+        /// Listen on this port (default: a free one).
+        #[arg(long, value_name = "PORT")]
+        port: Option<u16>,
+        /// Partitions of the AliECS topics it creates at start.
+        #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(i32).range(1..))]
+        partitions: i32,
+    },
+    /// Print what AliECS topics hold, one JSON line per message, without joining a consumer
+    /// group or committing offsets.
+    ///
+    /// The value is decoded by topic: aliecs.env_state.*, aliecs.env_leave_state.* and
+    /// aliecs.*_start_activity as kafka.NewStateNotification, aliecs.env_list.* as
+    /// kafka.ActiveRunsList, other aliecs.* topics and dip.lhc.beam_mode as events.Event.
+    Tail(TailArgs),
+    /// Check a scenario's expectations against what a broker holds.
+    Verify(VerifyArgs),
     /// Check scenario files and report every problem, with file:line:column.
     Validate {
         /// The scenario files.
@@ -91,6 +112,18 @@ pub(crate) struct RunArgs {
     #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "-")]
     pub(crate) summary_json: Option<PathBuf>,
 
+    #[command(flatten)]
+    pub(crate) kafka: ProducerArgs,
+
+    /// Keep the embedded broker running after the replay, so that other programs can read what
+    /// was published (Ctrl-C to stop). Only without --brokers.
+    #[arg(long, conflicts_with = "brokers")]
+    pub(crate) serve: bool,
+
+    /// The embedded broker's port (default: a free one). Only without --brokers.
+    #[arg(long, value_name = "PORT", conflicts_with = "brokers")]
+    pub(crate) port: Option<u16>,
+
     /// No progress bar.
     #[arg(skip)]
     pub(crate) quiet: bool,
@@ -101,6 +134,102 @@ fn parse_speed(text: &str) -> Result<f64, String> {
         Ok(speed) if speed.is_finite() && speed >= 0.0 => Ok(speed),
         _ => Err("the speed is 0 (virtual time) or a positive number (1 is real time)".to_owned()),
     }
+}
+
+/// Where to publish, and how.
+#[derive(Debug, Args)]
+pub(crate) struct ProducerArgs {
+    /// Publish to this Kafka cluster (host:port,…) instead of the embedded broker.
+    #[arg(long, value_name = "HOST:PORT,…")]
+    pub(crate) brokers: Option<String>,
+
+    /// A librdkafka producer property, e.g. -X acks=1 -X compression.type=lz4 (repeatable).
+    #[arg(short = 'X', value_name = "KEY=VALUE")]
+    pub(crate) properties: Vec<String>,
+
+    /// Producer properties from a Java-style .properties file (bootstrap.servers, acks, …).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) producer_config: Option<PathBuf>,
+
+    /// Partitions of the topics ecsim creates.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(i32).range(1..))]
+    pub(crate) partitions: i32,
+
+    /// Replication factor of the topics ecsim creates.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(i32).range(1..))]
+    pub(crate) replication_factor: i32,
+
+    /// How long to wait for the cluster to answer at start.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub(crate) connect_timeout: std::time::Duration,
+
+    /// How long to wait at the end for every message to be acknowledged.
+    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = parse_duration)]
+    pub(crate) flush_timeout: std::time::Duration,
+}
+
+/// Where to read from.
+#[derive(Debug, Args)]
+pub(crate) struct ConsumerArgs {
+    /// The Kafka cluster (host:port,…).
+    #[arg(long, value_name = "HOST:PORT,…")]
+    pub(crate) brokers: Option<String>,
+
+    /// A librdkafka consumer property (repeatable).
+    #[arg(short = 'X', value_name = "KEY=VALUE")]
+    pub(crate) properties: Vec<String>,
+
+    /// Consumer properties from a Java-style .properties file.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) consumer_config: Option<PathBuf>,
+
+    /// How long to wait for the cluster to answer.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub(crate) connect_timeout: std::time::Duration,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TailArgs {
+    #[command(flatten)]
+    pub(crate) kafka: ConsumerArgs,
+
+    /// Topics to read: names or patterns with * (repeatable) [default: aliecs.* and dip.lhc.beam_mode].
+    #[arg(long = "topic", value_name = "PATTERN")]
+    pub(crate) topics: Vec<String>,
+
+    /// Read what the topics already hold, not only what arrives from now on.
+    #[arg(long)]
+    pub(crate) from_beginning: bool,
+
+    /// Stop after N messages.
+    #[arg(long, value_name = "N")]
+    pub(crate) count: Option<u64>,
+
+    /// Stop when no message arrives for this long (default: follow until Ctrl-C).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub(crate) idle: Option<std::time::Duration>,
+
+    /// Decode every value as this type instead of choosing by topic, e.g. events.Event.
+    #[arg(long = "type", value_name = "TYPE")]
+    pub(crate) message_type: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct VerifyArgs {
+    /// The scenario whose [[expect]] entries to check.
+    pub(crate) scenario: PathBuf,
+
+    #[command(flatten)]
+    pub(crate) kafka: ConsumerArgs,
+
+    /// Write the outcome of every expectation as JSON to FILE ("-" for stdout).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) json: Option<PathBuf>,
+}
+
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    ecsim_core::duration::parse_go_duration(text)
+        .ok_or_else(|| format!("`{text}` is not a duration; write it as 10s, 2m, 1h30m"))
 }
 
 #[derive(Debug, Args)]

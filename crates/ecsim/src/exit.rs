@@ -18,6 +18,10 @@ pub(crate) enum Exit {
     Usage = 2,
     /// The input (a scenario file, message bytes) is invalid.
     InvalidInput = 3,
+    /// The scenario's expectations do not hold.
+    ExpectationsFailed = 4,
+    /// Messages were not delivered to the broker.
+    Undelivered = 5,
 }
 
 impl From<Exit> for ExitCode {

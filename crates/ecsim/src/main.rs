@@ -25,6 +25,9 @@ fn main() -> ExitCode {
             commands::run::run(&args)
         }
         cli::Command::Validate { scenarios } => commands::validate::run(&scenarios),
+        cli::Command::Broker { port, partitions } => commands::broker::run(port, partitions),
+        cli::Command::Tail(args) => commands::tail::run(&args),
+        cli::Command::Verify(args) => commands::verify::run(&args),
         cli::Command::Decode(args) => commands::decode::run(&args),
     };
     match outcome {

@@ -303,3 +303,217 @@ fn a_missing_scenario_file_is_a_runtime_error() {
         "a negative speed is a usage error"
     );
 }
+
+// ---- Kafka: the embedded broker, tail, verify ----------------------------------------------------
+
+/// `ecsim broker` in the background, killed when dropped.
+struct BrokerProcess {
+    child: std::process::Child,
+    address: String,
+}
+
+impl BrokerProcess {
+    fn start() -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ecsim"))
+            .arg("broker")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        let address = line.trim().to_owned();
+        assert!(
+            address.starts_with("127.0.0.1:"),
+            "ecsim broker prints its address first: {address:?}"
+        );
+        Self { child, address }
+    }
+}
+
+impl Drop for BrokerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn sorted_lines(bytes: &[u8]) -> Vec<String> {
+    let mut lines: Vec<String> = text(bytes).lines().map(str::to_owned).collect();
+    lines.sort();
+    lines
+}
+
+#[test]
+fn run_publishes_to_the_embedded_broker_by_default_and_says_so() {
+    let out = ecsim(&["run", PHYSICS], b"");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("(embedded)"), "{stderr}");
+    assert!(
+        stderr.contains("delivery: 292 sent, 292 acknowledged, 0 failed, 0 pending"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("expectations: 5 of 5 met"), "{stderr}");
+}
+
+#[test]
+fn tail_prints_what_run_published_and_verify_checks_it() {
+    let broker = BrokerProcess::start();
+    let run = ecsim(
+        &["run", PHYSICS, "--brokers", &broker.address, "--print"],
+        b"",
+    );
+    assert!(run.status.success(), "{}", text(&run.stderr));
+
+    let tail = ecsim(
+        &[
+            "tail",
+            "--brokers",
+            &broker.address,
+            "--from-beginning",
+            "--idle",
+            "3s",
+        ],
+        b"",
+    );
+    assert!(tail.status.success(), "{}", text(&tail.stderr));
+    // Across topics the order is the broker's; as a set, and per topic, it is what run printed.
+    assert_eq!(sorted_lines(&tail.stdout), sorted_lines(&run.stdout));
+    let per_topic = |bytes: &[u8], topic: &str| -> Vec<String> {
+        text(bytes)
+            .lines()
+            .filter(|l| l.contains(&format!("\"topic\":\"{topic}\"")))
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(
+        per_topic(&tail.stdout, "aliecs.environment"),
+        per_topic(&run.stdout, "aliecs.environment")
+    );
+
+    let verify = ecsim(&["verify", PHYSICS, "--brokers", &broker.address], b"");
+    assert!(verify.status.success(), "{}", text(&verify.stderr));
+    assert!(
+        text(&verify.stderr).contains("expectations: 5 of 5 met"),
+        "{}",
+        text(&verify.stderr)
+    );
+}
+
+#[test]
+fn verify_reports_an_expectation_that_does_not_hold() {
+    let broker = BrokerProcess::start();
+    let scenario = "tests/fixtures/wrong-expectation.toml";
+    let run = ecsim(&["run", scenario, "--brokers", &broker.address], b"");
+    assert_eq!(
+        run.status.code(),
+        Some(4),
+        "run checks expectations too: {}",
+        text(&run.stderr)
+    );
+
+    let verify = ecsim(
+        &[
+            "verify",
+            scenario,
+            "--brokers",
+            &broker.address,
+            "--json",
+            "-",
+        ],
+        b"",
+    );
+    assert_eq!(verify.status.code(), Some(4));
+    let stderr = text(&verify.stderr);
+    assert!(stderr.contains("expectations: 1 of 2 met"), "{stderr}");
+    assert!(stderr.contains("FAIL line 34: exactly 1 aliecs.env_state.RUNNING for physics where envInfo.runType = \"COSMICS\""), "{stderr}");
+    assert!(
+        stderr.contains(
+            "expected exactly 1, found 0; 1 message(s) on aliecs.env_state.RUNNING for physics"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("\"runType\":\"PHYSICS\""),
+        "shows what was found: {stderr}"
+    );
+    let outcomes: serde_json::Value = serde_json::from_slice(&verify.stdout).unwrap();
+    assert_eq!(outcomes[1]["met"], false);
+    assert_eq!(outcomes[1]["found"], 0);
+}
+
+#[test]
+fn a_broker_that_is_down_is_a_clear_runtime_error() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let address = format!("127.0.0.1:{closed}");
+    for args in [
+        vec![
+            "run",
+            PHYSICS,
+            "--brokers",
+            &address,
+            "--connect-timeout",
+            "2s",
+        ],
+        vec![
+            "tail",
+            "--brokers",
+            &address,
+            "--connect-timeout",
+            "2s",
+            "--count",
+            "1",
+        ],
+        vec![
+            "verify",
+            PHYSICS,
+            "--brokers",
+            &address,
+            "--connect-timeout",
+            "2s",
+        ],
+    ] {
+        let out = ecsim(&args, b"");
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.contains(&format!(
+                "cannot reach the Kafka cluster at {address} within 2 s"
+            )),
+            "{args:?}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn bad_kafka_flags_are_usage_or_input_errors() {
+    let out = ecsim(&["run", PHYSICS, "-X", "acks"], b"");
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        text(&out.stderr).contains("`acks` is not a property"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = ecsim(
+        &["run", PHYSICS, "--producer-config", "no/such.properties"],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(3));
+    assert!(text(&out.stderr).contains("no/such.properties"));
+    let out = ecsim(&["run", PHYSICS, "--partitions", "0"], b"");
+    assert_eq!(out.status.code(), Some(2));
+}

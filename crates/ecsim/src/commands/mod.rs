@@ -1,5 +1,9 @@
 //! One module per subcommand. Each takes its parsed arguments and returns `Result<(), Failure>`.
 
+pub(crate) mod broker;
 pub(crate) mod decode;
+pub(crate) mod kafka;
 pub(crate) mod run;
+pub(crate) mod tail;
 pub(crate) mod validate;
+pub(crate) mod verify;

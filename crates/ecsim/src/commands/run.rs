@@ -1,30 +1,27 @@
-//! `ecsim run SCENARIO`: replay a scenario on the simulated AliECS.
+//! `ecsim run SCENARIO`: replay a scenario on the simulated AliECS and publish what AliECS
+//! would publish.
 //!
-//! Messages go to an in-memory sink today, and to stdout as JSON lines with `--print`; the
-//! summary (environments, runs, requests, messages per topic) goes to stderr, as text or as
-//! JSON with `--summary-json`.
+//! Messages go to a Kafka cluster (`--brokers`) or, by default, to the embedded broker started
+//! for the run; with `--print` they also go to stdout as JSON lines. At the end: the replay's
+//! summary, the delivery report (every message acknowledged, failed or pending, per topic) and,
+//! when the scenario has expectations, whether they hold — on stderr, as text or as JSON with
+//! `--summary-json`.
 
 use std::{io::IsTerminal as _, sync::Arc, time::Duration};
 
 use anyhow::Context as _;
-use ecsim_core::publish::Publisher;
-use ecsim_scenario::{LoadError, Speed, driver};
+use ecsim_core::publish::{FanOut, Publisher};
+use ecsim_kafka::{DeliveryReport, EmbeddedBroker, KafkaPublisher, TopicLayout};
+use ecsim_scenario::{LoadError, Report, Speed, driver, expect};
 use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
 
 use crate::{
     cli::RunArgs,
-    commands::validate::width,
+    commands::{broker::serve_forever, kafka::settings, validate::width},
     exit::{Exit, Failure},
     print::JsonLines,
 };
-
-/// Publishes nowhere: without `--print` (and until a broker is given) the messages only count.
-#[derive(Debug)]
-struct Discard;
-
-impl Publisher for Discard {
-    fn publish(&self, _record: ecsim_core::publish::Record) {}
-}
 
 /// A progress bar on stderr, cleared when the replay is over.
 struct Bar(ProgressBar);
@@ -44,6 +41,17 @@ impl driver::Progress for Bar {
             humantime::format_duration(Duration::from_secs(simulated.as_secs()))
         ));
     }
+}
+
+/// Everything `--summary-json` writes.
+#[derive(Serialize)]
+struct Summary<'a> {
+    #[serde(flatten)]
+    replay: &'a Report,
+    broker: String,
+    delivery: &'a DeliveryReport,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    expectations: Vec<expect::Outcome>,
 }
 
 #[allow(clippy::print_stderr)] // the summary is for the user
@@ -68,11 +76,49 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), Failure> {
         };
     }
 
-    let printer = args.print.then(|| Arc::new(JsonLines::stdout()));
-    let publisher: Arc<dyn Publisher> = match &printer {
-        Some(printer) => printer.clone(),
-        None => Arc::new(Discard),
+    // Where the messages go: the cluster given, else a broker of our own.
+    let kafka_args = &args.kafka;
+    let settings = settings(
+        kafka_args.brokers.as_deref(),
+        kafka_args.producer_config.as_deref(),
+        &kafka_args.properties,
+    )?;
+    let layout = TopicLayout {
+        partitions: kafka_args.partitions,
+        replication: kafka_args.replication_factor,
     };
+    let topics = scenario.topics();
+    let (kafka, embedded) = if settings.bootstrap_servers().is_some() {
+        let kafka = KafkaPublisher::connect(&settings, layout, &topics, kafka_args.connect_timeout)
+            .map_err(|error| Failure::new(Exit::Runtime, error))?;
+        (Arc::new(kafka), None)
+    } else {
+        let broker = Arc::new(
+            EmbeddedBroker::start(args.port).map_err(|error| Failure::new(Exit::Runtime, error))?,
+        );
+        let kafka = KafkaPublisher::embedded(
+            Arc::clone(&broker),
+            &settings,
+            layout,
+            &topics,
+            kafka_args.connect_timeout,
+        )
+        .map_err(|error| Failure::new(Exit::Runtime, error))?;
+        (Arc::new(kafka), Some(broker))
+    };
+    let broker_address = kafka.brokers().to_owned();
+
+    let printer = args.print.then(|| Arc::new(JsonLines::stdout()));
+    let collector = (!scenario.expectations.is_empty())
+        .then(|| Arc::new(expect::Collector::new(&scenario.expectations)));
+    let mut outputs: Vec<Arc<dyn Publisher>> = vec![kafka.clone()];
+    if let Some(printer) = &printer {
+        outputs.push(printer.clone());
+    }
+    if let Some(collector) = &collector {
+        outputs.push(collector.clone());
+    }
+    let publisher: Arc<dyn Publisher> = Arc::new(FanOut(outputs));
 
     // A bar only where a person watches stderr, and not over JSON lines on the same terminal.
     let show_bar = std::io::stderr().is_terminal()
@@ -89,27 +135,86 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), Failure> {
         Arc::new(driver::Silent)
     };
 
-    tracing::info!(scenario = %scenario.name, seed = scenario.seed, "replaying");
+    tracing::info!(scenario = %scenario.name, seed = scenario.seed, broker = %broker_address, "replaying");
     let report = driver::run_blocking(&scenario, publisher, Vec::new(), Arc::clone(&progress))
         .context("starting the runtime")?;
     drop(progress);
-
+    let delivery = kafka.finish(kafka_args.flush_timeout);
     if let Some(printer) = &printer {
         printer.finish().context("writing to stdout")?;
     }
+    let outcomes = match &collector {
+        Some(collector) => expect::check(
+            &scenario.expectations,
+            &collector.observed(),
+            &report.environment_ids,
+        ),
+        None => Vec::new(),
+    };
+
     match &args.summary_json {
-        None => eprint!("{report}"),
-        Some(path) if path.as_os_str() == "-" => {
+        None => {
+            eprint!("{report}");
             eprintln!(
-                "{}",
-                serde_json::to_string(&report).context("rendering the summary")?
+                "broker: {broker_address}{}",
+                if embedded.is_some() {
+                    " (embedded)"
+                } else {
+                    ""
+                }
             );
+            eprint!("{delivery}");
+            if !outcomes.is_empty() {
+                eprint!("{}", expect::render(&outcomes));
+            }
         }
         Some(path) => {
-            let json = serde_json::to_string_pretty(&report).context("rendering the summary")?;
-            std::fs::write(path, json + "\n")
-                .with_context(|| format!("writing {}", path.display()))?;
+            let summary = Summary {
+                replay: &report,
+                broker: broker_address.clone(),
+                delivery: &delivery,
+                expectations: outcomes.clone(),
+            };
+            if path.as_os_str() == "-" {
+                eprintln!(
+                    "{}",
+                    serde_json::to_string(&summary).context("rendering the summary")?
+                );
+            } else {
+                let json =
+                    serde_json::to_string_pretty(&summary).context("rendering the summary")?;
+                std::fs::write(path, json + "\n")
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
         }
+    }
+
+    if !delivery.all_delivered() {
+        let total = delivery.total();
+        return Err(Failure::new(
+            Exit::Undelivered,
+            anyhow::anyhow!(
+                "{} of {} messages were not delivered to {broker_address}",
+                total.sent - total.delivered,
+                total.sent
+            ),
+        ));
+    }
+    let failed = outcomes.iter().filter(|o| !o.met).count();
+    if failed > 0 {
+        return Err(Failure::new(
+            Exit::ExpectationsFailed,
+            anyhow::anyhow!("{failed} of {} expectations not met", outcomes.len()),
+        ));
+    }
+    if args.serve
+        && let Some(broker) = &embedded
+    {
+        eprintln!(
+            "serving the embedded broker at {} (Ctrl-C to stop)",
+            broker.bootstrap_servers()
+        );
+        serve_forever(broker);
     }
     Ok(())
 }

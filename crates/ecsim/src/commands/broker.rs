@@ -1,0 +1,35 @@
+//! `ecsim broker`: the embedded broker on its own, for consumers under development.
+
+use std::io::Write as _;
+
+use anyhow::Context as _;
+use ecsim_kafka::EmbeddedBroker;
+
+use crate::exit::{Exit, Failure};
+
+#[allow(clippy::print_stderr)] // telling the user how to stop it
+pub(crate) fn run(port: Option<u16>, partitions: i32) -> Result<(), Failure> {
+    let broker = EmbeddedBroker::start(port).map_err(|error| Failure::new(Exit::Runtime, error))?;
+    broker.create_aliecs_topics(partitions).map_err(|error| {
+        Failure::new(
+            Exit::Runtime,
+            anyhow::anyhow!("creating AliECS's topics: {error}"),
+        )
+    })?;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{}", broker.bootstrap_servers()).context("writing to stdout")?;
+    stdout.flush().context("writing to stdout")?;
+    eprintln!(
+        "embedded broker at {} (nothing on disk; at most 5 MiB or 100,000 messages per partition); Ctrl-C to stop",
+        broker.bootstrap_servers()
+    );
+    serve_forever(&broker)
+}
+
+/// Keeps `broker` alive until the process is interrupted.
+pub(crate) fn serve_forever(broker: &EmbeddedBroker) -> ! {
+    tracing::info!(bootstrap = broker.bootstrap_servers(), "serving");
+    loop {
+        std::thread::park();
+    }
+}

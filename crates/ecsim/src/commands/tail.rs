@@ -1,0 +1,85 @@
+//! `ecsim tail`: AliECS's topics, one JSON line per message, as `ecsim run --print` prints them.
+
+use std::{
+    io::{self, Write as _},
+    ops::ControlFlow,
+};
+
+use ecsim_core::{clock::Timestamp, publish::Record};
+use ecsim_kafka::consumer::{ReadOptions, read};
+use ecsim_proto::{json::known_message_types, topics};
+
+use crate::{
+    cli::TailArgs,
+    commands::kafka::settings,
+    exit::{Exit, Failure},
+};
+
+/// The topics read when none is named.
+const DEFAULT_TOPICS: &[&str] = &["aliecs.*", topics::BEAM_MODE];
+
+pub(crate) fn run(args: &TailArgs) -> Result<(), Failure> {
+    let forced_type: Option<&'static str> = match &args.message_type {
+        None => None,
+        Some(name) => {
+            if !known_message_types().contains(name) {
+                return Err(Failure::new(
+                    Exit::InvalidInput,
+                    anyhow::anyhow!(
+                        "unknown message type `{name}`; ecsim knows {}",
+                        known_message_types().join(", ")
+                    ),
+                ));
+            }
+            // Leaked once for the life of the command: records name their type with a &'static str.
+            Some(Box::leak(name.clone().into_boxed_str()))
+        }
+    };
+    let kafka = &args.kafka;
+    let options = ReadOptions {
+        settings: settings(
+            kafka.brokers.as_deref(),
+            kafka.consumer_config.as_deref(),
+            &kafka.properties,
+        )?,
+        topics: if args.topics.is_empty() {
+            DEFAULT_TOPICS.iter().map(|t| (*t).to_owned()).collect()
+        } else {
+            args.topics.clone()
+        },
+        from_beginning: args.from_beginning,
+        count: args.count,
+        idle: args.idle,
+        to_end: false,
+        timeout: kafka.connect_timeout,
+    };
+    let mut stdout = io::BufWriter::new(io::stdout().lock());
+    let mut write_error = None;
+    read(&options, |message| {
+        let message_type = forced_type
+            .or_else(|| topics::message_type_for_topic(&message.topic))
+            .unwrap_or("");
+        let record = Record {
+            topic: message.topic,
+            key: message.key,
+            value: message.value,
+            timestamp: Timestamp::from_unix_millis(message.timestamp_ms.unwrap_or_default()),
+            message_type,
+        };
+        // Follow as a tail does: every line out as soon as it is read.
+        match writeln!(stdout, "{}", record.to_json_line()).and_then(|()| stdout.flush()) {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(error) => {
+                write_error = Some(error);
+                ControlFlow::Break(())
+            }
+        }
+    })
+    .map_err(|error| Failure::new(Exit::Runtime, error))?;
+    match write_error {
+        Some(error) if error.kind() != io::ErrorKind::BrokenPipe => Err(anyhow::Error::new(error)
+            .context("writing to stdout")
+            .into()),
+        _ => Ok(()),
+    }
+}

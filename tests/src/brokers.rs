@@ -21,7 +21,7 @@ use ecsim_kafka::EmbeddedBroker;
 pub enum Storage {
     /// In memory: gone with the process.
     Memory,
-    /// A SQLite file: survives a restart.
+    /// A SQLite file in this directory: survives a restart.
     Sqlite(PathBuf),
 }
 
@@ -91,11 +91,16 @@ impl Tansu {
 
     fn launch(&mut self) {
         let url = format!("tcp://127.0.0.1:{}", self.port);
-        let storage = match &self.storage {
-            Storage::Memory => "memory://tansu/".to_owned(),
-            Storage::Sqlite(path) => format!("sqlite://{}", path.display()),
+        // tansu reads the SQLite path relative to its working directory.
+        let (storage, directory) = match &self.storage {
+            Storage::Memory => ("memory://tansu/".to_owned(), None),
+            Storage::Sqlite(directory) => ("sqlite://tansu.db".to_owned(), Some(directory)),
         };
-        let child = Command::new(&self.binary)
+        let mut command = Command::new(&self.binary);
+        if let Some(directory) = directory {
+            command.current_dir(directory);
+        }
+        let child = command
             .args([
                 "broker",
                 "--kafka-listener-url",
@@ -109,7 +114,12 @@ impl Tansu {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("tansu starts");
+            .unwrap_or_else(|error| {
+                panic!(
+                    "cannot start {} in {directory:?}: {error}",
+                    self.binary.display()
+                )
+            });
         self.child = Some(child);
         wait_for_port(self.port, true);
     }

@@ -169,7 +169,7 @@ fn one_environments_messages_keep_their_order_on_a_three_partition_topic() {
 #[test]
 fn a_broker_restarted_mid_run_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let Some(tansu) = Tansu::start(Storage::Sqlite(dir.path().join("tansu.db"))) else {
+    let Some(tansu) = Tansu::start(Storage::Sqlite(dir.path().to_owned())) else {
         return;
     };
     let bootstrap = tansu.bootstrap();

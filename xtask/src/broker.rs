@@ -39,14 +39,15 @@ pub(crate) fn start(port: u16, persistent: bool) -> anyhow::Result<()> {
         );
     }
     let url = format!("tcp://127.0.0.1:{port}");
+    // tansu reads a SQLite path relative to its working directory, which is `dir`.
     let storage = if persistent {
-        let file = fs::canonicalize(&dir)?.join("tansu.db");
-        format!("sqlite://{}", file.display())
+        "sqlite://tansu.db"
     } else {
-        "memory://tansu/".to_owned()
+        "memory://tansu/"
     };
     let log = fs::File::create(dir.join("tansu.log"))?;
     let child = Command::new(&tansu)
+        .current_dir(&dir)
         .args([
             "broker",
             "--kafka-listener-url",
@@ -54,7 +55,7 @@ pub(crate) fn start(port: u16, persistent: bool) -> anyhow::Result<()> {
             "--kafka-advertised-listener-url",
             &url,
             "--storage-engine",
-            &storage,
+            storage,
         ])
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)

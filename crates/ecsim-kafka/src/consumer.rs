@@ -33,7 +33,9 @@ pub struct ReadOptions {
     pub count: Option<u64>,
     /// Stop when nothing arrives for this long.
     pub idle: Option<Duration>,
-    /// Stop once every partition has been read up to where it ended when reading started.
+    /// Stop once every partition has been read up to where it ended when reading started, and
+    /// nothing more has come for a second (some brokers report high watermarks that lag
+    /// behind what they hold).
     pub to_end: bool,
     /// How long to wait for the cluster's metadata.
     pub timeout: Duration,
@@ -98,6 +100,9 @@ impl ClientContext for Quiet {
 }
 
 impl ConsumerContext for Quiet {}
+
+/// With `to_end`, how long to keep reading after reaching the watermarks.
+const SETTLE: Duration = Duration::from_secs(1);
 
 /// The state of one read: which partitions are assigned, where they ended, how far they are read.
 struct Reader<'a> {
@@ -232,7 +237,7 @@ pub fn read(
     let mut last_refresh = Instant::now();
     loop {
         if options.count.is_some_and(|count| read >= count)
-            || (options.to_end && reader.at_end())
+            || (options.to_end && reader.at_end() && last_message.elapsed() >= SETTLE)
             || options
                 .idle
                 .is_some_and(|idle| last_message.elapsed() >= idle)

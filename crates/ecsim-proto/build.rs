@@ -8,11 +8,13 @@
 use std::{env, fs, path::PathBuf};
 
 /// The .proto files, by their path under the include root. `events.proto` imports
-/// `protos/common.proto` by exactly this path, as AliECS's does.
+/// `protos/common.proto` by exactly this path, as AliECS's does. The first three are AliECS's;
+/// the last is ecsim's own plugin protocol, which carries AliECS events and so imports them.
 const PROTOS: &[&str] = &[
     "protos/common.proto",
     "protos/events.proto",
     "protos/kafka.proto",
+    "ecsim/plugin/v1/plugin.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -34,7 +34,7 @@ fn write_fdset(dir: &std::path::Path) -> std::path::PathBuf {
 }
 
 #[test]
-fn the_descriptor_set_holds_the_three_aliecs_files() {
+fn the_descriptor_set_holds_the_aliecs_files_and_the_plugin_protocol() {
     let dir = tempfile::tempdir().unwrap();
     let path = write_fdset(&dir.path().join("nested/fdset"));
     let pool = DescriptorPool::decode(std::fs::read(path).unwrap().as_slice()).unwrap();
@@ -44,7 +44,8 @@ fn the_descriptor_set_holds_the_three_aliecs_files() {
         [
             "protos/common.proto",
             "protos/events.proto",
-            "protos/kafka.proto"
+            "protos/kafka.proto",
+            "ecsim/plugin/v1/plugin.proto"
         ]
     );
     for name in [

@@ -5,6 +5,8 @@
 //!
 //! - [`common`], [`events`] and [`kafka`]: prost types generated at build time from `proto/`
 //!   (with protox, so no `protoc` is needed), one module per protobuf package;
+//! - [`plugin`]: ecsim's own protocol with dynamically loaded plugin libraries, which carries
+//!   AliECS events and so lives beside them;
 //! - [`FILE_DESCRIPTOR_SET`] and [`DESCRIPTOR_POOL`]: the compiled schema, for reflection and for
 //!   tools such as `pq` (`cargo xtask fdset`);
 //! - [`json`]: any of these messages rendered in the proto3 JSON mapping;
@@ -42,8 +44,28 @@ pub mod kafka {
     include!(concat!(env!("OUT_DIR"), "/kafka.rs"));
 }
 
+/// Package `ecsim.plugin.v1`: ecsim's own messages between the host and a dynamically loaded
+/// plugin library (see `ecsim-plugin-abi`). Not AliECS's: nothing here goes on Kafka.
+pub use self::ecsim::plugin::v1 as plugin;
+
+// Nested as the package name is, because the generated code reaches `events` through
+// `super::super::super`.
+mod ecsim {
+    pub mod plugin {
+        #[allow(missing_docs, clippy::all, clippy::pedantic, unreachable_pub)]
+        pub mod v1 {
+            include!(concat!(env!("OUT_DIR"), "/ecsim.plugin.v1.rs"));
+        }
+    }
+}
+
+/// The protobuf packages that are AliECS's wire schema, as opposed to ecsim's own
+/// [`plugin`] protocol.
+pub const ALIECS_PACKAGES: &[&str] = &["common", "events", "kafka"];
+
 /// The compiled schema (`google.protobuf.FileDescriptorSet`, with imports and comments) of
-/// `protos/common.proto`, `protos/events.proto` and `protos/kafka.proto`.
+/// `protos/common.proto`, `protos/events.proto`, `protos/kafka.proto` (AliECS's) and
+/// `ecsim/plugin/v1/plugin.proto` (ecsim's plugin protocol).
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/file_descriptor_set.bin"));
 

@@ -61,6 +61,7 @@ pub struct Clock {
     epoch: Timestamp,
     start: tokio::time::Instant,
     speed: f64,
+    virtual_time: bool,
 }
 
 impl Clock {
@@ -71,6 +72,7 @@ impl Clock {
             epoch,
             start: tokio::time::Instant::now(),
             speed: 1.0,
+            virtual_time: true,
         }
     }
 
@@ -86,6 +88,7 @@ impl Clock {
             epoch,
             start: tokio::time::Instant::now(),
             speed,
+            virtual_time: false,
         }
     }
 
@@ -119,6 +122,24 @@ impl Clock {
     /// The speed factor (1.0 for virtual and real time).
     pub fn speed(&self) -> f64 {
         self.speed
+    }
+
+    /// Whether this clock runs in virtual time: time moves only when every task waits, so
+    /// anything that takes wall-clock time without waiting on this clock takes no simulated
+    /// time at all.
+    pub fn is_virtual(&self) -> bool {
+        self.virtual_time
+    }
+
+    /// Waits until the simulated instant `until` (at once if it has passed).
+    pub async fn sleep_until(&self, until: Timestamp) {
+        let remaining = until.unix_nanos().saturating_sub(self.now().unix_nanos());
+        if remaining > 0 {
+            self.sleep(Duration::from_nanos(
+                u64::try_from(remaining).unwrap_or(u64::MAX),
+            ))
+            .await;
+        }
     }
 }
 

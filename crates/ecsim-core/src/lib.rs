@@ -17,7 +17,8 @@
 pub mod clock;
 pub mod condition;
 pub mod control;
-pub mod duration;
+/// Go durations, as AliECS writes call timeouts (moved to `ecsim-proto`, re-exported here).
+pub use ecsim_proto::duration;
 pub mod event;
 pub mod fsm;
 pub mod plugin;

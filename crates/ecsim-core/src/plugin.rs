@@ -22,6 +22,7 @@ use std::{collections::BTreeMap, sync::Arc, time::Duration};
 /// depending on the `async-trait` crate itself.
 pub use async_trait::async_trait;
 
+pub use crate::control::CoreRequests;
 use crate::{
     clock::Clock, duration::parse_go_duration, event::CoreEvent, event::EventEmitter,
     publish::Publisher,
@@ -100,6 +101,26 @@ pub struct PluginContext {
     pub events: EventEmitter,
     /// The simulation's clock, for timestamps and latencies.
     pub clock: Clock,
+    /// The transitions a plugin may ask the core for (an ODC partition gone to ERROR).
+    pub core: CoreRequests,
+    /// The simulation's seed, for plugins that draw random numbers.
+    pub seed: u64,
+}
+
+impl PluginContext {
+    /// A context connected to no core: what the plugin publishes is kept in a
+    /// [`MemoryPublisher`](crate::publish::MemoryPublisher), its events and requests go nowhere.
+    /// For testing a plugin on its own.
+    pub fn detached(clock: Clock) -> Self {
+        Self {
+            instance_id: String::new(),
+            publisher: Arc::new(crate::publish::MemoryPublisher::new()),
+            events: EventEmitter::detached(clock.clone()),
+            clock,
+            core: CoreRequests::detached(),
+            seed: 0,
+        }
+    }
 }
 
 /// A plugin that could not start or stop.
@@ -127,6 +148,8 @@ pub struct CallTraits {
 pub struct CallContext {
     /// The environment the call belongs to.
     pub environment_id: String,
+    /// The environment's name in the scenario (ecsim's; AliECS has none).
+    pub environment_name: String,
     /// The plugin name (`dcs`).
     pub plugin: String,
     /// The function name (`StartOfRun`).
@@ -236,6 +259,7 @@ mod tests {
     fn context() -> CallContext {
         CallContext {
             environment_id: "2oDvieFrVTi".into(),
+            environment_name: "physics".into(),
             plugin: "dcs".into(),
             function: "StartOfRun".into(),
             func: "dcs.StartOfRun()".into(),

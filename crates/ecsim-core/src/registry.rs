@@ -92,11 +92,7 @@ mod tests {
     use async_trait::async_trait;
 
     use super::*;
-    use crate::{
-        clock::{Clock, Timestamp},
-        event::EventEmitter,
-        publish::MemoryPublisher,
-    };
+    use crate::clock::{Clock, Timestamp};
 
     #[derive(Debug)]
     struct Probe {
@@ -131,14 +127,7 @@ mod tests {
     }
 
     fn context() -> PluginContext {
-        let bus = Arc::new(crate::event::EventBus::default());
-        let clock = Clock::virtual_time(Timestamp::from_unix_millis(1));
-        PluginContext {
-            instance_id: "id".into(),
-            publisher: Arc::new(MemoryPublisher::new()),
-            events: EventEmitter::new(&bus, clock.clone()),
-            clock,
-        }
+        PluginContext::detached(Clock::virtual_time(Timestamp::from_unix_millis(1)))
     }
 
     #[tokio::test]

@@ -149,3 +149,42 @@ async fn a_stop_from_the_core_happens_only_while_running() {
         Ok(State::Configured)
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_partition_error_while_running_stops_the_run_then_goes_to_error() {
+    let (core, recorder) = core(Arc::new(Probe::default()), 6).await;
+    let id = core
+        .create_environment(spec(workflow(Vec::new()), "TPC"))
+        .await
+        .unwrap();
+    assert_eq!(
+        core.partition_error(&id, "partition in ERROR").await,
+        Ok(State::Configured),
+        "ignored outside RUNNING"
+    );
+    core.control(&id, Transition::StartActivity, user::person("alice"))
+        .await
+        .unwrap();
+    recorder.take();
+    assert_eq!(
+        core.partition_error(&id, "partition in ERROR").await,
+        Ok(State::Error)
+    );
+    let transitions: Vec<(String, String)> = recorder
+        .run_events()
+        .into_iter()
+        .map(|r| (r.transition, r.state))
+        .collect();
+    assert_eq!(
+        transitions.first().map(|(t, _)| t.as_str()),
+        Some("STOP_ACTIVITY"),
+        "the stop comes first: {transitions:?}"
+    );
+    let imminent = recorder
+        .environment_events()
+        .into_iter()
+        .find(|e| e.message.contains("GO_ERROR transition imminent"))
+        .unwrap();
+    assert_eq!(imminent.error, "partition in ERROR");
+    assert_eq!(imminent.state, "CONFIGURED", "stopped before GO_ERROR");
+}

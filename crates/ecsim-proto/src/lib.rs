@@ -10,7 +10,8 @@
 //! - [`FILE_DESCRIPTOR_SET`] and [`DESCRIPTOR_POOL`]: the compiled schema, for reflection and for
 //!   tools such as `pq` (`cargo xtask fdset`);
 //! - [`json`]: any of these messages rendered in the proto3 JSON mapping;
-//! - [`topics`]: the Kafka topics AliECS writes, and which message type each one carries.
+//! - [`topics`]: the Kafka topics AliECS writes, and which message type each one carries;
+//! - [`duration`]: Go durations (`140s`, `1m30s`), as AliECS writes call timeouts.
 //!
 //! Every generated message implements [`prost::Message`], [`prost::Name`] (its fully qualified
 //! protobuf name) and [`prost_reflect::ReflectMessage`].
@@ -19,6 +20,7 @@ use std::sync::LazyLock;
 
 use prost_reflect::DescriptorPool;
 
+pub mod duration;
 pub mod json;
 pub mod topics;
 
@@ -51,6 +53,7 @@ pub use self::ecsim::plugin::v1 as plugin;
 // Nested as the package name is, because the generated code reaches `events` through
 // `super::super::super`.
 mod ecsim {
+    #[allow(unreachable_pub)] // reachable through the `plugin` re-export
     pub mod plugin {
         #[allow(missing_docs, clippy::all, clippy::pedantic, unreachable_pub)]
         pub mod v1 {

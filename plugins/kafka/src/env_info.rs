@@ -82,6 +82,7 @@ mod tests {
     fn call(trigger: &str, vars: &[(&str, &str)]) -> CallContext {
         CallContext {
             environment_id: "2oDvieFrVTi".into(),
+            environment_name: "physics".into(),
             plugin: "kafka".into(),
             function: "PublishEnterStateUpdate".into(),
             func: "kafka.PublishEnterStateUpdate()".into(),

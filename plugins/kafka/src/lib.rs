@@ -255,23 +255,18 @@ mod tests {
         let context = PluginContext {
             instance_id: "framework".into(),
             publisher: published.clone(),
-            events: test_emitter(),
-            clock: Clock::virtual_time(Timestamp::from_unix_millis(1_750_000_000_000)),
+            ..PluginContext::detached(Clock::virtual_time(Timestamp::from_unix_millis(
+                1_750_000_000_000,
+            )))
         };
         plugin.init(context).await.unwrap();
         (plugin, published)
     }
 
-    fn test_emitter() -> ecsim_core::event::EventEmitter {
-        // The Kafka plugin emits no core events; any emitter will do.
-        ecsim_core::event::EventEmitter::detached(Clock::virtual_time(Timestamp::from_unix_millis(
-            1,
-        )))
-    }
-
     fn call(function: &str, trigger: &str, vars: &[(&str, &str)]) -> CallContext {
         CallContext {
             environment_id: "ENV".into(),
+            environment_name: "env".into(),
             plugin: NAME.into(),
             function: function.into(),
             func: format!("kafka.{function}()"),

@@ -229,6 +229,7 @@ impl Core {
                 Ok((plugin, plugin_name, function)) => {
                     let context = CallContext {
                         environment_id: env.id.clone(),
+                        environment_name: env.name.clone(),
                         plugin: plugin_name,
                         function,
                         func,

@@ -17,7 +17,7 @@ mod transition;
 
 use std::{
     collections::BTreeMap,
-    sync::{Arc, Mutex, MutexGuard},
+    sync::{Arc, Mutex, MutexGuard, Weak},
     time::Duration,
 };
 
@@ -224,6 +224,50 @@ struct Inner {
 #[derive(Clone)]
 pub struct Core(Arc<Inner>);
 
+/// A plugin's handle on the core, for the transitions AliECS's integration plugins start
+/// themselves. It does not keep the core alive: requests made after the core is gone are
+/// ignored.
+#[derive(Clone)]
+pub struct CoreRequests(Weak<Inner>);
+
+impl std::fmt::Debug for CoreRequests {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CoreRequests")
+            .field("connected", &(self.0.strong_count() > 0))
+            .finish()
+    }
+}
+
+impl CoreRequests {
+    /// A handle on no core (for testing a plugin on its own).
+    pub fn detached() -> Self {
+        Self(Weak::new())
+    }
+
+    fn core(&self) -> Option<Core> {
+        self.0.upgrade().map(Core)
+    }
+
+    /// An ODC partition went to ERROR (reference §1.8): if the environment is RUNNING,
+    /// STOP_ACTIVITY, then GO_ERROR unless the stop already ended in ERROR.
+    pub async fn partition_error(&self, environment_id: &str, reason: &str) {
+        if let Some(core) = self.core()
+            && let Err(error) = core.partition_error(environment_id, reason).await
+        {
+            tracing::debug!(environment = environment_id, %error, "partition error ignored");
+        }
+    }
+
+    /// A critical error in the environment: GO_ERROR after the core's half-second grace.
+    pub async fn critical_error(&self, environment_id: &str, reason: &str) {
+        if let Some(core) = self.core()
+            && let Err(error) = core.critical_task_error(environment_id, reason).await
+        {
+            tracing::debug!(environment = environment_id, %error, "critical error ignored");
+        }
+    }
+}
+
 impl std::fmt::Debug for Core {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Core")
@@ -278,6 +322,8 @@ impl Core {
             publisher,
             events: EventEmitter::new(&bus, clock.clone()),
             clock,
+            core: CoreRequests(Arc::downgrade(&core.0)),
+            seed: config.seed,
         };
         core.0.plugins.init_all(&context).await;
         core

@@ -81,6 +81,29 @@ impl Core {
         Ok(env.state())
     }
 
+    /// An ODC partition went to ERROR (reference §1.8, `manager.go`): only while RUNNING,
+    /// STOP_ACTIVITY, then — whatever the stop's outcome, unless it already ended in ERROR — the
+    /// GO_ERROR-imminent event and GO_ERROR.
+    pub async fn partition_error(&self, id: &str, reason: &str) -> Result<State, CoreError> {
+        let env = self.environment(id)?;
+        let _transition = env.transition_lock.lock().await;
+        if env.state() != State::Running {
+            tracing::debug!(
+                environment = id,
+                reason,
+                "partition error while not RUNNING; ignored"
+            );
+            return Ok(env.state());
+        }
+        if let Err(error) = self.try_transition(&env, Transition::StopActivity).await {
+            tracing::info!(environment = id, %error, "stop after a partition error failed");
+        }
+        if env.state() != State::Error {
+            self.go_error_locked(&env, reason).await;
+        }
+        Ok(env.state())
+    }
+
     /// A beam mode change from the LHC. On BEAM_DUMP, LOST_BEAMS or NO_BEAM every RUNNING
     /// environment with `stop_at_beam_dump` = "true" and no transition in progress is stopped,
     /// with the LHC special user as the request's user. Returns the environments stopped.

@@ -1,8 +1,10 @@
 //! Durations written the way Go's `time.ParseDuration` reads them: `310s`, `1m30s`, `1.5h`,
 //! `500ms`.
 //!
-//! AliECS reads call timeouts and `auto_stop_timeout` with Go's parser, so values that work in
-//! AliECS work here, and values AliECS rejects are rejected here too.
+//! AliECS reads call timeouts and `auto_stop_timeout` with Go's parser, and writes call timeouts
+//! this way on the wire (`events.Traits.timeout`), so values that work in AliECS work here, and
+//! values AliECS rejects are rejected here too. The parser lives with the wire schema because
+//! both the core and plugin libraries (through `ecsim-plugin-sdk`) read these values.
 
 use std::time::Duration;
 

@@ -1,0 +1,515 @@
+//! Opening a plugin library and checking it, step by step, before anything of it runs.
+//!
+//! The order matters: each check relies on the ones before it. Only after the ABI version and
+//! table size are known good does ecsim read the rest of the table, and only a library built
+//! with a compatible SDK is asked for its manifest.
+
+use std::{
+    io::Read as _,
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::Duration,
+};
+
+use ecsim_plugin_abi::{ABI_VERSION, ENTRY_SYMBOL, EntryFn, OwnedBytes, PluginTable};
+use ecsim_proto::{
+    plugin::{Manifest, PluginInfo},
+    prost::Message as _,
+};
+use serde::Serialize;
+
+use crate::{HOST_SDK_VERSION, LoadError, plugin::DylibPlugin, worker};
+
+/// How long a library may take to describe itself.
+const MANIFEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A loaded, checked plugin library. Never unloaded.
+#[derive(Debug)]
+pub struct Library {
+    path: PathBuf,
+    table: &'static PluginTable,
+    sdk_version: String,
+    manifest: Manifest,
+}
+
+/// What a library turned out to be, as far as the checks got (`ecsim plugin inspect`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Inspection {
+    /// The file.
+    pub path: PathBuf,
+    /// The plugin ABI version its table declares.
+    pub abi_version: Option<u32>,
+    /// The size its table declares, in bytes.
+    pub table_size: Option<u32>,
+    /// The `ecsim-plugin-sdk` version it was built with.
+    pub sdk_version: Option<String>,
+    /// The plugins its manifest lists.
+    pub plugins: Vec<PluginSummary>,
+    /// Whether this ecsim would load it.
+    pub loads: bool,
+    /// Why not, when it would not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refusal: Option<String>,
+}
+
+/// One plugin of a library.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PluginSummary {
+    /// Its name (`dcs`).
+    pub name: String,
+    /// Its display name.
+    pub pretty_name: String,
+    /// The functions it offers.
+    pub functions: Vec<String>,
+    /// Its endpoint, if it declares one.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub endpoint: String,
+}
+
+impl From<&PluginInfo> for PluginSummary {
+    fn from(info: &PluginInfo) -> Self {
+        Self {
+            name: info.name.clone(),
+            pretty_name: info.pretty_name.clone(),
+            functions: info.functions.clone(),
+            endpoint: info.endpoint.clone(),
+        }
+    }
+}
+
+impl Inspection {
+    /// Walks every check on the library at `path`, recording what each one learned.
+    pub fn of(path: &Path) -> Self {
+        let mut inspection = Self {
+            path: path.to_owned(),
+            abi_version: None,
+            table_size: None,
+            sdk_version: None,
+            plugins: Vec::new(),
+            loads: false,
+            refusal: None,
+        };
+        match open(path, &mut inspection) {
+            Ok(library) => {
+                inspection.plugins = library.manifest.plugins.iter().map(Into::into).collect();
+                inspection.loads = true;
+            }
+            Err(error) => inspection.refusal = Some(error.to_string()),
+        }
+        inspection
+    }
+}
+
+impl std::fmt::Display for Inspection {
+    /// The report `ecsim plugin inspect` prints.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let unknown = || "-".to_owned();
+        writeln!(f, "library:     {}", self.path.display())?;
+        writeln!(
+            f,
+            "ABI version: {} (this ecsim: {ABI_VERSION})",
+            self.abi_version.map_or_else(unknown, |v| v.to_string())
+        )?;
+        writeln!(
+            f,
+            "table size:  {} bytes (this ecsim: {})",
+            self.table_size.map_or_else(unknown, |v| v.to_string()),
+            PluginTable::SIZE
+        )?;
+        writeln!(
+            f,
+            "SDK version: {} (this ecsim: {HOST_SDK_VERSION})",
+            self.sdk_version.clone().unwrap_or_else(unknown)
+        )?;
+        for plugin in &self.plugins {
+            writeln!(f, "plugin:      {} ({})", plugin.name, plugin.pretty_name)?;
+            writeln!(f, "  functions: {}", plugin.functions.join(", "))?;
+            if !plugin.endpoint.is_empty() {
+                writeln!(f, "  endpoint:  {}", plugin.endpoint)?;
+            }
+        }
+        match &self.refusal {
+            None => writeln!(f, "loads:       yes"),
+            Some(reason) => writeln!(f, "loads:       no: {reason}"),
+        }
+    }
+}
+
+impl Library {
+    /// Opens and checks the library at `path`.
+    pub fn open(path: &Path) -> Result<Arc<Self>, LoadError> {
+        let mut scratch = Inspection {
+            path: path.to_owned(),
+            abi_version: None,
+            table_size: None,
+            sdk_version: None,
+            plugins: Vec::new(),
+            loads: false,
+            refusal: None,
+        };
+        open(path, &mut scratch).map(Arc::new)
+    }
+
+    /// Checks a table that is already in memory (a plugin linked into the same program, as
+    /// tests do): every check after the symbol lookup. `label` stands for the path in messages.
+    pub fn from_table(label: &Path, table: &'static PluginTable) -> Result<Arc<Self>, LoadError> {
+        let mut scratch = Inspection {
+            path: label.to_owned(),
+            abi_version: None,
+            table_size: None,
+            sdk_version: None,
+            plugins: Vec::new(),
+            loads: false,
+            refusal: None,
+        };
+        check_table(label, table, &mut scratch).map(Arc::new)
+    }
+
+    /// Where it was loaded from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The SDK version it was built with.
+    pub fn sdk_version(&self) -> &str {
+        &self.sdk_version
+    }
+
+    /// The plugins it offers.
+    pub fn plugins(&self) -> &[PluginInfo] {
+        &self.manifest.plugins
+    }
+
+    /// The library's table (for the worker threads).
+    pub(crate) fn table(&self) -> &'static PluginTable {
+        self.table
+    }
+
+    /// Plugin `name` of this library, to be configured with `config_json` (JSON text; empty
+    /// for none) when the core starts it.
+    pub fn plugin(
+        self: &Arc<Self>,
+        name: &str,
+        config_json: &str,
+    ) -> Result<DylibPlugin, LoadError> {
+        let info = self
+            .manifest
+            .plugins
+            .iter()
+            .find(|p| p.name == name)
+            .cloned()
+            .ok_or_else(|| LoadError::UnknownPlugin {
+                path: self.path.clone(),
+                name: name.to_owned(),
+                offered: self.offered(),
+            })?;
+        Ok(DylibPlugin::new(
+            Arc::clone(self),
+            info,
+            config_json.to_owned(),
+        ))
+    }
+
+    /// The names of its plugins, for messages.
+    pub fn offered(&self) -> String {
+        self.manifest
+            .plugins
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// The checks, in order, recording what they find in `inspection`.
+fn open(path: &Path, inspection: &mut Inspection) -> Result<Library, LoadError> {
+    sniff(path)?;
+    // SAFETY: loading a library runs its initializers. ecsim loads only libraries a user named
+    // explicitly, which is the trust a user gives any plugin; the file has been checked to be a
+    // shared library above.
+    let library = unsafe { libloading::Library::new(path) }.map_err(|error| LoadError::Open {
+        path: path.to_owned(),
+        message: error.to_string(),
+    })?;
+    // SAFETY: the symbol's type is the ABI's entry function type; a library exporting this
+    // name with another type breaks the ABI's contract, which the checks below catch as far as
+    // anything can (ABI version, table size).
+    let entry: EntryFn = match unsafe { library.get::<EntryFn>(ENTRY_SYMBOL) } {
+        Ok(symbol) => *symbol,
+        Err(_) => {
+            return Err(LoadError::NoEntrySymbol {
+                path: path.to_owned(),
+                symbol: String::from_utf8_lossy(
+                    ENTRY_SYMBOL.strip_suffix(b"\0").unwrap_or(ENTRY_SYMBOL),
+                )
+                .into_owned(),
+            });
+        }
+    };
+    // Never unloaded (see the crate's documentation): the table and functions stay valid.
+    std::mem::forget(library);
+    // SAFETY: an entry function of the ABI takes nothing and returns a pointer to a static table.
+    let table = unsafe { entry() };
+    // SAFETY: the ABI's entry function returns null or a pointer to a static table, which
+    // lives as long as the library, that is, for ever.
+    let Some(table) = (unsafe { table.as_ref() }) else {
+        return Err(LoadError::NullTable {
+            path: path.to_owned(),
+        });
+    };
+    check_table(path, table, inspection)
+}
+
+/// Refuses files that are not shared libraries, before handing them to the dynamic loader
+/// (whose messages for a text file are cryptic).
+fn sniff(path: &Path) -> Result<(), LoadError> {
+    let mut file = std::fs::File::open(path).map_err(|error| match error.kind() {
+        std::io::ErrorKind::NotFound => LoadError::NotFound {
+            path: path.to_owned(),
+        },
+        _ => LoadError::Unreadable {
+            path: path.to_owned(),
+            message: error.to_string(),
+        },
+    })?;
+    if path.is_dir() {
+        return Err(LoadError::NotALibrary {
+            path: path.to_owned(),
+            start: "nothing: it is a directory".to_owned(),
+        });
+    }
+    let mut start = [0_u8; 4];
+    let read = file
+        .read(&mut start)
+        .map_err(|error| LoadError::Unreadable {
+            path: path.to_owned(),
+            message: error.to_string(),
+        })?;
+    let start = &start[..read];
+    const MAGICS: &[&[u8]] = &[
+        b"\x7fELF",          // Linux, BSD
+        b"\xfe\xed\xfa\xce", // Mach-O 32
+        b"\xfe\xed\xfa\xcf", // Mach-O 64
+        b"\xce\xfa\xed\xfe", // Mach-O 32, little-endian
+        b"\xcf\xfa\xed\xfe", // Mach-O 64, little-endian
+        b"\xca\xfe\xba\xbe", // Mach-O universal
+        b"MZ",               // Windows PE
+    ];
+    if MAGICS.iter().any(|magic| start.starts_with(magic)) {
+        return Ok(());
+    }
+    let described = if start.is_empty() {
+        "nothing: it is empty".to_owned()
+    } else if start
+        .iter()
+        .all(|b| b.is_ascii_graphic() || b.is_ascii_whitespace())
+    {
+        format!("the text {:?}", String::from_utf8_lossy(start))
+    } else {
+        format!(
+            "the bytes {}",
+            start
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        )
+    };
+    Err(LoadError::NotALibrary {
+        path: path.to_owned(),
+        start: described,
+    })
+}
+
+/// Whether a plugin built with SDK `found` can be loaded by a host of SDK `host`: same major
+/// version (same minor, while the major is 0, as Cargo reads 0.x versions), and not newer than
+/// the host (a newer SDK may rely on what this host does not do).
+fn sdk_compatible(found: &semver::Version, host: &semver::Version) -> Result<(), String> {
+    if found.major != host.major {
+        return Err(format!(
+            "major version {} is not {}",
+            found.major, host.major
+        ));
+    }
+    if host.major == 0 && found.minor != host.minor {
+        return Err(format!(
+            "0.{} and 0.{} are different major versions",
+            found.minor, host.minor
+        ));
+    }
+    if (found.major, found.minor) > (host.major, host.minor) {
+        return Err("it is newer than this ecsim".to_owned());
+    }
+    Ok(())
+}
+
+/// Copies a buffer the library returned, and gives it back.
+pub(crate) fn take(table: &PluginTable, bytes: OwnedBytes) -> Vec<u8> {
+    // SAFETY: `bytes` was just returned by one of the library's functions and not yet freed.
+    let copy = unsafe { bytes.as_slice() }.to_vec();
+    (table.free)(bytes);
+    copy
+}
+
+fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// The checks after the entry symbol.
+fn check_table(
+    path: &Path,
+    table: &'static PluginTable,
+    inspection: &mut Inspection,
+) -> Result<Library, LoadError> {
+    inspection.abi_version = Some(table.abi_version);
+    if table.abi_version != ABI_VERSION {
+        return Err(LoadError::AbiVersion {
+            path: path.to_owned(),
+            found: table.abi_version,
+            expected: ABI_VERSION,
+        });
+    }
+    inspection.table_size = Some(table.table_size);
+    if table.table_size < PluginTable::SIZE {
+        return Err(LoadError::TableSize {
+            path: path.to_owned(),
+            found: table.table_size,
+            expected: PluginTable::SIZE,
+            abi: ABI_VERSION,
+        });
+    }
+    // SAFETY: the table's ABI version and size are this host's, so `sdk_version` is the ABI's
+    // pointer to a static string of the library.
+    let found = unsafe { table.sdk_version.to_str() }
+        .unwrap_or("(not UTF-8)")
+        .to_owned();
+    inspection.sdk_version = Some(found.clone());
+    let refuse = |why: String| LoadError::SdkVersion {
+        path: path.to_owned(),
+        found: found.clone(),
+        host: HOST_SDK_VERSION.to_owned(),
+        why,
+    };
+    let host = semver::Version::parse(HOST_SDK_VERSION).map_err(|e| refuse(e.to_string()))?;
+    let version = semver::Version::parse(&found)
+        .map_err(|error| refuse(format!("{found:?} is not a semantic version ({error})")))?;
+    sdk_compatible(&version, &host).map_err(refuse)?;
+
+    let manifest_fn = table.manifest;
+    let bytes = worker::run_with_timeout(move || take(table, manifest_fn()), MANIFEST_TIMEOUT)
+        .map_err(|_| LoadError::Unresponsive {
+            path: path.to_owned(),
+            what: "its manifest function".to_owned(),
+            seconds: MANIFEST_TIMEOUT.as_secs(),
+        })?;
+    let invalid = |problem: String| LoadError::Manifest {
+        path: path.to_owned(),
+        problem,
+    };
+    let manifest = Manifest::decode(bytes.as_slice())
+        .map_err(|error| invalid(format!("it does not decode: {error}")))?;
+    if manifest.plugins.is_empty() {
+        return Err(invalid("it lists no plugins".to_owned()));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for plugin in &manifest.plugins {
+        if !is_identifier(&plugin.name) {
+            return Err(invalid(format!(
+                "plugin name {:?} is not a name workflow calls can use (a letter, then letters, \
+                 digits or _)",
+                plugin.name
+            )));
+        }
+        if !seen.insert(plugin.name.as_str()) {
+            return Err(invalid(format!("plugin {} is listed twice", plugin.name)));
+        }
+        if plugin.functions.is_empty() {
+            return Err(invalid(format!(
+                "plugin {} offers no functions",
+                plugin.name
+            )));
+        }
+        if let Some(bad) = plugin.functions.iter().find(|f| !is_identifier(f)) {
+            return Err(invalid(format!(
+                "plugin {}: function name {bad:?} is not a name workflow calls can use",
+                plugin.name
+            )));
+        }
+    }
+    Ok(Library {
+        path: path.to_owned(),
+        table,
+        sdk_version: found,
+        manifest,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(text: &str) -> semver::Version {
+        semver::Version::parse(text).unwrap()
+    }
+
+    #[test]
+    fn sdk_versions_are_compatible_within_a_major_and_not_newer() {
+        assert!(sdk_compatible(&v("0.1.0"), &v("0.1.3")).is_ok());
+        assert!(
+            sdk_compatible(&v("0.1.7"), &v("0.1.3")).is_ok(),
+            "patches do not matter"
+        );
+        assert!(sdk_compatible(&v("0.2.0"), &v("0.1.3")).is_err());
+        assert!(sdk_compatible(&v("0.0.9"), &v("0.1.3")).is_err());
+        assert!(sdk_compatible(&v("1.2.0"), &v("1.4.0")).is_ok());
+        assert!(
+            sdk_compatible(&v("1.5.0"), &v("1.4.0")).is_err(),
+            "newer than the host"
+        );
+        assert!(sdk_compatible(&v("2.0.0"), &v("1.4.0")).is_err());
+    }
+
+    #[test]
+    fn names_are_identifiers() {
+        for good in ["dcs", "ddsched", "my_plugin2", "StartOfRun"] {
+            assert!(is_identifier(good), "{good}");
+        }
+        for bad in ["", "2dcs", "dcs.x", "my-plugin", "a b"] {
+            assert!(!is_identifier(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn files_that_are_not_libraries_are_named_for_what_they_are() {
+        let dir = std::env::temp_dir().join(format!("ecsim-sniff-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let text = dir.join("scenario.toml");
+        std::fs::write(&text, "[scenario]\n").unwrap();
+        let error = sniff(&text).unwrap_err().to_string();
+        assert!(
+            error.contains("is not a shared library (it starts with the text \"[sce\")"),
+            "{error}"
+        );
+        let empty = dir.join("empty.so");
+        std::fs::write(&empty, "").unwrap();
+        assert!(
+            sniff(&empty)
+                .unwrap_err()
+                .to_string()
+                .contains("it is empty")
+        );
+        assert!(
+            sniff(&dir)
+                .unwrap_err()
+                .to_string()
+                .contains("it is a directory")
+        );
+        assert!(matches!(
+            sniff(&dir.join("nothing.so")),
+            Err(LoadError::NotFound { .. })
+        ));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,314 @@
+//! One plugin of a library, as an integration plugin of the core.
+//!
+//! The core sees a [`DylibPlugin`] as it sees any plugin: a name, functions, a `call` that
+//! returns an outcome. Behind it, each call becomes a `CallRequest` for the instance's thread,
+//! and its `CallReply` becomes events on the clock and the call's outcome. Whatever the library
+//! does — panic, hang, answer garbage — the call fails with a message saying so, and the
+//! simulator goes on; a critical call's failure sends its environment to ERROR, as AliECS does.
+
+use std::{
+    sync::{Arc, OnceLock},
+    time::Duration,
+};
+
+use ecsim_core::{
+    clock::Timestamp,
+    plugin::{
+        CallContext, CallOutcome, IntegrationPlugin, PluginContext, PluginError, async_trait,
+    },
+};
+use ecsim_proto::{
+    events::Traits,
+    plugin::{
+        CallReply, CallRequest, CreateReply, CreateRequest, DestroyReply, PluginInfo, create_reply,
+    },
+    prost::Message as _,
+};
+
+use crate::{
+    Library,
+    timeline::Timeline,
+    worker::{self, Worker},
+};
+
+/// How long an instance may take to start (wall clock).
+const CREATE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long an instance may take to stop (wall clock).
+const DESTROY_TIMEOUT: Duration = Duration::from_secs(10);
+/// The timeout of a call whose `timeout` trait does not parse: AliECS's default for a call
+/// with a trigger.
+const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A plugin of a dynamically loaded library.
+#[derive(Debug)]
+pub struct DylibPlugin {
+    library: Arc<Library>,
+    info: PluginInfo,
+    config_json: String,
+    started: OnceLock<Started>,
+}
+
+#[derive(Debug)]
+struct Started {
+    worker: Worker,
+    context: PluginContext,
+}
+
+fn human(duration: Duration) -> String {
+    if duration.subsec_millis() == 0 {
+        format!("{}s", duration.as_secs())
+    } else {
+        format!("{}ms", duration.as_millis())
+    }
+}
+
+impl DylibPlugin {
+    pub(crate) fn new(library: Arc<Library>, info: PluginInfo, config_json: String) -> Self {
+        Self {
+            library,
+            info,
+            config_json,
+            started: OnceLock::new(),
+        }
+    }
+
+    /// The library it comes from.
+    pub fn library(&self) -> &Library {
+        &self.library
+    }
+
+    fn error(&self, message: String) -> crate::LoadError {
+        crate::LoadError::Create {
+            path: self.library.path().to_owned(),
+            plugin: self.info.name.clone(),
+            message,
+        }
+    }
+
+    /// Starts the instance: its thread, then the library's `create`. An error says why the
+    /// plugin did not start (usually its configuration).
+    pub async fn start(&self, context: PluginContext) -> Result<(), crate::LoadError> {
+        if self.started.get().is_some() {
+            return Ok(());
+        }
+        let request = CreateRequest {
+            plugin: self.info.name.clone(),
+            instance_id: context.instance_id.clone(),
+            config_json: self.config_json.clone(),
+            seed: context.seed,
+            virtual_time: context.clock.is_virtual(),
+        };
+        let (worker, created) = Worker::start(
+            self.library.table(),
+            &self.info.name,
+            request.encode_to_vec(),
+        )
+        .map_err(|error| self.error(format!("cannot start its thread: {error}")))?;
+        let reply = worker::wait(created, CREATE_TIMEOUT, context.clock.is_virtual())
+            .await
+            .map_err(|_| crate::LoadError::Unresponsive {
+                path: self.library.path().to_owned(),
+                what: format!("creating plugin {}", self.info.name),
+                seconds: CREATE_TIMEOUT.as_secs(),
+            })?;
+        match CreateReply::decode(reply.as_slice()).map(|r| r.result) {
+            Ok(Some(create_reply::Result::Instance(_))) => {}
+            Ok(Some(create_reply::Result::Error(message))) => return Err(self.error(message)),
+            Ok(None) => return Err(self.error("its create reply says nothing".to_owned())),
+            Err(error) => {
+                return Err(self.error(format!("its create reply does not decode: {error}")));
+            }
+        }
+        let _ = self.started.set(Started { worker, context });
+        Ok(())
+    }
+
+    /// Runs one call: the request to the instance's thread, the reply played on the clock.
+    async fn run(&self, call: CallContext) -> CallOutcome {
+        let Some(started) = self.started.get() else {
+            return CallOutcome::failed(
+                format!(
+                    "plugin {} did not start, so {} cannot run",
+                    self.info.name, call.func
+                ),
+                None,
+            );
+        };
+        if let Some(stuck) = started.worker.stuck() {
+            return CallOutcome::failed(
+                format!("plugin {} is not answering", self.info.name),
+                Some(format!(
+                    "{stuck} never returned; every later call to the plugin fails"
+                )),
+            );
+        }
+        let context = &started.context;
+        let clock = &context.clock;
+        let timeout = call.timeout_or(DEFAULT_CALL_TIMEOUT);
+        let start = clock.now();
+        let request = CallRequest {
+            function: call.function.clone(),
+            func: call.func.clone(),
+            role_path: call.role_path.clone(),
+            environment_id: call.environment_id.clone(),
+            traits: Some(Traits {
+                trigger: call.traits.trigger.clone(),
+                r#await: call.traits.await_expr.clone(),
+                timeout: call.traits.timeout.clone(),
+                critical: call.traits.critical,
+            }),
+            vars: (*call.vars).clone().into_iter().collect(),
+            now_ms: start.unix_millis(),
+            environment_name: call.environment_name.clone(),
+            timeout_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+        };
+        let Some(receiver) = started.worker.call(request.encode_to_vec()) else {
+            return CallOutcome::failed(
+                format!("plugin {} is not running", self.info.name),
+                Some("its thread has ended".to_owned()),
+            );
+        };
+        // The wall-clock bound is the call's timeout, on the runtime's scale in real time.
+        let wall = if clock.is_virtual() {
+            timeout
+        } else {
+            clock.runtime_duration(timeout)
+        };
+        let bytes = match worker::wait(receiver, wall, clock.is_virtual()).await {
+            Ok(bytes) => bytes,
+            Err(worker::TimedOut) => {
+                let what = format!("{} (environment {})", call.func, call.environment_id);
+                tracing::error!(plugin = %self.info.name, call = %what, timeout = %human(timeout),
+                    "a plugin call did not return in time; the plugin is marked stuck");
+                started.worker.mark_stuck(what);
+                // In virtual time the wait took no simulated time; the caller waited `timeout`.
+                clock.sleep_until(at(start, timeout)).await;
+                return CallOutcome::failed(
+                    format!("{} timed out after {}", call.func, human(timeout)),
+                    Some(format!("plugin {} did not return", self.info.name)),
+                );
+            }
+        };
+        let mut reply = match CallReply::decode(bytes.as_slice()) {
+            Ok(reply) => reply,
+            Err(error) => {
+                return CallOutcome::failed(
+                    format!("{} failed: the plugin's reply does not decode", call.func),
+                    Some(error.to_string()),
+                );
+            }
+        };
+        let timeline = match Timeline::from_reply(&mut reply) {
+            Ok(timeline) => timeline,
+            Err(problem) => {
+                return CallOutcome::failed(
+                    format!("{} failed: the plugin's reply is invalid", call.func),
+                    Some(problem),
+                );
+            }
+        };
+        let duration = Duration::from_millis(reply.duration_ms);
+        let overran = duration > timeout;
+        timeline.play(context, start, duration.min(timeout)).await;
+        if overran {
+            return CallOutcome::failed(
+                format!("{} timed out after {}", call.func, human(timeout)),
+                Some(format!(
+                    "plugin {} said the call takes {}",
+                    self.info.name,
+                    human(duration)
+                )),
+            );
+        }
+        let mut outcome = match reply.error {
+            Some(error) => CallOutcome::failed(
+                error.message,
+                (!error.reason.is_empty()).then_some(error.reason),
+            ),
+            None => CallOutcome::ok(reply.output),
+        };
+        outcome.runtime_vars = reply.runtime_vars.into_iter().collect();
+        outcome
+    }
+}
+
+fn at(start: Timestamp, offset: Duration) -> Timestamp {
+    Timestamp::from_unix_nanos(
+        start
+            .unix_nanos()
+            .saturating_add(i64::try_from(offset.as_nanos()).unwrap_or(i64::MAX)),
+    )
+}
+
+#[async_trait]
+impl IntegrationPlugin for DylibPlugin {
+    fn name(&self) -> &str {
+        &self.info.name
+    }
+
+    fn pretty_name(&self) -> &str {
+        &self.info.pretty_name
+    }
+
+    fn endpoint(&self) -> String {
+        self.info.endpoint.clone()
+    }
+
+    fn connection_state(&self) -> String {
+        match self.started.get() {
+            Some(started) if started.worker.stuck().is_none() => "READY",
+            Some(_) => "TRANSIENT_FAILURE",
+            None => "UNKNOWN",
+        }
+        .to_owned()
+    }
+
+    async fn init(&self, context: PluginContext) -> Result<(), PluginError> {
+        self.start(context)
+            .await
+            .map_err(|error| PluginError(error.to_string()))
+    }
+
+    fn functions(&self) -> Vec<String> {
+        self.info.functions.clone()
+    }
+
+    async fn call(&self, call: CallContext) -> CallOutcome {
+        self.run(call).await
+    }
+
+    async fn destroy(&self) -> Result<(), PluginError> {
+        let Some(started) = self.started.get() else {
+            return Ok(());
+        };
+        if let Some(stuck) = started.worker.stuck() {
+            return Err(PluginError(format!(
+                "plugin {} cannot be stopped: it is stuck in {stuck}",
+                self.info.name
+            )));
+        }
+        let Some(receiver) = started.worker.destroy() else {
+            return Ok(());
+        };
+        let reply = worker::wait(
+            receiver,
+            DESTROY_TIMEOUT,
+            started.context.clock.is_virtual(),
+        )
+        .await
+        .map_err(|_| {
+            PluginError(format!(
+                "plugin {} did not stop within {} s",
+                self.info.name,
+                DESTROY_TIMEOUT.as_secs()
+            ))
+        })?;
+        match DestroyReply::decode(reply.as_slice()) {
+            Ok(reply) if reply.error.is_empty() => Ok(()),
+            Ok(reply) => Err(PluginError(reply.error)),
+            Err(error) => Err(PluginError(format!(
+                "its destroy reply does not decode: {error}"
+            ))),
+        }
+    }
+}

@@ -1,0 +1,195 @@
+//! The thread of a plugin instance, and waiting for it without trusting it.
+//!
+//! Every instance lives on a thread of its own: its `create`, every `call` and its `destroy`
+//! run there, one at a time, so a plugin may keep thread-local state (its own async runtime)
+//! and a slow plugin never holds up ecsim's runtime in real time. ecsim waits for each answer
+//! for a bounded wall-clock time; an instance that does not answer in time is marked stuck,
+//! and every later request to it fails at once (its thread is left blocked, and dies with the
+//! process).
+//!
+//! How ecsim waits depends on the clock. In virtual time it blocks the (single) runtime thread
+//! on purpose: no simulated time may pass while a plugin computes, or the runtime would jump
+//! to the next timer of some other environment, and replays would stop being deterministic. In
+//! real time it waits on a blocking-pool thread, so other environments go on meanwhile.
+
+use std::{
+    sync::{
+        Arc, Mutex, PoisonError,
+        mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender},
+    },
+    time::Duration,
+};
+
+use ecsim_plugin_abi::{Bytes, PluginTable};
+
+use crate::library::take;
+
+/// No answer in time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimedOut;
+
+/// Runs `f` on a thread of its own and waits at most `timeout` for its result. On a timeout the
+/// thread is left to finish (or not) on its own.
+pub fn run_with_timeout<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+    timeout: Duration,
+) -> Result<T, TimedOut> {
+    let (sender, receiver) = mpsc::sync_channel(1);
+    let spawned = std::thread::Builder::new()
+        .name("ecsim-plugin-probe".to_owned())
+        .spawn(move || {
+            let _ = sender.send(f());
+        });
+    if spawned.is_err() {
+        return Err(TimedOut);
+    }
+    receiver.recv_timeout(timeout).map_err(|_| TimedOut)
+}
+
+/// Waits for an answer on `receiver` for at most `timeout` of wall-clock time, in the way the
+/// clock requires (see the module's documentation).
+pub async fn wait<T: Send + 'static>(
+    receiver: Receiver<T>,
+    timeout: Duration,
+    virtual_time: bool,
+) -> Result<T, TimedOut> {
+    if virtual_time {
+        return receiver.recv_timeout(timeout).map_err(|_| TimedOut);
+    }
+    tokio::task::spawn_blocking(move || receiver.recv_timeout(timeout))
+        .await
+        .map_err(|_| TimedOut)?
+        .map_err(|_: RecvTimeoutError| TimedOut)
+}
+
+enum Job {
+    Call {
+        request: Vec<u8>,
+        reply: SyncSender<Vec<u8>>,
+    },
+    Destroy {
+        reply: SyncSender<Vec<u8>>,
+    },
+}
+
+/// The thread of one plugin instance.
+#[derive(Debug)]
+pub struct Worker {
+    jobs: Mutex<Option<Sender<Job>>>,
+    /// Set when a request did not come back in time: what it was.
+    stuck: Arc<Mutex<Option<String>>>,
+}
+
+impl Worker {
+    /// Starts the thread and asks the library to create an instance with `create_request` (an
+    /// encoded `CreateRequest`); the receiver gets the encoded `CreateReply`. `name` names the
+    /// thread.
+    pub fn start(
+        table: &'static PluginTable,
+        name: &str,
+        create_request: Vec<u8>,
+    ) -> std::io::Result<(Self, Receiver<Vec<u8>>)> {
+        let (jobs, incoming) = mpsc::channel::<Job>();
+        let (created, created_reply) = mpsc::sync_channel(1);
+        std::thread::Builder::new()
+            .name(format!("plugin-{name}"))
+            .spawn(move || {
+                let reply = take(table, (table.create)(Bytes::new(&create_request)));
+                let instance = ecsim_proto::prost::Message::decode(reply.as_slice())
+                    .ok()
+                    .and_then(|r: ecsim_proto::plugin::CreateReply| r.result)
+                    .and_then(|result| match result {
+                        ecsim_proto::plugin::create_reply::Result::Instance(id) => Some(id),
+                        ecsim_proto::plugin::create_reply::Result::Error(_) => None,
+                    });
+                let _ = created.send(reply);
+                let Some(instance) = instance else { return };
+                for job in incoming {
+                    match job {
+                        Job::Call { request, reply } => {
+                            let _ = reply
+                                .send(take(table, (table.call)(instance, Bytes::new(&request))));
+                        }
+                        Job::Destroy { reply } => {
+                            let _ = reply.send(take(table, (table.destroy)(instance)));
+                            return;
+                        }
+                    }
+                }
+            })?;
+        Ok((
+            Self {
+                jobs: Mutex::new(Some(jobs)),
+                stuck: Arc::new(Mutex::new(None)),
+            },
+            created_reply,
+        ))
+    }
+
+    /// What the instance is stuck in, if it is.
+    pub fn stuck(&self) -> Option<String> {
+        self.stuck
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Marks the instance stuck in `what`.
+    pub fn mark_stuck(&self, what: String) {
+        *self.stuck.lock().unwrap_or_else(PoisonError::into_inner) = Some(what);
+    }
+
+    fn send(&self, job: Job) -> bool {
+        self.jobs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .is_some_and(|jobs| jobs.send(job).is_ok())
+    }
+
+    /// Sends an encoded `CallRequest`; the receiver gets the encoded `CallReply`. `None` when
+    /// the thread is gone.
+    pub fn call(&self, request: Vec<u8>) -> Option<Receiver<Vec<u8>>> {
+        let (reply, receiver) = mpsc::sync_channel(1);
+        self.send(Job::Call { request, reply }).then_some(receiver)
+    }
+
+    /// Asks the instance to stop; the receiver gets the encoded `DestroyReply`. The thread ends
+    /// after it.
+    pub fn destroy(&self) -> Option<Receiver<Vec<u8>>> {
+        let (reply, receiver) = mpsc::sync_channel(1);
+        let sent = self.send(Job::Destroy { reply });
+        *self.jobs.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        sent.then_some(receiver)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_function_that_answers_in_time_gives_its_result_and_one_that_hangs_times_out() {
+        assert_eq!(run_with_timeout(|| 42, Duration::from_secs(5)), Ok(42));
+        let hang = run_with_timeout(
+            || std::thread::sleep(Duration::from_secs(3600)),
+            Duration::from_millis(50),
+        );
+        assert_eq!(hang, Err(TimedOut));
+    }
+
+    #[tokio::test]
+    async fn waiting_in_real_time_does_not_block_the_runtime() {
+        let (sender, receiver) = mpsc::sync_channel(1);
+        let waiting = tokio::spawn(wait(receiver, Duration::from_secs(5), false));
+        // The runtime is free to run this while the waiter waits.
+        tokio::task::yield_now().await;
+        sender.send(7).unwrap();
+        assert_eq!(waiting.await.unwrap(), Ok(7));
+        let (_sender, receiver) = mpsc::sync_channel::<u8>(1);
+        assert_eq!(
+            wait(receiver, Duration::from_millis(20), true).await,
+            Err(TimedOut)
+        );
+    }
+}

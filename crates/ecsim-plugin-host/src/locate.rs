@@ -79,15 +79,30 @@ pub fn resolve(text: &str, base: &Path) -> PathBuf {
     }
 }
 
-/// What to tell a user whose bundled library is missing.
+/// The libraries that ship with ecsim: short name, and the package that builds it.
+pub const BUNDLED: &[(&str, &str)] = &[("mock-services", "ecsim-mock-services")];
+
+/// What to tell a user whose library is missing, when there is more to say than its path.
 pub fn build_hint(text: &str) -> Option<String> {
-    match LibrarySpec::parse(text) {
-        LibrarySpec::Bundled(name) => Some(format!(
-            "{name} ships with ecsim as a library built beside the ecsim executable: build it with \
-             `cargo build -p ecsim-{name}` (the same profile as ecsim), or give a path"
-        )),
-        LibrarySpec::Path(_) => None,
-    }
+    let LibrarySpec::Bundled(name) = LibrarySpec::parse(text) else {
+        return None;
+    };
+    Some(match BUNDLED.iter().find(|(short, _)| *short == name) {
+        Some((_, package)) => format!(
+            "{name} ships with ecsim as a library built beside the ecsim executable: build it \
+             with `cargo build -p {package}` (in the same profile as ecsim), or give its path"
+        ),
+        None => format!(
+            "`{name}` is not a path, nor a library that ships with ecsim ({}): give a path, \
+             such as ./lib{}.so",
+            BUNDLED
+                .iter()
+                .map(|(short, _)| *short)
+                .collect::<Vec<_>>()
+                .join(", "),
+            name.replace('-', "_")
+        ),
+    })
 }
 
 #[cfg(test)]

@@ -58,15 +58,31 @@ pub fn runtime(speed: Speed) -> std::io::Result<tokio::runtime::Runtime> {
     builder.build()
 }
 
+/// Why a replay could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    /// The async runtime could not be made.
+    #[error("cannot start the runtime: {0}")]
+    Runtime(#[from] std::io::Error),
+    /// A plugin did not start (its configuration, usually); nothing was replayed.
+    #[error("plugin {plugin} did not start: {reason}")]
+    PluginStart {
+        /// The plugin.
+        plugin: String,
+        /// Why.
+        reason: String,
+    },
+}
+
 /// Replays `scenario` on a runtime of its own, publishing through `publisher`.
 pub fn run_blocking(
     scenario: &Scenario,
     publisher: Arc<dyn Publisher>,
     extra_plugins: Vec<Arc<dyn IntegrationPlugin>>,
     progress: Arc<dyn Progress>,
-) -> std::io::Result<Report> {
+) -> Result<Report, ReplayError> {
     let runtime = runtime(scenario.speed)?;
-    Ok(runtime.block_on(run(scenario, publisher, extra_plugins, progress)))
+    runtime.block_on(run(scenario, publisher, extra_plugins, progress))
 }
 
 #[derive(Default)]
@@ -213,13 +229,14 @@ impl Replay {
 }
 
 /// Replays `scenario` on the current runtime (see [`runtime`]), publishing through `publisher`.
-/// `extra_plugins` are registered after the Kafka plugin and before the core producer.
+/// `extra_plugins` (the scenario's plugin libraries, test plugins) are registered after the
+/// Kafka plugin and before the core producer. If a plugin fails to start, nothing is replayed.
 pub async fn run(
     scenario: &Scenario,
     publisher: Arc<dyn Publisher>,
     extra_plugins: Vec<Arc<dyn IntegrationPlugin>>,
     progress: Arc<dyn Progress>,
-) -> Report {
+) -> Result<Report, ReplayError> {
     let started = Instant::now();
     let tally = Arc::new(Tally::new(publisher));
     let clock = match scenario.speed {
@@ -237,6 +254,13 @@ pub async fn run(
         first_run_number: scenario.first_run_number,
     };
     let core = Core::start(config, clock, plugins, tally.clone()).await;
+    if let Some((plugin, error)) = core.init_failures().into_iter().next() {
+        core.shutdown().await;
+        return Err(ReplayError::PluginStart {
+            plugin,
+            reason: error.to_string(),
+        });
+    }
 
     let replay = Arc::new(Replay {
         specs: scenario
@@ -312,7 +336,7 @@ pub async fn run(
         })
         .collect();
     let by_topic = tally.counts();
-    Report {
+    Ok(Report {
         scenario: scenario.name.clone(),
         seed: scenario.seed,
         speed: match scenario.speed {
@@ -338,5 +362,5 @@ pub async fn run(
             by_topic,
         },
         environment_ids: outcomes.ids,
-    }
+    })
 }

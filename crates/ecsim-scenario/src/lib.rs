@@ -15,6 +15,7 @@ pub mod driver;
 pub mod expect;
 mod lhc;
 pub mod model;
+pub mod plugins;
 mod raw;
 pub mod report;
 mod validate;
@@ -22,7 +23,9 @@ mod validate;
 use std::path::Path;
 
 pub use diagnostic::{InvalidScenario, Problem};
-pub use model::{Action, AtEnd, Scenario, ScheduledStep, Speed};
+pub use model::{
+    Action, AtEnd, Fault, FaultOutcome, PluginLibrary, Scenario, ScheduledStep, Speed,
+};
 pub use report::Report;
 pub use validate::{DEFAULT_EPOCH, parse};
 
@@ -50,5 +53,10 @@ pub fn load(path: &Path) -> Result<Scenario, LoadError> {
         path: name.clone(),
         source,
     })?;
-    Ok(parse(&name, &text)?)
+    let mut scenario = parse(&name, &text)?;
+    scenario.base_dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
+        _ => std::path::PathBuf::from("."),
+    };
+    Ok(scenario)
 }

@@ -1,6 +1,6 @@
 //! A validated scenario: every name resolved, every time computed, nothing left to check.
 
-use std::{sync::Arc, time::Duration};
+use std::{collections::BTreeMap, path::PathBuf, sync::Arc, time::Duration};
 
 use ecsim_core::{DestroyOptions, EnvironmentSpec, clock::Timestamp, fsm::Transition};
 use ecsim_plugin_kafka::KeyPolicy;
@@ -9,6 +9,8 @@ use ecsim_proto::common::{BeamMode, User};
 /// A scenario, ready to run.
 #[derive(Debug, Clone)]
 pub struct Scenario {
+    /// The file it was read from, as given (for messages).
+    pub file: String,
     /// `[scenario] name`.
     pub name: String,
     /// `[scenario] description`.
@@ -31,6 +33,129 @@ pub struct Scenario {
     pub schedule: Vec<ScheduledStep>,
     /// What must (or must not) reach the broker.
     pub expectations: Vec<crate::expect::Expectation>,
+    /// Plugin libraries to load (`[[plugin]]`), in file order.
+    pub plugins: Vec<PluginLibrary>,
+    /// Faults of the integrated services (`[[fault]]`), in file order.
+    pub faults: Vec<Fault>,
+    /// The directory relative library paths are read from: the scenario file's.
+    pub base_dir: PathBuf,
+}
+
+/// A plugin library the scenario loads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PluginLibrary {
+    /// As written: a path, or the short name of a library shipped with ecsim (`mock-services`).
+    pub library: String,
+    /// Which of its plugins to load (all when `None`).
+    pub only: Option<Vec<String>>,
+    /// Each plugin's configuration, by plugin name, as JSON.
+    pub config: BTreeMap<String, serde_json::Value>,
+    /// Where it is declared (1-based line).
+    pub line: usize,
+}
+
+/// What a fault does to the operation it hits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultOutcome {
+    /// The service reports a failure.
+    Error,
+    /// The service does not answer before the call's deadline.
+    Timeout,
+    /// The plugin function panics.
+    Panic,
+    /// The plugin function never returns.
+    Hang,
+    /// The operation is slow (DCS detectors: they become available late).
+    Delay,
+    /// The DCS detectors are not available for the operation.
+    Unavailable,
+    /// The ODC partition goes to ERROR while RUNNING.
+    PartitionError,
+}
+
+impl FaultOutcome {
+    /// Every outcome, by the name scenarios use.
+    pub const ALL: &[(&'static str, FaultOutcome)] = &[
+        ("error", FaultOutcome::Error),
+        ("timeout", FaultOutcome::Timeout),
+        ("panic", FaultOutcome::Panic),
+        ("hang", FaultOutcome::Hang),
+        ("delay", FaultOutcome::Delay),
+        ("unavailable", FaultOutcome::Unavailable),
+        ("partition-error", FaultOutcome::PartitionError),
+    ];
+
+    /// The name scenarios use.
+    pub fn as_str(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(_, o)| *o == self)
+            .map_or("error", |(name, _)| name)
+    }
+}
+
+/// A fault in an integrated service, configured into the plugin of that name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fault {
+    /// The plugin it configures (`dcs`).
+    pub service: String,
+    /// The function it hits (`StartOfRun`).
+    pub operation: String,
+    /// What happens.
+    pub outcome: FaultOutcome,
+    /// Only calls of this environment (scenario name).
+    pub environment: Option<String>,
+    /// Only calls of this run number.
+    pub run: Option<u32>,
+    /// The detectors concerned (DCS).
+    pub detectors: Vec<String>,
+    /// How long (`delay`, `partition-error`).
+    pub delay: Option<Duration>,
+    /// Armed from this time from the start of the scenario.
+    pub when: Option<Duration>,
+    /// How many calls it hits (all when `None`).
+    pub times: Option<u32>,
+    /// The service's error message, instead of the default.
+    pub message: Option<String>,
+    /// Where it is declared (1-based line).
+    pub line: usize,
+}
+
+impl Fault {
+    /// The fault as the mock services read it (their `faults` configuration), with `when` made
+    /// absolute from the scenario's `epoch`.
+    pub fn to_json(&self, epoch: Timestamp) -> serde_json::Value {
+        let mut fault = serde_json::Map::new();
+        fault.insert("operation".into(), self.operation.clone().into());
+        fault.insert("outcome".into(), self.outcome.as_str().into());
+        if let Some(environment) = &self.environment {
+            fault.insert("environment".into(), environment.clone().into());
+        }
+        if let Some(run) = self.run {
+            fault.insert("run".into(), run.into());
+        }
+        if !self.detectors.is_empty() {
+            fault.insert("detectors".into(), self.detectors.clone().into());
+        }
+        let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        if let Some(delay) = self.delay {
+            fault.insert("delay_ms".into(), millis(delay).into());
+        }
+        if let Some(when) = self.when {
+            let from = epoch
+                .unix_millis()
+                .saturating_add(i64::try_from(when.as_millis()).unwrap_or(i64::MAX));
+            fault.insert("from_ms".into(), from.into());
+        }
+        if let Some(times) = self.times {
+            fault.insert("times".into(), times.into());
+        }
+        if let Some(message) = &self.message {
+            fault.insert("message".into(), message.clone().into());
+        }
+        fault.insert("line".into(), self.line.into());
+        serde_json::Value::Object(fault)
+    }
 }
 
 impl Scenario {

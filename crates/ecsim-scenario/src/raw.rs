@@ -20,6 +20,44 @@ pub(crate) struct RawScenario {
     pub(crate) timeline: Vec<Spanned<RawStep>>,
     #[serde(default, rename = "expect")]
     pub(crate) expectations: Vec<Spanned<RawExpectation>>,
+    #[serde(default, rename = "plugin")]
+    pub(crate) plugins: Vec<Spanned<RawPlugin>>,
+    #[serde(default, rename = "fault")]
+    pub(crate) faults: Vec<Spanned<RawFault>>,
+}
+
+/// `[[plugin]]`: a plugin library to load, and its plugins' configuration.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPlugin {
+    pub(crate) library: Spanned<String>,
+    #[serde(default)]
+    pub(crate) plugins: Option<Spanned<Vec<Spanned<String>>>>,
+    #[serde(default)]
+    pub(crate) config: Option<Spanned<BTreeMap<String, Spanned<Value>>>>,
+}
+
+/// `[[fault]]`: what goes wrong in a service's operation.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawFault {
+    pub(crate) service: Spanned<String>,
+    pub(crate) operation: Spanned<String>,
+    pub(crate) outcome: Spanned<String>,
+    #[serde(default)]
+    pub(crate) env: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(crate) run: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub(crate) detectors: Option<Spanned<Vec<Spanned<String>>>>,
+    #[serde(default)]
+    pub(crate) delay: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(crate) when: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(crate) times: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub(crate) message: Option<String>,
 }
 
 /// Field paths and the values they must have: `{ "envInfo.runType" = "PHYSICS" }`.

@@ -24,7 +24,7 @@ const LONG_VERSION: &str = concat!(
 #[command(name = "ecsim", version, long_version = LONG_VERSION, propagate_version = true)]
 #[command(
     after_help = "Exit codes: 0 success, 1 runtime failure, 2 usage error, 3 invalid input, \
-4 expectations not met, 5 messages not delivered.\n\
+4 expectations not met, 5 messages not delivered, 6 a plugin library refused or not started.\n\
 Logs go to stderr; set RUST_LOG (e.g. RUST_LOG=ecsim=debug) for fine-grained control."
 )]
 pub(crate) struct Cli {
@@ -87,6 +87,25 @@ pub(crate) enum Command {
     /// aliecs.*_start_activity carry kafka.NewStateNotification, aliecs.env_list.* carries
     /// kafka.ActiveRunsList, every other aliecs.* topic and dip.lhc.beam_mode carry events.Event.
     Decode(DecodeArgs),
+    /// Work with plugin libraries.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum PluginCommand {
+    /// Show what a plugin library declares — ABI and SDK versions, plugins, functions — and
+    /// whether this ecsim would load it, with the reason if not.
+    ///
+    /// Exits with 0 when the library would load, 6 when it would not.
+    Inspect {
+        /// The library: a path, or the short name of one shipped with ecsim (mock-services).
+        #[arg(value_name = "LIB")]
+        library: String,
+        /// Print the inspection as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -102,6 +121,11 @@ pub(crate) struct RunArgs {
     /// Seed for ids, replacing the scenario's.
     #[arg(long, value_name = "N")]
     pub(crate) seed: Option<u64>,
+
+    /// Load the plugins of this library too, unconfigured (repeatable). A path, relative to the
+    /// working directory; workflow calls reach its plugins by name.
+    #[arg(long = "plugin", value_name = "LIB")]
+    pub(crate) plugins: Vec<PathBuf>,
 
     /// Speed, replacing the scenario's: 0 for virtual time, 1 for real time, 10 for ten times
     /// faster than real time.

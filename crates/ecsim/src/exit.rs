@@ -22,6 +22,8 @@ pub(crate) enum Exit {
     ExpectationsFailed = 4,
     /// Messages were not delivered to the broker.
     Undelivered = 5,
+    /// A plugin library was refused, or one of its plugins did not start.
+    Plugin = 6,
 }
 
 impl From<Exit> for ExitCode {

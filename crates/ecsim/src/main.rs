@@ -29,6 +29,9 @@ fn main() -> ExitCode {
         cli::Command::Tail(args) => commands::tail::run(&args),
         cli::Command::Verify(args) => commands::verify::run(&args),
         cli::Command::Decode(args) => commands::decode::run(&args),
+        cli::Command::Plugin(cli::PluginCommand::Inspect { library, json }) => {
+            commands::plugin::inspect(&library, json)
+        }
     };
     match outcome {
         Ok(()) => Exit::Ok.into(),

@@ -218,6 +218,8 @@ struct Inner {
     run_numbers: Mutex<RunNumbers>,
     environments: Mutex<BTreeMap<String, Arc<Env>>>,
     detectors_in_use: Mutex<BTreeMap<String, String>>,
+    /// The plugins whose `init` failed, and why.
+    init_failures: Mutex<Vec<(String, crate::plugin::PluginError)>>,
 }
 
 /// The simulated AliECS core.
@@ -313,6 +315,7 @@ impl Core {
             }),
             environments: Mutex::new(BTreeMap::new()),
             detectors_in_use: Mutex::new(BTreeMap::new()),
+            init_failures: Mutex::new(Vec::new()),
         }));
         core.emit(CorePayload::CoreStart(EvMetaEventCoreStart {
             framework_id: framework_id.clone(),
@@ -325,8 +328,14 @@ impl Core {
             core: CoreRequests(Arc::downgrade(&core.0)),
             seed: config.seed,
         };
-        core.0.plugins.init_all(&context).await;
+        let failures = core.0.plugins.init_all(&context).await;
+        *lock(&core.0.init_failures) = failures;
         core
+    }
+
+    /// The plugins whose `init` failed (they stay loaded, as in AliECS), and why.
+    pub fn init_failures(&self) -> Vec<(String, crate::plugin::PluginError)> {
+        lock(&self.0.init_failures).clone()
     }
 
     /// Destroys every plugin, in order. Environments still alive are left as they are.

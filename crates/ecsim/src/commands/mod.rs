@@ -3,6 +3,7 @@
 pub(crate) mod broker;
 pub(crate) mod decode;
 pub(crate) mod kafka;
+pub(crate) mod plugin;
 pub(crate) mod run;
 pub(crate) mod tail;
 pub(crate) mod validate;

@@ -10,7 +10,10 @@
 use std::{io::IsTerminal as _, sync::Arc, time::Duration};
 
 use anyhow::Context as _;
-use ecsim_core::publish::{FanOut, Publisher};
+use ecsim_core::{
+    plugin::IntegrationPlugin,
+    publish::{FanOut, Publisher},
+};
 use ecsim_kafka::{DeliveryReport, EmbeddedBroker, KafkaPublisher, TopicLayout};
 use ecsim_scenario::{LoadError, Report, Speed, driver, expect};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -76,6 +79,21 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), Failure> {
         };
     }
 
+    // Plugin libraries: checked and configured before anything connects anywhere.
+    let dynamic = ecsim_scenario::plugins::load(&scenario, &args.plugins)
+        .map_err(|error| Failure::new(Exit::Plugin, error))?;
+    let mut topics = scenario.topics();
+    for plugin in &dynamic {
+        let topic = format!(
+            "{}{}",
+            ecsim_proto::topics::INTEGRATED_SERVICE_PREFIX,
+            plugin.name()
+        );
+        if !topics.contains(&topic) {
+            topics.push(topic);
+        }
+    }
+
     // Where the messages go: the cluster given, else a broker of our own.
     let kafka_args = &args.kafka;
     let settings = settings(
@@ -87,7 +105,6 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), Failure> {
         partitions: kafka_args.partitions,
         replication: kafka_args.replication_factor,
     };
-    let topics = scenario.topics();
     let (kafka, embedded) = if settings.bootstrap_servers().is_some() {
         let kafka = KafkaPublisher::connect(&settings, layout, &topics, kafka_args.connect_timeout)
             .map_err(|error| Failure::new(Exit::Runtime, error))?;
@@ -136,8 +153,19 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), Failure> {
     };
 
     tracing::info!(scenario = %scenario.name, seed = scenario.seed, broker = %broker_address, "replaying");
-    let report = driver::run_blocking(&scenario, publisher, Vec::new(), Arc::clone(&progress))
-        .context("starting the runtime")?;
+    let plugins: Vec<Arc<dyn IntegrationPlugin>> = dynamic
+        .into_iter()
+        .map(|plugin| plugin as Arc<dyn IntegrationPlugin>)
+        .collect();
+    let report = match driver::run_blocking(&scenario, publisher, plugins, Arc::clone(&progress)) {
+        Ok(report) => report,
+        Err(error @ driver::ReplayError::PluginStart { .. }) => {
+            drop(progress);
+            kafka.finish(kafka_args.flush_timeout);
+            return Err(Failure::new(Exit::Plugin, error));
+        }
+        Err(error) => return Err(Failure::new(Exit::Runtime, error)),
+    };
     drop(progress);
     let delivery = kafka.finish(kafka_args.flush_timeout);
     if let Some(printer) = &printer {

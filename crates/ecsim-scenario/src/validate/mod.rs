@@ -10,6 +10,8 @@
 //!   environment that is not alive then (not yet created, or destroyed); two environments
 //!   alive at the same time cannot share a detector.
 //!
+//! - plugins and faults ([`plugins`]): libraries named, fault outcomes, environments, times.
+//!
 //! What AliECS would accept and then fail at run time (STOP while CONFIGURED) is not a problem
 //! here: the replay does what AliECS does.
 
@@ -27,6 +29,8 @@ use ecsim_core::{
 use ecsim_plugin_kafka::KeyPolicy;
 use ecsim_proto::common::{BeamMode, User};
 use toml::{Spanned, Value};
+
+mod plugins;
 
 use crate::{
     diagnostic::{InvalidScenario, Problem, line_column},
@@ -96,7 +100,10 @@ pub fn parse(name: &str, text: &str) -> Result<Scenario, InvalidScenario> {
         text,
         problems: Vec::new(),
     };
-    let scenario = checker.scenario(raw);
+    let scenario = checker.scenario(raw).map(|scenario| Scenario {
+        file: name.to_owned(),
+        ..scenario
+    });
     let mut problems = checker.problems;
     if problems.is_empty()
         && let Some(scenario) = scenario
@@ -271,8 +278,11 @@ impl Checker<'_> {
         );
         self.check_lifetimes(&schedule, &defined);
         let expectations = self.expectations(&raw.expectations, &defined);
+        let plugins = self.plugins(&raw.plugins);
+        let faults = self.faults(&raw.faults, &defined);
         let header = header?;
         Some(Scenario {
+            file: String::new(),
             name: header.name,
             description: header.description,
             seed: header.seed,
@@ -284,6 +294,9 @@ impl Checker<'_> {
             environments: defined.into_iter().map(|d| d.spec).collect(),
             schedule: schedule.into_iter().map(|(step, _)| step).collect(),
             expectations,
+            plugins,
+            faults,
+            base_dir: std::path::PathBuf::from("."),
         })
     }
 

@@ -1,0 +1,237 @@
+//! Checks of `[[plugin]]` and `[[fault]]`: what can be known before any library is loaded.
+//!
+//! Whether a library exists, which plugins it has and which operations they offer is only known
+//! once it is loaded (`crate::plugins`), and is checked there, with the line of the entry.
+
+use std::collections::BTreeMap;
+
+use toml::Spanned;
+
+use super::{Checker, Defined, closest, span};
+use crate::{
+    diagnostic::Problem,
+    model::{Fault, FaultOutcome, PluginLibrary},
+    raw::{RawFault, RawPlugin},
+};
+
+impl Checker<'_> {
+    pub(super) fn plugins(&mut self, raws: &[Spanned<RawPlugin>]) -> Vec<PluginLibrary> {
+        let mut plugins = Vec::new();
+        for raw in raws {
+            let raw = raw.get_ref();
+            let library = raw.library.get_ref().trim();
+            if library.is_empty() {
+                self.report(
+                    Problem::new(
+                        span(&raw.library),
+                        "a plugin entry needs a library",
+                        "empty",
+                    )
+                    .help("a path to a plugin library (relative to this file), or `mock-services`"),
+                );
+                continue;
+            }
+            let only = raw.plugins.as_ref().map(|names| {
+                names
+                    .get_ref()
+                    .iter()
+                    .map(|n| n.get_ref().trim().to_owned())
+                    .collect::<Vec<_>>()
+            });
+            if let Some(names) = &raw.plugins
+                && names.get_ref().is_empty()
+            {
+                self.report(
+                    Problem::new(span(names), "`plugins` lists no plugin", "empty")
+                        .help("leave `plugins` out to load every plugin of the library"),
+                );
+            }
+            let mut config = BTreeMap::new();
+            for (name, value) in raw
+                .config
+                .as_ref()
+                .map(|c| c.get_ref().iter())
+                .into_iter()
+                .flatten()
+            {
+                if let Some(only) = &only
+                    && !only.contains(name)
+                {
+                    self.report(Problem::new(
+                        span(value),
+                        format!("configuration for plugin `{name}`, which `plugins` does not load"),
+                        "not loaded",
+                    ));
+                    continue;
+                }
+                if !value.get_ref().is_table() {
+                    self.report(
+                        Problem::new(
+                            span(value),
+                            format!("the configuration of `{name}` is not a table"),
+                            "not a table",
+                        )
+                        .help(format!(
+                            "write it as [plugin.config.{name}] with keys under it"
+                        )),
+                    );
+                    continue;
+                }
+                match serde_json::to_value(value.get_ref()) {
+                    Ok(json) => {
+                        config.insert(name.clone(), json);
+                    }
+                    Err(error) => self.report(Problem::new(
+                        span(value),
+                        format!("this configuration cannot be passed to the plugin: {error}"),
+                        "here",
+                    )),
+                }
+            }
+            plugins.push(PluginLibrary {
+                library: library.to_owned(),
+                only,
+                config,
+                line: self.line(span(&raw.library).start),
+            });
+        }
+        plugins
+    }
+
+    pub(super) fn faults(&mut self, raws: &[Spanned<RawFault>], defined: &[Defined]) -> Vec<Fault> {
+        let mut faults = Vec::new();
+        for raw_spanned in raws {
+            let raw = raw_spanned.get_ref();
+            let line = self.line(span(&raw.service).start);
+            let mut ok = true;
+            let service = raw.service.get_ref().trim().to_owned();
+            if service.is_empty() {
+                self.report(Problem::new(span(&raw.service), "a fault needs a service", "empty").help(
+                    "the plugin whose operation fails: dcs, odc, trg or ddsched for the mock services",
+                ));
+                ok = false;
+            }
+            let operation = raw.operation.get_ref().trim().to_owned();
+            if operation.is_empty() {
+                self.report(Problem::new(span(&raw.operation), "a fault needs an operation", "empty").help(
+                    "the function that fails, as workflow calls name it: StartOfRun in dcs.StartOfRun()",
+                ));
+                ok = false;
+            }
+            let outcome_text = raw.outcome.get_ref().trim();
+            let outcome = FaultOutcome::ALL
+                .iter()
+                .find(|(name, _)| *name == outcome_text)
+                .map(|(_, o)| *o);
+            let Some(outcome) = outcome else {
+                let names: Vec<&str> = FaultOutcome::ALL.iter().map(|(name, _)| *name).collect();
+                let mut problem = Problem::new(
+                    span(&raw.outcome),
+                    format!("`{outcome_text}` is not a fault outcome"),
+                    "unknown outcome",
+                )
+                .help(format!("one of: {}", names.join(", ")));
+                if let Some(close) = closest(outcome_text, names.iter().copied()) {
+                    problem = problem.help(format!("did you mean `{close}`?"));
+                }
+                self.report(problem);
+                continue;
+            };
+            if let Some(env) = &raw.env
+                && !defined.iter().any(|d| &d.spec.name == env.get_ref())
+            {
+                let mut problem = Problem::new(
+                    span(env),
+                    format!("no environment is called `{}`", env.get_ref()),
+                    "unknown environment",
+                );
+                if let Some(close) =
+                    closest(env.get_ref(), defined.iter().map(|d| d.spec.name.as_str()))
+                {
+                    problem = problem.help(format!("did you mean `{close}`?"));
+                }
+                self.report(problem);
+                ok = false;
+            }
+            let positive = |checker: &mut Self, value: &Spanned<i64>, what: &str| -> Option<u32> {
+                match u32::try_from(*value.get_ref()) {
+                    Ok(n) if n > 0 => Some(n),
+                    _ => {
+                        checker.report(Problem::new(
+                            span(value),
+                            format!("`{what}` is a positive whole number"),
+                            "out of range",
+                        ));
+                        None
+                    }
+                }
+            };
+            let run = raw.run.as_ref().and_then(|r| positive(self, r, "run"));
+            let times = raw.times.as_ref().and_then(|t| positive(self, t, "times"));
+            ok &= raw.run.is_none() || run.is_some();
+            ok &= raw.times.is_none() || times.is_some();
+            let delay = raw.delay.as_ref().and_then(|d| self.duration(d, "delay"));
+            let when = raw.when.as_ref().and_then(|w| self.duration(w, "time"));
+            ok &= raw.delay.is_none() || delay.is_some();
+            ok &= raw.when.is_none() || when.is_some();
+            if outcome == FaultOutcome::Delay && raw.delay.is_none() {
+                self.report(
+                    Problem::new(
+                        span(&raw.outcome),
+                        "a `delay` fault needs `delay`",
+                        "how long?",
+                    )
+                    .help("add delay = \"30s\": how much slower the operation is"),
+                );
+                ok = false;
+            }
+            if let Some(delay) = &raw.delay
+                && !matches!(outcome, FaultOutcome::Delay | FaultOutcome::PartitionError)
+            {
+                self.report(Problem::new(
+                    span(delay),
+                    format!("`delay` means nothing to a `{}` fault", outcome.as_str()),
+                    "ignored",
+                ).help("`delay` is for `delay` (how much slower) and `partition-error` (how long into the run)"));
+                ok = false;
+            }
+            let detectors: Vec<String> = raw
+                .detectors
+                .as_ref()
+                .map(|d| {
+                    d.get_ref()
+                        .iter()
+                        .map(|d| d.get_ref().trim().to_owned())
+                        .collect()
+                })
+                .unwrap_or_default();
+            if outcome == FaultOutcome::Unavailable && detectors.is_empty() {
+                self.report(
+                    Problem::new(
+                        span(&raw.outcome),
+                        "an `unavailable` fault needs `detectors`",
+                        "which ones?",
+                    )
+                    .help("add detectors = [\"TPC\"]: the detectors DCS reports unavailable"),
+                );
+                ok = false;
+            }
+            if ok {
+                faults.push(Fault {
+                    service,
+                    operation,
+                    outcome,
+                    environment: raw.env.as_ref().map(|e| e.get_ref().clone()),
+                    run,
+                    detectors,
+                    delay,
+                    when,
+                    times,
+                    message: raw.message.clone(),
+                    line,
+                });
+            }
+        }
+        faults
+    }
+}

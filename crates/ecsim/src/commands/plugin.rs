@@ -1,0 +1,33 @@
+//! `ecsim plugin inspect LIB`: what a plugin library declares, and whether it would load.
+//!
+//! The inspection runs every check `ecsim run` runs on a library, in the same order, and shows
+//! what each one learned before the first that failed — so an author sees at once which ABI and
+//! SDK versions their library carries and what ecsim makes of them.
+
+use ecsim_plugin_host::{Inspection, locate};
+
+use crate::exit::{Exit, Failure};
+
+#[allow(clippy::print_stdout)] // the inspection is the command's output
+pub(crate) fn inspect(library: &str, json: bool) -> Result<(), Failure> {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| ".".into());
+    let path = locate::resolve(library, &cwd);
+    let inspection = Inspection::of(&path);
+    if json {
+        let text = serde_json::to_string(&inspection)
+            .map_err(|error| Failure::new(Exit::Runtime, error))?;
+        println!("{text}");
+    } else {
+        print!("{inspection}");
+    }
+    if inspection.loads {
+        return Ok(());
+    }
+    let mut message = inspection.refusal.clone().unwrap_or_default();
+    if path.exists() {
+        message = format!("{} would not load", path.display());
+    } else if let Some(hint) = locate::build_hint(library) {
+        message = format!("{message}\n  hint: {hint}");
+    }
+    Err(Failure::new(Exit::Plugin, anyhow::anyhow!(message)))
+}

@@ -1,0 +1,278 @@
+//! What the four mock services share: their configuration (latencies, faults), and publishing
+//! integrated-service events the way AliECS's plugins fill them.
+
+use std::time::Duration;
+
+use ecsim_plugin_sdk::{Call, CallError, OpStatus, Setup};
+use serde::Deserialize;
+use serde_json::Value;
+
+/// How long the services take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum Latency {
+    /// Every operation completes at once (the default in virtual time).
+    Instant,
+    /// Operations take about as long as at ALICE (the default in real time).
+    Realistic,
+}
+
+/// What a fault does to the operation it hits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum Outcome {
+    /// The service reports a failure (for DCS with detectors: those detectors fail).
+    Error,
+    /// The service does not answer before the call's deadline.
+    Timeout,
+    /// The plugin function panics (isolation testing).
+    Panic,
+    /// The plugin function never returns (isolation testing).
+    Hang,
+    /// The operation is slow by `delay` (for DCS with detectors: they become available late).
+    Delay,
+    /// DCS only: the detectors are not available for the operation.
+    Unavailable,
+    /// ODC `Start` only: the partition goes to ERROR `delay` after the run started.
+    PartitionError,
+}
+
+/// A fault, as the scenario's `[[fault]]` gives it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FaultSpec {
+    /// The function it hits (`StartOfRun`).
+    pub(crate) operation: String,
+    /// Only calls of this environment (scenario name).
+    #[serde(default)]
+    pub(crate) environment: Option<String>,
+    /// Only calls of this run number.
+    #[serde(default)]
+    pub(crate) run: Option<u32>,
+    /// The detectors concerned (DCS).
+    #[serde(default)]
+    pub(crate) detectors: Vec<String>,
+    /// What happens.
+    pub(crate) outcome: Outcome,
+    /// How long (`delay`, `partition-error`).
+    #[serde(default)]
+    pub(crate) delay_ms: Option<u64>,
+    /// Armed from this instant (ms since the epoch) on.
+    #[serde(default)]
+    pub(crate) from_ms: Option<i64>,
+    /// How many calls it hits (all, when absent).
+    #[serde(default)]
+    pub(crate) times: Option<u32>,
+    /// The service's error message, instead of the default.
+    #[serde(default)]
+    pub(crate) message: Option<String>,
+    /// Where the scenario declares it (1-based line), for messages.
+    #[serde(default)]
+    pub(crate) line: Option<usize>,
+}
+
+impl FaultSpec {
+    pub(crate) fn delay(&self) -> Duration {
+        Duration::from_millis(self.delay_ms.unwrap_or(0))
+    }
+
+    /// "the fault at line 42" (or without a line).
+    pub(crate) fn origin(&self) -> String {
+        match self.line {
+            Some(line) => format!("the scenario's fault at line {line}"),
+            None => "a scenario fault".to_owned(),
+        }
+    }
+}
+
+/// A service's faults, and how many calls each has hit.
+#[derive(Debug, Default)]
+pub(crate) struct Faults {
+    faults: Vec<(FaultSpec, u32)>,
+}
+
+impl Faults {
+    /// Checks the faults against what the service offers: `functions`, and which outcomes make
+    /// sense for it (`allowed`, given the operation).
+    pub(crate) fn new(
+        service: &str,
+        specs: Vec<FaultSpec>,
+        functions: &[&str],
+        allowed: impl Fn(&FaultSpec) -> Result<(), String>,
+    ) -> Result<Self, String> {
+        for spec in &specs {
+            if !functions.contains(&spec.operation.as_str()) {
+                return Err(format!(
+                    "{}: {service} has no operation {:?} (it has: {})",
+                    spec.origin(),
+                    spec.operation,
+                    functions.join(", ")
+                ));
+            }
+            allowed(spec).map_err(|why| format!("{}: {why}", spec.origin()))?;
+        }
+        Ok(Self {
+            faults: specs.into_iter().map(|spec| (spec, 0)).collect(),
+        })
+    }
+
+    /// The first fault that hits this call, counted as used.
+    pub(crate) fn hit(&mut self, call: &Call) -> Option<FaultSpec> {
+        let run: Option<u32> = call.var("run_number").and_then(|r| r.parse().ok());
+        let (spec, used) = self.faults.iter_mut().find(|(spec, used)| {
+            spec.operation == call.function()
+                && spec
+                    .environment
+                    .as_deref()
+                    .is_none_or(|e| e == call.environment_name())
+                && spec.run.is_none_or(|r| Some(r) == run)
+                && spec.from_ms.is_none_or(|from| call.now_ms() >= from)
+                && spec.times.is_none_or(|times| *used < times)
+        })?;
+        *used += 1;
+        Some(spec.clone())
+    }
+}
+
+/// The latency in effect: as configured, else instant in virtual time, realistic otherwise.
+pub(crate) fn latency(configured: Option<Latency>, setup: &Setup) -> Latency {
+    configured.unwrap_or(if setup.virtual_time {
+        Latency::Instant
+    } else {
+        Latency::Realistic
+    })
+}
+
+impl Latency {
+    /// `realistic`, or nothing.
+    pub(crate) fn of(self, realistic: Duration) -> Duration {
+        match self {
+            Latency::Instant => Duration::ZERO,
+            Latency::Realistic => realistic,
+        }
+    }
+}
+
+/// Does what the generic outcomes do: panic or hang. Other outcomes are the service's to play.
+pub(crate) fn misbehave(fault: Option<&FaultSpec>, call: &Call) {
+    match fault.map(|f| (f.outcome, f)) {
+        Some((Outcome::Panic, fault)) => {
+            panic!("{} made {} panic", fault.origin(), call.func())
+        }
+        Some((Outcome::Hang, _)) => loop {
+            std::thread::park();
+        },
+        _ => {}
+    }
+}
+
+/// A Go map as `encoding/json` writes it: keys sorted.
+pub(crate) fn go_map<'a>(entries: impl IntoIterator<Item = (&'a str, Value)>) -> Value {
+    let mut sorted: Vec<(&str, Value)> = entries.into_iter().collect();
+    sorted.sort_by(|a, b| a.0.cmp(b.0));
+    Value::Object(sorted.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+}
+
+/// A Go map payload being built: entries added as AliECS's plugins add them, written sorted.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Payload(Vec<(&'static str, Value)>);
+
+impl Payload {
+    pub(crate) fn with(mut self, key: &'static str, value: Value) -> Self {
+        self.set(key, value);
+        self
+    }
+
+    pub(crate) fn set(&mut self, key: &'static str, value: Value) {
+        match self.0.iter_mut().find(|(k, _)| *k == key) {
+            Some(entry) => entry.1 = value,
+            None => self.0.push((key, value)),
+        }
+    }
+
+    pub(crate) fn json(&self) -> String {
+        go_map(self.0.iter().map(|(k, v)| (*k, v.clone()))).to_string()
+    }
+}
+
+/// Publishes one integrated-service event of `call` on `service`'s topic, now.
+pub(crate) fn publish(
+    call: &mut Call,
+    service: &str,
+    operation: OpStatus,
+    step: &str,
+    step_status: OpStatus,
+    payload: &Payload,
+    error: Option<&str>,
+) {
+    let mut event = call.service_event(operation, step, step_status);
+    event.payload = payload.json();
+    event.error = error.unwrap_or_default().to_owned();
+    call.publish(service, event);
+}
+
+/// The gRPC error of a deadline, as grpc-go prints it.
+pub(crate) const DEADLINE_EXCEEDED: &str =
+    "rpc error: code = DeadlineExceeded desc = context deadline exceeded";
+
+/// "1m30s", "140s", "500ms": a duration as Go prints it.
+pub(crate) fn go_duration(duration: Duration) -> String {
+    let millis = duration.as_millis();
+    if !millis.is_multiple_of(1000) {
+        return if millis < 1000 {
+            format!("{millis}ms")
+        } else {
+            format!("{}s", duration.as_secs_f64())
+        };
+    }
+    let secs = duration.as_secs();
+    match (secs / 3600, secs % 3600 / 60, secs % 60) {
+        (0, 0, s) => format!("{s}s"),
+        (0, m, s) => format!("{m}m{s}s"),
+        (h, m, s) => format!("{h}h{m}m{s}s"),
+    }
+}
+
+/// The call's failure, as AliECS's plugins write it: `<X> call failed`, with the reason.
+pub(crate) fn failed(what: &str, reason: impl Into<String>) -> CallError {
+    CallError::new(format!("{what} call failed")).reason(reason)
+}
+
+/// The list of a JSON string array variable (`dcs_detectors`, `trg_detectors`).
+pub(crate) fn string_list(call: &Call, key: &str) -> Result<Vec<String>, String> {
+    let text = call.var(key).unwrap_or("[]");
+    serde_json::from_str(text)
+        .map_err(|error| format!("{key} is not a JSON list of strings: {error}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_print_as_go_prints_them() {
+        assert_eq!(go_duration(Duration::from_secs(140)), "2m20s");
+        assert_eq!(go_duration(Duration::from_secs(30)), "30s");
+        assert_eq!(go_duration(Duration::from_millis(100)), "100ms");
+        assert_eq!(go_duration(Duration::from_millis(1500)), "1.5s");
+        assert_eq!(go_duration(Duration::from_secs(3600)), "1h0m0s");
+    }
+
+    #[test]
+    fn payloads_are_written_with_sorted_keys_as_go_maps_are() {
+        let payload = Payload::default()
+            .with("runNumber", Value::from(7))
+            .with("detectors", serde_json::json!(["TPC"]))
+            .with(
+                "detectorsReadiness",
+                go_map([
+                    ("TPC", Value::from("SOR_AVAILABLE")),
+                    ("ITS", Value::from("SOR_AVAILABLE")),
+                ]),
+            );
+        assert_eq!(
+            payload.json(),
+            r#"{"detectors":["TPC"],"detectorsReadiness":{"ITS":"SOR_AVAILABLE","TPC":"SOR_AVAILABLE"},"runNumber":7}"#
+        );
+    }
+}

@@ -26,7 +26,7 @@ pub enum PluginSetupError {
         /// The scenario line or argument that names it.
         origin: String,
         /// Why it was refused.
-        error: LoadError,
+        error: Box<LoadError>,
         /// What to do, when there is more to say.
         hint: Option<String>,
     },
@@ -93,11 +93,11 @@ pub fn load(
             if !library.plugins().iter().any(|p| p.name == name) {
                 return Err(PluginSetupError::Load {
                     origin,
-                    error: LoadError::UnknownPlugin {
+                    error: Box::new(LoadError::UnknownPlugin {
                         path: library.path().to_owned(),
                         name,
                         offered: library.offered(),
-                    },
+                    }),
                     hint: None,
                 });
             }
@@ -202,7 +202,7 @@ pub fn load(
                 .plugin(&plan.name, &config)
                 .map_err(|error| PluginSetupError::Load {
                     origin: plan.origin.clone(),
-                    error,
+                    error: Box::new(error),
                     hint: None,
                 })?;
         plugins.push(Arc::new(plugin));
@@ -217,7 +217,7 @@ fn open(path: &Path, written: &str, origin: &str) -> Result<Arc<Library>, Plugin
             .flatten();
         PluginSetupError::Load {
             origin: origin.to_owned(),
-            error,
+            error: Box::new(error),
             hint,
         }
     })

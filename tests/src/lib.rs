@@ -22,8 +22,10 @@ use ecsim_plugin_kafka::{KafkaPlugin, KeyPolicy};
 /// Where virtual time starts in these tests: 2025-06-15 12:00:00 UTC.
 pub const EPOCH: Timestamp = Timestamp::from_unix_millis(1_749_988_800_000);
 
-/// A stand-in for the DCS service until the mock services exist: every function succeeds but
-/// `StartOfRun`, which fails the way AliECS's DCS plugin reports an incompatible detector.
+/// An in-process stand-in for DCS, for tests of the core's failure handling that should not
+/// depend on the mock-services library: every function succeeds but `StartOfRun`, which fails
+/// the way AliECS's DCS plugin reports an incompatible detector. (The mock DCS itself is
+/// tested in `tests/mock_services.rs`.)
 #[derive(Debug, Default)]
 pub struct RefusingDcs;
 

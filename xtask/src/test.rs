@@ -2,7 +2,8 @@
 //!
 //! `cargo xtask test` is the README's test command. It must work on a fresh machine, so it
 //! installs what the tests need and a new machine lacks (pq, and the tansu broker; see
-//! [`crate::tools`]), then runs every test: the workspace's
+//! [`crate::tools`]), builds the plugin libraries the tests load, then runs every test: the
+//! workspace's
 //! unit and integration tests under cargo-nextest (faster, one process per test, clearer
 //! output) and the doc tests, which nextest cannot run, under `cargo test --doc`.
 
@@ -24,6 +25,10 @@ pub(crate) fn run(runner_args: &[String]) -> anyhow::Result<()> {
         args.push("--");
         args.extend(runner_args.iter().map(String::as_str));
     }
+    // The plugin libraries (cdylibs) that tests load from target/debug, as `ecsim run` loads
+    // them from beside the executable: test builds do not produce them.
+    println!("building the workspace, plugin libraries included");
+    run::checked(&cargo, &["build", "--workspace"])?;
     println!("running the tests with {runner}");
     run::checked_env(&cargo, &args, &envs)?;
     run::checked_env(&cargo, &["test", "--workspace", "--doc"], &envs)

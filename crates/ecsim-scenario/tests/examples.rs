@@ -11,7 +11,7 @@ use std::{
 
 use ecsim_core::publish::{MemoryPublisher, Publisher, Record};
 use ecsim_proto::{events::Event, kafka::ActiveRunsList, prost::Message as _};
-use ecsim_scenario::{Report, Scenario, driver};
+use ecsim_scenario::{Report, Scenario, driver, expect};
 
 fn scenarios() -> Vec<PathBuf> {
     let mut paths: Vec<PathBuf> = std::fs::read_dir("../../scenarios")
@@ -39,8 +39,14 @@ impl Publisher for Digest {
     }
 }
 
+/// Replays with the plugin libraries the scenario names (the mock services), as `ecsim run`.
 fn replay(scenario: &Scenario, publisher: Arc<dyn Publisher>) -> Report {
-    driver::run_blocking(scenario, publisher, Vec::new(), Arc::new(driver::Silent)).unwrap()
+    let plugins = ecsim_scenario::plugins::load(scenario, &[])
+        .unwrap()
+        .into_iter()
+        .map(|p| p as Arc<dyn ecsim_core::plugin::IntegrationPlugin>)
+        .collect();
+    driver::run_blocking(scenario, publisher, plugins, Arc::new(driver::Silent)).unwrap()
 }
 
 fn digest(scenario: &Scenario) -> (u64, u64) {
@@ -63,6 +69,9 @@ fn there_are_the_example_scenarios_the_readme_promises() {
         "beam-dump",
         "many-environments",
         "soak",
+        "integrated-services",
+        "dcs-sor-failure",
+        "odc-partition-error",
     ] {
         assert!(
             names.iter().any(|n| n == expected),
@@ -82,6 +91,29 @@ fn every_example_replays_to_the_same_bytes_with_the_same_seed() {
         if path.ends_with("soak.toml") {
             println!("soak: {count} messages");
         }
+    }
+}
+
+#[test]
+fn every_example_meets_its_own_expectations() {
+    for path in scenarios() {
+        let scenario = ecsim_scenario::load(&path).unwrap();
+        if scenario.expectations.is_empty() {
+            continue;
+        }
+        let collector = Arc::new(expect::Collector::new(&scenario.expectations));
+        let report = replay(&scenario, collector.clone());
+        let outcomes = expect::check(
+            &scenario.expectations,
+            &collector.observed(),
+            &report.environment_ids,
+        );
+        assert!(
+            outcomes.iter().all(|o| o.met),
+            "{}:\n{}",
+            path.display(),
+            expect::render(&outcomes)
+        );
     }
 }
 

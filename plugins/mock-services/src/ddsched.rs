@@ -240,7 +240,7 @@ impl DdSched {
         let fails = fault.is_some_and(|f| f.outcome == Outcome::Error);
         let limit = call.remaining();
         let mut waited = Duration::ZERO;
-        while never || waited + POLL <= takes {
+        loop {
             if waited + POLL > limit {
                 call.elapse(limit.saturating_sub(waited));
                 let error =
@@ -259,6 +259,27 @@ impl DdSched {
             call.elapse(POLL);
             waited += POLL;
             if fails {
+                self.partitions
+                    .insert(environment.clone(), "PARTITION_ERROR");
+                let error = format!(
+                    "partition {environment} in unexpected state PARTITION_ERROR{}",
+                    fault
+                        .and_then(|f| f.message.clone())
+                        .map(|m| format!(": {m}"))
+                        .unwrap_or_default()
+                );
+                publish(
+                    call,
+                    SERVICE,
+                    OpStatus::DoneError,
+                    poll,
+                    OpStatus::DoneError,
+                    &state("PARTITION_ERROR"),
+                    Some(&error),
+                );
+                return Err(failed(&what, error));
+            }
+            if !never && waited >= takes {
                 break;
             }
             publish(
@@ -271,28 +292,6 @@ impl DdSched {
                 None,
             );
         }
-        if fails {
-            self.partitions
-                .insert(environment.clone(), "PARTITION_ERROR");
-            let error = format!(
-                "partition {environment} in unexpected state PARTITION_ERROR{}",
-                fault
-                    .and_then(|f| f.message.clone())
-                    .map(|m| format!(": {m}"))
-                    .unwrap_or_default()
-            );
-            publish(
-                call,
-                SERVICE,
-                OpStatus::DoneError,
-                poll,
-                OpStatus::DoneError,
-                &state("PARTITION_ERROR"),
-                Some(&error),
-            );
-            return Err(failed(&what, error));
-        }
-        call.elapse(takes.saturating_sub(waited));
         self.partitions.insert(environment, done);
         publish(
             call,

@@ -459,8 +459,14 @@ impl Odc {
             if let Some(run) = step.request.get("runnr") {
                 reply.insert("runnr".into(), run.clone());
             }
-            if !step.state_after.is_empty() {
-                reply.insert("state".into(), Value::from(step.state_after));
+            // A failed call leaves the partition as it was.
+            let state = if error.is_some() {
+                self.partitions.get(environment).map_or("", |p| p.state)
+            } else {
+                step.state_after
+            };
+            if !state.is_empty() {
+                reply.insert("state".into(), Value::from(state));
             }
             reply.insert("sessionid".into(), Value::from(session.clone()));
             let reply = Value::Object(reply);

@@ -17,8 +17,8 @@ use crate::{
 impl Checker<'_> {
     pub(super) fn plugins(&mut self, raws: &[Spanned<RawPlugin>]) -> Vec<PluginLibrary> {
         let mut plugins = Vec::new();
-        for raw in raws {
-            let raw = raw.get_ref();
+        for raw_spanned in raws {
+            let raw = raw_spanned.get_ref();
             let library = raw.library.get_ref().trim();
             if library.is_empty() {
                 self.report(
@@ -92,7 +92,7 @@ impl Checker<'_> {
                 library: library.to_owned(),
                 only,
                 config,
-                line: self.line(span(&raw.library).start),
+                line: self.line(span(raw_spanned).start),
             });
         }
         plugins
@@ -102,7 +102,7 @@ impl Checker<'_> {
         let mut faults = Vec::new();
         for raw_spanned in raws {
             let raw = raw_spanned.get_ref();
-            let line = self.line(span(&raw.service).start);
+            let line = self.line(span(raw_spanned).start);
             let mut ok = true;
             let service = raw.service.get_ref().trim().to_owned();
             if service.is_empty() {

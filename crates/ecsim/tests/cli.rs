@@ -517,3 +517,162 @@ fn bad_kafka_flags_are_usage_or_input_errors() {
     let out = ecsim(&["run", PHYSICS, "--partitions", "0"], b"");
     assert_eq!(out.status.code(), Some(2));
 }
+
+// ---- Plugin libraries -----------------------------------------------------------------------
+
+/// A library built beside the ecsim binary (`cargo xtask test` builds them all first).
+fn built_library(package: &str) -> String {
+    let dir = std::path::Path::new(env!("CARGO_BIN_EXE_ecsim"))
+        .parent()
+        .unwrap();
+    let file = format!(
+        "{}{}{}",
+        std::env::consts::DLL_PREFIX,
+        package.replace('-', "_"),
+        std::env::consts::DLL_SUFFIX
+    );
+    let path = dir.join(file);
+    assert!(
+        path.is_file(),
+        "{} is missing: build it with `cargo build -p {package}` (cargo xtask test does)",
+        path.display()
+    );
+    path.display().to_string()
+}
+
+#[test]
+fn plugin_inspect_shows_what_the_mock_services_offer_and_that_they_load() {
+    built_library("ecsim-mock-services");
+    let out = ecsim(&["plugin", "inspect", "mock-services"], b"");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    for line in [
+        "ABI version: 1 (this ecsim: 1)",
+        "plugin:      dcs (DCS)",
+        "  functions: PrepareForRun, StartOfRun, EndOfRun, Cleanup",
+        "plugin:      ddsched (DD scheduler)",
+        "loads:       yes",
+    ] {
+        assert!(stdout.contains(line), "{line:?} in:\n{stdout}");
+    }
+    let out = ecsim(&["plugin", "inspect", "mock-services", "--json"], b"");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["loads"], true);
+    let names: Vec<&str> = json["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["dcs", "odc", "trg", "ddsched"]);
+}
+
+#[test]
+fn plugin_inspect_explains_every_refusal_with_exit_6() {
+    let not_a_plugin = built_library("ecsim-test-not-a-plugin");
+    let cases = [
+        (
+            PHYSICS.to_owned(),
+            "is not a shared library (it starts with the text \"# A \")",
+        ),
+        (
+            not_a_plugin,
+            "is a library but not an ecsim plugin: it does not export the symbol ecsim_plugin_entry_v1",
+        ),
+        (
+            "no/such/libplugin.so".to_owned(),
+            "there is no plugin library at",
+        ),
+    ];
+    for (library, reason) in cases {
+        let out = ecsim(&["plugin", "inspect", &library], b"");
+        assert_eq!(out.status.code(), Some(6), "{library}");
+        let stdout = text(&out.stdout);
+        assert!(stdout.contains("loads:       no: "), "{stdout}");
+        assert!(stdout.contains(reason), "{reason:?} in:\n{stdout}");
+        assert!(
+            text(&out.stderr).starts_with("error: "),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn run_loads_a_plugin_given_on_the_command_line_and_its_calls_reach_aliecs_call() {
+    let library = built_library("ecsim-example-plugin");
+    let scenario = "../../plugins/example/scenario.toml";
+    let out = ecsim(&["run", scenario, "--plugin", &library, "--print"], b"");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let calls: Vec<(String, String, String)> = text(&out.stdout)
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+        .filter(|r| r["topic"] == "aliecs.call")
+        .map(|r| {
+            let call = &r["value"]["callEvent"];
+            (
+                call["func"].as_str().unwrap().to_owned(),
+                call["callStatus"].as_str().unwrap().to_owned(),
+                call["output"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .filter(|(func, _, _)| func.starts_with("example."))
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            (
+                "example.StartOfRun()".into(),
+                "STARTED".into(),
+                String::new()
+            ),
+            (
+                "example.StartOfRun()".into(),
+                "DONE_OK".into(),
+                "run 1 start announced (1 so far)".into()
+            ),
+            ("example.EndOfRun()".into(), "STARTED".into(), String::new()),
+            (
+                "example.EndOfRun()".into(),
+                "DONE_OK".into(),
+                "run 1 end announced (2 so far)".into()
+            ),
+        ]
+    );
+    assert!(text(&out.stderr).contains("expectations: 2 of 2 met"));
+
+    // Without the library, AliECS's evaluator does not know `example`: the calls fail.
+    let out = ecsim(&["run", scenario], b"");
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "the scenario's expectations fail"
+    );
+}
+
+#[test]
+fn run_refuses_a_bad_library_or_a_fault_without_its_service_with_exit_6() {
+    let out = ecsim(&["run", PHYSICS, "--plugin", PHYSICS], b"");
+    assert_eq!(out.status.code(), Some(6));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.starts_with(&format!(
+            "error: --plugin {PHYSICS}: {PHYSICS} is not a shared library"
+        )),
+        "{stderr}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fault.toml");
+    std::fs::write(
+        &path,
+        "[scenario]\nname = \"f\"\n\n[[fault]]\nservice = \"dcs\"\noperation = \"StartOfRun\"\noutcome = \"error\"\n",
+    )
+    .unwrap();
+    let out = ecsim(&["run", path.to_str().unwrap()], b"");
+    assert_eq!(out.status.code(), Some(6));
+    assert!(
+        text(&out.stderr).contains("fault.toml:4 ([[fault]]): a fault of dcs, but no plugin dcs is loaded; load the mock services with [[plugin]] library = \"mock-services\""),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -190,7 +190,7 @@ impl Checker<'_> {
             {
                 self.report(Problem::new(
                     span(delay),
-                    format!("`delay` means nothing to a `{}` fault", outcome.as_str()),
+                    format!("`delay` means nothing to a fault whose outcome is `{}`", outcome.as_str()),
                     "ignored",
                 ).help("`delay` is for `delay` (how much slower) and `partition-error` (how long into the run)"));
                 ok = false;

@@ -12,7 +12,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use ecsim_core::publish::{FanOut, MemoryPublisher, Publisher, Record};
+use ecsim_core::{
+    plugin::IntegrationPlugin,
+    publish::{FanOut, MemoryPublisher, Publisher, Record},
+};
 use ecsim_e2e::brokers::{Broker, Storage, Tansu};
 use ecsim_kafka::{
     KafkaPublisher, Settings, TopicLayout,
@@ -93,10 +96,22 @@ fn per_key_from_received(received: &[Received]) -> PerKey {
 /// Replays `scenario` to `broker`, and checks that what a consumer reads back is what was
 /// published: the same messages, keys and per-key order, nothing lost, nothing duplicated.
 fn replay_and_compare(broker: &Broker, scenario: &Scenario, layout: TopicLayout) -> Vec<Received> {
-    let kafka = Arc::new(publisher(broker, layout, &scenario.topics()));
+    // The scenario's plugin libraries, loaded as `ecsim run` loads them.
+    let plugins = ecsim_scenario::plugins::load(scenario, &[]).unwrap();
+    let mut topics = scenario.topics();
+    topics.extend(
+        plugins
+            .iter()
+            .map(|p| format!("aliecs.integrated_service.{}", p.name())),
+    );
+    let plugins: Vec<Arc<dyn IntegrationPlugin>> = plugins
+        .into_iter()
+        .map(|p| p as Arc<dyn IntegrationPlugin>)
+        .collect();
+    let kafka = Arc::new(publisher(broker, layout, &topics));
     let memory = Arc::new(MemoryPublisher::new());
     let fan_out: Arc<dyn Publisher> = Arc::new(FanOut(vec![kafka.clone(), memory.clone()]));
-    driver::run_blocking(scenario, fan_out, Vec::new(), Arc::new(driver::Silent)).unwrap();
+    driver::run_blocking(scenario, fan_out, plugins, Arc::new(driver::Silent)).unwrap();
     let delivery = kafka.finish(Duration::from_secs(60));
     let printed = memory.records();
     assert!(delivery.all_delivered(), "{}: {delivery}", broker.name());
@@ -125,6 +140,30 @@ fn replayed_scenarios_reach_every_broker_whole_with_their_keys_in_order() {
     for name in ["physics-run", "failed-start", "beam-dump"] {
         for broker in Broker::all() {
             replay_and_compare(&broker, &scenario(name), TopicLayout::default());
+        }
+    }
+}
+
+#[test]
+fn the_mock_services_loaded_from_their_library_publish_to_every_broker() {
+    for name in ["integrated-services", "dcs-sor-failure"] {
+        for broker in Broker::all() {
+            let received = replay_and_compare(&broker, &scenario(name), TopicLayout::default());
+            let services: std::collections::BTreeSet<&str> = received
+                .iter()
+                .filter_map(|m| m.topic.strip_prefix("aliecs.integrated_service."))
+                .collect();
+            let expected: &[&str] = if name == "dcs-sor-failure" {
+                &["dcs"]
+            } else {
+                &["dcs", "ddsched", "odc", "trg"]
+            };
+            assert_eq!(
+                services.into_iter().collect::<Vec<_>>(),
+                expected,
+                "{name} on {}",
+                broker.name()
+            );
         }
     }
 }

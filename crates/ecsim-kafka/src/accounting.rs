@@ -5,7 +5,7 @@
 //! librdkafka's error), or still pending when the publisher shuts down, and the report says
 //! which for every topic.
 
-use std::{collections::BTreeMap, sync::Mutex};
+use std::{collections::BTreeMap, sync::Mutex, time::Duration};
 
 use serde::Serialize;
 
@@ -31,13 +31,40 @@ impl TopicDelivery {
 }
 
 /// What happened to everything published, per topic.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct DeliveryReport {
     /// Per topic, in name order.
     pub topics: BTreeMap<String, TopicDelivery>,
     /// Partitions of the embedded broker that grew past what it keeps (topic, partition).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub truncated_partitions: Vec<(String, i32)>,
+    /// How long acknowledgements took, from the moment a message was published (when the core
+    /// emitted it) to the broker's acknowledgement; `None` before the first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency: Option<Latency>,
+}
+
+/// Acknowledgement latencies, in milliseconds (microsecond resolution).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Latency {
+    /// Acknowledged messages measured.
+    pub count: u64,
+    /// Median.
+    pub p50_ms: f64,
+    /// 99th percentile.
+    pub p99_ms: f64,
+    /// Slowest.
+    pub max_ms: f64,
+}
+
+impl std::fmt::Display for Latency {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "acknowledged within p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+            self.p50_ms, self.p99_ms, self.max_ms
+        )
+    }
 }
 
 impl DeliveryReport {
@@ -72,6 +99,9 @@ impl std::fmt::Display for DeliveryReport {
             total.failed,
             total.pending()
         )?;
+        if let Some(latency) = &self.latency {
+            writeln!(f, "  {latency}")?;
+        }
         for (topic, partition) in &self.truncated_partitions {
             writeln!(
                 f,
@@ -100,26 +130,46 @@ pub const EMBEDDED_PARTITION_BYTES: u64 = 5 * 1024 * 1024;
 /// … and at most this many messages.
 pub const EMBEDDED_PARTITION_MESSAGES: u64 = 100_000;
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct State {
     topics: BTreeMap<String, TopicDelivery>,
     partitions: BTreeMap<(String, i32), (u64, u64)>,
     truncated: Vec<(String, i32)>,
+    /// Acknowledgement latencies, in microseconds.
+    latency: hdrhistogram::Histogram<u64>,
 }
 
 /// Counts kept while publishing; shared with the producer's delivery callback.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Accounting {
     state: Mutex<State>,
     /// Watch partition sizes against the embedded broker's limits.
     embedded: bool,
 }
 
+impl Default for Accounting {
+    fn default() -> Self {
+        Self::new(false)
+    }
+}
+
 impl Accounting {
     /// Accounting for a real broker, or for the embedded one (partition sizes watched).
     pub fn new(embedded: bool) -> Self {
+        // Three significant figures: 1 µs resolution below a millisecond, 0.1% above. The
+        // histogram grows as it needs to (auto-resize), so no latency is ever out of range.
+        let mut latency = hdrhistogram::Histogram::new(3).unwrap_or_else(|_| {
+            hdrhistogram::Histogram::new_with_bounds(1, u64::MAX, 3)
+                .unwrap_or_else(|_| unreachable!("3 significant figures are valid"))
+        });
+        latency.auto(true);
         Self {
-            state: Mutex::new(State::default()),
+            state: Mutex::new(State {
+                topics: BTreeMap::new(),
+                partitions: BTreeMap::new(),
+                truncated: Vec::new(),
+                latency,
+            }),
             embedded,
         }
     }
@@ -130,26 +180,54 @@ impl Accounting {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn topic<'a>(state: &'a mut State, topic: &str) -> &'a mut TopicDelivery {
-        state.topics.entry(topic.to_owned()).or_default()
+    /// The counts of `topic`; its name is copied only the first time it is seen, not for every
+    /// message.
+    fn topic<'a>(
+        topics: &'a mut BTreeMap<String, TopicDelivery>,
+        topic: &str,
+    ) -> &'a mut TopicDelivery {
+        if !topics.contains_key(topic) {
+            topics.insert(topic.to_owned(), TopicDelivery::default());
+        }
+        topics
+            .get_mut(topic)
+            .unwrap_or_else(|| unreachable!("inserted above"))
     }
 
     /// A message was handed to the producer.
     pub fn sent(&self, topic: &str) {
-        Self::topic(&mut self.state(), topic).sent += 1;
+        Self::topic(&mut self.state().topics, topic).sent += 1;
     }
 
-    /// The broker acknowledged a message of `size` bytes on `partition`.
-    pub fn delivered(&self, topic: &str, partition: i32, size: u64) {
+    /// The broker acknowledged a message of `size` bytes on `partition`, `latency` after it
+    /// was published.
+    pub fn delivered(&self, topic: &str, partition: i32, size: u64, latency: Duration) {
         let mut state = self.state();
-        Self::topic(&mut state, topic).delivered += 1;
+        Self::topic(&mut state.topics, topic).delivered += 1;
+        let micros = u64::try_from(latency.as_micros())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        // Cannot fail: the histogram resizes itself.
+        let _ = state.latency.record(micros);
         if self.embedded {
-            let key = (topic.to_owned(), partition);
-            let (count, bytes) = state.partitions.entry(key.clone()).or_default();
+            let partitions = &mut state.partitions;
+            let (count, bytes) = match partitions
+                .iter_mut()
+                .find(|((t, p), _)| t == topic && *p == partition)
+            {
+                Some((_, counts)) => counts,
+                None => partitions.entry((topic.to_owned(), partition)).or_default(),
+            };
             *count += 1;
             *bytes += size;
             let over = *count > EMBEDDED_PARTITION_MESSAGES || *bytes > EMBEDDED_PARTITION_BYTES;
-            if over && !state.truncated.contains(&key) {
+            if over
+                && !state
+                    .truncated
+                    .iter()
+                    .any(|(t, p)| t == topic && *p == partition)
+            {
+                let key = (topic.to_owned(), partition);
                 tracing::warn!(
                     topic,
                     partition,
@@ -165,7 +243,7 @@ impl Accounting {
     /// A message failed for good.
     pub fn failed(&self, topic: &str, error: &str) {
         let mut state = self.state();
-        let counts = Self::topic(&mut state, topic);
+        let counts = Self::topic(&mut state.topics, topic);
         counts.failed += 1;
         if counts.first_error.is_none() {
             counts.first_error = Some(error.to_owned());
@@ -175,9 +253,17 @@ impl Accounting {
     /// The counts so far.
     pub fn report(&self) -> DeliveryReport {
         let state = self.state();
+        let histogram = &state.latency;
+        let ms = |micros: u64| micros as f64 / 1000.0;
         DeliveryReport {
             topics: state.topics.clone(),
             truncated_partitions: state.truncated.clone(),
+            latency: (!histogram.is_empty()).then(|| Latency {
+                count: histogram.len(),
+                p50_ms: ms(histogram.value_at_quantile(0.5)),
+                p99_ms: ms(histogram.value_at_quantile(0.99)),
+                max_ms: ms(histogram.max()),
+            }),
         }
     }
 }
@@ -192,8 +278,8 @@ mod tests {
         for _ in 0..5 {
             accounting.sent("a");
         }
-        accounting.delivered("a", 0, 10);
-        accounting.delivered("a", 0, 10);
+        accounting.delivered("a", 0, 10, Duration::from_millis(2));
+        accounting.delivered("a", 0, 10, Duration::from_millis(2));
         accounting.failed("a", "Broker: Leader not available");
         accounting.failed("a", "later error");
         let report = accounting.report();
@@ -213,6 +299,13 @@ mod tests {
             text.contains("a: 3 of 5 not delivered (Broker: Leader not available)"),
             "{text}"
         );
+        let latency = report.latency.unwrap();
+        assert_eq!(latency.count, 2);
+        assert!((latency.p50_ms - 2.0).abs() < 0.01, "{latency:?}");
+        assert!(
+            text.contains("acknowledged within p50 2.0 ms, p99 2.0 ms"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -220,9 +313,9 @@ mod tests {
         let accounting = Accounting::new(true);
         for _ in 0..6 {
             accounting.sent("big");
-            accounting.delivered("big", 0, 1024 * 1024);
+            accounting.delivered("big", 0, 1024 * 1024, Duration::ZERO);
             accounting.sent("big");
-            accounting.delivered("big", 1, 10);
+            accounting.delivered("big", 1, 10, Duration::ZERO);
         }
         assert_eq!(
             accounting.report().truncated_partitions,
@@ -230,7 +323,7 @@ mod tests {
         );
         let real = Accounting::new(false);
         real.sent("big");
-        real.delivered("big", 0, 100 * 1024 * 1024);
+        real.delivered("big", 0, 100 * 1024 * 1024, Duration::ZERO);
         assert!(real.report().truncated_partitions.is_empty());
     }
 }

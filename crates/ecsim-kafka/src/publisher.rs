@@ -84,6 +84,9 @@ pub enum ConnectError {
 /// Routes librdkafka's logs to tracing and counts deliveries.
 struct Context {
     accounting: Arc<Accounting>,
+    /// What each message's publish time is measured from (it travels as the delivery opaque,
+    /// a number, so that timing a message costs no allocation).
+    epoch: Instant,
 }
 
 impl ClientContext for Context {
@@ -110,14 +113,23 @@ impl ClientContext for Context {
 }
 
 impl ProducerContext for Context {
-    type DeliveryOpaque = ();
+    /// When the message was published: nanoseconds since `epoch`.
+    type DeliveryOpaque = usize;
 
-    fn delivery(&self, result: &DeliveryResult<'_>, _opaque: ()) {
+    fn delivery(&self, result: &DeliveryResult<'_>, published: usize) {
         match result {
             Ok(message) => {
                 let size = message.payload_len() + message.key_len();
-                self.accounting
-                    .delivered(message.topic(), message.partition(), size as u64);
+                let latency = self
+                    .epoch
+                    .elapsed()
+                    .saturating_sub(Duration::from_nanos(published as u64));
+                self.accounting.delivered(
+                    message.topic(),
+                    message.partition(),
+                    size as u64,
+                    latency,
+                );
             }
             Err((error, message)) => self.accounting.failed(message.topic(), &error.to_string()),
         }
@@ -134,6 +146,8 @@ enum Creator {
 /// Publishes records to Kafka.
 pub struct KafkaPublisher {
     producer: ThreadedProducer<Context>,
+    /// The delivery callback's time origin (see `Context::epoch`).
+    epoch: Instant,
     creator: Creator,
     accounting: Arc<Accounting>,
     layout: TopicLayout,
@@ -202,10 +216,12 @@ impl KafkaPublisher {
             .bootstrap_servers()
             .ok_or(ConnectError::NoBrokers)?;
         let accounting = Arc::new(Accounting::new(matches!(creator, Creator::Embedded(_))));
+        let epoch = Instant::now();
         let producer: ThreadedProducer<Context> = settings
             .client_config(PRODUCER_DEFAULTS)
             .create_with_context(Context {
                 accounting: Arc::clone(&accounting),
+                epoch,
             })
             .map_err(ConnectError::Config)?;
 
@@ -219,6 +235,7 @@ impl KafkaPublisher {
             })?;
         let publisher = Self {
             producer,
+            epoch,
             creator,
             accounting,
             layout,
@@ -405,7 +422,10 @@ impl Publisher for KafkaPublisher {
             return;
         }
         self.accounting.sent(&record.topic);
-        let mut base = BaseRecord::to(&record.topic)
+        // A usize holds 584 years of nanoseconds on 64-bit targets; on 32-bit ones latencies
+        // past 4 s would wrap, which only skews the latency figures, never the counts.
+        let published = self.epoch.elapsed().as_nanos() as usize;
+        let mut base = BaseRecord::with_opaque_to(&record.topic, published)
             .payload(&record.value)
             .timestamp(record.timestamp.unix_millis());
         if let Some(key) = &record.key {

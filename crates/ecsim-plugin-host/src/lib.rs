@@ -16,6 +16,7 @@
 //! threads, statics or buffers may outlive any call, and unloading under them is undefined
 //! behaviour for no gain in a process that lives as long as a replay.
 
+pub mod call;
 mod error;
 mod library;
 pub mod locate;

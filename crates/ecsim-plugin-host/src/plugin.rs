@@ -18,16 +18,12 @@ use ecsim_core::{
     },
 };
 use ecsim_proto::{
-    events::Traits,
-    plugin::{
-        CallReply, CallRequest, CreateReply, CreateRequest, DestroyReply, PluginInfo, create_reply,
-    },
+    plugin::{CallReply, CreateReply, CreateRequest, DestroyReply, PluginInfo, create_reply},
     prost::Message as _,
 };
 
 use crate::{
     Library,
-    timeline::Timeline,
     worker::{self, Worker},
 };
 
@@ -35,9 +31,6 @@ use crate::{
 const CREATE_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long an instance may take to stop (wall clock).
 const DESTROY_TIMEOUT: Duration = Duration::from_secs(10);
-/// The timeout of a call whose `timeout` trait does not parse: AliECS's default for a call
-/// with a trigger.
-const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A plugin of a dynamically loaded library.
 #[derive(Debug)]
@@ -52,14 +45,6 @@ pub struct DylibPlugin {
 struct Started {
     worker: Worker,
     context: PluginContext,
-}
-
-fn human(duration: Duration) -> String {
-    if duration.subsec_millis() == 0 {
-        format!("{}s", duration.as_secs())
-    } else {
-        format!("{}ms", duration.as_millis())
-    }
 }
 
 impl DylibPlugin {
@@ -144,24 +129,9 @@ impl DylibPlugin {
         }
         let context = &started.context;
         let clock = &context.clock;
-        let timeout = call.timeout_or(DEFAULT_CALL_TIMEOUT);
+        let timeout = call.timeout_or(crate::call::DEFAULT_CALL_TIMEOUT);
         let start = clock.now();
-        let request = CallRequest {
-            function: call.function.clone(),
-            func: call.func.clone(),
-            role_path: call.role_path.clone(),
-            environment_id: call.environment_id.clone(),
-            traits: Some(Traits {
-                trigger: call.traits.trigger.clone(),
-                r#await: call.traits.await_expr.clone(),
-                timeout: call.traits.timeout.clone(),
-                critical: call.traits.critical,
-            }),
-            vars: (*call.vars).clone().into_iter().collect(),
-            now_ms: start.unix_millis(),
-            environment_name: call.environment_name.clone(),
-            timeout_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
-        };
+        let request = crate::call::request(&call, start, timeout);
         let Some(receiver) = started.worker.call(request.encode_to_vec()) else {
             return CallOutcome::failed(
                 format!("plugin {} is not running", self.info.name),
@@ -178,18 +148,22 @@ impl DylibPlugin {
             Ok(bytes) => bytes,
             Err(worker::TimedOut) => {
                 let what = format!("{} (environment {})", call.func, call.environment_id);
-                tracing::error!(plugin = %self.info.name, call = %what, timeout = %human(timeout),
+                tracing::error!(plugin = %self.info.name, call = %what, timeout = %crate::call::human(timeout),
                     "a plugin call did not return in time; the plugin is marked stuck");
                 started.worker.mark_stuck(what);
                 // In virtual time the wait took no simulated time; the caller waited `timeout`.
                 clock.sleep_until(at(start, timeout)).await;
                 return CallOutcome::failed(
-                    format!("{} timed out after {}", call.func, human(timeout)),
+                    format!(
+                        "{} timed out after {}",
+                        call.func,
+                        crate::call::human(timeout)
+                    ),
                     Some(format!("plugin {} did not return", self.info.name)),
                 );
             }
         };
-        let mut reply = match CallReply::decode(bytes.as_slice()) {
+        let reply = match CallReply::decode(bytes.as_slice()) {
             Ok(reply) => reply,
             Err(error) => {
                 return CallOutcome::failed(
@@ -198,37 +172,7 @@ impl DylibPlugin {
                 );
             }
         };
-        let timeline = match Timeline::from_reply(&mut reply) {
-            Ok(timeline) => timeline,
-            Err(problem) => {
-                return CallOutcome::failed(
-                    format!("{} failed: the plugin's reply is invalid", call.func),
-                    Some(problem),
-                );
-            }
-        };
-        let duration = Duration::from_millis(reply.duration_ms);
-        let overran = duration > timeout;
-        timeline.play(context, start, duration.min(timeout)).await;
-        if overran {
-            return CallOutcome::failed(
-                format!("{} timed out after {}", call.func, human(timeout)),
-                Some(format!(
-                    "plugin {} said the call takes {}",
-                    self.info.name,
-                    human(duration)
-                )),
-            );
-        }
-        let mut outcome = match reply.error {
-            Some(error) => CallOutcome::failed(
-                error.message,
-                (!error.reason.is_empty()).then_some(error.reason),
-            ),
-            None => CallOutcome::ok(reply.output),
-        };
-        outcome.runtime_vars = reply.runtime_vars.into_iter().collect();
-        outcome
+        crate::call::complete(context, &call, &self.info.name, reply, start, timeout).await
     }
 }
 

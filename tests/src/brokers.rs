@@ -14,7 +14,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use ecsim_kafka::EmbeddedBroker;
+use ecsim_kafka::{EmbeddedBroker, KafkaPublisher, Settings, TopicLayout};
 
 /// Where tansu keeps messages.
 #[derive(Debug, Clone)]
@@ -195,6 +195,32 @@ impl Broker {
             Broker::Embedded(_) => "embedded",
             Broker::Tansu(_) => "tansu",
         }
+    }
+
+    /// A publisher to this broker with `layout`, `topics` created; at most `timeout` to
+    /// connect.
+    pub fn publisher(
+        &self,
+        layout: TopicLayout,
+        topics: &[String],
+        timeout: Duration,
+    ) -> KafkaPublisher {
+        let publisher = match self {
+            Broker::Embedded(embedded) => KafkaPublisher::embedded(
+                Arc::clone(embedded),
+                &Settings::default(),
+                layout,
+                topics,
+                timeout,
+            ),
+            Broker::Tansu(tansu) => KafkaPublisher::connect(
+                &Settings::brokers(tansu.bootstrap()),
+                layout,
+                topics,
+                timeout,
+            ),
+        };
+        publisher.unwrap_or_else(|error| panic!("cannot publish to {}: {error}", self.name()))
     }
 
     /// Every broker the tests run against: the embedded one, and tansu when installed.

@@ -2,6 +2,7 @@
 //! the control core, the Kafka plugin, the core producer — publishing into memory, the
 //! scenarios the tests share, and real brokers ([`brokers`]).
 
+pub mod bench;
 pub mod brokers;
 
 use std::{collections::BTreeMap, sync::Arc};

@@ -30,23 +30,7 @@ fn scenario(name: &str) -> Scenario {
 }
 
 fn publisher(broker: &Broker, layout: TopicLayout, topics: &[String]) -> KafkaPublisher {
-    match broker {
-        Broker::Embedded(embedded) => KafkaPublisher::embedded(
-            Arc::clone(embedded),
-            &Settings::default(),
-            layout,
-            topics,
-            TIMEOUT,
-        )
-        .unwrap(),
-        Broker::Tansu(tansu) => KafkaPublisher::connect(
-            &Settings::brokers(tansu.bootstrap()),
-            layout,
-            topics,
-            TIMEOUT,
-        )
-        .unwrap(),
-    }
+    broker.publisher(layout, topics, TIMEOUT)
 }
 
 fn read_back(bootstrap: &str, topics: &[&str]) -> Vec<Received> {

@@ -25,7 +25,7 @@ pub use async_trait::async_trait;
 pub use crate::control::CoreRequests;
 use crate::{
     clock::Clock, duration::parse_go_duration, event::CoreEvent, event::EventEmitter,
-    publish::Publisher,
+    publish::Publisher, vars::Vars,
 };
 
 /// An integration plugin.
@@ -68,7 +68,8 @@ pub trait IntegrationPlugin: Send + Sync + 'static {
         Ok(())
     }
 
-    /// The functions workflow calls may name (`PublishEnterStateUpdate`, …).
+    /// The functions workflow calls may name (`PublishEnterStateUpdate`, …). Asked once, when
+    /// the plugin is registered.
     fn functions(&self) -> Vec<String> {
         Vec::new()
     }
@@ -161,7 +162,7 @@ pub struct CallContext {
     /// The call's traits.
     pub traits: CallTraits,
     /// The environment's consolidated variables when the call started.
-    pub vars: Arc<BTreeMap<String, String>>,
+    pub vars: Vars,
 }
 
 impl CallContext {
@@ -181,7 +182,7 @@ impl CallContext {
                 "false"
             }),
             "__call_rolepath" => Some(&self.role_path),
-            _ => self.vars.get(key).map(String::as_str),
+            _ => self.vars.get(key),
         }
     }
 
@@ -270,7 +271,7 @@ mod tests {
                 timeout: "140s".into(),
                 critical: true,
             },
-            vars: Arc::new([("run_number".to_owned(), "7".to_owned())].into()),
+            vars: [("run_number", "7")].into_iter().collect(),
         }
     }
 

@@ -10,7 +10,7 @@
 //! Task roles (readout, StfBuilder, StfSender on every FLP) become simulated tasks; the QC and
 //! CTP-readout task roles are left out.
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, sync::Arc};
 
 use crate::{
     condition::Condition,
@@ -569,7 +569,7 @@ pub fn workflow() -> Workflow {
         path: "github.com/AliceO2Group/ControlWorkflows/workflows/readout-dataflow@master"
             .to_owned(),
         public: true,
-        defaults: defaults(),
+        defaults: Arc::new(defaults()),
         calls,
         task_classes: task_classes(),
     }

@@ -14,6 +14,8 @@ use crate::plugin::{IntegrationPlugin, PluginContext, PluginError};
 #[derive(Clone, Default)]
 pub struct PluginRegistry {
     plugins: Vec<Arc<dyn IntegrationPlugin>>,
+    /// Each plugin's functions, asked once at registration: every call checks them.
+    functions: Vec<Vec<String>>,
 }
 
 impl std::fmt::Debug for PluginRegistry {
@@ -32,17 +34,30 @@ impl PluginRegistry {
 
     /// Adds a plugin at the end, or in place of the plugin already registered under its name.
     pub fn register(&mut self, plugin: Arc<dyn IntegrationPlugin>) -> &mut Self {
-        match self.plugins.iter_mut().find(|p| p.name() == plugin.name()) {
-            Some(existing) => {
+        let functions = plugin.functions();
+        match self.plugins.iter().position(|p| p.name() == plugin.name()) {
+            Some(index) => {
                 tracing::warn!(
                     plugin = plugin.name(),
                     "a plugin of this name was already registered; replacing it"
                 );
-                *existing = plugin;
+                self.plugins[index] = plugin;
+                self.functions[index] = functions;
             }
-            None => self.plugins.push(plugin),
+            None => {
+                self.plugins.push(plugin);
+                self.functions.push(functions);
+            }
         }
         self
+    }
+
+    /// The functions of the plugin called `name`, as it declared them when registered.
+    pub fn functions(&self, name: &str) -> Option<&[String]> {
+        self.plugins
+            .iter()
+            .position(|p| p.name() == name)
+            .map(|index| self.functions[index].as_slice())
     }
 
     /// The plugin called `name`.

@@ -8,17 +8,24 @@
 //! `run_start_time_ms` …) go to the user vars, which is why `SetRuntimeVar` values win over
 //! anything a template sets.
 
-use std::{collections::BTreeMap, sync::Arc};
+use std::{collections::BTreeMap, iter::Peekable, sync::Arc};
+
+type Layer_ = Arc<BTreeMap<String, String>>;
 
 /// The three layers of an environment's variables.
+///
+/// Each layer is shared (`Arc`): taking the consolidated view ([`VarStack::consolidated`]) costs
+/// a few reference counts whatever the number of variables, and a write copies only the layer
+/// it changes, and only while a view of it is still held. Calls take the view far more often
+/// than the core writes. The defaults are held in two parts: the workflow's, shared by every
+/// environment of the workflow and never copied, and the environment's own (its detectors, its
+/// resolved templates), which take precedence.
 #[derive(Debug, Clone, Default)]
 pub struct VarStack {
-    defaults: BTreeMap<String, String>,
-    vars: BTreeMap<String, String>,
-    user_vars: BTreeMap<String, String>,
-    /// The consolidated view, rebuilt lazily after a change: calls read it far more often than
-    /// the core writes.
-    consolidated: Option<Arc<BTreeMap<String, String>>>,
+    workflow_defaults: Layer_,
+    defaults: Layer_,
+    vars: Layer_,
+    user_vars: Layer_,
 }
 
 /// Which layer a write goes to.
@@ -35,21 +42,30 @@ pub enum Layer {
 impl VarStack {
     /// A stack with the given defaults and user variables and no workflow vars.
     pub fn new(defaults: BTreeMap<String, String>, user_vars: BTreeMap<String, String>) -> Self {
+        Self::with_workflow_defaults(Arc::default(), defaults, user_vars)
+    }
+
+    /// A stack over a workflow's shared defaults, with the environment's own defaults (which
+    /// take precedence) and user variables.
+    pub fn with_workflow_defaults(
+        workflow_defaults: Arc<BTreeMap<String, String>>,
+        defaults: BTreeMap<String, String>,
+        user_vars: BTreeMap<String, String>,
+    ) -> Self {
         Self {
-            defaults,
-            vars: BTreeMap::new(),
-            user_vars,
-            consolidated: None,
+            workflow_defaults,
+            defaults: Arc::new(defaults),
+            vars: Arc::default(),
+            user_vars: Arc::new(user_vars),
         }
     }
 
     fn layer_mut(&mut self, layer: Layer) -> &mut BTreeMap<String, String> {
-        self.consolidated = None;
-        match layer {
+        Arc::make_mut(match layer {
             Layer::Defaults => &mut self.defaults,
             Layer::Vars => &mut self.vars,
             Layer::User => &mut self.user_vars,
-        }
+        })
     }
 
     /// Sets `key` in `layer`.
@@ -57,19 +73,31 @@ impl VarStack {
         self.layer_mut(layer).insert(key.into(), value.into());
     }
 
-    /// Removes `key` from `layer` (a lower layer's value, if any, shows through again).
+    /// Removes `key` from `layer` (a lower layer's value, if any, shows through again). The
+    /// workflow's own defaults are shared and stay: removing a default removes the
+    /// environment's value only.
     pub fn remove(&mut self, layer: Layer, key: &str) {
-        self.layer_mut(layer).remove(key);
+        let present = match layer {
+            Layer::Defaults => self.defaults.contains_key(key),
+            Layer::Vars => self.vars.contains_key(key),
+            Layer::User => self.user_vars.contains_key(key),
+        };
+        if present {
+            self.layer_mut(layer).remove(key);
+        }
     }
 
     /// The value of `key` in one layer only.
     pub fn get_in(&self, layer: Layer, key: &str) -> Option<&str> {
-        let map = match layer {
-            Layer::Defaults => &self.defaults,
-            Layer::Vars => &self.vars,
-            Layer::User => &self.user_vars,
-        };
-        map.get(key).map(String::as_str)
+        match layer {
+            Layer::Defaults => self
+                .defaults
+                .get(key)
+                .or_else(|| self.workflow_defaults.get(key)),
+            Layer::Vars => self.vars.get(key),
+            Layer::User => self.user_vars.get(key),
+        }
+        .map(String::as_str)
     }
 
     /// The resolved value of `key`: user vars, else workflow vars, else defaults.
@@ -78,6 +106,7 @@ impl VarStack {
             .get(key)
             .or_else(|| self.vars.get(key))
             .or_else(|| self.defaults.get(key))
+            .or_else(|| self.workflow_defaults.get(key))
             .map(String::as_str)
     }
 
@@ -87,17 +116,129 @@ impl VarStack {
     }
 
     /// Every variable, resolved: what a call sees as its var stack and what the after_CREATE
-    /// event carries.
-    pub fn consolidated(&mut self) -> Arc<BTreeMap<String, String>> {
-        if let Some(consolidated) = &self.consolidated {
-            return Arc::clone(consolidated);
+    /// event carries. A snapshot: later writes to the stack do not change it.
+    pub fn consolidated(&self) -> Vars {
+        Vars {
+            user_vars: Arc::clone(&self.user_vars),
+            vars: Arc::clone(&self.vars),
+            defaults: Arc::clone(&self.defaults),
+            workflow_defaults: Arc::clone(&self.workflow_defaults),
         }
-        let mut merged = self.defaults.clone();
-        merged.extend(self.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
-        merged.extend(self.user_vars.iter().map(|(k, v)| (k.clone(), v.clone())));
-        let merged = Arc::new(merged);
-        self.consolidated = Some(Arc::clone(&merged));
-        merged
+    }
+}
+
+/// A consolidated var stack, as a call sees it: user vars over workflow vars over defaults.
+/// Immutable and cheap to clone.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Vars {
+    user_vars: Layer_,
+    vars: Layer_,
+    defaults: Layer_,
+    workflow_defaults: Layer_,
+}
+
+impl Vars {
+    /// The resolved value of `key`.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.user_vars
+            .get(key)
+            .or_else(|| self.vars.get(key))
+            .or_else(|| self.defaults.get(key))
+            .or_else(|| self.workflow_defaults.get(key))
+            .map(String::as_str)
+    }
+
+    /// Every variable once, in key order, with its resolved value.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        Merged {
+            layers: [
+                self.user_vars.iter().peekable(),
+                self.vars.iter().peekable(),
+                self.defaults.iter().peekable(),
+                self.workflow_defaults.iter().peekable(),
+            ],
+        }
+    }
+
+    /// The variables as one map.
+    pub fn to_map(&self) -> BTreeMap<String, String> {
+        self.iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect()
+    }
+
+    /// How many variables there are.
+    pub fn len(&self) -> usize {
+        self.iter().count()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.user_vars.is_empty()
+            && self.vars.is_empty()
+            && self.defaults.is_empty()
+            && self.workflow_defaults.is_empty()
+    }
+}
+
+impl From<BTreeMap<String, String>> for Vars {
+    /// A view of one map (for plugins tested on their own).
+    fn from(map: BTreeMap<String, String>) -> Self {
+        Self {
+            user_vars: Arc::new(map),
+            ..Self::default()
+        }
+    }
+}
+
+impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Vars {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(pairs: I) -> Self {
+        Self::from(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect::<BTreeMap<String, String>>(),
+        )
+    }
+}
+
+impl std::ops::Index<&str> for Vars {
+    type Output = str;
+
+    fn index(&self, key: &str) -> &str {
+        match self.get(key) {
+            Some(value) => value,
+            None => panic!("no variable {key}"),
+        }
+    }
+}
+
+/// The layers' entries merged in key order, the upper layer's value winning.
+struct Merged<'a> {
+    layers: [Peekable<std::collections::btree_map::Iter<'a, String, String>>; 4],
+}
+
+impl<'a> Iterator for Merged<'a> {
+    type Item = (&'a str, &'a str);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let smallest = self
+            .layers
+            .iter_mut()
+            .filter_map(|layer| layer.peek().map(|(k, _)| k.as_str()))
+            .min()?;
+        let mut found = None;
+        // Layers are in precedence order: the first to hold the key gives its value; the
+        // others skip their entry for it.
+        for layer in &mut self.layers {
+            if layer.peek().is_some_and(|(k, _)| k.as_str() == smallest)
+                && let Some((k, v)) = layer.next()
+                && found.is_none()
+            {
+                found = Some((k.as_str(), v.as_str()));
+            }
+        }
+        found
     }
 }
 
@@ -125,19 +266,45 @@ mod tests {
         assert_eq!(stack.get("c"), Some("default"));
         assert_eq!(stack.get("d"), None);
         let all = stack.consolidated();
-        assert_eq!(all["a"], "user");
-        assert_eq!(all["b"], "vars");
-        assert_eq!(all["c"], "default");
+        assert_eq!(all["a"], *"user");
+        assert_eq!(all["b"], *"vars");
+        assert_eq!(all["c"], *"default");
     }
 
     #[test]
     fn removing_a_layer_value_uncovers_the_one_below_and_refreshes_the_consolidated_view() {
         let mut stack = VarStack::new(map(&[("run_number", "0")]), BTreeMap::new());
         stack.set(Layer::Vars, "run_number", "42");
-        assert_eq!(stack.consolidated()["run_number"], "42");
+        assert_eq!(stack.consolidated()["run_number"], *"42");
         stack.remove(Layer::Vars, "run_number");
-        assert_eq!(stack.consolidated()["run_number"], "0");
+        assert_eq!(stack.consolidated()["run_number"], *"0");
         assert_eq!(stack.get_in(Layer::Vars, "run_number"), None);
+    }
+
+    #[test]
+    fn a_view_is_a_snapshot_merged_in_key_order() {
+        let mut stack = VarStack::new(
+            map(&[("a", "default"), ("c", "default"), ("e", "default")]),
+            map(&[("b", "user"), ("c", "user")]),
+        );
+        stack.set(Layer::Vars, "d", "vars");
+        stack.set(Layer::Vars, "e", "vars");
+        let view = stack.consolidated();
+        stack.set(Layer::User, "a", "later");
+        let pairs: Vec<(&str, &str)> = view.iter().collect();
+        assert_eq!(
+            pairs,
+            [
+                ("a", "default"),
+                ("b", "user"),
+                ("c", "user"),
+                ("d", "vars"),
+                ("e", "vars")
+            ]
+        );
+        assert_eq!(view.len(), 5);
+        assert_eq!(stack.consolidated()["a"], *"later");
+        assert_eq!(view.to_map().len(), 5);
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! order AliECS starts calls that share a moment and weight. A caller can extend or replace
 //! calls freely; [`crate::readout_dataflow`] builds the standard one.
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, sync::Arc};
 
 use crate::condition::Condition;
 
@@ -23,8 +23,9 @@ pub struct Workflow {
     /// Whether the template is tagged `!public` (`workflowTemplateInfo.public`).
     pub public: bool,
     /// Default values of variables; a value may be a `{{ … }}` template, resolved once when an
-    /// environment is created (see [`crate::condition::resolve_template`]).
-    pub defaults: BTreeMap<String, String>,
+    /// environment is created (see [`crate::condition::resolve_template`]). Shared by every
+    /// environment of the workflow, never copied.
+    pub defaults: Arc<BTreeMap<String, String>>,
     /// Call roles, in role order.
     pub calls: Vec<CallSpec>,
     /// The tasks every host of an environment runs, in order. An environment with more tasks
@@ -197,7 +198,7 @@ mod tests {
             description: String::new(),
             path: String::new(),
             public: false,
-            defaults: BTreeMap::new(),
+            defaults: Arc::default(),
             calls: vec![
                 CallSpec::new("dcs.sor", "dcs.StartOfRun()", "before_START_ACTIVITY+100"),
                 CallSpec::new("dcs.eor", "dcs.EndOfRun()", "after_STOP_ACTIVITY-50"),

@@ -6,11 +6,13 @@
 //!   ([`accounting`]);
 //! - [`embedded`]: the in-process broker used when no broker is given;
 //! - [`consumer`]: reading topics back without joining anyone's consumer group, for
-//!   `ecsim tail` and `ecsim verify`.
+//!   `ecsim tail` and `ecsim verify`;
+//! - [`baseline`]: a bare producer, the ceiling the benchmarks compare the publisher with.
 //!
 //! This is the only crate of the workspace that links librdkafka.
 
 pub mod accounting;
+pub mod baseline;
 pub mod consumer;
 pub mod embedded;
 pub mod publisher;

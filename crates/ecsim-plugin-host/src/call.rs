@@ -44,7 +44,11 @@ pub fn request(call: &CallContext, now: Timestamp, timeout: Duration) -> CallReq
             timeout: call.traits.timeout.clone(),
             critical: call.traits.critical,
         }),
-        vars: (*call.vars).clone().into_iter().collect(),
+        vars: call
+            .vars
+            .iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
         now_ms: now.unix_millis(),
         environment_name: call.environment_name.clone(),
         timeout_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),

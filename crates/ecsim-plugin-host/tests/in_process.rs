@@ -8,7 +8,6 @@
 #![allow(clippy::unwrap_used)] // a test that unwraps fails with the value it did not get
 
 use std::{
-    collections::BTreeMap,
     path::Path,
     sync::{Arc, Mutex},
     time::Duration,
@@ -222,7 +221,7 @@ async fn core_calling(
         description: "probe calls".into(),
         path: "tests/wf".into(),
         public: false,
-        defaults: BTreeMap::new(),
+        defaults: Default::default(),
         calls,
         task_classes: Vec::new(),
     });

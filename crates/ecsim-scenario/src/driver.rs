@@ -279,10 +279,14 @@ pub async fn run(
 
     // One queue per environment (in order of first appearance), one for scenario-wide steps.
     let mut queues: Vec<(Option<String>, VecDeque<ScheduledStep>)> = Vec::new();
+    let mut queue_of: BTreeMap<Option<&str>, usize> = BTreeMap::new();
     for step in &scenario.schedule {
-        match queues.iter_mut().find(|(env, _)| *env == step.environment) {
-            Some((_, queue)) => queue.push_back(step.clone()),
-            None => queues.push((step.environment.clone(), VecDeque::from([step.clone()]))),
+        match queue_of.get(&step.environment.as_deref()) {
+            Some(&index) => queues[index].1.push_back(step.clone()),
+            None => {
+                queue_of.insert(step.environment.as_deref(), queues.len());
+                queues.push((step.environment.clone(), VecDeque::from([step.clone()])));
+            }
         }
     }
     let epoch = scenario.epoch;

@@ -14,13 +14,13 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use ecsim_core::{
+    clock::Timestamp,
     event::{CoreEvent, CorePayload},
     plugin::IntegrationPlugin,
     publish::{Publisher, Record},
 };
 use ecsim_proto::{
-    events::{Event, event::Payload},
-    prost::Message as _,
+    prost::{Message, encoding},
     topics,
 };
 
@@ -40,61 +40,70 @@ impl CoreProducer {
     }
 }
 
-/// The topic and key of a core event, and its envelope payload.
-fn route(payload: &CorePayload) -> (String, Option<&str>, Payload) {
-    match payload {
-        CorePayload::CoreStart(e) => (
-            topics::CORE.into(),
-            None,
-            Payload::CoreStartEvent(e.clone()),
-        ),
+/// The envelope `events.Event { timestamp, timestampNano, <payload field> }`, encoded exactly
+/// as prost encodes it — fields in number order, zero integers left out — but straight from
+/// the borrowed payload, without copying it into an envelope first: this runs for every message
+/// ecsim publishes.
+fn envelope(timestamp: Timestamp, field: u32, payload: &impl Message) -> Vec<u8> {
+    let (millis, nanos) = (timestamp.unix_millis(), timestamp.unix_nanos());
+    let mut len = encoding::message::encoded_len(field, payload);
+    if millis != 0 {
+        len += encoding::int64::encoded_len(1, &millis);
+    }
+    if nanos != 0 {
+        len += encoding::int64::encoded_len(2, &nanos);
+    }
+    let mut buf = Vec::with_capacity(len);
+    if millis != 0 {
+        encoding::int64::encode(1, &millis, &mut buf);
+    }
+    if nanos != 0 {
+        encoding::int64::encode(2, &nanos, &mut buf);
+    }
+    encoding::message::encode(field, payload, &mut buf);
+    buf
+}
+
+/// The record AliECS's writer would send for `event`: its topic, its key (environment id, task
+/// id for task events, none for meta events) and the encoded envelope.
+pub fn record_for(event: &CoreEvent) -> Record {
+    let at = event.timestamp;
+    // Field numbers of the `events.Event` payload oneof.
+    let (topic, key, value): (String, Option<&str>, Vec<u8>) = match &event.payload {
+        CorePayload::CoreStart(e) => (topics::CORE.into(), None, envelope(at, 103, e)),
         CorePayload::Environment(e) => (
             topics::ENVIRONMENT.into(),
-            Some(e.environment_id.as_str()),
-            Payload::EnvironmentEvent(e.clone()),
+            Some(&e.environment_id),
+            envelope(at, 11, e),
         ),
-        CorePayload::Run(e) => (
-            topics::RUN.into(),
-            Some(e.environment_id.as_str()),
-            Payload::RunEvent(e.clone()),
-        ),
-        CorePayload::Task(e) => (
-            topics::TASK.into(),
-            Some(e.taskid.as_str()),
-            Payload::TaskEvent(e.clone()),
-        ),
+        CorePayload::Task(e) => (topics::TASK.into(), Some(&e.taskid), envelope(at, 12, e)),
         CorePayload::Role(e) => (
             topics::ROLE.into(),
-            Some(e.environment_id.as_str()),
-            Payload::RoleEvent(e.clone()),
+            Some(&e.environment_id),
+            envelope(at, 13, e),
         ),
         CorePayload::Call(e) => (
             topics::CALL.into(),
-            Some(e.environment_id.as_str()),
-            Payload::CallEvent(e.clone()),
+            Some(&e.environment_id),
+            envelope(at, 14, e),
         ),
         CorePayload::IntegratedService { service, event } => (
             format!("{}{service}", topics::INTEGRATED_SERVICE_PREFIX),
-            Some(event.environment_id.as_str()),
-            Payload::IntegratedServiceEvent(event.clone()),
+            Some(&event.environment_id),
+            envelope(at, 15, event),
         ),
-    }
-}
-
-/// The record AliECS's writer would send for `event`.
-pub fn record_for(event: &CoreEvent) -> Record {
-    let (topic, key, payload) = route(&event.payload);
-    let envelope = Event {
-        timestamp: event.timestamp.unix_millis(),
-        timestamp_nano: event.timestamp.unix_nanos(),
-        payload: Some(payload),
+        CorePayload::Run(e) => (
+            topics::RUN.into(),
+            Some(&e.environment_id),
+            envelope(at, 16, e),
+        ),
     };
     Record {
         topic,
         // An empty id gives no key, as AliECS's writer does.
         key: key.filter(|k| !k.is_empty()).map(|k| k.as_bytes().to_vec()),
-        value: envelope.encode_to_vec(),
-        timestamp: event.timestamp,
+        value,
+        timestamp: at,
         message_type: topics::EVENT_TYPE,
     }
 }
@@ -118,7 +127,8 @@ impl IntegrationPlugin for CoreProducer {
 mod tests {
     use ecsim_core::clock::Timestamp;
     use ecsim_proto::events::{
-        EvIntegratedServiceEvent, EvMetaEventCoreStart, EvRunEvent, EvTaskEvent,
+        EvIntegratedServiceEvent, EvMetaEventCoreStart, EvRunEvent, EvTaskEvent, Event,
+        event::Payload,
     };
 
     use super::*;
@@ -130,6 +140,65 @@ mod tests {
             timestamp: AT,
             payload,
         })
+    }
+
+    #[test]
+    fn the_envelope_is_byte_for_byte_what_prost_makes_of_an_event() {
+        use ecsim_proto::events::{EvCallEvent, EvEnvironmentEvent, EvRoleEvent, Traits};
+        let environment = EvEnvironmentEvent {
+            environment_id: "2oDvieFrVTi".into(),
+            state: "RUNNING".into(),
+            run_number: 7,
+            vars: [
+                ("a".to_owned(), "1".to_owned()),
+                ("b".to_owned(), "2".to_owned()),
+            ]
+            .into(),
+            ..Default::default()
+        };
+        let call = EvCallEvent {
+            func: "dcs.StartOfRun()".into(),
+            traits: Some(Traits {
+                critical: true,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let cases = [
+            (
+                CorePayload::Environment(environment.clone()),
+                Payload::EnvironmentEvent(environment),
+            ),
+            (CorePayload::Call(call.clone()), Payload::CallEvent(call)),
+            (
+                CorePayload::Role(EvRoleEvent::default()),
+                Payload::RoleEvent(EvRoleEvent::default()),
+            ),
+            (
+                CorePayload::CoreStart(EvMetaEventCoreStart::default()),
+                Payload::CoreStartEvent(EvMetaEventCoreStart::default()),
+            ),
+        ];
+        for at in [
+            AT,
+            Timestamp::from_unix_nanos(0),
+            Timestamp::from_unix_nanos(999_999),
+        ] {
+            for (payload, expected) in cases.clone() {
+                let ours = record_for(&CoreEvent {
+                    timestamp: at,
+                    payload,
+                })
+                .value;
+                let prost = Event {
+                    timestamp: at.unix_millis(),
+                    timestamp_nano: at.unix_nanos(),
+                    payload: Some(expected),
+                }
+                .encode_to_vec();
+                assert_eq!(ours, prost);
+            }
+        }
     }
 
     #[test]

@@ -55,7 +55,6 @@ pub fn env_info(call: &CallContext) -> Option<EnvInfo> {
 
 #[cfg(test)]
 mod tests {
-    use std::{collections::BTreeMap, sync::Arc};
 
     use ecsim_core::plugin::CallTraits;
 
@@ -93,11 +92,7 @@ mod tests {
                 timeout: "5s".into(),
                 critical: false,
             },
-            vars: Arc::new(
-                vars.iter()
-                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                    .collect::<BTreeMap<_, _>>(),
-            ),
+            vars: vars.iter().copied().collect(),
         }
     }
 

@@ -29,11 +29,7 @@ use ecsim_core::{
     plugin::{CallContext, CallOutcome, IntegrationPlugin, PluginContext, PluginError},
     publish::{Publisher, Record},
 };
-use ecsim_proto::{
-    kafka::{ActiveRunsList, NewStateNotification},
-    prost::Message,
-    topics,
-};
+use ecsim_proto::{kafka::NewStateNotification, prost::Message, topics};
 
 use crate::running::RunningList;
 
@@ -92,6 +88,18 @@ impl KafkaPlugin {
         type_name: &'static str,
         at: ecsim_core::clock::Timestamp,
     ) {
+        self.publish_encoded(started, topic, key, value.encode_to_vec(), type_name, at);
+    }
+
+    fn publish_encoded(
+        &self,
+        started: &Started,
+        topic: String,
+        key: Option<&str>,
+        value: Vec<u8>,
+        type_name: &'static str,
+        at: ecsim_core::clock::Timestamp,
+    ) {
         let key = match self.keys {
             KeyPolicy::EnvironmentId => key.map(|k| k.as_bytes().to_vec()),
             KeyPolicy::Unkeyed => None,
@@ -99,21 +107,18 @@ impl KafkaPlugin {
         started.publisher.publish(Record {
             topic,
             key,
-            value: value.encode_to_vec(),
+            value,
             timestamp: at,
             message_type: type_name,
         });
     }
 
-    fn running_list(&self, timestamp: u64) -> ActiveRunsList {
-        let running = self
-            .running
+    /// The running list, encoded (a `kafka.ActiveRunsList`).
+    fn running_list(&self, timestamp: u64) -> Vec<u8> {
+        self.running
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        ActiveRunsList {
-            active_runs: running.environments().to_vec(),
-            timestamp,
-        }
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .encode(timestamp)
     }
 }
 
@@ -143,11 +148,11 @@ impl IntegrationPlugin for KafkaPlugin {
         };
         let now = started.clock.now();
         let empty = self.running_list(now.unix_millis().max(0) as u64);
-        self.publish(
+        self.publish_encoded(
             &started,
             topics::ENV_LIST_RUNNING.into(),
             Some(RUNNING_LIST_KEY),
-            &empty,
+            empty,
             topics::ACTIVE_RUNS_LIST_TYPE,
             now,
         );
@@ -192,11 +197,11 @@ impl IntegrationPlugin for KafkaPlugin {
                     now,
                 );
                 let list = self.running_list(timestamp);
-                self.publish(
+                self.publish_encoded(
                     started,
                     topics::ENV_LIST_RUNNING.into(),
                     Some(RUNNING_LIST_KEY),
-                    &list,
+                    list,
                     topics::ACTIVE_RUNS_LIST_TYPE,
                     now,
                 );
@@ -243,9 +248,8 @@ impl IntegrationPlugin for KafkaPlugin {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use ecsim_core::{clock::Timestamp, plugin::CallTraits, publish::MemoryPublisher};
+    use ecsim_proto::kafka::ActiveRunsList;
 
     use super::*;
 
@@ -277,11 +281,7 @@ mod tests {
                 timeout: "5s".into(),
                 critical: false,
             },
-            vars: Arc::new(
-                vars.iter()
-                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                    .collect::<BTreeMap<_, _>>(),
-            ),
+            vars: vars.iter().copied().collect(),
         }
     }
 

@@ -7,21 +7,45 @@
 //! ties come out in arbitrary order; ecsim keeps them in the order they entered RUNNING, so the
 //! same run gives the same list.
 
-use std::cmp::Reverse;
+use std::{cmp::Reverse, collections::BTreeMap};
 
-use ecsim_proto::kafka::EnvInfo;
+use ecsim_proto::{
+    kafka::EnvInfo,
+    prost::{Message as _, encoding},
+};
 
-/// The environments last seen entering RUNNING.
+/// AliECS's comparator as a sort key (see [`aliecs_rank`]).
+type Rank = (bool, bool, Reverse<usize>);
+
+/// One running environment: its place in the list, and its entry already encoded.
+#[derive(Debug)]
+struct Entry {
+    /// Rank, then the order it entered RUNNING: the list's order.
+    order: (Rank, u64),
+    info: EnvInfo,
+    encoded: Vec<u8>,
+}
+
+/// The environments last seen entering RUNNING, kept in list order.
+///
+/// AliECS sorts the whole list after every update and encodes it whole at every state change
+/// of any environment. ecsim keeps it sorted as it changes (an update is a binary search) and
+/// each entry encoded, so that publishing the list copies bytes rather than re-encoding every
+/// entry: with thousands of environments running, the list is most of what the Kafka plugin
+/// publishes.
 #[derive(Debug, Default)]
 pub struct RunningList {
-    environments: Vec<EnvInfo>,
+    entries: Vec<Entry>,
+    /// Environment id → its order key.
+    index: BTreeMap<String, (Rank, u64)>,
+    next: u64,
 }
 
 /// AliECS's comparator as a sort key. The comparator says: if both have two detectors or more,
 /// ITS first; otherwise more detectors first. That is the same as ranking environments with
 /// two or more detectors first (those with ITS before those without), then the others by
 /// descending detector count — written as a key, the order is total, as Rust's sort requires.
-fn aliecs_rank(e: &EnvInfo) -> (bool, bool, Reverse<usize>) {
+fn aliecs_rank(e: &EnvInfo) -> Rank {
     let count = e.detectors.len();
     if count >= 2 {
         (false, !e.detectors.iter().any(|d| d == "ITS"), Reverse(0))
@@ -32,30 +56,76 @@ fn aliecs_rank(e: &EnvInfo) -> (bool, bool, Reverse<usize>) {
 
 impl RunningList {
     /// Records that `info`'s environment entered `info.state`: RUNNING inserts it (or replaces
-    /// its entry in place), any other state removes it. Then sorts, as AliECS does after every
-    /// update.
+    /// its entry), any other state removes it. The list stays in AliECS's order: a stable sort
+    /// by [`aliecs_rank`] after every update, so environments the rank ties keep the order they
+    /// entered RUNNING; every entry's detectors sorted.
     pub fn update(&mut self, info: &EnvInfo) {
+        // An entry replaced in place keeps its place among ties, as in AliECS's stable sort.
+        let previous = self.index.remove(&info.environment_id);
+        if let Some(order) = previous
+            && let Ok(position) = self.entries.binary_search_by(|e| e.order.cmp(&order))
+        {
+            self.entries.remove(position);
+        }
+        if info.state != "RUNNING" {
+            return;
+        }
+        let mut info = info.clone();
+        info.detectors.sort();
+        let sequence = previous.map_or_else(
+            || {
+                self.next += 1;
+                self.next
+            },
+            |(_, sequence)| sequence,
+        );
+        let order = (aliecs_rank(&info), sequence);
         let position = self
-            .environments
-            .iter()
-            .position(|e| e.environment_id == info.environment_id);
-        match (info.state == "RUNNING", position) {
-            (true, Some(i)) => self.environments[i] = info.clone(),
-            (true, None) => self.environments.push(info.clone()),
-            (false, Some(i)) => {
-                self.environments.remove(i);
-            }
-            (false, None) => {}
-        }
-        self.environments.sort_by_key(aliecs_rank);
-        for environment in &mut self.environments {
-            environment.detectors.sort();
-        }
+            .entries
+            .binary_search_by(|e| e.order.cmp(&order))
+            .unwrap_or_else(|insert_at| insert_at);
+        self.index.insert(info.environment_id.clone(), order);
+        let encoded = info.encode_to_vec();
+        self.entries.insert(
+            position,
+            Entry {
+                order,
+                info,
+                encoded,
+            },
+        );
     }
 
     /// The environments, in list order.
-    pub fn environments(&self) -> &[EnvInfo] {
-        &self.environments
+    pub fn environments(&self) -> Vec<&EnvInfo> {
+        self.entries.iter().map(|e| &e.info).collect()
+    }
+
+    /// The list as an encoded `kafka.ActiveRunsList` — exactly prost's encoding of
+    /// `ActiveRunsList { activeRuns, timestamp }` — assembled from the entries' encodings.
+    pub fn encode(&self, timestamp: u64) -> Vec<u8> {
+        let field_key = |buf: &mut Vec<u8>, len: usize| {
+            encoding::encode_key(1, encoding::WireType::LengthDelimited, buf);
+            encoding::encode_varint(len as u64, buf);
+        };
+        let mut size = 0;
+        for entry in &self.entries {
+            size += encoding::key_len(1)
+                + encoding::encoded_len_varint(entry.encoded.len() as u64)
+                + entry.encoded.len();
+        }
+        if timestamp != 0 {
+            size += encoding::uint64::encoded_len(2, &timestamp);
+        }
+        let mut buf = Vec::with_capacity(size);
+        for entry in &self.entries {
+            field_key(&mut buf, entry.encoded.len());
+            buf.extend_from_slice(&entry.encoded);
+        }
+        if timestamp != 0 {
+            encoding::uint64::encode(2, &timestamp, &mut buf);
+        }
+        buf
     }
 }
 
@@ -121,6 +191,30 @@ mod tests {
     }
 
     #[test]
+    fn the_encoded_list_is_byte_for_byte_what_prost_makes() {
+        use ecsim_proto::kafka::ActiveRunsList;
+        let mut list = RunningList::default();
+        assert_eq!(list.encode(0), ActiveRunsList::default().encode_to_vec());
+        for env in [
+            running("a", &["second"]),
+            running("b", &["TPC", "ITS"]),
+            EnvInfo {
+                run_number: Some(7),
+                run_type: Some("PHYSICS".into()),
+                ..running("c", &["ZDC", "FT0", "FV0"])
+            },
+        ] {
+            list.update(&env);
+            let prost = ActiveRunsList {
+                active_runs: list.environments().into_iter().cloned().collect(),
+                timestamp: 1_750_000_000_000,
+            }
+            .encode_to_vec();
+            assert_eq!(list.encode(1_750_000_000_000), prost);
+        }
+    }
+
+    #[test]
     fn leaving_running_removes_and_reentering_replaces_in_place() {
         let mut list = RunningList::default();
         list.update(&running("x", &["TPC"]));
@@ -129,6 +223,11 @@ mod tests {
         again.run_number = Some(2);
         list.update(&again);
         assert_eq!(list.environments()[0].run_number, Some(2));
+        assert_eq!(
+            list.environments()[1].environment_id,
+            "y",
+            "x kept its place"
+        );
         assert_eq!(list.environments().len(), 2);
 
         list.update(&EnvInfo {

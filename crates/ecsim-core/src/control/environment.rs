@@ -112,6 +112,8 @@ pub(crate) struct EnvData {
 pub(crate) struct Env {
     pub(crate) id: String,
     pub(crate) name: String,
+    /// The detectors it holds while it lives.
+    pub(crate) detectors: Vec<String>,
     pub(crate) workflow: Arc<Workflow>,
     pub(crate) loaded: LoadedWorkflow,
     pub(crate) timing: Timing,
@@ -124,6 +126,7 @@ impl Env {
     pub(crate) fn new(
         id: String,
         name: String,
+        detectors: Vec<String>,
         workflow: Arc<Workflow>,
         loaded: LoadedWorkflow,
         timing: Timing,
@@ -132,6 +135,7 @@ impl Env {
         Self {
             id,
             name,
+            detectors,
             workflow,
             loaded,
             timing,

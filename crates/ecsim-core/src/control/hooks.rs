@@ -210,10 +210,11 @@ impl Core {
                     call.func
                 ));
             };
-            if !found.functions().iter().any(|f| f == function) {
+            let functions = self.0.plugins.functions(plugin).unwrap_or_default();
+            if !functions.iter().any(|f| f == function) {
                 return Err(format!(
                     "plugin {plugin} has no function {function} (it offers: {})",
-                    found.functions().join(", ")
+                    functions.join(", ")
                 ));
             }
             Ok((Arc::clone(found), plugin.to_owned(), function.to_owned()))

@@ -52,7 +52,8 @@ impl Core {
             "enter_state_time_ms".into(),
             self.now().unix_millis().to_string(),
         );
-        let mut defaults = workflow.defaults.clone();
+        // The environment's own defaults, over the workflow's (shared, not copied).
+        let mut defaults = BTreeMap::new();
         defaults.insert("__fmq_cleanup_count".into(), "0".into());
         defaults.insert(
             "detectors".into(),
@@ -62,7 +63,8 @@ impl Core {
             "hosts".into(),
             serde_json::to_string(&hosts).unwrap_or_else(|_| "[]".into()),
         );
-        let mut vars = VarStack::new(defaults, user_vars);
+        let mut vars =
+            VarStack::with_workflow_defaults(Arc::clone(&workflow.defaults), defaults, user_vars);
         // Template defaults (`{{ detectors }}`, `{{ epn_enabled }}` …) resolve once, at load.
         let templated: Vec<(String, String)> = workflow
             .defaults
@@ -146,6 +148,7 @@ impl Core {
         let env = Arc::new(Env::new(
             id.clone(),
             spec.name.clone(),
+            detectors.clone(),
             workflow,
             loaded,
             spec.timing,
@@ -159,7 +162,7 @@ impl Core {
             OpStatus::DoneOk,
             "workflow loaded",
         );
-        loaded_event.vars = env.data().vars.consolidated().as_ref().clone();
+        loaded_event.vars = env.data().vars.consolidated().to_map();
         self.emit(CorePayload::Environment(loaded_event));
         self.emit(CorePayload::Environment(creation_event(
             State::Standby.as_str(),

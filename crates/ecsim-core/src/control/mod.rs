@@ -439,7 +439,12 @@ impl Core {
 
     fn unregister(&self, env: &Env) {
         lock(&self.0.environments).remove(&env.id);
-        lock(&self.0.detectors_in_use).retain(|_, holder| *holder != env.id);
+        let mut in_use = lock(&self.0.detectors_in_use);
+        for detector in &env.detectors {
+            if in_use.get(detector) == Some(&env.id) {
+                in_use.remove(detector);
+            }
+        }
     }
 
     /// Reserves the detectors for `id`, or says which one another environment holds.

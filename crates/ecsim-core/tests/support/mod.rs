@@ -191,7 +191,7 @@ pub fn workflow(calls: Vec<CallSpec>) -> Arc<Workflow> {
         description: "test workflow".into(),
         path: "tests/wf".into(),
         public: false,
-        defaults: BTreeMap::new(),
+        defaults: Default::default(),
         calls,
         task_classes: Vec::new(),
     })

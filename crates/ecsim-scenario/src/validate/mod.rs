@@ -248,7 +248,6 @@ struct Header {
 /// One expanded environment, with where it was defined.
 struct Defined {
     spec: EnvironmentSpec,
-    name_span: Range<usize>,
     detector_spans: Vec<Range<usize>>,
 }
 
@@ -431,6 +430,8 @@ impl Checker<'_> {
 
     fn environments(&mut self, raws: &[Spanned<RawEnvironment>]) -> Vec<Defined> {
         let mut defined: Vec<Defined> = Vec::new();
+        // Name → where it was first defined: a scenario may define 100,000 environments.
+        let mut names: BTreeMap<String, Range<usize>> = BTreeMap::new();
         for raw in raws {
             let raw = raw.get_ref();
             let count = match &raw.count {
@@ -493,17 +494,18 @@ impl Checker<'_> {
                     ));
                     continue;
                 }
-                if let Some(first) = defined.iter().find(|d| d.spec.name == name) {
+                if let Some(first) = names.get(&name) {
                     self.report(
                         Problem::new(
                             span(&raw.name),
                             format!("there is already an environment called `{name}`"),
                             "defined again here",
                         )
-                        .also(first.name_span.clone(), "first defined here"),
+                        .also(first.clone(), "first defined here"),
                     );
                     continue;
                 }
+                names.insert(name.clone(), span(&raw.name));
                 let mut detectors = Vec::new();
                 let mut detector_spans = Vec::new();
                 for detector in raw.detectors.get_ref() {
@@ -544,7 +546,6 @@ impl Checker<'_> {
                 spec.timing = timing;
                 defined.push(Defined {
                     spec,
-                    name_span: span(&raw.name),
                     detector_spans,
                 });
             }
@@ -1345,13 +1346,15 @@ impl Checker<'_> {
     fn check_lifetimes(&mut self, schedule: &[(ScheduledStep, Range<usize>)], defined: &[Defined]) {
         // environment name → (created at, span of its create step)
         let mut alive: BTreeMap<&str, (Duration, Range<usize>)> = BTreeMap::new();
-        // detector → (environment, since)
+        // detector → the environment holding it
         let mut holders: BTreeMap<&str, &str> = BTreeMap::new();
+        let by_name: BTreeMap<&str, &Defined> =
+            defined.iter().map(|d| (d.spec.name.as_str(), d)).collect();
         for (step, step_span) in schedule {
             let Some(name) = step.environment.as_deref() else {
                 continue;
             };
-            let Some(definition) = defined.iter().find(|d| d.spec.name == name) else {
+            let Some(definition) = by_name.get(name).copied() else {
                 continue;
             };
             match &step.action {
@@ -1374,7 +1377,7 @@ impl Checker<'_> {
                         .zip(&definition.detector_spans)
                     {
                         if let Some(holder) = holders.get(detector.as_str()) {
-                            let other = defined.iter().find(|d| d.spec.name == *holder);
+                            let other = by_name.get(holder).copied();
                             let mut problem = Problem::new(
                                 detector_span.clone(),
                                 format!(
@@ -1421,7 +1424,11 @@ impl Checker<'_> {
                     }
                     if matches!(action, Action::Destroy(_)) {
                         alive.remove(name);
-                        holders.retain(|_, holder| *holder != name);
+                        for detector in &definition.spec.detectors {
+                            if holders.get(detector.as_str()) == Some(&name) {
+                                holders.remove(detector.as_str());
+                            }
+                        }
                     }
                 }
             }

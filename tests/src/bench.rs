@@ -1,0 +1,162 @@
+//! What ecsim's benchmarks share: the scenarios they replay, a publisher that keeps nothing,
+//! the work a replay does stripped to encoding alone, a plugin linked in rather than loaded, and
+//! and (in `ecsim_kafka::baseline`) a bare rdkafka producer — the ceilings and baselines each
+//! figure is a ratio against.
+//!
+//! The benchmarks themselves are `benches/micro.rs` (criterion) and `src/bin/ecsim-bench.rs`
+//! (end to end, against brokers); `cargo xtask bench` runs both and writes `BENCHMARKS.md`.
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicU64, Ordering},
+};
+
+use ecsim_core::publish::{MemoryPublisher, Publisher, Record};
+use ecsim_proto::{
+    events::Event,
+    kafka::{ActiveRunsList, NewStateNotification},
+    prost::Message as _,
+};
+use ecsim_scenario::{Scenario, driver};
+
+/// A publisher that keeps nothing and counts what it is given: the simulator's own cost,
+/// without a broker.
+#[derive(Debug, Default)]
+pub struct NullPublisher(AtomicU64);
+
+impl NullPublisher {
+    /// How many records it was given.
+    pub fn count(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+impl Publisher for NullPublisher {
+    fn publish(&self, _record: Record) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// `environments` environments with a detector, a host and `tasks_per_host` tasks each, the
+/// Kafka plugin on, all alive at once: created together, each runs `runs` runs of ten minutes,
+/// then all are destroyed.
+pub fn lifecycles(environments: usize, tasks_per_host: usize, runs: usize) -> Scenario {
+    scenario(environments, tasks_per_host, runs, true)
+}
+
+/// As [`lifecycles`], with the Kafka plugin's calls on or off (`kafka_enabled`).
+pub fn scenario(environments: usize, tasks_per_host: usize, runs: usize, kafka: bool) -> Scenario {
+    let text = format!(
+        r#"
+[scenario]
+name = "bench-{environments}x{runs}"
+seed = 1
+epoch = 2025-06-15T12:00:00Z
+at_end = "destroy"
+
+[[environment]]
+name = "env-{{i}}"
+count = {environments}
+detectors = ["D{{i}}"]
+hosts = ["flp-{{i}}"]
+tasks_per_host = {tasks_per_host}
+vars = {{ kafka_enabled = "{kafka}" }}
+
+[[timeline]]
+at = "0s"
+env = "env-*"
+do = "create"
+
+[[timeline]]
+after = "1m"
+env = "env-*"
+repeat = {runs}
+steps = [
+  {{ do = "start" }},
+  {{ after = "10m", do = "stop" }},
+  {{ after = "1m", do = "wait" }},
+]
+"#
+    );
+    // The text is ours and valid; a failure here is a bug in this function.
+    #[allow(clippy::expect_used)]
+    ecsim_scenario::parse("bench.toml", &text).expect("the benchmark scenario is valid")
+}
+
+/// Replays `scenario` in virtual time into `publisher`; returns the messages published.
+pub fn replay(scenario: &Scenario, publisher: Arc<dyn Publisher>) -> u64 {
+    match driver::run_blocking(scenario, publisher, Vec::new(), Arc::new(driver::Silent)) {
+        Ok(report) => report.messages.total,
+        Err(error) => panic!("the benchmark replay failed: {error}"),
+    }
+}
+
+/// Every record a replay of `scenario` publishes, in order.
+pub fn records(scenario: &Scenario) -> Vec<Record> {
+    let memory = Arc::new(MemoryPublisher::new());
+    replay(scenario, memory.clone());
+    memory.records()
+}
+
+/// A message as the simulator holds it before encoding.
+#[derive(Debug, Clone)]
+pub enum Typed {
+    /// An `aliecs.*` core event.
+    Event(Event),
+    /// A Kafka-plugin state notification.
+    State(NewStateNotification),
+    /// A Kafka-plugin running list.
+    Running(ActiveRunsList),
+}
+
+impl Typed {
+    /// The record's message, decoded back to its type.
+    pub fn of(record: &Record) -> Self {
+        let bytes = record.value.as_slice();
+        let decoded = match record.message_type {
+            "kafka.NewStateNotification" => NewStateNotification::decode(bytes).map(Typed::State),
+            "kafka.ActiveRunsList" => ActiveRunsList::decode(bytes).map(Typed::Running),
+            _ => Event::decode(bytes).map(Typed::Event),
+        };
+        match decoded {
+            Ok(typed) => typed,
+            Err(error) => panic!("a record ecsim published does not decode: {error}"),
+        }
+    }
+
+    /// Encodes it, as the simulator does before publishing.
+    pub fn encode(&self) -> Vec<u8> {
+        match self {
+            Typed::Event(m) => m.encode_to_vec(),
+            Typed::State(m) => m.encode_to_vec(),
+            Typed::Running(m) => m.encode_to_vec(),
+        }
+    }
+}
+
+/// Percentile `q` (0..=1) of sorted samples.
+pub fn percentile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let index = ((sorted.len() - 1) as f64 * q).round() as usize;
+    sorted[index.min(sorted.len() - 1)]
+}
+
+/// The peak resident memory of this process (VmHWM), in KiB; `None` where `/proc` is not.
+pub fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// The resident memory of this process now (VmRSS), in KiB; `None` where `/proc` is not.
+pub fn rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+}

@@ -1,0 +1,214 @@
+//! ecsim's end-to-end benchmarks: each figure measured side by side with its ceiling or
+//! baseline in the same run, on the same broker.
+//!
+//! - `publish`: a large scenario replayed to a broker (embedded, tansu), messages per second
+//!   from the first message to the last acknowledgement, against a bare rdkafka producer sending
+//!   the same records, already encoded, to the same broker;
+//! - `latency`: from the moment the core emits a message (a hook moment, publishing is
+//!   synchronous) to the broker's acknowledgement, while a scenario runs in scaled real time;
+//! - `scale`: 1,000 and 10,000 environments alive at once, each in a process of its own so that
+//!   its peak memory is its own.
+//!
+//! `ecsim-bench all --json FILE` runs them all; `cargo xtask bench` runs it with the micro
+//! benchmarks and writes `BENCHMARKS.md`. Build with `--release`.
+
+#![allow(clippy::print_stdout, clippy::print_stderr)] // a benchmark's output is the point
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use ecsim_core::publish::Publisher;
+use ecsim_e2e::{
+    bench::{NullPublisher, lifecycles, peak_rss_kib, records, replay},
+    brokers::Broker,
+};
+use ecsim_kafka::{TopicLayout, baseline};
+use ecsim_scenario::Speed;
+use serde_json::{Value, json};
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const CONNECT: Duration = Duration::from_secs(20);
+/// Each side of a comparison runs this many times, alternating; the median counts.
+const REPEATS: usize = 3;
+
+fn median(mut samples: Vec<f64>) -> f64 {
+    samples.sort_by(f64::total_cmp);
+    samples[samples.len() / 2]
+}
+
+/// Throughput of a replay to `broker` against the bare producer's, alternating.
+fn publish(broker: &Broker) -> Value {
+    // 200 environments, 3 tasks each, 3 runs each.
+    let scenario = lifecycles(200, 3, 3);
+    let all = records(&scenario);
+    let messages = all.len() as u64;
+    let topics: Vec<String> = {
+        let mut t: Vec<String> = all.iter().map(|r| r.topic.clone()).collect();
+        t.sort();
+        t.dedup();
+        t
+    };
+    let (mut ours, mut ceiling) = (Vec::new(), Vec::new());
+    for _ in 0..REPEATS {
+        let kafka = Arc::new(broker.publisher(TopicLayout::default(), &topics, CONNECT));
+        let started = Instant::now();
+        let published = replay(&scenario, kafka.clone() as Arc<dyn Publisher>);
+        let report = kafka.finish(Duration::from_secs(300));
+        let elapsed = started.elapsed();
+        assert!(report.all_delivered(), "{report}");
+        assert_eq!(published, messages);
+        ours.push(messages as f64 / elapsed.as_secs_f64());
+
+        let elapsed = baseline::send_all(&broker.bootstrap(), &all)
+            .unwrap_or_else(|error| panic!("the bare producer failed: {error}"));
+        ceiling.push(messages as f64 / elapsed.as_secs_f64());
+    }
+    let (ours, ceiling) = (median(ours), median(ceiling));
+    json!({
+        "broker": broker.name(),
+        "messages": messages,
+        "bytes": all.iter().map(|r| r.value.len() + r.key.as_ref().map_or(0, Vec::len)).sum::<usize>(),
+        "ecsim_msgs_per_s": ours,
+        "ceiling_msgs_per_s": ceiling,
+        "ratio": ours / ceiling,
+    })
+}
+
+/// Acknowledgement latency while a scenario runs at 100 times real time.
+fn latency(broker: &Broker) -> Value {
+    let mut scenario = lifecycles(20, 3, 2);
+    scenario.speed = Speed::Factor(100.0);
+    let topics: Vec<String> = {
+        let mut t: Vec<String> = records(&lifecycles(20, 3, 2))
+            .into_iter()
+            .map(|r| r.topic)
+            .collect();
+        t.sort();
+        t.dedup();
+        t
+    };
+    let kafka = Arc::new(broker.publisher(TopicLayout::default(), &topics, CONNECT));
+    let started = Instant::now();
+    let published = replay(&scenario, kafka.clone() as Arc<dyn Publisher>);
+    let wall = started.elapsed();
+    let report = kafka.finish(Duration::from_secs(120));
+    assert!(report.all_delivered(), "{report}");
+    let Some(latency) = report.latency else {
+        panic!("no latency measured")
+    };
+    json!({
+        "broker": broker.name(),
+        "messages": published,
+        "rate_msgs_per_s": published as f64 / wall.as_secs_f64(),
+        "p50_ms": latency.p50_ms,
+        "p99_ms": latency.p99_ms,
+        "max_ms": latency.max_ms,
+    })
+}
+
+/// One scale point, in this process: `environments` alive at once, one run each.
+fn scale(environments: usize, kafka: bool) -> Value {
+    let scenario = ecsim_e2e::bench::scenario(environments, 1, 1, kafka);
+    let null = Arc::new(NullPublisher::default());
+    let started = Instant::now();
+    let messages = replay(&scenario, null.clone());
+    let wall = started.elapsed();
+    json!({
+        "environments": environments,
+        "messages": messages,
+        "wall_s": wall.as_secs_f64(),
+        "peak_rss_kib": peak_rss_kib(),
+    })
+}
+
+/// A scale point in a child process, so that each peak is its own.
+fn scale_in_child(environments: usize) -> Value {
+    let exe = std::env::current_exe().unwrap_or_else(|error| panic!("no executable path: {error}"));
+    let output = std::process::Command::new(exe)
+        .args(["scale", &environments.to_string()])
+        .output()
+        .unwrap_or_else(|error| panic!("cannot run the scale child: {error}"));
+    assert!(
+        output.status.success(),
+        "the scale child failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|error| panic!("bad child output: {error}"))
+}
+
+fn brokers() -> Vec<Broker> {
+    let mut brokers = vec![Broker::embedded()];
+    match Broker::tansu() {
+        Some(tansu) => brokers.push(tansu),
+        None => eprintln!("tansu is not installed: measuring the embedded broker only"),
+    }
+    brokers
+}
+
+fn all() -> Value {
+    let mut publish_results = Vec::new();
+    let mut latency_results = Vec::new();
+    for broker in brokers() {
+        eprintln!("publish throughput on {} …", broker.name());
+        publish_results.push(publish(&broker));
+        eprintln!("latency on {} …", broker.name());
+        latency_results.push(latency(&broker));
+    }
+    eprintln!("scale …");
+    let small = scale_in_child(1_000);
+    let large = scale_in_child(10_000);
+    let time_ratio =
+        large["wall_s"].as_f64().unwrap_or(f64::NAN) / small["wall_s"].as_f64().unwrap_or(f64::NAN);
+    let per_environment_kib = match (
+        large["peak_rss_kib"].as_f64(),
+        small["peak_rss_kib"].as_f64(),
+    ) {
+        (Some(large), Some(small)) => json!((large - small) / 9_000.0),
+        _ => Value::Null,
+    };
+    json!({
+        "publish": publish_results,
+        "latency": latency_results,
+        "scale": {
+            "points": [small, large],
+            "time_ratio": time_ratio,
+            "kib_per_environment": per_environment_kib,
+        },
+    })
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("scale") => {
+            let environments = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(1_000);
+            scale(environments, !args.iter().any(|a| a == "--no-kafka"))
+        }
+        Some("publish") => Value::Array(brokers().iter().map(publish).collect()),
+        Some("latency") => Value::Array(brokers().iter().map(latency).collect()),
+        Some("all") => all(),
+        _ => {
+            eprintln!("usage: ecsim-bench all [--json FILE] | publish | latency | scale N");
+            std::process::exit(2);
+        }
+    };
+    let text = serde_json::to_string_pretty(&result).unwrap_or_default();
+    match args
+        .iter()
+        .position(|a| a == "--json")
+        .and_then(|i| args.get(i + 1))
+    {
+        Some(path) => {
+            if let Err(error) = std::fs::write(path, text + "\n") {
+                eprintln!("cannot write {path}: {error}");
+                std::process::exit(1);
+            }
+        }
+        None => println!("{text}"),
+    }
+}

@@ -6,6 +6,7 @@
 
 #![allow(clippy::print_stdout, clippy::print_stderr)] // a task runner talks to its user
 
+mod bench;
 mod broker;
 mod fdset;
 mod run;
@@ -45,6 +46,11 @@ enum Task {
     },
     /// Check formatting (rustfmt) and lints (clippy, warnings denied), as CI does.
     Lint,
+    /// Run the benchmarks (criterion and end to end, against the embedded broker and tansu),
+    /// and rewrite BENCHMARKS.md and the README's performance summary from their figures.
+    ///
+    /// Takes a few minutes; not part of the tests: figures are not pass/fail.
+    Bench,
     /// A real Kafka-API broker (tansu) on loopback.
     Broker {
         #[command(subcommand)]
@@ -75,6 +81,7 @@ fn main() -> ExitCode {
         Task::Fdset { dir } => fdset::write(&dir),
         Task::Test { runner_args } => test::run(&runner_args),
         Task::Lint => test::lint(),
+        Task::Bench => bench::run(),
         Task::Broker {
             action: BrokerAction::Install,
         } => broker::install(),

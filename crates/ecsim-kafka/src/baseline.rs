@@ -14,7 +14,9 @@ use rdkafka::{
 use crate::settings::{PRODUCER_DEFAULTS, Settings};
 
 /// Sends `records` to `bootstrap` and waits for every acknowledgement; returns the wall time
-/// from the first send to the last acknowledgement. The topics must exist.
+/// from the second send to the last acknowledgement. The first record warms the producer up
+/// (its connection, its idempotent producer id) and is not timed, as ecsim's publisher is
+/// warm when a replay starts. The topics must exist.
 pub fn send_all(bootstrap: &str, records: &[Record]) -> Result<Duration, KafkaError> {
     let producer: ThreadedProducer<DefaultProducerContext> = Settings::brokers(bootstrap)
         .client_config(PRODUCER_DEFAULTS)
@@ -22,27 +24,42 @@ pub fn send_all(bootstrap: &str, records: &[Record]) -> Result<Duration, KafkaEr
     producer
         .client()
         .fetch_metadata(None, Duration::from_secs(10))?;
+    let (first, rest) = match records.split_first() {
+        Some(split) => split,
+        None => return Ok(Duration::ZERO),
+    };
+    send(&producer, first)?;
+    while producer.in_flight_count() > 0 {
+        let _ = producer.flush(Duration::from_millis(100));
+    }
     let started = Instant::now();
-    for record in records {
-        let mut base = BaseRecord::to(&record.topic)
-            .payload(&record.value)
-            .timestamp(record.timestamp.unix_millis());
-        if let Some(key) = &record.key {
-            base = base.key(key);
-        }
-        loop {
-            match producer.send(base) {
-                Ok(()) => break,
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned)) => {
-                    base = returned;
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-                Err((error, _)) => return Err(error),
-            }
-        }
+    for record in rest {
+        send(&producer, record)?;
     }
     while producer.in_flight_count() > 0 {
         let _ = producer.flush(Duration::from_millis(100));
     }
     Ok(started.elapsed())
+}
+
+fn send(
+    producer: &ThreadedProducer<DefaultProducerContext>,
+    record: &Record,
+) -> Result<(), KafkaError> {
+    let mut base = BaseRecord::to(&record.topic)
+        .payload(&record.value)
+        .timestamp(record.timestamp.unix_millis());
+    if let Some(key) = &record.key {
+        base = base.key(key);
+    }
+    loop {
+        match producer.send(base) {
+            Ok(()) => return Ok(()),
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned)) => {
+                base = returned;
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err((error, _)) => return Err(error),
+        }
+    }
 }

@@ -42,8 +42,8 @@ fn median(mut samples: Vec<f64>) -> f64 {
 
 /// Throughput of a replay to `broker` against the bare producer's, alternating.
 fn publish(broker: &Broker) -> Value {
-    // 200 environments, 3 tasks each, 3 runs each.
-    let scenario = lifecycles(200, 3, 3);
+    // 200 environments, 3 tasks each, 10 runs each: about 200,000 messages.
+    let scenario = lifecycles(200, 3, 10);
     let all = records(&scenario);
     let messages = all.len() as u64;
     let topics: Vec<String> = {
@@ -126,10 +126,14 @@ fn scale(environments: usize, kafka: bool) -> Value {
 }
 
 /// A scale point in a child process, so that each peak is its own.
-fn scale_in_child(environments: usize) -> Value {
+fn scale_in_child(environments: usize, kafka: bool) -> Value {
     let exe = std::env::current_exe().unwrap_or_else(|error| panic!("no executable path: {error}"));
+    let mut args = vec!["scale".to_owned(), environments.to_string()];
+    if !kafka {
+        args.push("--no-kafka".to_owned());
+    }
     let output = std::process::Command::new(exe)
-        .args(["scale", &environments.to_string()])
+        .args(&args)
         .output()
         .unwrap_or_else(|error| panic!("cannot run the scale child: {error}"));
     assert!(
@@ -139,6 +143,10 @@ fn scale_in_child(environments: usize) -> Value {
     );
     serde_json::from_slice(&output.stdout)
         .unwrap_or_else(|error| panic!("bad child output: {error}"))
+}
+
+fn seconds(point: &Value) -> f64 {
+    point["wall_s"].as_f64().unwrap_or(f64::NAN)
 }
 
 fn brokers() -> Vec<Broker> {
@@ -159,26 +167,38 @@ fn all() -> Value {
         eprintln!("latency on {} …", broker.name());
         latency_results.push(latency(&broker));
     }
-    eprintln!("scale …");
-    let small = scale_in_child(1_000);
-    let large = scale_in_child(10_000);
-    let time_ratio =
-        large["wall_s"].as_f64().unwrap_or(f64::NAN) / small["wall_s"].as_f64().unwrap_or(f64::NAN);
-    let per_environment_kib = match (
-        large["peak_rss_kib"].as_f64(),
-        small["peak_rss_kib"].as_f64(),
-    ) {
-        (Some(large), Some(small)) => json!((large - small) / 9_000.0),
-        _ => Value::Null,
-    };
+    let mut scale = Vec::new();
+    for kafka in [false, true] {
+        eprintln!("scale, Kafka plugin {} …", if kafka { "on" } else { "off" });
+        // Three processes per size; the median time (a 1,000-environment replay takes a tenth
+        // of a second, where a busy machine's noise shows).
+        let point = |environments: usize| {
+            let mut runs: Vec<Value> = (0..REPEATS)
+                .map(|_| scale_in_child(environments, kafka))
+                .collect();
+            runs.sort_by(|a, b| f64::total_cmp(&seconds(a), &seconds(b)));
+            runs.swap_remove(REPEATS / 2)
+        };
+        let small = point(1_000);
+        let large = point(10_000);
+        let per_environment_kib = match (
+            large["peak_rss_kib"].as_f64(),
+            small["peak_rss_kib"].as_f64(),
+        ) {
+            (Some(large), Some(small)) => json!((large - small) / 9_000.0),
+            _ => Value::Null,
+        };
+        scale.push(json!({
+            "kafka_plugin": kafka,
+            "time_ratio": seconds(&large) / seconds(&small),
+            "kib_per_environment": per_environment_kib,
+            "points": [small, large],
+        }));
+    }
     json!({
         "publish": publish_results,
         "latency": latency_results,
-        "scale": {
-            "points": [small, large],
-            "time_ratio": time_ratio,
-            "kib_per_environment": per_environment_kib,
-        },
+        "scale": scale,
     })
 }
 

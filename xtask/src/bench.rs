@@ -1,0 +1,294 @@
+//! `cargo xtask bench`: every benchmark, and `BENCHMARKS.md` rewritten from what they measured.
+//!
+//! Each figure is a ratio measured side by side in one run — ecsim against a ceiling or a
+//! baseline on the same machine, at the same moment — because absolute numbers on a shared,
+//! noisy machine say little. The micro benchmarks run under criterion (`tests/benches/micro.rs`),
+//! the end-to-end ones in `ecsim-bench` (`tests/src/bin/ecsim-bench.rs`), against the embedded
+//! broker and tansu. The README's "Performance" section is rewritten from the same figures.
+
+use std::{
+    fmt::Write as _,
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+use anyhow::{Context as _, bail};
+use serde_json::Value;
+
+use crate::{run, tools};
+
+const BENCHMARKS: &str = "BENCHMARKS.md";
+const README: &str = "README.md";
+const README_START: &str = "<!-- benchmarks: start (written by cargo xtask bench) -->";
+const README_END: &str = "<!-- benchmarks: end -->";
+/// Where BENCHMARKS.md's hand-written analysis starts; `cargo xtask bench` keeps it.
+const ANALYSIS: &str = "<!-- analysis: written by hand from profiles, kept by cargo xtask bench -->";
+
+/// A criterion estimate: the median time of one iteration, in nanoseconds, and the elements
+/// one iteration handles.
+struct Estimate {
+    nanos: f64,
+    elements: f64,
+}
+
+fn estimate(criterion: &Path, id: &str) -> anyhow::Result<Estimate> {
+    let dir = criterion.join(id).join("new");
+    let read = |name: &str| -> anyhow::Result<Value> {
+        let path = dir.join(name);
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading criterion's {}", path.display()))?;
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+    };
+    let estimates = read("estimates.json")?;
+    let benchmark = read("benchmark.json")?;
+    let nanos = estimates["median"]["point_estimate"]
+        .as_f64()
+        .context("no median in criterion's estimates")?;
+    let elements = benchmark["throughput"]["Elements"].as_f64().unwrap_or(1.0);
+    Ok(Estimate { nanos, elements })
+}
+
+fn output(program: &str, args: &[&str]) -> String {
+    Command::new(program)
+        .args(args)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// What the figures were measured on.
+fn machine() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .map(|l| l.trim_start_matches([' ', '\t', ':']).to_owned())
+        .unwrap_or_else(|| "unknown CPU".to_owned());
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    let memory = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        })
+        .map_or_else(
+            || "unknown".to_owned(),
+            |kib| format!("{:.0} GiB", kib / 1024.0 / 1024.0),
+        );
+    format!(
+        "{model}, {cores} cores, {memory} memory; {}; {}",
+        output("uname", &["-sr"]),
+        output("rustc", &["--version"])
+    )
+}
+
+fn verdict(met: bool) -> &'static str {
+    if met { "met" } else { "**not met**" }
+}
+
+fn f(value: &Value) -> f64 {
+    value.as_f64().unwrap_or(f64::NAN)
+}
+
+/// The figures as a Markdown table of goals, with the details below it.
+fn render(criterion: &Path, end_to_end: &Value) -> anyhow::Result<(String, String)> {
+    let lifecycles = estimate(criterion, "core/lifecycles")?;
+    let encode = estimate(criterion, "core/encode-only")?;
+    let linked = estimate(criterion, "plugin-call/linked")?;
+    let loaded = estimate(criterion, "plugin-call/loaded")?;
+    let codec = estimate(criterion, "plugin-call/encoding-only")?;
+
+    let core_rate = lifecycles.elements / lifecycles.nanos * 1e9;
+    let encode_rate = encode.elements / encode.nanos * 1e9;
+    let core_ratio = core_rate / encode_rate;
+    let call_ratio = loaded.nanos / linked.nanos;
+
+    let mut summary = String::new();
+    writeln!(summary, "| figure | measured | goal | |")?;
+    writeln!(summary, "|---|---|---|---|")?;
+    for publish in end_to_end["publish"].as_array().into_iter().flatten() {
+        let ratio = f(&publish["ratio"]);
+        writeln!(
+            summary,
+            "| publish throughput, {} broker: ecsim ÷ bare producer | {ratio:.2} ({:.0} vs {:.0} messages/s) | ≥ 0.9 | {} |",
+            publish["broker"].as_str().unwrap_or("?"),
+            f(&publish["ecsim_msgs_per_s"]),
+            f(&publish["ceiling_msgs_per_s"]),
+            verdict(ratio >= 0.9)
+        )?;
+    }
+    writeln!(
+        summary,
+        "| core throughput, no broker: messages ÷ encode-only | {core_ratio:.2} ({:.0} vs {:.0} messages/s; {:.0} lifecycles/s) | ≥ 0.5 | {} |",
+        core_rate,
+        encode_rate,
+        core_rate / lifecycles.elements * 10.0,
+        verdict(core_ratio >= 0.5)
+    )?;
+    writeln!(
+        summary,
+        "| a call to a loaded plugin ÷ the same plugin linked in | {call_ratio:.2} ({:.1} µs vs {:.1} µs) | ≤ 1.5 | {} |",
+        loaded.nanos / 1000.0,
+        linked.nanos / 1000.0,
+        verdict(call_ratio <= 1.5)
+    )?;
+    for latency in end_to_end["latency"].as_array().into_iter().flatten() {
+        let p99 = f(&latency["p99_ms"]);
+        writeln!(
+            summary,
+            "| latency, hook moment to acknowledgement, {} broker, {:.0} messages/s: p50 / p99 | {:.1} ms / {p99:.1} ms | p99 ≤ 10 ms | {} |",
+            latency["broker"].as_str().unwrap_or("?"),
+            f(&latency["rate_msgs_per_s"]),
+            f(&latency["p50_ms"]),
+            verdict(p99 <= 10.0)
+        )?;
+    }
+    for scale in end_to_end["scale"].as_array().into_iter().flatten() {
+        let ratio = f(&scale["time_ratio"]);
+        let plugin = if scale["kafka_plugin"].as_bool() == Some(true) {
+            "Kafka plugin on"
+        } else {
+            "Kafka plugin off"
+        };
+        writeln!(
+            summary,
+            "| scale, {plugin}: time for 10,000 environments ÷ for 1,000 | {ratio:.1} ({:.0} KiB per environment) | ≤ 11 | {} |",
+            f(&scale["kib_per_environment"]),
+            verdict(ratio <= 11.0)
+        )?;
+    }
+
+    let mut details = String::new();
+    writeln!(
+        details,
+        "### Micro benchmarks (criterion, median of an iteration)\n"
+    )?;
+    writeln!(
+        details,
+        "| benchmark | per iteration | elements | per element |"
+    )?;
+    writeln!(details, "|---|---|---|---|")?;
+    for (id, e) in [
+        ("core/lifecycles", &lifecycles),
+        ("core/encode-only", &encode),
+        ("plugin-call/linked", &linked),
+        ("plugin-call/loaded", &loaded),
+        ("plugin-call/encoding-only", &codec),
+    ] {
+        writeln!(
+            details,
+            "| `{id}` | {:.1} µs | {} | {:.0} ns |",
+            e.nanos / 1000.0,
+            e.elements,
+            e.nanos / e.elements
+        )?;
+    }
+    writeln!(details, "\n### End to end\n")?;
+    writeln!(
+        details,
+        "```json\n{}\n```",
+        serde_json::to_string_pretty(end_to_end)?
+    )?;
+    Ok((summary, details))
+}
+
+/// Replaces the README's section between the markers with `section`.
+fn update_readme(section: &str) -> anyhow::Result<()> {
+    let readme = std::fs::read_to_string(README).context("reading README.md")?;
+    let (Some(start), Some(end)) = (readme.find(README_START), readme.find(README_END)) else {
+        bail!("README.md has no benchmarks markers ({README_START} … {README_END})");
+    };
+    let updated = format!(
+        "{}{README_START}\n{section}{}",
+        &readme[..start],
+        &readme[end..]
+    );
+    std::fs::write(README, updated).context("writing README.md")
+}
+
+pub(crate) fn run() -> anyhow::Result<()> {
+    let cargo = run::cargo();
+    let tansu = tools::TANSU.ensure()?;
+    let envs = [("ECSIM_TANSU", tansu)];
+    // The loaded plugin of the plugin-call benchmark, in the profile the benchmarks run in.
+    run::checked(
+        &cargo,
+        &["build", "--release", "-p", "ecsim-example-plugin"],
+    )?;
+    run::checked_env(
+        &cargo,
+        &["bench", "-p", "ecsim-e2e", "--bench", "micro"],
+        &envs,
+    )?;
+    let json = PathBuf::from("target/bench/end-to-end.json");
+    std::fs::create_dir_all("target/bench")?;
+    run::checked_env(
+        &cargo,
+        &[
+            "run",
+            "--release",
+            "-p",
+            "ecsim-e2e",
+            "--bin",
+            "ecsim-bench",
+            "--",
+            "all",
+            "--json",
+            "target/bench/end-to-end.json",
+        ],
+        &envs,
+    )?;
+    let end_to_end: Value = serde_json::from_str(
+        &std::fs::read_to_string(&json).context("reading the end-to-end figures")?,
+    )?;
+    let (summary, details) = render(Path::new("target/criterion"), &end_to_end)?;
+
+    let commit = output("git", &["rev-parse", "--short", "HEAD"]);
+    let date = output("date", &["-u", "+%Y-%m-%d"]);
+    let machine = machine();
+    let document = format!(
+        "# Benchmarks\n\n\
+         Written by `cargo xtask bench` on {date}, at commit {commit}, on: {machine}.\n\n\
+         Every figure is a ratio of two things measured side by side in the same run, so that it \
+         means the same on a faster or a busier machine. Run `cargo xtask bench` to measure again; \
+         it rewrites this file and the README's summary.\n\n\
+         ## Summary\n\n{summary}\n\
+         ## Method\n\n\
+         - **Publish throughput**: a scenario of 200 environments with 3 tasks on their host, 10 runs \
+         each (about 150,000 messages), replayed in virtual time to a broker, from the first message \
+         to the last acknowledgement; against a bare rdkafka producer configured as ecsim's (acks=all, \
+         idempotence, linger 5 ms) sending the same records, already encoded, to the same broker, its \
+         first message untimed as ecsim's producer is warm. Three alternating rounds; the medians. \
+         Loopback; the embedded broker (librdkafka's mock cluster) and tansu.\n\
+         - **Core throughput**: ten environments through create, one run, destroy, with a publisher \
+         that keeps nothing; against encoding the same messages and nothing else (criterion).\n\
+         - **Plugin call**: `example.StartOfRun()` to the example plugin loaded from its library (C ABI, \
+         protobuf both ways, the instance's own thread), against the same plugin linked into the \
+         benchmark and called through the same request and reply handling; and the protobuf encoding \
+         and decoding alone (criterion).\n\
+         - **Latency**: 20 environments, 2 runs each, replayed at 100 times real time; from the moment \
+         the core emits a message (publishing is synchronous with the hook moment) to the broker's \
+         acknowledgement, every message (HDR histogram).\n\
+         - **Scale**: 1,000 and 10,000 environments alive at once, one run each, no broker, each size \
+         in a process of its own; wall time, and the peak resident memory (VmHWM) for the memory per \
+         environment. With the Kafka plugin on, every state change publishes the list of running \
+         environments, whose length grows with their number: the bytes to publish grow as the square \
+         of the environments (AliECS's behaviour), so that figure cannot be linear.\n\n\
+         ## Details\n\n{details}"
+    );
+    // The analysis of the gaps is written by people, from profiles: kept as it is.
+    let analysis = std::fs::read_to_string(BENCHMARKS)
+        .ok()
+        .and_then(|old| old.find(ANALYSIS).map(|at| old[at..].to_owned()))
+        .unwrap_or_else(|| format!("{ANALYSIS}\n\n## Where a goal is not met\n\n(to be written)\n"));
+    std::fs::write(BENCHMARKS, format!("{document}\n{analysis}")).context("writing BENCHMARKS.md")?;
+    update_readme(&format!(
+        "Measured on {date} ({machine}); details and method in [BENCHMARKS.md](BENCHMARKS.md).\n\n{summary}"
+    ))?;
+    println!("{summary}");
+    println!("wrote {BENCHMARKS} and the README's summary");
+    Ok(())
+}

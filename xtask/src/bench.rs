@@ -22,7 +22,8 @@ const README: &str = "README.md";
 const README_START: &str = "<!-- benchmarks: start (written by cargo xtask bench) -->";
 const README_END: &str = "<!-- benchmarks: end -->";
 /// Where BENCHMARKS.md's hand-written analysis starts; `cargo xtask bench` keeps it.
-const ANALYSIS: &str = "<!-- analysis: written by hand from profiles, kept by cargo xtask bench -->";
+const ANALYSIS: &str =
+    "<!-- analysis: written by hand from profiles, kept by cargo xtask bench -->";
 
 /// A criterion estimate: the median time of one iteration, in nanoseconds, and the elements
 /// one iteration handles.
@@ -283,8 +284,11 @@ pub(crate) fn run() -> anyhow::Result<()> {
     let analysis = std::fs::read_to_string(BENCHMARKS)
         .ok()
         .and_then(|old| old.find(ANALYSIS).map(|at| old[at..].to_owned()))
-        .unwrap_or_else(|| format!("{ANALYSIS}\n\n## Where a goal is not met\n\n(to be written)\n"));
-    std::fs::write(BENCHMARKS, format!("{document}\n{analysis}")).context("writing BENCHMARKS.md")?;
+        .unwrap_or_else(|| {
+            format!("{ANALYSIS}\n\n## Where a goal is not met\n\n(to be written)\n")
+        });
+    std::fs::write(BENCHMARKS, format!("{document}\n{analysis}"))
+        .context("writing BENCHMARKS.md")?;
     update_readme(&format!(
         "Measured on {date} ({machine}); details and method in [BENCHMARKS.md](BENCHMARKS.md).\n\n{summary}"
     ))?;

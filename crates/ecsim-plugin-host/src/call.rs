@@ -88,6 +88,11 @@ pub async fn complete(
         );
     }
     let mut outcome = match reply.error {
+        // A failure must say something: AliECS would report the bare `__call_error`.
+        Some(error) if error.message.is_empty() => CallOutcome::failed(
+            format!("{} failed (plugin {plugin} gave no message)", call.func),
+            (!error.reason.is_empty()).then_some(error.reason),
+        ),
         Some(error) => CallOutcome::failed(
             error.message,
             (!error.reason.is_empty()).then_some(error.reason),

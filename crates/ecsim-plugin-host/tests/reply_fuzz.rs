@@ -123,7 +123,7 @@ fn harness() -> Harness {
 impl Harness {
     /// Answers one call with `bytes`; the outcome must be an outcome, and a failure must say
     /// what failed.
-    fn answer(&self, bytes: Vec<u8>) {
+    fn answer(&self, bytes: Vec<u8>) -> ecsim_core::plugin::CallOutcome {
         *REPLY.lock().unwrap() = bytes;
         let outcome = self.runtime.block_on(self.plugin.call(self.call.clone()));
         if let Some(error) = &outcome.error {
@@ -133,7 +133,24 @@ impl Harness {
             self.plugin.connection_state() == "READY",
             "a bad reply does not make the plugin stuck"
         );
+        outcome
     }
+}
+
+/// Whether the host must accept `reply` as it is: every event names a topic-safe service and
+/// has an event, every core request asks for something, and the call fits its 30 s timeout.
+fn acceptable(reply: &CallReply) -> bool {
+    let topic_safe = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+    };
+    reply
+        .events
+        .iter()
+        .all(|e| topic_safe(&e.service) && e.event.is_some())
+        && reply.core_requests.iter().all(|r| r.request.is_some())
+        && reply.duration_ms <= 30_000
 }
 
 fn service() -> impl Strategy<Value = String> {
@@ -180,9 +197,10 @@ fn core_request_strategy() -> impl Strategy<Value = CoreRequest> {
 }
 
 fn reply() -> impl Strategy<Value = CallReply> {
+    let text = || prop_oneof![Just(String::new()), ".{1,16}"];
     (
         ".{0,16}",
-        proptest::option::of((".{0,16}", ".{0,16}")),
+        proptest::option::of((text(), text())),
         proptest::collection::btree_map("[a-z_]{1,8}", ".{0,8}", 0..4),
         proptest::collection::vec(timed_event(), 0..6),
         prop_oneof![Just(0_u64), 0..60_000_u64, any::<u64>()],
@@ -238,19 +256,45 @@ proptest! {
     #[test]
     fn arbitrary_bytes_become_an_outcome(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
         thread_local!(static HARNESS: Harness = harness());
-        HARNESS.with(|h| h.answer(bytes));
+        HARNESS.with(|h| {
+            h.answer(bytes);
+        });
     }
 
     #[test]
-    fn well_formed_replies_with_any_values_become_an_outcome(reply in reply()) {
+    fn well_formed_replies_with_any_values_become_the_outcome_they_say(reply in reply()) {
         thread_local!(static HARNESS: Harness = harness());
-        HARNESS.with(|h| h.answer(reply.encode_to_vec()));
+        let outcome = HARNESS.with(|h| h.answer(reply.encode_to_vec()));
+        if acceptable(&reply) {
+            // The plugin's own word: its output, or its error as AliECS reports it.
+            match &reply.error {
+                None => {
+                    prop_assert!(outcome.error.is_none(), "{outcome:?}");
+                    prop_assert_eq!(&outcome.output, &reply.output);
+                    let vars: Vec<(String, String)> = reply.runtime_vars.clone().into_iter().collect();
+                    prop_assert_eq!(&outcome.runtime_vars, &vars);
+                }
+                Some(error) => {
+                    let failed = outcome.error.clone().unwrap();
+                    if error.message.is_empty() {
+                        prop_assert!(failed.message.contains("gave no message"), "{failed:?}");
+                    } else {
+                        prop_assert_eq!(&failed.message, &error.message);
+                    }
+                    prop_assert_eq!(failed.reason.unwrap_or_default(), error.reason.clone());
+                }
+            }
+        } else {
+            prop_assert!(outcome.error.is_some(), "a reply the host must refuse: {reply:?}");
+        }
     }
 
     #[test]
     fn damaged_replies_become_an_outcome(bytes in damaged()) {
         thread_local!(static HARNESS: Harness = harness());
-        HARNESS.with(|h| h.answer(bytes));
+        HARNESS.with(|h| {
+            h.answer(bytes);
+        });
     }
 }
 

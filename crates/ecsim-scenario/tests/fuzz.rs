@@ -67,6 +67,11 @@ fn mutation() -> impl Strategy<Value = Mutation> {
         Just("é😀\u{0}".to_owned()),
         Just("steps = [".to_owned()),
         Just("env = \"*\"\n".to_owned()),
+        Just("[[fault]]\nservice = \"dcs\"\n".to_owned()),
+        Just("outcome = \"partition-error\"\n".to_owned()),
+        Just("[[plugin]]\nlibrary = \"\"\n".to_owned()),
+        Just("[plugin.config.dcs]\n".to_owned()),
+        Just("run = -3\n".to_owned()),
         "[ -~]{0,12}",
     ];
     prop_oneof![

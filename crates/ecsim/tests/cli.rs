@@ -676,3 +676,88 @@ fn run_refuses_a_bad_library_or_a_fault_without_its_service_with_exit_6() {
         text(&out.stderr)
     );
 }
+
+// ---- A broker that goes away -----------------------------------------------------------------
+
+/// The broker dies two seconds into a real-time run and stays down past the delivery timeout:
+/// the run ends on its own with exit status 5 and a report, and whatever the report claims
+/// delivered is on the broker when it comes back — counts checked by reading everything back.
+#[test]
+fn a_broker_gone_mid_run_gives_exit_5_and_a_report_that_claims_only_what_the_broker_holds() {
+    use ecsim_e2e::brokers::{Storage, Tansu};
+    use ecsim_kafka::{
+        Settings,
+        consumer::{ReadOptions, read},
+    };
+
+    let dir = tempfile::tempdir().unwrap();
+    let Some(mut tansu) = Tansu::start(Storage::Sqlite(dir.path().to_owned())) else {
+        return;
+    };
+    let summary = dir.path().join("summary.json");
+    // About an hour of simulated time at 600 times real time: six seconds of publishing.
+    let child = Command::new(env!("CARGO_BIN_EXE_ecsim"))
+        .args([
+            "run",
+            "../../scenarios/many-environments.toml",
+            "--speed",
+            "600",
+            "--brokers",
+            &tansu.bootstrap(),
+            "-X",
+            "message.timeout.ms=3000",
+            "--summary-json",
+            summary.to_str().unwrap(),
+        ])
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    tansu.kill();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("messages were not delivered to"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    let (mut sent, mut delivered, mut failed) = (0, 0, 0);
+    for counts in summary["delivery"]["topics"].as_object().unwrap().values() {
+        sent += counts["sent"].as_u64().unwrap();
+        delivered += counts["delivered"].as_u64().unwrap();
+        failed += counts["failed"].as_u64().unwrap();
+    }
+    assert!(
+        delivered > 0 && failed > 0,
+        "the outage came mid-run: {summary}"
+    );
+    assert_eq!(delivered + failed, sent, "nothing left pending: {summary}");
+
+    tansu.restart();
+    let options = ReadOptions {
+        settings: Settings::brokers(tansu.bootstrap()),
+        topics: vec!["aliecs.*".to_owned()],
+        from_beginning: true,
+        count: None,
+        idle: Some(std::time::Duration::from_secs(30)),
+        to_end: true,
+        timeout: std::time::Duration::from_secs(20),
+    };
+    let mut on_broker = 0_u64;
+    read(&options, |_| {
+        on_broker += 1;
+        std::ops::ControlFlow::Continue(())
+    })
+    .unwrap();
+    println!("sent {sent}, acknowledged {delivered}, failed {failed}; on the broker: {on_broker}");
+    assert!(
+        on_broker >= delivered,
+        "every message reported acknowledged is on the broker ({on_broker} < {delivered})"
+    );
+    assert!(on_broker <= sent, "and nothing else ({on_broker} > {sent})");
+}

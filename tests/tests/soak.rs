@@ -24,7 +24,7 @@ struct Sampler {
 impl Progress for Sampler {
     fn advanced(&self, done: u64, total: u64, _simulated: Duration) {
         if total >= 10
-            && done % (total / 10) == 0
+            && done.is_multiple_of(total / 10)
             && let Some(rss) = rss_kib()
         {
             self.samples.lock().unwrap().push((done, rss));

@@ -24,9 +24,8 @@ pub fn send_all(bootstrap: &str, records: &[Record]) -> Result<Duration, KafkaEr
     producer
         .client()
         .fetch_metadata(None, Duration::from_secs(10))?;
-    let (first, rest) = match records.split_first() {
-        Some(split) => split,
-        None => return Ok(Duration::ZERO),
+    let Some((first, rest)) = records.split_first() else {
+        return Ok(Duration::ZERO);
     };
     send(&producer, first)?;
     while producer.in_flight_count() > 0 {

@@ -1,5 +1,8 @@
 //! `cargo xtask test` and `cargo xtask lint`: what CI runs.
 //!
+//! `lint` is rustfmt, clippy (warnings denied) and rustdoc (warnings denied: a broken link in the
+//! documentation is a bug).
+//!
 //! `cargo xtask test` is the README's test command. It must work on a fresh machine, so it
 //! installs what the tests need and a new machine lacks (pq, and the tansu broker; see
 //! [`crate::tools`]), builds the plugin libraries the tests load, then runs every test: the
@@ -47,6 +50,12 @@ pub(crate) fn lint() -> anyhow::Result<()> {
             "-D",
             "warnings",
         ],
+    )?;
+    // Broken intra-doc links are broken documentation.
+    run::checked_env(
+        &cargo,
+        &["doc", "--workspace", "--no-deps"],
+        &[("RUSTDOCFLAGS", "-D warnings".into())],
     )
 }
 

@@ -2,7 +2,7 @@
 //!
 //! AliECS's core writes each of these to its own `aliecs.*` topic (reference §3.1). ecsim's core
 //! writes nothing itself (ARCHITECTURE.md, invariant "the core has no Kafka"): it hands every
-//! event to every plugin's [`IntegrationPlugin::observe`](crate::plugin::IntegrationPlugin::observe),
+//! event to every plugin's [`IntegrationPlugin::observe`],
 //! and the core-producer plugin is the one that publishes them. Integration plugins add their
 //! own events (DCS, ODC, … `Ev_IntegratedServiceEvent`) through an [`EventEmitter`].
 

@@ -240,7 +240,7 @@ pub(crate) struct TailArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct VerifyArgs {
-    /// The scenario whose [[expect]] entries to check.
+    /// The scenario whose `[[expect]]` entries to check.
     pub(crate) scenario: PathBuf,
 
     #[command(flatten)]

@@ -57,7 +57,7 @@ fn aliecs_rank(e: &EnvInfo) -> Rank {
 impl RunningList {
     /// Records that `info`'s environment entered `info.state`: RUNNING inserts it (or replaces
     /// its entry), any other state removes it. The list stays in AliECS's order: a stable sort
-    /// by [`aliecs_rank`] after every update, so environments the rank ties keep the order they
+    /// by AliECS's rank after every update, so environments the rank ties keep the order they
     /// entered RUNNING; every entry's detectors sorted.
     pub fn update(&mut self, info: &EnvInfo) {
         // An entry replaced in place keeps its place among ties, as in AliECS's stable sort.

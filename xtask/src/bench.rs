@@ -273,9 +273,9 @@ pub(crate) fn run() -> anyhow::Result<()> {
          - **Latency**: 20 environments, 2 runs each, replayed at 100 times real time; from the moment \
          the core emits a message (publishing is synchronous with the hook moment) to the broker's \
          acknowledgement, every message (HDR histogram).\n\
-         - **Scale**: 1,000 and 10,000 environments alive at once, one run each, no broker, each size \
-         in a process of its own; wall time, and the peak resident memory (VmHWM) for the memory per \
-         environment. With the Kafka plugin on, every state change publishes the list of running \
+         - **Scale**: 1,000 and 10,000 environments alive at once, one run each, no broker, each \
+         replay in a process of its own, three per size, the median time; the peak resident memory \
+         (VmHWM) gives the memory per environment. With the Kafka plugin on, every state change publishes the list of running \
          environments, whose length grows with their number: the bytes to publish grow as the square \
          of the environments (AliECS's behaviour), so that figure cannot be linear.\n\n\
          ## Details\n\n{details}"

@@ -300,3 +300,53 @@ fn a_broker_gone_for_longer_than_the_delivery_timeout_is_reported_not_hidden() {
         "{report}"
     );
 }
+
+#[test]
+fn records_that_cannot_even_be_queued_before_the_flush_timeout_are_counted_as_failed() {
+    let Some(mut tansu) = Tansu::start(Storage::Memory) else {
+        return;
+    };
+    // librdkafka holds at most 10 messages; with the broker gone they stay there (their
+    // delivery timeout is far away), so the publisher's own thread cannot hand over the rest.
+    let settings = Settings {
+        brokers: Some(tansu.bootstrap()),
+        properties: vec![
+            "queue.buffering.max.messages=10".parse().unwrap(),
+            "message.timeout.ms=600000".parse().unwrap(),
+        ],
+    };
+    let topics = vec!["stuck".to_owned()];
+    let kafka =
+        KafkaPublisher::connect(&settings, TopicLayout::default(), &topics, TIMEOUT).unwrap();
+    tansu.kill();
+    for n in 0..100_u32 {
+        kafka.publish(Record {
+            topic: "stuck".into(),
+            key: None,
+            value: n.to_be_bytes().to_vec(),
+            timestamp: ecsim_core::clock::Timestamp::from_unix_millis(1_750_000_000_000),
+            message_type: "events.Event",
+        });
+    }
+    let started = Instant::now();
+    let report = kafka.finish(Duration::from_secs(2));
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "finish keeps to its timeout"
+    );
+    let stuck = &report.topics["stuck"];
+    // Every record is accounted for: the ten in librdkafka's queue pending, the other ninety
+    // failed with the reason, none delivered.
+    assert_eq!(
+        (stuck.sent, stuck.delivered, stuck.failed, stuck.pending()),
+        (100, 0, 90, 10),
+        "{report}"
+    );
+    assert!(
+        stuck
+            .first_error
+            .as_deref()
+            .is_some_and(|e| e.contains("not handed to librdkafka before the flush timeout")),
+        "{report}"
+    );
+}

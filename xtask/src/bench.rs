@@ -274,7 +274,7 @@ pub(crate) fn run() -> anyhow::Result<()> {
          the core emits a message (publishing is synchronous with the hook moment) to the broker's \
          acknowledgement, every message (HDR histogram).\n\
          - **Scale**: 1,000 and 10,000 environments alive at once, one run each, no broker, each \
-         replay in a process of its own, three per size, the median time; the peak resident memory \
+         replay in a process of its own, five per size, the median time; the peak resident memory \
          (VmHWM) gives the memory per environment. With the Kafka plugin on, every state change publishes the list of running \
          environments, whose length grows with their number: the bytes to publish grow as the square \
          of the environments (AliECS's behaviour), so that figure cannot be linear.\n\n\

@@ -15,6 +15,7 @@ pub mod accounting;
 pub mod baseline;
 pub mod consumer;
 pub mod embedded;
+mod handoff;
 pub mod publisher;
 pub mod settings;
 

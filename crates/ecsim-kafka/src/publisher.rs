@@ -6,10 +6,17 @@
 //! that turns up later is created before its first message goes out. `publish` never fails: a
 //! full queue makes it wait (back-pressure), and whatever the broker refuses is counted in
 //! [`Accounting`] with its error.
+//!
+//! `publish` only queues the record ([`crate::handoff`]); a thread of the publisher's own hands
+//! records to librdkafka, so that the simulation does not pay for it on its own thread.
 
 use std::{
     collections::BTreeSet,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
+    thread::JoinHandle,
     time::{Duration, Instant},
 };
 
@@ -27,6 +34,7 @@ use rdkafka::{
 use crate::{
     accounting::{Accounting, DeliveryReport},
     embedded::EmbeddedBroker,
+    handoff::{self, Handoff, Pending},
     settings::{PRODUCER_DEFAULTS, Settings},
 };
 
@@ -79,6 +87,9 @@ pub enum ConnectError {
         /// The broker's error.
         reason: String,
     },
+    /// The publisher's sending thread could not be started.
+    #[error("cannot start the publisher's thread: {0}")]
+    Thread(String),
 }
 
 /// Routes librdkafka's logs to tracing and counts deliveries.
@@ -145,6 +156,14 @@ enum Creator {
 
 /// Publishes records to Kafka.
 pub struct KafkaPublisher {
+    connection: Arc<Connection>,
+    handoff: Arc<Handoff>,
+    /// The thread that hands queued records to librdkafka; joined on drop.
+    sender: Option<JoinHandle<()>>,
+}
+
+/// The producer and what goes with it, shared by the publisher and its sending thread.
+struct Connection {
     producer: ThreadedProducer<Context>,
     /// The delivery callback's time origin (see `Context::epoch`).
     epoch: Instant,
@@ -154,13 +173,16 @@ pub struct KafkaPublisher {
     brokers: String,
     created: Mutex<BTreeSet<String>>,
     timeout: Duration,
+    /// Set when `finish` ran out of time, or the publisher is dropped: what is not yet handed
+    /// to librdkafka is counted as failed instead of waited for.
+    give_up: AtomicBool,
 }
 
 impl std::fmt::Debug for KafkaPublisher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KafkaPublisher")
-            .field("brokers", &self.brokers)
-            .field("layout", &self.layout)
+            .field("brokers", &self.connection.brokers)
+            .field("layout", &self.connection.layout)
             .finish_non_exhaustive()
     }
 }
@@ -233,7 +255,7 @@ impl KafkaPublisher {
                 timeout,
                 reason: error.to_string(),
             })?;
-        let publisher = Self {
+        let connection = Arc::new(Connection {
             producer,
             epoch,
             creator,
@@ -242,9 +264,22 @@ impl KafkaPublisher {
             brokers,
             created: Mutex::new(BTreeSet::new()),
             timeout,
+            give_up: AtomicBool::new(false),
+        });
+        connection.create_topics(topics)?;
+        let handoff = Arc::new(Handoff::default());
+        let sender = {
+            let (connection, handoff) = (Arc::clone(&connection), Arc::clone(&handoff));
+            std::thread::Builder::new()
+                .name("ecsim-publisher".into())
+                .spawn(move || connection.send_all(&handoff))
+                .map_err(|error| ConnectError::Thread(error.to_string()))?
         };
-        publisher.create_topics(topics)?;
-        Ok(publisher)
+        Ok(Self {
+            connection,
+            handoff,
+            sender: Some(sender),
+        })
     }
 
     /// Makes sure the topics exist before their first message: those the cluster has already
@@ -253,6 +288,53 @@ impl KafkaPublisher {
     /// them through its automatic topic creation instead, asked for with a metadata request,
     /// which creates the topic without producing to it.
     pub fn create_topics(&self, topics: &[String]) -> Result<(), ConnectError> {
+        self.connection.create_topics(topics)
+    }
+
+    /// Waits up to `timeout` for every message to be acknowledged or failed, then reports.
+    /// What could not even be handed to librdkafka in that time (its queue full, the broker
+    /// gone) is counted as failed.
+    pub fn finish(&self, timeout: Duration) -> DeliveryReport {
+        let deadline = Instant::now() + timeout;
+        if !self.handoff.drain(deadline) {
+            self.connection.give_up.store(true, Ordering::Relaxed);
+            // The sender now counts what it holds as failed, without waiting on librdkafka;
+            // that takes at most one back-pressure pause.
+            self.handoff.drain(Instant::now() + Duration::from_secs(1));
+        }
+        let producer = &self.connection.producer;
+        while producer.in_flight_count() > 0 && Instant::now() < deadline {
+            let _ = producer.flush(Duration::from_millis(100));
+        }
+        self.connection.accounting.report()
+    }
+
+    /// The counts so far.
+    pub fn report(&self) -> DeliveryReport {
+        self.connection.accounting.report()
+    }
+
+    /// The bootstrap servers.
+    pub fn brokers(&self) -> &str {
+        &self.connection.brokers
+    }
+}
+
+impl Drop for KafkaPublisher {
+    /// Dropped without [`KafkaPublisher::finish`], the publisher abandons what it has not
+    /// handed to librdkafka (counted as failed), as librdkafka abandons what it has not sent.
+    fn drop(&mut self) {
+        self.connection.give_up.store(true, Ordering::Relaxed);
+        self.handoff.close();
+        if let Some(sender) = self.sender.take() {
+            let _ = sender.join();
+        }
+    }
+}
+
+impl Connection {
+    /// See [`KafkaPublisher::create_topics`].
+    fn create_topics(&self, topics: &[String]) -> Result<(), ConnectError> {
         let known = self
             .created
             .lock()
@@ -388,28 +470,25 @@ impl KafkaPublisher {
         failures
     }
 
-    /// Waits up to `timeout` for every message to be acknowledged or failed, then reports.
-    pub fn finish(&self, timeout: Duration) -> DeliveryReport {
-        let deadline = Instant::now() + timeout;
-        while self.producer.in_flight_count() > 0 && Instant::now() < deadline {
-            let _ = self.producer.flush(Duration::from_millis(100));
+    /// Hands every record the simulation queues to librdkafka, in order, until the queue is
+    /// closed. Runs on the publisher's own thread.
+    fn send_all(&self, handoff: &Handoff) {
+        let mut spare = Vec::new();
+        while let Some(mut batch) = handoff.take(spare) {
+            let small = batch.len() < handoff::SMALL_BATCH;
+            for pending in batch.drain(..) {
+                self.send(pending);
+            }
+            spare = batch;
+            if small {
+                std::thread::sleep(handoff::PAUSE);
+            }
         }
-        self.accounting.report()
     }
 
-    /// The counts so far.
-    pub fn report(&self) -> DeliveryReport {
-        self.accounting.report()
-    }
-
-    /// The bootstrap servers.
-    pub fn brokers(&self) -> &str {
-        &self.brokers
-    }
-}
-
-impl Publisher for KafkaPublisher {
-    fn publish(&self, record: Record) {
+    /// Hands one record to librdkafka, creating its topic first if it is new; waits while
+    /// librdkafka's queue is full; counts it.
+    fn send(&self, Pending { record, published }: Pending) {
         let known = self
             .created
             .lock()
@@ -422,9 +501,6 @@ impl Publisher for KafkaPublisher {
             return;
         }
         self.accounting.sent(&record.topic);
-        // A usize holds 584 years of nanoseconds on 64-bit targets; on 32-bit ones latencies
-        // past 4 s would wrap, which only skews the latency figures, never the counts.
-        let published = self.epoch.elapsed().as_nanos() as usize;
         let mut base = BaseRecord::with_opaque_to(&record.topic, published)
             .payload(&record.value)
             .timestamp(record.timestamp.unix_millis());
@@ -432,6 +508,13 @@ impl Publisher for KafkaPublisher {
             base = base.key(key);
         }
         loop {
+            if self.give_up.load(Ordering::Relaxed) {
+                self.accounting.failed(
+                    &record.topic,
+                    "not handed to librdkafka before the flush timeout (its queue stayed full: is the broker reachable?)",
+                );
+                return;
+            }
             match self.producer.send(base) {
                 Ok(()) => return,
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned)) => {
@@ -445,5 +528,14 @@ impl Publisher for KafkaPublisher {
                 }
             }
         }
+    }
+}
+
+impl Publisher for KafkaPublisher {
+    fn publish(&self, record: Record) {
+        // A usize holds 584 years of nanoseconds on 64-bit targets; on 32-bit ones latencies
+        // past 4 s would wrap, which only skews the latency figures, never the counts.
+        let published = self.connection.epoch.elapsed().as_nanos() as usize;
+        self.handoff.push(Pending { record, published });
     }
 }

@@ -34,6 +34,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const CONNECT: Duration = Duration::from_secs(20);
 /// Each side of a comparison runs this many times, alternating; the median counts.
 const REPEATS: usize = 3;
+/// Each scale point runs in this many processes; the median counts. A 1,000-environment
+/// replay takes a tenth of a second, where this machine's noise is ±20%.
+const SCALE_REPEATS: usize = 5;
 
 fn median(mut samples: Vec<f64>) -> f64 {
     samples.sort_by(f64::total_cmp);
@@ -170,14 +173,12 @@ fn all() -> Value {
     let mut scale = Vec::new();
     for kafka in [false, true] {
         eprintln!("scale, Kafka plugin {} …", if kafka { "on" } else { "off" });
-        // Three processes per size; the median time (a 1,000-environment replay takes a tenth
-        // of a second, where a busy machine's noise shows).
         let point = |environments: usize| {
-            let mut runs: Vec<Value> = (0..REPEATS)
+            let mut runs: Vec<Value> = (0..SCALE_REPEATS)
                 .map(|_| scale_in_child(environments, kafka))
                 .collect();
             runs.sort_by(|a, b| f64::total_cmp(&seconds(a), &seconds(b)));
-            runs.swap_remove(REPEATS / 2)
+            runs.swap_remove(SCALE_REPEATS / 2)
         };
         let small = point(1_000);
         let large = point(10_000);

@@ -28,7 +28,7 @@ fn main() {
     // The same topics as the large scenario's, without holding its 150,000 records.
     let mut topics: Vec<String> = records(&lifecycles(2, 3, 1))
         .into_iter()
-        .map(|r| r.topic)
+        .map(|r| r.topic.into_owned())
         .collect();
     topics.sort();
     topics.dedup();

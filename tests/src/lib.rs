@@ -184,7 +184,7 @@ pub fn by_topic(records: &[Record]) -> String {
     let mut topics: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for record in records {
         topics
-            .entry(record.topic.as_str())
+            .entry(&*record.topic)
             .or_default()
             .push(record.to_json_line());
     }

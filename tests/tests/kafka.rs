@@ -59,7 +59,7 @@ fn per_key_from_records(records: &[Record]) -> PerKey {
     let mut per_key = PerKey::new();
     for r in records {
         per_key
-            .entry((r.topic.clone(), r.key.clone()))
+            .entry((r.topic.to_string(), r.key.clone()))
             .or_default()
             .push(r.value.clone());
     }

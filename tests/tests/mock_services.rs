@@ -84,7 +84,7 @@ fn replay(text: &str) -> Replayed {
             let at = (r.timestamp.unix_millis() - EPOCH.unix_millis()) as f64 / 1000.0;
             (
                 at,
-                r.topic.clone(),
+                r.topic.to_string(),
                 Event::decode(r.value.as_slice()).unwrap(),
             )
         })

@@ -265,7 +265,12 @@ async fn the_kafka_plugin_publishes_the_worked_example() {
                 Some(id.as_bytes()),
                 "keyed by environment"
             );
-            (r.topic.clone(), info.state, info.run_number, info.run_type)
+            (
+                r.topic.to_string(),
+                info.state,
+                info.run_number,
+                info.run_type,
+            )
         })
         .collect();
     let physics = || Some("PHYSICS".to_owned());
@@ -538,7 +543,7 @@ async fn a_destroy_while_running_ends_the_run_with_teardown_events() {
     let topics: Vec<String> = sim
         .records()
         .into_iter()
-        .map(|r| r.topic)
+        .map(|r| r.topic.into_owned())
         .filter(|t| t.contains("_state."))
         .collect();
     assert_eq!(

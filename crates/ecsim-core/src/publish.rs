@@ -6,7 +6,7 @@
 //! for `ecsim run --print`. Publishing never blocks the simulation and never fails at the call:
 //! a publisher that can lose a message counts it and reports it at the end.
 
-use std::sync::Mutex;
+use std::{borrow::Cow, sync::Mutex};
 
 use serde_json::{Map, Value};
 
@@ -15,8 +15,9 @@ use crate::clock::Timestamp;
 /// A message on its way to a topic.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
-    /// The topic, e.g. `aliecs.env_state.RUNNING`.
-    pub topic: String,
+    /// The topic, e.g. `aliecs.env_state.RUNNING`. Borrowed for the topics ecsim knows (no
+    /// allocation per message), owned for the others.
+    pub topic: Cow<'static, str>,
     /// The message key; `None` for an unkeyed message.
     pub key: Option<Vec<u8>>,
     /// The protobuf-encoded value.
@@ -44,7 +45,7 @@ impl Record {
             |error| serde_json::json!({ "undecodable": error.to_string(), "hex": hex(&self.value) }),
         );
         let mut line = Map::new();
-        line.insert("topic".into(), Value::String(self.topic.clone()));
+        line.insert("topic".into(), Value::String(self.topic.to_string()));
         line.insert("key".into(), key);
         line.insert("type".into(), Value::String(self.message_type.to_owned()));
         line.insert("value".into(), value);
@@ -112,7 +113,7 @@ impl Publisher for MemoryPublisher {
 #[derive(Debug)]
 pub struct Tally {
     inner: std::sync::Arc<dyn Publisher>,
-    counts: Mutex<std::collections::BTreeMap<String, u64>>,
+    counts: Mutex<std::collections::BTreeMap<Cow<'static, str>, u64>>,
 }
 
 impl Tally {
@@ -129,7 +130,9 @@ impl Tally {
         self.counts
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
+            .iter()
+            .map(|(topic, count)| (topic.to_string(), *count))
+            .collect()
     }
 }
 
@@ -140,7 +143,7 @@ impl Publisher for Tally {
                 .counts
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
-            match counts.get_mut(&record.topic) {
+            match counts.get_mut(&*record.topic) {
                 Some(count) => *count += 1,
                 None => {
                     counts.insert(record.topic.clone(), 1);

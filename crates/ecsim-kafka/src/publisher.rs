@@ -493,8 +493,8 @@ impl Connection {
             .created
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .contains(&record.topic);
-        if !known && let Err(error) = self.create_topics(std::slice::from_ref(&record.topic)) {
+            .contains(&*record.topic);
+        if !known && let Err(error) = self.create_topics(&[record.topic.to_string()]) {
             // Sending anyway would lose the first message to auto-creation; count it instead.
             self.accounting.sent(&record.topic);
             self.accounting.failed(&record.topic, &error.to_string());

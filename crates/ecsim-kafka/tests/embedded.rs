@@ -17,7 +17,7 @@ use ecsim_kafka::{
 
 fn record(topic: &str, key: &str, n: u32) -> Record {
     Record {
-        topic: topic.into(),
+        topic: topic.to_owned().into(),
         key: Some(key.as_bytes().to_vec()),
         value: n.to_be_bytes().to_vec(),
         timestamp: Timestamp::from_unix_millis(1_750_000_000_000 + i64::from(n)),

@@ -6,6 +6,8 @@
 //! `events.Event` with a beam-mode payload to `dip.lhc.beam_mode`. A consumer that reads a
 //! topic must know which type to decode; [`message_type_for_topic`] is that knowledge.
 
+use std::borrow::Cow;
+
 /// Core start meta event (`Ev_MetaEvent_CoreStart`), once at startup.
 pub const CORE: &str = "aliecs.core";
 /// Environment transitions (`Ev_EnvironmentEvent`).
@@ -74,6 +76,54 @@ pub fn message_type_for_topic(topic: &str) -> Option<&'static str> {
     }
 }
 
+/// `aliecs.env_state.<state>`: the topic the Kafka plugin writes on entering `state`.
+/// Borrowed (no allocation, for a name made for every message) for the states AliECS reports.
+///
+/// ```
+/// assert_eq!(ecsim_proto::topics::env_state("RUNNING"), "aliecs.env_state.RUNNING");
+/// assert_eq!(ecsim_proto::topics::env_state("MIXED"), "aliecs.env_state.MIXED");
+/// ```
+pub fn env_state(state: &str) -> Cow<'static, str> {
+    match state {
+        "STANDBY" => Cow::Borrowed("aliecs.env_state.STANDBY"),
+        "DEPLOYED" => Cow::Borrowed("aliecs.env_state.DEPLOYED"),
+        "CONFIGURED" => Cow::Borrowed("aliecs.env_state.CONFIGURED"),
+        "RUNNING" => Cow::Borrowed("aliecs.env_state.RUNNING"),
+        "ERROR" => Cow::Borrowed("aliecs.env_state.ERROR"),
+        "UNKNOWN" => Cow::Borrowed("aliecs.env_state.UNKNOWN"),
+        other => Cow::Owned(format!("{ENV_STATE_PREFIX}{other}")),
+    }
+}
+
+/// `aliecs.env_leave_state.<state>`, as [`env_state`].
+pub fn env_leave_state(state: &str) -> Cow<'static, str> {
+    match state {
+        "STANDBY" => Cow::Borrowed("aliecs.env_leave_state.STANDBY"),
+        "DEPLOYED" => Cow::Borrowed("aliecs.env_leave_state.DEPLOYED"),
+        "CONFIGURED" => Cow::Borrowed("aliecs.env_leave_state.CONFIGURED"),
+        "RUNNING" => Cow::Borrowed("aliecs.env_leave_state.RUNNING"),
+        "ERROR" => Cow::Borrowed("aliecs.env_leave_state.ERROR"),
+        "UNKNOWN" => Cow::Borrowed("aliecs.env_leave_state.UNKNOWN"),
+        other => Cow::Owned(format!("{ENV_LEAVE_STATE_PREFIX}{other}")),
+    }
+}
+
+/// `aliecs.integrated_service.<service>`, borrowed for the services AliECS has.
+///
+/// ```
+/// assert_eq!(ecsim_proto::topics::integrated_service("dcs"), "aliecs.integrated_service.dcs");
+/// assert_eq!(ecsim_proto::topics::integrated_service("bkp"), "aliecs.integrated_service.bkp");
+/// ```
+pub fn integrated_service(service: &str) -> Cow<'static, str> {
+    match service {
+        "dcs" => Cow::Borrowed("aliecs.integrated_service.dcs"),
+        "odc" => Cow::Borrowed("aliecs.integrated_service.odc"),
+        "trg" => Cow::Borrowed("aliecs.integrated_service.trg"),
+        "ddsched" => Cow::Borrowed("aliecs.integrated_service.ddsched"),
+        other => Cow::Owned(format!("{INTEGRATED_SERVICE_PREFIX}{other}")),
+    }
+}
+
 /// Every topic AliECS (and the LHC client) writes, by name: the core's, the Kafka plugin's for
 /// every state it can report, the integrated services', the beam mode.
 pub fn all_known() -> Vec<String> {
@@ -100,11 +150,11 @@ pub fn all_known() -> Vec<String> {
         "ERROR",
         "UNKNOWN",
     ] {
-        topics.push(format!("{ENV_STATE_PREFIX}{state}"));
-        topics.push(format!("{ENV_LEAVE_STATE_PREFIX}{state}"));
+        topics.push(env_state(state).into_owned());
+        topics.push(env_leave_state(state).into_owned());
     }
     for service in ["dcs", "odc", "trg", "ddsched"] {
-        topics.push(format!("{INTEGRATED_SERVICE_PREFIX}{service}"));
+        topics.push(integrated_service(service).into_owned());
     }
     topics
 }

@@ -360,7 +360,7 @@ impl ecsim_core::publish::Publisher for Collector {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .push(Observed {
-                topic: record.topic,
+                topic: record.topic.into_owned(),
                 value,
             });
     }

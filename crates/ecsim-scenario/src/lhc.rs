@@ -63,7 +63,7 @@ impl LhcClient {
             })),
         };
         Record {
-            topic: topics::BEAM_MODE.to_owned(),
+            topic: topics::BEAM_MODE.into(),
             key: Some(change.fill_number.to_be_bytes().to_vec()),
             value: event.encode_to_vec(),
             timestamp: now,

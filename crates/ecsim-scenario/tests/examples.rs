@@ -206,7 +206,11 @@ fn a_failed_start_ends_in_error_as_the_scenario_says() {
             .error
             .contains("critical hook failed at trigger before_START_ACTIVITY")
     );
-    let topics: Vec<String> = memory.records().into_iter().map(|r| r.topic).collect();
+    let topics: Vec<String> = memory
+        .records()
+        .into_iter()
+        .map(|r| r.topic.into_owned())
+        .collect();
     assert!(topics.iter().any(|t| t == "aliecs.env_state.ERROR"));
     assert!(!topics.iter().any(|t| t == "aliecs.env_state.RUNNING"));
 }

@@ -10,7 +10,7 @@
 //! construction, not at `init`, because the core's first event (`aliecs.core`) precedes the
 //! plugins' initialization, as in AliECS.
 
-use std::sync::Arc;
+use std::{borrow::Cow, sync::Arc};
 
 use async_trait::async_trait;
 use ecsim_core::{
@@ -69,7 +69,7 @@ fn envelope(timestamp: Timestamp, field: u32, payload: &impl Message) -> Vec<u8>
 pub fn record_for(event: &CoreEvent) -> Record {
     let at = event.timestamp;
     // Field numbers of the `events.Event` payload oneof.
-    let (topic, key, value): (String, Option<&str>, Vec<u8>) = match &event.payload {
+    let (topic, key, value): (Cow<'static, str>, Option<&str>, Vec<u8>) = match &event.payload {
         CorePayload::CoreStart(e) => (topics::CORE.into(), None, envelope(at, 103, e)),
         CorePayload::Environment(e) => (
             topics::ENVIRONMENT.into(),
@@ -88,7 +88,7 @@ pub fn record_for(event: &CoreEvent) -> Record {
             envelope(at, 14, e),
         ),
         CorePayload::IntegratedService { service, event } => (
-            format!("{}{service}", topics::INTEGRATED_SERVICE_PREFIX),
+            topics::integrated_service(service),
             Some(&event.environment_id),
             envelope(at, 15, event),
         ),
@@ -208,7 +208,7 @@ mod tests {
             ..Default::default()
         }));
         assert_eq!(
-            (run.topic.as_str(), run.key.as_deref()),
+            (&*run.topic, run.key.as_deref()),
             ("aliecs.run", Some(&b"ENV"[..]))
         );
 
@@ -218,7 +218,7 @@ mod tests {
             ..Default::default()
         }));
         assert_eq!(
-            (task.topic.as_str(), task.key.as_deref()),
+            (&*task.topic, task.key.as_deref()),
             ("aliecs.task", Some(&b"TASK"[..]))
         );
 
@@ -227,14 +227,14 @@ mod tests {
             event: EvIntegratedServiceEvent::default(),
         });
         assert_eq!(
-            (dcs.topic.as_str(), dcs.key),
+            (&*dcs.topic, dcs.key),
             ("aliecs.integrated_service.dcs", None)
         );
 
         let start = record(CorePayload::CoreStart(EvMetaEventCoreStart {
             framework_id: "F".into(),
         }));
-        assert_eq!((start.topic.as_str(), start.key), ("aliecs.core", None));
+        assert_eq!((&*start.topic, start.key), ("aliecs.core", None));
     }
 
     #[test]

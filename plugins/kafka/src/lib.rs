@@ -21,7 +21,10 @@
 pub mod env_info;
 pub mod running;
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::{
+    borrow::Cow,
+    sync::{Arc, Mutex, OnceLock},
+};
 
 use async_trait::async_trait;
 use ecsim_core::{
@@ -82,7 +85,7 @@ impl KafkaPlugin {
     fn publish(
         &self,
         started: &Started,
-        topic: String,
+        topic: Cow<'static, str>,
         key: Option<&str>,
         value: &impl Message,
         type_name: &'static str,
@@ -94,7 +97,7 @@ impl KafkaPlugin {
     fn publish_encoded(
         &self,
         started: &Started,
-        topic: String,
+        topic: Cow<'static, str>,
         key: Option<&str>,
         value: Vec<u8>,
         type_name: &'static str,
@@ -181,7 +184,7 @@ impl IntegrationPlugin for KafkaPlugin {
         };
         match call.function.as_str() {
             ENTER => {
-                let topic = format!("{}{}", topics::ENV_STATE_PREFIX, info.state);
+                let topic = topics::env_state(&info.state);
                 // The list keeps a copy whose detectors it sorts; the notification keeps them in
                 // var order, as AliECS's does.
                 self.running
@@ -207,7 +210,7 @@ impl IntegrationPlugin for KafkaPlugin {
                 );
             }
             LEAVE => {
-                let topic = format!("{}{}", topics::ENV_LEAVE_STATE_PREFIX, info.state);
+                let topic = topics::env_leave_state(&info.state);
                 self.publish(
                     started,
                     topic,
@@ -319,7 +322,7 @@ mod tests {
                 CallOutcome::ok("")
             );
             let records = published.take();
-            let topics: Vec<&str> = records.iter().map(|r| r.topic.as_str()).collect();
+            let topics: Vec<&str> = records.iter().map(|r| &*r.topic).collect();
             assert_eq!(
                 topics,
                 ["aliecs.env_state.RUNNING", "aliecs.env_list.RUNNING"]
@@ -355,7 +358,11 @@ mod tests {
         ] {
             plugin.call(call(START_ACTIVITY, trigger, VARS)).await;
         }
-        let topics: Vec<String> = published.take().into_iter().map(|r| r.topic).collect();
+        let topics: Vec<String> = published
+            .take()
+            .into_iter()
+            .map(|r| r.topic.into_owned())
+            .collect();
         assert_eq!(
             topics,
             [

@@ -50,7 +50,7 @@ fn publish(broker: &Broker) -> Value {
     let all = records(&scenario);
     let messages = all.len() as u64;
     let topics: Vec<String> = {
-        let mut t: Vec<String> = all.iter().map(|r| r.topic.clone()).collect();
+        let mut t: Vec<String> = all.iter().map(|r| r.topic.to_string()).collect();
         t.sort();
         t.dedup();
         t
@@ -88,7 +88,7 @@ fn latency(broker: &Broker) -> Value {
     let topics: Vec<String> = {
         let mut t: Vec<String> = records(&lifecycles(20, 3, 2))
             .into_iter()
-            .map(|r| r.topic)
+            .map(|r| r.topic.into_owned())
             .collect();
         t.sort();
         t.dedup();

@@ -60,7 +60,7 @@ pub(crate) fn run(args: &TailArgs) -> Result<(), Failure> {
             .or_else(|| topics::message_type_for_topic(&message.topic))
             .unwrap_or("");
         let record = Record {
-            topic: message.topic,
+            topic: message.topic.into(),
             key: message.key,
             value: message.value,
             timestamp: Timestamp::from_unix_millis(message.timestamp_ms.unwrap_or_default()),

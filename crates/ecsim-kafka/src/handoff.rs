@@ -13,6 +13,10 @@
 //! - **Nothing disappears**: a record is queued, in the sender's hands, or handed to librdkafka
 //!   (and from there accounted for); [`Handoff::drain`] waits until none is in the first two,
 //!   and the sender counts whatever it was told to give up on instead of sending it.
+//! - **No wake-up for a lone record**: waking the sender costs hundreds of microseconds on a
+//!   virtual machine whose other CPU is idle. A record that comes after a lull ([`LULL`]),
+//!   with nothing queued or in the sender's hands, is sent at once by the publishing thread
+//!   itself, still under the queue's lock, so that nothing can overtake it.
 //! - **Few wake-ups, few locks**: the sender is woken only when it sleeps, i.e. when a record
 //!   arrives at an empty queue; after a small batch it pauses ([`PAUSE`]) so that the next one
 //!   is larger, rather than contend for the queue's lock record by record.
@@ -27,6 +31,10 @@ use ecsim_core::publish::Record;
 /// The most records queued before `push` waits. With the records the sender holds, at most
 /// twice this many are between the simulation and librdkafka: a few megabytes.
 pub(crate) const CAPACITY: usize = 16 * 1024;
+
+/// A record published this long (in nanoseconds) after the previous one is sent at once when
+/// nothing is on its way: at such rates, the hand-off would only add its wake-up to the latency.
+pub(crate) const LULL: usize = 1_000_000;
 
 /// A batch smaller than this is followed by a [`PAUSE`].
 pub(crate) const SMALL_BATCH: usize = 1024;
@@ -56,6 +64,8 @@ struct Queue {
     waiting_for_room: usize,
     /// No more batches: the sender exits once the queue is empty.
     closed: bool,
+    /// When the previous record was published (`Pending::published`).
+    last_published: Option<usize>,
 }
 
 /// The queue between publishers and the sending thread.
@@ -77,9 +87,25 @@ impl Handoff {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Queues a record for the sender, waiting while the queue is full.
-    pub(crate) fn push(&self, pending: Pending) {
+    /// Queues a record for the sender, waiting while the queue is full; or, after a lull with
+    /// nothing on its way, hands it to `send_now` on this thread — which gives it back when it
+    /// cannot send it without waiting, and then it is queued.
+    pub(crate) fn push(&self, pending: Pending, send_now: impl FnOnce(Pending) -> Option<Pending>) {
         let mut queue = self.lock();
+        let lull = queue
+            .last_published
+            .is_none_or(|last| pending.published.saturating_sub(last) >= LULL);
+        queue.last_published = Some(pending.published);
+        let pending = if lull && queue.records.is_empty() && queue.in_hand == 0 && !queue.closed {
+            // Under the lock: the sender holds nothing and can take nothing meanwhile, and no
+            // other publisher can go before this record.
+            match send_now(pending) {
+                None => return,
+                Some(given_back) => given_back,
+            }
+        } else {
+            pending
+        };
         while queue.records.len() >= CAPACITY && !queue.closed {
             queue.waiting_for_room += 1;
             queue = self
@@ -194,18 +220,58 @@ mod tests {
             })
         };
         for n in 0..total {
-            handoff.push(pending(n));
+            // Published a nanosecond apart: a burst, queued for the sender.
+            handoff.push(pending(n), |p| {
+                assert_eq!(
+                    p.published, 0,
+                    "only the first, after no record at all, goes at once"
+                );
+                None
+            });
         }
         assert!(handoff.drain(Instant::now() + Duration::from_secs(30)));
         handoff.close();
         let seen = sender.join().unwrap();
-        assert_eq!(seen, (0..total).collect::<Vec<_>>());
+        // The first record came after a lull (there was no previous one) and went at once.
+        assert_eq!(seen, (1..total).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_record_after_a_lull_goes_at_once_only_when_nothing_is_on_its_way() {
+        let handoff = Handoff::default();
+        let sent_now = std::cell::RefCell::new(Vec::new());
+        let send_now = |p: Pending| {
+            sent_now.borrow_mut().push(p.published);
+            None
+        };
+        handoff.push(pending(0), send_now);
+        handoff.push(pending(LULL * 2), send_now);
+        // A burst: queued.
+        handoff.push(pending(LULL * 2 + 10), send_now);
+        // A lull, but a record is queued before it: queued behind it, in order.
+        handoff.push(pending(LULL * 4), send_now);
+        assert_eq!(*sent_now.borrow(), [0, LULL * 2]);
+        let batch = handoff.take(Vec::new()).unwrap();
+        let queued: Vec<usize> = batch.iter().map(|p| p.published).collect();
+        assert_eq!(queued, [LULL * 2 + 10, LULL * 4]);
+        // The sender holds them: a lull does not let a record overtake them.
+        handoff.push(pending(LULL * 6), send_now);
+        assert_eq!(sent_now.borrow().len(), 2);
+    }
+
+    #[test]
+    fn a_record_that_cannot_go_at_once_is_queued() {
+        let handoff = Handoff::default();
+        handoff.push(pending(7), Some);
+        let batch = handoff.take(Vec::new()).unwrap();
+        assert_eq!(batch.iter().map(|p| p.published).collect::<Vec<_>>(), [7]);
     }
 
     #[test]
     fn drain_gives_up_at_its_deadline_while_records_are_held() {
         let handoff = Handoff::default();
-        handoff.push(pending(1));
+        handoff.push(pending(LULL), |_| None);
+        handoff.push(pending(LULL + 1), |_| panic!("within the lull: queued"));
         // Nobody takes it.
         let started = Instant::now();
         assert!(!handoff.drain(started + Duration::from_millis(50)));

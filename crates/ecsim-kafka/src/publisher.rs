@@ -477,7 +477,8 @@ impl Connection {
         while let Some(mut batch) = handoff.take(spare) {
             let small = batch.len() < handoff::SMALL_BATCH;
             for pending in batch.drain(..) {
-                self.send(pending);
+                // Waiting: never gives the record back.
+                let _ = self.hand_over(pending, true);
             }
             spare = batch;
             if small {
@@ -486,9 +487,9 @@ impl Connection {
         }
     }
 
-    /// Hands one record to librdkafka, creating its topic first if it is new; waits while
-    /// librdkafka's queue is full; counts it.
-    fn send(&self, Pending { record, published }: Pending) {
+    /// Hands one record to librdkafka, creating its topic first if it is new, and counts it.
+    /// While librdkafka's queue is full it waits (`wait`), or gives the record back.
+    fn hand_over(&self, Pending { record, published }: Pending, wait: bool) -> Option<Pending> {
         let known = self
             .created
             .lock()
@@ -498,9 +499,8 @@ impl Connection {
             // Sending anyway would lose the first message to auto-creation; count it instead.
             self.accounting.sent(&record.topic);
             self.accounting.failed(&record.topic, &error.to_string());
-            return;
+            return None;
         }
-        self.accounting.sent(&record.topic);
         let mut base = BaseRecord::with_opaque_to(&record.topic, published)
             .payload(&record.value)
             .timestamp(record.timestamp.unix_millis());
@@ -509,22 +509,31 @@ impl Connection {
         }
         loop {
             if self.give_up.load(Ordering::Relaxed) {
+                self.accounting.sent(&record.topic);
                 self.accounting.failed(
                     &record.topic,
                     "not handed to librdkafka before the flush timeout (its queue stayed full: is the broker reachable?)",
                 );
-                return;
+                return None;
             }
             match self.producer.send(base) {
-                Ok(()) => return,
+                // Counted once librdkafka has it: a record given back is not counted twice.
+                Ok(()) => {
+                    self.accounting.sent(&record.topic);
+                    return None;
+                }
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) if !wait => {
+                    return Some(Pending { record, published });
+                }
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned)) => {
                     // Back-pressure: wait for the producer's thread to make room.
                     base = returned;
                     std::thread::sleep(Duration::from_millis(5));
                 }
                 Err((error, _)) => {
+                    self.accounting.sent(&record.topic);
                     self.accounting.failed(&record.topic, &error.to_string());
-                    return;
+                    return None;
                 }
             }
         }
@@ -536,6 +545,9 @@ impl Publisher for KafkaPublisher {
         // A usize holds 584 years of nanoseconds on 64-bit targets; on 32-bit ones latencies
         // past 4 s would wrap, which only skews the latency figures, never the counts.
         let published = self.connection.epoch.elapsed().as_nanos() as usize;
-        self.handoff.push(Pending { record, published });
+        // Sent at once only if librdkafka has room; otherwise queued for the sending thread.
+        self.handoff.push(Pending { record, published }, |pending| {
+            self.connection.hand_over(pending, false)
+        });
     }
 }

@@ -272,7 +272,8 @@ pub(crate) fn run() -> anyhow::Result<()> {
          and decoding alone (criterion).\n\
          - **Latency**: 20 environments, 2 runs each, replayed at 100 times real time; from the moment \
          the core emits a message (publishing is synchronous with the hook moment) to the broker's \
-         acknowledgement, every message (HDR histogram).\n\
+         acknowledgement, every message (HDR histogram); measured on each broker before the \
+         throughput runs load it.\n\
          - **Scale**: 1,000 and 10,000 environments alive at once, one run each, no broker, each \
          replay in a process of its own, five per size, the median time; the peak resident memory \
          (VmHWM) gives the memory per environment. With the Kafka plugin on, every state change publishes the list of running \

@@ -13,10 +13,12 @@
 //! - **Nothing disappears**: a record is queued, in the sender's hands, or handed to librdkafka
 //!   (and from there accounted for); [`Handoff::drain`] waits until none is in the first two,
 //!   and the sender counts whatever it was told to give up on instead of sending it.
-//! - **No wake-up for a lone record**: waking the sender costs hundreds of microseconds on a
-//!   virtual machine whose other CPU is idle. A record that comes after a lull ([`LULL`]),
-//!   with nothing queued or in the sender's hands, is sent at once by the publishing thread
-//!   itself, still under the queue's lock, so that nothing can overtake it.
+//! - **No wake-up for a short burst**: waking the sender costs hundreds of microseconds on a
+//!   virtual machine whose other CPU is idle, more than handing a record over. The first
+//!   [`AT_ONCE`] records of a burst (records less than a [`LULL`] apart: a transition's
+//!   messages in real time) are sent at once by the publishing thread itself when nothing is
+//!   queued or in the sender's hands, still under the queue's lock, so that nothing can
+//!   overtake them; a long burst (a replay in virtual time) goes through the sender.
 //! - **Few wake-ups, few locks**: the sender is woken only when it sleeps, i.e. when a record
 //!   arrives at an empty queue; after a small batch it pauses ([`PAUSE`]) so that the next one
 //!   is larger, rather than contend for the queue's lock record by record.
@@ -32,9 +34,13 @@ use ecsim_core::publish::Record;
 /// twice this many are between the simulation and librdkafka: a few megabytes.
 pub(crate) const CAPACITY: usize = 16 * 1024;
 
-/// A record published this long (in nanoseconds) after the previous one is sent at once when
-/// nothing is on its way: at such rates, the hand-off would only add its wake-up to the latency.
+/// A record published this long (in nanoseconds) after the previous one starts a new burst.
 pub(crate) const LULL: usize = 1_000_000;
+
+/// How many records of a burst are sent at once, when nothing is on its way. A transition in
+/// real time publishes a few dozen; at that rate the hand-off would only add its wake-up to
+/// their latency.
+pub(crate) const AT_ONCE: u32 = 64;
 
 /// A batch smaller than this is followed by a [`PAUSE`].
 pub(crate) const SMALL_BATCH: usize = 1024;
@@ -66,6 +72,8 @@ struct Queue {
     closed: bool,
     /// When the previous record was published (`Pending::published`).
     last_published: Option<usize>,
+    /// Records of the current burst sent at once.
+    sent_at_once: u32,
 }
 
 /// The queue between publishers and the sending thread.
@@ -87,16 +95,24 @@ impl Handoff {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Queues a record for the sender, waiting while the queue is full; or, after a lull with
-    /// nothing on its way, hands it to `send_now` on this thread — which gives it back when it
-    /// cannot send it without waiting, and then it is queued.
+    /// Queues a record for the sender, waiting while the queue is full; or, early in a burst
+    /// with nothing on its way, hands it to `send_now` on this thread — which gives it back when
+    /// it cannot send it without waiting, and then it is queued.
     pub(crate) fn push(&self, pending: Pending, send_now: impl FnOnce(Pending) -> Option<Pending>) {
         let mut queue = self.lock();
         let lull = queue
             .last_published
             .is_none_or(|last| pending.published.saturating_sub(last) >= LULL);
         queue.last_published = Some(pending.published);
-        let pending = if lull && queue.records.is_empty() && queue.in_hand == 0 && !queue.closed {
+        if lull {
+            queue.sent_at_once = 0;
+        }
+        let at_once = queue.sent_at_once < AT_ONCE
+            && queue.records.is_empty()
+            && queue.in_hand == 0
+            && !queue.closed;
+        let pending = if at_once {
+            queue.sent_at_once += 1;
             // Under the lock: the sender holds nothing and can take nothing meanwhile, and no
             // other publisher can go before this record.
             match send_now(pending) {
@@ -219,44 +235,62 @@ mod tests {
                 seen
             })
         };
+        let at_once = AT_ONCE as usize;
         for n in 0..total {
-            // Published a nanosecond apart: a burst, queued for the sender.
+            // Published a nanosecond apart: one long burst, queued for the sender once its
+            // first records have gone at once.
             handoff.push(pending(n), |p| {
-                assert_eq!(
-                    p.published, 0,
-                    "only the first, after no record at all, goes at once"
-                );
+                assert!(p.published < at_once, "{} went at once", p.published);
                 None
             });
         }
         assert!(handoff.drain(Instant::now() + Duration::from_secs(30)));
         handoff.close();
         let seen = sender.join().unwrap();
-        // The first record came after a lull (there was no previous one) and went at once.
-        assert_eq!(seen, (1..total).collect::<Vec<_>>());
+        assert_eq!(seen, (at_once..total).collect::<Vec<_>>());
     }
 
     #[test]
-    fn a_record_after_a_lull_goes_at_once_only_when_nothing_is_on_its_way() {
+    fn a_short_burst_goes_at_once_but_never_past_a_record_on_its_way() {
         let handoff = Handoff::default();
         let sent_now = std::cell::RefCell::new(Vec::new());
         let send_now = |p: Pending| {
             sent_now.borrow_mut().push(p.published);
             None
         };
-        handoff.push(pending(0), send_now);
-        handoff.push(pending(LULL * 2), send_now);
-        // A burst: queued.
-        handoff.push(pending(LULL * 2 + 10), send_now);
-        // A lull, but a record is queued before it: queued behind it, in order.
+        // A burst of AT_ONCE + 2 records, 10 ns apart: the first AT_ONCE go at once.
+        let burst: Vec<usize> = (0..AT_ONCE as usize + 2).map(|i| i * 10).collect();
+        for &at in &burst {
+            handoff.push(pending(at), send_now);
+        }
+        assert_eq!(*sent_now.borrow(), burst[..AT_ONCE as usize]);
+        // A new burst, but records are queued before it: queued behind them, in order.
         handoff.push(pending(LULL * 4), send_now);
-        assert_eq!(*sent_now.borrow(), [0, LULL * 2]);
+        assert_eq!(sent_now.borrow().len(), AT_ONCE as usize);
         let batch = handoff.take(Vec::new()).unwrap();
         let queued: Vec<usize> = batch.iter().map(|p| p.published).collect();
-        assert_eq!(queued, [LULL * 2 + 10, LULL * 4]);
-        // The sender holds them: a lull does not let a record overtake them.
+        assert_eq!(
+            queued,
+            [
+                burst[AT_ONCE as usize],
+                burst[AT_ONCE as usize + 1],
+                LULL * 4
+            ]
+        );
+        // The sender holds them: still nothing overtakes them.
         handoff.push(pending(LULL * 6), send_now);
-        assert_eq!(sent_now.borrow().len(), 2);
+        assert_eq!(sent_now.borrow().len(), AT_ONCE as usize);
+        // Once the sender is done with everything, a new burst goes at once again.
+        let handoff = Arc::new(handoff);
+        let sender = {
+            let handoff = Arc::clone(&handoff);
+            std::thread::spawn(move || while handoff.take(Vec::new()).is_some() {})
+        };
+        assert!(handoff.drain(Instant::now() + Duration::from_secs(30)));
+        handoff.push(pending(LULL * 10), send_now);
+        assert_eq!(sent_now.borrow().last(), Some(&(LULL * 10)));
+        handoff.close();
+        sender.join().unwrap();
     }
 
     #[test]
@@ -270,8 +304,7 @@ mod tests {
     #[test]
     fn drain_gives_up_at_its_deadline_while_records_are_held() {
         let handoff = Handoff::default();
-        handoff.push(pending(LULL), |_| None);
-        handoff.push(pending(LULL + 1), |_| panic!("within the lull: queued"));
+        handoff.push(pending(LULL), Some);
         // Nobody takes it.
         let started = Instant::now();
         assert!(!handoff.drain(started + Duration::from_millis(50)));

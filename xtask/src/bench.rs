@@ -261,7 +261,7 @@ pub(crate) fn run() -> anyhow::Result<()> {
          - **Publish throughput**: a scenario of 200 environments with 3 tasks on their host, 10 runs \
          each (about 150,000 messages), replayed in virtual time to a broker, from the first message \
          to the last acknowledgement; against a bare rdkafka producer configured as ecsim's (acks=all, \
-         idempotence, linger 5 ms) sending the same records, already encoded, to the same broker, its \
+         idempotence, linger 1 ms) sending the same records, already encoded, to the same broker, its \
          first message untimed as ecsim's producer is warm. Three alternating rounds; the medians. \
          Loopback; the embedded broker (librdkafka's mock cluster) and tansu.\n\
          - **Core throughput**: ten environments through create, one run, destroy, with a publisher \

@@ -48,7 +48,7 @@ pub(crate) const SMALL_BATCH: usize = 1024;
 /// How long the sender lets records gather after a small batch. Measured on the publish
 /// benchmark: without it the sender takes a batch of a few records at a time, and its lock
 /// and wake-ups slow the simulation; 50 µs gave more throughput than 200 µs, and adds at most
-/// that to the latency of the records that come during it (a librdkafka linger is 5 ms).
+/// that to the latency of the records that come during it (librdkafka lingers 1 ms before a batch anyway).
 pub(crate) const PAUSE: std::time::Duration = std::time::Duration::from_micros(50);
 
 /// A record on its way, with the moment it was published (nanoseconds since the publisher's

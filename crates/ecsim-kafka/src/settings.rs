@@ -12,11 +12,14 @@ use rdkafka::ClientConfig;
 
 /// Producer defaults: AliECS's Kafka plugin writes with acks=all; ecsim also makes its producer
 /// idempotent, so that retries after a broker outage neither lose nor duplicate a message, and
-/// bounds delivery at two minutes so that a run against a dead broker ends with a report.
+/// bounds delivery at two minutes so that a run against a dead broker ends with a report. It
+/// lingers 1 ms rather than librdkafka's 5 before sending a batch: a consumer under test sees
+/// each message 4 ms sooner, and at high rates batches fill within the millisecond anyway (the
+/// publish benchmark measured no difference in throughput).
 pub const PRODUCER_DEFAULTS: &[(&str, &str)] = &[
     ("acks", "all"),
     ("enable.idempotence", "true"),
-    ("linger.ms", "5"),
+    ("linger.ms", "1"),
     ("message.timeout.ms", "120000"),
     ("queue.buffering.max.messages", "1000000"),
 ];

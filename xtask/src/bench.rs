@@ -262,7 +262,7 @@ pub(crate) fn run() -> anyhow::Result<()> {
          each (about 150,000 messages), replayed in virtual time to a broker, from the first message \
          to the last acknowledgement; against a bare rdkafka producer configured as ecsim's (acks=all, \
          idempotence, linger 1 ms) sending the same records, already encoded, to the same broker, its \
-         first message untimed as ecsim's producer is warm. Three alternating rounds; the medians. \
+         first message untimed as ecsim's producer is warm. Five alternating rounds; the medians. \
          Loopback; the embedded broker (librdkafka's mock cluster) and tansu.\n\
          - **Core throughput**: ten environments through create, one run, destroy, with a publisher \
          that keeps nothing; against encoding the same messages and nothing else (criterion).\n\
@@ -275,7 +275,7 @@ pub(crate) fn run() -> anyhow::Result<()> {
          acknowledgement, every message (HDR histogram); measured on each broker before the \
          throughput runs load it.\n\
          - **Scale**: 1,000 and 10,000 environments alive at once, one run each, no broker, each \
-         replay in a process of its own, five per size, the median time; the peak resident memory \
+         replay in a process of its own, five per size alternating with the other size, the median time; the peak resident memory \
          (VmHWM) gives the memory per environment. With the Kafka plugin on, every state change publishes the list of running \
          environments, whose length grows with their number: the bytes to publish grow as the square \
          of the environments (AliECS's behaviour), so that figure cannot be linear.\n\n\

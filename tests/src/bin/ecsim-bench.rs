@@ -33,7 +33,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const CONNECT: Duration = Duration::from_secs(20);
 /// Each side of a comparison runs this many times, alternating; the median counts.
-const REPEATS: usize = 3;
+const REPEATS: usize = 5;
 /// Each scale point runs in this many processes; the median counts. A 1,000-environment
 /// replay takes a tenth of a second, where this machine's noise is ±20%.
 const SCALE_REPEATS: usize = 5;
@@ -175,15 +175,17 @@ fn all() -> Value {
     let mut scale = Vec::new();
     for kafka in [false, true] {
         eprintln!("scale, Kafka plugin {} …", if kafka { "on" } else { "off" });
-        let point = |environments: usize| {
-            let mut runs: Vec<Value> = (0..SCALE_REPEATS)
-                .map(|_| scale_in_child(environments, kafka))
-                .collect();
+        // The two sizes alternate, so that a busy spell of the machine falls on both.
+        let (mut smalls, mut larges) = (Vec::new(), Vec::new());
+        for _ in 0..SCALE_REPEATS {
+            smalls.push(scale_in_child(1_000, kafka));
+            larges.push(scale_in_child(10_000, kafka));
+        }
+        let median = |mut runs: Vec<Value>| {
             runs.sort_by(|a, b| f64::total_cmp(&seconds(a), &seconds(b)));
             runs.swap_remove(SCALE_REPEATS / 2)
         };
-        let small = point(1_000);
-        let large = point(10_000);
+        let (small, large) = (median(smalls), median(larges));
         let per_environment_kib = match (
             large["peak_rss_kib"].as_f64(),
             small["peak_rss_kib"].as_f64(),

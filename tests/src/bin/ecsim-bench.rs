@@ -81,15 +81,16 @@ fn publish(broker: &Broker) -> Value {
     })
 }
 
-/// Acknowledgement latency while a scenario runs at 100 times real time.
+/// Acknowledgement latency while a scenario runs at 100 times real time, and a bare producer's
+/// sending the same records at the same pace to the same broker.
 fn latency(broker: &Broker) -> Value {
+    const SPEED: f64 = 100.0;
     let mut scenario = lifecycles(20, 3, 2);
-    scenario.speed = Speed::Factor(100.0);
+    scenario.speed = Speed::Factor(SPEED);
+    // In virtual time: the same records with the same simulated timestamps, hence the pace.
+    let all = records(&lifecycles(20, 3, 2));
     let topics: Vec<String> = {
-        let mut t: Vec<String> = records(&lifecycles(20, 3, 2))
-            .into_iter()
-            .map(|r| r.topic.into_owned())
-            .collect();
+        let mut t: Vec<String> = all.iter().map(|r| r.topic.to_string()).collect();
         t.sort();
         t.dedup();
         t
@@ -103,6 +104,11 @@ fn latency(broker: &Broker) -> Value {
     let Some(latency) = report.latency else {
         panic!("no latency measured")
     };
+    let bare = match baseline::paced_latency(&broker.bootstrap(), &all, SPEED) {
+        Ok(Some(bare)) => bare,
+        Ok(None) => panic!("the bare producer had nothing acknowledged"),
+        Err(error) => panic!("the bare producer failed: {error}"),
+    };
     json!({
         "broker": broker.name(),
         "messages": published,
@@ -110,6 +116,9 @@ fn latency(broker: &Broker) -> Value {
         "p50_ms": latency.p50_ms,
         "p99_ms": latency.p99_ms,
         "max_ms": latency.max_ms,
+        "bare_p50_ms": bare.p50_ms,
+        "bare_p99_ms": bare.p99_ms,
+        "bare_max_ms": bare.max_ms,
     })
 }
 

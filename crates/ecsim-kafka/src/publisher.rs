@@ -7,7 +7,7 @@
 //! full queue makes it wait (back-pressure), and whatever the broker refuses is counted in
 //! [`Accounting`] with its error.
 //!
-//! `publish` only queues the record ([`crate::handoff`]); a thread of the publisher's own hands
+//! `publish` only queues the record (`handoff.rs`); a thread of the publisher's own hands
 //! records to librdkafka, so that the simulation does not pay for it on its own thread.
 
 use std::{

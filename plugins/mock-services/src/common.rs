@@ -134,6 +134,31 @@ impl Faults {
     }
 }
 
+/// What a fault may ask of a service without detector availabilities (ODC, TRG, DDSched): no
+/// detectors and no `unavailable` (DCS's); whether `partition-error` fits, `partition_error`
+/// says.
+pub(crate) fn check_without_detectors(
+    label: &str,
+    fault: &FaultSpec,
+    partition_error: impl FnOnce(&FaultSpec) -> Result<(), String>,
+) -> Result<(), String> {
+    match fault.outcome {
+        Outcome::Unavailable => return Err("unavailable is a DCS fault".to_owned()),
+        Outcome::PartitionError => partition_error(fault)?,
+        _ => {}
+    }
+    if fault.detectors.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("{label} faults take no detectors"))
+    }
+}
+
+/// `partition-error` for a service other than ODC.
+pub(crate) fn only_odc(_: &FaultSpec) -> Result<(), String> {
+    Err("partition-error is an ODC fault".to_owned())
+}
+
 /// The latency in effect: as configured, else instant in virtual time, realistic otherwise.
 pub(crate) fn latency(configured: Option<Latency>, setup: &Setup) -> Latency {
     configured.unwrap_or(if setup.virtual_time {
@@ -211,6 +236,30 @@ pub(crate) fn publish(
     call.publish(service, event);
 }
 
+/// Ends a call that failed at `step`: publishes the step as `DONE_ERROR` (operation and step)
+/// with `error` on the event, and gives the call's error, `<what> call failed: <error>` — how
+/// every mock service ends a failing call.
+pub(crate) fn fail_step(
+    call: &mut Call,
+    service: &str,
+    step: &str,
+    payload: &Payload,
+    what: &str,
+    error: impl Into<String>,
+) -> CallError {
+    let error = error.into();
+    publish(
+        call,
+        service,
+        OpStatus::DoneError,
+        step,
+        OpStatus::DoneError,
+        payload,
+        Some(&error),
+    );
+    failed(what, error)
+}
+
 /// The gRPC error of a deadline, as grpc-go prints it.
 pub(crate) const DEADLINE_EXCEEDED: &str =
     "rpc error: code = DeadlineExceeded desc = context deadline exceeded";
@@ -248,6 +297,53 @@ pub(crate) fn string_list(call: &Call, key: &str) -> Result<Vec<String>, String>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn fault(operation: &str, outcome: &str, detectors: &[&str]) -> FaultSpec {
+        serde_json::from_value(serde_json::json!({
+            "operation": operation,
+            "outcome": outcome,
+            "detectors": detectors,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn services_without_detector_availabilities_refuse_the_faults_they_cannot_have() {
+        let check = |label, f: FaultSpec| check_without_detectors(label, &f, only_odc);
+        assert_eq!(check("TRG", fault("RunStart", "error", &[])), Ok(()));
+        assert_eq!(check("TRG", fault("RunStart", "timeout", &[])), Ok(()));
+        assert_eq!(
+            check("TRG", fault("RunStart", "error", &["TPC"])),
+            Err("TRG faults take no detectors".to_owned())
+        );
+        assert_eq!(
+            check("DDSched", fault("PartitionInitialize", "unavailable", &[])),
+            Err("unavailable is a DCS fault".to_owned())
+        );
+        assert_eq!(
+            check(
+                "DDSched",
+                fault("PartitionInitialize", "partition-error", &[])
+            ),
+            Err("partition-error is an ODC fault".to_owned())
+        );
+        // ODC's rule for partition-error is its own; the detector rule still applies after it.
+        let odc = |f: FaultSpec| {
+            check_without_detectors("ODC", &f, |f| match f.operation.as_str() {
+                "Start" => Ok(()),
+                _ => Err("after Start".to_owned()),
+            })
+        };
+        assert_eq!(odc(fault("Start", "partition-error", &[])), Ok(()));
+        assert_eq!(
+            odc(fault("Stop", "partition-error", &[])),
+            Err("after Start".to_owned())
+        );
+        assert_eq!(
+            odc(fault("Start", "partition-error", &["TPC"])),
+            Err("ODC faults take no detectors".to_owned())
+        );
+    }
 
     #[test]
     fn durations_print_as_go_prints_them() {

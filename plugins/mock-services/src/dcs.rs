@@ -14,8 +14,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::common::{
-    DEADLINE_EXCEEDED, FaultSpec, Faults, Latency, Outcome, Payload, failed, go_duration, go_map,
-    latency, misbehave, publish, string_list,
+    DEADLINE_EXCEEDED, FaultSpec, Faults, Latency, Outcome, Payload, fail_step, failed,
+    go_duration, go_map, latency, misbehave, only_odc, publish, string_list,
 };
 
 const SERVICE: &str = "dcs";
@@ -209,7 +209,7 @@ impl Plugin for Dcs {
         let faults = Faults::new(SERVICE, config.faults, Self::FUNCTIONS, |fault| match fault
             .outcome
         {
-            Outcome::PartitionError => Err("partition-error is an ODC fault".to_owned()),
+            Outcome::PartitionError => only_odc(fault),
             Outcome::Unavailable if fault.detectors.is_empty() => {
                 Err("unavailable needs the detectors that are unavailable".to_owned())
             }
@@ -400,16 +400,14 @@ impl Dcs {
                     operation.short(),
                     not_ready.join(", ")
                 );
-                publish(
+                return Err(fail_step(
                     call,
                     SERVICE,
-                    OpStatus::DoneError,
                     "acquire detectors availability",
-                    OpStatus::DoneError,
                     &payload,
-                    Some(&error),
-                );
-                return Err(failed(&what, error));
+                    &what,
+                    error,
+                ));
             }
             participants.retain(|(d, _)| {
                 d == "DCS" || checks.iter().any(|(c, _, ready)| c == d && seen(ready))
@@ -448,16 +446,7 @@ impl Dcs {
                 "rpc error: code = Unavailable desc = {}",
                 fault.message.as_deref().unwrap_or("connection refused")
             );
-            publish(
-                call,
-                SERVICE,
-                OpStatus::DoneError,
-                &step,
-                OpStatus::DoneError,
-                &payload,
-                Some(&error),
-            );
-            return Err(failed(&what, error));
+            return Err(fail_step(call, SERVICE, &step, &payload, &what, error));
         }
         match operation {
             Operation::Sor => {
@@ -623,16 +612,7 @@ impl Dcs {
             error = format!("{stream_error} : {error}");
         }
         payload.set("failedDetectors", json!(failed_detectors));
-        publish(
-            call,
-            SERVICE,
-            OpStatus::DoneError,
-            &step,
-            OpStatus::DoneError,
-            &payload,
-            Some(&error),
-        );
-        Err(failed(&what, error))
+        Err(fail_step(call, SERVICE, &step, &payload, &what, error))
     }
 }
 

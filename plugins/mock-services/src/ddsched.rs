@@ -12,7 +12,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::common::{
-    FaultSpec, Faults, Latency, Outcome, Payload, failed, go_map, latency, misbehave, publish,
+    FaultSpec, Faults, Latency, Outcome, Payload, check_without_detectors, fail_step, failed,
+    go_map, latency, misbehave, only_odc, publish,
 };
 
 const SERVICE: &str = "ddsched";
@@ -90,13 +91,8 @@ impl Plugin for DdSched {
 
     fn create(setup: &Setup) -> Result<Self, String> {
         let config: Config = setup.config()?;
-        let faults = Faults::new(SERVICE, config.faults, Self::FUNCTIONS, |fault| match fault
-            .outcome
-        {
-            Outcome::Unavailable => Err("unavailable is a DCS fault".to_owned()),
-            Outcome::PartitionError => Err("partition-error is an ODC fault".to_owned()),
-            _ if !fault.detectors.is_empty() => Err("DDSched faults take no detectors".to_owned()),
-            _ => Ok(()),
+        let faults = Faults::new(SERVICE, config.faults, Self::FUNCTIONS, |fault| {
+            check_without_detectors("DDSched", fault, only_odc)
         })?;
         Ok(Self {
             latency: latency(config.latency, setup),
@@ -268,16 +264,14 @@ impl DdSched {
                         .map(|m| format!(": {m}"))
                         .unwrap_or_default()
                 );
-                publish(
+                return Err(fail_step(
                     call,
                     SERVICE,
-                    OpStatus::DoneError,
                     poll,
-                    OpStatus::DoneError,
                     &state("PARTITION_ERROR"),
-                    Some(&error),
-                );
-                return Err(failed(&what, error));
+                    &what,
+                    error,
+                ));
             }
             if !never && waited >= takes {
                 break;

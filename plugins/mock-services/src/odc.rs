@@ -15,8 +15,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::common::{
-    DEADLINE_EXCEEDED, FaultSpec, Faults, Latency, Outcome, Payload, failed, go_map, latency,
-    misbehave, publish,
+    DEADLINE_EXCEEDED, FaultSpec, Faults, Latency, Outcome, Payload, check_without_detectors,
+    fail_step, go_map, latency, misbehave, publish,
 };
 
 const SERVICE: &str = "odc";
@@ -139,15 +139,13 @@ impl Plugin for Odc {
 
     fn create(setup: &Setup) -> Result<Self, String> {
         let config: Config = setup.config()?;
-        let faults = Faults::new(SERVICE, config.faults, Self::FUNCTIONS, |fault| match fault
-            .outcome
-        {
-            Outcome::Unavailable => Err("unavailable is a DCS fault".to_owned()),
-            Outcome::PartitionError if fault.operation != "Start" => {
-                Err("partition-error happens after Start: give operation = \"Start\"".to_owned())
-            }
-            _ if !fault.detectors.is_empty() => Err("ODC faults take no detectors".to_owned()),
-            _ => Ok(()),
+        let faults = Faults::new(SERVICE, config.faults, Self::FUNCTIONS, |fault| {
+            check_without_detectors("ODC", fault, |fault| match fault.operation.as_str() {
+                "Start" => Ok(()),
+                _ => Err(
+                    "partition-error happens after Start: give operation = \"Start\"".to_owned(),
+                ),
+            })
         })?;
         Ok(Self {
             latency: latency(config.latency, setup),
@@ -181,6 +179,23 @@ impl Plugin for Odc {
             realistic,
         };
         let secs = Duration::from_secs;
+        // The steps more than one operation takes.
+        let stop = || {
+            let request = state_request(&environment, timeout, run);
+            step("Stop", false, request, "READY", true, secs(2))
+        };
+        let reset = || {
+            let request = state_request(&environment, timeout, None);
+            step("Reset", false, request, "IDLE", true, secs(3))
+        };
+        let terminate = || {
+            let request = state_request(&environment, timeout, None);
+            step("Terminate", false, request, "EXITING", true, secs(5))
+        };
+        let shutdown = || {
+            let request = json!({"partitionid": environment, "timeout": timeout});
+            step("Shutdown", false, request, "", true, secs(2))
+        };
         let function = call.function().to_owned();
         let steps: Vec<Step> = match function.as_str() {
             "PartitionInitialize" => {
@@ -263,86 +278,23 @@ impl Plugin for Odc {
                     false,
                     secs(1),
                 ),
-                step(
-                    "Stop",
-                    false,
-                    state_request(&environment, timeout, run),
-                    "READY",
-                    true,
-                    secs(2),
-                ),
+                stop(),
             ],
             "EnsureStop" => match &partition {
                 Some(p) if p.state == "RUNNING" => {
-                    vec![step(
-                        "Stop",
-                        false,
-                        state_request(&environment, timeout, run),
-                        "READY",
-                        true,
-                        secs(2),
-                    )]
+                    vec![stop()]
                 }
                 _ => Vec::new(),
             },
-            "Reset" => vec![step(
-                "Reset",
-                false,
-                state_request(&environment, timeout, None),
-                "IDLE",
-                true,
-                secs(3),
-            )],
+            "Reset" => vec![reset()],
             "PartitionTerminate" => {
                 if call.var("__odc_partitioninitialize_called") != Some("true") {
                     return Ok(String::new()); // skipped: the partition was never initialized
                 }
-                vec![
-                    step(
-                        "Terminate",
-                        false,
-                        state_request(&environment, timeout, None),
-                        "EXITING",
-                        true,
-                        secs(5),
-                    ),
-                    step(
-                        "Shutdown",
-                        false,
-                        json!({"partitionid": environment, "timeout": timeout}),
-                        "",
-                        true,
-                        secs(2),
-                    ),
-                ]
+                vec![terminate(), shutdown()]
             }
             "EnsureCleanupLegacy" => match &partition {
-                Some(_) => vec![
-                    step(
-                        "Reset",
-                        false,
-                        state_request(&environment, timeout, None),
-                        "IDLE",
-                        true,
-                        secs(3),
-                    ),
-                    step(
-                        "Terminate",
-                        false,
-                        state_request(&environment, timeout, None),
-                        "EXITING",
-                        true,
-                        secs(5),
-                    ),
-                    step(
-                        "Shutdown",
-                        false,
-                        json!({"partitionid": environment, "timeout": timeout}),
-                        "",
-                        true,
-                        secs(2),
-                    ),
-                ],
+                Some(_) => vec![reset(), terminate(), shutdown()],
                 None => Vec::new(),
             },
             "EnsureCleanup" | "PreDeploymentCleanup" => {
@@ -414,19 +366,16 @@ impl Odc {
                 None,
             );
             let hit = fault.filter(|_| step.main);
-            if let Some(fault) = hit.filter(|f| f.outcome == Outcome::Timeout) {
+            if hit.is_some_and(|f| f.outcome == Outcome::Timeout) {
                 call.elapse(call.remaining());
-                publish(
+                return Err(fail_step(
                     call,
                     SERVICE,
-                    OpStatus::DoneError,
                     &name,
-                    OpStatus::DoneError,
                     &payload,
-                    Some(DEADLINE_EXCEEDED),
-                );
-                let _ = fault;
-                return Err(failed(&what, DEADLINE_EXCEEDED));
+                    &what,
+                    DEADLINE_EXCEEDED,
+                ));
             }
             call.elapse(self.latency.of(step.realistic));
             if let Some(fault) = hit.filter(|f| f.outcome == Outcome::Delay) {
@@ -480,16 +429,7 @@ impl Odc {
             payload.set("odcResponse", response);
             if let Some(message) = error {
                 let error = format!("code 1 from ODC: {message}");
-                publish(
-                    call,
-                    SERVICE,
-                    OpStatus::DoneError,
-                    &name,
-                    OpStatus::DoneError,
-                    &payload,
-                    Some(&error),
-                );
-                return Err(failed(&what, error));
+                return Err(fail_step(call, SERVICE, &name, &payload, &what, error));
             }
             let (operation, status) = if last {
                 (OpStatus::DoneOk, OpStatus::DoneOk)
@@ -542,16 +482,14 @@ impl Odc {
         );
         if fault.is_some_and(|f| f.outcome == Outcome::Error) {
             let error = "code 1 from ODC: Status failed".to_owned();
-            publish(
+            return Err(fail_step(
                 call,
                 SERVICE,
-                OpStatus::DoneError,
                 name,
-                OpStatus::DoneError,
                 &payload,
-                Some(&error),
-            );
-            return Err(failed(&format!("ODC {}", call.function()), error));
+                &format!("ODC {}", call.function()),
+                error,
+            ));
         }
         call.elapse(self.latency.of(status_step.realistic));
         let partitions: Vec<Value> = self

@@ -13,8 +13,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::common::{
-    DEADLINE_EXCEEDED, FaultSpec, Faults, Latency, Outcome, Payload, failed, latency, misbehave,
-    publish, string_list,
+    DEADLINE_EXCEEDED, FaultSpec, Faults, Latency, Outcome, Payload, check_without_detectors,
+    fail_step, failed, latency, misbehave, only_odc, publish, string_list,
 };
 
 const SERVICE: &str = "trg";
@@ -84,13 +84,8 @@ impl Plugin for Trg {
 
     fn create(setup: &Setup) -> Result<Self, String> {
         let config: Config = setup.config()?;
-        let faults = Faults::new(SERVICE, config.faults, Self::FUNCTIONS, |fault| match fault
-            .outcome
-        {
-            Outcome::Unavailable => Err("unavailable is a DCS fault".to_owned()),
-            Outcome::PartitionError => Err("partition-error is an ODC fault".to_owned()),
-            _ if !fault.detectors.is_empty() => Err("TRG faults take no detectors".to_owned()),
-            _ => Ok(()),
+        let faults = Faults::new(SERVICE, config.faults, Self::FUNCTIONS, |fault| {
+            check_without_detectors("TRG", fault, only_odc)
         })?;
         Ok(Self {
             latency: latency(config.latency, setup),
@@ -260,16 +255,14 @@ impl Trg {
         );
         if fault.is_some_and(|f| f.outcome == Outcome::Timeout) {
             call.elapse(call.remaining());
-            publish(
+            return Err(fail_step(
                 call,
                 SERVICE,
-                OpStatus::DoneError,
                 &step,
-                OpStatus::DoneError,
                 &payload,
-                Some(DEADLINE_EXCEEDED),
-            );
-            return Err(failed(&what, DEADLINE_EXCEEDED));
+                &what,
+                DEADLINE_EXCEEDED,
+            ));
         }
         call.elapse(self.latency.of(Duration::from_secs(1)));
         if let Some(fault) = fault.filter(|f| f.outcome == Outcome::Delay) {
@@ -282,16 +275,7 @@ impl Trg {
                 .unwrap_or_else(|| format!("{} refused ({})", which.name(), fault.origin()));
             payload.set("trgResponse", json!({"rc": 1, "msg": message}));
             let error = format!("response code 1 from TRG: {message}");
-            publish(
-                call,
-                SERVICE,
-                OpStatus::DoneError,
-                &step,
-                OpStatus::DoneError,
-                &payload,
-                Some(&error),
-            );
-            return Err(failed(&what, error));
+            return Err(fail_step(call, SERVICE, &step, &payload, &what, error));
         }
         payload.set("trgResponse", json!({}));
         let mut event = call.service_event(OpStatus::DoneOk, &step, OpStatus::DoneOk);

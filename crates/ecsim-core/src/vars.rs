@@ -22,10 +22,8 @@ type Layer_ = Arc<BTreeMap<String, String>>;
 /// resolved templates), which take precedence.
 #[derive(Debug, Clone, Default)]
 pub struct VarStack {
-    workflow_defaults: Layer_,
-    defaults: Layer_,
-    vars: Layer_,
-    user_vars: Layer_,
+    /// The layers; the consolidated view is a clone of them.
+    layers: Vars,
 }
 
 /// Which layer a write goes to.
@@ -53,18 +51,20 @@ impl VarStack {
         user_vars: BTreeMap<String, String>,
     ) -> Self {
         Self {
-            workflow_defaults,
-            defaults: Arc::new(defaults),
-            vars: Arc::default(),
-            user_vars: Arc::new(user_vars),
+            layers: Vars {
+                workflow_defaults,
+                defaults: Arc::new(defaults),
+                vars: Arc::default(),
+                user_vars: Arc::new(user_vars),
+            },
         }
     }
 
     fn layer_mut(&mut self, layer: Layer) -> &mut BTreeMap<String, String> {
         Arc::make_mut(match layer {
-            Layer::Defaults => &mut self.defaults,
-            Layer::Vars => &mut self.vars,
-            Layer::User => &mut self.user_vars,
+            Layer::Defaults => &mut self.layers.defaults,
+            Layer::Vars => &mut self.layers.vars,
+            Layer::User => &mut self.layers.user_vars,
         })
     }
 
@@ -78,9 +78,9 @@ impl VarStack {
     /// environment's value only.
     pub fn remove(&mut self, layer: Layer, key: &str) {
         let present = match layer {
-            Layer::Defaults => self.defaults.contains_key(key),
-            Layer::Vars => self.vars.contains_key(key),
-            Layer::User => self.user_vars.contains_key(key),
+            Layer::Defaults => self.layers.defaults.contains_key(key),
+            Layer::Vars => self.layers.vars.contains_key(key),
+            Layer::User => self.layers.user_vars.contains_key(key),
         };
         if present {
             self.layer_mut(layer).remove(key);
@@ -91,23 +91,19 @@ impl VarStack {
     pub fn get_in(&self, layer: Layer, key: &str) -> Option<&str> {
         match layer {
             Layer::Defaults => self
+                .layers
                 .defaults
                 .get(key)
-                .or_else(|| self.workflow_defaults.get(key)),
-            Layer::Vars => self.vars.get(key),
-            Layer::User => self.user_vars.get(key),
+                .or_else(|| self.layers.workflow_defaults.get(key)),
+            Layer::Vars => self.layers.vars.get(key),
+            Layer::User => self.layers.user_vars.get(key),
         }
         .map(String::as_str)
     }
 
     /// The resolved value of `key`: user vars, else workflow vars, else defaults.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.user_vars
-            .get(key)
-            .or_else(|| self.vars.get(key))
-            .or_else(|| self.defaults.get(key))
-            .or_else(|| self.workflow_defaults.get(key))
-            .map(String::as_str)
+        self.layers.get(key)
     }
 
     /// Whether `key` resolves to exactly `"true"`, as AliECS's templates compare switches.
@@ -118,12 +114,7 @@ impl VarStack {
     /// Every variable, resolved: what a call sees as its var stack and what the after_CREATE
     /// event carries. A snapshot: later writes to the stack do not change it.
     pub fn consolidated(&self) -> Vars {
-        Vars {
-            user_vars: Arc::clone(&self.user_vars),
-            vars: Arc::clone(&self.vars),
-            defaults: Arc::clone(&self.defaults),
-            workflow_defaults: Arc::clone(&self.workflow_defaults),
-        }
+        self.layers.clone()
     }
 }
 

@@ -78,9 +78,9 @@ impl From<&PluginInfo> for PluginSummary {
 }
 
 impl Inspection {
-    /// Walks every check on the library at `path`, recording what each one learned.
-    pub fn of(path: &Path) -> Self {
-        let mut inspection = Self {
+    /// Nothing learned yet about the library at `path`.
+    fn blank(path: &Path) -> Self {
+        Self {
             path: path.to_owned(),
             abi_version: None,
             table_size: None,
@@ -88,7 +88,12 @@ impl Inspection {
             plugins: Vec::new(),
             loads: false,
             refusal: None,
-        };
+        }
+    }
+
+    /// Walks every check on the library at `path`, recording what each one learned.
+    pub fn of(path: &Path) -> Self {
+        let mut inspection = Self::blank(path);
         match open(path, &mut inspection) {
             Ok(library) => {
                 inspection.plugins = library.manifest.plugins.iter().map(Into::into).collect();
@@ -138,15 +143,7 @@ impl std::fmt::Display for Inspection {
 impl Library {
     /// Opens and checks the library at `path`.
     pub fn open(path: &Path) -> Result<Arc<Self>, LoadError> {
-        let mut scratch = Inspection {
-            path: path.to_owned(),
-            abi_version: None,
-            table_size: None,
-            sdk_version: None,
-            plugins: Vec::new(),
-            loads: false,
-            refusal: None,
-        };
+        let mut scratch = Inspection::blank(path);
         open(path, &mut scratch).map(Arc::new)
     }
 

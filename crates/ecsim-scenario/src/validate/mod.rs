@@ -201,6 +201,31 @@ fn span<T>(value: &Spanned<T>) -> Range<usize> {
     value.span()
 }
 
+/// `name` (a name or a pattern, at `at`) names none of the `defined` environments: the
+/// problem, with the closest name or, failing one, the names there are.
+fn unknown_environment(name: &str, at: Range<usize>, defined: &[Defined]) -> Problem {
+    let problem = Problem::new(
+        at,
+        format!("no environment is called `{name}`"),
+        "unknown environment",
+    );
+    match closest(name, defined.iter().map(|d| d.spec.name.as_str())) {
+        Some(close) => problem.help(format!("did you mean `{close}`?")),
+        None if defined.is_empty() => {
+            problem.help("define environments with [[environment]] sections")
+        }
+        None => problem.help(format!(
+            "environments: {}",
+            defined
+                .iter()
+                .take(10)
+                .map(|d| d.spec.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
 /// Replaces `{i}` (and `{i:03}`, zero-padded) with `index`.
 fn expand(template: &str, index: usize) -> String {
     let mut out = String::with_capacity(template.len());
@@ -1026,27 +1051,7 @@ impl Checker<'_> {
                     .collect(),
             };
             if matched.is_empty() {
-                let mut problem = Problem::new(
-                    span(value),
-                    format!("no environment is called `{pattern}`"),
-                    "unknown environment",
-                );
-                problem = match closest(&pattern, defined.iter().map(|d| d.spec.name.as_str())) {
-                    Some(close) => problem.help(format!("did you mean `{close}`?")),
-                    None if defined.is_empty() => {
-                        problem.help("define environments with [[environment]] sections")
-                    }
-                    None => problem.help(format!(
-                        "environments: {}",
-                        defined
-                            .iter()
-                            .take(10)
-                            .map(|d| d.spec.name.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )),
-                };
-                self.report(problem);
+                self.report(unknown_environment(&pattern, span(value), defined));
                 return None;
             }
             names.extend(matched);
@@ -1262,17 +1267,7 @@ impl Checker<'_> {
             if let Some(env) = &raw.env
                 && !defined.iter().any(|d| &d.spec.name == env.get_ref())
             {
-                let mut problem = Problem::new(
-                    span(env),
-                    format!("no environment is called `{}`", env.get_ref()),
-                    "unknown environment",
-                );
-                if let Some(close) =
-                    closest(env.get_ref(), defined.iter().map(|d| d.spec.name.as_str()))
-                {
-                    problem = problem.help(format!("did you mean `{close}`?"));
-                }
-                self.report(problem);
+                self.report(unknown_environment(env.get_ref(), span(env), defined));
                 continue;
             }
             let count = self.count(raw.count.as_ref(), "count");

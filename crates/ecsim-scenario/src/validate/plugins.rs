@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use toml::Spanned;
 
-use super::{Checker, Defined, closest, span};
+use super::{Checker, Defined, closest, span, unknown_environment};
 use crate::{
     diagnostic::Problem,
     model::{Fault, FaultOutcome, PluginLibrary},
@@ -140,17 +140,7 @@ impl Checker<'_> {
             if let Some(env) = &raw.env
                 && !defined.iter().any(|d| &d.spec.name == env.get_ref())
             {
-                let mut problem = Problem::new(
-                    span(env),
-                    format!("no environment is called `{}`", env.get_ref()),
-                    "unknown environment",
-                );
-                if let Some(close) =
-                    closest(env.get_ref(), defined.iter().map(|d| d.spec.name.as_str()))
-                {
-                    problem = problem.help(format!("did you mean `{close}`?"));
-                }
-                self.report(problem);
+                self.report(unknown_environment(env.get_ref(), span(env), defined));
                 ok = false;
             }
             let positive = |checker: &mut Self, value: &Spanned<i64>, what: &str| -> Option<u32> {

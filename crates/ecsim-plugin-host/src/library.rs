@@ -150,15 +150,7 @@ impl Library {
     /// Checks a table that is already in memory (a plugin linked into the same program, as
     /// tests do): every check after the symbol lookup. `label` stands for the path in messages.
     pub fn from_table(label: &Path, table: &'static PluginTable) -> Result<Arc<Self>, LoadError> {
-        let mut scratch = Inspection {
-            path: label.to_owned(),
-            abi_version: None,
-            table_size: None,
-            sdk_version: None,
-            plugins: Vec::new(),
-            loads: false,
-            refusal: None,
-        };
+        let mut scratch = Inspection::blank(label);
         check_table(label, table, &mut scratch).map(Arc::new)
     }
 

@@ -159,6 +159,15 @@ pub(crate) fn only_odc(_: &FaultSpec) -> Result<(), String> {
     Err("partition-error is an ODC fault".to_owned())
 }
 
+/// The number of `name` in a protobuf enum's values listed in number order (0, the unknown
+/// value, for a name that is not there), as the services write their states.
+pub(crate) fn enum_number(values: &[&str], name: &str) -> i64 {
+    values
+        .iter()
+        .position(|value| *value == name)
+        .map_or(0, |i| i as i64)
+}
+
 /// The latency in effect: as configured, else instant in virtual time, realistic otherwise.
 pub(crate) fn latency(configured: Option<Latency>, setup: &Setup) -> Latency {
     configured.unwrap_or(if setup.virtual_time {

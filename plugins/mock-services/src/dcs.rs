@@ -14,8 +14,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::common::{
-    DEADLINE_EXCEEDED, FaultSpec, Faults, Latency, Outcome, Payload, fail_step, failed,
-    go_duration, go_map, latency, misbehave, only_odc, publish, string_list,
+    DEADLINE_EXCEEDED, FaultSpec, Faults, Latency, Outcome, Payload, enum_number, fail_step,
+    failed, go_duration, go_map, latency, misbehave, only_odc, publish, string_list,
 };
 
 const SERVICE: &str = "dcs";
@@ -64,10 +64,7 @@ const STATES: &[&str] = &[
 ];
 
 fn state_number(name: &str) -> i64 {
-    STATES
-        .iter()
-        .position(|s| *s == name)
-        .map_or(0, |i| i as i64)
+    enum_number(STATES, name)
 }
 
 /// One of the three DCS operations.

@@ -12,8 +12,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::common::{
-    FaultSpec, Faults, Latency, Outcome, Payload, check_without_detectors, fail_step, failed,
-    go_map, latency, misbehave, only_odc, publish,
+    FaultSpec, Faults, Latency, Outcome, Payload, check_without_detectors, enum_number, fail_step,
+    failed, go_map, latency, misbehave, only_odc, publish,
 };
 
 const SERVICE: &str = "ddsched";
@@ -32,10 +32,7 @@ const STATES: &[&str] = &[
 ];
 
 fn state_number(name: &str) -> i64 {
-    STATES
-        .iter()
-        .position(|s| *s == name)
-        .map_or(0, |i| i as i64)
+    enum_number(STATES, name)
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -333,6 +333,58 @@ fn odc_partition_lifecycle() {
     insta::assert_snapshot!(replayed.lines(&["odc"]));
 }
 
+/// With `odc_partitions_cleanup` off, DESTROY runs `odc.EnsureCleanupLegacy()`: Reset, Terminate
+/// and Shutdown, each published, even though the partition is already gone after RESET.
+#[test]
+fn odc_legacy_cleanup_publishes_its_three_steps_even_with_the_partition_gone() {
+    let replayed = replay(&scenario(
+        &format!("{EPN_ON}, odc_partitions_cleanup = \"false\""),
+        EPN_PLUGINS,
+    ));
+    assert!(replayed.failed_calls("odc").is_empty());
+    let lines = replayed.lines(&["odc"]);
+    assert!(!lines.contains("odc.PreDeploymentCleanup()"), "{lines}");
+    let legacy: Vec<&str> = lines
+        .lines()
+        .filter(|l| l.contains("odc.EnsureCleanupLegacy()"))
+        .collect();
+    let steps: Vec<String> = legacy
+        .iter()
+        .map(|l| {
+            let fields: Vec<&str> = l.split(" | ").collect();
+            format!("{} {}", fields[2], fields[3])
+        })
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "STARTED/STARTED perform ODC call: Reset",
+            "DONE_OK/DONE_OK perform ODC call: Reset",
+            "STARTED/STARTED perform ODC call: Terminate",
+            "DONE_OK/DONE_OK perform ODC call: Terminate",
+            "STARTED/STARTED perform ODC call: Shutdown",
+            "DONE_OK/DONE_OK perform ODC call: Shutdown",
+        ],
+        "{lines}"
+    );
+    assert!(
+        legacy
+            .iter()
+            .all(|l| l.contains("readout-dataflow.odc.legacy-cleanup")),
+        "{legacy:?}"
+    );
+}
+
+/// AliECS asks ODC to finish within what is left of its deadline minus 3 s, truncated: a 60 s
+/// call asks for 56 s (`uint32(d.Seconds())` of a little less than 57 s).
+#[test]
+fn odc_request_timeout_is_truncated_as_aliecs_truncates_it() {
+    let replayed = replay(&scenario(EPN_ON, EPN_PLUGINS));
+    let lines = replayed.lines(&["odc"]);
+    assert!(lines.contains(r#""timeout":56"#), "{lines}");
+    assert!(!lines.contains(r#""timeout":57"#), "{lines}");
+}
+
 #[test]
 fn odc_start_refused_by_odc_fails_the_start() {
     let replayed = replay(&scenario(

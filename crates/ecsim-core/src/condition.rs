@@ -4,8 +4,9 @@
 //! AliECS evaluates workflow templates with expr-lang (reference §1.4); its `readout-dataflow`
 //! uses a handful of forms to switch roles on and derive defaults:
 //! `dcs_enabled == 'true'`, `bookkeeping_consuming_kafka != 'true'`,
-//! `'TPC' in json.Unmarshal(detectors)`, joined with `&&`. ecsim understands exactly these, and
-//! says so when given anything else, rather than guessing at a general expression language.
+//! `'TPC' in json.Unmarshal(detectors)`, `!strings.IsFalsy(auto_stop_timeout)`, joined with `&&`.
+//! ecsim understands exactly these, and says so when given anything else, rather than guessing
+//! at a general expression language.
 
 use std::{fmt, str::FromStr};
 
@@ -20,6 +21,11 @@ pub enum Condition {
     NotEquals { var: String, value: String },
     /// `'DET' in json.Unmarshal(detectors)`: the `detectors` JSON list holds DET.
     DetectorsContain(String),
+    /// `strings.IsFalsy(var)`: the variable is empty or, in any case and trimmed, one of
+    /// "false", "no", "n", "0", "off", "none" (`configuration/template/stack.go`).
+    Falsy(String),
+    /// `!strings.IsFalsy(var)`.
+    NotFalsy(String),
     /// `a && b && …`
     All(Vec<Condition>),
 }
@@ -59,9 +65,17 @@ impl Condition {
             Condition::DetectorsContain(detector) => lookup("detectors")
                 .and_then(|json| serde_json::from_str::<Vec<String>>(json).ok())
                 .is_some_and(|detectors| detectors.iter().any(|d| d == detector)),
+            Condition::Falsy(var) => is_falsy(lookup(var).unwrap_or("")),
+            Condition::NotFalsy(var) => !is_falsy(lookup(var).unwrap_or("")),
             Condition::All(all) => all.iter().all(|c| c.evaluate(lookup)),
         }
     }
+}
+
+/// AliECS's `strings.IsFalsy`.
+fn is_falsy(value: &str) -> bool {
+    let value = value.trim().to_lowercase();
+    value.is_empty() || ["false", "no", "n", "0", "off", "none"].contains(&value.as_str())
 }
 
 impl fmt::Display for Condition {
@@ -71,6 +85,8 @@ impl fmt::Display for Condition {
             Condition::Equals { var, value } => write!(f, "{var} == '{value}'"),
             Condition::NotEquals { var, value } => write!(f, "{var} != '{value}'"),
             Condition::DetectorsContain(detector) => write!(f, "'{detector}' in detectors"),
+            Condition::Falsy(var) => write!(f, "strings.IsFalsy({var})"),
+            Condition::NotFalsy(var) => write!(f, "!strings.IsFalsy({var})"),
             Condition::All(all) => {
                 for (i, condition) in all.iter().enumerate() {
                     if i > 0 {
@@ -88,7 +104,8 @@ impl fmt::Display for Condition {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
     "cannot read condition `{text}`: {reason}; ecsim understands `var == 'value'`, \
-     `var != 'value'`, `'DET' in detectors` and `true`, joined with `&&`"
+     `var != 'value'`, `'DET' in detectors`, `strings.IsFalsy(var)`, `!strings.IsFalsy(var)` \
+     and `true`, joined with `&&`"
 )]
 pub struct ConditionError {
     /// The text that was read.
@@ -101,6 +118,13 @@ fn quoted(text: &str) -> Option<&str> {
     let text = text.trim();
     let inner = text.strip_prefix('\'').and_then(|t| t.strip_suffix('\''));
     inner.or_else(|| text.strip_prefix('"').and_then(|t| t.strip_suffix('"')))
+}
+
+/// The variable of `strings.IsFalsy(var)`.
+fn falsy_argument(call: &str) -> Option<&str> {
+    call.strip_prefix("strings.IsFalsy(")
+        .and_then(|rest| rest.strip_suffix(')'))
+        .map(str::trim)
 }
 
 fn is_identifier(text: &str) -> bool {
@@ -132,6 +156,20 @@ impl FromStr for Condition {
         for part in inner.split("&&").map(str::trim) {
             let condition = if part == "true" {
                 Condition::Always
+            } else if let Some(var) = part
+                .strip_prefix('!')
+                .map(str::trim)
+                .and_then(falsy_argument)
+            {
+                if !is_identifier(var) {
+                    return Err(error(&format!("`{var}` is not a variable name")));
+                }
+                Condition::NotFalsy(var.to_owned())
+            } else if let Some(var) = falsy_argument(part) {
+                if !is_identifier(var) {
+                    return Err(error(&format!("`{var}` is not a variable name")));
+                }
+                Condition::Falsy(var.to_owned())
             } else if let Some((left, right)) = part.split_once("==") {
                 let (var, value) = (
                     left.trim(),
@@ -235,10 +273,39 @@ mod tests {
     }
 
     #[test]
+    fn is_falsy_is_aliecs_strings_is_falsy() {
+        for (value, falsy) in [
+            ("", true),
+            ("none", true),
+            (" None ", true),
+            ("OFF", true),
+            ("0", true),
+            ("n", true),
+            ("2m", false),
+            ("true", false),
+        ] {
+            let v = vars(&[("auto_stop_timeout", value)]);
+            assert_eq!(
+                eval("strings.IsFalsy(auto_stop_timeout)", &v),
+                falsy,
+                "{value:?}"
+            );
+            assert_eq!(
+                eval("{{ !strings.IsFalsy(auto_stop_timeout) }}", &v),
+                !falsy,
+                "{value:?}"
+            );
+        }
+        assert!(eval("strings.IsFalsy(unset)", &vars(&[])));
+    }
+
+    #[test]
     fn displays_what_it_reads() {
         for text in [
             "dcs_enabled == 'true'",
             "a != 'b' && 'TPC' in detectors",
+            "!strings.IsFalsy(auto_stop_timeout)",
+            "strings.IsFalsy(x)",
             "true",
         ] {
             assert_eq!(text.parse::<Condition>().unwrap().to_string(), text);

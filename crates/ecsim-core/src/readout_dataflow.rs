@@ -1,11 +1,10 @@
 //! The standard workflow: AliECS's `readout-dataflow` template, as data.
 //!
 //! Its integration calls follow reference §1.9 (ControlWorkflows `workflows/readout-dataflow.yaml`
-//! at 25da17f8): every call's function, trigger, await, timeout and critical flag, in role order
-//! (dcs, dd-scheduler, odc, trg, ccdb, bookkeeping, lhc, kafka), each switched on by the same
-//! `*_enabled` variable as in AliECS. Role names are the template's where the reference gives
-//! them; the few it does not name (odc `ensure-stop`, the trg `Ensure*` roles, the lhc roles) are
-//! ecsim's, and only show in `Ev_CallEvent.path`.
+//! at 25da17f8): every call's role name, function, trigger, await, timeout and critical flag, in
+//! role order (dcs, dd-scheduler, odc, trg, ccdb, bookkeeping, lhc, kafka), each switched on by
+//! the same `*_enabled` variable as in AliECS, with the template's defaults. Role names show in
+//! `Ev_CallEvent.path` and in the integrated services' event `name`.
 //!
 //! Task roles (readout, StfBuilder, StfSender on every FLP) become simulated tasks; the QC and
 //! CTP-readout task roles are left out.
@@ -39,10 +38,15 @@ fn defaults() -> BTreeMap<String, String> {
         ("bookkeeping_consuming_kafka", "true"),
         ("lhc_enabled", "false"),
         ("kafka_enabled", "false"),
-        ("odc_partitions_cleanup", "false"),
+        ("odc_partitions_cleanup", "true"),
         ("stop_at_beam_dump", "false"),
-        ("auto_stop_enabled", "false"),
-        ("auto_stop_timeout", ""),
+        // The template derives the switch from the timeout: `auto_stop_timeout = "2m"` alone
+        // stops the run after two minutes.
+        (
+            "auto_stop_enabled",
+            "{{ !strings.IsFalsy(auto_stop_timeout) }}",
+        ),
+        ("auto_stop_timeout", "none"),
         ("run_type", "PHYSICS"),
         ("deploy_timeout", "90s"),
         // DCS.
@@ -65,6 +69,7 @@ fn defaults() -> BTreeMap<String, String> {
         ("odc_configure_timeout", "60s"),
         ("odc_start_timeout", "60s"),
         ("odc_stop_timeout", "60s"),
+        ("odc_goerror_timeout", "60s"),
         ("odc_reset_timeout", "60s"),
         ("odc_partitionterminate_timeout", "60s"),
         ("odc_cleanup_timeout", "60s"),
@@ -75,10 +80,9 @@ fn defaults() -> BTreeMap<String, String> {
         ("trg_start_timeout", "20s"),
         ("trg_stop_timeout", "5s"),
         ("trg_unload_timeout", "5s"),
-        // CCDB, LHC.
-        ("ccdb_start_timeout", "30s"),
-        ("ccdb_stop_timeout", "30s"),
-        ("lhc_update_fill_info_timeout", "10s"),
+        // CCDB (the LHC calls' 5 s timeout is written in their roles).
+        ("ccdb_start_timeout", "10s"),
+        ("ccdb_stop_timeout", "10s"),
     ];
     pairs
         .iter()
@@ -222,10 +226,10 @@ fn odc() -> Vec<CallSpec> {
         )
         .awaited_at("after_RESET-1"),
         call(
-            "odc.ensure-stop",
+            "odc.go-error",
             "odc.EnsureStop()",
             "before_GO_ERROR",
-            "{{ odc_stop_timeout }}",
+            "{{ odc_goerror_timeout }}",
             false,
         )
         .awaited_at("after_GO_ERROR-1"),
@@ -297,28 +301,28 @@ fn trg() -> Vec<CallSpec> {
             false,
         ),
         call(
-            "trg.error-stop",
+            "trg.errorensurerunstop",
             "trg.EnsureRunStop()",
             "before_GO_ERROR-10",
             "{{ trg_stop_timeout }}",
             false,
         ),
         call(
-            "trg.error-unload",
+            "trg.errorensurerununload",
             "trg.EnsureRunUnload()",
             "before_GO_ERROR-9",
             "{{ trg_unload_timeout }}",
             false,
         ),
         call(
-            "trg.destroy-stop",
+            "trg.destroyensurerunstop",
             "trg.EnsureRunStop()",
             "DESTROY-100",
             "{{ trg_stop_timeout }}",
             false,
         ),
         call(
-            "trg.destroy-unload",
+            "trg.destroyensurerununload",
             "trg.EnsureRunUnload()",
             "DESTROY-99",
             "{{ trg_unload_timeout }}",
@@ -465,7 +469,7 @@ fn bookkeeping() -> Vec<CallSpec> {
 }
 
 fn lhc() -> Vec<CallSpec> {
-    let timeout = "{{ lhc_update_fill_info_timeout }}";
+    let timeout = "5s";
     vec![
         call(
             "lhc.deploy",
@@ -475,14 +479,14 @@ fn lhc() -> Vec<CallSpec> {
             true,
         ),
         call(
-            "lhc.start",
+            "lhc.sor",
             "lhc.UpdateFillInfo()",
             "before_START_ACTIVITY-50",
             timeout,
             true,
         ),
         call(
-            "lhc.stop",
+            "lhc.eor",
             "lhc.UpdateFillInfo()",
             "before_STOP_ACTIVITY-50",
             timeout,

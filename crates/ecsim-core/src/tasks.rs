@@ -205,8 +205,13 @@ impl TaskTree {
             status: task.status.to_owned(),
             hostname: task.hostname.clone(),
             class_name: task.class_name.clone(),
-            // AliECS always attaches the parent role's traits; a task role has none.
-            traits: Some(Traits::default()),
+            // AliECS attaches the parent task role's traits; the template's task roles give
+            // none, so they have the defaults: no timeout ("0s"), critical.
+            traits: Some(Traits {
+                timeout: "0s".to_owned(),
+                critical: true,
+                ..Traits::default()
+            }),
             environment_id: self.environment_id.clone(),
             path: task.role_path.clone(),
         }

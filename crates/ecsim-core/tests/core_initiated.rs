@@ -7,9 +7,10 @@ mod support;
 
 use std::{sync::Arc, time::Duration};
 
+use ecsim_core::workflow::CallSpec;
 use ecsim_core::{fsm::State, fsm::Transition, user};
 use ecsim_proto::common::BeamMode;
-use support::{Probe, core, spec, workflow};
+use support::{Behaviour, Probe, core, spec, workflow};
 
 fn last_stop_user(recorder: &support::Recorder) -> Option<String> {
     recorder
@@ -185,6 +186,133 @@ async fn a_partition_error_while_running_stops_the_run_then_goes_to_error() {
         .into_iter()
         .find(|e| e.message.contains("GO_ERROR transition imminent"))
         .unwrap();
-    assert_eq!(imminent.error, "partition in ERROR");
+    assert_eq!(imminent.error, "ODC partition went to ERROR during RUNNING");
     assert_eq!(imminent.state, "CONFIGURED", "stopped before GO_ERROR");
+}
+
+/// The "GO_ERROR transition imminent" event as `NewEnvGoErrorEvent` writes it: the client's
+/// failed transition framed as ControlEnvironment frames it, with the user and the template.
+#[tokio::test(start_paused = true)]
+async fn go_error_imminent_event_frames_the_cause_and_names_user_and_template() {
+    let (core, recorder) = core(Arc::new(Probe::default()), 7).await;
+    let id = core
+        .create_environment(spec(workflow(Vec::new()), "TPC"))
+        .await
+        .unwrap();
+    recorder.take();
+    let _refused = core
+        .control(&id, Transition::StopActivity, user::person("carol"))
+        .await;
+    let events = recorder.environment_events();
+    let imminent = events
+        .iter()
+        .find(|e| e.message == "a critical error occurred, GO_ERROR transition imminent")
+        .unwrap();
+    assert_eq!(
+        imminent.error,
+        "transition STOP_ACTIVITY failed: event STOP_ACTIVITY inappropriate in current state CONFIGURED"
+    );
+    assert_eq!(
+        (imminent.state.as_str(), imminent.transition.as_str()),
+        ("CONFIGURED", "")
+    );
+    let user = imminent.last_request_user.clone().unwrap();
+    assert_eq!((user.external_id, user.name.as_str()), (Some(0), "carol"));
+    let template = imminent.workflow_template_info.clone().unwrap();
+    assert_eq!(
+        (template.name.as_str(), template.path.as_str()),
+        ("wf", "tests/wf")
+    );
+}
+
+/// A workflow whose STOP_ACTIVITY is canceled by a critical call.
+fn stop_fails() -> (Arc<Probe>, Arc<ecsim_core::workflow::Workflow>) {
+    let probe = Arc::new(Probe::new(&[("Fail", Behaviour::Fail("stop refused"))]));
+    let calls = vec![CallSpec::new(
+        "blocker",
+        "probe.Fail()",
+        "before_STOP_ACTIVITY",
+    )];
+    (probe, workflow(calls))
+}
+
+/// AliECS only logs a stop after END_OF_STREAM (or TASK_INTERNAL_ERROR) that fails
+/// (`manager.go` handleDeviceEvent): no GO_ERROR follows.
+#[tokio::test(start_paused = true)]
+async fn a_failed_end_of_stream_stop_is_only_logged() {
+    let (probe, workflow) = stop_fails();
+    let (core, recorder) = core(probe, 8).await;
+    let id = core
+        .create_environment(spec(workflow, "TPC"))
+        .await
+        .unwrap();
+    core.control(&id, Transition::StartActivity, user::person("alice"))
+        .await
+        .unwrap();
+    recorder.take();
+    assert_eq!(
+        core.stop_from_core(&id, "END_OF_STREAM").await,
+        Ok(State::Running),
+        "the canceled stop leaves the run going"
+    );
+    let events = recorder.environment_events();
+    assert!(
+        events.iter().all(|e| e.transition != "GO_ERROR"),
+        "{events:?}"
+    );
+    assert!(
+        events
+            .iter()
+            .all(|e| !e.message.contains("GO_ERROR transition imminent"))
+    );
+}
+
+/// A beam-dump stop that fails goes to GO_ERROR without announcing it (`manager.go`).
+#[tokio::test(start_paused = true)]
+async fn a_failed_beam_dump_stop_goes_to_error_without_an_imminent_event() {
+    let (probe, workflow) = stop_fails();
+    let (core, recorder) = core(probe, 9).await;
+    let id = core
+        .create_environment(spec(workflow, "TPC").var("stop_at_beam_dump", "true"))
+        .await
+        .unwrap();
+    core.control(&id, Transition::StartActivity, user::person("alice"))
+        .await
+        .unwrap();
+    recorder.take();
+    core.beam_mode_changed(BeamMode::BeamDump).await;
+    assert_eq!(core.state(&id), Some(State::Error));
+    let events = recorder.environment_events();
+    assert!(events.iter().any(|e| e.transition == "GO_ERROR"));
+    assert!(
+        events
+            .iter()
+            .all(|e| !e.message.contains("GO_ERROR transition imminent"))
+    );
+}
+
+/// The template derives `auto_stop_enabled` from `auto_stop_timeout`: the timeout alone stops
+/// the run; the default, "none", does not.
+#[tokio::test(start_paused = true)]
+async fn auto_stop_follows_from_the_timeout_alone() {
+    let (core, _) = core(Arc::new(Probe::default()), 10).await;
+    let readout_dataflow = Arc::new(ecsim_core::readout_dataflow::workflow());
+    let timed = core
+        .create_environment(
+            spec(Arc::clone(&readout_dataflow), "TPC").var("auto_stop_timeout", "2m"),
+        )
+        .await
+        .unwrap();
+    let untimed = core
+        .create_environment(spec(readout_dataflow, "ITS"))
+        .await
+        .unwrap();
+    for id in [&timed, &untimed] {
+        core.control(id, Transition::StartActivity, user::person("alice"))
+            .await
+            .unwrap();
+    }
+    tokio::time::sleep(Duration::from_secs(180)).await;
+    assert_eq!(core.state(&timed), Some(State::Configured));
+    assert_eq!(core.state(&untimed), Some(State::Running));
 }

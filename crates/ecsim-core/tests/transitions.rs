@@ -172,10 +172,11 @@ async fn an_invalid_request_publishes_the_error_then_go_error() {
         "event STOP_ACTIVITY inappropriate in current state CONFIGURED"
     );
     assert_eq!(
-        events[2].error, events[1].error,
-        "the imminent event carries the reason"
+        events[2].error,
+        format!("transition STOP_ACTIVITY failed: {}", events[1].error),
+        "the imminent event carries the reason, framed as ControlEnvironment frames it"
     );
-    assert!(events[2].transition.is_empty() && events[2].last_request_user.is_none());
+    assert!(events[2].transition.is_empty() && events[2].last_request_user.is_some());
     let last = steps.last().unwrap();
     assert_eq!(
         (last.0.as_str(), last.2.as_str(), last.3.as_str()),

@@ -316,7 +316,7 @@ pub async fn run(
                 allow_in_running_state: true,
             };
             if core
-                .destroy(&id, options, ecsim_core::user::person("ecsim"))
+                .destroy(&id, options, scenario.user.clone())
                 .await
                 .is_ok()
             {

@@ -21,6 +21,9 @@ pub struct Scenario {
     pub epoch: Timestamp,
     /// How fast simulated time runs.
     pub speed: Speed,
+    /// `[scenario] user`: who makes the requests a step does not attribute to someone else
+    /// (and the destruction of what is left at the end).
+    pub user: User,
     /// The first run number handed out.
     pub first_run_number: u32,
     /// How the Kafka plugin keys its messages.

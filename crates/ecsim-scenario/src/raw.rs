@@ -98,7 +98,7 @@ pub(crate) struct RawHeader {
     #[serde(default)]
     pub(crate) speed: Option<Spanned<Value>>,
     #[serde(default)]
-    pub(crate) user: Option<Spanned<String>>,
+    pub(crate) user: Option<Spanned<Value>>,
     #[serde(default)]
     pub(crate) first_run_number: Option<Spanned<i64>>,
     #[serde(default)]
@@ -165,7 +165,7 @@ pub(crate) struct RawStep {
     #[serde(default)]
     pub(crate) stagger: Option<Spanned<String>>,
     #[serde(default)]
-    pub(crate) user: Option<Spanned<String>>,
+    pub(crate) user: Option<Spanned<Value>>,
     #[serde(default)]
     pub(crate) force: Option<bool>,
     #[serde(default)]

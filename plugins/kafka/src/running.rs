@@ -15,7 +15,7 @@ use ecsim_proto::{
 };
 
 /// AliECS's comparator as a sort key (see [`aliecs_rank`]).
-type Rank = (bool, bool, Reverse<usize>);
+type Rank = (bool, Reverse<usize>);
 
 /// One running environment: its place in the list, and its entry already encoded.
 #[derive(Debug)]
@@ -41,17 +41,15 @@ pub struct RunningList {
     next: u64,
 }
 
-/// AliECS's comparator as a sort key. The comparator says: if both have two detectors or more,
-/// ITS first; otherwise more detectors first. That is the same as ranking environments with
-/// two or more detectors first (those with ITS before those without), then the others by
-/// descending detector count — written as a key, the order is total, as Rust's sort requires.
+/// AliECS's comparator as a sort key. The comparator says: if both have two detectors or more
+/// and one has ITS, that one first; in every other case, more detectors first. Written as a
+/// key: environments with ITS among two detectors or more first, then by descending detector
+/// count. (Detectors are exclusive, so at most one running environment has ITS: the comparator,
+/// which is not a strict order when two would, never meets that case.)
 fn aliecs_rank(e: &EnvInfo) -> Rank {
     let count = e.detectors.len();
-    if count >= 2 {
-        (false, !e.detectors.iter().any(|d| d == "ITS"), Reverse(0))
-    } else {
-        (true, false, Reverse(count))
-    }
+    let its_among_several = count >= 2 && e.detectors.iter().any(|d| d == "ITS");
+    (!its_among_several, Reverse(count))
 }
 
 impl RunningList {
@@ -174,6 +172,31 @@ mod tests {
                 ("b", vec!["first"]),
             ]
         );
+    }
+
+    /// Among environments with two detectors or more and no ITS, more detectors first: AliECS's
+    /// comparator falls through to the detector count.
+    #[test]
+    fn running_list_order_puts_more_detectors_first_when_neither_has_its() {
+        let mut list = RunningList::default();
+        for env in [
+            running("two", &["TOF", "TRD"]),
+            running("one", &["ZDC"]),
+            running("three", &["MCH", "MID", "TPC"]),
+            running("its-alone", &["ITS"]),
+        ] {
+            list.update(&env);
+        }
+        let ids: Vec<&str> = list
+            .environments()
+            .iter()
+            .map(|e| e.environment_id.as_str())
+            .collect();
+        assert_eq!(ids, ["three", "two", "one", "its-alone"]);
+        // ITS among several beats any count.
+        list.update(&running("its", &["FT0", "ITS"]));
+        assert_eq!(list.environments()[0].environment_id, "its");
+        assert_eq!(list.environments()[1].environment_id, "three");
     }
 
     #[test]

@@ -381,21 +381,34 @@ impl Dcs {
                 .iter()
                 .map(|(d, state, ready)| (d.as_str(), Value::from(shown(state, ready))))
                 .collect();
-            let not_ready: Vec<String> = checks
-                .iter()
-                .filter(|(_, _, ready)| !seen(ready))
-                .map(|(d, state, ready)| format!("{d} is {}", shown(state, ready)))
-                .collect();
+            let not_ready = checks.iter().filter(|(_, _, ready)| !seen(ready)).count();
             let give_up = match operation {
-                Operation::Sor => !not_ready.is_empty(),
+                Operation::Sor => not_ready > 0,
                 // PFR goes on with the detectors that are compatible, if any.
-                _ => not_ready.len() == checks.len() && !checks.is_empty(),
+                _ => not_ready == checks.len() && !checks.is_empty(),
             };
             if give_up {
+                // AliECS reports every detector not in the operation's state, NULL_STATE
+                // included, grouped by state (`compatibleWithDCSOperation`); its groups come
+                // in Go map order, ecsim's in the order of their first detector.
+                let mut by_state: Vec<(&str, Vec<&str>)> = Vec::new();
+                for (detector, state, ready) in &checks {
+                    let state = shown(state, ready);
+                    if state == operation.available_state() {
+                        continue;
+                    }
+                    match by_state.iter_mut().find(|(s, _)| *s == state) {
+                        Some((_, detectors)) => detectors.push(detector),
+                        None => by_state.push((state, vec![detector])),
+                    }
+                }
+                let report: Vec<String> = by_state
+                    .iter()
+                    .map(|(state, detectors)| format!("{} in {state}", detectors.join(", ")))
+                    .collect();
                 let error = format!(
-                    "detectors not ready for {}: {}",
-                    operation.short(),
-                    not_ready.join(", ")
+                    "detectors are in incompatible states: {}",
+                    report.join("; ")
                 );
                 return Err(fail_step(
                     call,
@@ -573,18 +586,9 @@ impl Dcs {
             );
             stream_error = Some(error);
         } else {
+            // DCS closes the stream with an event for the DCS detector itself, which AliECS
+            // drops ("received an event for DCS detector … ignoring"): nothing is published.
             call.elapse(step_time);
-            let event = dcs_event(call, 17, "RUN_OK");
-            let aggregate = payload.clone().with("dcsEvent", event);
-            publish(
-                call,
-                SERVICE,
-                OpStatus::Ongoing,
-                &step,
-                OpStatus::Ongoing,
-                &aggregate,
-                None,
-            );
         }
 
         let failed_detectors: Vec<String> = participants

@@ -16,12 +16,23 @@ use serde_json::{Value, json};
 
 use crate::common::{
     DEADLINE_EXCEEDED, FaultSpec, Faults, Latency, Outcome, Payload, check_without_detectors,
-    fail_step, go_map, latency, misbehave, publish,
+    fail_step, latency, misbehave, publish,
 };
 
 const SERVICE: &str = "odc";
 /// `odc_padding_timeout`'s default: ODC is asked to finish this much before AliECS's deadline.
 const PADDING: Duration = Duration::from_secs(3);
+/// What ODC is asked to finish within: the time left before AliECS's deadline minus the padding,
+/// in whole seconds, truncated (`uint32(d.Seconds())`). In AliECS some time always passes between
+/// the deadline's making and the request's, so a 60 s call asks for 56 s, never 57: ecsim counts a
+/// nanosecond for it.
+fn request_timeout(remaining: Duration) -> u64 {
+    remaining
+        .saturating_sub(PADDING)
+        .saturating_sub(Duration::from_nanos(1))
+        .as_secs()
+}
+
 /// When a `partition-error` fault gives no delay: a minute into the run.
 const DEFAULT_PARTITION_ERROR_DELAY: Duration = Duration::from_secs(60);
 
@@ -158,8 +169,7 @@ impl Plugin for Odc {
         let fault = self.faults.hit(call);
         misbehave(fault.as_ref(), call);
         let environment = call.environment_id().to_owned();
-        // What ODC is asked to finish within: AliECS's deadline minus the padding, in seconds.
-        let timeout = call.timeout().saturating_sub(PADDING).as_secs();
+        let timeout = request_timeout(call.remaining());
         let run: Option<u64> = call
             .var("run_number")
             .and_then(|r| r.parse().ok())
@@ -293,10 +303,15 @@ impl Plugin for Odc {
                 }
                 vec![terminate(), shutdown()]
             }
-            "EnsureCleanupLegacy" => match &partition {
-                Some(_) => vec![reset(), terminate(), shutdown()],
-                None => Vec::new(),
-            },
+            "EnsureCleanupLegacy" => {
+                // Reset, Terminate and Shutdown, whatever the partition's state, even gone; each
+                // failure is only logged and the call succeeds (`handleCleanupLegacy`).
+                for step in [reset(), terminate(), shutdown()] {
+                    // Its DONE_ERROR event is published; the error goes no further.
+                    let _failed = self.run_steps(call, &environment, &[step], fault.as_ref());
+                }
+                return Ok(String::new());
+            }
             "EnsureCleanup" | "PreDeploymentCleanup" => {
                 return self.cleanup(call, &environment, timeout, fault.as_ref());
             }
@@ -318,13 +333,14 @@ impl Plugin for Odc {
             let mut event = call.service_event(OpStatus::Null, "", OpStatus::Null);
             event.name = "odc.partitionStateChanged".to_owned();
             event.operation_name = String::new();
-            event.payload = go_map([
-                ("partitionId", Value::from(environment.clone())),
-                ("ddsSessionId", Value::from(session)),
-                ("ddsSessionStatus", Value::from("RUNNING")),
-                ("state", Value::from("ERROR")),
-                ("ecsState", Value::from("ERROR")),
-            ])
+            // A Go struct, marshalled in field order (not a map: no sorting).
+            event.payload = json!({
+                "partitionId": environment,
+                "ddsSessionId": session,
+                "ddsSessionStatus": "RUNNING",
+                "state": "ERROR",
+                "ecsState": "ERROR",
+            })
             .to_string();
             call.publish_after(delay, SERVICE, event);
             call.request_stop_then_go_error(delay, "ODC partition went to ERROR during RUNNING");
@@ -350,7 +366,12 @@ impl Odc {
         for (index, step) in steps.iter().enumerate() {
             let name = format!("perform ODC call: {}", step.call);
             let last = index + 1 == steps.len();
-            let mut payload = Payload::default().with("odcRequest", step.request.clone());
+            let mut request = step.request.clone();
+            // Each request is given the time left when it is sent.
+            if let Some(timeout) = request.get_mut("timeout") {
+                *timeout = Value::from(request_timeout(call.remaining()));
+            }
+            let mut payload = Payload::default().with("odcRequest", request);
             let opening = if step.opens_ongoing {
                 OpStatus::Ongoing
             } else {

@@ -208,6 +208,11 @@ impl EnvEvent {
         self
     }
 
+    pub(crate) fn without_run_number(mut self) -> Self {
+        self.0.run_number = 0;
+        self
+    }
+
     pub(crate) fn transition(mut self, transition: &str) -> Self {
         self.0.transition = transition.to_owned();
         self

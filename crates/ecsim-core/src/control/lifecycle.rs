@@ -8,7 +8,10 @@
 
 use std::{collections::BTreeMap, sync::Arc};
 
-use ecsim_proto::{common::User, events::EvEnvironmentEvent, events::OpStatus};
+use ecsim_proto::{
+    common::{User, WorkflowTemplateInfo},
+    events::{EvEnvironmentEvent, OpStatus},
+};
 
 use crate::{
     condition::resolve_template,
@@ -23,6 +26,7 @@ use super::{
     Core, CoreError, DestroyOptions, EnvironmentSpec,
     environment::{Env, EnvData, LoadedWorkflow},
     hooks::Weights,
+    requests::GoErrorCause,
 };
 
 impl Core {
@@ -76,9 +80,16 @@ impl Core {
             vars.set(Layer::Defaults, key, value);
         }
 
-        let info = Some(Env::template_info_of(&workflow));
-        let creation_event =
-            |state: &str, step: &str, status: OpStatus, message: &str| EvEnvironmentEvent {
+        // Which events carry the template (`manager.go` CreateEnvironment): none on the first and
+        // last, the template parsed from the file on "instantiating" and "workflow loaded", and
+        // an empty one while the workflow is not loaded yet ("running hooks", "loading workflow").
+        let info = Env::template_info_of(&workflow);
+        let creation_event = |state: &str,
+                              step: &str,
+                              status: OpStatus,
+                              message: &str,
+                              template: Option<WorkflowTemplateInfo>| {
+            EvEnvironmentEvent {
                 environment_id: id.clone(),
                 state: state.to_owned(),
                 message: message.to_owned(),
@@ -86,36 +97,42 @@ impl Core {
                 transition_step: step.to_owned(),
                 transition_status: status.into(),
                 last_request_user: Some(spec.user.clone()),
-                workflow_template_info: info.clone(),
+                workflow_template_info: template,
                 ..Default::default()
-            };
+            }
+        };
         self.emit(CorePayload::Environment(creation_event(
             "PENDING",
             "",
             OpStatus::Started,
             "transition starting",
+            None,
         )));
         self.emit(CorePayload::Environment(creation_event(
             "PENDING",
             "before_CREATE",
             OpStatus::Started,
             "instantiating",
+            Some(info.clone()),
         )));
         self.emit(CorePayload::Environment(creation_event(
             "PENDING",
             "before_CREATE",
             OpStatus::Ongoing,
             "running hooks",
+            Some(WorkflowTemplateInfo::default()),
         )));
         self.emit(CorePayload::Environment(creation_event(
             "PENDING",
             "CREATE",
             OpStatus::Ongoing,
             "loading workflow",
+            Some(WorkflowTemplateInfo::default()),
         )));
 
         let creation_failed = |reason: String| {
-            let mut event = creation_event("PENDING", "", OpStatus::DoneError, "transition error");
+            let mut event =
+                creation_event("PENDING", "", OpStatus::DoneError, "transition error", None);
             event.error = reason.clone();
             self.emit(CorePayload::Environment(event));
             CoreError::CreateFailed {
@@ -161,6 +178,7 @@ impl Core {
             "after_CREATE",
             OpStatus::DoneOk,
             "workflow loaded",
+            Some(info.clone()),
         );
         loaded_event.vars = env.data().vars.consolidated().to_map();
         self.emit(CorePayload::Environment(loaded_event));
@@ -169,23 +187,31 @@ impl Core {
             "",
             OpStatus::DoneOk,
             "transition completed successfully",
+            None,
         )));
 
         let _transition = env.transition_lock.lock().await;
         for transition in [Transition::Deploy, Transition::Configure] {
             if let Err(error) = self.try_transition(&env, transition).await {
-                self.go_error_locked(&env, &error).await;
+                self.announce_go_error(&env, GoErrorCause::DeployOrConfigure(&error));
+                self.go_error_locked(&env).await;
                 self.teardown_locked(&env, true).await;
                 creation_failed(error.clone());
-                let mut rpc = EvEnvironmentEvent {
+                // The asynchronous creation RPC's word (`core/server.go`): the template as
+                // requested, since the environment is gone.
+                self.emit(CorePayload::Environment(EvEnvironmentEvent {
                     environment_id: id.clone(),
                     state: State::Error.as_str().to_owned(),
                     message: "cannot create new environment".to_owned(),
                     error: error.clone(),
+                    last_request_user: Some(spec.user.clone()),
+                    workflow_template_info: Some(WorkflowTemplateInfo {
+                        path: info.path.clone(),
+                        public: info.public,
+                        ..Default::default()
+                    }),
                     ..Default::default()
-                };
-                rpc.last_request_user = Some(spec.user.clone());
-                self.emit(CorePayload::Environment(rpc));
+                }));
                 return Err(CoreError::CreateFailed { id, reason: error });
             }
         }
@@ -194,6 +220,7 @@ impl Core {
             state: env.state().as_str().to_owned(),
             message: "created new environment".to_owned(),
             last_request_user: Some(spec.user.clone()),
+            workflow_template_info: Some(info),
             ..Default::default()
         }));
         Ok(id)
@@ -231,7 +258,14 @@ impl Core {
                 }
             };
             if let Err(error) = self.try_transition(&env, step).await {
-                self.go_error_locked(&env, &error).await;
+                tracing::info!(environment = id, %error, "{step} before teardown failed");
+                let cause = if step == Transition::Reset {
+                    GoErrorCause::ResetDuringDestroy
+                } else {
+                    GoErrorCause::StopDuringDestroy
+                };
+                self.announce_go_error(&env, cause);
+                self.go_error_locked(&env).await;
                 self.teardown_locked(&env, true).await;
                 return Ok(());
             }
@@ -247,11 +281,15 @@ impl Core {
             return false;
         }
         env.data().current_transition = Some("DESTROY".to_owned());
-        let event = |step: &str, status: OpStatus, message: &str| {
-            env.event(env.state().as_str(), step, status, message)
+        // Teardown's events never carry a run number (`manager.go` TeardownEnvironment), even
+        // when the environment is destroyed in RUNNING.
+        let event = |state: State, step: &str, status: OpStatus, message: &str| {
+            env.event(state.as_str(), step, status, message)
                 .transition("DESTROY")
+                .without_run_number()
         };
         self.emit_env(event(
+            state,
             "before_DESTROY",
             OpStatus::Started,
             "workflow teardown started",
@@ -259,6 +297,7 @@ impl Core {
 
         let leave = format!("leave_{state}");
         self.emit_env(event(
+            state,
             &leave,
             OpStatus::Ongoing,
             "workflow teardown ongoing",
@@ -294,12 +333,18 @@ impl Core {
             }
         }
 
-        self.emit_env(event("DESTROY", OpStatus::Ongoing, "releasing tasks"));
+        self.emit_env(event(
+            env.state(),
+            "DESTROY",
+            OpStatus::Ongoing,
+            "releasing tasks",
+        ));
         self.clock().sleep(env.timing.release).await;
         let released = env.data().tasks.release();
         self.emit_task_changes(released);
 
         self.emit_env(event(
+            env.state(),
             "after_DESTROY",
             OpStatus::Ongoing,
             "running DESTROY hooks",
@@ -327,15 +372,12 @@ impl Core {
             data.auto_stop_generation += 1;
         }
         self.unregister(env);
-        self.emit_env(
-            env.event(
-                State::Done.as_str(),
-                "after_DESTROY",
-                OpStatus::DoneOk,
-                "environment teardown complete",
-            )
-            .transition("DESTROY"),
-        );
+        self.emit_env(event(
+            State::Done,
+            "after_DESTROY",
+            OpStatus::DoneOk,
+            "environment teardown complete",
+        ));
         true
     }
 }

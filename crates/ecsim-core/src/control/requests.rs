@@ -1,15 +1,18 @@
 //! Transitions requested from outside, and the ones the core starts by itself.
 //!
 //! Reference §1.2 and §1.8 (`core/server.go` ControlEnvironment, `core/environment/manager.go`,
-//! `utils.go`). Whatever starts a transition, a failure is handled the same way: a "GO_ERROR
-//! transition imminent" event, then GO_ERROR, and if even that fails, the state is forced to
-//! ERROR without callbacks.
+//! `utils.go`). What follows a failure depends on who started the transition, as in AliECS:
+//! a client's request, the auto-stop timer, an ODC partition error or a critical task announce
+//! GO_ERROR with a "GO_ERROR transition imminent" event whose error says why ([`GoErrorCause`]),
+//! then GO_ERROR, and if even that fails the state is forced to ERROR without callbacks; a
+//! beam-dump stop that fails goes to GO_ERROR without the announcement; a stop after
+//! END_OF_STREAM or TASK_INTERNAL_ERROR that fails is only logged.
 
 use std::{sync::Arc, time::Duration};
 
 use ecsim_proto::{
     common::{BeamMode, User},
-    events::{EvEnvironmentEvent, OpStatus},
+    events::OpStatus,
 };
 
 use crate::{
@@ -21,6 +24,49 @@ use crate::{
 };
 
 use super::{Core, CoreError, environment::Env};
+
+/// Why the core is about to GO_ERROR: the error of the "GO_ERROR transition imminent" event,
+/// framed as AliECS frames it at each place it announces one.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum GoErrorCause<'a> {
+    /// A client's transition failed (`ControlEnvironment`, `core/server.go`).
+    Transition {
+        transition: Transition,
+        error: &'a str,
+    },
+    /// DEPLOY or CONFIGURE failed while creating the environment (`manager.go`).
+    DeployOrConfigure(&'a str),
+    /// The STOP_ACTIVITY of a destruction allowed in RUNNING failed (`core/server.go`).
+    StopDuringDestroy,
+    /// The RESET of a destruction failed (`core/server.go`).
+    ResetDuringDestroy,
+    /// The auto-stop timer's STOP_ACTIVITY failed (`environment.go`).
+    AutoStop(&'a str),
+    /// ODC reported the partition in ERROR while RUNNING (`manager.go`).
+    PartitionError,
+    /// A critical task went to ERROR: the text says which (`environment.go`).
+    CriticalTask(&'a str),
+}
+
+impl std::fmt::Display for GoErrorCause<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Transition { transition, error } => {
+                write!(f, "transition {transition} failed: {error}")
+            }
+            Self::DeployOrConfigure(error) => {
+                write!(f, "deployment or configuration failed: {error}")
+            }
+            Self::StopDuringDestroy => {
+                f.write_str("STOP_ACTIVITY during environment destruction failed")
+            }
+            Self::ResetDuringDestroy => f.write_str("RESET during environment destruction failed"),
+            Self::AutoStop(error) => write!(f, "scheduled auto stop transition failed: {error}"),
+            Self::PartitionError => f.write_str("ODC partition went to ERROR during RUNNING"),
+            Self::CriticalTask(text) => f.write_str(text),
+        }
+    }
+}
 
 /// How long AliECS waits after a critical task went to ERROR before GO_ERROR.
 const CRITICAL_TASK_GRACE: Duration = Duration::from_millis(500);
@@ -44,7 +90,12 @@ impl Core {
         match self.try_transition(&env, transition).await {
             Ok(()) => Ok(env.state()),
             Err(error) => {
-                self.go_error_locked(&env, &error).await;
+                let cause = GoErrorCause::Transition {
+                    transition,
+                    error: &error,
+                };
+                self.announce_go_error(&env, cause);
+                self.go_error_locked(&env).await;
                 Err(CoreError::TransitionFailed {
                     id: id.to_owned(),
                     transition,
@@ -64,12 +115,14 @@ impl Core {
         if matches!(env.state(), State::Error | State::Done) {
             return Ok(env.state());
         }
-        self.go_error_locked(&env, reason).await;
+        self.announce_go_error(&env, GoErrorCause::CriticalTask(reason));
+        self.go_error_locked(&env).await;
         Ok(env.state())
     }
 
     /// A STOP_ACTIVITY the core starts itself (END_OF_STREAM from every task,
-    /// TASK_INTERNAL_ERROR): only while RUNNING; a failed stop leads to GO_ERROR.
+    /// TASK_INTERNAL_ERROR): only while RUNNING. AliECS only logs a stop that fails here
+    /// (`manager.go` handleDeviceEvent): the environment stays where the failure left it.
     pub async fn stop_from_core(&self, id: &str, reason: &str) -> Result<State, CoreError> {
         let env = self.environment(id)?;
         let _transition = env.transition_lock.lock().await;
@@ -77,7 +130,9 @@ impl Core {
             tracing::debug!(environment = id, reason, "not RUNNING; no stop");
             return Ok(env.state());
         }
-        self.stop_locked(&env, None).await;
+        if let Err(error) = self.try_transition(&env, Transition::StopActivity).await {
+            tracing::info!(environment = id, reason, %error, "the stop the core started failed");
+        }
         Ok(env.state())
     }
 
@@ -95,11 +150,17 @@ impl Core {
             );
             return Ok(env.state());
         }
+        tracing::info!(
+            environment = id,
+            reason,
+            "ODC partition in ERROR: stopping the run"
+        );
         if let Err(error) = self.try_transition(&env, Transition::StopActivity).await {
             tracing::info!(environment = id, %error, "stop after a partition error failed");
         }
         if env.state() != State::Error {
-            self.go_error_locked(&env, reason).await;
+            self.announce_go_error(&env, GoErrorCause::PartitionError);
+            self.go_error_locked(&env).await;
         }
         Ok(env.state())
     }
@@ -124,39 +185,39 @@ impl Core {
                 data.state == State::Running && data.vars.is_true("stop_at_beam_dump")
             };
             if eligible {
-                self.stop_locked(&env, Some(user::lhc())).await;
+                Self::set_last_request_user(&env, user::lhc());
+                // A failed beam-dump stop goes to GO_ERROR unannounced (`manager.go`).
+                if let Err(error) = self.try_transition(&env, Transition::StopActivity).await {
+                    tracing::info!(environment = %env.id, %error, "the beam-dump stop failed");
+                    if env.state() != State::Error {
+                        self.go_error_locked(&env).await;
+                    }
+                }
                 stopped.push(env.id.clone());
             }
         }
         stopped
     }
 
-    /// STOP_ACTIVITY on behalf of the core; GO_ERROR if it fails. Caller holds the lock.
-    async fn stop_locked(&self, env: &Arc<Env>, user: Option<User>) {
-        if let Some(user) = user {
-            Self::set_last_request_user(env, user);
-        }
-        if let Err(error) = self.try_transition(env, Transition::StopActivity).await {
-            self.go_error_locked(env, &error).await;
-        }
+    /// The "GO_ERROR transition imminent" event (`NewEnvGoErrorEvent`): the state, run, last
+    /// request's user and workflow template of the environment, and why.
+    pub(crate) fn announce_go_error(&self, env: &Env, cause: GoErrorCause<'_>) {
+        let mut imminent = env
+            .event(
+                env.state().as_str(),
+                "",
+                OpStatus::Null,
+                "a critical error occurred, GO_ERROR transition imminent",
+            )
+            .error(Some(&cause.to_string()))
+            .0;
+        // Written outside any transition: no transition field.
+        imminent.transition = String::new();
+        self.emit(CorePayload::Environment(imminent));
     }
 
-    /// The "GO_ERROR transition imminent" event, then GO_ERROR; if GO_ERROR itself fails, the
-    /// state is forced to ERROR. Caller holds the transition lock.
-    pub(crate) async fn go_error_locked(&self, env: &Arc<Env>, reason: &str) {
-        let imminent = {
-            let data = env.data();
-            EvEnvironmentEvent {
-                environment_id: env.id.clone(),
-                state: data.state.as_str().to_owned(),
-                run_number: data.run_number,
-                error: reason.to_owned(),
-                message: "a critical error occurred, GO_ERROR transition imminent".to_owned(),
-                transition_status: OpStatus::Null.into(),
-                ..Default::default()
-            }
-        };
-        self.emit(CorePayload::Environment(imminent));
+    /// GO_ERROR; if it fails, the state is forced to ERROR. Caller holds the transition lock.
+    pub(crate) async fn go_error_locked(&self, env: &Arc<Env>) {
         if let Err(error) = self.try_transition(env, Transition::GoError).await {
             tracing::info!(environment = %env.id, %error, "GO_ERROR failed; forcing ERROR");
             env.data().state = State::Error;
@@ -198,7 +259,11 @@ impl Core {
                 data.auto_stop_generation == generation && data.state == State::Running
             };
             if due {
-                core.stop_locked(&env, Some(user::timer())).await;
+                Self::set_last_request_user(&env, user::timer());
+                if let Err(error) = core.try_transition(&env, Transition::StopActivity).await {
+                    core.announce_go_error(&env, GoErrorCause::AutoStop(&error));
+                    core.go_error_locked(&env).await;
+                }
             }
         });
     }

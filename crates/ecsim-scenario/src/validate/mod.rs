@@ -31,6 +31,7 @@ use ecsim_proto::common::{BeamMode, User};
 use toml::{Spanned, Value};
 
 mod plugins;
+mod users;
 
 use crate::{
     diagnostic::{InvalidScenario, Problem, line_column},
@@ -264,7 +265,7 @@ struct Header {
     seed: u64,
     epoch: Timestamp,
     speed: Speed,
-    user: String,
+    user: User,
     first_run_number: u32,
     at_end: AtEnd,
     kafka_keys: KeyPolicy,
@@ -295,11 +296,10 @@ impl Checker<'_> {
     fn scenario(&mut self, raw: RawScenario) -> Option<Scenario> {
         let header = self.header(raw.scenario);
         let defined = self.environments(&raw.environments);
-        let schedule = self.timeline(
-            &raw.timeline,
-            &defined,
-            header.as_ref().map_or("ecsim", |h| h.user.as_str()),
-        );
+        let default_user = header
+            .as_ref()
+            .map_or_else(users::default_user, |h| h.user.clone());
+        let schedule = self.timeline(&raw.timeline, &defined, &default_user);
         self.check_lifetimes(&schedule, &defined);
         let expectations = self.expectations(&raw.expectations, &defined);
         let plugins = self.plugins(&raw.plugins);
@@ -312,6 +312,7 @@ impl Checker<'_> {
             seed: header.seed,
             epoch: header.epoch,
             speed: header.speed,
+            user: header.user,
             first_run_number: header.first_run_number,
             kafka_keys: header.kafka_keys,
             at_end: header.at_end,
@@ -437,16 +438,20 @@ impl Checker<'_> {
                 KeyPolicy::EnvironmentId
             }
         };
+        // A user with problems has been reported; the default stands in so checking goes on.
+        let user = raw
+            .user
+            .as_ref()
+            .map_or_else(users::default_user, |written| {
+                self.user(written).unwrap_or_else(users::default_user)
+            });
         Some(Header {
             name,
             description: raw.description.unwrap_or_default(),
             seed,
             epoch,
             speed,
-            user: raw
-                .user
-                .map(Spanned::into_inner)
-                .unwrap_or_else(|| "ecsim".to_owned()),
+            user,
             first_run_number,
             at_end,
             kafka_keys,
@@ -782,7 +787,7 @@ impl Checker<'_> {
         &mut self,
         raws: &[Spanned<RawStep>],
         defined: &[Defined],
-        default_user: &str,
+        default_user: &User,
     ) -> Vec<(ScheduledStep, Range<usize>)> {
         let mut schedule = Vec::new();
         let mut cursor = Duration::ZERO;
@@ -812,7 +817,7 @@ impl Checker<'_> {
         cursor: &mut Duration,
         inherited_env: Option<&Spanned<Value>>,
         defined: &[Defined],
-        default_user: &str,
+        default_user: &User,
         schedule: &mut Vec<(ScheduledStep, Range<usize>)>,
         inside_block: bool,
     ) -> bool {
@@ -950,14 +955,12 @@ impl Checker<'_> {
             return true;
         };
         let scenario_wide = matches!(action, Action::BeamMode(_) | Action::Wait);
-        let user = User {
-            external_id: None,
-            id: None,
-            name: step
-                .user
-                .as_ref()
-                .map_or(default_user, |u| u.get_ref().as_str())
-                .to_owned(),
+        let user = match &step.user {
+            None => default_user.clone(),
+            Some(written) => match self.user(written) {
+                Some(user) => user,
+                None => return true,
+            },
         };
         let line = self.line(span(action_text).start);
         if scenario_wide {

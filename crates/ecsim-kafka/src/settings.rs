@@ -16,8 +16,15 @@ use rdkafka::ClientConfig;
 /// lingers 1 ms rather than librdkafka's 5 before sending a batch: a consumer under test sees
 /// each message 4 ms sooner, and at high rates batches fill within the millisecond anyway (the
 /// publish benchmark measured no difference in throughput).
+///
+/// Keyed records go to the partition AliECS's writer (kafka-go's `Hash` balancer) would choose:
+/// FNV-1a of the key, taken as a signed 32-bit integer, modulo the partition count, made
+/// positive — Sarama's hash partitioner, which librdkafka's `fnv1a` partitioner reproduces. A
+/// record without a key goes to a partition at random (`fnv1a_random`), as kafka-go spreads
+/// them. `-X partitioner=…` chooses another of librdkafka's partitioners.
 pub const PRODUCER_DEFAULTS: &[(&str, &str)] = &[
     ("acks", "all"),
+    ("partitioner", "fnv1a_random"),
     ("enable.idempotence", "true"),
     ("linger.ms", "1"),
     ("message.timeout.ms", "120000"),

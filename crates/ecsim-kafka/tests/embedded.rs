@@ -106,6 +106,60 @@ fn what_is_published_is_acknowledged_and_read_back_in_order_per_key() {
     );
 }
 
+/// kafka-go's `Hash` balancer, which AliECS's core writer uses (Sarama's hash partitioner):
+/// FNV-1a of the key as a signed 32-bit integer, Go's remainder, made positive.
+fn kafka_go_hash_partition(key: &[u8], partitions: i32) -> i32 {
+    let mut hash: u32 = 0x811c_9dc5;
+    for byte in key {
+        hash ^= u32::from(*byte);
+        hash = hash.wrapping_mul(0x0100_0193);
+    }
+    #[allow(clippy::cast_possible_wrap)] // Go's int32(hash): the wrap is the point
+    let signed = hash as i32;
+    (signed % partitions).abs()
+}
+
+#[test]
+fn keyed_records_land_on_the_partition_kafka_go_hash_picks() {
+    // The helper against values worked out by hand (FNV-1a 0xeccfc0fa is negative as int32).
+    assert_eq!(kafka_go_hash_partition(b"2v9orU9KHFx", 3), 0);
+    assert_eq!(kafka_go_hash_partition(b"2v9orU9KVQo", 3), 1);
+    assert_eq!(kafka_go_hash_partition(b"RUNNING", 3), 2);
+    assert_eq!(kafka_go_hash_partition(b"env-0", 5), 4);
+
+    let broker = Arc::new(EmbeddedBroker::start(None).unwrap());
+    let layout = TopicLayout {
+        partitions: 5,
+        replication: 1,
+    };
+    let publisher = KafkaPublisher::embedded(
+        Arc::clone(&broker),
+        &Settings::default(),
+        layout,
+        &["t.keys".to_owned()],
+        Duration::from_secs(10),
+    )
+    .unwrap();
+    for n in 0..200 {
+        publisher.publish(record("t.keys", &format!("2v9orU9K{n:03}"), n));
+    }
+    assert!(publisher.finish(Duration::from_secs(30)).all_delivered());
+    let received = read_all(broker.bootstrap_servers(), &["t.keys"]);
+    assert_eq!(received.len(), 200);
+    let mut used = std::collections::BTreeSet::new();
+    for message in &received {
+        let key = message.key.as_deref().unwrap();
+        assert_eq!(
+            message.partition,
+            kafka_go_hash_partition(key, 5),
+            "{}",
+            String::from_utf8_lossy(key)
+        );
+        used.insert(message.partition);
+    }
+    assert_eq!(used.len(), 5, "200 keys use every partition");
+}
+
 #[test]
 fn a_fixed_port_serves_through_the_forwarder() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")

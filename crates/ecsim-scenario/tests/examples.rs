@@ -227,7 +227,12 @@ fn run_events_carry_the_users_external_id() {
             }
         }
     }
-    for expected in [("LHC", 60), ("TIMER", 65), ("Jane Shifter", 812), ("Jane Shifter", 0)] {
+    for expected in [
+        ("LHC", 60),
+        ("TIMER", 65),
+        ("Jane Shifter", 812),
+        ("Jane Shifter", 0),
+    ] {
         assert!(
             seen.contains(&(expected.0.to_owned(), expected.1)),
             "{expected:?} not among {seen:?}"

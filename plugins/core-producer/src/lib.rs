@@ -4,11 +4,14 @@
 //! `common/event/writer.go`): the event wrapped in an `events.Event` envelope with its time in
 //! milliseconds and nanoseconds, keyed by environment id (task id for task events, no key for
 //! meta events) so that one environment's events keep their order on a multi-partition topic.
-//! This plugin does the same with the core events ecsim's core hands to every plugin.
+//! This plugin does the same with the core events ecsim's core hands to every plugin, with the
+//! bytes protobuf-go writes (`go_wire`: map entries whole).
 //!
 //! It offers no functions to workflows; it only observes. It gets its publisher at
 //! construction, not at `init`, because the core's first event (`aliecs.core`) precedes the
 //! plugins' initialization, as in AliECS.
+
+mod go_wire;
 
 use std::{borrow::Cow, sync::Arc};
 
@@ -74,7 +77,7 @@ pub fn record_for(event: &CoreEvent) -> Record {
         CorePayload::Environment(e) => (
             topics::ENVIRONMENT.into(),
             Some(&e.environment_id),
-            envelope(at, 11, e),
+            envelope(at, 11, &go_wire::GoEnvironmentEvent(Some(e))),
         ),
         CorePayload::Task(e) => (topics::TASK.into(), Some(&e.taskid), envelope(at, 12, e)),
         CorePayload::Role(e) => (

@@ -10,6 +10,7 @@
 //! | `CallStack(call)` + evaluating `{{dcs.StartOfRun()}}` | [`IntegrationPlugin::functions`] + [`IntegrationPlugin::call`] |
 //! | writing `__call_error`, `__call_error_reason` into the var stack | [`CallOutcome::failed`] |
 //! | `SetRuntimeVar` from a plugin | [`CallOutcome::with_runtime_var`] |
+//! | `DeleteGlobalRuntimeVar` from a plugin | [`CallOutcome::without_runtime_var`] |
 //! | `the.EventWriterWithTopic(...)` | [`PluginContext::publisher`], [`PluginContext::events`] |
 //! | `Destroy()` | [`IntegrationPlugin::destroy`] |
 //!
@@ -203,6 +204,9 @@ pub struct CallOutcome {
     pub error: Option<CallError>,
     /// Variables the plugin sets on the environment (AliECS's `SetRuntimeVar`).
     pub runtime_vars: Vec<(String, String)>,
+    /// Variables the plugin deletes from the environment (AliECS's `DeleteGlobalRuntimeVar`),
+    /// after the ones it sets.
+    pub removed_vars: Vec<String>,
 }
 
 /// A failed call: AliECS's `__call_error` and optional `__call_error_reason`.
@@ -231,6 +235,7 @@ impl CallOutcome {
             output: output.into(),
             error: None,
             runtime_vars: Vec::new(),
+            removed_vars: Vec::new(),
         }
     }
 
@@ -243,12 +248,19 @@ impl CallOutcome {
                 reason,
             }),
             runtime_vars: Vec::new(),
+            removed_vars: Vec::new(),
         }
     }
 
     /// Also sets `key` on the environment when the call ends.
     pub fn with_runtime_var(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.runtime_vars.push((key.into(), value.into()));
+        self
+    }
+
+    /// Also deletes `key` from the environment when the call ends.
+    pub fn without_runtime_var(mut self, key: impl Into<String>) -> Self {
+        self.removed_vars.push(key.into());
         self
     }
 }

@@ -1,7 +1,9 @@
 //! The replay driver: a scenario's timeline played on a simulated AliECS.
 //!
-//! The driver assembles the simulator as AliECS is set up — the core with the Kafka plugin and
-//! the core event producer — and plays the schedule on the scenario's clock. Each environment's
+//! The driver assembles the simulator as AliECS is set up — the core with its integration
+//! plugins (the Kafka plugin, AliECS's lhc, bookkeeping and ccdb plugins, and those of the
+//! scenario's libraries, as many as `integration_plugins` lists) and the core event producer
+//! (unless `enable_kafka` is off) — and plays the schedule on the scenario's clock. Each environment's
 //! steps run in order on a task of their own, each no earlier than its time and not before the
 //! previous step of the same environment has finished (a shifter waits for CONFIGURED before
 //! pressing START); environments proceed concurrently. Scenario-wide steps (beam mode changes)
@@ -26,6 +28,7 @@ use ecsim_core::{
 };
 use ecsim_plugin_core_producer::CoreProducer;
 use ecsim_plugin_kafka::KafkaPlugin;
+use ecsim_plugin_run_conditions::LhcState;
 
 use crate::{
     lhc::LhcClient,
@@ -64,6 +67,17 @@ pub enum ReplayError {
     /// The async runtime could not be made.
     #[error("cannot start the runtime: {0}")]
     Runtime(#[from] std::io::Error),
+    /// `integration_plugins` names a plugin that neither ecsim nor a loaded library provides.
+    #[error(
+        "integration_plugins names {name}, which no plugin provides (available: {available}); \
+         load the library that has it with [[plugin]] or --plugin"
+    )]
+    UnknownIntegrationPlugin {
+        /// The name.
+        name: String,
+        /// The plugins there are.
+        available: String,
+    },
     /// A plugin did not start (its configuration, usually); nothing was replayed.
     #[error("plugin {plugin} did not start: {reason}")]
     PluginStart {
@@ -109,6 +123,10 @@ struct Replay {
     progress: Arc<dyn Progress>,
     total_steps: u64,
     lhc: Mutex<LhcClient>,
+    /// What AliECS's `lhc` plugin knows of the beam.
+    lhc_state: LhcState,
+    /// Whether the `lhc` plugin is loaded: without it, AliECS stops no run on a beam dump.
+    lhc_loaded: bool,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -167,8 +185,13 @@ impl Replay {
         let Some(name) = &step.environment else {
             if let Action::BeamMode(change) = &step.action {
                 let now = self.core.clock().now();
-                lock(&self.lhc).publish(change, now, self.publisher.as_ref());
-                let stopped = self.core.beam_mode_changed(change.mode).await;
+                let info = lock(&self.lhc).publish(change, now, self.publisher.as_ref());
+                self.lhc_state.update(info);
+                let stopped = if self.lhc_loaded {
+                    self.core.beam_mode_changed(change.mode).await
+                } else {
+                    Vec::new()
+                };
                 tracing::info!(
                     mode = change.mode.as_str_name(),
                     stopped = stopped.len(),
@@ -228,6 +251,60 @@ impl Replay {
     }
 }
 
+/// The plugins of a replay, in AliECS's order: the Kafka plugin, the lhc, bookkeeping and ccdb
+/// plugins, `extra_plugins` (a library's plugin replaces a built-in one of the same name, as a
+/// second registration does in AliECS), then the core producer — as many of them as the
+/// scenario's `integration_plugins` and `enable_kafka` let through. Also says whether the `lhc`
+/// plugin is among them.
+fn assemble(
+    scenario: &Scenario,
+    lhc: &LhcState,
+    extra_plugins: Vec<Arc<dyn IntegrationPlugin>>,
+    tally: &Arc<Tally>,
+) -> Result<(PluginRegistry, bool), ReplayError> {
+    let mut available: Vec<Arc<dyn IntegrationPlugin>> =
+        vec![Arc::new(KafkaPlugin::new(scenario.kafka_keys))];
+    available.extend(ecsim_plugin_run_conditions::plugins(lhc));
+    available.extend(extra_plugins);
+    if let Some(names) = &scenario.integration_plugins
+        && let Some(missing) = names
+            .iter()
+            .find(|name| !available.iter().any(|p| p.name() == name.as_str()))
+    {
+        let mut offered: Vec<&str> = available.iter().map(|p| p.name()).collect();
+        offered.dedup();
+        return Err(ReplayError::UnknownIntegrationPlugin {
+            name: missing.clone(),
+            available: offered.join(", "),
+        });
+    }
+    let listed = |name: &str| {
+        scenario
+            .integration_plugins
+            .as_ref()
+            .is_none_or(|names| names.iter().any(|n| n == name))
+    };
+    if !scenario.enable_kafka {
+        tracing::warn!(
+            "enable_kafka = false: as AliECS, ecsim publishes nothing (no core event; the Kafka plugin does not start)"
+        );
+    }
+    let mut plugins = PluginRegistry::new();
+    let mut lhc_loaded = false;
+    for plugin in available {
+        let name = plugin.name().to_owned();
+        // With enableKafka off, AliECS's Kafka plugin fails to start and publishes nothing.
+        if listed(&name) && (scenario.enable_kafka || name != ecsim_plugin_kafka::NAME) {
+            lhc_loaded |= name == "lhc";
+            plugins.register(plugin);
+        }
+    }
+    if scenario.enable_kafka {
+        plugins.register(Arc::new(CoreProducer::new(tally.clone())));
+    }
+    Ok((plugins, lhc_loaded))
+}
+
 /// Replays `scenario` on the current runtime (see [`runtime`]), publishing through `publisher`.
 /// `extra_plugins` (the scenario's plugin libraries, test plugins) are registered after the
 /// Kafka plugin and before the core producer. If a plugin fails to start, nothing is replayed.
@@ -243,12 +320,8 @@ pub async fn run(
         Speed::Virtual => Clock::virtual_time(scenario.epoch),
         Speed::Factor(factor) => Clock::scaled(scenario.epoch, factor),
     };
-    let mut plugins = PluginRegistry::new();
-    plugins.register(Arc::new(KafkaPlugin::new(scenario.kafka_keys)));
-    for plugin in extra_plugins {
-        plugins.register(plugin);
-    }
-    plugins.register(Arc::new(CoreProducer::new(tally.clone())));
+    let lhc_state = LhcState::default();
+    let (plugins, lhc_loaded) = assemble(scenario, &lhc_state, extra_plugins, &tally)?;
     let config = CoreConfig {
         seed: scenario.seed,
         first_run_number: scenario.first_run_number,
@@ -275,6 +348,8 @@ pub async fn run(
         progress,
         total_steps: scenario.schedule.len() as u64,
         lhc: Mutex::new(LhcClient::default()),
+        lhc_state,
+        lhc_loaded,
     });
 
     // One queue per environment (in order of first appearance), one for scenario-wide steps.

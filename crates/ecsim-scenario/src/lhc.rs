@@ -28,8 +28,8 @@ pub(crate) struct LhcClient {
 }
 
 impl LhcClient {
-    /// The record for a beam mode change at `now`.
-    pub(crate) fn change(&mut self, change: &BeamChange, now: Timestamp) -> Record {
+    /// The record for a beam mode change at `now`, and the beam information it carries.
+    pub(crate) fn change(&mut self, change: &BeamChange, now: Timestamp) -> (Record, BeamInfo) {
         let millis = now.unix_millis();
         if change.fill_number != self.fill_number {
             *self = Self {
@@ -47,38 +47,43 @@ impl LhcClient {
             }
             _ => {}
         }
+        let info = BeamInfo {
+            stable_beams_start: self.stable_beams_start,
+            stable_beams_end: self.stable_beams_end,
+            fill_number: change.fill_number,
+            filling_scheme_name: change.filling_scheme.clone(),
+            beam_type: change.beam_type.clone(),
+            beam_mode: change.mode.into(),
+        };
         let event = Event {
             timestamp: millis,
             timestamp_nano: millis * 1_000_000,
             payload: Some(Payload::BeamModeEvent(EvBeamModeEvent {
                 timestamp: millis,
-                beam_info: Some(BeamInfo {
-                    stable_beams_start: self.stable_beams_start,
-                    stable_beams_end: self.stable_beams_end,
-                    fill_number: change.fill_number,
-                    filling_scheme_name: change.filling_scheme.clone(),
-                    beam_type: change.beam_type.clone(),
-                    beam_mode: change.mode.into(),
-                }),
+                beam_info: Some(info.clone()),
             })),
         };
-        Record {
+        let record = Record {
             topic: topics::BEAM_MODE.into(),
             key: Some(change.fill_number.to_be_bytes().to_vec()),
             value: event.encode_to_vec(),
             timestamp: now,
             message_type: topics::EVENT_TYPE,
-        }
+        };
+        (record, info)
     }
 
-    /// Publishes a change.
+    /// Publishes a change; returns the beam information it carried (what AliECS's `lhc` plugin
+    /// learns from it).
     pub(crate) fn publish(
         &mut self,
         change: &BeamChange,
         now: Timestamp,
         publisher: &dyn Publisher,
-    ) {
-        publisher.publish(self.change(change, now));
+    ) -> BeamInfo {
+        let (record, info) = self.change(change, now);
+        publisher.publish(record);
+        info
     }
 }
 
@@ -102,7 +107,7 @@ mod tests {
             &change(BeamMode::StableBeams),
             Timestamp::from_unix_millis(1_000),
         );
-        let record = lhc.change(
+        let (record, _) = lhc.change(
             &change(BeamMode::BeamDump),
             Timestamp::from_unix_millis(5_000),
         );
@@ -142,7 +147,7 @@ mod tests {
             fill_number: 9002,
             ..change(BeamMode::InjectionProbeBeam)
         };
-        let record = lhc.change(&next, Timestamp::from_unix_millis(9_000));
+        let (record, _) = lhc.change(&next, Timestamp::from_unix_millis(9_000));
         let Some(Payload::BeamModeEvent(beam)) =
             Event::decode(record.value.as_slice()).unwrap().payload
         else {

@@ -28,6 +28,13 @@ pub struct Scenario {
     pub first_run_number: u32,
     /// How the Kafka plugin keys its messages.
     pub kafka_keys: KeyPolicy,
+    /// AliECS's `integrationPlugins` setting: the plugins loaded, by name, or every plugin
+    /// available when `None`. A workflow call to a plugin left out fails ("unknown name"), and
+    /// without `lhc` beam dumps stop no run.
+    pub integration_plugins: Option<Vec<String>>,
+    /// AliECS's `enableKafka` setting: when false, nothing is published — no core event, and the
+    /// Kafka plugin does not start.
+    pub enable_kafka: bool,
     /// What happens to environments still alive when the timeline is done.
     pub at_end: AtEnd,
     /// The environments, `count` expanded, in file order.

@@ -105,6 +105,10 @@ pub(crate) struct RawHeader {
     pub(crate) at_end: Option<Spanned<String>>,
     #[serde(default)]
     pub(crate) kafka_keys: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(crate) integration_plugins: Option<Spanned<Vec<Spanned<String>>>>,
+    #[serde(default)]
+    pub(crate) enable_kafka: Option<bool>,
 }
 
 /// `[[environment]]`

@@ -93,6 +93,41 @@ fn session_id(environment: &str) -> String {
     )
 }
 
+/// The variables AliECS passes on at START_ACTIVITY, to the tasks and to ODC's Start
+/// (`StartActivityParameterKeys`, `core/environment/transition_startactivity.go`).
+const START_ACTIVITY_PARAMETER_KEYS: &[&str] = &[
+    "fill_info_fill_number",
+    "fill_info_filling_scheme",
+    "fill_info_beam_type",
+    "fill_info_stable_beams_start_ms",
+    "fill_info_stable_beams_end_ms",
+    "run_number",
+    "run_type",
+    "run_start_time_ms",
+    "run_end_time_ms",
+    "lhc_period",
+    "pdp_beam_type",
+    "pdp_override_run_start_time",
+    "original_run_number",
+];
+
+/// The variables AliECS passes on at STOP_ACTIVITY (`StopActivityParameterKeys`).
+const STOP_ACTIVITY_PARAMETER_KEYS: &[&str] = &[
+    "fill_info_fill_number",
+    "fill_info_filling_scheme",
+    "fill_info_beam_type",
+    "fill_info_stable_beams_start_ms",
+    "fill_info_stable_beams_end_ms",
+    "run_end_time_ms",
+];
+
+/// Those of `keys` the call's variables have, with their values (empty ones included).
+fn present<'k>(call: &Call, keys: &[&'k str]) -> Vec<(&'k str, String)> {
+    keys.iter()
+        .filter_map(|&key| call.var(key).map(|value| (key, value.to_owned())))
+        .collect()
+}
+
 /// ODC's `SetPropertiesRequest`, properties sorted by key (AliECS iterates a Go map).
 fn set_properties(
     environment: &str,
@@ -253,13 +288,14 @@ impl Plugin for Odc {
             }
             "Start" => {
                 let run_number = run.unwrap_or(0);
-                let properties = [
+                let mut properties = vec![
                     ("runNumber", run_number.to_string()),
                     (
                         "cleanup",
                         call.var("__fmq_cleanup_count").unwrap_or("0").to_owned(),
                     ),
                 ];
+                properties.extend(present(call, START_ACTIVITY_PARAMETER_KEYS));
                 vec![
                     step(
                         "SetProperties",
@@ -283,7 +319,12 @@ impl Plugin for Odc {
                 step(
                     "SetProperties",
                     false,
-                    set_properties(&environment, timeout, run, &[]),
+                    set_properties(
+                        &environment,
+                        timeout,
+                        run,
+                        &present(call, STOP_ACTIVITY_PARAMETER_KEYS),
+                    ),
                     "RUNNING",
                     false,
                     secs(1),

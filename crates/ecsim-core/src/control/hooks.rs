@@ -254,6 +254,9 @@ impl Core {
                 for (key, value) in &outcome.runtime_vars {
                     data.vars.set(Layer::User, key.clone(), value.clone());
                 }
+                for key in &outcome.removed_vars {
+                    data.vars.remove(Layer::User, key);
+                }
                 if let Some(return_var) = return_var.filter(|r| !r.is_empty()) {
                     data.vars
                         .set(Layer::User, return_var, outcome.output.clone());

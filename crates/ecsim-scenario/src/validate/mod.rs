@@ -269,6 +269,8 @@ struct Header {
     first_run_number: u32,
     at_end: AtEnd,
     kafka_keys: KeyPolicy,
+    integration_plugins: Option<Vec<String>>,
+    enable_kafka: bool,
 }
 
 /// One expanded environment, with where it was defined.
@@ -315,6 +317,8 @@ impl Checker<'_> {
             user: header.user,
             first_run_number: header.first_run_number,
             kafka_keys: header.kafka_keys,
+            integration_plugins: header.integration_plugins,
+            enable_kafka: header.enable_kafka,
             at_end: header.at_end,
             environments: defined.into_iter().map(|d| d.spec).collect(),
             schedule: schedule.into_iter().map(|(step, _)| step).collect(),
@@ -445,7 +449,13 @@ impl Checker<'_> {
             .map_or_else(users::default_user, |written| {
                 self.user(written).unwrap_or_else(users::default_user)
             });
+        let integration_plugins = raw
+            .integration_plugins
+            .as_ref()
+            .map(|names| self.integration_plugins(names));
         Some(Header {
+            integration_plugins,
+            enable_kafka: raw.enable_kafka.unwrap_or(true),
             name,
             description: raw.description.unwrap_or_default(),
             seed,

@@ -15,6 +15,34 @@ use crate::{
 };
 
 impl Checker<'_> {
+    /// `integration_plugins`: names, each once. Whether a library provides the ones ecsim does
+    /// not build in is known once the libraries are loaded.
+    pub(super) fn integration_plugins(
+        &mut self,
+        names: &Spanned<Vec<Spanned<String>>>,
+    ) -> Vec<String> {
+        let mut seen: Vec<String> = Vec::new();
+        for name in names.get_ref() {
+            let trimmed = name.get_ref().trim();
+            if trimmed.is_empty() {
+                self.report(
+                    Problem::new(span(name), "a plugin name is empty", "empty").help(
+                        "AliECS's plugins: kafka, lhc, bookkeeping, ccdb, dcs, odc, trg, ddsched",
+                    ),
+                );
+            } else if seen.iter().any(|s| s == trimmed) {
+                self.report(Problem::new(
+                    span(name),
+                    format!("plugin {trimmed} is listed twice"),
+                    "listed before",
+                ));
+            } else {
+                seen.push(trimmed.to_owned());
+            }
+        }
+        seen
+    }
+
     pub(super) fn plugins(&mut self, raws: &[Spanned<RawPlugin>]) -> Vec<PluginLibrary> {
         let mut plugins = Vec::new();
         for raw_spanned in raws {

@@ -159,7 +159,10 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), Failure> {
         .collect();
     let report = match driver::run_blocking(&scenario, publisher, plugins, Arc::clone(&progress)) {
         Ok(report) => report,
-        Err(error @ driver::ReplayError::PluginStart { .. }) => {
+        Err(
+            error @ (driver::ReplayError::PluginStart { .. }
+            | driver::ReplayError::UnknownIntegrationPlugin { .. }),
+        ) => {
             drop(progress);
             kafka.finish(kafka_args.flush_timeout);
             return Err(Failure::new(Exit::Plugin, error));

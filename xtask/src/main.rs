@@ -11,6 +11,7 @@ mod broker;
 mod fdset;
 mod run;
 mod test;
+mod tidy;
 mod tools;
 
 use std::{path::PathBuf, process::ExitCode};
@@ -46,6 +47,8 @@ enum Task {
     },
     /// Check formatting (rustfmt) and lints (clippy, warnings denied), as CI does.
     Lint,
+    /// Check what no compiler checks: every citation of docs/aliecs.md (§N) names a section.
+    Tidy,
     /// Run the benchmarks (criterion and end to end, against the embedded broker and tansu),
     /// and rewrite BENCHMARKS.md and the README's performance summary from their figures.
     ///
@@ -81,6 +84,7 @@ fn main() -> ExitCode {
         Task::Fdset { dir } => fdset::write(&dir),
         Task::Test { runner_args } => test::run(&runner_args),
         Task::Lint => test::lint(),
+        Task::Tidy => tidy::run(),
         Task::Bench => bench::run(),
         Task::Broker {
             action: BrokerAction::Install,

@@ -4,7 +4,7 @@
 //! and their state machine ([`fsm`]), the hook moments of every transition and the integration
 //! calls the workflow makes at them ([`control`], [`workflow`], [`readout_dataflow`]), run
 //! numbers and run timestamps, simulated tasks and roles, and every event the core emits
-//! ([`event`]). It follows `shared/reference/aliecs-behaviour.md` (cited as "reference §N").
+//! ([`event`]). It follows `docs/aliecs.md`, ecsim's account of AliECS (cited as "reference §N").
 //!
 //! It knows nothing of Kafka, and loads no libraries. Everything it emits reaches the outside
 //! through the [`plugin::IntegrationPlugin`] interface: the Kafka plugin, the core producer and

@@ -1,7 +1,7 @@
 //! The schema on the wire: every message survives a round trip with every field set, a few
 //! messages encode to bytes computed by hand from the field numbers and wire types, and the
 //! compiled schema itself is pinned by a snapshot that was checked against the reference
-//! tables (shared/reference/aliecs-behaviour.md §2.4, §3.2–3.3).
+//! tables (docs/aliecs.md §2.4, §3.2–3.3).
 //!
 //! A wrong field number, type, label or name in `proto/` fails at least one of these tests.
 

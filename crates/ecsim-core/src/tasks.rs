@@ -13,9 +13,14 @@
 //! | `tasks_START_ACTIVITY` | RUNNING |
 //! | `tasks_RESET` | STANDBY |
 //! | `tasks_GO_ERROR` | running tasks are stopped: CONFIGURED |
-//! | teardown, "releasing tasks" | status INACTIVE |
+//! | teardown, "releasing tasks" | detached: nothing published; the call roles go INACTIVE |
+//! | after the teardown, killed | status INACTIVE, without environment, path or traits |
 //!
 //! Names follow AliECS: a task is `<task class>#<task id>`, its id an 11-character uid.
+//!
+//! Still simpler than AliECS: roles are recomputed once all tasks of a step have moved, so the
+//! transient MIXED/PARTIAL values AliECS's task-by-task propagation shows are not published,
+//! and the tree has no `data-distribution` level nor aggregator roles above the call roles.
 
 use ecsim_proto::events::{EvRoleEvent, EvTaskEvent, Traits};
 
@@ -148,21 +153,34 @@ impl TaskTree {
         changes
     }
 
-    /// Releases every task (teardown): status INACTIVE, and the call roles with them.
+    /// Releases the tasks (teardown's "releasing tasks"). AliECS only detaches them from the
+    /// environment, which publishes nothing for tasks and task roles; the call roles go
+    /// INACTIVE (docs/aliecs.md §1.7).
     pub(crate) fn release(&mut self) -> Changes {
         let mut changes = Changes::default();
-        for i in 0..self.tasks.len() {
-            if self.tasks[i].status != INACTIVE {
-                self.tasks[i].status = INACTIVE;
-                let event = self.task_event(&self.tasks[i]);
-                changes.tasks.push(event);
-            }
-        }
-        self.aggregate(&mut changes);
         for path in &self.call_roles {
             changes.roles.push(self.role_event(path, INACTIVE, ""));
         }
         changes
+    }
+
+    /// The tasks are killed once the environment is gone: each reports INACTIVE, in the state
+    /// it was in, as a task that no longer has a parent — no environment id, no path, empty
+    /// traits (docs/aliecs.md §1.7). No role hears of it.
+    pub(crate) fn kill(&mut self) -> Vec<EvTaskEvent> {
+        let mut events = Vec::with_capacity(self.tasks.len());
+        for task in &mut self.tasks {
+            task.status = INACTIVE;
+        }
+        for task in &self.tasks {
+            events.push(EvTaskEvent {
+                environment_id: String::new(),
+                path: String::new(),
+                traits: Some(Traits::default()),
+                ..self.task_event(task)
+            });
+        }
+        events
     }
 
     /// Recomputes every role's state and status from its tasks, recording each change.
@@ -332,19 +350,36 @@ mod tests {
         assert!(stop.tasks.is_empty());
     }
 
+    /// AliECS's release only detaches the tasks: no task or task-role event, only the call
+    /// roles go INACTIVE; the kill after teardown reports each task INACTIVE without its
+    /// environment.
     #[test]
-    fn releasing_deactivates_tasks_roles_and_call_roles() {
+    fn no_inactive_task_or_role_events_at_release_and_kill_updates_without_environment() {
         let wf = readout_dataflow::workflow();
         let mut tree = tree(&["flp001"], 1);
-        tree.deploy(
+        let deployed = tree.deploy(
             &wf,
             &mut UidGenerator::new(1),
             Timestamp::from_unix_millis(1_750_000_000_000),
         );
         let release = tree.release();
-        assert_eq!(release.tasks.len(), 1);
-        assert_eq!(release.tasks[0].status, "INACTIVE");
-        let statuses: Vec<&str> = release.roles.iter().map(|r| r.status.as_str()).collect();
-        assert_eq!(statuses, ["INACTIVE"; 4]);
+        assert!(release.tasks.is_empty());
+        let roles: Vec<(&str, &str)> = release
+            .roles
+            .iter()
+            .map(|r| (r.role_path.as_str(), r.status.as_str()))
+            .collect();
+        assert_eq!(roles, [("readout-dataflow.kafka.running", "INACTIVE")]);
+        let killed = tree.kill();
+        assert_eq!(killed.len(), deployed.tasks.len());
+        for (kill, launch) in killed.iter().zip(&deployed.tasks) {
+            assert_eq!(
+                (kill.taskid.as_str(), kill.status.as_str()),
+                (launch.taskid.as_str(), "INACTIVE")
+            );
+            assert_eq!((kill.environment_id.as_str(), kill.path.as_str()), ("", ""));
+            assert_eq!(kill.traits, Some(Traits::default()));
+            assert_eq!(kill.state, launch.state, "the state it was in");
+        }
     }
 }

@@ -378,6 +378,11 @@ impl Core {
             OpStatus::DoneOk,
             "environment teardown complete",
         ));
+        // Then the tasks are killed; they report as tasks of no environment.
+        let killed = env.data().tasks.kill();
+        for task in killed {
+            self.emit(CorePayload::Task(task));
+        }
         true
     }
 }

@@ -33,3 +33,4 @@ pub mod vars;
 pub mod workflow;
 
 pub use control::{Core, CoreConfig, CoreError, DestroyOptions, EnvironmentSpec, Timing};
+pub use tasks::TaskSelector;

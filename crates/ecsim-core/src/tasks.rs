@@ -28,7 +28,9 @@ use crate::{clock::Timestamp, uid::UidGenerator, workflow::Workflow};
 
 const ACTIVE: &str = "ACTIVE";
 const INACTIVE: &str = "INACTIVE";
+const PARTIAL: &str = "PARTIAL";
 const MIXED: &str = "MIXED";
+const ERROR: &str = "ERROR";
 
 #[derive(Debug, Clone)]
 struct Task {
@@ -38,6 +40,40 @@ struct Task {
     role_path: String,
     state: &'static str,
     status: &'static str,
+    /// Its task role was set to ERROR by the core (TASK_INTERNAL_ERROR), whatever the task says.
+    role_in_error: bool,
+}
+
+impl Task {
+    /// The state its task role shows.
+    fn role_state(&self) -> &'static str {
+        if self.role_in_error {
+            ERROR
+        } else {
+            self.state
+        }
+    }
+}
+
+/// Which task a scenario step means: the first task of the environment whose role is called
+/// `role` (`readout`, `stfb`, …) on `host`, either left out meaning any.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskSelector {
+    /// The task role's name.
+    pub role: Option<String>,
+    /// The task's host.
+    pub host: Option<String>,
+}
+
+impl std::fmt::Display for TaskSelector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.role, &self.host) {
+            (None, None) => f.write_str("any task"),
+            (Some(role), None) => write!(f, "task {role}"),
+            (None, Some(host)) => write!(f, "any task on {host}"),
+            (Some(role), Some(host)) => write!(f, "task {role} on {host}"),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -107,6 +143,7 @@ impl TaskTree {
                     role_path: role_path.clone(),
                     state: "STANDBY",
                     status: ACTIVE,
+                    role_in_error: false,
                 };
                 changes.tasks.push(self.task_event(&task));
                 self.roles.push(Role {
@@ -183,6 +220,60 @@ impl TaskTree {
         events
     }
 
+    /// A task fails (docs/aliecs.md §1.8): its state becomes ERROR, and its roles show it.
+    /// Returns the changes, or `None` when no task matches.
+    pub(crate) fn fail_task(&mut self, which: &TaskSelector) -> Option<Changes> {
+        let index = self.find(which)?;
+        let mut changes = Changes::default();
+        if self.tasks[index].state != ERROR {
+            self.tasks[index].state = ERROR;
+            changes.tasks.push(self.task_event(&self.tasks[index]));
+        }
+        self.aggregate(&mut changes);
+        Some(changes)
+    }
+
+    /// TASK_INTERNAL_ERROR: the core sets the task's role to ERROR; the task itself is left as it
+    /// is (`manager.go`). Returns the changes, or `None` when no task matches.
+    pub(crate) fn fail_role_of(&mut self, which: &TaskSelector) -> Option<Changes> {
+        let index = self.find(which)?;
+        self.tasks[index].role_in_error = true;
+        let mut changes = Changes::default();
+        self.aggregate(&mut changes);
+        Some(changes)
+    }
+
+    fn find(&self, which: &TaskSelector) -> Option<usize> {
+        self.tasks.iter().position(|task| {
+            which
+                .role
+                .as_deref()
+                .is_none_or(|role| task.role_path.rsplit('.').next() == Some(role))
+                && which
+                    .host
+                    .as_deref()
+                    .is_none_or(|host| task.hostname == host)
+        })
+    }
+
+    /// The GO_ERROR reason AliECS gives when critical tasks went to ERROR
+    /// (`newCriticalTasksErrorMessage`): every task is critical in readout-dataflow.
+    pub(crate) fn critical_tasks_error(&self) -> String {
+        let failed: Vec<&Task> = self.tasks.iter().filter(|t| t.state == ERROR).collect();
+        match failed.as_slice() {
+            [] => "no critical tasks in ERROR".to_owned(),
+            [task] => format!(
+                "critical task '{}' on host '{}' transitioned to ERROR",
+                task.role_path.rsplit('.').next().unwrap_or(&task.role_path),
+                task.hostname
+            ),
+            many => format!(
+                "{} critical tasks transitioned to ERROR, could not determine the first one to fail",
+                many.len()
+            ),
+        }
+    }
+
     /// Recomputes every role's state and status from its tasks, recording each change.
     fn aggregate(&mut self, changes: &mut Changes) {
         for i in 0..self.roles.len() {
@@ -196,8 +287,8 @@ impl TaskTree {
                     })
                     .collect();
                 (
-                    common(under.iter().map(|t| t.state)),
-                    common(under.iter().map(|t| t.status)),
+                    aggregate_state(under.iter().map(|t| t.role_state())),
+                    aggregate_status(under.iter().map(|t| t.status)),
                 )
             };
             if status != self.roles[i].status {
@@ -252,16 +343,33 @@ impl TaskTree {
     }
 }
 
-/// The common value of a set, `MIXED` when they differ, empty for an empty set.
-fn common<'a>(mut values: impl Iterator<Item = &'a str>) -> String {
-    let Some(first) = values.next() else {
-        return String::new();
-    };
-    if values.all(|v| v == first) {
-        first.to_owned()
-    } else {
-        MIXED.to_owned()
+/// AliECS's product of states (`sm.State.X`): ERROR wins, equal states stay, others are MIXED;
+/// empty for no task.
+fn aggregate_state<'a>(values: impl Iterator<Item = &'a str>) -> String {
+    let mut result: Option<&str> = None;
+    for value in values {
+        result = Some(match result {
+            None => value,
+            Some(current) if current == value => current,
+            Some(current) if current == ERROR || value == ERROR => ERROR,
+            Some(_) => MIXED,
+        });
     }
+    result.unwrap_or_default().to_owned()
+}
+
+/// AliECS's product of statuses (`task.STATUS_PRODUCT`, for the statuses tasks have): equal
+/// statuses stay, ACTIVE with INACTIVE is PARTIAL; empty for no task.
+fn aggregate_status<'a>(values: impl Iterator<Item = &'a str>) -> String {
+    let mut result: Option<&str> = None;
+    for value in values {
+        result = Some(match result {
+            None => value,
+            Some(current) if current == value => current,
+            Some(_) => PARTIAL,
+        });
+    }
+    result.unwrap_or_default().to_owned()
 }
 
 #[cfg(test)]
@@ -348,6 +456,61 @@ mod tests {
         // Stopping only running tasks changes nothing when none runs.
         let stop = tree.transition("CONFIGURED", |state| state == "RUNNING");
         assert!(stop.tasks.is_empty());
+    }
+
+    #[test]
+    fn roles_aggregate_as_aliecs_products_error_wins_and_mixed_statuses_are_partial() {
+        assert_eq!(
+            aggregate_state(["RUNNING", "RUNNING"].into_iter()),
+            "RUNNING"
+        );
+        assert_eq!(
+            aggregate_state(["RUNNING", "CONFIGURED"].into_iter()),
+            "MIXED"
+        );
+        assert_eq!(
+            aggregate_state(["RUNNING", "ERROR", "CONFIGURED"].into_iter()),
+            "ERROR"
+        );
+        assert_eq!(aggregate_state(std::iter::empty()), "");
+        assert_eq!(aggregate_status(["ACTIVE", "ACTIVE"].into_iter()), "ACTIVE");
+        assert_eq!(
+            aggregate_status(["ACTIVE", "INACTIVE"].into_iter()),
+            "PARTIAL"
+        );
+    }
+
+    #[test]
+    fn critical_task_reasons_are_aliecs_texts() {
+        let wf = readout_dataflow::workflow();
+        let mut tree = tree(&["flp001", "flp002"], 1);
+        tree.deploy(
+            &wf,
+            &mut UidGenerator::new(1),
+            Timestamp::from_unix_millis(1_750_000_000_000),
+        );
+        assert_eq!(tree.critical_tasks_error(), "no critical tasks in ERROR");
+        let second = TaskSelector {
+            role: None,
+            host: Some("flp002".into()),
+        };
+        tree.fail_task(&second).unwrap();
+        assert_eq!(
+            tree.critical_tasks_error(),
+            "critical task 'readout' on host 'flp002' transitioned to ERROR"
+        );
+        tree.fail_task(&TaskSelector::default()).unwrap();
+        assert_eq!(
+            tree.critical_tasks_error(),
+            "2 critical tasks transitioned to ERROR, could not determine the first one to fail"
+        );
+        assert!(
+            tree.fail_task(&TaskSelector {
+                role: Some("qc".into()),
+                host: None
+            })
+            .is_none()
+        );
     }
 
     /// AliECS's release only detaches the tasks: no task or task-role event, only the call

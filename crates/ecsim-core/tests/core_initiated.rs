@@ -316,3 +316,142 @@ async fn auto_stop_follows_from_the_timeout_alone() {
     assert_eq!(core.state(&timed), Some(State::Configured));
     assert_eq!(core.state(&untimed), Some(State::Running));
 }
+
+/// A task of readout-dataflow on the environment's one FLP, `flp-tpc`.
+fn readout_dataflow_spec() -> ecsim_core::EnvironmentSpec {
+    spec(Arc::new(ecsim_core::readout_dataflow::workflow()), "TPC")
+}
+
+fn role_changes(recorder: &support::Recorder) -> Vec<(String, String)> {
+    recorder
+        .events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|e| match &e.payload {
+            ecsim_core::event::CorePayload::Role(role) if !role.state.is_empty() => {
+                Some((role.role_path.clone(), role.state.clone()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// A critical task in ERROR: the task's event and its roles' at once, then after half a second
+/// the GO_ERROR-imminent event naming it as AliECS's `newCriticalTasksErrorMessage` does.
+#[tokio::test(start_paused = true)]
+async fn a_failed_task_is_named_in_the_go_error_reason() {
+    let (core, recorder) = core(Arc::new(Probe::default()), 11).await;
+    let id = core
+        .create_environment(readout_dataflow_spec())
+        .await
+        .unwrap();
+    core.control(&id, Transition::StartActivity, user::person("alice"))
+        .await
+        .unwrap();
+    recorder.take();
+    let which = ecsim_core::TaskSelector {
+        role: Some("readout".into()),
+        host: Some("flp-tpc".into()),
+    };
+    let before = core.clock().now().unix_millis();
+    assert_eq!(core.task_error(&id, &which).await, Ok(State::Error));
+    let events = recorder.events.lock().unwrap().clone();
+    let ecsim_core::event::CorePayload::Task(task) = &events[0].payload else {
+        panic!("{:?}", events[0])
+    };
+    assert_eq!(
+        (task.state.as_str(), events[0].timestamp.unix_millis()),
+        ("ERROR", before)
+    );
+    drop(events);
+    assert_eq!(
+        role_changes(&recorder)[..3],
+        [
+            (
+                "readout-dataflow.host-flp-tpc.readout".to_owned(),
+                "ERROR".to_owned()
+            ),
+            (
+                "readout-dataflow.host-flp-tpc".to_owned(),
+                "ERROR".to_owned()
+            ),
+            ("readout-dataflow".to_owned(), "ERROR".to_owned()),
+        ]
+    );
+    let imminent = recorder
+        .environment_events()
+        .into_iter()
+        .find(|e| e.message.contains("GO_ERROR transition imminent"))
+        .unwrap();
+    assert_eq!(
+        imminent.error,
+        "critical task 'readout' on host 'flp-tpc' transitioned to ERROR"
+    );
+
+    let missing = ecsim_core::TaskSelector {
+        role: Some("nope".into()),
+        host: None,
+    };
+    let Err(error) = core.task_error(&id, &missing).await else {
+        panic!("no such task")
+    };
+    assert_eq!(
+        error.to_string(),
+        format!("environment {id} has no task nope")
+    );
+}
+
+/// TASK_INTERNAL_ERROR: the task's role goes to ERROR (the task does not), the core stops the
+/// run, and the workflow in ERROR then brings GO_ERROR — with no task in ERROR to name.
+#[tokio::test(start_paused = true)]
+async fn task_internal_error_sets_the_role_to_error_stops_then_goes_to_error() {
+    let (core, recorder) = core(Arc::new(Probe::default()), 12).await;
+    let id = core
+        .create_environment(readout_dataflow_spec())
+        .await
+        .unwrap();
+    core.control(&id, Transition::StartActivity, user::person("alice"))
+        .await
+        .unwrap();
+    recorder.take();
+    let which = ecsim_core::TaskSelector::default();
+    assert_eq!(
+        core.task_internal_error(&id, &which).await,
+        Ok(State::Error)
+    );
+    assert_eq!(
+        role_changes(&recorder)[0],
+        (
+            "readout-dataflow.host-flp-tpc.readout".to_owned(),
+            "ERROR".to_owned()
+        )
+    );
+    let steps: Vec<(String, String)> = recorder
+        .environment_events()
+        .into_iter()
+        .filter(|e| e.transition_step.is_empty())
+        .map(|e| (e.transition, e.message))
+        .collect();
+    let imminent = "a critical error occurred, GO_ERROR transition imminent";
+    assert_eq!(
+        steps
+            .iter()
+            .map(|(t, m)| format!("{t} {m}"))
+            .collect::<Vec<_>>(),
+        [
+            "STOP_ACTIVITY transition starting",
+            "STOP_ACTIVITY transition completed successfully",
+            &format!(" {imminent}"),
+            "GO_ERROR transition starting",
+            "GO_ERROR transition completed successfully",
+        ]
+    );
+    let reason = recorder
+        .environment_events()
+        .into_iter()
+        .find(|e| e.message == imminent)
+        .unwrap()
+        .error;
+    assert_eq!(reason, "no critical tasks in ERROR");
+}

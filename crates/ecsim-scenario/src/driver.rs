@@ -140,8 +140,9 @@ fn action_name(action: &Action) -> String {
         Action::Create => "create".into(),
         Action::Transition(t) => t.as_str().to_owned(),
         Action::Destroy(_) => "destroy".into(),
-        Action::GoError { .. } => "go_error".into(),
-        Action::StopFromCore { reason } => reason.clone(),
+        Action::GoError(_) => "go_error".into(),
+        Action::EndOfStream { .. } => "end_of_stream".into(),
+        Action::TaskInternalError(_) => "task_internal_error".into(),
         Action::BeamMode(change) => format!("beam_mode {}", change.mode.as_str_name()),
         Action::Wait => "wait".into(),
     }
@@ -231,11 +232,12 @@ impl Replay {
                 .await
                 .map(|_| ()),
             Action::Destroy(options) => self.core.destroy(&id, *options, step.user.clone()).await,
-            Action::GoError { reason } => {
-                self.core.critical_task_error(&id, reason).await.map(|_| ())
-            }
-            Action::StopFromCore { reason } => {
+            Action::GoError(which) => self.core.task_error(&id, which).await.map(|_| ()),
+            Action::EndOfStream { reason } => {
                 self.core.stop_from_core(&id, reason).await.map(|_| ())
+            }
+            Action::TaskInternalError(which) => {
+                self.core.task_internal_error(&id, which).await.map(|_| ())
             }
             Action::Create | Action::BeamMode(_) | Action::Wait => Ok(()),
         };

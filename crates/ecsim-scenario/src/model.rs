@@ -2,7 +2,9 @@
 
 use std::{collections::BTreeMap, path::PathBuf, sync::Arc, time::Duration};
 
-use ecsim_core::{DestroyOptions, EnvironmentSpec, clock::Timestamp, fsm::Transition};
+use ecsim_core::{
+    DestroyOptions, EnvironmentSpec, TaskSelector, clock::Timestamp, fsm::Transition,
+};
 use ecsim_plugin_kafka::KeyPolicy;
 use ecsim_proto::common::{BeamMode, User};
 
@@ -258,16 +260,17 @@ pub enum Action {
     Transition(Transition),
     /// Destroy the environment.
     Destroy(DestroyOptions),
-    /// A critical task goes to ERROR: GO_ERROR after half a second.
-    GoError {
-        /// Why (the GO_ERROR-imminent event's error).
+    /// A task goes to ERROR: its events, then GO_ERROR after half a second, the task named in
+    /// the reason.
+    GoError(TaskSelector),
+    /// Every task reported END_OF_STREAM: the core stops the run.
+    EndOfStream {
+        /// For the log.
         reason: String,
     },
-    /// Every task reported END_OF_STREAM, or a TASK_INTERNAL_ERROR: the core stops the run.
-    StopFromCore {
-        /// Which of the two.
-        reason: String,
-    },
+    /// A task reported TASK_INTERNAL_ERROR: its role goes to ERROR, the core stops the run, then
+    /// GO_ERROR.
+    TaskInternalError(TaskSelector),
     /// The LHC beam mode changes: a `dip.lhc.beam_mode` message, and runs stopped on a dump.
     BeamMode(Arc<BeamChange>),
     /// Nothing: marks a time (the scenario lasts at least until then).

@@ -177,6 +177,10 @@ pub(crate) struct RawStep {
     #[serde(default)]
     pub(crate) reason: Option<String>,
     #[serde(default)]
+    pub(crate) task: Option<String>,
+    #[serde(default)]
+    pub(crate) host: Option<String>,
+    #[serde(default)]
     pub(crate) mode: Option<Spanned<String>>,
     #[serde(default)]
     pub(crate) fill: Option<Spanned<i64>>,

@@ -105,6 +105,9 @@ pub(crate) struct EnvData {
     pub(crate) tasks: TaskTree,
     /// Bumped to invalidate a scheduled auto-stop.
     pub(crate) auto_stop_generation: u64,
+    /// Whether the environment watches its workflow for a critical task in ERROR: from its
+    /// first successful CONFIGURE until it handles one (AliECS's `subscribeToWfState`).
+    pub(crate) watching: bool,
 }
 
 /// An environment.

@@ -161,6 +161,7 @@ impl Core {
             pending: BTreeMap::new(),
             tasks,
             auto_stop_generation: 0,
+            watching: false,
         };
         let env = Arc::new(Env::new(
             id.clone(),
@@ -370,6 +371,7 @@ impl Core {
             data.state = State::Done;
             data.current_transition = None;
             data.auto_stop_generation += 1;
+            data.watching = false;
         }
         self.unregister(env);
         self.emit_env(event(

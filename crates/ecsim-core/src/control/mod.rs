@@ -182,6 +182,14 @@ pub enum CoreError {
         /// The state after the failure handling.
         state: State,
     },
+    /// No task of the environment matches.
+    #[error("environment {id} has no {which}")]
+    NoSuchTask {
+        /// The environment.
+        id: String,
+        /// What was asked for.
+        which: crate::tasks::TaskSelector,
+    },
 }
 
 /// How the core is set up.

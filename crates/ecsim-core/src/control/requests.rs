@@ -19,6 +19,7 @@ use crate::{
     duration::parse_go_duration,
     event::CorePayload,
     fsm::{State, Transition},
+    tasks::TaskSelector,
     user,
     vars::Layer,
 };
@@ -120,9 +121,91 @@ impl Core {
         Ok(env.state())
     }
 
-    /// A STOP_ACTIVITY the core starts itself (END_OF_STREAM from every task,
-    /// TASK_INTERNAL_ERROR): only while RUNNING. AliECS only logs a stop that fails here
-    /// (`manager.go` handleDeviceEvent): the environment stays where the failure left it.
+    /// A task goes to ERROR (docs/aliecs.md §1.8): its task event and its roles' events at once;
+    /// then, if the environment watches its workflow (it has been CONFIGURED), half a second
+    /// later the GO_ERROR-imminent event naming the failed critical task, and GO_ERROR.
+    pub async fn task_error(&self, id: &str, which: &TaskSelector) -> Result<State, CoreError> {
+        let env = self.environment(id)?;
+        let changes = env.data().tasks.fail_task(which);
+        let Some(changes) = changes else {
+            return Err(CoreError::NoSuchTask {
+                id: id.to_owned(),
+                which: which.clone(),
+            });
+        };
+        self.emit_task_changes(changes);
+        if !env.data().watching {
+            return Ok(env.state());
+        }
+        self.clock().sleep(CRITICAL_TASK_GRACE).await;
+        let _transition = env.transition_lock.lock().await;
+        self.handle_critical_tasks_locked(&env).await;
+        Ok(env.state())
+    }
+
+    /// TASK_INTERNAL_ERROR from a task while RUNNING (docs/aliecs.md §1.8): its task role goes
+    /// to ERROR, then STOP_ACTIVITY (a failure only logged). The role's ERROR reaches the
+    /// workflow, so an environment that watches it then goes GO_ERROR, half a second after the
+    /// error or once the stop is over, whichever is later — and since no task itself is in
+    /// ERROR, AliECS's reason is "no critical tasks in ERROR".
+    pub async fn task_internal_error(
+        &self,
+        id: &str,
+        which: &TaskSelector,
+    ) -> Result<State, CoreError> {
+        let env = self.environment(id)?;
+        if env.state() != State::Running {
+            tracing::debug!(
+                environment = id,
+                "TASK_INTERNAL_ERROR while not RUNNING; ignored"
+            );
+            return Ok(env.state());
+        }
+        let at = self.now();
+        let changes = env.data().tasks.fail_role_of(which);
+        let Some(changes) = changes else {
+            return Err(CoreError::NoSuchTask {
+                id: id.to_owned(),
+                which: which.clone(),
+            });
+        };
+        self.emit_task_changes(changes);
+        let watching = env.data().watching;
+        let _transition = env.transition_lock.lock().await;
+        if let Err(error) = self.try_transition(&env, Transition::StopActivity).await {
+            tracing::info!(environment = id, %error, "the stop after TASK_INTERNAL_ERROR failed");
+        }
+        if watching {
+            let due = at.unix_nanos() + CRITICAL_TASK_GRACE.as_nanos() as i64;
+            let left = due - self.now().unix_nanos();
+            if left > 0 {
+                self.clock()
+                    .sleep(Duration::from_nanos(left.unsigned_abs()))
+                    .await;
+            }
+            self.handle_critical_tasks_locked(&env).await;
+        }
+        Ok(env.state())
+    }
+
+    /// The workflow went to ERROR: unless the environment is already in ERROR (or gone), the
+    /// imminent event with AliECS's reason, and GO_ERROR. The environment stops watching.
+    async fn handle_critical_tasks_locked(&self, env: &Arc<Env>) {
+        if matches!(env.state(), State::Error | State::Done) {
+            return;
+        }
+        let reason = {
+            let mut data = env.data();
+            data.watching = false;
+            data.tasks.critical_tasks_error()
+        };
+        self.announce_go_error(env, GoErrorCause::CriticalTask(&reason));
+        self.go_error_locked(env).await;
+    }
+
+    /// A STOP_ACTIVITY the core starts itself (END_OF_STREAM from every task): only while
+    /// RUNNING. AliECS only logs a stop that fails here (`manager.go` handleDeviceEvent): the
+    /// environment stays where the failure left it.
     pub async fn stop_from_core(&self, id: &str, reason: &str) -> Result<State, CoreError> {
         let env = self.environment(id)?;
         let _transition = env.transition_lock.lock().await;

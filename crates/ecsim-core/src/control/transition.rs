@@ -231,7 +231,12 @@ impl Core {
         }
 
         match self.finish(env, error) {
-            None => Ok(()),
+            None => {
+                if transition == Transition::Configure {
+                    env.data().watching = true;
+                }
+                Ok(())
+            }
             Some(error) => Err(error),
         }
     }

@@ -18,7 +18,7 @@
 use std::{collections::BTreeMap, ops::Range, sync::Arc, time::Duration};
 
 use ecsim_core::{
-    DestroyOptions, EnvironmentSpec, Timing,
+    DestroyOptions, EnvironmentSpec, TaskSelector, Timing,
     clock::Timestamp,
     condition::Condition,
     duration::parse_go_duration,
@@ -39,6 +39,22 @@ use crate::{
     model::{Action, AtEnd, BeamChange, Scenario, ScheduledStep, Speed},
     raw::{RawCall, RawEnvironment, RawExpectation, RawHeader, RawScenario, RawStep},
 };
+
+/// The task a `go_error` or `task_internal_error` step names: `task` (its role: `readout`,
+/// `stfb`, `stfs`, …) and `host`, each optional.
+fn task_selector(step: &RawStep) -> TaskSelector {
+    let given = |value: &Option<String>| {
+        value
+            .as_deref()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    };
+    TaskSelector {
+        role: given(&step.task),
+        host: given(&step.host),
+    }
+}
 
 /// Where virtual time starts when the scenario does not say: 2026-01-01T00:00:00Z.
 pub const DEFAULT_EPOCH: Timestamp = Timestamp::from_unix_millis(1_767_225_600_000);
@@ -1086,24 +1102,14 @@ impl Checker<'_> {
                 force: step.force.unwrap_or(false),
                 allow_in_running_state: step.allow_in_running_state.unwrap_or(false),
             }),
-            "go_error" => Action::GoError {
-                reason: step
-                    .reason
-                    .clone()
-                    .unwrap_or_else(|| "a critical task went to ERROR".to_owned()),
-            },
-            "end_of_stream" => Action::StopFromCore {
+            "go_error" => Action::GoError(task_selector(step)),
+            "end_of_stream" => Action::EndOfStream {
                 reason: step
                     .reason
                     .clone()
                     .unwrap_or_else(|| "END_OF_STREAM".to_owned()),
             },
-            "task_internal_error" => Action::StopFromCore {
-                reason: step
-                    .reason
-                    .clone()
-                    .unwrap_or_else(|| "TASK_INTERNAL_ERROR".to_owned()),
-            },
+            "task_internal_error" => Action::TaskInternalError(task_selector(step)),
             "beam_mode" => {
                 let Some(mode_text) = &step.mode else {
                     self.report(
@@ -1184,9 +1190,20 @@ impl Checker<'_> {
             ),
             (
                 "reason",
-                step.reason.is_some()
-                    && !matches!(action, Action::GoError { .. } | Action::StopFromCore { .. }),
-                "go_error, end_of_stream, task_internal_error",
+                step.reason.is_some() && !matches!(action, Action::EndOfStream { .. }),
+                "end_of_stream (AliECS names the failed task itself: choose it with `task` and `host`)",
+            ),
+            (
+                "task",
+                step.task.is_some()
+                    && !matches!(action, Action::GoError(_) | Action::TaskInternalError(_)),
+                "go_error, task_internal_error",
+            ),
+            (
+                "host",
+                step.host.is_some()
+                    && !matches!(action, Action::GoError(_) | Action::TaskInternalError(_)),
+                "go_error, task_internal_error",
             ),
             (
                 "mode",

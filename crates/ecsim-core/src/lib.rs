@@ -32,5 +32,8 @@ pub mod user;
 pub mod vars;
 pub mod workflow;
 
-pub use control::{Core, CoreConfig, CoreError, DestroyOptions, EnvironmentSpec, Timing};
+pub use control::{
+    Core, CoreConfig, CoreError, DestroyOptions, EnvironmentSpec, TaskFault, TaskFaultOutcome,
+    Timing,
+};
 pub use tasks::TaskSelector;

@@ -172,16 +172,61 @@ impl TaskTree {
         changes
     }
 
+    /// The task roles DEPLOY would make, by path (what a deployment that times out leaves
+    /// inactive).
+    pub(crate) fn planned_role_paths(&self, workflow: &Workflow) -> Vec<String> {
+        self.hosts
+            .iter()
+            .flat_map(|(host, count)| {
+                workflow
+                    .tasks_for_host(*count)
+                    .into_iter()
+                    .map(move |class| format!("{}.host-{host}.{}", self.root, class.name))
+            })
+            .collect()
+    }
+
+    /// The first task, which a failing task step fails: (role name, class name, host, id).
+    pub(crate) fn first_task(&self) -> Option<(String, String, String, String)> {
+        self.tasks.first().map(|task| {
+            (
+                task.role_path
+                    .rsplit('.')
+                    .next()
+                    .unwrap_or(&task.role_path)
+                    .to_owned(),
+                task.class_name.clone(),
+                task.hostname.clone(),
+                task.id.clone(),
+            )
+        })
+    }
+
     /// Moves every task for which `select` holds to `state`.
     pub(crate) fn transition(
         &mut self,
         state: &'static str,
         select: impl Fn(&str) -> bool,
     ) -> Changes {
+        self.move_tasks(state, select, false)
+    }
+
+    /// As [`TaskTree::transition`], but the first task fails the transition: it goes to ERROR.
+    pub(crate) fn transition_failing_first(&mut self, state: &'static str) -> Changes {
+        self.move_tasks(state, |_| true, true)
+    }
+
+    fn move_tasks(
+        &mut self,
+        state: &'static str,
+        select: impl Fn(&str) -> bool,
+        first_fails: bool,
+    ) -> Changes {
         let mut changes = Changes::default();
         for i in 0..self.tasks.len() {
-            if select(self.tasks[i].state) && self.tasks[i].state != state {
-                self.tasks[i].state = state;
+            let target = if first_fails && i == 0 { ERROR } else { state };
+            if select(self.tasks[i].state) && self.tasks[i].state != target {
+                self.tasks[i].state = target;
                 let event = self.task_event(&self.tasks[i]);
                 changes.tasks.push(event);
             }

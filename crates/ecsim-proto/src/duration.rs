@@ -48,9 +48,44 @@ pub fn parse_go_duration(text: &str) -> Option<Duration> {
     (total_nanos <= u64::MAX as f64).then(|| Duration::from_nanos(total_nanos.round() as u64))
 }
 
+/// Writes a duration as Go's `Duration.String()` does for whole milliseconds: `5s`, `1m30s`,
+/// `2m0s`, `1h0m0s`, `500ms`, `1.5s`.
+pub fn format_go_duration(duration: Duration) -> String {
+    let millis = duration.as_millis();
+    if !millis.is_multiple_of(1000) {
+        return if millis < 1000 {
+            format!("{millis}ms")
+        } else {
+            format!("{}s", duration.as_secs_f64())
+        };
+    }
+    let secs = duration.as_secs();
+    match (secs / 3600, secs % 3600 / 60, secs % 60) {
+        (0, 0, s) => format!("{s}s"),
+        (0, m, s) => format!("{m}m{s}s"),
+        (h, m, s) => format!("{h}h{m}m{s}s"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn writes_what_go_writes() {
+        for (secs_ms, text) in [
+            ((5, 0), "5s"),
+            ((90, 0), "1m30s"),
+            ((120, 0), "2m0s"),
+            ((3600, 0), "1h0m0s"),
+            ((0, 500), "500ms"),
+            ((1, 500), "1.5s"),
+        ] {
+            let duration = Duration::from_secs(secs_ms.0) + Duration::from_millis(secs_ms.1);
+            assert_eq!(format_go_duration(duration), text);
+            assert_eq!(parse_go_duration(text), Some(duration));
+        }
+    }
 
     #[test]
     fn reads_what_go_reads() {

@@ -217,7 +217,16 @@ impl Replay {
                     Ok(())
                 }
                 Err(error) => {
-                    lock(&self.outcomes).failed_to_create += 1;
+                    let mut outcomes = lock(&self.outcomes);
+                    outcomes.failed_to_create += 1;
+                    // The id it had: what it published (CREATE, DEPLOY, the teardown) is its.
+                    if let CoreError::CreateFailed { id, .. } = &error {
+                        outcomes
+                            .ids
+                            .entry(name.clone())
+                            .or_default()
+                            .push(id.clone());
+                    }
                     Err(error.to_string())
                 }
             };
@@ -273,8 +282,12 @@ fn assemble(
             .iter()
             .find(|name| !available.iter().any(|p| p.name() == name.as_str()))
     {
-        let mut offered: Vec<&str> = available.iter().map(|p| p.name()).collect();
-        offered.dedup();
+        let mut offered: Vec<&str> = Vec::new();
+        for name in available.iter().map(|p| p.name()) {
+            if !offered.contains(&name) {
+                offered.push(name);
+            }
+        }
         return Err(ReplayError::UnknownIntegrationPlugin {
             name: missing.clone(),
             available: offered.join(", "),
@@ -341,7 +354,16 @@ pub async fn run(
         specs: scenario
             .environments
             .iter()
-            .map(|s| (s.name.clone(), s.clone()))
+            .map(|spec| {
+                let mut spec = spec.clone();
+                spec.task_faults = scenario
+                    .faults
+                    .iter()
+                    .filter(|f| f.environment.as_ref().is_none_or(|e| *e == spec.name))
+                    .filter_map(|f| f.task_fault(scenario.epoch))
+                    .collect();
+                (spec.name.clone(), spec)
+            })
             .collect(),
         core: core.clone(),
         publisher: tally.clone(),

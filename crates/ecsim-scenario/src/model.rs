@@ -3,7 +3,8 @@
 use std::{collections::BTreeMap, path::PathBuf, sync::Arc, time::Duration};
 
 use ecsim_core::{
-    DestroyOptions, EnvironmentSpec, TaskSelector, clock::Timestamp, fsm::Transition,
+    DestroyOptions, EnvironmentSpec, TaskFault, TaskFaultOutcome, TaskSelector, clock::Timestamp,
+    fsm::Transition,
 };
 use ecsim_plugin_kafka::KeyPolicy;
 use ecsim_proto::common::{BeamMode, User};
@@ -134,6 +135,32 @@ pub struct Fault {
 }
 
 impl Fault {
+    /// The fault as ecsim's core plays it, when it is one of the environment's tasks
+    /// (`service = "tasks"`); `when` made absolute from the scenario's `epoch`.
+    pub fn task_fault(&self, epoch: Timestamp) -> Option<TaskFault> {
+        if self.service != "tasks" {
+            return None;
+        }
+        let outcome = match self.outcome {
+            FaultOutcome::Error => TaskFaultOutcome::Error,
+            FaultOutcome::Timeout => TaskFaultOutcome::Timeout,
+            _ => return None,
+        };
+        Some(TaskFault {
+            transition: self.operation.to_ascii_uppercase().parse().ok()?,
+            outcome,
+            message: self.message.clone(),
+            times: self.times,
+            from: self.when.map(|when| {
+                Timestamp::from_unix_nanos(
+                    epoch
+                        .unix_nanos()
+                        .saturating_add(i64::try_from(when.as_nanos()).unwrap_or(i64::MAX)),
+                )
+            }),
+        })
+    }
+
     /// The fault as the mock services read it (their `faults` configuration), with `when` made
     /// absolute from the scenario's `epoch`.
     pub fn to_json(&self, epoch: Timestamp) -> serde_json::Value {

@@ -135,7 +135,8 @@ pub fn load(
 
     // Faults go to the plugin of their service, in file order.
     let mut faults: BTreeMap<&str, Vec<serde_json::Value>> = BTreeMap::new();
-    for fault in &scenario.faults {
+    // Faults of the tasks are the core's, not a plugin's.
+    for fault in scenario.faults.iter().filter(|f| f.service != "tasks") {
         let origin = format!("{}:{} ([[fault]])", scenario.file, fault.line);
         let Some(plan) = planned.iter().find(|p| p.name == fault.service) else {
             return Err(PluginSetupError::Invalid {

@@ -72,6 +72,7 @@ fn there_are_the_example_scenarios_the_readme_promises() {
         "integrated-services",
         "dcs-sor-failure",
         "odc-partition-error",
+        "task-failures",
     ] {
         assert!(
             names.iter().any(|n| n == expected),

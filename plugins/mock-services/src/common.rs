@@ -273,23 +273,8 @@ pub(crate) fn fail_step(
 pub(crate) const DEADLINE_EXCEEDED: &str =
     "rpc error: code = DeadlineExceeded desc = context deadline exceeded";
 
-/// "1m30s", "140s", "500ms": a duration as Go prints it.
-pub(crate) fn go_duration(duration: Duration) -> String {
-    let millis = duration.as_millis();
-    if !millis.is_multiple_of(1000) {
-        return if millis < 1000 {
-            format!("{millis}ms")
-        } else {
-            format!("{}s", duration.as_secs_f64())
-        };
-    }
-    let secs = duration.as_secs();
-    match (secs / 3600, secs % 3600 / 60, secs % 60) {
-        (0, 0, s) => format!("{s}s"),
-        (0, m, s) => format!("{m}m{s}s"),
-        (h, m, s) => format!("{h}h{m}m{s}s"),
-    }
-}
+/// A duration as Go writes it (`1m30s`).
+pub(crate) use ecsim_plugin_sdk::proto::duration::format_go_duration as go_duration;
 
 /// The call's failure, as AliECS's plugins write it: `<X> call failed`, with the reason.
 pub(crate) fn failed(what: &str, reason: impl Into<String>) -> CallError {

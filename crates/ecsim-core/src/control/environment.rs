@@ -108,6 +108,8 @@ pub(crate) struct EnvData {
     /// Whether the environment watches its workflow for a critical task in ERROR: from its
     /// first successful CONFIGURE until it handles one (AliECS's `subscribeToWfState`).
     pub(crate) watching: bool,
+    /// Task steps that fail, and how often each has.
+    pub(crate) task_faults: super::task_faults::TaskFaults,
 }
 
 /// An environment.

@@ -162,6 +162,7 @@ impl Core {
             tasks,
             auto_stop_generation: 0,
             watching: false,
+            task_faults: super::task_faults::TaskFaults::new(spec.task_faults.clone()),
         };
         let env = Arc::new(Env::new(
             id.clone(),

@@ -13,7 +13,10 @@ mod environment;
 mod hooks;
 mod lifecycle;
 mod requests;
+mod task_faults;
 mod transition;
+
+pub use task_faults::{TaskFault, TaskFaultOutcome};
 
 use std::{
     collections::BTreeMap,
@@ -117,6 +120,8 @@ pub struct EnvironmentSpec {
     pub user: User,
     /// How long task steps take.
     pub timing: Timing,
+    /// Task steps that fail.
+    pub task_faults: Vec<TaskFault>,
 }
 
 impl EnvironmentSpec {
@@ -132,6 +137,7 @@ impl EnvironmentSpec {
             vars: BTreeMap::new(),
             user: crate::user::person("ecsim"),
             timing: Timing::default(),
+            task_faults: Vec::new(),
         }
     }
 

@@ -20,7 +20,12 @@ use crate::{
     vars::Layer,
 };
 
-use super::{Core, environment::Env, hooks::Weights};
+use super::{
+    Core,
+    environment::Env,
+    hooks::Weights,
+    task_faults::{self, TaskFault, TaskFaultOutcome},
+};
 
 const RUN_END_TIME: &str = "run_end_time_ms";
 const RUN_END_COMPLETION_TIME: &str = "run_end_completion_time_ms";
@@ -434,6 +439,10 @@ impl Core {
 
     /// The task step of a transition: the tasks move, which takes the environment's timing.
     async fn run_tasks(&self, env: &Arc<Env>, transition: Transition) -> Result<(), String> {
+        let fault = env.data().task_faults.strike(transition, self.now());
+        if let Some(fault) = fault {
+            return self.run_failing_tasks(env, transition, &fault).await;
+        }
         self.clock().sleep(env.timing.of(transition)).await;
         let changes = {
             let mut data = env.data();
@@ -456,6 +465,57 @@ impl Core {
         };
         self.emit_task_changes(changes);
         Ok(())
+    }
+
+    /// The task step of a transition a `tasks` fault strikes: it times out, or its first task
+    /// fails the transition; either way the step's error is AliECS's.
+    async fn run_failing_tasks(
+        &self,
+        env: &Arc<Env>,
+        transition: Transition,
+        fault: &TaskFault,
+    ) -> Result<(), String> {
+        match (fault.outcome, transition) {
+            (TaskFaultOutcome::Timeout, Transition::Deploy) => {
+                let timeout = task_faults::deploy_timeout(env.data().vars.get("deploy_timeout"));
+                self.clock().sleep(timeout).await;
+                let roles = env.data().tasks.planned_role_paths(&env.workflow);
+                Err(task_faults::deploy_timed_out(timeout, &roles))
+            }
+            (TaskFaultOutcome::Timeout, _) => {
+                self.clock()
+                    .sleep(task_faults::CONFIGURE_RESPONSE_TIMEOUT)
+                    .await;
+                Err(task_faults::configure_timed_out())
+            }
+            (TaskFaultOutcome::Error, _) => {
+                self.clock().sleep(env.timing.of(transition)).await;
+                let destination = match transition {
+                    Transition::StartActivity => "RUNNING",
+                    Transition::Reset => "STANDBY",
+                    _ => "CONFIGURED",
+                };
+                let (changes, first) = {
+                    let mut data = env.data();
+                    let first = data.tasks.first_task();
+                    (data.tasks.transition_failing_first(destination), first)
+                };
+                self.emit_task_changes(changes);
+                let (role, class, host, id) = first.unwrap_or_default();
+                let name = if transition == Transition::Configure {
+                    role
+                } else {
+                    class
+                };
+                let message = fault
+                    .message
+                    .as_deref()
+                    .unwrap_or("the device went to ERROR");
+                Err(task_faults::task_failed(
+                    transition, &name, &host, &id, message,
+                ))
+            }
+        }
     }
 }
 

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use ecsim_core::{TaskFault, TaskFaultOutcome, fsm::Transition};
 use toml::Spanned;
 
 use super::{Checker, Defined, closest, span, unknown_environment};
@@ -14,7 +15,63 @@ use crate::{
     raw::{RawFault, RawPlugin},
 };
 
+/// The service name of faults of the environment's tasks, which ecsim's core plays.
+pub(crate) const TASKS: &str = "tasks";
+
 impl Checker<'_> {
+    /// A `tasks` fault: a transition's task step that times out (DEPLOY, CONFIGURE) or that a
+    /// task fails (CONFIGURE, START_ACTIVITY, STOP_ACTIVITY, RESET).
+    fn task_fault(&mut self, raw: &RawFault, operation: &str, outcome: FaultOutcome) -> bool {
+        let transition = operation.to_ascii_uppercase().parse::<Transition>().ok();
+        let task_outcome = match outcome {
+            FaultOutcome::Error => Some(TaskFaultOutcome::Error),
+            FaultOutcome::Timeout => Some(TaskFaultOutcome::Timeout),
+            _ => None,
+        };
+        let help = "tasks: timeout on DEPLOY (deploy_timeout) or CONFIGURE; error on CONFIGURE, START_ACTIVITY, STOP_ACTIVITY or RESET";
+        let Some(transition) = transition else {
+            self.report(
+                Problem::new(
+                    span(&raw.operation),
+                    format!("`{operation}` is not a transition with a task step"),
+                    "not a transition",
+                )
+                .help(help),
+            );
+            return false;
+        };
+        if !task_outcome.is_some_and(|o| TaskFault::applies(transition, o)) {
+            self.report(
+                Problem::new(
+                    span(&raw.outcome),
+                    format!(
+                        "the {transition} task step cannot end in `{}`",
+                        outcome.as_str()
+                    ),
+                    "not for tasks",
+                )
+                .help(help),
+            );
+            return false;
+        }
+        let mut ok = true;
+        for (given, key) in [
+            (raw.run.is_some(), "run"),
+            (raw.detectors.is_some(), "detectors"),
+            (raw.delay.is_some(), "delay"),
+        ] {
+            if given {
+                self.report(Problem::new(
+                    span(&raw.service),
+                    format!("a fault of the tasks takes no `{key}`"),
+                    "not for tasks",
+                ));
+                ok = false;
+            }
+        }
+        ok
+    }
+
     /// `integration_plugins`: names, each once. Whether a library provides the ones ecsim does
     /// not build in is known once the libraries are loaded.
     pub(super) fn integration_plugins(
@@ -233,6 +290,9 @@ impl Checker<'_> {
                     .help("add detectors = [\"TPC\"]: the detectors DCS reports unavailable"),
                 );
                 ok = false;
+            }
+            if service == TASKS {
+                ok &= self.task_fault(raw, &operation, outcome);
             }
             if ok {
                 faults.push(Fault {

@@ -1,0 +1,191 @@
+//! Task steps that fail: the `tasks_<EVENT>` step of a transition ending in an error, as AliECS's
+//! task manager reports it (docs/aliecs.md §1.5, §1.6).
+//!
+//! A scenario asks for them with `[[fault]] service = "tasks"`. A DEPLOY times out when the
+//! tasks do not all become active within `deploy_timeout`; a CONFIGURE times out when Mesos does
+//! not answer within two minutes; a CONFIGURE, START_ACTIVITY, STOP_ACTIVITY or RESET fails when
+//! a task fails its transition — the task goes to ERROR and the step's error names it. Either
+//! way the transition is canceled, and what follows is what follows any failed transition.
+
+use std::time::Duration;
+
+use crate::{
+    clock::Timestamp,
+    duration::{format_go_duration, parse_go_duration},
+    fsm::Transition,
+};
+
+/// What a task fault does to its step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskFaultOutcome {
+    /// A task fails the transition (not DEPLOY).
+    Error,
+    /// The step does not complete in time (DEPLOY, CONFIGURE).
+    Timeout,
+}
+
+/// A task step that fails.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskFault {
+    /// The transition whose task step fails.
+    pub transition: Transition,
+    /// How.
+    pub outcome: TaskFaultOutcome,
+    /// The failing task's error, instead of ecsim's.
+    pub message: Option<String>,
+    /// How many times it strikes (every time when `None`).
+    pub times: Option<u32>,
+    /// Armed from this instant on (from the start when `None`).
+    pub from: Option<Timestamp>,
+}
+
+impl TaskFault {
+    /// Whether `outcome` can happen to the task step of `transition` (what validation checks).
+    pub fn applies(transition: Transition, outcome: TaskFaultOutcome) -> bool {
+        match outcome {
+            TaskFaultOutcome::Timeout => {
+                matches!(transition, Transition::Deploy | Transition::Configure)
+            }
+            TaskFaultOutcome::Error => matches!(
+                transition,
+                Transition::Configure
+                    | Transition::StartActivity
+                    | Transition::StopActivity
+                    | Transition::Reset
+            ),
+        }
+    }
+}
+
+/// How long CONFIGURE waits for Mesos (`core/task/manager.go`).
+pub(crate) const CONFIGURE_RESPONSE_TIMEOUT: Duration = Duration::from_secs(120);
+/// `deploy_timeout` when the variable is missing or unreadable.
+const DEFAULT_DEPLOY_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// An environment's task faults and how often each has struck.
+#[derive(Debug, Default)]
+pub(crate) struct TaskFaults(Vec<(TaskFault, u32)>);
+
+impl TaskFaults {
+    pub(crate) fn new(faults: Vec<TaskFault>) -> Self {
+        Self(faults.into_iter().map(|fault| (fault, 0)).collect())
+    }
+
+    /// The fault that strikes this task step now, if any (counted as struck).
+    pub(crate) fn strike(&mut self, transition: Transition, now: Timestamp) -> Option<TaskFault> {
+        let (fault, struck) = self.0.iter_mut().find(|(fault, struck)| {
+            fault.transition == transition
+                && fault.from.is_none_or(|from| from <= now)
+                && fault.times.is_none_or(|times| *struck < times)
+        })?;
+        *struck += 1;
+        Some(fault.clone())
+    }
+}
+
+/// The DEPLOY timeout: `deploy_timeout` as Go reads it.
+pub(crate) fn deploy_timeout(var: Option<&str>) -> Duration {
+    var.and_then(parse_go_duration)
+        .unwrap_or(DEFAULT_DEPLOY_TIMEOUT)
+}
+
+/// AliECS's error when the tasks did not all become active in time
+/// (`core/environment/transition_deploy.go`): here none did.
+pub(crate) fn deploy_timed_out(timeout: Duration, inactive_roles: &[String]) -> String {
+    let mut roles = inactive_roles.to_vec();
+    roles.sort();
+    format!(
+        "workflow deployment timed out ({}), aborting and cleaning up [0 undeployable roles: ; {} inactive roles: {}]",
+        format_go_duration(timeout),
+        roles.len(),
+        roles.join(", ")
+    )
+}
+
+/// AliECS's error when Mesos does not answer a CONFIGURE (`core/task/manager.go`).
+pub(crate) fn configure_timed_out() -> String {
+    format!(
+        "no response from Mesos to CONFIGURE transition request within {}s timeout",
+        CONFIGURE_RESPONSE_TIMEOUT.as_secs()
+    )
+}
+
+/// AliECS's error when a critical task failed its transition (`core/task/manager.go`): the task
+/// is named by its role for CONFIGURE, by its command for the others (ecsim has no command line
+/// and names its class).
+pub(crate) fn task_failed(
+    transition: Transition,
+    name: &str,
+    host: &str,
+    task_id: &str,
+    message: &str,
+) -> String {
+    format!(
+        "{transition} could not complete for critical tasks, errors: task '{name}' on {host} (id {task_id}) failed with error: {message}"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fault_strikes_its_step_as_many_times_as_asked_once_armed() {
+        let at = |ms| Timestamp::from_unix_millis(ms);
+        let mut faults = TaskFaults::new(vec![TaskFault {
+            transition: Transition::Configure,
+            outcome: TaskFaultOutcome::Error,
+            message: None,
+            times: Some(1),
+            from: Some(at(1_000)),
+        }]);
+        assert_eq!(
+            faults.strike(Transition::Configure, at(999)),
+            None,
+            "not armed yet"
+        );
+        assert_eq!(
+            faults.strike(Transition::Deploy, at(2_000)),
+            None,
+            "another step"
+        );
+        assert!(faults.strike(Transition::Configure, at(2_000)).is_some());
+        assert_eq!(
+            faults.strike(Transition::Configure, at(3_000)),
+            None,
+            "once"
+        );
+    }
+
+    #[test]
+    fn errors_read_as_aliecs_writes_them() {
+        assert_eq!(
+            deploy_timed_out(
+                deploy_timeout(Some("90s")),
+                &["rd.host-b.readout".into(), "rd.host-a.readout".into()]
+            ),
+            "workflow deployment timed out (1m30s), aborting and cleaning up [0 undeployable roles: ; 2 inactive roles: rd.host-a.readout, rd.host-b.readout]"
+        );
+        assert_eq!(deploy_timeout(Some("soon")), Duration::from_secs(90));
+        assert_eq!(
+            configure_timed_out(),
+            "no response from Mesos to CONFIGURE transition request within 120s timeout"
+        );
+        assert_eq!(
+            task_failed(Transition::Configure, "readout", "flp-tpc", "2v9o", "boom"),
+            "CONFIGURE could not complete for critical tasks, errors: task 'readout' on flp-tpc (id 2v9o) failed with error: boom"
+        );
+        assert!(TaskFault::applies(
+            Transition::Deploy,
+            TaskFaultOutcome::Timeout
+        ));
+        assert!(!TaskFault::applies(
+            Transition::Deploy,
+            TaskFaultOutcome::Error
+        ));
+        assert!(!TaskFault::applies(
+            Transition::StartActivity,
+            TaskFaultOutcome::Timeout
+        ));
+    }
+}

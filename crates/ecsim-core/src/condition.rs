@@ -224,6 +224,18 @@ pub fn resolve_template<'a>(value: &str, lookup: &impl Fn(&str) -> Option<&'a st
     if is_identifier(inner) {
         return lookup(inner).unwrap_or("").to_owned();
     }
+    // `json.Marshal(json.Sort(json.Unmarshal(var)))`: a JSON list, sorted.
+    if let Some(var) = inner
+        .strip_prefix("json.Marshal(json.Sort(json.Unmarshal(")
+        .and_then(|rest| rest.strip_suffix(")))"))
+        .map(str::trim)
+        .filter(|var| is_identifier(var))
+    {
+        let mut list: Vec<String> =
+            serde_json::from_str(lookup(var).unwrap_or("[]")).unwrap_or_default();
+        list.sort();
+        return serde_json::to_string(&list).unwrap_or_else(|_| "[]".to_owned());
+    }
     match inner.parse::<Condition>() {
         Ok(condition) => condition.evaluate(lookup).to_string(),
         Err(error) => {
@@ -346,5 +358,13 @@ mod tests {
             "false"
         );
         assert_eq!(resolve_template("{{ epn_enabled }}", &lookup), "true");
+        let detectors = vars(&[("detectors", r#"["TPC","ITS"]"#)]);
+        assert_eq!(
+            resolve_template(
+                "{{ json.Marshal(json.Sort(json.Unmarshal(detectors))) }}",
+                &|k| detectors.get(k).map(String::as_str)
+            ),
+            r#"["ITS","TPC"]"#
+        );
     }
 }

@@ -49,8 +49,7 @@ fn defaults() -> BTreeMap<String, String> {
         ("auto_stop_timeout", "none"),
         ("run_type", "PHYSICS"),
         ("deploy_timeout", "90s"),
-        // DCS.
-        ("dcs_detectors", "{{ detectors }}"),
+        // DCS (`dcs_detectors` is the dcs role's: see `role_defaults`).
         ("dcs_sor_parameters", "{}"),
         ("dcs_eor_parameters", "{}"),
         ("dcs_pfr_grace_period", "10s"),
@@ -73,8 +72,7 @@ fn defaults() -> BTreeMap<String, String> {
         ("odc_reset_timeout", "60s"),
         ("odc_partitionterminate_timeout", "60s"),
         ("odc_cleanup_timeout", "60s"),
-        // TRG.
-        ("trg_detectors", "{{ detectors }}"),
+        // TRG (`trg_detectors` is the trg role's).
         ("trg_pfr_timeout", "5s"),
         ("trg_load_timeout", "15s"),
         ("trg_start_timeout", "20s"),
@@ -87,6 +85,21 @@ fn defaults() -> BTreeMap<String, String> {
     pairs
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+/// Defaults the template defines on the dcs and trg roles, not the root: the detectors, sorted,
+/// as JSON (CW:readout-dataflow.yaml, the `dcs` and `trg` roles' `defaults`).
+fn role_defaults() -> BTreeMap<String, BTreeMap<String, String>> {
+    let sorted = "{{ json.Marshal(json.Sort(json.Unmarshal(detectors))) }}";
+    [("dcs", "dcs_detectors"), ("trg", "trg_detectors")]
+        .into_iter()
+        .map(|(role, key)| {
+            (
+                role.to_owned(),
+                BTreeMap::from([(key.to_owned(), sorted.to_owned())]),
+            )
+        })
         .collect()
 }
 
@@ -576,6 +589,7 @@ pub fn workflow() -> Workflow {
         defaults: Arc::new(defaults()),
         calls,
         task_classes: task_classes(),
+        role_defaults: role_defaults(),
     }
 }
 

@@ -54,6 +54,7 @@ impl VarStack {
             layers: Vars {
                 workflow_defaults,
                 defaults: Arc::new(defaults),
+                role_defaults: Arc::default(),
                 vars: Arc::default(),
                 user_vars: Arc::new(user_vars),
             },
@@ -124,16 +125,26 @@ impl VarStack {
 pub struct Vars {
     user_vars: Layer_,
     vars: Layer_,
+    /// The defaults of the role a call belongs to (`dcs_detectors` on the `dcs` role): over the
+    /// root's, under its vars, as AliECS wraps a role's stack around its parent's.
+    role_defaults: Layer_,
     defaults: Layer_,
     workflow_defaults: Layer_,
 }
 
 impl Vars {
+    /// The view a call of a role sees: these role defaults under the environment's vars.
+    pub fn with_role_defaults(mut self, role_defaults: Arc<BTreeMap<String, String>>) -> Self {
+        self.role_defaults = role_defaults;
+        self
+    }
+
     /// The resolved value of `key`.
     pub fn get(&self, key: &str) -> Option<&str> {
         self.user_vars
             .get(key)
             .or_else(|| self.vars.get(key))
+            .or_else(|| self.role_defaults.get(key))
             .or_else(|| self.defaults.get(key))
             .or_else(|| self.workflow_defaults.get(key))
             .map(String::as_str)
@@ -145,6 +156,7 @@ impl Vars {
             layers: [
                 self.user_vars.iter().peekable(),
                 self.vars.iter().peekable(),
+                self.role_defaults.iter().peekable(),
                 self.defaults.iter().peekable(),
                 self.workflow_defaults.iter().peekable(),
             ],
@@ -167,6 +179,7 @@ impl Vars {
     pub fn is_empty(&self) -> bool {
         self.user_vars.is_empty()
             && self.vars.is_empty()
+            && self.role_defaults.is_empty()
             && self.defaults.is_empty()
             && self.workflow_defaults.is_empty()
     }
@@ -206,7 +219,7 @@ impl std::ops::Index<&str> for Vars {
 
 /// The layers' entries merged in key order, the upper layer's value winning.
 struct Merged<'a> {
-    layers: [Peekable<std::collections::btree_map::Iter<'a, String, String>>; 4],
+    layers: [Peekable<std::collections::btree_map::Iter<'a, String, String>>; 5],
 }
 
 impl<'a> Iterator for Merged<'a> {

@@ -31,6 +31,10 @@ pub struct Workflow {
     /// The tasks every host of an environment runs, in order. An environment with more tasks
     /// per host than classes here numbers the extra ones (see [`Workflow::tasks_for_host`]).
     pub task_classes: Vec<TaskClass>,
+    /// Defaults defined on a role rather than the root, by role path below the root (`dcs`):
+    /// the calls of that role and the roles under it see them, the root's variables do not.
+    /// Values may be templates, resolved when an environment is created.
+    pub role_defaults: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 /// A call role: the integration function it calls and when.
@@ -204,6 +208,7 @@ mod tests {
                 CallSpec::new("dcs.eor", "dcs.EndOfRun()", "after_STOP_ACTIVITY-50"),
                 CallSpec::new("dcsx", "dcsx.Foo()", "DESTROY"),
             ],
+            role_defaults: BTreeMap::new(),
             task_classes: vec![
                 TaskClass {
                     name: "readout".into(),

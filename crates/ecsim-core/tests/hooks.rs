@@ -402,3 +402,52 @@ async fn a_failed_run_number_allocation_cancels_without_a_step_event_and_consume
         .unwrap();
     assert_eq!(core.run_number(&other), Some(2));
 }
+
+/// Defaults defined on a role (`dcs_detectors` on `dcs`) are seen by that role's calls only,
+/// resolved from the environment's variables, and are not among the root's variables.
+#[tokio::test(start_paused = true)]
+async fn role_defaults_are_seen_by_the_roles_calls_and_not_by_the_root() {
+    let probe = Arc::new(Probe::new(&[("Echo", Behaviour::EchoVar("qc_detectors"))]));
+    let mut workflow = (*workflow(vec![
+        probe_call("qc.check", "Echo", "enter_RUNNING"),
+        probe_call("other.check", "Echo", "enter_RUNNING"),
+    ]))
+    .clone();
+    workflow.role_defaults.insert(
+        "qc".into(),
+        [(
+            "qc_detectors".to_owned(),
+            "{{ json.Marshal(json.Sort(json.Unmarshal(detectors))) }}".to_owned(),
+        )]
+        .into(),
+    );
+    let (core, recorder) = core(probe, 9).await;
+    let spec = spec(Arc::new(workflow), "TPC").var("detectors", r#"["TPC","ITS"]"#);
+    let id = core.create_environment(spec).await.unwrap();
+    core.control(&id, Transition::StartActivity, user::person("alice"))
+        .await
+        .unwrap();
+    let outputs: Vec<(String, String)> = recorder
+        .call_events()
+        .into_iter()
+        .filter(|c| c.call_status() == ecsim_proto::events::OpStatus::DoneOk)
+        .map(|c| (c.path, c.output))
+        .collect();
+    assert_eq!(
+        outputs,
+        [
+            ("wf.qc.check".to_owned(), r#"["ITS","TPC"]"#.to_owned()),
+            ("wf.other.check".to_owned(), String::new()),
+        ]
+    );
+    let loaded = recorder
+        .environment_events()
+        .into_iter()
+        .find(|e| e.message == "workflow loaded")
+        .unwrap();
+    assert!(
+        !loaded.vars.contains_key("qc_detectors"),
+        "{:?}",
+        loaded.vars
+    );
+}

@@ -224,6 +224,7 @@ async fn core_calling(
         defaults: Default::default(),
         calls,
         task_classes: Vec::new(),
+        role_defaults: Default::default(),
     });
     let mut spec = EnvironmentSpec::new("physics", workflow, &["TPC"]);
     spec.timing = Timing::ZERO;

@@ -34,6 +34,8 @@ pub(crate) struct LoadedCall {
     pub(crate) timeout: String,
     pub(crate) critical: bool,
     pub(crate) return_var: Option<String>,
+    /// The defaults of the call's role and its ancestors below the root, resolved.
+    pub(crate) role_defaults: Arc<BTreeMap<String, String>>,
 }
 
 /// The loaded workflow of an environment: enabled calls and the moments they hook into.
@@ -51,13 +53,41 @@ impl LoadedWorkflow {
     pub(crate) fn load(workflow: &Workflow, vars: &VarStack) -> Self {
         let lookup = |key: &str| vars.get(key);
         let mut loaded = LoadedWorkflow::default();
+        // Resolved once per role, shared by its calls.
+        let resolved: BTreeMap<&str, BTreeMap<String, String>> = workflow
+            .role_defaults
+            .iter()
+            .map(|(role, defaults)| {
+                let values = defaults
+                    .iter()
+                    .map(|(key, value)| (key.clone(), resolve_template(value, &lookup)))
+                    .collect();
+                (role.as_str(), values)
+            })
+            .collect();
+        let mut shared: BTreeMap<String, Arc<BTreeMap<String, String>>> = BTreeMap::new();
         for spec in workflow
             .calls
             .iter()
             .filter(|spec| spec.enabled.evaluate(&lookup))
         {
             let index = loaded.calls.len();
+            // A role's defaults, then its descendants' over them: `dcs` for `dcs.sor`.
+            let role_defaults = shared
+                .entry(spec.role.clone())
+                .or_insert_with(|| {
+                    let mut merged = BTreeMap::new();
+                    let parts: Vec<&str> = spec.role.split('.').collect();
+                    for depth in 1..=parts.len() {
+                        if let Some(defaults) = resolved.get(parts[..depth].join(".").as_str()) {
+                            merged.extend(defaults.clone());
+                        }
+                    }
+                    Arc::new(merged)
+                })
+                .clone();
             let call = LoadedCall {
+                role_defaults,
                 role_path: workflow.role_path(&spec.role),
                 func: spec.func.clone(),
                 trigger_expr: spec.trigger.clone(),

@@ -197,7 +197,11 @@ impl Core {
         };
         self.emit(CorePayload::Call(event.clone()));
 
-        let vars = env.data().vars.consolidated();
+        let vars = env
+            .data()
+            .vars
+            .consolidated()
+            .with_role_defaults(Arc::clone(&call.role_defaults));
         let target = parse_func(&call.func).and_then(|(plugin, function)| {
             let Some(found) = self.plugin(plugin) else {
                 // expr-lang's compile error for a name that is not in the environment.

@@ -194,6 +194,7 @@ pub fn workflow(calls: Vec<CallSpec>) -> Arc<Workflow> {
         defaults: Default::default(),
         calls,
         task_classes: Vec::new(),
+        role_defaults: Default::default(),
     })
 }
 

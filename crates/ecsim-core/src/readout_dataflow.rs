@@ -552,16 +552,19 @@ fn kafka() -> Vec<CallSpec> {
     .collect()
 }
 
+/// The tasks of every FLP (CW:readout-dataflow.yaml, the `host-{{ it }}` roles): readout, and
+/// under `data-distribution` the StfBuilder sending to the StfSender.
 fn task_classes() -> Vec<TaskClass> {
     let tasks = "github.com/AliceO2Group/ControlWorkflows/tasks";
     [
-        ("readout", "readout"),
-        ("stfb", "stfbuilder"),
-        ("stfs", "stfsender"),
+        ("readout", None, "readout"),
+        ("stfb", Some("data-distribution"), "stfbuilder-senderoutput"),
+        ("stfs", Some("data-distribution"), "stfsender"),
     ]
     .into_iter()
-    .map(|(name, class)| TaskClass {
+    .map(|(name, group, class)| TaskClass {
         name: name.to_owned(),
+        group: group.map(str::to_owned),
         class_name: format!("{tasks}/{class}@master"),
     })
     .collect()

@@ -3,8 +3,9 @@
 //! AliECS runs its tasks on the FLPs through Mesos and reports every change of a task's state or
 //! status as an `Ev_TaskEvent` (key: task id), and every change of a role's state or status as an
 //! `Ev_RoleEvent`, one field per message (reference §3.1). ecsim keeps a role tree of the same
-//! shape — root `readout-dataflow`, one `host-<name>` role per host, one task role per task — and
-//! moves the tasks with the environment:
+//! shape — root `readout-dataflow`, one `host-<name>` role per host, under it the `readout` task
+//! role and a `data-distribution` role with the `stfb` and `stfs` task roles — and moves the
+//! tasks with the environment:
 //!
 //! | step | tasks |
 //! |---|---|
@@ -20,7 +21,7 @@
 //!
 //! Still simpler than AliECS: roles are recomputed once all tasks of a step have moved, so the
 //! transient MIXED/PARTIAL values AliECS's task-by-task propagation shows are not published,
-//! and the tree has no `data-distribution` level nor aggregator roles above the call roles.
+//! and the aggregator roles above the call roles (`readout-dataflow.kafka`) have no events.
 
 use ecsim_proto::events::{EvRoleEvent, EvTaskEvent, Traits};
 
@@ -131,11 +132,26 @@ impl TaskTree {
         let mut changes = Changes::default();
         self.tasks.clear();
         self.roles.clear();
+        let mut group_roles = Vec::new();
         let mut host_roles = Vec::new();
         for (host, count) in &self.hosts {
             let host_path = format!("{}.host-{host}", self.root);
             for class in workflow.tasks_for_host(*count) {
-                let role_path = format!("{host_path}.{}", class.name);
+                let parent_path = match &class.group {
+                    Some(group) => {
+                        let path = format!("{host_path}.{group}");
+                        if !group_roles.iter().any(|r: &Role| r.path == path) {
+                            group_roles.push(Role {
+                                path: path.clone(),
+                                state: String::new(),
+                                status: String::new(),
+                            });
+                        }
+                        path
+                    }
+                    None => host_path.clone(),
+                };
+                let role_path = format!("{parent_path}.{}", class.name);
                 let task = Task {
                     id: uids.next_id(now),
                     class_name: class.class_name,
@@ -159,6 +175,9 @@ impl TaskTree {
                 status: String::new(),
             });
         }
+        // Inner aggregators before the hosts, the hosts before the root: each is recomputed
+        // after the roles under it.
+        self.roles.extend(group_roles);
         self.roles.extend(host_roles);
         self.roles.push(Role {
             path: self.root.clone(),
@@ -181,7 +200,12 @@ impl TaskTree {
                 workflow
                     .tasks_for_host(*count)
                     .into_iter()
-                    .map(move |class| format!("{}.host-{host}.{}", self.root, class.name))
+                    .map(move |class| match &class.group {
+                        Some(group) => {
+                            format!("{}.host-{host}.{group}.{}", self.root, class.name)
+                        }
+                        None => format!("{}.host-{host}.{}", self.root, class.name),
+                    })
             })
             .collect()
     }
@@ -452,8 +476,20 @@ mod tests {
         assert_eq!(first.name, format!("{}#{}", first.class_name, first.taskid));
         assert_eq!(first.path, "readout-dataflow.host-flp001.readout");
         assert_eq!(first.taskid.len(), 11);
-        // 6 task roles + 2 hosts + root, each a status and a state event, then the call role.
-        assert_eq!(changes.roles.len(), 9 * 2 + 1);
+        // 6 task roles + 2 data-distribution roles + 2 hosts + root, each a status and a state
+        // event, then the call role.
+        assert_eq!(changes.roles.len(), 11 * 2 + 1);
+        let stfb = &changes.tasks[1];
+        assert_eq!(
+            stfb.path,
+            "readout-dataflow.host-flp001.data-distribution.stfb"
+        );
+        assert!(
+            changes.roles.iter().any(|r| r.role_path
+                == "readout-dataflow.host-flp001.data-distribution"
+                && r.state == "STANDBY"),
+            "the data-distribution level has its events"
+        );
         let root: Vec<_> = changes
             .roles
             .iter()
@@ -487,8 +523,8 @@ mod tests {
         assert_eq!(configure.tasks.len(), 2);
         assert_eq!(
             configure.roles.len(),
-            4,
-            "2 task roles, 1 host, root: state only"
+            5,
+            "2 task roles, data-distribution, 1 host, root: state only"
         );
         assert!(
             configure

@@ -111,8 +111,11 @@ impl CallSpec {
 /// A kind of task a host runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskClass {
-    /// The task role's name under the host role (`readout`).
+    /// The task role's name (`readout`).
     pub name: String,
+    /// The aggregator role between the host role and the task role, if any
+    /// (`data-distribution` for the StfBuilder and StfSender).
+    pub group: Option<String>,
     /// The task class (`github.com/AliceO2Group/ControlWorkflows/tasks/readout@master`).
     pub class_name: String,
 }
@@ -185,6 +188,7 @@ impl Workflow {
                     } else {
                         format!("{}-{}", class.name, round + 1)
                     },
+                    group: class.group.clone(),
                     class_name: class.class_name.clone(),
                 }
             })
@@ -212,10 +216,12 @@ mod tests {
             task_classes: vec![
                 TaskClass {
                     name: "readout".into(),
+                    group: None,
                     class_name: "r".into(),
                 },
                 TaskClass {
                     name: "stfb".into(),
+                    group: Some("data-distribution".into()),
                     class_name: "b".into(),
                 },
             ],

@@ -19,9 +19,11 @@
 //!
 //! Names follow AliECS: a task is `<task class>#<task id>`, its id an 11-character uid.
 //!
-//! Still simpler than AliECS: roles are recomputed once all tasks of a step have moved, so the
-//! transient MIXED/PARTIAL values AliECS's task-by-task propagation shows are not published,
-//! and the aggregator roles above the call roles (`readout-dataflow.kafka`) have no events.
+//! As in AliECS, every task's change goes up its roles at once: a task's new state, then each
+//! role above it whose aggregated state changed, bottom up (a host shows MIXED while its tasks
+//! move, PARTIAL while some are active); a status the other way round, roles first. Task and
+//! role events interleave. Unlike AliECS, the aggregator roles above the call roles
+//! (`readout-dataflow.kafka`) have no events, and the call roles no state.
 
 use ecsim_proto::events::{EvRoleEvent, EvTaskEvent, Traits};
 
@@ -43,6 +45,8 @@ struct Task {
     status: &'static str,
     /// Its task role was set to ERROR by the core (TASK_INTERNAL_ERROR), whatever the task says.
     role_in_error: bool,
+    /// Its task role and the roles above it, bottom up: indexes into `TaskTree::roles`.
+    chain: Vec<usize>,
 }
 
 impl Task {
@@ -77,18 +81,114 @@ impl std::fmt::Display for TaskSelector {
     }
 }
 
+/// A role of the tree: a task's role, or an aggregator (`data-distribution`, a host, the root).
+/// It counts the states and statuses of the task roles beneath it, so that a task's change
+/// updates its ancestors in constant time each.
 #[derive(Debug, Clone)]
 struct Role {
     path: String,
-    state: String,
-    status: String,
+    /// What the role last reported ("" before it ever did).
+    state: &'static str,
+    status: &'static str,
+    states: Counts,
+    statuses: Counts,
 }
 
-/// The events a change produced, in the order AliECS would send them.
+impl Role {
+    /// A task role as AliECS copies it from the template: STANDBY, INACTIVE; an aggregator has
+    /// no state or status until a task reports (UNKNOWN, UNDEFINED: never published).
+    fn new(path: String, task_role: bool) -> Self {
+        let (state, status) = if task_role {
+            ("STANDBY", INACTIVE)
+        } else {
+            ("", "")
+        };
+        Self {
+            path,
+            state,
+            status,
+            states: Counts::default(),
+            statuses: Counts::default(),
+        }
+    }
+}
+
+/// How many task roles beneath a role are in each state (or status).
+#[derive(Debug, Clone, Default)]
+struct Counts(Vec<(&'static str, usize)>);
+
+impl Counts {
+    fn add(&mut self, value: &'static str) {
+        match self.0.iter_mut().find(|(v, _)| *v == value) {
+            Some((_, n)) => *n += 1,
+            None => self.0.push((value, 1)),
+        }
+    }
+
+    fn remove(&mut self, value: &'static str) {
+        if let Some(index) = self.0.iter().position(|(v, _)| *v == value) {
+            self.0[index].1 -= 1;
+            if self.0[index].1 == 0 {
+                self.0.remove(index);
+            }
+        }
+    }
+
+    /// AliECS's product of states (`sm.State.X`): ERROR wins, one state stays, several are MIXED.
+    fn state(&self) -> &'static str {
+        match self.0.as_slice() {
+            [] => "",
+            [(one, _)] => one,
+            many if many.iter().any(|(v, _)| *v == ERROR) => ERROR,
+            _ => MIXED,
+        }
+    }
+
+    /// AliECS's product of statuses (`task.STATUS_PRODUCT`, for the statuses tasks have): one
+    /// status stays, ACTIVE with INACTIVE is PARTIAL.
+    fn status(&self) -> &'static str {
+        match self.0.as_slice() {
+            [] => "",
+            [(one, _)] => one,
+            _ => PARTIAL,
+        }
+    }
+}
+
+/// One event of a change.
+#[derive(Debug)]
+pub(crate) enum Change {
+    Task(EvTaskEvent),
+    Role(EvRoleEvent),
+}
+
+/// The events a change produced, in the order AliECS sends them: a task's state, then its
+/// roles' from the bottom up; its roles' statuses, then the task's.
 #[derive(Debug, Default)]
-pub(crate) struct Changes {
-    pub(crate) tasks: Vec<EvTaskEvent>,
-    pub(crate) roles: Vec<EvRoleEvent>,
+pub(crate) struct Changes(pub(crate) Vec<Change>);
+
+impl Changes {
+    #[cfg(test)]
+    pub(crate) fn tasks(&self) -> Vec<&EvTaskEvent> {
+        self.0
+            .iter()
+            .filter_map(|c| match c {
+                Change::Task(t) => Some(t),
+                Change::Role(_) => None,
+            })
+            .collect()
+    }
+
+    #[cfg(test)]
+    pub(crate) fn roles(&self) -> Vec<&EvRoleEvent> {
+        self.0
+            .iter()
+            .filter_map(|c| match c {
+                Change::Role(r) => Some(r),
+                Change::Task(_) => None,
+            })
+            .collect()
+    }
 }
 
 /// The tasks and roles of one environment.
@@ -122,71 +222,96 @@ impl TaskTree {
         }
     }
 
-    /// Launches every task (DEPLOY): tasks get ids, become STANDBY and ACTIVE.
+    /// Launches every task (DEPLOY): tasks get ids and become ACTIVE one after the other, in
+    /// STANDBY; then the call roles become ACTIVE.
     pub(crate) fn deploy(
         &mut self,
         workflow: &Workflow,
         uids: &mut UidGenerator,
         now: Timestamp,
     ) -> Changes {
-        let mut changes = Changes::default();
         self.tasks.clear();
         self.roles.clear();
-        let mut group_roles = Vec::new();
-        let mut host_roles = Vec::new();
+        // The tree: task roles first, then the inner aggregators, the hosts, the root — each
+        // role after every role beneath it.
+        let mut task_roles: Vec<Role> = Vec::new();
+        let mut groups: Vec<String> = Vec::new();
+        let mut hosts: Vec<String> = Vec::new();
+        let mut placed: Vec<(usize, Option<String>, String)> = Vec::new();
         for (host, count) in &self.hosts {
             let host_path = format!("{}.host-{host}", self.root);
             for class in workflow.tasks_for_host(*count) {
-                let parent_path = match &class.group {
-                    Some(group) => {
-                        let path = format!("{host_path}.{group}");
-                        if !group_roles.iter().any(|r: &Role| r.path == path) {
-                            group_roles.push(Role {
-                                path: path.clone(),
-                                state: String::new(),
-                                status: String::new(),
-                            });
-                        }
-                        path
-                    }
-                    None => host_path.clone(),
-                };
-                let role_path = format!("{parent_path}.{}", class.name);
-                let task = Task {
+                let group = class.group.as_ref().map(|g| format!("{host_path}.{g}"));
+                let parent = group.clone().unwrap_or_else(|| host_path.clone());
+                if let Some(group) = &group
+                    && !groups.contains(group)
+                {
+                    groups.push(group.clone());
+                }
+                let role_path = format!("{parent}.{}", class.name);
+                placed.push((task_roles.len(), group, host_path.clone()));
+                task_roles.push(Role::new(role_path.clone(), true));
+                self.tasks.push(Task {
                     id: uids.next_id(now),
                     class_name: class.class_name,
                     hostname: host.clone(),
-                    role_path: role_path.clone(),
+                    role_path,
                     state: "STANDBY",
-                    status: ACTIVE,
+                    status: INACTIVE,
                     role_in_error: false,
-                };
-                changes.tasks.push(self.task_event(&task));
-                self.roles.push(Role {
-                    path: role_path,
-                    state: String::new(),
-                    status: String::new(),
+                    chain: Vec::new(),
                 });
-                self.tasks.push(task);
             }
-            host_roles.push(Role {
-                path: host_path,
-                state: String::new(),
-                status: String::new(),
-            });
+            hosts.push(host_path);
         }
-        // Inner aggregators before the hosts, the hosts before the root: each is recomputed
-        // after the roles under it.
-        self.roles.extend(group_roles);
-        self.roles.extend(host_roles);
-        self.roles.push(Role {
-            path: self.root.clone(),
-            state: String::new(),
-            status: String::new(),
-        });
-        self.aggregate(&mut changes);
+        let group_base = task_roles.len();
+        let host_base = group_base + groups.len();
+        let root = host_base + hosts.len();
+        self.roles = task_roles;
+        self.roles
+            .extend(groups.iter().map(|g| Role::new(g.clone(), false)));
+        self.roles
+            .extend(hosts.iter().map(|h| Role::new(h.clone(), false)));
+        self.roles.push(Role::new(self.root.clone(), false));
+        for (task, (role, group, host)) in self.tasks.iter_mut().zip(placed) {
+            let mut chain = vec![role];
+            if let Some(group) = group {
+                chain.extend(
+                    groups
+                        .iter()
+                        .position(|g| *g == group)
+                        .map(|i| group_base + i),
+                );
+            }
+            chain.extend(hosts.iter().position(|h| *h == host).map(|i| host_base + i));
+            chain.push(root);
+            task.chain = chain;
+        }
+        // Every task role counts in its ancestors from the start, STANDBY and INACTIVE.
+        for i in 0..self.tasks.len() {
+            let (state, status) = (self.tasks[i].role_state(), self.tasks[i].status);
+            for &role in &self.tasks[i].chain.clone()[1..] {
+                self.roles[role].states.add(state);
+                self.roles[role].statuses.add(status);
+            }
+        }
+        for i in 0..self.tasks.len() {
+            let role = self.tasks[i].chain[0];
+            self.roles[role].states.add("STANDBY");
+            self.roles[role].statuses.add(INACTIVE);
+        }
+
+        let mut changes = Changes::default();
+        for i in 0..self.tasks.len() {
+            // Mesos reports the task running: its roles' statuses, then the task's event; the
+            // task's STANDBY then reaches the aggregators that had no state yet.
+            self.set_status(i, ACTIVE, &mut changes);
+            self.propagate_state(i, &mut changes);
+        }
         for path in &self.call_roles {
-            changes.roles.push(self.role_event(path, ACTIVE, ""));
+            changes
+                .0
+                .push(Change::Role(self.role_event(path, ACTIVE, "")));
         }
         changes
     }
@@ -250,13 +375,67 @@ impl TaskTree {
         for i in 0..self.tasks.len() {
             let target = if first_fails && i == 0 { ERROR } else { state };
             if select(self.tasks[i].state) && self.tasks[i].state != target {
-                self.tasks[i].state = target;
-                let event = self.task_event(&self.tasks[i]);
-                changes.tasks.push(event);
+                self.set_state(i, target, &mut changes);
             }
         }
-        self.aggregate(&mut changes);
         changes
+    }
+
+    /// Task `i` reports `state`: its event, then its roles' from the bottom up, each that changed
+    /// (AliECS's `updateTaskState`, `taskRole.updateState`, `aggregatorRole.updateState`).
+    fn set_state(&mut self, i: usize, state: &'static str, changes: &mut Changes) {
+        let before = self.tasks[i].role_state();
+        self.tasks[i].state = state;
+        changes
+            .0
+            .push(Change::Task(self.task_event(&self.tasks[i])));
+        self.recount_state(i, before);
+        self.propagate_state(i, changes);
+    }
+
+    /// Moves task `i`'s role state in its roles' counts from `before` to what it is now.
+    fn recount_state(&mut self, i: usize, before: &'static str) {
+        let after = self.tasks[i].role_state();
+        for &role in &self.tasks[i].chain {
+            self.roles[role].states.remove(before);
+            self.roles[role].states.add(after);
+        }
+    }
+
+    /// Publishes the state of every role above task `i` that changed, bottom up.
+    fn propagate_state(&mut self, i: usize, changes: &mut Changes) {
+        for &role in &self.tasks[i].chain {
+            let state = self.roles[role].states.state();
+            if state != self.roles[role].state {
+                self.roles[role].state = state;
+                let path = self.roles[role].path.clone();
+                changes
+                    .0
+                    .push(Change::Role(self.role_event(&path, "", state)));
+            }
+        }
+    }
+
+    /// Task `i` reports `status`: its roles' statuses from the bottom up, each that changed, then
+    /// the task's event (AliECS's `updateTaskStatus`).
+    fn set_status(&mut self, i: usize, status: &'static str, changes: &mut Changes) {
+        let before = self.tasks[i].status;
+        self.tasks[i].status = status;
+        for &role in &self.tasks[i].chain.clone() {
+            self.roles[role].statuses.remove(before);
+            self.roles[role].statuses.add(status);
+            let aggregated = self.roles[role].statuses.status();
+            if aggregated != self.roles[role].status {
+                self.roles[role].status = aggregated;
+                let path = self.roles[role].path.clone();
+                changes
+                    .0
+                    .push(Change::Role(self.role_event(&path, aggregated, "")));
+            }
+        }
+        changes
+            .0
+            .push(Change::Task(self.task_event(&self.tasks[i])));
     }
 
     /// Releases the tasks (teardown's "releasing tasks"). AliECS only detaches them from the
@@ -265,7 +444,9 @@ impl TaskTree {
     pub(crate) fn release(&mut self) -> Changes {
         let mut changes = Changes::default();
         for path in &self.call_roles {
-            changes.roles.push(self.role_event(path, INACTIVE, ""));
+            changes
+                .0
+                .push(Change::Role(self.role_event(path, INACTIVE, "")));
         }
         changes
     }
@@ -295,10 +476,8 @@ impl TaskTree {
         let index = self.find(which)?;
         let mut changes = Changes::default();
         if self.tasks[index].state != ERROR {
-            self.tasks[index].state = ERROR;
-            changes.tasks.push(self.task_event(&self.tasks[index]));
+            self.set_state(index, ERROR, &mut changes);
         }
-        self.aggregate(&mut changes);
         Some(changes)
     }
 
@@ -306,9 +485,11 @@ impl TaskTree {
     /// is (`manager.go`). Returns the changes, or `None` when no task matches.
     pub(crate) fn fail_role_of(&mut self, which: &TaskSelector) -> Option<Changes> {
         let index = self.find(which)?;
+        let before = self.tasks[index].role_state();
         self.tasks[index].role_in_error = true;
+        self.recount_state(index, before);
         let mut changes = Changes::default();
-        self.aggregate(&mut changes);
+        self.propagate_state(index, &mut changes);
         Some(changes)
     }
 
@@ -340,38 +521,6 @@ impl TaskTree {
                 "{} critical tasks transitioned to ERROR, could not determine the first one to fail",
                 many.len()
             ),
-        }
-    }
-
-    /// Recomputes every role's state and status from its tasks, recording each change.
-    fn aggregate(&mut self, changes: &mut Changes) {
-        for i in 0..self.roles.len() {
-            let prefix = format!("{}.", self.roles[i].path);
-            let (state, status) = {
-                let under: Vec<&Task> = self
-                    .tasks
-                    .iter()
-                    .filter(|t| {
-                        t.role_path == self.roles[i].path || t.role_path.starts_with(&prefix)
-                    })
-                    .collect();
-                (
-                    aggregate_state(under.iter().map(|t| t.role_state())),
-                    aggregate_status(under.iter().map(|t| t.status)),
-                )
-            };
-            if status != self.roles[i].status {
-                self.roles[i].status = status.clone();
-                changes
-                    .roles
-                    .push(self.role_event(&self.roles[i].path, &status, ""));
-            }
-            if state != self.roles[i].state {
-                self.roles[i].state = state.clone();
-                changes
-                    .roles
-                    .push(self.role_event(&self.roles[i].path, "", &state));
-            }
         }
     }
 
@@ -412,35 +561,6 @@ impl TaskTree {
     }
 }
 
-/// AliECS's product of states (`sm.State.X`): ERROR wins, equal states stay, others are MIXED;
-/// empty for no task.
-fn aggregate_state<'a>(values: impl Iterator<Item = &'a str>) -> String {
-    let mut result: Option<&str> = None;
-    for value in values {
-        result = Some(match result {
-            None => value,
-            Some(current) if current == value => current,
-            Some(current) if current == ERROR || value == ERROR => ERROR,
-            Some(_) => MIXED,
-        });
-    }
-    result.unwrap_or_default().to_owned()
-}
-
-/// AliECS's product of statuses (`task.STATUS_PRODUCT`, for the statuses tasks have): equal
-/// statuses stay, ACTIVE with INACTIVE is PARTIAL; empty for no task.
-fn aggregate_status<'a>(values: impl Iterator<Item = &'a str>) -> String {
-    let mut result: Option<&str> = None;
-    for value in values {
-        result = Some(match result {
-            None => value,
-            Some(current) if current == value => current,
-            Some(_) => PARTIAL,
-        });
-    }
-    result.unwrap_or_default().to_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -457,18 +577,36 @@ mod tests {
         )
     }
 
-    #[test]
-    fn deploying_launches_every_task_and_activates_every_role() {
+    fn deployed(hosts: &[&str], per_host: usize) -> (TaskTree, Changes) {
         let wf = readout_dataflow::workflow();
-        let mut tree = tree(&["flp001", "flp002"], 3);
+        let mut tree = tree(hosts, per_host);
         let changes = tree.deploy(
             &wf,
             &mut UidGenerator::new(1),
             Timestamp::from_unix_millis(1_750_000_000_000),
         );
+        (tree, changes)
+    }
+
+    /// The events as `task STATE/STATUS` and `role-path state|status`, in order.
+    fn trace(changes: &Changes) -> Vec<String> {
+        changes
+            .0
+            .iter()
+            .map(|change| match change {
+                Change::Task(t) => format!("task {} {}/{}", t.path, t.state, t.status),
+                Change::Role(r) => format!("role {} {}{}", r.role_path, r.state, r.status),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn deploying_launches_every_task_and_activates_every_role() {
+        let (tree, changes) = deployed(&["flp001", "flp002"], 3);
         assert_eq!(tree.task_count(), 6);
-        assert_eq!(changes.tasks.len(), 6);
-        let first = &changes.tasks[0];
+        let tasks = changes.tasks();
+        assert_eq!(tasks.len(), 6);
+        let first = tasks[0];
         assert_eq!(
             (first.state.as_str(), first.status.as_str()),
             ("STANDBY", "ACTIVE")
@@ -476,89 +614,99 @@ mod tests {
         assert_eq!(first.name, format!("{}#{}", first.class_name, first.taskid));
         assert_eq!(first.path, "readout-dataflow.host-flp001.readout");
         assert_eq!(first.taskid.len(), 11);
-        // 6 task roles + 2 data-distribution roles + 2 hosts + root, each a status and a state
-        // event, then the call role.
-        assert_eq!(changes.roles.len(), 11 * 2 + 1);
-        let stfb = &changes.tasks[1];
         assert_eq!(
-            stfb.path,
+            tasks[1].path,
             "readout-dataflow.host-flp001.data-distribution.stfb"
         );
-        assert!(
-            changes.roles.iter().any(|r| r.role_path
-                == "readout-dataflow.host-flp001.data-distribution"
-                && r.state == "STANDBY"),
-            "the data-distribution level has its events"
-        );
-        let root: Vec<_> = changes
-            .roles
-            .iter()
-            .filter(|r| r.role_path == "readout-dataflow")
-            .collect();
-        assert_eq!(root.len(), 2);
+        let roles = changes.roles();
+        let last = |path: &str, state: bool| {
+            roles
+                .iter()
+                .rev()
+                .filter(|r| r.role_path == path)
+                .map(|r| if state { &r.state } else { &r.status })
+                .find(|value| !value.is_empty())
+                .cloned()
+        };
+        for path in [
+            "readout-dataflow",
+            "readout-dataflow.host-flp002",
+            "readout-dataflow.host-flp001.data-distribution",
+        ] {
+            assert_eq!(last(path, false).as_deref(), Some("ACTIVE"), "{path}");
+            assert_eq!(last(path, true).as_deref(), Some("STANDBY"), "{path}");
+        }
         assert_eq!(
-            (root[0].status.as_str(), root[0].state.as_str()),
-            ("ACTIVE", "")
-        );
-        assert_eq!(
-            (root[1].status.as_str(), root[1].state.as_str()),
-            ("", "STANDBY")
-        );
-        assert_eq!(
-            changes.roles.last().unwrap().role_path,
+            roles.last().unwrap().role_path,
             "readout-dataflow.kafka.running"
         );
     }
 
+    /// A task's change goes up its roles at once, so a host is PARTIAL while some of its tasks
+    /// are active, MIXED while they move, and task and role events interleave; task roles start
+    /// STANDBY and INACTIVE, as AliECS copies them, aggregators with nothing to say.
     #[test]
-    fn only_changes_produce_events() {
-        let wf = readout_dataflow::workflow();
-        let mut tree = tree(&["flp001"], 2);
-        tree.deploy(
-            &wf,
-            &mut UidGenerator::new(1),
-            Timestamp::from_unix_millis(1_750_000_000_000),
+    fn role_events_interleave_with_task_events_and_show_transient_values() {
+        let (mut tree, changes) = deployed(&["flp001"], 2);
+        let host = "readout-dataflow.host-flp001";
+        let dd = "readout-dataflow.host-flp001.data-distribution";
+        assert_eq!(
+            trace(&changes),
+            [
+                format!("role {host}.readout ACTIVE"),
+                format!("role {host} PARTIAL"),
+                "role readout-dataflow PARTIAL".to_owned(),
+                format!("task {host}.readout STANDBY/ACTIVE"),
+                format!("role {host} STANDBY"),
+                "role readout-dataflow STANDBY".to_owned(),
+                format!("role {dd}.stfb ACTIVE"),
+                format!("role {dd} ACTIVE"),
+                format!("role {host} ACTIVE"),
+                "role readout-dataflow ACTIVE".to_owned(),
+                format!("task {dd}.stfb STANDBY/ACTIVE"),
+                format!("role {dd} STANDBY"),
+                "role readout-dataflow.kafka.running ACTIVE".to_owned(),
+            ]
         );
         let configure = tree.transition("CONFIGURED", |_| true);
-        assert_eq!(configure.tasks.len(), 2);
         assert_eq!(
-            configure.roles.len(),
-            5,
-            "2 task roles, data-distribution, 1 host, root: state only"
-        );
-        assert!(
-            configure
-                .roles
-                .iter()
-                .all(|r| r.state == "CONFIGURED" && r.status.is_empty())
+            trace(&configure),
+            [
+                format!("task {host}.readout CONFIGURED/ACTIVE"),
+                format!("role {host}.readout CONFIGURED"),
+                format!("role {host} MIXED"),
+                "role readout-dataflow MIXED".to_owned(),
+                format!("task {dd}.stfb CONFIGURED/ACTIVE"),
+                format!("role {dd}.stfb CONFIGURED"),
+                format!("role {dd} CONFIGURED"),
+                format!("role {host} CONFIGURED"),
+                "role readout-dataflow CONFIGURED".to_owned(),
+            ]
         );
         let again = tree.transition("CONFIGURED", |_| true);
-        assert!(again.tasks.is_empty() && again.roles.is_empty());
-        // Stopping only running tasks changes nothing when none runs.
+        assert!(again.0.is_empty(), "only changes produce events");
         let stop = tree.transition("CONFIGURED", |state| state == "RUNNING");
-        assert!(stop.tasks.is_empty());
+        assert!(stop.0.is_empty(), "stopping only running tasks: none runs");
     }
 
     #[test]
     fn roles_aggregate_as_aliecs_products_error_wins_and_mixed_statuses_are_partial() {
-        assert_eq!(
-            aggregate_state(["RUNNING", "RUNNING"].into_iter()),
-            "RUNNING"
-        );
-        assert_eq!(
-            aggregate_state(["RUNNING", "CONFIGURED"].into_iter()),
-            "MIXED"
-        );
-        assert_eq!(
-            aggregate_state(["RUNNING", "ERROR", "CONFIGURED"].into_iter()),
-            "ERROR"
-        );
-        assert_eq!(aggregate_state(std::iter::empty()), "");
-        assert_eq!(aggregate_status(["ACTIVE", "ACTIVE"].into_iter()), "ACTIVE");
-        assert_eq!(
-            aggregate_status(["ACTIVE", "INACTIVE"].into_iter()),
-            "PARTIAL"
-        );
+        let counts = |values: &[&'static str]| {
+            let mut counts = Counts::default();
+            for value in values {
+                counts.add(value);
+            }
+            counts
+        };
+        assert_eq!(counts(&["RUNNING", "RUNNING"]).state(), "RUNNING");
+        assert_eq!(counts(&["RUNNING", "CONFIGURED"]).state(), "MIXED");
+        assert_eq!(counts(&["RUNNING", "ERROR", "CONFIGURED"]).state(), "ERROR");
+        assert_eq!(counts(&[]).state(), "");
+        assert_eq!(counts(&["ACTIVE", "ACTIVE"]).status(), "ACTIVE");
+        assert_eq!(counts(&["ACTIVE", "INACTIVE"]).status(), "PARTIAL");
+        let mut moving = counts(&["RUNNING", "CONFIGURED"]);
+        moving.remove("CONFIGURED");
+        assert_eq!(moving.state(), "RUNNING", "a count that reaches 0 is gone");
     }
 
     #[test]
@@ -606,17 +754,18 @@ mod tests {
             &mut UidGenerator::new(1),
             Timestamp::from_unix_millis(1_750_000_000_000),
         );
+        let launched = deployed.tasks();
         let release = tree.release();
-        assert!(release.tasks.is_empty());
+        assert!(release.tasks().is_empty());
         let roles: Vec<(&str, &str)> = release
-            .roles
-            .iter()
+            .roles()
+            .into_iter()
             .map(|r| (r.role_path.as_str(), r.status.as_str()))
             .collect();
         assert_eq!(roles, [("readout-dataflow.kafka.running", "INACTIVE")]);
         let killed = tree.kill();
-        assert_eq!(killed.len(), deployed.tasks.len());
-        for (kill, launch) in killed.iter().zip(&deployed.tasks) {
+        assert_eq!(killed.len(), launched.len());
+        for (kill, launch) in killed.iter().zip(launched) {
             assert_eq!(
                 (kill.taskid.as_str(), kill.status.as_str()),
                 (launch.taskid.as_str(), "INACTIVE")

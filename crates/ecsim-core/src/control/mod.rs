@@ -34,7 +34,7 @@ use crate::{
     plugin::{IntegrationPlugin, PluginContext},
     publish::Publisher,
     registry::PluginRegistry,
-    tasks::Changes,
+    tasks::{Change, Changes},
     uid::UidGenerator,
     workflow::Workflow,
 };
@@ -486,11 +486,11 @@ impl Core {
     }
 
     fn emit_task_changes(&self, changes: Changes) {
-        for task in changes.tasks {
-            self.emit(CorePayload::Task(task));
-        }
-        for role in changes.roles {
-            self.emit(CorePayload::Role(role));
+        for change in changes.0 {
+            self.emit(match change {
+                Change::Task(task) => CorePayload::Task(task),
+                Change::Role(role) => CorePayload::Role(role),
+            });
         }
     }
 }

@@ -317,9 +317,17 @@ async fn auto_stop_follows_from_the_timeout_alone() {
     assert_eq!(core.state(&untimed), Some(State::Running));
 }
 
-/// A task of readout-dataflow on the environment's one FLP, `flp-tpc`.
-fn readout_dataflow_spec() -> ecsim_core::EnvironmentSpec {
-    spec(Arc::new(ecsim_core::readout_dataflow::workflow()), "TPC")
+/// A RUNNING environment of readout-dataflow with one task, `readout` on `flp-tpc`, and the
+/// recorder emptied.
+async fn running_readout_dataflow(seed: u64) -> (ecsim_core::Core, Arc<support::Recorder>, String) {
+    let (core, recorder) = core(Arc::new(Probe::default()), seed).await;
+    let spec = spec(Arc::new(ecsim_core::readout_dataflow::workflow()), "TPC");
+    let id = core.create_environment(spec).await.unwrap();
+    core.control(&id, Transition::StartActivity, user::person("alice"))
+        .await
+        .unwrap();
+    recorder.take();
+    (core, recorder, id)
 }
 
 fn role_changes(recorder: &support::Recorder) -> Vec<(String, String)> {
@@ -341,15 +349,7 @@ fn role_changes(recorder: &support::Recorder) -> Vec<(String, String)> {
 /// the GO_ERROR-imminent event naming it as AliECS's `newCriticalTasksErrorMessage` does.
 #[tokio::test(start_paused = true)]
 async fn a_failed_task_is_named_in_the_go_error_reason() {
-    let (core, recorder) = core(Arc::new(Probe::default()), 11).await;
-    let id = core
-        .create_environment(readout_dataflow_spec())
-        .await
-        .unwrap();
-    core.control(&id, Transition::StartActivity, user::person("alice"))
-        .await
-        .unwrap();
-    recorder.take();
+    let (core, recorder, id) = running_readout_dataflow(11).await;
     let which = ecsim_core::TaskSelector {
         role: Some("readout".into()),
         host: Some("flp-tpc".into()),
@@ -406,15 +406,7 @@ async fn a_failed_task_is_named_in_the_go_error_reason() {
 /// run, and the workflow in ERROR then brings GO_ERROR — with no task in ERROR to name.
 #[tokio::test(start_paused = true)]
 async fn task_internal_error_sets_the_role_to_error_stops_then_goes_to_error() {
-    let (core, recorder) = core(Arc::new(Probe::default()), 12).await;
-    let id = core
-        .create_environment(readout_dataflow_spec())
-        .await
-        .unwrap();
-    core.control(&id, Transition::StartActivity, user::person("alice"))
-        .await
-        .unwrap();
-    recorder.take();
+    let (core, recorder, id) = running_readout_dataflow(12).await;
     let which = ecsim_core::TaskSelector::default();
     assert_eq!(
         core.task_internal_error(&id, &which).await,

@@ -52,6 +52,16 @@ fn vars_len(vars: &BTreeMap<String, String>) -> usize {
         .sum()
 }
 
+/// What the encoding-only messages do with bytes to decode: skip them.
+fn skip(
+    tag: u32,
+    wire_type: WireType,
+    buf: &mut impl Buf,
+    ctx: DecodeContext,
+) -> Result<(), DecodeError> {
+    encoding::skip_field(wire_type, tag, buf, ctx)
+}
+
 /// One map entry, `{key = 1, value = 2}`, with both fields written.
 #[derive(Debug)]
 struct Entry<'a>(&'a String, &'a String);
@@ -70,7 +80,7 @@ impl Message for Entry<'_> {
         buf: &mut impl Buf,
         ctx: DecodeContext,
     ) -> Result<(), DecodeError> {
-        encoding::skip_field(wire_type, tag, buf, ctx)
+        skip(tag, wire_type, buf, ctx)
     }
 
     fn encoded_len(&self) -> usize {
@@ -114,7 +124,7 @@ impl Message for GoEnvironmentEvent<'_> {
         buf: &mut impl Buf,
         ctx: DecodeContext,
     ) -> Result<(), DecodeError> {
-        encoding::skip_field(wire_type, tag, buf, ctx)
+        skip(tag, wire_type, buf, ctx)
     }
 
     fn encoded_len(&self) -> usize {

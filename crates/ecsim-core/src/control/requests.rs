@@ -49,6 +49,14 @@ pub(crate) enum GoErrorCause<'a> {
     CriticalTask(&'a str),
 }
 
+/// The changes a task selector made, or the error that it matched no task.
+fn found<T>(changes: Option<T>, id: &str, which: &TaskSelector) -> Result<T, CoreError> {
+    changes.ok_or_else(|| CoreError::NoSuchTask {
+        id: id.to_owned(),
+        which: which.clone(),
+    })
+}
+
 impl std::fmt::Display for GoErrorCause<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -127,13 +135,7 @@ impl Core {
     pub async fn task_error(&self, id: &str, which: &TaskSelector) -> Result<State, CoreError> {
         let env = self.environment(id)?;
         let changes = env.data().tasks.fail_task(which);
-        let Some(changes) = changes else {
-            return Err(CoreError::NoSuchTask {
-                id: id.to_owned(),
-                which: which.clone(),
-            });
-        };
-        self.emit_task_changes(changes);
+        self.emit_task_changes(found(changes, id, which)?);
         if !env.data().watching {
             return Ok(env.state());
         }
@@ -163,13 +165,7 @@ impl Core {
         }
         let at = self.now();
         let changes = env.data().tasks.fail_role_of(which);
-        let Some(changes) = changes else {
-            return Err(CoreError::NoSuchTask {
-                id: id.to_owned(),
-                which: which.clone(),
-            });
-        };
-        self.emit_task_changes(changes);
+        self.emit_task_changes(found(changes, id, which)?);
         let watching = env.data().watching;
         let _transition = env.transition_lock.lock().await;
         if let Err(error) = self.try_transition(&env, Transition::StopActivity).await {

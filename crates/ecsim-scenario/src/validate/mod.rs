@@ -1024,6 +1024,13 @@ impl Checker<'_> {
         let Some(names) = self.resolve_environments(env_value, defined) else {
             return true;
         };
+        if let Action::GoError(which) | Action::TaskInternalError(which) = &action {
+            for name in &names {
+                if let Some(defined) = defined.iter().find(|d| &d.spec.name == name) {
+                    self.check_task(which, &defined.spec, span(action_text));
+                }
+            }
+        }
         let stagger = step
             .stagger
             .as_ref()
@@ -1043,6 +1050,51 @@ impl Checker<'_> {
             ));
         }
         true
+    }
+
+    /// The task a `go_error` or `task_internal_error` step names exists in the environment.
+    fn check_task(&mut self, which: &TaskSelector, spec: &EnvironmentSpec, at: Range<usize>) {
+        let hosts: Vec<String> = if spec.hosts.is_empty() {
+            let mut detectors = spec.detectors.clone();
+            detectors.sort();
+            detectors.dedup();
+            detectors
+                .iter()
+                .map(|d| format!("flp-{}", d.to_lowercase()))
+                .collect()
+        } else {
+            spec.hosts.clone()
+        };
+        let roles: Vec<String> = spec
+            .workflow
+            .tasks_for_host(spec.tasks_per_host)
+            .into_iter()
+            .map(|class| class.name)
+            .collect();
+        if let Some(host) = &which.host
+            && !hosts.contains(host)
+        {
+            self.report(
+                Problem::new(
+                    at.clone(),
+                    format!("environment {} has no host {host}", spec.name),
+                    "no such host",
+                )
+                .help(format!("its hosts: {}", hosts.join(", "))),
+            );
+        }
+        if let Some(role) = &which.role
+            && !roles.contains(role)
+        {
+            self.report(
+                Problem::new(
+                    at,
+                    format!("environment {} has no task {role}", spec.name),
+                    "no such task",
+                )
+                .help(format!("its tasks on every host: {}", roles.join(", "))),
+            );
+        }
     }
 
     fn resolve_environments(

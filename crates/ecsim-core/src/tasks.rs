@@ -19,11 +19,13 @@
 //!
 //! Names follow AliECS: a task is `<task class>#<task id>`, its id an 11-character uid.
 //!
-//! As in AliECS, every task's change goes up its roles at once: a task's new state, then each
-//! role above it whose aggregated state changed, bottom up (a host shows MIXED while its tasks
-//! move, PARTIAL while some are active); a status the other way round, roles first. Task and
-//! role events interleave. Unlike AliECS, the aggregator roles above the call roles
-//! (`readout-dataflow.kafka`) have no events, and the call roles no state.
+//! As in AliECS (reference §3.1), every task's change goes up its roles at once: a task's new
+//! state, then each role above it whose value changed, bottom up (a host shows MIXED while its
+//! tasks move, `data-distribution` PARTIAL while some of its tasks are active); a status the
+//! other way round, roles first. Task and role events interleave. Aggregators say nothing until
+//! a child reports, and count as UNKNOWN/UNDEFINED for their parent until then. Unlike AliECS,
+//! the aggregator roles above the call roles (`readout-dataflow.kafka`) have no events, the call
+//! roles no state, and the root aggregates the hosts only.
 
 use ecsim_proto::events::{EvRoleEvent, EvTaskEvent, Traits};
 
@@ -82,14 +84,16 @@ impl std::fmt::Display for TaskSelector {
 }
 
 /// A role of the tree: a task's role, or an aggregator (`data-distribution`, a host, the root).
-/// It counts the states and statuses of the task roles beneath it, so that a task's change
-/// updates its ancestors in constant time each.
+/// An aggregator counts the states and statuses its direct children last reported ("" for
+/// none yet), so that a child's change updates it in constant time, and it reports what AliECS's
+/// merge gives over its children, when one of them reports.
 #[derive(Debug, Clone)]
 struct Role {
     path: String,
-    /// What the role last reported ("" before it ever did).
+    /// What the role last reported: "" before it ever did (AliECS's UNKNOWN, UNDEFINED).
     state: &'static str,
     status: &'static str,
+    /// Its children's reported states and statuses (aggregators).
     states: Counts,
     statuses: Counts,
 }
@@ -134,7 +138,8 @@ impl Counts {
         }
     }
 
-    /// AliECS's product of states (`sm.State.X`): ERROR wins, one state stays, several are MIXED.
+    /// AliECS's product of states (`sm.State.X`) over the children: one state stays (UNKNOWN
+    /// too, ""), ERROR wins, several are MIXED — an UNKNOWN child with a known one included.
     fn state(&self) -> &'static str {
         match self.0.as_slice() {
             [] => "",
@@ -144,11 +149,12 @@ impl Counts {
         }
     }
 
-    /// AliECS's product of statuses (`task.STATUS_PRODUCT`, for the statuses tasks have): one
-    /// status stays, ACTIVE with INACTIVE is PARTIAL.
+    /// AliECS's product of statuses (`task.STATUS_PRODUCT`): a child that never reported
+    /// (UNDEFINED, "") makes it UNDEFINED; one status stays; several are PARTIAL.
     fn status(&self) -> &'static str {
         match self.0.as_slice() {
             [] => "",
+            many if many.iter().any(|(v, _)| v.is_empty()) => "",
             [(one, _)] => one,
             _ => PARTIAL,
         }
@@ -287,18 +293,20 @@ impl TaskTree {
             chain.push(root);
             task.chain = chain;
         }
-        // Every task role counts in its ancestors from the start, STANDBY and INACTIVE.
-        for i in 0..self.tasks.len() {
-            let (state, status) = (self.tasks[i].role_state(), self.tasks[i].status);
-            for &role in &self.tasks[i].chain.clone()[1..] {
-                self.roles[role].states.add(state);
-                self.roles[role].statuses.add(status);
+        // Each aggregator counts what its children show before anything is reported: task
+        // roles STANDBY and INACTIVE, aggregators nothing.
+        let mut edges: Vec<(usize, usize)> = Vec::new();
+        for task in &self.tasks {
+            for pair in task.chain.windows(2) {
+                if !edges.contains(&(pair[0], pair[1])) {
+                    edges.push((pair[0], pair[1]));
+                }
             }
         }
-        for i in 0..self.tasks.len() {
-            let role = self.tasks[i].chain[0];
-            self.roles[role].states.add("STANDBY");
-            self.roles[role].statuses.add(INACTIVE);
+        for (child, parent) in edges {
+            let (state, status) = (self.roles[child].state, self.roles[child].status);
+            self.roles[parent].states.add(state);
+            self.roles[parent].statuses.add(status);
         }
 
         let mut changes = Changes::default();
@@ -306,7 +314,7 @@ impl TaskTree {
             // Mesos reports the task running: its roles' statuses, then the task's event; the
             // task's STANDBY then reaches the aggregators that had no state yet.
             self.set_status(i, ACTIVE, &mut changes);
-            self.propagate_state(i, &mut changes);
+            self.report_state(i, &mut changes);
         }
         for path in &self.call_roles {
             changes
@@ -384,34 +392,35 @@ impl TaskTree {
     /// Task `i` reports `state`: its event, then its roles' from the bottom up, each that changed
     /// (AliECS's `updateTaskState`, `taskRole.updateState`, `aggregatorRole.updateState`).
     fn set_state(&mut self, i: usize, state: &'static str, changes: &mut Changes) {
-        let before = self.tasks[i].role_state();
         self.tasks[i].state = state;
         changes
             .0
             .push(Change::Task(self.task_event(&self.tasks[i])));
-        self.recount_state(i, before);
-        self.propagate_state(i, changes);
+        self.report_state(i, changes);
     }
 
-    /// Moves task `i`'s role state in its roles' counts from `before` to what it is now.
-    fn recount_state(&mut self, i: usize, before: &'static str) {
-        let after = self.tasks[i].role_state();
-        for &role in &self.tasks[i].chain {
-            self.roles[role].states.remove(before);
-            self.roles[role].states.add(after);
-        }
-    }
-
-    /// Publishes the state of every role above task `i` that changed, bottom up.
-    fn propagate_state(&mut self, i: usize, changes: &mut Changes) {
-        for &role in &self.tasks[i].chain {
-            let state = self.roles[role].states.state();
-            if state != self.roles[role].state {
-                self.roles[role].state = state;
-                let path = self.roles[role].path.clone();
-                changes
-                    .0
-                    .push(Change::Role(self.role_event(&path, "", state)));
+    /// Task `i`'s role state goes up its roles: each recomputes from its children's reported
+    /// states and publishes what changed; AliECS asks every ancestor, changed or not, so an
+    /// aggregator that had nothing to say yet speaks at its first child's report.
+    fn report_state(&mut self, i: usize, changes: &mut Changes) {
+        let chain = self.tasks[i].chain.clone();
+        let mut new = self.tasks[i].role_state();
+        for (k, &role) in chain.iter().enumerate() {
+            if k > 0 {
+                new = self.roles[role].states.state();
+            }
+            let old = self.roles[role].state;
+            if new == old {
+                continue;
+            }
+            self.roles[role].state = new;
+            let path = self.roles[role].path.clone();
+            changes
+                .0
+                .push(Change::Role(self.role_event(&path, "", new)));
+            if let Some(&parent) = chain.get(k + 1) {
+                self.roles[parent].states.remove(old);
+                self.roles[parent].states.add(new);
             }
         }
     }
@@ -419,18 +428,25 @@ impl TaskTree {
     /// Task `i` reports `status`: its roles' statuses from the bottom up, each that changed, then
     /// the task's event (AliECS's `updateTaskStatus`).
     fn set_status(&mut self, i: usize, status: &'static str, changes: &mut Changes) {
-        let before = self.tasks[i].status;
         self.tasks[i].status = status;
-        for &role in &self.tasks[i].chain.clone() {
-            self.roles[role].statuses.remove(before);
-            self.roles[role].statuses.add(status);
-            let aggregated = self.roles[role].statuses.status();
-            if aggregated != self.roles[role].status {
-                self.roles[role].status = aggregated;
-                let path = self.roles[role].path.clone();
-                changes
-                    .0
-                    .push(Change::Role(self.role_event(&path, aggregated, "")));
+        let chain = self.tasks[i].chain.clone();
+        let mut new = status;
+        for (k, &role) in chain.iter().enumerate() {
+            if k > 0 {
+                new = self.roles[role].statuses.status();
+            }
+            let old = self.roles[role].status;
+            if new == old {
+                continue;
+            }
+            self.roles[role].status = new;
+            let path = self.roles[role].path.clone();
+            changes
+                .0
+                .push(Change::Role(self.role_event(&path, new, "")));
+            if let Some(&parent) = chain.get(k + 1) {
+                self.roles[parent].statuses.remove(old);
+                self.roles[parent].statuses.add(new);
             }
         }
         changes
@@ -485,11 +501,9 @@ impl TaskTree {
     /// is (`manager.go`). Returns the changes, or `None` when no task matches.
     pub(crate) fn fail_role_of(&mut self, which: &TaskSelector) -> Option<Changes> {
         let index = self.find(which)?;
-        let before = self.tasks[index].role_state();
         self.tasks[index].role_in_error = true;
-        self.recount_state(index, before);
         let mut changes = Changes::default();
-        self.propagate_state(index, &mut changes);
+        self.report_state(index, &mut changes);
         Some(changes)
     }
 
@@ -642,9 +656,9 @@ mod tests {
         );
     }
 
-    /// A task's change goes up its roles at once, so a host is PARTIAL while some of its tasks
-    /// are active, MIXED while they move, and task and role events interleave; task roles start
-    /// STANDBY and INACTIVE, as AliECS copies them, aggregators with nothing to say.
+    /// A task's change goes up its roles at once, so a host is MIXED while its tasks move, and
+    /// task and role events interleave; task roles start STANDBY and INACTIVE, as AliECS copies
+    /// them, aggregators with nothing to say until a child reports.
     #[test]
     fn role_events_interleave_with_task_events_and_show_transient_values() {
         let (mut tree, changes) = deployed(&["flp001"], 2);
@@ -653,18 +667,21 @@ mod tests {
         assert_eq!(
             trace(&changes),
             [
+                // readout runs: its role is ACTIVE; the host, whose data-distribution has not
+                // reported, stays UNDEFINED (nothing published) …
                 format!("role {host}.readout ACTIVE"),
-                format!("role {host} PARTIAL"),
-                "role readout-dataflow PARTIAL".to_owned(),
                 format!("task {host}.readout STANDBY/ACTIVE"),
-                format!("role {host} STANDBY"),
-                "role readout-dataflow STANDBY".to_owned(),
+                // … and its STANDBY with data-distribution's UNKNOWN makes the host MIXED.
+                format!("role {host} MIXED"),
+                "role readout-dataflow MIXED".to_owned(),
                 format!("role {dd}.stfb ACTIVE"),
                 format!("role {dd} ACTIVE"),
                 format!("role {host} ACTIVE"),
                 "role readout-dataflow ACTIVE".to_owned(),
                 format!("task {dd}.stfb STANDBY/ACTIVE"),
                 format!("role {dd} STANDBY"),
+                format!("role {host} STANDBY"),
+                "role readout-dataflow STANDBY".to_owned(),
                 "role readout-dataflow.kafka.running ACTIVE".to_owned(),
             ]
         );
@@ -704,6 +721,17 @@ mod tests {
         assert_eq!(counts(&[]).state(), "");
         assert_eq!(counts(&["ACTIVE", "ACTIVE"]).status(), "ACTIVE");
         assert_eq!(counts(&["ACTIVE", "INACTIVE"]).status(), "PARTIAL");
+        assert_eq!(
+            counts(&["ACTIVE", ""]).status(),
+            "",
+            "a silent child is UNDEFINED"
+        );
+        assert_eq!(
+            counts(&["STANDBY", ""]).state(),
+            "MIXED",
+            "UNKNOWN with a state"
+        );
+        assert_eq!(counts(&["", ""]).state(), "");
         let mut moving = counts(&["RUNNING", "CONFIGURED"]);
         moving.remove("CONFIGURED");
         assert_eq!(moving.state(), "RUNNING", "a count that reaches 0 is gone");

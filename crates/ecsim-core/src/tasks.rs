@@ -4,8 +4,8 @@
 //! status as an `Ev_TaskEvent` (key: task id), and every change of a role's state or status as an
 //! `Ev_RoleEvent`, one field per message (reference §3.1). ecsim keeps a role tree of the same
 //! shape — root `readout-dataflow`, one `host-<name>` role per host, under it the `readout` task
-//! role and a `data-distribution` role with the `stfb` and `stfs` task roles — and moves the
-//! tasks with the environment:
+//! role and a `data-distribution` role with the `stfb` and `stfs` task roles; the call roles
+//! under their aggregators — and moves the tasks with the environment:
 //!
 //! | step | tasks |
 //! |---|---|
@@ -23,9 +23,11 @@
 //! state, then each role above it whose value changed, bottom up (a host shows MIXED while its
 //! tasks move, `data-distribution` PARTIAL while some of its tasks are active); a status the
 //! other way round, roles first. Task and role events interleave. Aggregators say nothing until
-//! a child reports, and count as UNKNOWN/UNDEFINED for their parent until then. Unlike AliECS,
-//! the aggregator roles above the call roles (`readout-dataflow.kafka`) have no events, the call
-//! roles no state, and the root aggregates the hosts only.
+//! a child reports, and count as UNKNOWN/UNDEFINED for their parent until then. Call roles sit
+//! under aggregators of their parent paths (`readout-dataflow.kafka`): ACTIVE at DEPLOY,
+//! INACTIVE at teardown, INVARIANT at the first hook lookup, their state passed up only when
+//! critical. So an aggregator of non-critical calls never has a state, and the root, which
+//! counts it, stays MIXED — what AliECS's code does, as we read it.
 
 use ecsim_proto::events::{EvRoleEvent, EvTaskEvent, Traits};
 
@@ -36,6 +38,7 @@ const INACTIVE: &str = "INACTIVE";
 const PARTIAL: &str = "PARTIAL";
 const MIXED: &str = "MIXED";
 const ERROR: &str = "ERROR";
+const INVARIANT: &str = "INVARIANT";
 
 #[derive(Debug, Clone)]
 struct Task {
@@ -47,8 +50,8 @@ struct Task {
     status: &'static str,
     /// Its task role was set to ERROR by the core (TASK_INTERNAL_ERROR), whatever the task says.
     role_in_error: bool,
-    /// Its task role and the roles above it, bottom up: indexes into `TaskTree::roles`.
-    chain: Vec<usize>,
+    /// Its task role's index in `TaskTree::roles`.
+    role: usize,
 }
 
 impl Task {
@@ -83,41 +86,71 @@ impl std::fmt::Display for TaskSelector {
     }
 }
 
-/// A role of the tree: a task's role, or an aggregator (`data-distribution`, a host, the root).
-/// An aggregator counts the states and statuses its direct children last reported ("" for
-/// none yet), so that a child's change updates it in constant time, and it reports what AliECS's
-/// merge gives over its children, when one of them reports.
+/// What a role is, for AliECS's aggregation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// A task's role: STANDBY and INACTIVE until its task reports.
+    Task,
+    /// A call's role: UNKNOWN and UNDEFINED until the core updates it.
+    Call,
+    /// An aggregator (a host, `data-distribution`, the root, the parent of call roles): says
+    /// nothing until a child reports.
+    Aggregator,
+}
+
+/// A role of the tree. An aggregator counts the states and statuses its critical children last
+/// reported ("" for none yet), so that a child's report updates it in constant time.
 #[derive(Debug, Clone)]
 struct Role {
     path: String,
+    /// Whether its parent counts it: task and call roles as the template says (the task roles
+    /// here are all critical), aggregators always.
+    critical: bool,
+    parent: Option<usize>,
+    /// Whether it has children (an aggregator with none aggregates to INVARIANT).
+    has_children: bool,
     /// What the role last reported: "" before it ever did (AliECS's UNKNOWN, UNDEFINED).
     state: &'static str,
     status: &'static str,
-    /// Its children's reported states and statuses (aggregators).
+    /// Its critical children's reported states and statuses (aggregators).
     states: Counts,
     statuses: Counts,
 }
 
 impl Role {
-    /// A task role as AliECS copies it from the template: STANDBY, INACTIVE; an aggregator has
-    /// no state or status until a task reports (UNKNOWN, UNDEFINED: never published).
-    fn new(path: String, task_role: bool) -> Self {
-        let (state, status) = if task_role {
-            ("STANDBY", INACTIVE)
-        } else {
-            ("", "")
+    fn new(path: String, kind: Kind, critical: bool, parent: Option<usize>) -> Self {
+        let (state, status) = match kind {
+            Kind::Task => ("STANDBY", INACTIVE),
+            Kind::Call | Kind::Aggregator => ("", ""),
         };
         Self {
             path,
+            critical,
+            parent,
+            has_children: false,
             state,
             status,
             states: Counts::default(),
             statuses: Counts::default(),
         }
     }
+
+    /// What an aggregator's state becomes over its children (`aggregateState`).
+    fn aggregated_state(&self) -> &'static str {
+        self.states.state()
+    }
+
+    /// What an aggregator's status becomes over its children (`aggregateStatus`).
+    fn aggregated_status(&self) -> &'static str {
+        if self.has_children {
+            self.statuses.status()
+        } else {
+            ""
+        }
+    }
 }
 
-/// How many task roles beneath a role are in each state (or status).
+/// How many of a role's critical children are in each state (or status).
 #[derive(Debug, Clone, Default)]
 struct Counts(Vec<(&'static str, usize)>);
 
@@ -138,24 +171,37 @@ impl Counts {
         }
     }
 
-    /// AliECS's product of states (`sm.State.X`) over the children: one state stays (UNKNOWN
-    /// too, ""), ERROR wins, several are MIXED — an UNKNOWN child with a known one included.
+    fn move_one(&mut self, from: &'static str, to: &'static str) {
+        self.remove(from);
+        self.add(to);
+    }
+
+    /// The values that count: INVARIANT is the product's neutral element.
+    fn counted(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.0.iter().map(|(v, _)| *v).filter(|v| *v != INVARIANT)
+    }
+
+    /// AliECS's product of states (`sm.State.X`): INVARIANT when nothing counts, one state
+    /// stays (UNKNOWN too, ""), ERROR wins, several are MIXED — UNKNOWN with a state included.
     fn state(&self) -> &'static str {
-        match self.0.as_slice() {
-            [] => "",
-            [(one, _)] => one,
-            many if many.iter().any(|(v, _)| *v == ERROR) => ERROR,
+        let values: Vec<&'static str> = self.counted().collect();
+        match values.as_slice() {
+            [] => INVARIANT,
+            [one] => one,
+            many if many.contains(&ERROR) => ERROR,
             _ => MIXED,
         }
     }
 
-    /// AliECS's product of statuses (`task.STATUS_PRODUCT`): a child that never reported
-    /// (UNDEFINED, "") makes it UNDEFINED; one status stays; several are PARTIAL.
+    /// AliECS's product of statuses (`task.STATUS_PRODUCT`): INVARIANT when nothing counts; a
+    /// child that never reported (UNDEFINED, "") makes it UNDEFINED; one status stays; several
+    /// are PARTIAL.
     fn status(&self) -> &'static str {
-        match self.0.as_slice() {
-            [] => "",
-            many if many.iter().any(|(v, _)| v.is_empty()) => "",
-            [(one, _)] => one,
+        let values: Vec<&'static str> = self.counted().collect();
+        match values.as_slice() {
+            [] => INVARIANT,
+            many if many.contains(&"") => "",
+            [one] => one,
             _ => PARTIAL,
         }
     }
@@ -201,145 +247,158 @@ impl Changes {
 #[derive(Debug)]
 pub(crate) struct TaskTree {
     environment_id: String,
-    root: String,
-    hosts: Vec<(String, usize)>,
-    tasks: Vec<Task>,
-    /// Task roles, then host roles, then the root: the order role events go out in.
+    /// The roles: the workflow's tree, each aggregator after the roles beneath it.
     roles: Vec<Role>,
-    call_roles: Vec<String>,
+    /// The task roles, per host in order, with the task class each runs.
+    planned: Vec<(usize, String, String)>,
+    tasks: Vec<Task>,
+    /// The call roles, in role order.
+    call_roles: Vec<usize>,
+    /// Whether the call roles' hooks have been looked up yet.
+    looked_up: bool,
 }
 
 impl TaskTree {
-    /// The tree of an environment before deployment: no tasks yet.
+    /// The role tree of an environment, as its workflow loads: per host a `host-<name>`
+    /// aggregator with its task roles (those of a group, `data-distribution`, under an
+    /// aggregator of their own), the call roles under aggregators of their parent paths, and
+    /// the root. No task runs yet.
     pub(crate) fn new(
         environment_id: &str,
         workflow: &Workflow,
         hosts: &[String],
         tasks_per_host: usize,
-        call_roles: Vec<String>,
+        call_roles: Vec<(String, bool)>,
     ) -> Self {
-        Self {
+        let mut tree = Self {
             environment_id: environment_id.to_owned(),
-            root: workflow.name.clone(),
-            hosts: hosts.iter().map(|h| (h.clone(), tasks_per_host)).collect(),
-            tasks: Vec::new(),
             roles: Vec::new(),
-            call_roles,
+            planned: Vec::new(),
+            tasks: Vec::new(),
+            call_roles: Vec::new(),
+            looked_up: false,
+        };
+        let root = workflow.name.clone();
+        // Paths first, parents resolved once every role exists.
+        let mut paths: Vec<(String, Kind, bool)> = Vec::new();
+        let add = |paths: &mut Vec<(String, Kind, bool)>, path: String, kind, critical| {
+            if !paths.iter().any(|(p, _, _)| *p == path) {
+                paths.push((path, kind, critical));
+            }
+        };
+        for host in hosts {
+            let host_path = format!("{root}.host-{host}");
+            for class in workflow.tasks_for_host(tasks_per_host) {
+                let parent = match &class.group {
+                    Some(group) => format!("{host_path}.{group}"),
+                    None => host_path.clone(),
+                };
+                let path = format!("{parent}.{}", class.name);
+                tree.planned
+                    .push((paths.len(), host.clone(), class.class_name.clone()));
+                add(&mut paths, path, Kind::Task, true);
+            }
         }
+        for (path, critical) in &call_roles {
+            add(&mut paths, path.clone(), Kind::Call, *critical);
+        }
+        // Every ancestor of those roles below the root is an aggregator; deeper ones first.
+        let mut aggregators: Vec<String> = Vec::new();
+        for (path, _, _) in &paths {
+            let mut at = path.as_str();
+            while let Some((parent, _)) = at.rsplit_once('.') {
+                if parent == root {
+                    break;
+                }
+                if !aggregators.iter().any(|a| a == parent) {
+                    aggregators.push(parent.to_owned());
+                }
+                at = parent;
+            }
+        }
+        aggregators.sort_by_key(|a| std::cmp::Reverse(a.matches('.').count()));
+        for aggregator in aggregators {
+            add(&mut paths, aggregator, Kind::Aggregator, true);
+        }
+        add(&mut paths, root.clone(), Kind::Aggregator, true);
+        let index_of = |path: &str| paths.iter().position(|(p, _, _)| p == path);
+        tree.roles = paths
+            .iter()
+            .map(|(path, kind, critical)| {
+                let parent = path
+                    .rsplit_once('.')
+                    .and_then(|(parent, _)| index_of(parent));
+                Role::new(path.clone(), *kind, *critical, parent)
+            })
+            .collect();
+        tree.call_roles = call_roles
+            .iter()
+            .filter_map(|(path, _)| index_of(path))
+            .collect();
+        // Each aggregator counts what its critical children show before anything reports.
+        for child in 0..tree.roles.len() {
+            let Some(parent) = tree.roles[child].parent else {
+                continue;
+            };
+            tree.roles[parent].has_children = true;
+            if tree.roles[child].critical {
+                let (state, status) = (tree.roles[child].state, tree.roles[child].status);
+                tree.roles[parent].states.add(state);
+                tree.roles[parent].statuses.add(status);
+            }
+        }
+        tree
     }
 
-    /// Launches every task (DEPLOY): tasks get ids and become ACTIVE one after the other, in
-    /// STANDBY; then the call roles become ACTIVE.
-    pub(crate) fn deploy(
-        &mut self,
-        workflow: &Workflow,
-        uids: &mut UidGenerator,
-        now: Timestamp,
-    ) -> Changes {
-        self.tasks.clear();
-        self.roles.clear();
-        // The tree: task roles first, then the inner aggregators, the hosts, the root — each
-        // role after every role beneath it.
-        let mut task_roles: Vec<Role> = Vec::new();
-        let mut groups: Vec<String> = Vec::new();
-        let mut hosts: Vec<String> = Vec::new();
-        let mut placed: Vec<(usize, Option<String>, String)> = Vec::new();
-        for (host, count) in &self.hosts {
-            let host_path = format!("{}.host-{host}", self.root);
-            for class in workflow.tasks_for_host(*count) {
-                let group = class.group.as_ref().map(|g| format!("{host_path}.{g}"));
-                let parent = group.clone().unwrap_or_else(|| host_path.clone());
-                if let Some(group) = &group
-                    && !groups.contains(group)
-                {
-                    groups.push(group.clone());
-                }
-                let role_path = format!("{parent}.{}", class.name);
-                placed.push((task_roles.len(), group, host_path.clone()));
-                task_roles.push(Role::new(role_path.clone(), true));
-                self.tasks.push(Task {
-                    id: uids.next_id(now),
-                    class_name: class.class_name,
-                    hostname: host.clone(),
-                    role_path,
-                    state: "STANDBY",
-                    status: INACTIVE,
-                    role_in_error: false,
-                    chain: Vec::new(),
-                });
-            }
-            hosts.push(host_path);
-        }
-        let group_base = task_roles.len();
-        let host_base = group_base + groups.len();
-        let root = host_base + hosts.len();
-        self.roles = task_roles;
-        self.roles
-            .extend(groups.iter().map(|g| Role::new(g.clone(), false)));
-        self.roles
-            .extend(hosts.iter().map(|h| Role::new(h.clone(), false)));
-        self.roles.push(Role::new(self.root.clone(), false));
-        for (task, (role, group, host)) in self.tasks.iter_mut().zip(placed) {
-            let mut chain = vec![role];
-            if let Some(group) = group {
-                chain.extend(
-                    groups
-                        .iter()
-                        .position(|g| *g == group)
-                        .map(|i| group_base + i),
-                );
-            }
-            chain.extend(hosts.iter().position(|h| *h == host).map(|i| host_base + i));
-            chain.push(root);
-            task.chain = chain;
-        }
-        // Each aggregator counts what its children show before anything is reported: task
-        // roles STANDBY and INACTIVE, aggregators nothing.
-        let mut edges: Vec<(usize, usize)> = Vec::new();
-        for task in &self.tasks {
-            for pair in task.chain.windows(2) {
-                if !edges.contains(&(pair[0], pair[1])) {
-                    edges.push((pair[0], pair[1]));
-                }
-            }
-        }
-        for (child, parent) in edges {
-            let (state, status) = (self.roles[child].state, self.roles[child].status);
-            self.roles[parent].states.add(state);
-            self.roles[parent].statuses.add(status);
-        }
-
+    /// The first lookup of the workflow's hooks (AliECS's `GetHooksMapForTrigger`, at the first
+    /// moment of the first transition): every call role's state becomes INVARIANT.
+    pub(crate) fn look_up_hooks(&mut self) -> Changes {
         let mut changes = Changes::default();
-        for i in 0..self.tasks.len() {
-            // Mesos reports the task running: its roles' statuses, then the task's event; the
-            // task's STANDBY then reaches the aggregators that had no state yet.
-            self.set_status(i, ACTIVE, &mut changes);
-            self.report_state(i, &mut changes);
+        if std::mem::replace(&mut self.looked_up, true) {
+            return changes;
         }
-        for path in &self.call_roles {
-            changes
-                .0
-                .push(Change::Role(self.role_event(path, ACTIVE, "")));
+        for call in self.call_roles.clone() {
+            self.report_state(call, INVARIANT, &mut changes);
         }
         changes
     }
 
-    /// The task roles DEPLOY would make, by path (what a deployment that times out leaves
-    /// inactive).
-    pub(crate) fn planned_role_paths(&self, workflow: &Workflow) -> Vec<String> {
-        self.hosts
+    /// DEPLOY: the call roles become ACTIVE at once, then the tasks are launched and become
+    /// ACTIVE one after the other, in STANDBY.
+    pub(crate) fn deploy(&mut self, uids: &mut UidGenerator, now: Timestamp) -> Changes {
+        let mut changes = Changes::default();
+        for call in self.call_roles.clone() {
+            self.report_status(call, ACTIVE, &mut changes);
+        }
+        self.tasks = self
+            .planned
             .iter()
-            .flat_map(|(host, count)| {
-                workflow
-                    .tasks_for_host(*count)
-                    .into_iter()
-                    .map(move |class| match &class.group {
-                        Some(group) => {
-                            format!("{}.host-{host}.{group}.{}", self.root, class.name)
-                        }
-                        None => format!("{}.host-{host}.{}", self.root, class.name),
-                    })
+            .map(|(role, host, class_name)| Task {
+                id: uids.next_id(now),
+                class_name: class_name.clone(),
+                hostname: host.clone(),
+                role_path: self.roles[*role].path.clone(),
+                state: "STANDBY",
+                status: INACTIVE,
+                role_in_error: false,
+                role: *role,
             })
+            .collect();
+        for i in 0..self.tasks.len() {
+            // Mesos reports the task running: its roles' statuses, then the task's event; the
+            // task's STANDBY then reaches the aggregators that had no state yet.
+            self.set_status(i, ACTIVE, &mut changes);
+            let (role, state) = (self.tasks[i].role, self.tasks[i].role_state());
+            self.report_state(role, state, &mut changes);
+        }
+        changes
+    }
+
+    /// The task roles DEPLOY makes, by path (what a deployment that times out leaves inactive).
+    pub(crate) fn planned_role_paths(&self) -> Vec<String> {
+        self.planned
+            .iter()
+            .map(|(role, _, _)| self.roles[*role].path.clone())
             .collect()
     }
 
@@ -389,69 +448,79 @@ impl TaskTree {
         changes
     }
 
-    /// Task `i` reports `state`: its event, then its roles' from the bottom up, each that changed
-    /// (AliECS's `updateTaskState`, `taskRole.updateState`, `aggregatorRole.updateState`).
+    /// Task `i` reports `state`: its event, then its roles' (AliECS's `updateTaskState`).
     fn set_state(&mut self, i: usize, state: &'static str, changes: &mut Changes) {
         self.tasks[i].state = state;
         changes
             .0
             .push(Change::Task(self.task_event(&self.tasks[i])));
-        self.report_state(i, changes);
+        let (role, state) = (self.tasks[i].role, self.tasks[i].role_state());
+        self.report_state(role, state, changes);
     }
 
-    /// Task `i`'s role state goes up its roles: each recomputes from its children's reported
-    /// states and publishes what changed; AliECS asks every ancestor, changed or not, so an
-    /// aggregator that had nothing to say yet speaks at its first child's report.
-    fn report_state(&mut self, i: usize, changes: &mut Changes) {
-        let chain = self.tasks[i].chain.clone();
-        let mut new = self.tasks[i].role_state();
-        for (k, &role) in chain.iter().enumerate() {
-            if k > 0 {
-                new = self.roles[role].states.state();
-            }
-            let old = self.roles[role].state;
-            if new == old {
-                continue;
-            }
-            self.roles[role].state = new;
-            let path = self.roles[role].path.clone();
-            changes
-                .0
-                .push(Change::Role(self.role_event(&path, "", new)));
-            if let Some(&parent) = chain.get(k + 1) {
-                self.roles[parent].states.remove(old);
-                self.roles[parent].states.add(new);
-            }
-        }
-    }
-
-    /// Task `i` reports `status`: its roles' statuses from the bottom up, each that changed, then
-    /// the task's event (AliECS's `updateTaskStatus`).
+    /// Task `i` reports `status`: its roles' statuses, then the task's event (AliECS's
+    /// `updateTaskStatus`).
     fn set_status(&mut self, i: usize, status: &'static str, changes: &mut Changes) {
         self.tasks[i].status = status;
-        let chain = self.tasks[i].chain.clone();
-        let mut new = status;
-        for (k, &role) in chain.iter().enumerate() {
-            if k > 0 {
-                new = self.roles[role].statuses.status();
-            }
-            let old = self.roles[role].status;
-            if new == old {
-                continue;
-            }
-            self.roles[role].status = new;
-            let path = self.roles[role].path.clone();
-            changes
-                .0
-                .push(Change::Role(self.role_event(&path, new, "")));
-            if let Some(&parent) = chain.get(k + 1) {
-                self.roles[parent].statuses.remove(old);
-                self.roles[parent].statuses.add(new);
-            }
-        }
+        self.report_status(self.tasks[i].role, status, changes);
         changes
             .0
             .push(Change::Task(self.task_event(&self.tasks[i])));
+    }
+
+    /// A task or call role takes `state`, and a critical one passes it up: each aggregator
+    /// recomputes over its children and publishes what changed; AliECS asks every ancestor,
+    /// changed or not, so an aggregator that had nothing to say speaks at its first child's
+    /// report (`updateState` of task, call and aggregator roles).
+    fn report_state(&mut self, role: usize, state: &'static str, changes: &mut Changes) {
+        let mut at = role;
+        let mut new = state;
+        loop {
+            let old = self.roles[at].state;
+            if new != old {
+                self.roles[at].state = new;
+                let path = self.roles[at].path.clone();
+                changes
+                    .0
+                    .push(Change::Role(self.role_event(&path, "", new)));
+            }
+            if at == role && !self.roles[at].critical {
+                return; // a non-critical role keeps its state to itself
+            }
+            let Some(parent) = self.roles[at].parent else {
+                return;
+            };
+            if self.roles[at].critical && new != old {
+                self.roles[parent].states.move_one(old, new);
+            }
+            at = parent;
+            new = self.roles[at].aggregated_state();
+        }
+    }
+
+    /// A task or call role takes `status`, which goes up whatever its criticality
+    /// (`updateStatus`); each aggregator recomputes over its critical children.
+    fn report_status(&mut self, role: usize, status: &'static str, changes: &mut Changes) {
+        let mut at = role;
+        let mut new = status;
+        loop {
+            let old = self.roles[at].status;
+            if new != old {
+                self.roles[at].status = new;
+                let path = self.roles[at].path.clone();
+                changes
+                    .0
+                    .push(Change::Role(self.role_event(&path, new, "")));
+            }
+            let Some(parent) = self.roles[at].parent else {
+                return;
+            };
+            if self.roles[at].critical && new != old {
+                self.roles[parent].statuses.move_one(old, new);
+            }
+            at = parent;
+            new = self.roles[at].aggregated_status();
+        }
     }
 
     /// Releases the tasks (teardown's "releasing tasks"). AliECS only detaches them from the
@@ -459,10 +528,8 @@ impl TaskTree {
     /// INACTIVE (docs/aliecs.md §1.7).
     pub(crate) fn release(&mut self) -> Changes {
         let mut changes = Changes::default();
-        for path in &self.call_roles {
-            changes
-                .0
-                .push(Change::Role(self.role_event(path, INACTIVE, "")));
+        for call in self.call_roles.clone() {
+            self.report_status(call, INACTIVE, &mut changes);
         }
         changes
     }
@@ -503,7 +570,8 @@ impl TaskTree {
         let index = self.find(which)?;
         self.tasks[index].role_in_error = true;
         let mut changes = Changes::default();
-        self.report_state(index, &mut changes);
+        let role = self.tasks[index].role;
+        self.report_state(role, ERROR, &mut changes);
         Some(changes)
     }
 
@@ -587,15 +655,13 @@ mod tests {
             &readout_dataflow::workflow(),
             &hosts,
             per_host,
-            vec!["readout-dataflow.kafka.running".into()],
+            vec![("readout-dataflow.kafka.running".into(), false)],
         )
     }
 
     fn deployed(hosts: &[&str], per_host: usize) -> (TaskTree, Changes) {
-        let wf = readout_dataflow::workflow();
         let mut tree = tree(hosts, per_host);
         let changes = tree.deploy(
-            &wf,
             &mut UidGenerator::new(1),
             Timestamp::from_unix_millis(1_750_000_000_000),
         );
@@ -643,16 +709,25 @@ mod tests {
                 .cloned()
         };
         for path in [
-            "readout-dataflow",
             "readout-dataflow.host-flp002",
             "readout-dataflow.host-flp001.data-distribution",
         ] {
             assert_eq!(last(path, false).as_deref(), Some("ACTIVE"), "{path}");
             assert_eq!(last(path, true).as_deref(), Some("STANDBY"), "{path}");
         }
+        // The root counts the `kafka` aggregator too, whose calls are all non-critical: its
+        // status is INVARIANT, but no state ever reaches it, so it stays UNKNOWN and the root,
+        // with known hosts, is MIXED — AliECS's merge, read from its code.
+        assert_eq!(last("readout-dataflow", false).as_deref(), Some("ACTIVE"));
+        assert_eq!(last("readout-dataflow", true).as_deref(), Some("MIXED"));
         assert_eq!(
-            roles.last().unwrap().role_path,
-            "readout-dataflow.kafka.running"
+            (roles[0].role_path.as_str(), roles[0].status.as_str()),
+            ("readout-dataflow.kafka.running", "ACTIVE"),
+            "the call roles first"
+        );
+        assert_eq!(
+            (roles[1].role_path.as_str(), roles[1].status.as_str()),
+            ("readout-dataflow.kafka", "INVARIANT")
         );
     }
 
@@ -667,8 +742,12 @@ mod tests {
         assert_eq!(
             trace(&changes),
             [
+                // The call role is ACTIVE; its aggregator, whose calls are all non-critical,
+                // INVARIANT; the root, whose host has not reported, UNDEFINED (silent).
+                "role readout-dataflow.kafka.running ACTIVE".to_owned(),
+                "role readout-dataflow.kafka INVARIANT".to_owned(),
                 // readout runs: its role is ACTIVE; the host, whose data-distribution has not
-                // reported, stays UNDEFINED (nothing published) …
+                // reported, stays UNDEFINED …
                 format!("role {host}.readout ACTIVE"),
                 format!("task {host}.readout STANDBY/ACTIVE"),
                 // … and its STANDBY with data-distribution's UNKNOWN makes the host MIXED.
@@ -681,8 +760,7 @@ mod tests {
                 format!("task {dd}.stfb STANDBY/ACTIVE"),
                 format!("role {dd} STANDBY"),
                 format!("role {host} STANDBY"),
-                "role readout-dataflow STANDBY".to_owned(),
-                "role readout-dataflow.kafka.running ACTIVE".to_owned(),
+                // The root stays MIXED: the kafka aggregator never has a state.
             ]
         );
         let configure = tree.transition("CONFIGURED", |_| true);
@@ -692,18 +770,44 @@ mod tests {
                 format!("task {host}.readout CONFIGURED/ACTIVE"),
                 format!("role {host}.readout CONFIGURED"),
                 format!("role {host} MIXED"),
-                "role readout-dataflow MIXED".to_owned(),
                 format!("task {dd}.stfb CONFIGURED/ACTIVE"),
                 format!("role {dd}.stfb CONFIGURED"),
                 format!("role {dd} CONFIGURED"),
                 format!("role {host} CONFIGURED"),
-                "role readout-dataflow CONFIGURED".to_owned(),
             ]
         );
         let again = tree.transition("CONFIGURED", |_| true);
         assert!(again.0.is_empty(), "only changes produce events");
         let stop = tree.transition("CONFIGURED", |state| state == "RUNNING");
         assert!(stop.0.is_empty(), "stopping only running tasks: none runs");
+    }
+
+    /// The first lookup of the hooks makes every call role INVARIANT; a critical one passes it
+    /// to its aggregator, which becomes INVARIANT once all its critical calls are; the
+    /// aggregator of non-critical calls hears nothing. Once only (`GetHooksMapForTrigger`).
+    #[test]
+    fn call_roles_become_invariant_at_the_first_hook_lookup() {
+        let mut tree = TaskTree::new(
+            "ENV",
+            &readout_dataflow::workflow(),
+            &["flp001".to_owned()],
+            1,
+            vec![
+                ("readout-dataflow.dcs.pfr".into(), false),
+                ("readout-dataflow.dcs.sor".into(), true),
+                ("readout-dataflow.kafka.running".into(), false),
+            ],
+        );
+        assert_eq!(
+            trace(&tree.look_up_hooks()),
+            [
+                "role readout-dataflow.dcs.pfr INVARIANT",
+                "role readout-dataflow.dcs.sor INVARIANT",
+                "role readout-dataflow.dcs INVARIANT",
+                "role readout-dataflow.kafka.running INVARIANT",
+            ]
+        );
+        assert!(tree.look_up_hooks().0.is_empty(), "once");
     }
 
     #[test]
@@ -718,7 +822,13 @@ mod tests {
         assert_eq!(counts(&["RUNNING", "RUNNING"]).state(), "RUNNING");
         assert_eq!(counts(&["RUNNING", "CONFIGURED"]).state(), "MIXED");
         assert_eq!(counts(&["RUNNING", "ERROR", "CONFIGURED"]).state(), "ERROR");
-        assert_eq!(counts(&[]).state(), "");
+        assert_eq!(counts(&[]).state(), "INVARIANT", "no critical child");
+        assert_eq!(
+            counts(&["INVARIANT", "RUNNING"]).state(),
+            "RUNNING",
+            "neutral"
+        );
+        assert_eq!(counts(&["INVARIANT"]).status(), "INVARIANT");
         assert_eq!(counts(&["ACTIVE", "ACTIVE"]).status(), "ACTIVE");
         assert_eq!(counts(&["ACTIVE", "INACTIVE"]).status(), "PARTIAL");
         assert_eq!(
@@ -739,10 +849,8 @@ mod tests {
 
     #[test]
     fn critical_task_reasons_are_aliecs_texts() {
-        let wf = readout_dataflow::workflow();
         let mut tree = tree(&["flp001", "flp002"], 1);
         tree.deploy(
-            &wf,
             &mut UidGenerator::new(1),
             Timestamp::from_unix_millis(1_750_000_000_000),
         );
@@ -775,10 +883,8 @@ mod tests {
     /// environment.
     #[test]
     fn no_inactive_task_or_role_events_at_release_and_kill_updates_without_environment() {
-        let wf = readout_dataflow::workflow();
         let mut tree = tree(&["flp001"], 1);
         let deployed = tree.deploy(
-            &wf,
             &mut UidGenerator::new(1),
             Timestamp::from_unix_millis(1_750_000_000_000),
         );

@@ -110,13 +110,13 @@ impl LoadedWorkflow {
         loaded
     }
 
-    /// The call role paths, deduplicated, in role order.
-    pub(crate) fn call_role_paths(&self) -> Vec<String> {
+    /// The call roles, deduplicated, in role order, with whether each is critical.
+    pub(crate) fn call_roles(&self) -> Vec<(String, bool)> {
         let mut seen = BTreeSet::new();
         self.calls
             .iter()
             .filter(|c| seen.insert(c.role_path.clone()))
-            .map(|c| c.role_path.clone())
+            .map(|c| (c.role_path.clone(), c.critical))
             .collect()
     }
 }

@@ -88,6 +88,9 @@ impl Core {
         moment: &str,
         selected: Weights,
     ) -> Result<(), String> {
+        // The first lookup of the workflow's hooks touches every call role (their state).
+        let looked_up = env.data().tasks.look_up_hooks();
+        self.emit_task_changes(looked_up);
         let weights: BTreeSet<i32> = {
             let data = env.data();
             let mut weights: BTreeSet<i32> = env

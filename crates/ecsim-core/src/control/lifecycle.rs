@@ -150,7 +150,7 @@ impl Core {
             &workflow,
             &hosts,
             spec.tasks_per_host,
-            loaded.call_role_paths(),
+            loaded.call_roles(),
         );
         let data = EnvData {
             state: State::Standby,

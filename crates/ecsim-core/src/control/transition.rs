@@ -450,7 +450,7 @@ impl Core {
                 Transition::Deploy => {
                     let now = self.now();
                     let mut uids = self.uids();
-                    data.tasks.deploy(&env.workflow, &mut uids, now)
+                    data.tasks.deploy(&mut uids, now)
                 }
                 Transition::Configure | Transition::StopActivity => {
                     data.tasks.transition("CONFIGURED", |_| true)
@@ -479,7 +479,7 @@ impl Core {
             (TaskFaultOutcome::Timeout, Transition::Deploy) => {
                 let timeout = task_faults::deploy_timeout(env.data().vars.get("deploy_timeout"));
                 self.clock().sleep(timeout).await;
-                let roles = env.data().tasks.planned_role_paths(&env.workflow);
+                let roles = env.data().tasks.planned_role_paths();
                 Err(task_faults::deploy_timed_out(timeout, &roles))
             }
             (TaskFaultOutcome::Timeout, _) => {

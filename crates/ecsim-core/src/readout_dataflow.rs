@@ -13,7 +13,7 @@ use std::{collections::BTreeMap, sync::Arc};
 
 use crate::{
     condition::Condition,
-    workflow::{CallSpec, TaskClass, Workflow},
+    workflow::{CallSpec, HookTask, TaskClass, Workflow},
 };
 
 /// The workflow's name, and the root of every role path.
@@ -78,6 +78,10 @@ fn defaults() -> BTreeMap<String, String> {
         ("trg_start_timeout", "20s"),
         ("trg_stop_timeout", "5s"),
         ("trg_unload_timeout", "5s"),
+        // Task hooks.
+        ("fmq_initial_shm_cleanup_enabled", "true"),
+        ("fmq_cleanup_enabled", "true"),
+        ("fmq_initial_shm_cleanup_timeout", "30s"),
         // CCDB (the LHC calls' 5 s timeout is written in their roles).
         ("ccdb_start_timeout", "10s"),
         ("ccdb_stop_timeout", "10s"),
@@ -86,6 +90,54 @@ fn defaults() -> BTreeMap<String, String> {
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect()
+}
+
+/// The task hooks of every FLP that the template switches on by default
+/// (CW:readout-dataflow.yaml, the `host-{{ it }}` roles): the shared-memory cleaner at
+/// before_DEPLOY — whose task does not exist yet then, so it never runs —, the shared-memory
+/// monitor at DESTROY, and on ITS FLPs the CRU enabling at DESTROY, the only critical one.
+fn hook_tasks() -> Vec<HookTask> {
+    let tasks = "github.com/AliceO2Group/ControlWorkflows/tasks";
+    let hook =
+        |name: &str, class: &str, trigger: &str, timeout: &str, critical, switch: &str| HookTask {
+            name: name.to_owned(),
+            class_name: format!("{tasks}/{class}@master"),
+            trigger: trigger.to_owned(),
+            timeout: timeout.to_owned(),
+            critical,
+            enabled: Condition::is_true(switch),
+            detector: None,
+        };
+    vec![
+        hook(
+            "fairmq-shmcleanup",
+            "shell-command",
+            "before_DEPLOY",
+            "{{ fmq_initial_shm_cleanup_timeout }}",
+            false,
+            "fmq_initial_shm_cleanup_enabled",
+        ),
+        hook(
+            "fairmq-shmmonitor",
+            "fairmq-shmmonitor",
+            "DESTROY",
+            "10s",
+            false,
+            "fmq_cleanup_enabled",
+        ),
+        HookTask {
+            enabled: Condition::Always,
+            detector: Some("ITS".to_owned()),
+            ..hook(
+                "its-cru-enable",
+                "shell-command",
+                "DESTROY",
+                "10s",
+                true,
+                "",
+            )
+        },
+    ]
 }
 
 /// Defaults the template defines on the dcs and trg roles, not the root: the detectors, sorted,
@@ -593,6 +645,7 @@ pub fn workflow() -> Workflow {
         calls,
         task_classes: task_classes(),
         role_defaults: role_defaults(),
+        hook_tasks: hook_tasks(),
     }
 }
 

@@ -52,6 +52,24 @@ struct Task {
     role_in_error: bool,
     /// Its task role's index in `TaskTree::roles`.
     role: usize,
+    /// When it is a task hook: when it runs, and its traits.
+    hook: Option<PlannedHook>,
+    /// A hook that ran: finished, gone from Mesos (not killed later).
+    finished: bool,
+}
+
+/// A task hook of one host, resolved for the environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PlannedHook {
+    pub(crate) host: String,
+    pub(crate) name: String,
+    pub(crate) class_name: String,
+    /// The trigger as written (`DESTROY`), its moment and weight.
+    pub(crate) trigger: String,
+    pub(crate) moment: String,
+    pub(crate) weight: i32,
+    pub(crate) timeout: String,
+    pub(crate) critical: bool,
 }
 
 impl Task {
@@ -249,8 +267,8 @@ pub(crate) struct TaskTree {
     environment_id: String,
     /// The roles: the workflow's tree, each aggregator after the roles beneath it.
     roles: Vec<Role>,
-    /// The task roles, per host in order, with the task class each runs.
-    planned: Vec<(usize, String, String)>,
+    /// The task roles, per host in order (tasks, then hooks), with the task class each runs.
+    planned: Vec<(usize, String, String, Option<PlannedHook>)>,
     tasks: Vec<Task>,
     /// The call roles, in role order.
     call_roles: Vec<usize>,
@@ -269,6 +287,7 @@ impl TaskTree {
         hosts: &[String],
         tasks_per_host: usize,
         call_roles: Vec<(String, bool)>,
+        hooks: Vec<PlannedHook>,
     ) -> Self {
         let mut tree = Self {
             environment_id: environment_id.to_owned(),
@@ -295,8 +314,18 @@ impl TaskTree {
                 };
                 let path = format!("{parent}.{}", class.name);
                 tree.planned
-                    .push((paths.len(), host.clone(), class.class_name.clone()));
+                    .push((paths.len(), host.clone(), class.class_name.clone(), None));
                 add(&mut paths, path, Kind::Task, true);
+            }
+            for hook in hooks.iter().filter(|h| h.host == *host) {
+                let path = format!("{host_path}.{}", hook.name);
+                tree.planned.push((
+                    paths.len(),
+                    host.clone(),
+                    hook.class_name.clone(),
+                    Some(hook.clone()),
+                ));
+                add(&mut paths, path, Kind::Task, hook.critical);
             }
         }
         for (path, critical) in &call_roles {
@@ -373,7 +402,7 @@ impl TaskTree {
         self.tasks = self
             .planned
             .iter()
-            .map(|(role, host, class_name)| Task {
+            .map(|(role, host, class_name, hook)| Task {
                 id: uids.next_id(now),
                 class_name: class_name.clone(),
                 hostname: host.clone(),
@@ -382,6 +411,8 @@ impl TaskTree {
                 status: INACTIVE,
                 role_in_error: false,
                 role: *role,
+                hook: hook.clone(),
+                finished: false,
             })
             .collect();
         for i in 0..self.tasks.len() {
@@ -394,11 +425,46 @@ impl TaskTree {
         changes
     }
 
+    /// The weights of the hooks of `moment` whose tasks exist.
+    pub(crate) fn hook_weights(&self, moment: &str) -> Vec<i32> {
+        self.tasks
+            .iter()
+            .filter_map(|t| t.hook.as_ref())
+            .filter(|h| h.moment == moment)
+            .map(|h| h.weight)
+            .collect()
+    }
+
+    /// Runs the hooks of `moment` and `weight` whose task exists, is ACTIVE and has not run yet,
+    /// one after the other (AliECS's `TriggerHooks`): the command ends, the task is reported
+    /// terminated (its event with Mesos's final state, TASK_FINISHED), then INACTIVE.
+    pub(crate) fn trigger_hooks(&mut self, moment: &str, weight: i32) -> Changes {
+        let mut changes = Changes::default();
+        for i in 0..self.tasks.len() {
+            let due = self.tasks[i]
+                .hook
+                .as_ref()
+                .is_some_and(|h| h.moment == moment && h.weight == weight)
+                && self.tasks[i].status == ACTIVE
+                && !self.tasks[i].finished;
+            if !due {
+                continue;
+            }
+            self.tasks[i].finished = true;
+            changes.0.push(Change::Task(EvTaskEvent {
+                status: "TASK_FINISHED".to_owned(),
+                ..self.task_event(&self.tasks[i])
+            }));
+            self.set_status(i, INACTIVE, &mut changes);
+        }
+        changes
+    }
+
     /// The task roles DEPLOY makes, by path (what a deployment that times out leaves inactive).
     pub(crate) fn planned_role_paths(&self) -> Vec<String> {
         self.planned
             .iter()
-            .map(|(role, _, _)| self.roles[*role].path.clone())
+            .map(|(role, _, _, _)| self.roles[*role].path.clone())
             .collect()
     }
 
@@ -441,7 +507,10 @@ impl TaskTree {
         let mut changes = Changes::default();
         for i in 0..self.tasks.len() {
             let target = if first_fails && i == 0 { ERROR } else { state };
-            if select(self.tasks[i].state) && self.tasks[i].state != target {
+            if !self.tasks[i].finished
+                && select(self.tasks[i].state)
+                && self.tasks[i].state != target
+            {
                 self.set_state(i, target, &mut changes);
             }
         }
@@ -542,7 +611,8 @@ impl TaskTree {
         for task in &mut self.tasks {
             task.status = INACTIVE;
         }
-        for task in &self.tasks {
+        // A hook that ran has finished: Mesos has nothing more to say of it.
+        for task in self.tasks.iter().filter(|t| !t.finished) {
             events.push(EvTaskEvent {
                 environment_id: String::new(),
                 path: String::new(),
@@ -591,7 +661,11 @@ impl TaskTree {
     /// The GO_ERROR reason AliECS gives when critical tasks went to ERROR
     /// (`newCriticalTasksErrorMessage`): every task is critical in readout-dataflow.
     pub(crate) fn critical_tasks_error(&self) -> String {
-        let failed: Vec<&Task> = self.tasks.iter().filter(|t| t.state == ERROR).collect();
+        let failed: Vec<&Task> = self
+            .tasks
+            .iter()
+            .filter(|t| t.state == ERROR && t.hook.as_ref().is_none_or(|h| h.critical))
+            .collect();
         match failed.as_slice() {
             [] => "no critical tasks in ERROR".to_owned(),
             [task] => format!(
@@ -614,12 +688,21 @@ impl TaskTree {
             status: task.status.to_owned(),
             hostname: task.hostname.clone(),
             class_name: task.class_name.clone(),
-            // AliECS attaches the parent task role's traits; the template's task roles give
-            // none, so they have the defaults: no timeout ("0s"), critical.
-            traits: Some(Traits {
-                timeout: "0s".to_owned(),
-                critical: true,
-                ..Traits::default()
+            // AliECS attaches the task role's traits: a hook's trigger (its await too), timeout
+            // and criticality; the other task roles give none, so they have the defaults: no
+            // timeout ("0s"), critical.
+            traits: Some(match &task.hook {
+                Some(hook) => Traits {
+                    trigger: hook.trigger.clone(),
+                    r#await: hook.trigger.clone(),
+                    timeout: hook.timeout.clone(),
+                    critical: hook.critical,
+                },
+                None => Traits {
+                    timeout: "0s".to_owned(),
+                    critical: true,
+                    ..Traits::default()
+                },
             }),
             environment_id: self.environment_id.clone(),
             path: task.role_path.clone(),
@@ -656,6 +739,7 @@ mod tests {
             &hosts,
             per_host,
             vec![("readout-dataflow.kafka.running".into(), false)],
+            Vec::new(),
         )
     }
 
@@ -797,6 +881,7 @@ mod tests {
                 ("readout-dataflow.dcs.sor".into(), true),
                 ("readout-dataflow.kafka.running".into(), false),
             ],
+            Vec::new(),
         );
         assert_eq!(
             trace(&tree.look_up_hooks()),
@@ -808,6 +893,67 @@ mod tests {
             ]
         );
         assert!(tree.look_up_hooks().0.is_empty(), "once");
+    }
+
+    /// Task hooks are deployed with the tasks and follow the environment; at their moment each
+    /// runs once: reported terminated (TASK_FINISHED), then INACTIVE; they are not killed later.
+    /// A critical hook counts for its host, a non-critical one does not.
+    #[test]
+    fn task_hooks_run_at_their_moment_and_finish() {
+        let hook = |name: &str, critical| PlannedHook {
+            host: "flp-its".into(),
+            name: name.into(),
+            class_name: "shell-command".into(),
+            trigger: "DESTROY".into(),
+            moment: "DESTROY".into(),
+            weight: 0,
+            timeout: "10s".into(),
+            critical,
+        };
+        let mut tree = TaskTree::new(
+            "ENV",
+            &readout_dataflow::workflow(),
+            &["flp-its".to_owned()],
+            1,
+            Vec::new(),
+            vec![
+                hook("fairmq-shmmonitor", false),
+                hook("its-cru-enable", true),
+            ],
+        );
+        let deployed = tree.deploy(
+            &mut UidGenerator::new(1),
+            Timestamp::from_unix_millis(1_750_000_000_000),
+        );
+        let launched = deployed.tasks();
+        assert_eq!(launched.len(), 3, "readout and the two hooks");
+        let traits = launched[2].traits.clone().unwrap();
+        assert_eq!(
+            (
+                traits.trigger.as_str(),
+                traits.timeout.as_str(),
+                traits.critical
+            ),
+            ("DESTROY", "10s", true)
+        );
+        assert_eq!(tree.hook_weights("DESTROY"), [0, 0]);
+        assert!(tree.trigger_hooks("before_DEPLOY", 0).0.is_empty());
+        let host = "readout-dataflow.host-flp-its";
+        assert_eq!(
+            trace(&tree.trigger_hooks("DESTROY", 0)),
+            [
+                format!("task {host}.fairmq-shmmonitor STANDBY/TASK_FINISHED"),
+                format!("role {host}.fairmq-shmmonitor INACTIVE"),
+                format!("task {host}.fairmq-shmmonitor STANDBY/INACTIVE"),
+                format!("task {host}.its-cru-enable STANDBY/TASK_FINISHED"),
+                format!("role {host}.its-cru-enable INACTIVE"),
+                format!("role {host} PARTIAL"),
+                "role readout-dataflow PARTIAL".to_owned(),
+                format!("task {host}.its-cru-enable STANDBY/INACTIVE"),
+            ]
+        );
+        assert!(tree.trigger_hooks("DESTROY", 0).0.is_empty(), "once");
+        assert_eq!(tree.kill().len(), 1, "only readout is killed");
     }
 
     #[test]

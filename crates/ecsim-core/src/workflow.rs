@@ -31,6 +31,9 @@ pub struct Workflow {
     /// The tasks every host of an environment runs, in order. An environment with more tasks
     /// per host than classes here numbers the extra ones (see [`Workflow::tasks_for_host`]).
     pub task_classes: Vec<TaskClass>,
+    /// Task hooks: tasks of every host that run a command at a moment rather than follow the
+    /// environment (`fairmq-shmmonitor` at DESTROY).
+    pub hook_tasks: Vec<HookTask>,
     /// Defaults defined on a role rather than the root, by role path below the root (`dcs`):
     /// the calls of that role and the roles under it see them, the root's variables do not.
     /// Values may be templates, resolved when an environment is created.
@@ -118,6 +121,26 @@ pub struct TaskClass {
     pub group: Option<String>,
     /// The task class (`github.com/AliceO2Group/ControlWorkflows/tasks/readout@master`).
     pub class_name: String,
+}
+
+/// A task hook of every host: a task deployed with the others that runs its command when its
+/// trigger comes (AliECS's hook tasks, control mode HOOK), then finishes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HookTask {
+    /// The task role's name under the host (`fairmq-shmmonitor`).
+    pub name: String,
+    /// The task class.
+    pub class_name: String,
+    /// When it runs: a trigger expression (`DESTROY`).
+    pub trigger: String,
+    /// The timeout trait, as written (a template allowed).
+    pub timeout: String,
+    /// Whether its role counts for its host.
+    pub critical: bool,
+    /// Its role's `enabled` condition.
+    pub enabled: Condition,
+    /// Only on the hosts of this detector (`its-cru-enable`: ITS).
+    pub detector: Option<String>,
 }
 
 /// Splits a call's function expression, `plugin.Function()`, into plugin and function names;
@@ -213,6 +236,7 @@ mod tests {
                 CallSpec::new("dcsx", "dcsx.Foo()", "DESTROY"),
             ],
             role_defaults: BTreeMap::new(),
+            hook_tasks: Vec::new(),
             task_classes: vec![
                 TaskClass {
                     name: "readout".into(),

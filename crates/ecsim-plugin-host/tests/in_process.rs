@@ -225,6 +225,7 @@ async fn core_calling(
         calls,
         task_classes: Vec::new(),
         role_defaults: Default::default(),
+        hook_tasks: Vec::new(),
     });
     let mut spec = EnvironmentSpec::new("physics", workflow, &["TPC"]);
     spec.timing = Timing::ZERO;

@@ -355,7 +355,7 @@ fn run_publishes_to_the_embedded_broker_by_default_and_says_so() {
     let stderr = text(&out.stderr);
     assert!(stderr.contains("(embedded)"), "{stderr}");
     assert!(
-        stderr.contains("delivery: 331 sent, 331 acknowledged, 0 failed, 0 pending"),
+        stderr.contains("delivery: 403 sent, 403 acknowledged, 0 failed, 0 pending"),
         "{stderr}"
     );
     assert!(stderr.contains("expectations: 5 of 5 met"), "{stderr}");

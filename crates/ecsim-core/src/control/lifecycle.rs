@@ -17,7 +17,7 @@ use crate::{
     condition::resolve_template,
     event::CorePayload,
     fsm::{State, Transition},
-    tasks::TaskTree,
+    tasks::{PlannedHook, TaskTree},
     user,
     vars::{Layer, VarStack},
 };
@@ -145,12 +145,48 @@ impl Core {
         }
 
         let loaded = LoadedWorkflow::load(&workflow, &vars);
+        // Task hooks, per host: those switched on, on the hosts of their detector (known when
+        // the hosts are the detectors' default FLPs).
+        let host_detector = |index: usize| {
+            spec.hosts
+                .is_empty()
+                .then(|| detectors.get(index).cloned())
+                .flatten()
+        };
+        let lookup = |key: &str| vars.get(key);
+        let hooks: Vec<PlannedHook> = hosts
+            .iter()
+            .enumerate()
+            .flat_map(|(index, host)| {
+                let detector = host_detector(index);
+                workflow
+                    .hook_tasks
+                    .iter()
+                    .filter(|hook| hook.enabled.evaluate(&lookup))
+                    .filter(move |hook| hook.detector.is_none() || hook.detector == detector)
+                    .map(|hook| {
+                        let trigger = crate::trigger::Trigger::parse(&hook.trigger);
+                        PlannedHook {
+                            host: host.clone(),
+                            name: hook.name.clone(),
+                            class_name: hook.class_name.clone(),
+                            trigger: hook.trigger.clone(),
+                            moment: trigger.moment,
+                            weight: trigger.weight,
+                            timeout: resolve_template(&hook.timeout, &lookup),
+                            critical: hook.critical,
+                        }
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect();
         let tasks = TaskTree::new(
             &id,
             &workflow,
             &hosts,
             spec.tasks_per_host,
             loaded.call_roles(),
+            hooks,
         );
         let data = EnvData {
             state: State::Standby,
@@ -357,12 +393,28 @@ impl Core {
         if let Some(after) = env.loaded.hooks.get("after_DESTROY") {
             by_weight.extend(after.iter().map(|(weight, calls)| (*weight, calls.clone())));
         }
-        for calls in by_weight.values() {
-            for &index in calls {
+        // The weights of the calls and of the task hooks; at each, the calls one by one, then
+        // the task hooks.
+        let mut weights: std::collections::BTreeSet<i32> = by_weight.keys().copied().collect();
+        {
+            let data = env.data();
+            weights.extend(data.tasks.hook_weights("DESTROY"));
+            weights.extend(data.tasks.hook_weights("after_DESTROY"));
+        }
+        for weight in weights {
+            for &index in by_weight.get(&weight).into_iter().flatten() {
                 if let Err(error) = self.call_now(env, index).await {
                     tracing::debug!(environment = %env.id, %error, "DESTROY hook failed");
                 }
             }
+            let ran = {
+                let mut data = env.data();
+                let mut ran = data.tasks.trigger_hooks("DESTROY", weight);
+                ran.0
+                    .extend(data.tasks.trigger_hooks("after_DESTROY", weight).0);
+                ran
+            };
+            self.emit_task_changes(ran);
         }
 
         {

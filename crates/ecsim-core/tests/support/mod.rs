@@ -195,6 +195,7 @@ pub fn workflow(calls: Vec<CallSpec>) -> Arc<Workflow> {
         calls,
         task_classes: Vec::new(),
         role_defaults: Default::default(),
+        hook_tasks: Vec::new(),
     })
 }
 

@@ -36,17 +36,8 @@ impl Core {
     pub async fn create_environment(&self, spec: EnvironmentSpec) -> Result<String, CoreError> {
         let id = self.uids().next_id(self.now());
         let workflow = Arc::clone(&spec.workflow);
-        let mut detectors = spec.detectors.clone();
-        detectors.sort();
-        detectors.dedup();
-        let hosts = if spec.hosts.is_empty() {
-            detectors
-                .iter()
-                .map(|d| format!("flp-{}", d.to_lowercase()))
-                .collect()
-        } else {
-            spec.hosts.clone()
-        };
+        let detectors = spec.sorted_detectors();
+        let hosts = spec.hosts_or_default();
 
         // The variables, as AliECS's newEnvironment and workflow load set them up.
         let mut user_vars = spec.vars.clone();

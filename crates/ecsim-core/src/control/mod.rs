@@ -125,6 +125,26 @@ pub struct EnvironmentSpec {
 }
 
 impl EnvironmentSpec {
+    /// The detectors, sorted and each once, as AliECS computes `detectors`.
+    pub fn sorted_detectors(&self) -> Vec<String> {
+        let mut detectors = self.detectors.clone();
+        detectors.sort();
+        detectors.dedup();
+        detectors
+    }
+
+    /// The FLPs: the given hosts, or one per detector, `flp-<detector>`, in detector order.
+    pub fn hosts_or_default(&self) -> Vec<String> {
+        if self.hosts.is_empty() {
+            self.sorted_detectors()
+                .iter()
+                .map(|d| format!("flp-{}", d.to_lowercase()))
+                .collect()
+        } else {
+            self.hosts.clone()
+        }
+    }
+
     /// An environment of `workflow` with these detectors, default hosts, three tasks per host,
     /// no user variables, created by user "ecsim", default timing.
     pub fn new(name: impl Into<String>, workflow: Arc<Workflow>, detectors: &[&str]) -> Self {

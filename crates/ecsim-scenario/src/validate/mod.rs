@@ -1054,17 +1054,7 @@ impl Checker<'_> {
 
     /// The task a `go_error` or `task_internal_error` step names exists in the environment.
     fn check_task(&mut self, which: &TaskSelector, spec: &EnvironmentSpec, at: Range<usize>) {
-        let hosts: Vec<String> = if spec.hosts.is_empty() {
-            let mut detectors = spec.detectors.clone();
-            detectors.sort();
-            detectors.dedup();
-            detectors
-                .iter()
-                .map(|d| format!("flp-{}", d.to_lowercase()))
-                .collect()
-        } else {
-            spec.hosts.clone()
-        };
+        let hosts = spec.hosts_or_default();
         let roles: Vec<String> = spec
             .workflow
             .tasks_for_host(spec.tasks_per_host)

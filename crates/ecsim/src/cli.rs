@@ -22,11 +22,7 @@ const LONG_VERSION: &str = concat!(
 /// AliECS.
 #[derive(Debug, Parser)]
 #[command(name = "ecsim", version, long_version = LONG_VERSION, propagate_version = true)]
-#[command(
-    after_help = "Exit codes: 0 success, 1 runtime failure, 2 usage error, 3 invalid input, \
-4 expectations not met, 5 messages not delivered, 6 a plugin library refused or not started.\n\
-Logs go to stderr; set RUST_LOG (e.g. RUST_LOG=ecsim=debug) for fine-grained control."
-)]
+#[command(after_help = crate::exit::help_text())]
 pub(crate) struct Cli {
     #[command(flatten)]
     pub(crate) verbosity: Verbosity,

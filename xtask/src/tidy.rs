@@ -1,9 +1,13 @@
-//! `cargo xtask tidy`: checks of the repository's text that no compiler makes.
+//! `cargo xtask tidy`: checks of the repository that no compiler makes.
 //!
-//! Citations of the reference: code and documents cite `docs/aliecs.md`, ecsim's account of
-//! AliECS, as "§N" or "§N.M" (and ranges, "§1.1–1.2"). Every citation must name a section that
-//! exists there — a `## N.` or `### N.M` heading — so that a reader can follow it, and a section
-//! renumbered or removed breaks the check rather than the reader.
+//! - Citations of the reference: code and documents cite `docs/aliecs.md`, ecsim's account of
+//!   AliECS, as "§N" or "§N.M" (and ranges, "§1.1–1.2"). Every citation must name a section that
+//!   exists there — a `## N.` or `### N.M` heading — so that a reader can follow it, and a
+//!   section renumbered or removed breaks the check rather than the reader.
+//! - Long files: a Rust file over 600 lines is named, with the reason, in ARCHITECTURE.md's
+//!   "Long files".
+//! - The core has no Kafka: `ecsim-core`'s dependency closure holds neither rdkafka nor
+//!   libloading (ARCHITECTURE.md's first invariant).
 
 use std::{
     collections::BTreeSet,
@@ -27,10 +31,149 @@ pub(crate) struct Dangling {
     pub(crate) section: String,
 }
 
+/// The most lines a Rust file has without a reason in ARCHITECTURE.md.
+const LONG_FILE: usize = 600;
+/// Crates the core must not depend on, even indirectly.
+const NOT_IN_THE_CORE: &[&str] = &["rdkafka", "rdkafka-sys", "libloading"];
+
 pub(crate) fn run() -> anyhow::Result<()> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .context("xtask is not inside the workspace")?;
+    citations(root)?;
+    long_files(root)?;
+    core_dependencies(root)
+}
+
+/// Every Rust file over [`LONG_FILE`] lines is named in ARCHITECTURE.md's "Long files".
+fn long_files(root: &Path) -> anyhow::Result<()> {
+    let architecture =
+        std::fs::read_to_string(root.join("ARCHITECTURE.md")).context("reading ARCHITECTURE.md")?;
+    let explained = long_files_section(&architecture);
+    let mut files = Vec::new();
+    collect(root, &mut files)?;
+    let mut unexplained = Vec::new();
+    for file in files
+        .iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "rs"))
+    {
+        let lines = std::fs::read_to_string(file).map_or(0, |t| t.lines().count());
+        let relative = file
+            .strip_prefix(root)
+            .unwrap_or(file)
+            .display()
+            .to_string();
+        if lines > LONG_FILE && !explained.contains(&relative) {
+            eprintln!(
+                "{relative}: {lines} lines, and no reason in ARCHITECTURE.md's \"Long files\""
+            );
+            unexplained.push(relative);
+        }
+    }
+    anyhow::ensure!(
+        unexplained.is_empty(),
+        "{} files over {LONG_FILE} lines without a reason: split them, or say why in ARCHITECTURE.md's \"Long files\"",
+        unexplained.len()
+    );
+    println!("tidy: every file over {LONG_FILE} lines has its reason");
+    Ok(())
+}
+
+/// The paths ARCHITECTURE.md's "Long files" section names: `- `path`: why`.
+pub(crate) fn long_files_section(architecture: &str) -> BTreeSet<String> {
+    architecture
+        .split("\n## ")
+        .find(|section| section.starts_with("Long files"))
+        .map(|section| {
+            section
+                .lines()
+                .filter_map(|line| line.strip_prefix("- `"))
+                .filter_map(|line| line.split_once('`').map(|(path, _)| path.to_owned()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `ecsim-core` links neither Kafka nor dynamic loading, directly or not (`cargo metadata`).
+fn core_dependencies(root: &Path) -> anyhow::Result<()> {
+    let output = std::process::Command::new(crate::run::cargo())
+        .args(["metadata", "--format-version", "1", "--locked"])
+        .current_dir(root)
+        .output()
+        .context("running cargo metadata")?;
+    anyhow::ensure!(
+        output.status.success(),
+        "cargo metadata failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let metadata: serde_json::Value = serde_json::from_slice(&output.stdout)?;
+    let closure = normal_closure(&metadata, "ecsim-core")?;
+    let forbidden: Vec<&&str> = NOT_IN_THE_CORE
+        .iter()
+        .filter(|name| closure.contains(**name))
+        .collect();
+    anyhow::ensure!(
+        forbidden.is_empty(),
+        "ecsim-core depends on {forbidden:?}: the core has no Kafka and loads no library (ARCHITECTURE.md, Invariants)"
+    );
+    println!(
+        "tidy: ecsim-core's {} dependencies hold no Kafka and no dynamic loading",
+        closure.len()
+    );
+    Ok(())
+}
+
+/// The names of the packages `package` depends on, transitively, for building (not dev or
+/// build dependencies), from `cargo metadata`'s resolve graph.
+pub(crate) fn normal_closure(
+    metadata: &serde_json::Value,
+    package: &str,
+) -> anyhow::Result<BTreeSet<String>> {
+    let nodes = metadata["resolve"]["nodes"]
+        .as_array()
+        .context("cargo metadata without a resolve graph")?;
+    let name_of = |id: &str| {
+        metadata["packages"]
+            .as_array()
+            .and_then(|packages| packages.iter().find(|p| p["id"] == id))
+            .and_then(|p| p["name"].as_str())
+            .map(str::to_owned)
+    };
+    let start = metadata["packages"]
+        .as_array()
+        .and_then(|packages| packages.iter().find(|p| p["name"] == package))
+        .and_then(|p| p["id"].as_str())
+        .with_context(|| format!("no package {package}"))?
+        .to_owned();
+    let mut seen = BTreeSet::new();
+    let mut names = BTreeSet::new();
+    let mut stack = vec![start];
+    while let Some(id) = stack.pop() {
+        let Some(node) = nodes.iter().find(|n| n["id"] == id.as_str()) else {
+            continue;
+        };
+        for dep in node["deps"].as_array().into_iter().flatten() {
+            let normal = dep["dep_kinds"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|kind| kind["kind"].is_null());
+            let Some(dep_id) = dep["pkg"].as_str() else {
+                continue;
+            };
+            if normal && seen.insert(dep_id.to_owned()) {
+                if let Some(name) = name_of(dep_id) {
+                    names.insert(name);
+                }
+                stack.push(dep_id.to_owned());
+            }
+        }
+    }
+    Ok(names)
+}
+
+/// Every citation names a section of the reference.
+fn citations(root: &Path) -> anyhow::Result<()> {
     let reference = std::fs::read_to_string(root.join(REFERENCE))
         .with_context(|| format!("reading {REFERENCE}"))?;
     let sections = sections(&reference);
@@ -191,6 +334,39 @@ mod tests {
             .filter(|s| !sections.contains(s))
             .collect();
         assert_eq!(dangling, ["1.3", "3"]);
+    }
+
+    #[test]
+    fn long_files_are_named_in_their_section() {
+        let architecture = "# A\n\n## Code map\n- `not/this.rs`: no\n\n## Long files\n\n- `a/b.rs`: data\n- `c.rs`: tests\n\n## After\n- `d.rs`: no\n";
+        let named: Vec<String> = long_files_section(architecture).into_iter().collect();
+        assert_eq!(named, ["a/b.rs", "c.rs"]);
+    }
+
+    #[test]
+    fn the_dependency_closure_follows_normal_dependencies_only() -> anyhow::Result<()> {
+        let metadata = serde_json::json!({
+            "packages": [
+                {"id": "core", "name": "ecsim-core"},
+                {"id": "a", "name": "tokio"},
+                {"id": "b", "name": "mio"},
+                {"id": "k", "name": "rdkafka"},
+            ],
+            "resolve": {"nodes": [
+                {"id": "core", "deps": [
+                    {"pkg": "a", "dep_kinds": [{"kind": null}]},
+                    {"pkg": "k", "dep_kinds": [{"kind": "dev"}]},
+                ]},
+                {"id": "a", "deps": [{"pkg": "b", "dep_kinds": [{"kind": null}]}]},
+                {"id": "b", "deps": []},
+                {"id": "k", "deps": []},
+            ]},
+        });
+        let closure: Vec<String> = normal_closure(&metadata, "ecsim-core")?
+            .into_iter()
+            .collect();
+        assert_eq!(closure, ["mio", "tokio"], "a dev-dependency is not linked");
+        Ok(())
     }
 
     /// The repository itself passes: what CI checks with `cargo xtask tidy`.

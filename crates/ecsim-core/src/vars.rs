@@ -206,17 +206,6 @@ impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Vars {
     }
 }
 
-impl std::ops::Index<&str> for Vars {
-    type Output = str;
-
-    fn index(&self, key: &str) -> &str {
-        match self.get(key) {
-            Some(value) => value,
-            None => panic!("no variable {key}"),
-        }
-    }
-}
-
 /// The layers' entries merged in key order, the upper layer's value winning.
 struct Merged<'a> {
     layers: [Peekable<std::collections::btree_map::Iter<'a, String, String>>; 5],
@@ -270,18 +259,18 @@ mod tests {
         assert_eq!(stack.get("c"), Some("default"));
         assert_eq!(stack.get("d"), None);
         let all = stack.consolidated();
-        assert_eq!(all["a"], *"user");
-        assert_eq!(all["b"], *"vars");
-        assert_eq!(all["c"], *"default");
+        assert_eq!(all.get("a"), Some("user"));
+        assert_eq!(all.get("b"), Some("vars"));
+        assert_eq!(all.get("c"), Some("default"));
     }
 
     #[test]
     fn removing_a_layer_value_uncovers_the_one_below_and_refreshes_the_consolidated_view() {
         let mut stack = VarStack::new(map(&[("run_number", "0")]), BTreeMap::new());
         stack.set(Layer::Vars, "run_number", "42");
-        assert_eq!(stack.consolidated()["run_number"], *"42");
+        assert_eq!(stack.consolidated().get("run_number"), Some("42"));
         stack.remove(Layer::Vars, "run_number");
-        assert_eq!(stack.consolidated()["run_number"], *"0");
+        assert_eq!(stack.consolidated().get("run_number"), Some("0"));
         assert_eq!(stack.get_in(Layer::Vars, "run_number"), None);
     }
 
@@ -307,7 +296,7 @@ mod tests {
             ]
         );
         assert_eq!(view.len(), 5);
-        assert_eq!(stack.consolidated()["a"], *"later");
+        assert_eq!(stack.consolidated().get("a"), Some("later"));
         assert_eq!(view.to_map().len(), 5);
     }
 

@@ -113,7 +113,7 @@ impl Typed {
     /// The record's message, decoded back to its type.
     pub fn of(record: &Record) -> Self {
         let bytes = record.value.as_slice();
-        let decoded = match record.message_type {
+        let decoded = match &*record.message_type {
             "kafka.NewStateNotification" => NewStateNotification::decode(bytes).map(Typed::State),
             "kafka.ActiveRunsList" => ActiveRunsList::decode(bytes).map(Typed::Running),
             _ => Event::decode(bytes).map(Typed::Event),

@@ -24,8 +24,9 @@ pub struct Record {
     pub value: Vec<u8>,
     /// The record's timestamp (Kafka CreateTime).
     pub timestamp: Timestamp,
-    /// Fully qualified protobuf type of `value`, e.g. `events.Event`.
-    pub message_type: &'static str,
+    /// Fully qualified protobuf type of `value`, e.g. `events.Event`: borrowed for the types
+    /// ecsim publishes, owned for one a reader was told to use.
+    pub message_type: Cow<'static, str>,
 }
 
 impl Record {
@@ -41,13 +42,13 @@ impl Record {
                 _ => serde_json::json!({ "hex": hex(bytes) }),
             },
         };
-        let value = ecsim_proto::json::decode_to_json(self.message_type, &self.value).unwrap_or_else(
+        let value = ecsim_proto::json::decode_to_json(&self.message_type, &self.value).unwrap_or_else(
             |error| serde_json::json!({ "undecodable": error.to_string(), "hex": hex(&self.value) }),
         );
         let mut line = Map::new();
         line.insert("topic".into(), Value::String(self.topic.to_string()));
         line.insert("key".into(), key);
-        line.insert("type".into(), Value::String(self.message_type.to_owned()));
+        line.insert("type".into(), Value::String(self.message_type.to_string()));
         line.insert("value".into(), value);
         Value::Object(line).to_string()
     }
@@ -193,7 +194,7 @@ mod tests {
             key: key.map(<[u8]>::to_vec),
             value,
             timestamp: Timestamp::from_unix_millis(1),
-            message_type,
+            message_type: message_type.into(),
         }
     }
 

@@ -107,7 +107,7 @@ pub fn record_for(event: &CoreEvent) -> Record {
         key: key.filter(|k| !k.is_empty()).map(|k| k.as_bytes().to_vec()),
         value,
         timestamp: at,
-        message_type: topics::EVENT_TYPE,
+        message_type: topics::EVENT_TYPE.into(),
     }
 }
 
@@ -253,6 +253,6 @@ mod tests {
             envelope.payload,
             Some(Payload::RunEvent(EvRunEvent { run_number: 7, .. }))
         ));
-        assert_eq!((run.message_type, run.timestamp), ("events.Event", AT));
+        assert_eq!((&*run.message_type, run.timestamp), ("events.Event", AT));
     }
 }

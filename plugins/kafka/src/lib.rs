@@ -112,7 +112,7 @@ impl KafkaPlugin {
             key,
             value,
             timestamp: at,
-            message_type: type_name,
+            message_type: type_name.into(),
         });
     }
 

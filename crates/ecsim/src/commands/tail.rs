@@ -19,7 +19,7 @@ use crate::{
 const DEFAULT_TOPICS: &[&str] = &["aliecs.*", topics::BEAM_MODE];
 
 pub(crate) fn run(args: &TailArgs) -> Result<(), Failure> {
-    let forced_type: Option<&'static str> = match &args.message_type {
+    let forced_type: Option<&str> = match &args.message_type {
         None => None,
         Some(name) => {
             if !known_message_types().contains(name) {
@@ -31,8 +31,7 @@ pub(crate) fn run(args: &TailArgs) -> Result<(), Failure> {
                     ),
                 ));
             }
-            // Leaked once for the life of the command: records name their type with a &'static str.
-            Some(Box::leak(name.clone().into_boxed_str()))
+            Some(name.as_str())
         }
     };
     let kafka = &args.kafka;
@@ -56,9 +55,12 @@ pub(crate) fn run(args: &TailArgs) -> Result<(), Failure> {
     let mut stdout = io::BufWriter::new(io::stdout().lock());
     let mut write_error = None;
     read(&options, |message| {
-        let message_type = forced_type
-            .or_else(|| topics::message_type_for_topic(&message.topic))
-            .unwrap_or("");
+        let message_type: std::borrow::Cow<'static, str> = match forced_type {
+            Some(name) => name.to_owned().into(),
+            None => topics::message_type_for_topic(&message.topic)
+                .unwrap_or("")
+                .into(),
+        };
         let record = Record {
             topic: message.topic.into(),
             key: message.key,

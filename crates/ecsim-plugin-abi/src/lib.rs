@@ -31,13 +31,17 @@ pub const ENTRY_SYMBOL: &[u8] = b"ecsim_plugin_entry_v1\0";
 pub type EntryFn = unsafe extern "C" fn() -> *const PluginTable;
 
 /// Bytes borrowed from the caller for the duration of one call.
+///
+/// The fields are private: a value is either made by [`Bytes::new`] from a live slice, or
+/// received as an argument of a table function, whose caller promised the same (the contract of
+/// [`PluginTable`]). Reading one is therefore safe.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct Bytes<'a> {
     /// Start of the bytes (may be dangling when `len` is 0).
-    pub ptr: *const u8,
+    ptr: *const u8,
     /// How many.
-    pub len: usize,
+    len: usize,
     _borrow: PhantomData<&'a [u8]>,
 }
 
@@ -52,30 +56,34 @@ impl<'a> Bytes<'a> {
     }
 
     /// The bytes as a slice.
-    ///
-    /// # Safety
-    ///
-    /// `ptr` must point to `len` readable bytes that live for `'a`, as [`Bytes::new`] makes them.
-    pub unsafe fn as_slice(&self) -> &'a [u8] {
+    pub fn as_slice(&self) -> &'a [u8] {
         if self.len == 0 {
             return &[];
         }
-        // SAFETY: guaranteed by the caller, as documented.
+        // SAFETY: `ptr` and `len` come from a slice that lives for `'a`: `new` took them from
+        // one, and a value received through the table was made by `new` on the other side, as
+        // the table's contract requires of the caller.
         unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
     }
 }
 
 /// Bytes allocated by the plugin and handed to the host, which must give them back with
 /// [`PluginTable::free`].
+///
+/// The fields are private: a value is made by [`OwnedBytes::from_vec`], on the plugin's side,
+/// and reaches the host only as the return value of a table function. Reading one is safe (it
+/// owns its allocation until it is given back, which consumes it); rebuilding the `Vec` is not,
+/// because only the library that made it may ([`OwnedBytes::into_vec`]). Dropping one without
+/// giving it back leaks it, which is safe.
 #[repr(C)]
 #[derive(Debug)]
 pub struct OwnedBytes {
     /// Start of the allocation.
-    pub ptr: *mut u8,
+    ptr: *mut u8,
     /// Bytes in use.
-    pub len: usize,
+    len: usize,
     /// Bytes allocated.
-    pub capacity: usize,
+    capacity: usize,
 }
 
 impl OwnedBytes {
@@ -94,35 +102,35 @@ impl OwnedBytes {
     ///
     /// # Safety
     ///
-    /// `self` must come from [`OwnedBytes::from_vec`] in the same library, and be freed once.
+    /// `self` must have been made by [`OwnedBytes::from_vec`] in the library (the copy of the
+    /// standard library, hence the allocator) that calls this.
     pub unsafe fn into_vec(self) -> Vec<u8> {
         // SAFETY: the parts come from a Vec of this library's allocator, as documented.
         unsafe { Vec::from_raw_parts(self.ptr, self.len, self.capacity) }
     }
 
-    /// The bytes (host side, before freeing).
-    ///
-    /// # Safety
-    ///
-    /// `ptr` must point to `len` readable bytes, as a plugin's [`OwnedBytes::from_vec`] makes
-    /// them, not yet freed.
-    pub unsafe fn as_slice(&self) -> &[u8] {
+    /// The bytes (host side, before giving them back).
+    pub fn as_slice(&self) -> &[u8] {
         if self.len == 0 {
             return &[];
         }
-        // SAFETY: guaranteed by the caller, as documented.
+        // SAFETY: the parts come from a live Vec (`from_vec`, possibly in the library that
+        // returned this value), which is freed only by consuming `self`.
         unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
     }
 }
 
 /// A static string of the library (its SDK version).
+///
+/// The fields are private: a value is made by [`StaticStr::new`] from a `&'static str`. A
+/// loaded library's statics live as long as the library, and ecsim never unloads one.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct StaticStr {
     /// UTF-8 bytes, not NUL-terminated.
-    pub ptr: *const u8,
+    ptr: *const u8,
     /// How many.
-    pub len: usize,
+    len: usize,
 }
 
 impl StaticStr {
@@ -134,14 +142,10 @@ impl StaticStr {
         }
     }
 
-    /// The text, if it is UTF-8.
-    ///
-    /// # Safety
-    ///
-    /// `ptr` must point to `len` bytes that live for `'a` (a loaded library's statics live as
-    /// long as the library; ecsim never unloads one).
-    pub unsafe fn to_str<'a>(self) -> Option<&'a str> {
-        // SAFETY: guaranteed by the caller, as documented.
+    /// The text, if it is UTF-8 (a library of another ABI version could put anything there;
+    /// the host reads it only after checking the version, but does not trust it further).
+    pub fn to_str(self) -> Option<&'static str> {
+        // SAFETY: `new` took the parts from a `&'static str`.
         let bytes = unsafe { std::slice::from_raw_parts(self.ptr, self.len) };
         std::str::from_utf8(bytes).ok()
     }
@@ -149,6 +153,22 @@ impl StaticStr {
 
 /// What a plugin library offers. Every function must catch panics itself (the SDK does): a
 /// panic unwinding out of an `extern "C"` function aborts the host.
+///
+/// The functions are `unsafe` to call: they are another library's code, reached through a
+/// pointer whose type only the checks below vouch for.
+///
+/// # Safety
+///
+/// A caller of the table's functions must ensure that:
+///
+/// - the table's [`PluginTable::abi_version`] is [`ABI_VERSION`] and its
+///   [`PluginTable::table_size`] at least [`PluginTable::SIZE`] (a table of another version may
+///   hold functions of other signatures, or fewer of them);
+/// - [`PluginTable::free`] is given only bytes a function of the same table returned, each
+///   once (the library gives them back to its own allocator).
+///
+/// A library's functions, in turn, must keep the contract of this crate's documentation:
+/// replies are [`OwnedBytes::from_vec`] of encoded messages, and nothing unwinds out.
 #[repr(C)]
 #[derive(Debug)]
 pub struct PluginTable {
@@ -159,15 +179,15 @@ pub struct PluginTable {
     /// The `ecsim-plugin-sdk` version the library was built with (semver).
     pub sdk_version: StaticStr,
     /// A `Manifest`.
-    pub manifest: extern "C" fn() -> OwnedBytes,
+    pub manifest: unsafe extern "C" fn() -> OwnedBytes,
     /// A `CreateRequest` in, a `CreateReply` out.
-    pub create: extern "C" fn(request: Bytes<'_>) -> OwnedBytes,
+    pub create: unsafe extern "C" fn(request: Bytes<'_>) -> OwnedBytes,
     /// An instance and a `CallRequest` in, a `CallReply` out.
-    pub call: extern "C" fn(instance: u64, request: Bytes<'_>) -> OwnedBytes,
+    pub call: unsafe extern "C" fn(instance: u64, request: Bytes<'_>) -> OwnedBytes,
     /// An instance in, a `DestroyReply` out.
-    pub destroy: extern "C" fn(instance: u64) -> OwnedBytes,
+    pub destroy: unsafe extern "C" fn(instance: u64) -> OwnedBytes,
     /// Gives back bytes the library returned.
-    pub free: extern "C" fn(bytes: OwnedBytes),
+    pub free: unsafe extern "C" fn(bytes: OwnedBytes),
 }
 
 // SAFETY: a table is immutable static data: function pointers and a pointer to a static str.
@@ -185,13 +205,11 @@ mod tests {
     #[test]
     fn owned_bytes_round_trip_through_their_parts() {
         let owned = OwnedBytes::from_vec(b"hello".to_vec());
-        // SAFETY: from_vec above, not yet freed.
-        assert_eq!(unsafe { owned.as_slice() }, b"hello");
+        assert_eq!(owned.as_slice(), b"hello");
         // SAFETY: from_vec above, freed once.
         assert_eq!(unsafe { owned.into_vec() }, b"hello");
         let empty = OwnedBytes::from_vec(Vec::new());
-        // SAFETY: as above.
-        assert!(unsafe { empty.as_slice() }.is_empty());
+        assert!(empty.as_slice().is_empty());
         // SAFETY: as above.
         drop(unsafe { empty.into_vec() });
     }
@@ -199,10 +217,9 @@ mod tests {
     #[test]
     fn borrowed_bytes_and_static_strings_read_back() {
         let data = [1_u8, 2, 3];
-        // SAFETY: made from a live slice.
-        assert_eq!(unsafe { Bytes::new(&data).as_slice() }, &data);
-        // SAFETY: a static str.
-        assert_eq!(unsafe { StaticStr::new("1.2.3").to_str() }, Some("1.2.3"));
+        assert_eq!(Bytes::new(&data).as_slice(), &data);
+        assert!(Bytes::new(&[]).as_slice().is_empty());
+        assert_eq!(StaticStr::new("1.2.3").to_str(), Some("1.2.3"));
         assert_eq!(ENTRY_SYMBOL.last(), Some(&0));
     }
 }

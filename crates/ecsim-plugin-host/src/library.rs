@@ -333,10 +333,15 @@ fn sdk_compatible(found: &semver::Version, host: &semver::Version) -> Result<(),
 }
 
 /// Copies a buffer the library returned, and gives it back.
-pub(crate) fn take(table: &PluginTable, bytes: OwnedBytes) -> Vec<u8> {
-    // SAFETY: `bytes` was just returned by one of the library's functions and not yet freed.
-    let copy = unsafe { bytes.as_slice() }.to_vec();
-    (table.free)(bytes);
+///
+/// # Safety
+///
+/// `table` passed [`check_table`]'s version checks, and `bytes` was just returned by one of its
+/// functions (the table's contract for `free`).
+pub(crate) unsafe fn take(table: &PluginTable, bytes: OwnedBytes) -> Vec<u8> {
+    let copy = bytes.as_slice().to_vec();
+    // SAFETY: as the caller guarantees.
+    unsafe { (table.free)(bytes) };
     copy
 }
 
@@ -369,9 +374,9 @@ fn check_table(
             abi: ABI_VERSION,
         });
     }
-    // SAFETY: the table's ABI version and size are this host's, so `sdk_version` is the ABI's
-    // pointer to a static string of the library.
-    let found = unsafe { table.sdk_version.to_str() }
+    let found = table
+        .sdk_version
+        .to_str()
         .unwrap_or("(not UTF-8)")
         .to_owned();
     inspection.sdk_version = Some(found.clone());
@@ -387,8 +392,11 @@ fn check_table(
     sdk_compatible(&version, &host).map_err(refuse)?;
 
     let manifest_fn = table.manifest;
-    let bytes = worker::run_with_timeout(move || take(table, manifest_fn()), MANIFEST_TIMEOUT)
-        .map_err(|_| LoadError::Unresponsive {
+    // SAFETY: the table's ABI version and size are this host's (checked above), and the manifest
+    // buffer goes back to the table that made it.
+    let list = move || unsafe { take(table, manifest_fn()) };
+    let bytes =
+        worker::run_with_timeout(list, MANIFEST_TIMEOUT).map_err(|_| LoadError::Unresponsive {
             path: path.to_owned(),
             what: "its manifest function".to_owned(),
             seconds: MANIFEST_TIMEOUT.as_secs(),
@@ -399,6 +407,9 @@ fn check_table(
     };
     let manifest = Manifest::decode(bytes.as_slice())
         .map_err(|error| invalid(format!("it does not decode: {error}")))?;
+    if !manifest.error.is_empty() {
+        return Err(invalid(manifest.error.clone()));
+    }
     if manifest.plugins.is_empty() {
         return Err(invalid("it lists no plugins".to_owned()));
     }

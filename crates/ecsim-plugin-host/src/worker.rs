@@ -120,7 +120,10 @@ impl Worker {
         std::thread::Builder::new()
             .name(format!("plugin-{name}"))
             .spawn(move || {
-                let reply = take(table, (table.create)(Bytes::new(&create_request)));
+                // SAFETY: the table is `'static` and typed: a library's comes from `Library`,
+                // which checked its version and size before reading it; each buffer goes back
+                // to the table that made it, once (`take`). The same holds for the calls below.
+                let reply = unsafe { take(table, (table.create)(Bytes::new(&create_request))) };
                 let instance = ecsim_proto::prost::Message::decode(reply.as_slice())
                     .ok()
                     .and_then(|r: ecsim_proto::plugin::CreateReply| r.result)
@@ -133,11 +136,14 @@ impl Worker {
                 while let Ok(job) = receive(&incoming, None) {
                     match job {
                         Job::Call { request, reply } => {
-                            let _ = reply
-                                .send(take(table, (table.call)(instance, Bytes::new(&request))));
+                            let request = Bytes::new(&request);
+                            // SAFETY: as for `create` above.
+                            let _ =
+                                reply.send(unsafe { take(table, (table.call)(instance, request)) });
                         }
                         Job::Destroy { reply } => {
-                            let _ = reply.send(take(table, (table.destroy)(instance)));
+                            // SAFETY: as for `create` above.
+                            let _ = reply.send(unsafe { take(table, (table.destroy)(instance)) });
                             return;
                         }
                     }

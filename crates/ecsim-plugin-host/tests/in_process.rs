@@ -408,6 +408,7 @@ extern "C" fn manifest_of_probe() -> OwnedBytes {
                 functions: vec!["Greet".into()],
                 endpoint: String::new(),
             }],
+            error: String::new(),
         }
         .encode_to_vec(),
     )
@@ -417,6 +418,16 @@ extern "C" fn garbage_manifest() -> OwnedBytes {
 }
 extern "C" fn empty_manifest() -> OwnedBytes {
     OwnedBytes::from_vec(Manifest::default().encode_to_vec())
+}
+extern "C" fn failed_manifest() -> OwnedBytes {
+    OwnedBytes::from_vec(
+        Manifest {
+            sdk_version: "0.1.0".into(),
+            plugins: Vec::new(),
+            error: "panicked while listing its plugins: boom at src/lib.rs:3:5".into(),
+        }
+        .encode_to_vec(),
+    )
 }
 extern "C" fn create_instance(_: Bytes<'_>) -> OwnedBytes {
     OwnedBytes::from_vec(
@@ -432,7 +443,10 @@ extern "C" fn garbage_call(_: u64, _: Bytes<'_>) -> OwnedBytes {
 extern "C" fn destroy_ok(_: u64) -> OwnedBytes {
     OwnedBytes::from_vec(Vec::new())
 }
-extern "C" fn free(bytes: OwnedBytes) {
+/// # Safety
+///
+/// `bytes` was returned by one of the functions above, and is given back once.
+unsafe extern "C" fn free(bytes: OwnedBytes) {
     // SAFETY: every buffer above comes from OwnedBytes::from_vec in this binary.
     drop(unsafe { bytes.into_vec() });
 }
@@ -528,6 +542,19 @@ fn undecodable_or_empty_manifests_are_refused() {
     assert_eq!(
         refusal(&EMPTY).to_string(),
         "lib/libbad.so: its manifest is invalid: it lists no plugins"
+    );
+    static FAILED: PluginTable = PluginTable {
+        manifest: failed_manifest,
+        ..table(
+            ABI_VERSION,
+            PluginTable::SIZE,
+            ecsim_plugin_sdk::SDK_VERSION,
+        )
+    };
+    assert_eq!(
+        refusal(&FAILED).to_string(),
+        "lib/libbad.so: its manifest is invalid: panicked while listing its plugins: boom at \
+         src/lib.rs:3:5"
     );
 }
 

@@ -46,6 +46,7 @@ extern "C" fn manifest() -> OwnedBytes {
                 functions: vec!["Call".into()],
                 endpoint: String::new(),
             }],
+            error: String::new(),
         }
         .encode_to_vec(),
     )
@@ -64,7 +65,10 @@ extern "C" fn call(_: u64, _: Bytes<'_>) -> OwnedBytes {
 extern "C" fn destroy(_: u64) -> OwnedBytes {
     OwnedBytes::from_vec(Vec::new())
 }
-extern "C" fn free(bytes: OwnedBytes) {
+/// # Safety
+///
+/// `bytes` was returned by one of the functions above, and is given back once.
+unsafe extern "C" fn free(bytes: OwnedBytes) {
     // SAFETY: every buffer above comes from OwnedBytes::from_vec in this binary.
     drop(unsafe { bytes.into_vec() });
 }

@@ -1,9 +1,10 @@
 //! The library side of the C table: what [`declare_plugins!`](crate::declare_plugins) expands
 //! to calls into. Not for plugin authors to call.
 //!
-//! Every function here decodes its request, runs the plugin inside `catch_unwind` (a panic
-//! unwinding into ecsim through an `extern "C"` function would abort the whole simulator) and
-//! returns an encoded reply in a buffer ecsim hands back through `free`.
+//! Every function here decodes its request, runs the plugin and returns an encoded reply in a
+//! buffer ecsim hands back through `free`, all inside `catch_unwind`: a panic unwinding into
+//! ecsim through an `extern "C"` function would abort the whole simulator, so a panic anywhere
+//! (the plugin's code or this file's) becomes an error in the reply.
 
 use std::{
     cell::RefCell,
@@ -116,12 +117,12 @@ fn install_panic_hook() {
     });
 }
 
-/// Runs `f`, turning a panic into `Err(message)`.
+/// Runs `f`, turning a panic into `Err(message)`. Calls nest: the inner one reports the panic.
 fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, String> {
     install_panic_hook();
-    GUARDED.with(|g| g.set(true));
+    let outer = GUARDED.with(|g| g.replace(true));
     let result = catch_unwind(AssertUnwindSafe(f));
-    GUARDED.with(|g| g.set(false));
+    GUARDED.with(|g| g.set(outer));
     result.map_err(|_| {
         LAST_PANIC
             .with(|last| last.borrow_mut().take())
@@ -134,11 +135,18 @@ fn encode(message: &impl Message) -> OwnedBytes {
 }
 
 /// The manifest: SDK version and every plugin's name and functions.
-pub fn manifest(factories: &[Factory]) -> OwnedBytes {
-    encode(&Manifest {
+pub fn manifest(factories: fn() -> Vec<Factory>) -> OwnedBytes {
+    let manifest = guarded(|| Manifest {
         sdk_version: crate::SDK_VERSION.to_owned(),
-        plugins: factories.iter().map(|f| f.info.clone()).collect(),
+        plugins: factories().iter().map(|f| f.info.clone()).collect(),
+        error: String::new(),
     })
+    .unwrap_or_else(|panic| Manifest {
+        sdk_version: crate::SDK_VERSION.to_owned(),
+        plugins: Vec::new(),
+        error: format!("panicked while listing its plugins: {panic}"),
+    });
+    encode(&manifest)
 }
 
 fn create_error(error: String) -> OwnedBytes {
@@ -148,9 +156,12 @@ fn create_error(error: String) -> OwnedBytes {
 }
 
 /// Makes an instance of the plugin the request names.
-pub fn create(factories: &[Factory], request: Bytes<'_>) -> OwnedBytes {
-    // SAFETY: ecsim passes bytes it owns for the duration of this call (the ABI's contract).
-    let bytes = unsafe { request.as_slice() };
+pub fn create(factories: fn() -> Vec<Factory>, request: Bytes<'_>) -> OwnedBytes {
+    guarded(|| create_guarded(&factories(), request.as_slice()))
+        .unwrap_or_else(|panic| create_error(format!("panicked while starting: {panic}")))
+}
+
+fn create_guarded(factories: &[Factory], bytes: &[u8]) -> OwnedBytes {
     let request = match CreateRequest::decode(bytes) {
         Ok(request) => request,
         Err(error) => return create_error(format!("the create request does not decode: {error}")),
@@ -195,19 +206,21 @@ pub fn create(factories: &[Factory], request: Bytes<'_>) -> OwnedBytes {
     }
 }
 
+fn call_error(message: String, reason: String) -> OwnedBytes {
+    encode(&CallReply {
+        error: Some(ecsim_proto::plugin::CallError { message, reason }),
+        ..Default::default()
+    })
+}
+
 /// Runs one call on an instance.
 pub fn call(instance: u64, request: Bytes<'_>) -> OwnedBytes {
-    // SAFETY: ecsim passes bytes it owns for the duration of this call (the ABI's contract).
-    let bytes = unsafe { request.as_slice() };
-    let failed = |message: String| {
-        encode(&CallReply {
-            error: Some(ecsim_proto::plugin::CallError {
-                message,
-                reason: String::new(),
-            }),
-            ..Default::default()
-        })
-    };
+    guarded(|| call_guarded(instance, request.as_slice()))
+        .unwrap_or_else(|panic| call_error(format!("plugin instance {instance} panicked"), panic))
+}
+
+fn call_guarded(instance: u64, bytes: &[u8]) -> OwnedBytes {
+    let failed = |message: String| call_error(message, String::new());
     let request = match CallRequest::decode(bytes) {
         Ok(request) => request,
         Err(error) => return failed(format!("the call request does not decode: {error}")),
@@ -226,6 +239,14 @@ pub fn call(instance: u64, request: Bytes<'_>) -> OwnedBytes {
 
 /// Destroys an instance.
 pub fn destroy(instance: u64) -> OwnedBytes {
+    guarded(|| destroy_guarded(instance)).unwrap_or_else(|panic| {
+        encode(&DestroyReply {
+            error: format!("panicked while stopping: {panic}"),
+        })
+    })
+}
+
+fn destroy_guarded(instance: u64) -> OwnedBytes {
     let Some(shared) = instances().1.remove(&instance) else {
         return encode(&DestroyReply {
             error: format!("there is no plugin instance {instance}"),
@@ -241,8 +262,90 @@ pub fn destroy(instance: u64) -> OwnedBytes {
 }
 
 /// Gives back a buffer this library returned.
-pub fn free(bytes: OwnedBytes) {
-    // SAFETY: ecsim returns each buffer this library handed out exactly once (the ABI's
-    // contract), and every one was made by `OwnedBytes::from_vec` in `encode`.
-    drop(unsafe { bytes.into_vec() });
+///
+/// # Safety
+///
+/// `bytes` must have been returned by one of this file's functions (in this library), and be
+/// given back once: the ABI's contract for [`abi::PluginTable::free`].
+pub unsafe fn free(bytes: OwnedBytes) {
+    // A panic here has nothing to report to and must not unwind into ecsim; the buffer leaks.
+    let _ = guarded(|| {
+        // SAFETY: every buffer this file returns was made by `OwnedBytes::from_vec` in
+        // `encode`, in this library, and the caller gives it back once.
+        drop(unsafe { bytes.into_vec() });
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // a test that unwraps fails with the value it did not get
+
+    use super::*;
+
+    /// What the host does with a reply: read it, give it back.
+    fn take(bytes: OwnedBytes) -> Vec<u8> {
+        let copy = bytes.as_slice().to_vec();
+        // SAFETY: returned by this file's functions just now, given back once.
+        unsafe { free(bytes) };
+        copy
+    }
+
+    fn no_plugins() -> Vec<Factory> {
+        panic!("the factory list was told to panic")
+    }
+
+    #[test]
+    fn a_panic_while_listing_plugins_is_a_manifest_error_not_an_unwind() {
+        let manifest = Manifest::decode(take(manifest(no_plugins)).as_slice()).unwrap();
+        assert!(manifest.plugins.is_empty());
+        assert_eq!(manifest.sdk_version, crate::SDK_VERSION);
+        assert!(
+            manifest.error.starts_with(
+                "panicked while listing its plugins: the factory list was told to panic at "
+            ),
+            "{}",
+            manifest.error
+        );
+    }
+
+    #[test]
+    fn a_panic_outside_the_plugin_while_creating_is_a_create_error() {
+        let request = CreateRequest {
+            plugin: "probe".into(),
+            ..Default::default()
+        }
+        .encode_to_vec();
+        let reply = CreateReply::decode(take(create(no_plugins, Bytes::new(&request))).as_slice());
+        match reply.unwrap().result {
+            Some(create_reply::Result::Error(error)) => assert!(
+                error.starts_with("panicked while starting: the factory list was told to panic"),
+                "{error}"
+            ),
+            other => panic!("expected an error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn unknown_instances_and_garbled_requests_are_errors_in_the_reply() {
+        let reply = CallReply::decode(take(call(u64::MAX, Bytes::new(b"\xff\xff"))).as_slice());
+        let error = reply.unwrap().error.unwrap();
+        assert!(
+            error
+                .message
+                .starts_with("the call request does not decode: "),
+            "{}",
+            error.message
+        );
+        let request = CallRequest::default().encode_to_vec();
+        let reply = CallReply::decode(take(call(u64::MAX, Bytes::new(&request))).as_slice());
+        assert_eq!(
+            reply.unwrap().error.unwrap().message,
+            format!("there is no plugin instance {}", u64::MAX)
+        );
+        let reply = DestroyReply::decode(take(destroy(u64::MAX)).as_slice()).unwrap();
+        assert_eq!(
+            reply.error,
+            format!("there is no plugin instance {}", u64::MAX)
+        );
+    }
 }

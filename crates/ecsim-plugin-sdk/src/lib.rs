@@ -148,10 +148,10 @@ macro_rules! declare_plugins {
                 ::std::vec![$($crate::export::Factory::of::<$plugin>()),+]
             }
             extern "C" fn manifest() -> OwnedBytes {
-                $crate::export::manifest(&factories())
+                $crate::export::manifest(factories)
             }
             extern "C" fn create(request: Bytes<'_>) -> OwnedBytes {
-                $crate::export::create(&factories(), request)
+                $crate::export::create(factories, request)
             }
             extern "C" fn call(instance: u64, request: Bytes<'_>) -> OwnedBytes {
                 $crate::export::call(instance, request)
@@ -159,8 +159,12 @@ macro_rules! declare_plugins {
             extern "C" fn destroy(instance: u64) -> OwnedBytes {
                 $crate::export::destroy(instance)
             }
-            extern "C" fn free(bytes: OwnedBytes) {
-                $crate::export::free(bytes)
+            /// # Safety
+            ///
+            /// `bytes` was returned by this table's functions, and is given back once.
+            unsafe extern "C" fn free(bytes: OwnedBytes) {
+                // SAFETY: the caller's contract, the same as `export::free`'s.
+                unsafe { $crate::export::free(bytes) }
             }
             static TABLE: PluginTable = PluginTable {
                 abi_version: $crate::export::abi::ABI_VERSION,

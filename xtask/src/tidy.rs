@@ -8,6 +8,9 @@
 //!   "Long files".
 //! - The core has no Kafka: `ecsim-core`'s dependency closure holds neither rdkafka nor
 //!   libloading (ARCHITECTURE.md's first invariant).
+//! - Each cause said once: a `thiserror` variant whose message interpolates its cause does not
+//!   also expose it as `source()` (`#[source]`, `#[from]`, a field named `source`), or a report
+//!   printing the chain — the command line's does — says it twice.
 
 use std::{
     collections::BTreeSet,
@@ -42,7 +45,91 @@ pub(crate) fn run() -> anyhow::Result<()> {
         .context("xtask is not inside the workspace")?;
     citations(root)?;
     long_files(root)?;
+    causes_said_once(root)?;
     core_dependencies(root)
+}
+
+/// No error variant both prints its cause and returns it as `source()`.
+fn causes_said_once(root: &Path) -> anyhow::Result<()> {
+    let mut files = Vec::new();
+    collect(root, &mut files)?;
+    let mut twice = 0;
+    let mut variants = 0;
+    for file in files
+        .iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "rs"))
+    {
+        let text =
+            std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+        let relative = file.strip_prefix(root).unwrap_or(file).display();
+        for (line, field) in causes_said_twice(&text, &mut variants) {
+            eprintln!(
+                "{relative}:{line}: the message prints `{field}`, which is also the error's \
+                 source(): drop it from the message, or make it a plain field"
+            );
+            twice += 1;
+        }
+    }
+    anyhow::ensure!(twice == 0, "{twice} error variants say their cause twice");
+    println!("tidy: {variants} error variants each say their cause once");
+    Ok(())
+}
+
+/// The `#[error(...)]` attributes of `text` (1-based line) that interpolate a field the variant
+/// also returns as its source; `variants` counts the attributes seen.
+pub(crate) fn causes_said_twice(text: &str, variants: &mut usize) -> Vec<(usize, String)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut found = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        if !lines[i].trim_start().starts_with("#[error(") {
+            i += 1;
+            continue;
+        }
+        *variants += 1;
+        let start = i;
+        let mut message = String::new();
+        while i < lines.len() {
+            message.push_str(lines[i]);
+            i += 1;
+            if message.trim_end().ends_with(")]") {
+                break;
+            }
+        }
+        // The variant: up to the next attribute of a variant, or the end of the enum.
+        let mut sources = Vec::new();
+        let mut pending = false;
+        let mut j = i;
+        while j < lines.len() {
+            let line = lines[j].trim();
+            if line.starts_with("#[error(") || line == "}" {
+                break;
+            }
+            let marked = line.contains("#[source]") || line.contains("#[from]");
+            if marked && line.contains('(') && line.contains(')') && !line.starts_with("#[") {
+                sources.push("0".to_owned()); // a tuple variant: `Io(#[from] io::Error)`
+            } else if let Some((name, _)) = line.split_once(':')
+                && !line.starts_with("//")
+                && !line.starts_with("#[")
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            {
+                if pending || name == "source" {
+                    sources.push(name.to_owned());
+                }
+                pending = false;
+            } else if marked {
+                pending = true;
+            }
+            j += 1;
+        }
+        for field in sources {
+            if message.contains(&format!("{{{field}}}")) || message.contains(&format!("{{{field}:"))
+            {
+                found.push((start + 1, field));
+            }
+        }
+    }
+    found
 }
 
 /// Every Rust file over [`LONG_FILE`] lines is named in ARCHITECTURE.md's "Long files".
@@ -303,6 +390,49 @@ mod tests {
 
     const REFERENCE: &str =
         "# Title\n\n## 1. Environments\n\n### 1.1 States\n\n### 1.2 Events\n\n## 2. Kafka\n";
+
+    #[test]
+    fn a_cause_printed_and_returned_as_source_is_said_twice() {
+        let text = [
+            "pub enum E {",
+            "    #[error(\"cannot read {path}: {source}\")]",
+            "    Read {",
+            "        path: String,",
+            "        source: std::io::Error,",
+            "    },",
+            "    #[error(\"cannot start: {0}\")]",
+            "    Start(#[from] std::io::Error),",
+            "    #[error(\"bad {name}: {why}\")]",
+            "    Bad {",
+            "        name: String,",
+            "        /// Why.",
+            "        #[source]",
+            "        why: std::fmt::Error,",
+            "    },",
+            "    #[error(\"cannot parse {path}\")]",
+            "    Parse {",
+            "        path: String,",
+            "        #[source]",
+            "        cause: std::num::ParseIntError,",
+            "    },",
+            "    #[error(\"cannot open {path}: {cause}\")]",
+            "    Open { path: String, cause: std::io::Error },",
+            "    #[error(transparent)]",
+            "    Other(#[from] std::fmt::Error),",
+            "}",
+        ]
+        .join("\n");
+        let mut variants = 0;
+        assert_eq!(
+            causes_said_twice(&text, &mut variants),
+            [
+                (2, "source".to_owned()),
+                (7, "0".to_owned()),
+                (9, "why".to_owned())
+            ]
+        );
+        assert_eq!(variants, 6);
+    }
 
     #[test]
     fn sections_are_the_numbered_headings() {

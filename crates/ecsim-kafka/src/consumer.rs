@@ -68,7 +68,7 @@ pub enum ReadError {
     NoBrokers,
     /// librdkafka refused the configuration.
     #[error("the Kafka configuration is not valid: {0}")]
-    Config(#[source] KafkaError),
+    Config(KafkaError),
     /// The cluster did not answer.
     #[error("cannot reach the Kafka cluster at {brokers} within {} s: {reason}", .timeout.as_secs())]
     Unreachable {

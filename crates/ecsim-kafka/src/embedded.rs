@@ -31,14 +31,14 @@ pub enum EmbeddedError {
     Start(String),
     /// The requested port is taken or not allowed.
     #[error(
-        "cannot listen on 127.0.0.1:{port}: {source}; choose another --port, or leave it out for a free one"
+        "cannot listen on 127.0.0.1:{port}: {cause}; choose another --port, or leave it out for a free one"
     )]
     Port {
         /// The port.
         port: u16,
-        /// Why.
-        #[source]
-        source: io::Error,
+        /// Why (in the message, so not also a `source()`: a report printing the chain would say
+        /// it twice).
+        cause: io::Error,
     },
 }
 
@@ -64,7 +64,7 @@ impl EmbeddedBroker {
         let listener = match port {
             Some(port) => Some(
                 TcpListener::bind(("127.0.0.1", port))
-                    .map_err(|source| EmbeddedError::Port { port, source })?,
+                    .map_err(|cause| EmbeddedError::Port { port, cause })?,
             ),
             None => None,
         };

@@ -66,7 +66,7 @@ pub enum ConnectError {
     NoBrokers,
     /// librdkafka refused the configuration.
     #[error("the Kafka configuration is not valid: {0}")]
-    Config(#[source] KafkaError),
+    Config(KafkaError),
     /// The cluster did not answer in time.
     #[error("cannot reach the Kafka cluster at {brokers} within {} s ({reason}); nothing was published", .timeout.as_secs())]
     Unreachable {

@@ -47,13 +47,13 @@ pub enum SettingsError {
     #[error("`{0}` is not a property: write key=value, e.g. -X acks=all")]
     NotAProperty(String),
     /// The properties file could not be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {cause}")]
     Read {
         /// The file.
         path: String,
-        /// Why.
-        #[source]
-        source: std::io::Error,
+        /// Why (in the message above, so not also a `source()`: a report printing the chain
+        /// would say it twice).
+        cause: std::io::Error,
     },
     /// The properties file is malformed.
     #[error("{path}{}: {message}", .line.map(|l| format!(":{l}")).unwrap_or_default())]
@@ -84,9 +84,9 @@ impl std::str::FromStr for Property {
 /// Reads a Java-style properties file, keeping the order of its entries.
 pub fn read_properties_file(path: &Path) -> Result<Vec<Property>, SettingsError> {
     let name = path.display().to_string();
-    let file = std::fs::File::open(path).map_err(|source| SettingsError::Read {
+    let file = std::fs::File::open(path).map_err(|cause| SettingsError::Read {
         path: name.clone(),
-        source,
+        cause,
     })?;
     let mut properties = Vec::new();
     java_properties::PropertiesIter::new(BufReader::new(file))

@@ -28,13 +28,13 @@ pub enum DecodeError {
         known: String,
     },
     /// The bytes are not a valid encoding of the type.
-    #[error("the bytes are not a valid `{type_name}` message: {source}")]
+    #[error("the bytes are not a valid `{type_name}` message: {cause}")]
     Malformed {
         /// The type the bytes were decoded as.
         type_name: String,
-        /// prost's description of what was wrong.
-        #[source]
-        source: prost::DecodeError,
+        /// prost's description of what was wrong (in the message, so not also a `source()`: a
+        /// report printing the chain would say it twice).
+        cause: prost::DecodeError,
     },
 }
 
@@ -127,9 +127,9 @@ pub fn decode_to_json(type_name: &str, bytes: &[u8]) -> Result<Value, DecodeErro
             known: known_message_types().join(", "),
         })?;
     let message =
-        DynamicMessage::decode(descriptor, bytes).map_err(|source| DecodeError::Malformed {
+        DynamicMessage::decode(descriptor, bytes).map_err(|cause| DecodeError::Malformed {
             type_name: type_name.to_owned(),
-            source,
+            cause,
         })?;
     Ok(dynamic_to_json(&message))
 }

@@ -66,7 +66,7 @@ pub fn runtime(speed: Speed) -> std::io::Result<tokio::runtime::Runtime> {
 pub enum ReplayError {
     /// The async runtime could not be made.
     #[error("cannot start the runtime: {0}")]
-    Runtime(#[from] std::io::Error),
+    Runtime(std::io::Error),
     /// `integration_plugins` names a plugin that neither ecsim nor a loaded library provides.
     #[error(
         "integration_plugins names {name}, which no plugin provides (available: {available}); \
@@ -95,7 +95,7 @@ pub fn run_blocking(
     extra_plugins: Vec<Arc<dyn IntegrationPlugin>>,
     progress: Arc<dyn Progress>,
 ) -> Result<Report, ReplayError> {
-    let runtime = runtime(scenario.speed)?;
+    let runtime = runtime(scenario.speed).map_err(ReplayError::Runtime)?;
     runtime.block_on(run(scenario, publisher, extra_plugins, progress))
 }
 

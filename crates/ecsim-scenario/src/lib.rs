@@ -33,13 +33,13 @@ pub use validate::{DEFAULT_EPOCH, parse};
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     /// The file could not be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {cause}")]
     Read {
         /// The path as given.
         path: String,
-        /// Why.
-        #[source]
-        source: std::io::Error,
+        /// Why (in the message above, so not also a `source()`: a report printing the chain
+        /// would say it twice).
+        cause: std::io::Error,
     },
     /// The file is not a valid scenario.
     #[error(transparent)]
@@ -49,9 +49,9 @@ pub enum LoadError {
 /// Reads and validates the scenario at `path`.
 pub fn load(path: &Path) -> Result<Scenario, LoadError> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
+    let text = std::fs::read_to_string(path).map_err(|cause| LoadError::Read {
         path: name.clone(),
-        source,
+        cause,
     })?;
     let mut scenario = parse(&name, &text)?;
     scenario.base_dir = match path.parent() {

@@ -8,7 +8,8 @@
 
 use std::process::ExitCode;
 
-/// The documented exit statuses of `ecsim`.
+/// The documented exit statuses of `ecsim`. A failure's status comes from its type:
+/// [`CliError::exit`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Exit {
     /// The command did what was asked.
@@ -107,32 +108,112 @@ impl From<Exit> for ExitCode {
     }
 }
 
-/// A command's failure: what to tell the user, and which exit status it maps to.
-#[derive(Debug)]
-pub(crate) struct Failure {
-    pub(crate) exit: Exit,
-    pub(crate) error: anyhow::Error,
+/// Why a command failed: every error that reaches the command line, typed. Its exit status is
+/// [`CliError::exit`], an exhaustive `match`, so a new kind of failure cannot go out without
+/// one.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CliError {
+    /// A scenario file that cannot be read, or is invalid.
+    #[error(transparent)]
+    Scenario(#[from] ecsim_scenario::LoadError),
+    /// A scenario's plugin libraries: refused, or not offering what the scenario asks.
+    #[error(transparent)]
+    PluginSetup(#[from] ecsim_scenario::plugins::PluginSetupError),
+    /// A replay that could not run.
+    #[error(transparent)]
+    Replay(#[from] ecsim_scenario::driver::ReplayError),
+    /// The embedded broker did not start.
+    #[error(transparent)]
+    Broker(#[from] ecsim_kafka::embedded::EmbeddedError),
+    /// A Kafka cluster that does not answer, or refuses the topics.
+    #[error(transparent)]
+    Connect(#[from] ecsim_kafka::ConnectError),
+    /// Kafka properties (a file or `-X` flags) that are wrong.
+    #[error(transparent)]
+    Settings(#[from] ecsim_kafka::settings::SettingsError),
+    /// Reading topics back (`tail`, `verify`).
+    #[error(transparent)]
+    Read(#[from] ecsim_kafka::consumer::ReadError),
+    /// Bytes that do not decode as the message type (`decode`).
+    #[error(transparent)]
+    Decode(#[from] ecsim_proto::json::DecodeError),
+    /// A plugin library that would not load (`plugin inspect`): why, and what to do.
+    #[error("{0}")]
+    LibraryRefused(String),
+    /// An argument that names nothing ecsim knows (a topic, a message type), or input with
+    /// nothing in it to act on.
+    #[error("{0}")]
+    InvalidInput(String),
+    /// Scenario files that could not be read (`validate`).
+    #[error("{count} file(s) could not be read")]
+    Unreadable {
+        /// How many.
+        count: usize,
+    },
+    /// Scenario files with problems (`validate`), each already reported.
+    #[error("{invalid} of {total} scenario(s) are invalid")]
+    ScenariosInvalid {
+        /// How many are invalid.
+        invalid: usize,
+        /// How many were checked.
+        total: usize,
+    },
+    /// Messages the broker did not acknowledge (`run`).
+    #[error("{undelivered} of {sent} messages were not delivered to {broker}")]
+    Undelivered {
+        /// How many were not.
+        undelivered: u64,
+        /// How many were sent.
+        sent: u64,
+        /// Where to.
+        broker: String,
+    },
+    /// Expectations that do not hold (`run`, `verify`), each already reported.
+    #[error("{failed} of {total} expectations not met")]
+    ExpectationsFailed {
+        /// How many failed.
+        failed: usize,
+        /// How many were checked.
+        total: usize,
+    },
+    /// Standard streams and files the command writes, and anything else at run time, with the
+    /// context of what was being done.
+    #[error(transparent)]
+    Io(#[from] anyhow::Error),
 }
 
-impl Failure {
-    pub(crate) fn new(exit: Exit, error: impl Into<anyhow::Error>) -> Self {
-        Self {
-            exit,
-            error: error.into(),
+impl CliError {
+    /// The documented exit status of this failure.
+    pub(crate) fn exit(&self) -> Exit {
+        use ecsim_scenario::{LoadError, driver::ReplayError};
+        match self {
+            CliError::Scenario(LoadError::Read { .. }) => Exit::Runtime,
+            CliError::Scenario(LoadError::Invalid(_)) => Exit::InvalidInput,
+            CliError::PluginSetup(_) | CliError::LibraryRefused(_) => Exit::Plugin,
+            CliError::Replay(
+                ReplayError::PluginStart { .. } | ReplayError::UnknownIntegrationPlugin { .. },
+            ) => Exit::Plugin,
+            CliError::Replay(ReplayError::Runtime(_))
+            | CliError::Broker(_)
+            | CliError::Connect(_)
+            | CliError::Read(_)
+            | CliError::Unreadable { .. }
+            | CliError::Io(_) => Exit::Runtime,
+            CliError::Settings(_)
+            | CliError::Decode(_)
+            | CliError::InvalidInput(_)
+            | CliError::ScenariosInvalid { .. } => Exit::InvalidInput,
+            CliError::Undelivered { .. } => Exit::Undelivered,
+            CliError::ExpectationsFailed { .. } => Exit::ExpectationsFailed,
         }
     }
 
-    /// Prints the error chain to stderr and returns the exit status.
+    /// Prints the error and its causes to stderr and returns the exit status.
     #[allow(clippy::print_stderr)] // the user-facing error report is the point of this function
     pub(crate) fn report(self) -> ExitCode {
-        eprintln!("error: {:#}", self.error);
-        self.exit.into()
-    }
-}
-
-impl From<anyhow::Error> for Failure {
-    fn from(error: anyhow::Error) -> Self {
-        Self::new(Exit::Runtime, error)
+        let exit = self.exit();
+        eprintln!("error: {:#}", anyhow::Error::from(self));
+        exit.into()
     }
 }
 
@@ -154,6 +235,61 @@ mod tests {
             &readme[from..to],
             markdown_table(),
             "the README's exit codes differ from crates/ecsim/src/exit.rs: paste the table above"
+        );
+    }
+
+    /// The status of a failure follows from what failed, and the message reads as one sentence
+    /// with its causes.
+    #[test]
+    fn a_failure_s_type_decides_its_status() {
+        use ecsim_scenario::{LoadError, driver::ReplayError};
+        let status = |error: CliError| {
+            (
+                error.exit().code(),
+                format!("{:#}", anyhow::Error::from(error)),
+            )
+        };
+
+        let invalid = ecsim_scenario::parse("bad.toml", "name = 3").unwrap_err();
+        assert_eq!(status(LoadError::Invalid(invalid).into()).0, 3);
+        let unreadable = LoadError::Read {
+            path: "missing.toml".into(),
+            cause: std::io::Error::from(std::io::ErrorKind::NotFound),
+        };
+        assert_eq!(
+            status(unreadable.into()),
+            (1, "cannot read missing.toml: entity not found".to_owned())
+        );
+        let not_started = ReplayError::PluginStart {
+            plugin: "probe".into(),
+            reason: "bad configuration".into(),
+        };
+        assert_eq!(status(not_started.into()).0, 6);
+        let no_runtime = ReplayError::Runtime(std::io::Error::other("no threads"));
+        assert_eq!(status(no_runtime.into()).0, 1);
+        assert_eq!(
+            status(CliError::Undelivered {
+                undelivered: 3,
+                sent: 10,
+                broker: "127.0.0.1:9092".into(),
+            }),
+            (
+                5,
+                "3 of 10 messages were not delivered to 127.0.0.1:9092".to_owned()
+            )
+        );
+        assert_eq!(
+            status(CliError::ExpectationsFailed {
+                failed: 1,
+                total: 4,
+            }),
+            (4, "1 of 4 expectations not met".to_owned())
+        );
+        let io = anyhow::Error::from(std::io::Error::from(std::io::ErrorKind::BrokenPipe))
+            .context("writing to stdout");
+        assert_eq!(
+            status(io.into()),
+            (1, "writing to stdout: broken pipe".to_owned())
         );
     }
 

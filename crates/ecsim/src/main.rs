@@ -40,6 +40,6 @@ fn main() -> ExitCode {
     };
     match outcome {
         Ok(()) => Exit::Ok.into(),
-        Err(failure) => failure.report(),
+        Err(error) => error.report(),
     }
 }

@@ -5,17 +5,14 @@ use std::io::Write as _;
 use anyhow::Context as _;
 use ecsim_kafka::EmbeddedBroker;
 
-use crate::exit::{Exit, Failure};
+use crate::exit::CliError;
 
 #[allow(clippy::print_stderr)] // telling the user how to stop it
-pub(crate) fn run(port: Option<u16>, partitions: i32) -> Result<(), Failure> {
-    let broker = EmbeddedBroker::start(port).map_err(|error| Failure::new(Exit::Runtime, error))?;
-    broker.create_aliecs_topics(partitions).map_err(|error| {
-        Failure::new(
-            Exit::Runtime,
-            anyhow::anyhow!("creating AliECS's topics: {error}"),
-        )
-    })?;
+pub(crate) fn run(port: Option<u16>, partitions: i32) -> Result<(), CliError> {
+    let broker = EmbeddedBroker::start(port)?;
+    broker
+        .create_aliecs_topics(partitions)
+        .map_err(|error| anyhow::anyhow!("creating AliECS's topics: {error}"))?;
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "{}", broker.bootstrap_servers()).context("writing to stdout")?;
     stdout.flush().context("writing to stdout")?;

@@ -8,31 +8,24 @@ use std::io::{self, Read as _, Write as _};
 use anyhow::Context as _;
 use ecsim_proto::{json, topics};
 
-use crate::{
-    cli::DecodeArgs,
-    exit::{Exit, Failure},
-};
+use crate::{cli::DecodeArgs, exit::CliError};
 
-pub(crate) fn run(args: &DecodeArgs) -> Result<(), Failure> {
+pub(crate) fn run(args: &DecodeArgs) -> Result<(), CliError> {
     let message_type = match (&args.message_type, &args.topic) {
         (Some(name), _) => name.clone(),
         (None, Some(topic)) => topics::message_type_for_topic(topic)
             .ok_or_else(|| {
-                Failure::new(
-                    Exit::InvalidInput,
-                    anyhow::anyhow!(
-                        "topic `{topic}` is not one AliECS writes, so its message type is unknown; \
-                         name the type with --type (e.g. --type events.Event)"
-                    ),
-                )
+                CliError::InvalidInput(format!(
+                    "topic `{topic}` is not one AliECS writes, so its message type is unknown; \
+                     name the type with --type (e.g. --type events.Event)"
+                ))
             })?
             .to_owned(),
         (None, None) => topics::EVENT_TYPE.to_owned(),
     };
 
     let bytes = read_input(args)?;
-    let value = json::decode_to_json(&message_type, &bytes)
-        .map_err(|error| Failure::new(Exit::InvalidInput, error))?;
+    let value = json::decode_to_json(&message_type, &bytes)?;
 
     let rendered = if args.pretty {
         serde_json::to_string_pretty(&value)
@@ -45,7 +38,7 @@ pub(crate) fn run(args: &DecodeArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-fn read_input(args: &DecodeArgs) -> Result<Vec<u8>, Failure> {
+fn read_input(args: &DecodeArgs) -> Result<Vec<u8>, CliError> {
     let mut bytes = Vec::new();
     match args.file.as_deref() {
         Some(path) if path.as_os_str() != "-" => {

@@ -4,25 +4,20 @@ use std::path::Path;
 
 use ecsim_kafka::{Settings, settings::read_properties_file};
 
-use crate::exit::{Exit, Failure};
+use crate::exit::CliError;
 
 /// Settings from `--brokers`, a properties file and `-X` flags (flags last, so they win).
 pub(crate) fn settings(
     brokers: Option<&str>,
     file: Option<&Path>,
     flags: &[String],
-) -> Result<Settings, Failure> {
+) -> Result<Settings, CliError> {
     let mut properties = match file {
-        Some(path) => {
-            read_properties_file(path).map_err(|error| Failure::new(Exit::InvalidInput, error))?
-        }
+        Some(path) => read_properties_file(path)?,
         None => Vec::new(),
     };
     for flag in flags {
-        properties.push(
-            flag.parse()
-                .map_err(|error| Failure::new(Exit::InvalidInput, error))?,
-        );
+        properties.push(flag.parse()?);
     }
     Ok(Settings {
         brokers: brokers.map(str::to_owned),

@@ -1,4 +1,5 @@
-//! One module per subcommand. Each takes its parsed arguments and returns `Result<(), Failure>`.
+//! One module per subcommand. Each takes its parsed arguments and returns `Result<(), CliError>`; the
+//! error's type decides the exit status.
 
 pub(crate) mod broker;
 pub(crate) mod decode;

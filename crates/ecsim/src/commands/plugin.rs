@@ -6,16 +6,15 @@
 
 use ecsim_plugin_host::{Inspection, locate};
 
-use crate::exit::{Exit, Failure};
+use crate::exit::CliError;
 
 #[allow(clippy::print_stdout)] // the inspection is the command's output
-pub(crate) fn inspect(library: &str, json: bool) -> Result<(), Failure> {
+pub(crate) fn inspect(library: &str, json: bool) -> Result<(), CliError> {
     let cwd = std::env::current_dir().unwrap_or_else(|_| ".".into());
     let path = locate::resolve(library, &cwd);
     let inspection = Inspection::of(&path);
     if json {
-        let text = serde_json::to_string(&inspection)
-            .map_err(|error| Failure::new(Exit::Runtime, error))?;
+        let text = serde_json::to_string(&inspection).map_err(anyhow::Error::from)?;
         println!("{text}");
     } else {
         print!("{inspection}");
@@ -29,5 +28,5 @@ pub(crate) fn inspect(library: &str, json: bool) -> Result<(), Failure> {
     } else if let Some(hint) = locate::build_hint(library) {
         message = format!("{message}\n  hint: {hint}");
     }
-    Err(Failure::new(Exit::Plugin, anyhow::anyhow!(message)))
+    Err(CliError::LibraryRefused(message))
 }

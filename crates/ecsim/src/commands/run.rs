@@ -22,7 +22,7 @@ use serde::Serialize;
 use crate::{
     cli::RunArgs,
     commands::{broker::serve_forever, kafka::settings, validate::width},
-    exit::{Exit, Failure},
+    exit::CliError,
     print::JsonLines,
 };
 
@@ -58,15 +58,15 @@ struct Summary<'a> {
 }
 
 #[allow(clippy::print_stderr)] // the summary is for the user
-pub(crate) fn run(args: &RunArgs) -> Result<(), Failure> {
+pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
     let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let mut scenario = match ecsim_scenario::load(&args.scenario) {
         Ok(scenario) => scenario,
         Err(LoadError::Invalid(problems)) => {
             eprint!("{}", problems.render(color, width()));
-            return Err(Failure::new(Exit::InvalidInput, problems));
+            return Err(LoadError::Invalid(problems).into());
         }
-        Err(error) => return Err(Failure::new(Exit::Runtime, error)),
+        Err(error) => return Err(error.into()),
     };
     if let Some(seed) = args.seed {
         scenario.seed = seed;
@@ -80,8 +80,7 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), Failure> {
     }
 
     // Plugin libraries: checked and configured before anything connects anywhere.
-    let dynamic = ecsim_scenario::plugins::load(&scenario, &args.plugins)
-        .map_err(|error| Failure::new(Exit::Plugin, error))?;
+    let dynamic = ecsim_scenario::plugins::load(&scenario, &args.plugins)?;
     let mut topics = scenario.topics();
     for plugin in &dynamic {
         let topic = format!(
@@ -106,21 +105,18 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), Failure> {
         replication: kafka_args.replication_factor,
     };
     let (kafka, embedded) = if settings.bootstrap_servers().is_some() {
-        let kafka = KafkaPublisher::connect(&settings, layout, &topics, kafka_args.connect_timeout)
-            .map_err(|error| Failure::new(Exit::Runtime, error))?;
+        let kafka =
+            KafkaPublisher::connect(&settings, layout, &topics, kafka_args.connect_timeout)?;
         (Arc::new(kafka), None)
     } else {
-        let broker = Arc::new(
-            EmbeddedBroker::start(args.port).map_err(|error| Failure::new(Exit::Runtime, error))?,
-        );
+        let broker = Arc::new(EmbeddedBroker::start(args.port)?);
         let kafka = KafkaPublisher::embedded(
             Arc::clone(&broker),
             &settings,
             layout,
             &topics,
             kafka_args.connect_timeout,
-        )
-        .map_err(|error| Failure::new(Exit::Runtime, error))?;
+        )?;
         (Arc::new(kafka), Some(broker))
     };
     let broker_address = kafka.brokers().to_owned();
@@ -159,15 +155,12 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), Failure> {
         .collect();
     let report = match driver::run_blocking(&scenario, publisher, plugins, Arc::clone(&progress)) {
         Ok(report) => report,
-        Err(
-            error @ (driver::ReplayError::PluginStart { .. }
-            | driver::ReplayError::UnknownIntegrationPlugin { .. }),
-        ) => {
+        Err(error) => {
+            // What was published before the failure still goes out.
             drop(progress);
             kafka.finish(kafka_args.flush_timeout);
-            return Err(Failure::new(Exit::Plugin, error));
+            return Err(error.into());
         }
-        Err(error) => return Err(Failure::new(Exit::Runtime, error)),
     };
     drop(progress);
     let delivery = kafka.finish(kafka_args.flush_timeout);
@@ -222,21 +215,18 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), Failure> {
 
     if !delivery.all_delivered() {
         let total = delivery.total();
-        return Err(Failure::new(
-            Exit::Undelivered,
-            anyhow::anyhow!(
-                "{} of {} messages were not delivered to {broker_address}",
-                total.sent - total.delivered,
-                total.sent
-            ),
-        ));
+        return Err(CliError::Undelivered {
+            undelivered: total.sent - total.delivered,
+            sent: total.sent,
+            broker: broker_address,
+        });
     }
     let failed = outcomes.iter().filter(|o| !o.met).count();
     if failed > 0 {
-        return Err(Failure::new(
-            Exit::ExpectationsFailed,
-            anyhow::anyhow!("{failed} of {} expectations not met", outcomes.len()),
-        ));
+        return Err(CliError::ExpectationsFailed {
+            failed,
+            total: outcomes.len(),
+        });
     }
     if args.serve
         && let Some(broker) = &embedded

@@ -9,27 +9,20 @@ use ecsim_core::{clock::Timestamp, publish::Record};
 use ecsim_kafka::consumer::{ReadOptions, read};
 use ecsim_proto::{json::known_message_types, topics};
 
-use crate::{
-    cli::TailArgs,
-    commands::kafka::settings,
-    exit::{Exit, Failure},
-};
+use crate::{cli::TailArgs, commands::kafka::settings, exit::CliError};
 
 /// The topics read when none is named.
 const DEFAULT_TOPICS: &[&str] = &["aliecs.*", topics::BEAM_MODE];
 
-pub(crate) fn run(args: &TailArgs) -> Result<(), Failure> {
+pub(crate) fn run(args: &TailArgs) -> Result<(), CliError> {
     let forced_type: Option<&str> = match &args.message_type {
         None => None,
         Some(name) => {
             if !known_message_types().contains(name) {
-                return Err(Failure::new(
-                    Exit::InvalidInput,
-                    anyhow::anyhow!(
-                        "unknown message type `{name}`; ecsim knows {}",
-                        known_message_types().join(", ")
-                    ),
-                ));
+                return Err(CliError::InvalidInput(format!(
+                    "unknown message type `{name}`; ecsim knows {}",
+                    known_message_types().join(", ")
+                )));
             }
             Some(name.as_str())
         }
@@ -76,8 +69,7 @@ pub(crate) fn run(args: &TailArgs) -> Result<(), Failure> {
                 ControlFlow::Break(())
             }
         }
-    })
-    .map_err(|error| Failure::new(Exit::Runtime, error))?;
+    })?;
     match write_error {
         Some(error) if error.kind() != io::ErrorKind::BrokenPipe => Err(anyhow::Error::new(error)
             .context("writing to stdout")

@@ -4,10 +4,10 @@ use std::{io::IsTerminal as _, path::PathBuf};
 
 use ecsim_scenario::LoadError;
 
-use crate::exit::{Exit, Failure};
+use crate::exit::CliError;
 
 #[allow(clippy::print_stderr)] // reporting to the user is this command's job
-pub(crate) fn run(paths: &[PathBuf]) -> Result<(), Failure> {
+pub(crate) fn run(paths: &[PathBuf]) -> Result<(), CliError> {
     let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let mut invalid = 0;
     let mut unreadable = 0;
@@ -38,14 +38,11 @@ pub(crate) fn run(paths: &[PathBuf]) -> Result<(), Failure> {
     }
     match (invalid, unreadable) {
         (0, 0) => Ok(()),
-        (0, _) => Err(Failure::new(
-            Exit::Runtime,
-            anyhow::anyhow!("{unreadable} file(s) could not be read"),
-        )),
-        _ => Err(Failure::new(
-            Exit::InvalidInput,
-            anyhow::anyhow!("{invalid} of {} scenario(s) are invalid", paths.len()),
-        )),
+        (0, count) => Err(CliError::Unreadable { count }),
+        _ => Err(CliError::ScenariosInvalid {
+            invalid,
+            total: paths.len(),
+        }),
     }
 }
 

@@ -13,28 +13,25 @@ use ecsim_scenario::{
 use crate::{
     cli::VerifyArgs,
     commands::{kafka::settings, validate::width},
-    exit::{Exit, Failure},
+    exit::CliError,
 };
 
 #[allow(clippy::print_stderr, clippy::print_stdout)] // the report is for the user
-pub(crate) fn run(args: &VerifyArgs) -> Result<(), Failure> {
+pub(crate) fn run(args: &VerifyArgs) -> Result<(), CliError> {
     let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let scenario = match ecsim_scenario::load(&args.scenario) {
         Ok(scenario) => scenario,
         Err(LoadError::Invalid(problems)) => {
             eprint!("{}", problems.render(color, width()));
-            return Err(Failure::new(Exit::InvalidInput, problems));
+            return Err(LoadError::Invalid(problems).into());
         }
-        Err(error) => return Err(Failure::new(Exit::Runtime, error)),
+        Err(error) => return Err(error.into()),
     };
     if scenario.expectations.is_empty() {
-        return Err(Failure::new(
-            Exit::InvalidInput,
-            anyhow::anyhow!(
-                "{} has no [[expect]] entries to verify",
-                args.scenario.display()
-            ),
-        ));
+        return Err(CliError::InvalidInput(format!(
+            "{} has no [[expect]] entries to verify",
+            args.scenario.display()
+        )));
     }
     let kafka = &args.kafka;
     let mut wanted: Vec<String> = scenario
@@ -65,8 +62,7 @@ pub(crate) fn run(args: &VerifyArgs) -> Result<(), Failure> {
             value,
         });
         ControlFlow::Continue(())
-    })
-    .map_err(|error| Failure::new(Exit::Runtime, error))?;
+    })?;
 
     let environments: Vec<(String, Vec<String>)> = scenario
         .environments
@@ -92,10 +88,10 @@ pub(crate) fn run(args: &VerifyArgs) -> Result<(), Failure> {
     }
     let failed = outcomes.iter().filter(|o| !o.met).count();
     if failed > 0 {
-        return Err(Failure::new(
-            Exit::ExpectationsFailed,
-            anyhow::anyhow!("{failed} of {} expectations not met", outcomes.len()),
-        ));
+        return Err(CliError::ExpectationsFailed {
+            failed,
+            total: outcomes.len(),
+        });
     }
     Ok(())
 }

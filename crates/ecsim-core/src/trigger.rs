@@ -6,6 +6,57 @@
 
 use std::fmt;
 
+use crate::fsm::{State, Transition};
+
+/// A moment at which the core runs hooks (reference §1.3): around each FSM event, on leaving and
+/// entering each state, and at teardown. Hooks name moments in text, in a trigger expression;
+/// [`Moment`]'s `Display` is that text, and a trigger naming no moment never fires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Moment {
+    /// `before_<EVENT>`: before the source state is left; failures cancel the transition.
+    Before(Transition),
+    /// `leave_<STATE>`: leaving the source state; failures cancel the transition.
+    Leave(State),
+    /// `enter_<STATE>`: in the destination state; failures do not undo it.
+    Enter(State),
+    /// `after_<EVENT>`: the end of the transition; failures do not undo it.
+    After(Transition),
+    /// `DESTROY`: teardown, after the tasks are released.
+    Destroy,
+    /// `after_DESTROY`: teardown, merged with `DESTROY` by weight.
+    AfterDestroy,
+}
+
+impl Moment {
+    /// Every moment, in a stable order: each event's `before_`/`after_`, each state's
+    /// `enter_`/`leave_`, then teardown's.
+    pub fn all() -> Vec<Moment> {
+        let mut moments = Vec::new();
+        for transition in Transition::ALL {
+            moments.extend([Moment::Before(transition), Moment::After(transition)]);
+        }
+        for state in State::ALL {
+            moments.extend([Moment::Enter(state), Moment::Leave(state)]);
+        }
+        moments.extend([Moment::Destroy, Moment::AfterDestroy]);
+        moments
+    }
+}
+
+impl fmt::Display for Moment {
+    /// The moment's name in trigger expressions and on `aliecs.environment`'s `transitionStep`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Moment::Before(event) => write!(f, "before_{event}"),
+            Moment::Leave(state) => write!(f, "leave_{state}"),
+            Moment::Enter(state) => write!(f, "enter_{state}"),
+            Moment::After(event) => write!(f, "after_{event}"),
+            Moment::Destroy => f.write_str("DESTROY"),
+            Moment::AfterDestroy => f.write_str("after_DESTROY"),
+        }
+    }
+}
+
 /// A hook moment and a weight.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Trigger {
@@ -67,6 +118,28 @@ impl fmt::Display for Trigger {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn moments_are_named_as_aliecs_names_them() {
+        let names: Vec<String> = Moment::all().iter().map(Moment::to_string).collect();
+        assert_eq!(
+            names.len(),
+            2 * Transition::ALL.len() + 2 * State::ALL.len() + 2
+        );
+        for name in [
+            "before_CONFIGURE",
+            "after_START_ACTIVITY",
+            "leave_RUNNING",
+            "enter_CONFIGURED",
+            "before_GO_ERROR",
+            "DESTROY",
+            "after_DESTROY",
+        ] {
+            assert!(names.iter().any(|n| n == name), "{name} in {names:?}");
+        }
+        let unique: std::collections::BTreeSet<&String> = names.iter().collect();
+        assert_eq!(unique.len(), names.len());
+    }
 
     #[test]
     fn splits_at_the_last_sign() {

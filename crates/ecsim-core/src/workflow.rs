@@ -161,18 +161,10 @@ pub fn split_func(func: &str) -> Option<(&str, &str)> {
 /// each state, and teardown's `DESTROY` and `after_DESTROY`. A trigger naming anything else
 /// never fires.
 pub fn known_moments() -> Vec<String> {
-    use crate::fsm::{State, Transition};
-    let mut moments = Vec::new();
-    for transition in Transition::ALL {
-        moments.push(format!("before_{transition}"));
-        moments.push(format!("after_{transition}"));
-    }
-    for state in State::ALL {
-        moments.push(format!("enter_{state}"));
-        moments.push(format!("leave_{state}"));
-    }
-    moments.extend(["DESTROY".to_owned(), "after_DESTROY".to_owned()]);
-    moments
+    crate::trigger::Moment::all()
+        .iter()
+        .map(ToString::to_string)
+        .collect()
 }
 
 impl Workflow {

@@ -23,6 +23,7 @@ use tokio::task::JoinHandle;
 use crate::{
     event::CorePayload,
     plugin::{CallContext, CallOutcome, CallTraits},
+    trigger::Moment,
     vars::Layer,
 };
 
@@ -85,9 +86,12 @@ impl Core {
     pub(crate) async fn handle_hooks(
         &self,
         env: &Arc<Env>,
-        moment: &str,
+        moment: Moment,
         selected: Weights,
     ) -> Result<(), String> {
+        // Hooks name their moment in text (a trigger naming none never fires).
+        let moment = moment.to_string();
+        let moment = moment.as_str();
         // The first lookup of the workflow's hooks touches every call role (their state).
         let looked_up = env.data().tasks.look_up_hooks();
         self.emit_task_changes(looked_up);

@@ -18,6 +18,7 @@ use crate::{
     event::CorePayload,
     fsm::{State, Transition},
     tasks::{PlannedHook, TaskTree},
+    trigger::Moment,
     user,
     vars::{Layer, VarStack},
 };
@@ -324,14 +325,15 @@ impl Core {
             "workflow teardown started",
         ));
 
-        let leave = format!("leave_{state}");
+        let moment = Moment::Leave(state);
+        let leave = moment.to_string();
         self.emit_env(event(
             state,
             &leave,
             OpStatus::Ongoing,
             "workflow teardown ongoing",
         ));
-        if let Err(error) = self.handle_hooks(env, &leave, Weights::All).await {
+        if let Err(error) = self.handle_hooks(env, moment, Weights::All).await {
             tracing::info!(environment = %env.id, %error, "hooks failed during teardown");
         }
 
@@ -362,9 +364,13 @@ impl Core {
             }
         }
 
+        let (destroy, after_destroy) = (
+            Moment::Destroy.to_string(),
+            Moment::AfterDestroy.to_string(),
+        );
         self.emit_env(event(
             env.state(),
-            "DESTROY",
+            destroy.as_str(),
             OpStatus::Ongoing,
             "releasing tasks",
         ));
@@ -374,14 +380,18 @@ impl Core {
 
         self.emit_env(event(
             env.state(),
-            "after_DESTROY",
+            after_destroy.as_str(),
             OpStatus::Ongoing,
             "running DESTROY hooks",
         ));
         // Quirk: merged by weight, an after_DESTROY weight replaces a DESTROY weight.
-        let mut by_weight: BTreeMap<i32, Vec<usize>> =
-            env.loaded.hooks.get("DESTROY").cloned().unwrap_or_default();
-        if let Some(after) = env.loaded.hooks.get("after_DESTROY") {
+        let mut by_weight: BTreeMap<i32, Vec<usize>> = env
+            .loaded
+            .hooks
+            .get(destroy.as_str())
+            .cloned()
+            .unwrap_or_default();
+        if let Some(after) = env.loaded.hooks.get(after_destroy.as_str()) {
             by_weight.extend(after.iter().map(|(weight, calls)| (*weight, calls.clone())));
         }
         // The weights of the calls and of the task hooks; at each, the calls one by one, then
@@ -389,8 +399,8 @@ impl Core {
         let mut weights: std::collections::BTreeSet<i32> = by_weight.keys().copied().collect();
         {
             let data = env.data();
-            weights.extend(data.tasks.hook_weights("DESTROY"));
-            weights.extend(data.tasks.hook_weights("after_DESTROY"));
+            weights.extend(data.tasks.hook_weights(destroy.as_str()));
+            weights.extend(data.tasks.hook_weights(after_destroy.as_str()));
         }
         for weight in weights {
             for &index in by_weight.get(&weight).into_iter().flatten() {
@@ -400,9 +410,9 @@ impl Core {
             }
             let ran = {
                 let mut data = env.data();
-                let mut ran = data.tasks.trigger_hooks("DESTROY", weight);
+                let mut ran = data.tasks.trigger_hooks(destroy.as_str(), weight);
                 ran.0
-                    .extend(data.tasks.trigger_hooks("after_DESTROY", weight).0);
+                    .extend(data.tasks.trigger_hooks(after_destroy.as_str(), weight).0);
                 ran
             };
             self.emit_task_changes(ran);
@@ -420,7 +430,7 @@ impl Core {
         self.unregister(env);
         self.emit_env(event(
             State::Done,
-            "after_DESTROY",
+            after_destroy.as_str(),
             OpStatus::DoneOk,
             "environment teardown complete",
         ));

@@ -17,6 +17,7 @@ use ecsim_proto::events::{EvRunEvent, OpStatus};
 use crate::{
     event::CorePayload,
     fsm::{State, Transition},
+    trigger::Moment,
     vars::Layer,
 };
 
@@ -69,14 +70,15 @@ impl Core {
         };
 
         // before_<EVENT>
-        let trigger = format!("before_{name}");
+        let moment = Moment::Before(transition);
+        let trigger = moment.to_string();
         self.emit_env(env.event(
             source.as_str(),
             &trigger,
             OpStatus::Ongoing,
             "transition step starting",
         ));
-        if let Err(error) = self.handle_hooks(env, &trigger, Weights::Negative).await {
+        if let Err(error) = self.handle_hooks(env, moment, Weights::Negative).await {
             self.emit_env(
                 env.event(
                     source.as_str(),
@@ -93,7 +95,7 @@ impl Core {
             return self.canceled(env, error);
         }
         let mut failure = self
-            .handle_hooks(env, &trigger, Weights::NonNegative)
+            .handle_hooks(env, moment, Weights::NonNegative)
             .await
             .err();
         // Quirk: this step-finished event stays ONGOING even when its hooks failed.
@@ -111,14 +113,15 @@ impl Core {
         }
 
         // leave_<SRC>
-        let trigger = format!("leave_{source}");
+        let moment = Moment::Leave(source);
+        let trigger = moment.to_string();
         self.emit_env(env.event(
             source.as_str(),
             &trigger,
             OpStatus::Ongoing,
             "transition step starting",
         ));
-        let negative = self.handle_hooks(env, &trigger, Weights::Negative).await;
+        let negative = self.handle_hooks(env, moment, Weights::Negative).await;
         if source == State::Running {
             self.stamp_if_empty(env, RUN_END_TIME);
         }
@@ -136,7 +139,7 @@ impl Core {
             return self.canceled(env, error);
         }
         failure = self
-            .handle_hooks(env, &trigger, Weights::NonNegative)
+            .handle_hooks(env, moment, Weights::NonNegative)
             .await
             .err();
         // Quirk: this step-finished event says DONE_ERROR even on success.
@@ -185,7 +188,8 @@ impl Core {
         let mut error: Option<String> = None;
 
         // enter_<DST>
-        let trigger = format!("enter_{destination}");
+        let moment = Moment::Enter(destination);
+        let trigger = moment.to_string();
         self.emit_env(env.event(
             destination.as_str(),
             &trigger,
@@ -193,13 +197,13 @@ impl Core {
             "transition step starting",
         ));
         let negative = self
-            .handle_hooks(env, &trigger, Weights::Negative)
+            .handle_hooks(env, moment, Weights::Negative)
             .await
             .err();
         let now = self.now().unix_millis().to_string();
         env.data().vars.set(Layer::User, "enter_state_time_ms", now);
         let positive = self
-            .handle_hooks(env, &trigger, Weights::NonNegative)
+            .handle_hooks(env, moment, Weights::NonNegative)
             .await
             .err();
         if let Some(joined) = join(negative, positive) {
@@ -208,7 +212,8 @@ impl Core {
         self.emit_step_finished(env, destination, &trigger, error.as_deref());
 
         // after_<EVENT>
-        let trigger = format!("after_{name}");
+        let moment = Moment::After(transition);
+        let trigger = moment.to_string();
         self.emit_env(env.event(
             destination.as_str(),
             &trigger,
@@ -216,7 +221,7 @@ impl Core {
             "transition step starting",
         ));
         let negative = self
-            .handle_hooks(env, &trigger, Weights::Negative)
+            .handle_hooks(env, moment, Weights::Negative)
             .await
             .err();
         if let Some(negative) = &negative {
@@ -224,7 +229,7 @@ impl Core {
         }
         self.after_builtin(env, transition, error.as_deref());
         let positive = self
-            .handle_hooks(env, &trigger, Weights::NonNegative)
+            .handle_hooks(env, moment, Weights::NonNegative)
             .await
             .err();
         if let Some(joined) = join(negative, positive) {

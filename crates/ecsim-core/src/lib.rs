@@ -25,6 +25,7 @@ pub mod plugin;
 pub mod publish;
 pub mod readout_dataflow;
 pub mod registry;
+pub mod run_number;
 mod tasks;
 pub mod trigger;
 pub mod uid;

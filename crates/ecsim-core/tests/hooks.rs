@@ -12,6 +12,7 @@ use std::{sync::Arc, time::Duration};
 use ecsim_core::{
     CoreError,
     fsm::{State, Transition},
+    run_number::RunNumber,
     user,
     workflow::CallSpec,
 };
@@ -213,7 +214,7 @@ async fn a_critical_failure_at_before_cancels_and_leads_to_error() {
         ]
     );
     assert_eq!(core.var(&id, "last_run_number").as_deref(), Some("1"));
-    assert_eq!(core.run_number(&id), Some(0));
+    assert_eq!(core.run_number(&id), None, "the run is over");
 }
 
 #[tokio::test(start_paused = true)]
@@ -400,7 +401,7 @@ async fn a_failed_run_number_allocation_cancels_without_a_step_event_and_consume
     core.control(&other, Transition::StartActivity, user::person("a"))
         .await
         .unwrap();
-    assert_eq!(core.run_number(&other), Some(2));
+    assert_eq!(core.run_number(&other), RunNumber::new(2));
 }
 
 /// Defaults defined on a role (`dcs_detectors` on `dcs`) are seen by that role's calls only,

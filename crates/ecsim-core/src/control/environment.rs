@@ -16,8 +16,8 @@ use ecsim_proto::{
 };
 
 use crate::{
-    condition::resolve_template, fsm::State, tasks::TaskTree, trigger::Trigger, vars::VarStack,
-    workflow::Workflow,
+    condition::resolve_template, fsm::State, run_number::RunNumber, tasks::TaskTree,
+    trigger::Trigger, vars::VarStack, workflow::Workflow,
 };
 
 use super::{Timing, hooks::PendingCall};
@@ -126,7 +126,7 @@ impl LoadedWorkflow {
 pub(crate) struct EnvData {
     pub(crate) state: State,
     pub(crate) vars: VarStack,
-    pub(crate) run_number: u32,
+    pub(crate) run_number: Option<RunNumber>,
     /// The FSM event in progress, between `before_` and the end of `after_` (or "DESTROY").
     pub(crate) current_transition: Option<String>,
     pub(crate) last_request_user: User,
@@ -214,7 +214,7 @@ impl Env {
         EnvEvent(EvEnvironmentEvent {
             environment_id: self.id.clone(),
             state: state.to_owned(),
-            run_number: data.run_number,
+            run_number: RunNumber::wire(data.run_number),
             error: String::new(),
             message: message.to_owned(),
             transition: data.current_transition.clone().unwrap_or_default(),

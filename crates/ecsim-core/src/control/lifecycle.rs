@@ -17,6 +17,7 @@ use crate::{
     condition::resolve_template,
     event::CorePayload,
     fsm::{State, Transition},
+    run_number::RunNumber,
     tasks::{PlannedHook, TaskTree},
     trigger::Moment,
     user,
@@ -183,7 +184,7 @@ impl Core {
         let data = EnvData {
             state: State::Standby,
             vars,
-            run_number: 0,
+            run_number: None,
             current_transition: None,
             last_request_user: spec.user.clone(),
             pending: BTreeMap::new(),
@@ -352,7 +353,7 @@ impl Core {
                     let data = env.data();
                     let run_event = ecsim_proto::events::EvRunEvent {
                         environment_id: env.id.clone(),
-                        run_number: data.run_number,
+                        run_number: RunNumber::wire(data.run_number),
                         state: data.state.as_str().to_owned(),
                         transition: "TEARDOWN".to_owned(),
                         transition_status: OpStatus::Started.into(),

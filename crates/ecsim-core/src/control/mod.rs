@@ -34,6 +34,7 @@ use crate::{
     plugin::{IntegrationPlugin, PluginContext},
     publish::Publisher,
     registry::PluginRegistry,
+    run_number::RunNumber,
     tasks::{Change, Changes},
     uid::UidGenerator,
     workflow::Workflow,
@@ -412,11 +413,12 @@ impl Core {
             .and_then(|env| env.data().vars.get(key).map(str::to_owned))
     }
 
-    /// An environment's current run number (0 outside a run).
-    pub fn run_number(&self, id: &str) -> Option<u32> {
+    /// An environment's current run number: `None` outside a run, or when there is no such
+    /// environment.
+    pub fn run_number(&self, id: &str) -> Option<RunNumber> {
         lock(&self.0.environments)
             .get(id)
-            .map(|env| env.data().run_number)
+            .and_then(|env| env.data().run_number)
     }
 
     /// How many run numbers the core has handed out (failed allocations count: they consume
@@ -431,16 +433,17 @@ impl Core {
         lock(&self.0.run_numbers).failures_to_inject += count;
     }
 
-    fn allocate_run_number(&self) -> Result<u32, String> {
+    fn allocate_run_number(&self) -> Result<RunNumber, String> {
         let mut numbers = lock(&self.0.run_numbers);
+        let number = RunNumber::new(numbers.next)
+            .ok_or_else(|| "the run-number counter has run out (past 4294967295)".to_owned())?;
+        // The counter wraps to 0, which is no run number, so every later START fails too.
+        numbers.next = numbers.next.wrapping_add(1);
         if numbers.failures_to_inject > 0 {
             numbers.failures_to_inject -= 1;
             // The number was read and incremented, but the write-back lost the race: consumed.
-            numbers.next += 1;
             return Err("cannot write back incremented CAS key".to_owned());
         }
-        let number = numbers.next;
-        numbers.next += 1;
         Ok(number)
     }
 

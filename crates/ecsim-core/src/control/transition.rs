@@ -17,6 +17,7 @@ use ecsim_proto::events::{EvRunEvent, OpStatus};
 use crate::{
     event::CorePayload,
     fsm::{State, Transition},
+    run_number::RunNumber,
     trigger::Moment,
     vars::Layer,
 };
@@ -314,7 +315,7 @@ impl Core {
         let data = env.data();
         EvRunEvent {
             environment_id: env.id.clone(),
-            run_number: data.run_number,
+            run_number: RunNumber::wire(data.run_number),
             state: data.state.as_str().to_owned(),
             error: error.unwrap_or_default().to_owned(),
             transition: transition.to_owned(),
@@ -331,7 +332,7 @@ impl Core {
                 let start = self.now();
                 {
                     let mut data = env.data();
-                    data.run_number = run_number;
+                    data.run_number = Some(run_number);
                     data.vars
                         .set(Layer::Vars, "run_number", run_number.to_string());
                     data.vars
@@ -433,11 +434,10 @@ impl Core {
     /// The end of `after_STOP_ACTIVITY`/`after_GO_ERROR`: the run is over.
     fn clear_run_number(env: &Env) {
         let mut data = env.data();
-        if data.run_number != 0 {
-            let last = data.run_number.to_string();
-            data.vars.set(Layer::Vars, "last_run_number", last);
+        if let Some(last) = data.run_number.take() {
+            data.vars
+                .set(Layer::Vars, "last_run_number", last.to_string());
         }
-        data.run_number = 0;
         data.vars.remove(Layer::Vars, "run_number");
         data.vars.remove(Layer::Vars, "runNumber");
     }

@@ -428,7 +428,9 @@ impl Core {
         numbers.next - numbers.first
     }
 
-    /// The next `count` run-number allocations fail, as a Consul check-and-set conflict does.
+    /// The next `count` run-number allocations fail, as a Consul check-and-set conflict does
+    /// (feature `test-hooks`).
+    #[cfg(feature = "test-hooks")]
     pub fn inject_run_number_failures(&self, count: u32) {
         lock(&self.0.run_numbers).failures_to_inject += count;
     }

@@ -10,8 +10,11 @@ mod support;
 use std::{sync::Arc, time::Duration};
 
 use ecsim_core::{
-    CoreError,
+    Core, CoreConfig, CoreError,
+    clock::Clock,
     fsm::{State, Transition},
+    publish::MemoryPublisher,
+    registry::PluginRegistry,
     run_number::RunNumber,
     user,
     workflow::CallSpec,
@@ -402,6 +405,46 @@ async fn a_failed_run_number_allocation_cancels_without_a_step_event_and_consume
         .await
         .unwrap();
     assert_eq!(core.run_number(&other), RunNumber::new(2));
+}
+
+/// A scenario may start counting at the last run number there is: that run gets it, and the
+/// next START fails with a reason instead of wrapping to 0 ("no run") or overflowing.
+#[tokio::test(start_paused = true)]
+async fn the_last_run_number_is_handed_out_once_then_start_fails() {
+    let core = Core::start(
+        CoreConfig {
+            seed: 1,
+            first_run_number: u32::MAX,
+        },
+        Clock::virtual_time(support::EPOCH),
+        PluginRegistry::new(),
+        Arc::new(MemoryPublisher::new()),
+    )
+    .await;
+    let last = core
+        .create_environment(spec(workflow(Vec::new()), "TPC"))
+        .await
+        .unwrap();
+    core.control(&last, Transition::StartActivity, user::person("a"))
+        .await
+        .unwrap();
+    assert_eq!(core.run_number(&last), RunNumber::new(u32::MAX));
+    let other = core
+        .create_environment(spec(workflow(Vec::new()), "ITS"))
+        .await
+        .unwrap();
+    let Err(CoreError::TransitionFailed { error, .. }) = core
+        .control(&other, Transition::StartActivity, user::person("a"))
+        .await
+    else {
+        panic!("a START past the last run number succeeded")
+    };
+    assert_eq!(
+        error,
+        "transition canceled with error: run numbers are used up: the last one is 4294967295"
+    );
+    assert_eq!(core.run_number(&other), None);
+    assert_eq!(core.run_numbers_allocated(), 1);
 }
 
 /// Defaults defined on a role (`dcs_detectors` on `dcs`) are seen by that role's calls only,

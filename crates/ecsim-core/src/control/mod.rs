@@ -239,8 +239,10 @@ impl Default for CoreConfig {
 
 #[derive(Debug)]
 struct RunNumbers {
-    first: u32,
-    next: u32,
+    first: u64,
+    /// Wider than a run number, so that the last one (`u32::MAX`, reachable with a scenario's
+    /// `first_run_number`) can be handed out and the counter still say it is used up.
+    next: u64,
     failures_to_inject: u32,
 }
 
@@ -344,8 +346,8 @@ impl Core {
             framework_id: framework_id.clone(),
             uids: Mutex::new(UidGenerator::new(rng.random())),
             run_numbers: Mutex::new(RunNumbers {
-                first: config.first_run_number.max(1),
-                next: config.first_run_number.max(1),
+                first: u64::from(config.first_run_number.max(1)),
+                next: u64::from(config.first_run_number.max(1)),
                 failures_to_inject: 0,
             }),
             environments: Mutex::new(BTreeMap::new()),
@@ -425,7 +427,8 @@ impl Core {
     /// their number, as in AliECS).
     pub fn run_numbers_allocated(&self) -> u32 {
         let numbers = lock(&self.0.run_numbers);
-        numbers.next - numbers.first
+        // At most u32::MAX: numbers run from `first` ≥ 1 to u32::MAX.
+        u32::try_from(numbers.next - numbers.first).unwrap_or(u32::MAX)
     }
 
     /// The next `count` run-number allocations fail, as a Consul check-and-set conflict does
@@ -437,10 +440,11 @@ impl Core {
 
     fn allocate_run_number(&self) -> Result<RunNumber, String> {
         let mut numbers = lock(&self.0.run_numbers);
-        let number = RunNumber::new(numbers.next)
-            .ok_or_else(|| "the run-number counter has run out (past 4294967295)".to_owned())?;
-        // The counter wraps to 0, which is no run number, so every later START fails too.
-        numbers.next = numbers.next.wrapping_add(1);
+        let number = u32::try_from(numbers.next)
+            .ok()
+            .and_then(RunNumber::new)
+            .ok_or_else(|| "run numbers are used up: the last one is 4294967295".to_owned())?;
+        numbers.next += 1;
         if numbers.failures_to_inject > 0 {
             numbers.failures_to_inject -= 1;
             // The number was read and incremented, but the write-back lost the race: consumed.

@@ -73,7 +73,7 @@ impl Simulator {
         for plugin in extra {
             plugins.register(plugin);
         }
-        plugins.register(Arc::new(CoreProducer::new(published.clone())));
+        plugins.register_observing(Arc::new(CoreProducer::new(published.clone())));
         let config = CoreConfig {
             seed,
             first_run_number: 1,

@@ -9,6 +9,7 @@
 mod bench;
 mod broker;
 mod fdset;
+mod modules;
 mod run;
 mod test;
 mod tidy;

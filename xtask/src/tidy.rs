@@ -11,6 +11,7 @@
 //! - Each cause said once: a `thiserror` variant whose message interpolates its cause does not
 //!   also expose it as `source()` (`#[source]`, `#[from]`, a field named `source`), or a report
 //!   printing the chain — the command line's does — says it twice.
+//! - Layers: no cycle between the top-level modules of `ecsim-core` ([`crate::modules`]).
 
 use std::{
     collections::BTreeSet,
@@ -46,7 +47,35 @@ pub(crate) fn run() -> anyhow::Result<()> {
     citations(root)?;
     long_files(root)?;
     causes_said_once(root)?;
-    core_dependencies(root)
+    core_dependencies(root)?;
+    layers(root)
+}
+
+/// The crates whose modules form layers: none imports a module that imports it back.
+const LAYERED: &[&str] = &["crates/ecsim-core"];
+
+/// No module cycle in a layered crate ([`crate::modules`]).
+fn layers(root: &Path) -> anyhow::Result<()> {
+    let mut reports = Vec::new();
+    for krate in LAYERED {
+        let graph = crate::modules::graph(&root.join(krate).join("src"))?;
+        let cycles = crate::modules::cycles(&graph);
+        if cycles.is_empty() {
+            println!("tidy: {krate}'s {} modules form layers", graph.len());
+        }
+        for group in cycles {
+            reports.push(format!(
+                "{krate}: {}",
+                crate::modules::describe(&graph, &group, root)
+            ));
+        }
+    }
+    anyhow::ensure!(
+        reports.is_empty(),
+        "{}\nA module uses only the modules below it (ARCHITECTURE.md, Invariants): move what both need into a lower module, or pass it in.",
+        reports.join("\n")
+    );
+    Ok(())
 }
 
 /// No error variant both prints its cause and returns it as `source()`.

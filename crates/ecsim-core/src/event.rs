@@ -2,9 +2,13 @@
 //!
 //! AliECS's core writes each of these to its own `aliecs.*` topic (reference §3.1). ecsim's core
 //! writes nothing itself (ARCHITECTURE.md, invariant "the core has no Kafka"): it hands every
-//! event to every plugin's [`IntegrationPlugin::observe`],
-//! and the core-producer plugin is the one that publishes them. Integration plugins add their
-//! own events (DCS, ODC, … `Ev_IntegratedServiceEvent`) through an [`EventEmitter`].
+//! event to every [`CoreObserver`], and the core-producer plugin is the one that publishes them.
+//! Integration plugins add their own events (DCS, ODC, … `Ev_IntegratedServiceEvent`) through an
+//! [`EventEmitter`].
+//!
+//! Observing is not part of AliECS's plugin interface (AliECS's core writes its events itself,
+//! through a global writer), so it is a trait of its own: a plugin that publishes core events
+//! implements both, and is registered with `PluginRegistry::register_observing`.
 
 use std::sync::{Arc, RwLock, Weak};
 
@@ -13,7 +17,7 @@ use ecsim_proto::events::{
     EvRunEvent, EvTaskEvent,
 };
 
-use crate::{clock::Clock, clock::Timestamp, plugin::IntegrationPlugin};
+use crate::clock::{Clock, Timestamp};
 
 /// One event of the core, with the instant it happened.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,10 +52,16 @@ pub enum CorePayload {
     },
 }
 
-/// The plugins that observe core events, in registry order.
+/// What receives every core event, in the order the core emits them.
+pub trait CoreObserver: Send + Sync + 'static {
+    /// Receives one event. Runs on the simulation's path: must not block.
+    fn observe(&self, event: &CoreEvent);
+}
+
+/// The observers of core events, in registry order.
 #[derive(Default)]
 pub(crate) struct EventBus {
-    observers: RwLock<Vec<Arc<dyn IntegrationPlugin>>>,
+    observers: RwLock<Vec<Arc<dyn CoreObserver>>>,
 }
 
 impl std::fmt::Debug for EventBus {
@@ -61,7 +71,7 @@ impl std::fmt::Debug for EventBus {
 }
 
 impl EventBus {
-    pub(crate) fn set_observers(&self, observers: Vec<Arc<dyn IntegrationPlugin>>) {
+    pub(crate) fn set_observers(&self, observers: Vec<Arc<dyn CoreObserver>>) {
         *self
             .observers
             .write()

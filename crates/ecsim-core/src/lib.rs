@@ -7,9 +7,15 @@
 //! ([`event`]). It follows `docs/aliecs.md`, ecsim's account of AliECS (cited as "reference §N").
 //!
 //! It knows nothing of Kafka, and loads no libraries. Everything it emits reaches the outside
-//! through the [`plugin::IntegrationPlugin`] interface: the Kafka plugin, the core producer and
-//! the mock services are plugins, and they publish [`publish::Record`]s through a
-//! [`publish::Publisher`] that the caller provides.
+//! through plugins: AliECS's [`plugin::IntegrationPlugin`] interface (the Kafka plugin, the mock
+//! services) and the [`event::CoreObserver`] of core events (the core producer); they publish
+//! [`publish::Record`]s through a [`publish::Publisher`] that the caller provides.
+//!
+//! Its modules form layers, lowest first — `clock`, `fsm`, `vars`, `user`, `uid`,
+//! `run_number`, `condition`, `trigger`, `publish`; `event`; `plugin` (which reaches the core
+//! only through [`plugin::RequestTarget`]); `registry`; `workflow`, `readout_dataflow`, `tasks`;
+//! `control` — and none uses a module above it (`cargo xtask tidy` checks that no two modules
+//! use each other).
 //!
 //! Time comes from a [`clock::Clock`]; in virtual time, the same inputs and seed produce the
 //! same events, byte for byte.

@@ -14,8 +14,11 @@
 //! | `the.EventWriterWithTopic(...)` | [`PluginContext::publisher`], [`PluginContext::events`] |
 //! | `Destroy()` | [`IntegrationPlugin::destroy`] |
 //!
-//! and adds one thing AliECS does with a global: [`IntegrationPlugin::observe`], through which
-//! the core hands every core event to the plugins (the core producer publishes them).
+//! What AliECS does with a global — its core writing its own events — is not here: a plugin that
+//! publishes core events also implements [`CoreObserver`](crate::event::CoreObserver).
+//!
+//! This module is below the control core: a plugin reaches the core only through
+//! [`CoreRequests`], a handle on whatever implements [`RequestTarget`].
 
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
@@ -23,10 +26,8 @@ use std::{collections::BTreeMap, sync::Arc, time::Duration};
 /// depending on the `async-trait` crate itself.
 pub use async_trait::async_trait;
 
-pub use crate::control::CoreRequests;
 use crate::{
-    clock::Clock, duration::parse_go_duration, event::CoreEvent, event::EventEmitter,
-    publish::Publisher, vars::Vars,
+    clock::Clock, duration::parse_go_duration, event::EventEmitter, publish::Publisher, vars::Vars,
 };
 
 /// An integration plugin.
@@ -83,9 +84,6 @@ pub trait IntegrationPlugin: Send + Sync + 'static {
         )
     }
 
-    /// Receives every core event, in order. Runs on the simulation's path: must not block.
-    fn observe(&self, _event: &CoreEvent) {}
-
     /// Stops the plugin. Called once at shutdown, plugins in order.
     async fn destroy(&self) -> Result<(), PluginError> {
         Ok(())
@@ -121,6 +119,57 @@ impl PluginContext {
             clock,
             core: CoreRequests::detached(),
             seed: 0,
+        }
+    }
+}
+
+/// The transitions AliECS's integration plugins start themselves, as the control core receives
+/// them (the core implements this; a plugin holds it through [`CoreRequests`]).
+#[async_trait]
+pub trait RequestTarget: Send + Sync + 'static {
+    /// An ODC partition went to ERROR (reference §1.8).
+    async fn partition_error(&self, environment_id: &str, reason: &str);
+    /// A critical error in the environment.
+    async fn critical_error(&self, environment_id: &str, reason: &str);
+}
+
+/// A plugin's handle on the core, for the transitions AliECS's integration plugins start
+/// themselves. It does not keep the core alive: requests made after the core is gone are
+/// ignored.
+#[derive(Clone)]
+pub struct CoreRequests(Option<Arc<dyn RequestTarget>>);
+
+impl std::fmt::Debug for CoreRequests {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CoreRequests")
+            .field("connected", &self.0.is_some())
+            .finish()
+    }
+}
+
+impl CoreRequests {
+    /// A handle on `target`.
+    pub(crate) fn new(target: Arc<dyn RequestTarget>) -> Self {
+        Self(Some(target))
+    }
+
+    /// A handle on no core (for testing a plugin on its own).
+    pub fn detached() -> Self {
+        Self(None)
+    }
+
+    /// An ODC partition went to ERROR (reference §1.8): if the environment is RUNNING,
+    /// STOP_ACTIVITY, then GO_ERROR unless the stop already ended in ERROR.
+    pub async fn partition_error(&self, environment_id: &str, reason: &str) {
+        if let Some(target) = &self.0 {
+            target.partition_error(environment_id, reason).await;
+        }
+    }
+
+    /// A critical error in the environment: GO_ERROR after the core's half-second grace.
+    pub async fn critical_error(&self, environment_id: &str, reason: &str) {
+        if let Some(target) = &self.0 {
+            target.critical_error(environment_id, reason).await;
         }
     }
 }

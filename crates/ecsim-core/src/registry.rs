@@ -5,10 +5,16 @@
 //! logging failures (a plugin whose `Init` failed stays loaded), and destroys them one after the
 //! other. Registering a second plugin under a name already taken replaces the first, as
 //! AliECS's `RegisterPlugin` does.
+//!
+//! A plugin may also observe the core's events ([`CoreObserver`]): registered with
+//! [`PluginRegistry::register_observing`], it receives them in registry order.
 
 use std::sync::Arc;
 
-use crate::plugin::{IntegrationPlugin, PluginContext, PluginError};
+use crate::{
+    event::CoreObserver,
+    plugin::{IntegrationPlugin, PluginContext, PluginError},
+};
 
 /// The loaded plugins, in configured order.
 #[derive(Clone, Default)]
@@ -16,6 +22,8 @@ pub struct PluginRegistry {
     plugins: Vec<Arc<dyn IntegrationPlugin>>,
     /// Each plugin's functions, asked once at registration: every call checks them.
     functions: Vec<Vec<String>>,
+    /// Each plugin as an observer of core events, if it is one.
+    observers: Vec<Option<Arc<dyn CoreObserver>>>,
 }
 
 impl std::fmt::Debug for PluginRegistry {
@@ -34,6 +42,23 @@ impl PluginRegistry {
 
     /// Adds a plugin at the end, or in place of the plugin already registered under its name.
     pub fn register(&mut self, plugin: Arc<dyn IntegrationPlugin>) -> &mut Self {
+        self.insert(plugin, None)
+    }
+
+    /// Adds a plugin that also observes every core event, as [`PluginRegistry::register`] does.
+    pub fn register_observing<P: IntegrationPlugin + CoreObserver>(
+        &mut self,
+        plugin: Arc<P>,
+    ) -> &mut Self {
+        let observer: Arc<dyn CoreObserver> = plugin.clone();
+        self.insert(plugin, Some(observer))
+    }
+
+    fn insert(
+        &mut self,
+        plugin: Arc<dyn IntegrationPlugin>,
+        observer: Option<Arc<dyn CoreObserver>>,
+    ) -> &mut Self {
         let functions = plugin.functions();
         match self.plugins.iter().position(|p| p.name() == plugin.name()) {
             Some(index) => {
@@ -43,10 +68,12 @@ impl PluginRegistry {
                 );
                 self.plugins[index] = plugin;
                 self.functions[index] = functions;
+                self.observers[index] = observer;
             }
             None => {
                 self.plugins.push(plugin);
                 self.functions.push(functions);
+                self.observers.push(observer);
             }
         }
         self
@@ -68,6 +95,11 @@ impl PluginRegistry {
     /// Every plugin, in order.
     pub fn plugins(&self) -> &[Arc<dyn IntegrationPlugin>] {
         &self.plugins
+    }
+
+    /// The plugins that observe core events, in order.
+    pub(crate) fn observers(&self) -> Vec<Arc<dyn CoreObserver>> {
+        self.observers.iter().flatten().cloned().collect()
     }
 
     /// Initializes every plugin concurrently and waits for all; returns the failures (already

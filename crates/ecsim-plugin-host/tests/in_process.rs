@@ -16,7 +16,7 @@ use std::{
 use ecsim_core::{
     Core, CoreConfig, EnvironmentSpec, Timing,
     clock::{Clock, Timestamp},
-    event::{CoreEvent, CorePayload},
+    event::{CoreEvent, CoreObserver, CorePayload},
     fsm::{State, Transition},
     plugin::{IntegrationPlugin, async_trait},
     publish::MemoryPublisher,
@@ -144,6 +144,9 @@ impl IntegrationPlugin for Recorder {
     fn pretty_name(&self) -> &str {
         "recorder"
     }
+}
+
+impl CoreObserver for Recorder {
     fn observe(&self, event: &CoreEvent) {
         self.0.lock().unwrap().push(event.clone());
     }
@@ -192,7 +195,7 @@ async fn core_calling(
     let mut plugins = PluginRegistry::new();
     plugins
         .register(Arc::new(plugin))
-        .register(recorder.clone());
+        .register_observing(recorder.clone());
     let core = Core::start(
         CoreConfig {
             seed: 7,

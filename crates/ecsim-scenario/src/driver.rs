@@ -315,7 +315,7 @@ fn assemble(
         }
     }
     if scenario.enable_kafka {
-        plugins.register(Arc::new(CoreProducer::new(tally.clone())));
+        plugins.register_observing(Arc::new(CoreProducer::new(tally.clone())));
     }
     Ok((plugins, lhc_loaded))
 }

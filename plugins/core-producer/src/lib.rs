@@ -18,7 +18,7 @@ use std::{borrow::Cow, sync::Arc};
 use async_trait::async_trait;
 use ecsim_core::{
     clock::Timestamp,
-    event::{CoreEvent, CorePayload},
+    event::{CoreEvent, CoreObserver, CorePayload},
     plugin::IntegrationPlugin,
     publish::{Publisher, Record},
 };
@@ -120,7 +120,9 @@ impl IntegrationPlugin for CoreProducer {
     fn pretty_name(&self) -> &str {
         "AliECS core event producer"
     }
+}
 
+impl CoreObserver for CoreProducer {
     fn observe(&self, event: &CoreEvent) {
         self.publisher.publish(record_for(event));
     }

@@ -31,7 +31,7 @@ use crate::{
     clock::{Clock, Timestamp},
     event::{CoreEvent, CorePayload, EventBus, EventEmitter},
     fsm::{State, Transition},
-    plugin::{IntegrationPlugin, PluginContext},
+    plugin::{CoreRequests, IntegrationPlugin, PluginContext, RequestTarget},
     publish::Publisher,
     registry::PluginRegistry,
     run_number::RunNumber,
@@ -263,44 +263,26 @@ struct Inner {
 #[derive(Clone)]
 pub struct Core(Arc<Inner>);
 
-/// A plugin's handle on the core, for the transitions AliECS's integration plugins start
-/// themselves. It does not keep the core alive: requests made after the core is gone are
+/// The core as its plugins' requests reach it: weak, so that a plugin holding its
+/// [`CoreRequests`] does not keep the core alive; requests made after the core is gone are
 /// ignored.
-#[derive(Clone)]
-pub struct CoreRequests(Weak<Inner>);
+struct Requests(Weak<Inner>);
 
-impl std::fmt::Debug for CoreRequests {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CoreRequests")
-            .field("connected", &(self.0.strong_count() > 0))
-            .finish()
-    }
-}
-
-impl CoreRequests {
-    /// A handle on no core (for testing a plugin on its own).
-    pub fn detached() -> Self {
-        Self(Weak::new())
-    }
-
-    fn core(&self) -> Option<Core> {
-        self.0.upgrade().map(Core)
-    }
-
-    /// An ODC partition went to ERROR (reference §1.8): if the environment is RUNNING,
-    /// STOP_ACTIVITY, then GO_ERROR unless the stop already ended in ERROR.
-    pub async fn partition_error(&self, environment_id: &str, reason: &str) {
-        if let Some(core) = self.core()
-            && let Err(error) = core.partition_error(environment_id, reason).await
+#[async_trait::async_trait]
+impl RequestTarget for Requests {
+    async fn partition_error(&self, environment_id: &str, reason: &str) {
+        if let Some(inner) = self.0.upgrade()
+            && let Err(error) = Core(inner).partition_error(environment_id, reason).await
         {
             tracing::debug!(environment = environment_id, %error, "partition error ignored");
         }
     }
 
-    /// A critical error in the environment: GO_ERROR after the core's half-second grace.
-    pub async fn critical_error(&self, environment_id: &str, reason: &str) {
-        if let Some(core) = self.core()
-            && let Err(error) = core.critical_task_error(environment_id, reason).await
+    async fn critical_error(&self, environment_id: &str, reason: &str) {
+        if let Some(inner) = self.0.upgrade()
+            && let Err(error) = Core(inner)
+                .critical_task_error(environment_id, reason)
+                .await
         {
             tracing::debug!(environment = environment_id, %error, "critical error ignored");
         }
@@ -338,7 +320,7 @@ impl Core {
             uuid::Builder::from_random_bytes(rng.random()).into_uuid()
         );
         let bus = Arc::new(EventBus::default());
-        bus.set_observers(plugins.plugins().to_vec());
+        bus.set_observers(plugins.observers());
         let core = Core(Arc::new(Inner {
             clock: clock.clone(),
             plugins,
@@ -362,7 +344,7 @@ impl Core {
             publisher,
             events: EventEmitter::new(&bus, clock.clone()),
             clock,
-            core: CoreRequests(Arc::downgrade(&core.0)),
+            core: CoreRequests::new(Arc::new(Requests(Arc::downgrade(&core.0)))),
             seed: config.seed,
         };
         let failures = core.0.plugins.init_all(&context).await;

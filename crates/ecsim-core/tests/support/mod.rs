@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use ecsim_core::{
     Core, CoreConfig, EnvironmentSpec, Timing,
     clock::{Clock, Timestamp},
-    event::{CoreEvent, CorePayload},
+    event::{CoreEvent, CoreObserver, CorePayload},
     plugin::{CallContext, CallOutcome, IntegrationPlugin, PluginContext, PluginError},
     publish::MemoryPublisher,
     registry::PluginRegistry,
@@ -37,6 +37,9 @@ impl IntegrationPlugin for Recorder {
     fn pretty_name(&self) -> &str {
         "records core events"
     }
+}
+
+impl CoreObserver for Recorder {
     fn observe(&self, event: &CoreEvent) {
         self.events.lock().unwrap().push(event.clone());
     }
@@ -203,7 +206,7 @@ pub fn workflow(calls: Vec<CallSpec>) -> Arc<Workflow> {
 pub async fn core(probe: Arc<Probe>, seed: u64) -> (Core, Arc<Recorder>) {
     let recorder = Arc::new(Recorder::default());
     let mut plugins = PluginRegistry::new();
-    plugins.register(probe).register(recorder.clone());
+    plugins.register(probe).register_observing(recorder.clone());
     let core = Core::start(
         CoreConfig {
             seed,

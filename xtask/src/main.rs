@@ -8,6 +8,7 @@
 
 mod bench;
 mod broker;
+mod exit_codes;
 mod fdset;
 mod modules;
 mod run;

@@ -12,6 +12,8 @@
 //!   also expose it as `source()` (`#[source]`, `#[from]`, a field named `source`), or a report
 //!   printing the chain — the command line's does — says it twice.
 //! - Layers: no cycle between the top-level modules of `ecsim-core` ([`crate::modules`]).
+//! - Exit codes: every status of `enum Exit` is in `Exit::ALL` and in the README's table
+//!   ([`crate::exit_codes`]).
 
 use std::{
     collections::BTreeSet,
@@ -48,7 +50,10 @@ pub(crate) fn run() -> anyhow::Result<()> {
     long_files(root)?;
     causes_said_once(root)?;
     core_dependencies(root)?;
-    layers(root)
+    layers(root)?;
+    let codes = crate::exit_codes::check(root)?;
+    println!("tidy: the {codes} exit codes are in Exit::ALL and in the README's table");
+    Ok(())
 }
 
 /// The crates whose modules form layers: none imports a module that imports it back.

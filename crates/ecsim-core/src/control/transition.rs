@@ -47,9 +47,123 @@ fn join(a: Option<String>, b: Option<String>) -> Option<String> {
     }
 }
 
+/// Where a hook phase sits in a transition; names its moment and the state its events carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum At {
+    /// `before_<EVENT>`, in the source state.
+    Before,
+    /// `leave_<SRC>`, in the source state.
+    Leave,
+    /// `enter_<DST>`, in the destination state.
+    Enter,
+    /// `after_<EVENT>`, in the destination state.
+    After,
+}
+
+/// What a failure of a phase's hooks does (looplab/fsm's callbacks as AliECS uses them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Failure {
+    /// The transition is canceled. A failure of the negative weights is reported by a "step
+    /// finished" DONE_ERROR of its own, without user, and the positive weights do not run.
+    /// `builtin_first`: the built-in work runs before that check (it runs even when the
+    /// negative weights failed).
+    Cancel { builtin_first: bool },
+    /// The transition goes on, and its first error is the one it reports. `negative_first`: the
+    /// negative weights' error is the transition's before the built-in work, which sees it;
+    /// otherwise it is joined with the positive weights' after them (Go's `errors.Join`).
+    Record { negative_first: bool },
+}
+
+/// One hook phase of a transition, with AliECS's quirks as data.
+#[derive(Debug, Clone, Copy)]
+struct Phase {
+    at: At,
+    failure: Failure,
+    /// The status of its "transition step finished" event when it succeeded.
+    finished_ok: OpStatus,
+    /// … and when it failed.
+    finished_failed: OpStatus,
+}
+
+/// The steps of a transition, in order (reference §1.3): the hook phases around the task step,
+/// the state switching after the tasks.
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    Hooks(Phase),
+    /// `tasks_<EVENT>`, then the switch to the destination state.
+    Tasks,
+}
+
+const STEPS: [Step; 5] = [
+    Step::Hooks(Phase {
+        at: At::Before,
+        failure: Failure::Cancel {
+            builtin_first: false,
+        },
+        finished_ok: OpStatus::Ongoing,
+        // Quirk: stays ONGOING even when its hooks failed.
+        finished_failed: OpStatus::Ongoing,
+    }),
+    Step::Hooks(Phase {
+        at: At::Leave,
+        failure: Failure::Cancel {
+            builtin_first: true,
+        },
+        // Quirk: says DONE_ERROR even on success.
+        finished_ok: OpStatus::DoneError,
+        finished_failed: OpStatus::DoneError,
+    }),
+    Step::Tasks,
+    Step::Hooks(Phase {
+        at: At::Enter,
+        failure: Failure::Record {
+            negative_first: false,
+        },
+        finished_ok: OpStatus::Ongoing,
+        finished_failed: OpStatus::DoneError,
+    }),
+    Step::Hooks(Phase {
+        at: At::After,
+        failure: Failure::Record {
+            negative_first: true,
+        },
+        finished_ok: OpStatus::Ongoing,
+        finished_failed: OpStatus::DoneError,
+    }),
+];
+
+/// The transition being run: what every phase needs.
+struct Run<'a> {
+    env: &'a Arc<Env>,
+    transition: Transition,
+    source: State,
+    destination: State,
+    /// The transition's error once a recording phase failed: the first one sticks.
+    error: Option<String>,
+}
+
+impl Run<'_> {
+    fn moment(&self, at: At) -> Moment {
+        match at {
+            At::Before => Moment::Before(self.transition),
+            At::Leave => Moment::Leave(self.source),
+            At::Enter => Moment::Enter(self.destination),
+            At::After => Moment::After(self.transition),
+        }
+    }
+
+    fn state(&self, at: At) -> State {
+        match at {
+            At::Before | At::Leave => self.source,
+            At::Enter | At::After => self.destination,
+        }
+    }
+}
+
 impl Core {
-    /// Runs `transition` on `env` (whose transition lock the caller holds). Returns the FSM's
-    /// error text when the transition was invalid, canceled or ended with an error.
+    /// Runs `transition` on `env` (whose transition lock the caller holds), step by step as
+    /// [`STEPS`] says. Returns the FSM's error text when the transition was invalid, canceled
+    /// or ended with an error.
     pub(crate) async fn try_transition(
         &self,
         env: &Arc<Env>,
@@ -69,179 +183,27 @@ impl Core {
             let error = format!("event {name} inappropriate in current state {source}");
             return Err(self.finish(env, Some(error)).unwrap_or_default());
         };
-
-        // before_<EVENT>
-        let moment = Moment::Before(transition);
-        let trigger = moment.to_string();
-        self.emit_env(env.event(
-            source.as_str(),
-            &trigger,
-            OpStatus::Ongoing,
-            "transition step starting",
-        ));
-        if let Err(error) = self.handle_hooks(env, moment, Weights::Negative).await {
-            self.emit_env(
-                env.event(
-                    source.as_str(),
-                    &trigger,
-                    OpStatus::DoneError,
-                    "transition step finished",
-                )
-                .error(Some(&error))
-                .without_user(),
-            );
-            return self.canceled(env, error);
+        let mut run = Run {
+            env,
+            transition,
+            source,
+            destination,
+            error: None,
+        };
+        for step in STEPS {
+            let canceled = match step {
+                Step::Hooks(phase) => self.phase(&mut run, phase).await,
+                Step::Tasks => self.task_step(&run).await,
+            };
+            if let Err(error) = canceled {
+                return self.canceled(env, error);
+            }
         }
-        if let Err(error) = self.before_builtin(env, transition) {
-            return self.canceled(env, error);
-        }
-        let mut failure = self
-            .handle_hooks(env, moment, Weights::NonNegative)
-            .await
-            .err();
-        // Quirk: this step-finished event stays ONGOING even when its hooks failed.
-        self.emit_env(
-            env.event(
-                source.as_str(),
-                &trigger,
-                OpStatus::Ongoing,
-                "transition step finished",
-            )
-            .error(failure.as_deref()),
-        );
-        if let Some(error) = failure {
-            return self.canceled(env, error);
-        }
-
-        // leave_<SRC>
-        let moment = Moment::Leave(source);
-        let trigger = moment.to_string();
-        self.emit_env(env.event(
-            source.as_str(),
-            &trigger,
-            OpStatus::Ongoing,
-            "transition step starting",
-        ));
-        let negative = self.handle_hooks(env, moment, Weights::Negative).await;
-        if source == State::Running {
-            self.stamp_if_empty(env, RUN_END_TIME);
-        }
-        if let Err(error) = negative {
-            self.emit_env(
-                env.event(
-                    source.as_str(),
-                    &trigger,
-                    OpStatus::DoneError,
-                    "transition step finished",
-                )
-                .error(Some(&error))
-                .without_user(),
-            );
-            return self.canceled(env, error);
-        }
-        failure = self
-            .handle_hooks(env, moment, Weights::NonNegative)
-            .await
-            .err();
-        // Quirk: this step-finished event says DONE_ERROR even on success.
-        self.emit_env(
-            env.event(
-                source.as_str(),
-                &trigger,
-                OpStatus::DoneError,
-                "transition step finished",
-            )
-            .error(failure.as_deref()),
-        );
-        if let Some(error) = failure {
-            return self.canceled(env, error);
-        }
-
-        // tasks_<EVENT>: the task transition itself.
-        let step = format!("tasks_{name}");
-        self.emit_env(env.event(
-            source.as_str(),
-            &step,
-            OpStatus::Ongoing,
-            "transition step starting",
-        ));
-        if let Err(error) = self.run_tasks(env, transition).await {
-            self.emit_env(
-                env.event(
-                    source.as_str(),
-                    &step,
-                    OpStatus::DoneError,
-                    "transition step finished",
-                )
-                .error(Some(&error)),
-            );
-            return self.canceled(env, error);
-        }
-        // The tasks have transitioned: AliECS reports the destination state here, before the switch.
-        self.emit_env(env.event(
-            destination.as_str(),
-            &step,
-            OpStatus::Ongoing,
-            "transition step finished",
-        ));
-
-        env.data().state = destination;
-        let mut error: Option<String> = None;
-
-        // enter_<DST>
-        let moment = Moment::Enter(destination);
-        let trigger = moment.to_string();
-        self.emit_env(env.event(
-            destination.as_str(),
-            &trigger,
-            OpStatus::Ongoing,
-            "transition step starting",
-        ));
-        let negative = self
-            .handle_hooks(env, moment, Weights::Negative)
-            .await
-            .err();
-        let now = self.now().unix_millis().to_string();
-        env.data().vars.set(Layer::User, "enter_state_time_ms", now);
-        let positive = self
-            .handle_hooks(env, moment, Weights::NonNegative)
-            .await
-            .err();
-        if let Some(joined) = join(negative, positive) {
-            cancel(&mut error, joined);
-        }
-        self.emit_step_finished(env, destination, &trigger, error.as_deref());
-
-        // after_<EVENT>
-        let moment = Moment::After(transition);
-        let trigger = moment.to_string();
-        self.emit_env(env.event(
-            destination.as_str(),
-            &trigger,
-            OpStatus::Ongoing,
-            "transition step starting",
-        ));
-        let negative = self
-            .handle_hooks(env, moment, Weights::Negative)
-            .await
-            .err();
-        if let Some(negative) = &negative {
-            cancel(&mut error, negative.clone());
-        }
-        self.after_builtin(env, transition, error.as_deref());
-        let positive = self
-            .handle_hooks(env, moment, Weights::NonNegative)
-            .await
-            .err();
-        if let Some(joined) = join(negative, positive) {
-            cancel(&mut error, joined);
-        }
-        self.emit_step_finished(env, destination, &trigger, error.as_deref());
         if matches!(transition, Transition::StopActivity | Transition::GoError) {
             Self::clear_run_number(env);
         }
 
-        match self.finish(env, error) {
+        match self.finish(env, run.error) {
             None => {
                 if transition == Transition::Configure {
                     env.data().watching = true;
@@ -252,16 +214,131 @@ impl Core {
         }
     }
 
-    fn emit_step_finished(&self, env: &Env, state: State, trigger: &str, error: Option<&str>) {
-        let status = if error.is_some() {
-            OpStatus::DoneError
-        } else {
-            OpStatus::Ongoing
+    /// One hook phase: its negative weights, the core's built-in work, its positive weights,
+    /// and the events around them. `Err` cancels the transition.
+    async fn phase(&self, run: &mut Run<'_>, phase: Phase) -> Result<(), String> {
+        let env = run.env;
+        let moment = run.moment(phase.at);
+        let state = run.state(phase.at).as_str();
+        let trigger = moment.to_string();
+        self.emit_env(env.event(
+            state,
+            &trigger,
+            OpStatus::Ongoing,
+            "transition step starting",
+        ));
+        let negative = self
+            .handle_hooks(env, moment, Weights::Negative)
+            .await
+            .err();
+        let finished = |error: Option<&str>| {
+            let status = if error.is_some() {
+                phase.finished_failed
+            } else {
+                phase.finished_ok
+            };
+            env.event(state, &trigger, status, "transition step finished")
+                .error(error)
         };
-        self.emit_env(
-            env.event(state.as_str(), trigger, status, "transition step finished")
-                .error(error),
-        );
+        match phase.failure {
+            Failure::Cancel { builtin_first } => {
+                if builtin_first {
+                    self.builtin(run, phase.at)?;
+                }
+                if let Some(error) = negative {
+                    self.emit_env(
+                        env.event(
+                            state,
+                            &trigger,
+                            OpStatus::DoneError,
+                            "transition step finished",
+                        )
+                        .error(Some(&error))
+                        .without_user(),
+                    );
+                    return Err(error);
+                }
+                if !builtin_first {
+                    self.builtin(run, phase.at)?;
+                }
+                let positive = self
+                    .handle_hooks(env, moment, Weights::NonNegative)
+                    .await
+                    .err();
+                self.emit_env(finished(positive.as_deref()));
+                positive.map_or(Ok(()), Err)
+            }
+            Failure::Record { negative_first } => {
+                if negative_first && let Some(error) = &negative {
+                    cancel(&mut run.error, error.clone());
+                }
+                self.builtin(run, phase.at)?;
+                let positive = self
+                    .handle_hooks(env, moment, Weights::NonNegative)
+                    .await
+                    .err();
+                if let Some(joined) = join(negative, positive) {
+                    cancel(&mut run.error, joined);
+                }
+                self.emit_env(finished(run.error.as_deref()));
+                Ok(())
+            }
+        }
+    }
+
+    /// The core's own work at a phase, between its negative and non-negative weights (reference
+    /// §1.5): run numbers, run timestamps and run events, `enter_state_time_ms`.
+    fn builtin(&self, run: &Run<'_>, at: At) -> Result<(), String> {
+        match at {
+            At::Before => self.before_builtin(run.env, run.transition)?,
+            At::Leave => {
+                if run.source == State::Running {
+                    self.stamp_if_empty(run.env, RUN_END_TIME);
+                }
+            }
+            At::Enter => {
+                let now = self.now().unix_millis().to_string();
+                run.env
+                    .data()
+                    .vars
+                    .set(Layer::User, "enter_state_time_ms", now);
+            }
+            At::After => self.after_builtin(run.env, run.transition, run.error.as_deref()),
+        }
+        Ok(())
+    }
+
+    /// `tasks_<EVENT>`: the tasks move; then the environment switches to the destination state.
+    async fn task_step(&self, run: &Run<'_>) -> Result<(), String> {
+        let env = run.env;
+        let step = format!("tasks_{}", run.transition.as_str());
+        self.emit_env(env.event(
+            run.source.as_str(),
+            &step,
+            OpStatus::Ongoing,
+            "transition step starting",
+        ));
+        if let Err(error) = self.run_tasks(env, run.transition).await {
+            self.emit_env(
+                env.event(
+                    run.source.as_str(),
+                    &step,
+                    OpStatus::DoneError,
+                    "transition step finished",
+                )
+                .error(Some(&error)),
+            );
+            return Err(error);
+        }
+        // The tasks have transitioned: AliECS reports the destination state here, before the switch.
+        self.emit_env(env.event(
+            run.destination.as_str(),
+            &step,
+            OpStatus::Ongoing,
+            "transition step finished",
+        ));
+        env.data().state = run.destination;
+        Ok(())
     }
 
     /// Emits the transition's last event and ends it; returns the error, if any.

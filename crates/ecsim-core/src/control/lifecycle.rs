@@ -17,7 +17,6 @@ use crate::{
     condition::resolve_template,
     event::CorePayload,
     fsm::{State, Transition},
-    run_number::RunNumber,
     tasks::{PlannedHook, TaskTree},
     trigger::Moment,
     user,
@@ -339,30 +338,7 @@ impl Core {
         }
 
         if state == State::Running {
-            for key in ["run_end_time_ms", "run_end_completion_time_ms"] {
-                let stamped = {
-                    let mut data = env.data();
-                    (data.vars.get_in(Layer::User, key) == Some("")).then(|| {
-                        let now = self.now();
-                        data.vars
-                            .set(Layer::User, key, now.unix_millis().to_string());
-                        now
-                    })
-                };
-                if let Some(at) = stamped {
-                    let data = env.data();
-                    let run_event = ecsim_proto::events::EvRunEvent {
-                        environment_id: env.id.clone(),
-                        run_number: RunNumber::wire(data.run_number),
-                        state: data.state.as_str().to_owned(),
-                        transition: "TEARDOWN".to_owned(),
-                        transition_status: OpStatus::Started.into(),
-                        ..Default::default()
-                    };
-                    drop(data);
-                    self.emit_at(at, CorePayload::Run(run_event));
-                }
-            }
+            self.run_torn_down(env);
         }
 
         let (destroy, after_destroy) = (

@@ -13,6 +13,7 @@ mod environment;
 mod hooks;
 mod lifecycle;
 mod requests;
+mod run;
 mod task_faults;
 mod transition;
 

@@ -3,21 +3,21 @@
 //! Reference §1.3 and §1.6: `before_<EVENT>`, `leave_<SRC>`, the task step, the state switch,
 //! `enter_<DST>`, `after_<EVENT>`. Only `before_`/`leave_` failures (and a failed task step)
 //! cancel; `enter_`/`after_` failures leave the environment in the new state and make the
-//! transition report an error. The built-in work of §1.5 (run numbers, run timestamps, run
-//! events, `enter_state_time_ms`) happens between a moment's negative and non-negative weights.
+//! transition report an error. The built-in work of §1.5 (the run's, in [`super::run`], and
+//! `enter_state_time_ms`) happens between a moment's negative and non-negative weights.
 //!
-//! AliECS's quirks visible on `aliecs.environment` are kept: the `leave_` "step finished" event
-//! says DONE_ERROR even on success, the `before_` one says ONGOING even when its hooks failed,
-//! and hook-failure "step finished" events carry no user.
+//! The steps are one table, [`STEPS`]: what a failure of each phase does and the status of its
+//! "step finished" event are data, so AliECS's quirks visible on `aliecs.environment` are written
+//! where they can be read: the `leave_` "step finished" event says DONE_ERROR even on success, the
+//! `before_` one says ONGOING even when its hooks failed, and hook-failure "step finished"
+//! events carry no user.
 
 use std::sync::Arc;
 
-use ecsim_proto::events::{EvRunEvent, OpStatus};
+use ecsim_proto::events::OpStatus;
 
 use crate::{
-    event::CorePayload,
     fsm::{State, Transition},
-    run_number::RunNumber,
     trigger::Moment,
     vars::Layer,
 };
@@ -28,9 +28,6 @@ use super::{
     hooks::Weights,
     task_faults::{self, TaskFault, TaskFaultOutcome},
 };
-
-const RUN_END_TIME: &str = "run_end_time_ms";
-const RUN_END_COMPLETION_TIME: &str = "run_end_completion_time_ms";
 
 /// looplab/fsm's `Event.Cancel`: the first error is the one that sticks.
 fn cancel(error: &mut Option<String>, with: String) {
@@ -200,7 +197,7 @@ impl Core {
             }
         }
         if matches!(transition, Transition::StopActivity | Transition::GoError) {
-            Self::clear_run_number(env);
+            Self::run_cleared(env);
         }
 
         match self.finish(env, run.error) {
@@ -290,12 +287,8 @@ impl Core {
     /// §1.5): run numbers, run timestamps and run events, `enter_state_time_ms`.
     fn builtin(&self, run: &Run<'_>, at: At) -> Result<(), String> {
         match at {
-            At::Before => self.before_builtin(run.env, run.transition)?,
-            At::Leave => {
-                if run.source == State::Running {
-                    self.stamp_if_empty(run.env, RUN_END_TIME);
-                }
-            }
+            At::Before => self.run_before(run.env, run.transition)?,
+            At::Leave => self.run_leave(run.env, run.source),
             At::Enter => {
                 let now = self.now().unix_millis().to_string();
                 run.env
@@ -303,7 +296,7 @@ impl Core {
                     .vars
                     .set(Layer::User, "enter_state_time_ms", now);
             }
-            At::After => self.after_builtin(run.env, run.transition, run.error.as_deref()),
+            At::After => self.run_after(run.env, run.transition, run.error.as_deref()),
         }
         Ok(())
     }
@@ -368,155 +361,6 @@ impl Core {
                 Some(format!("transition canceled with error: {error}")),
             )
             .unwrap_or_default())
-    }
-
-    /// Sets a runtime timestamp var to now if it exists and is empty; returns the instant if it did.
-    fn stamp_if_empty(&self, env: &Env, key: &str) -> Option<crate::clock::Timestamp> {
-        let mut data = env.data();
-        if data.vars.get_in(Layer::User, key) != Some("") {
-            return None;
-        }
-        let now = self.now();
-        data.vars
-            .set(Layer::User, key, now.unix_millis().to_string());
-        Some(now)
-    }
-
-    fn run_event(
-        &self,
-        env: &Env,
-        transition: &str,
-        status: OpStatus,
-        error: Option<&str>,
-    ) -> EvRunEvent {
-        let data = env.data();
-        EvRunEvent {
-            environment_id: env.id.clone(),
-            run_number: RunNumber::wire(data.run_number),
-            state: data.state.as_str().to_owned(),
-            error: error.unwrap_or_default().to_owned(),
-            transition: transition.to_owned(),
-            transition_status: status.into(),
-            last_request_user: Some(data.last_request_user.clone()),
-        }
-    }
-
-    /// `before_<EVENT>`'s built-in work, between negative and non-negative weights.
-    fn before_builtin(&self, env: &Env, transition: Transition) -> Result<(), String> {
-        match transition {
-            Transition::StartActivity => {
-                let run_number = self.allocate_run_number()?;
-                let start = self.now();
-                {
-                    let mut data = env.data();
-                    data.run_number = Some(run_number);
-                    data.vars
-                        .set(Layer::Vars, "run_number", run_number.to_string());
-                    data.vars
-                        .set(Layer::Vars, "runNumber", run_number.to_string());
-                    data.vars.set(
-                        Layer::User,
-                        "run_start_time_ms",
-                        start.unix_millis().to_string(),
-                    );
-                    for key in [
-                        "run_start_completion_time_ms",
-                        RUN_END_TIME,
-                        RUN_END_COMPLETION_TIME,
-                    ] {
-                        data.vars.set(Layer::User, key, "");
-                    }
-                    // Normalize the cleanup counter: anything unparsable counts as "cleanup once".
-                    let count = match data.vars.get_in(Layer::Defaults, "__fmq_cleanup_count") {
-                        Some(text) if !text.is_empty() => text.parse::<u64>().unwrap_or(1),
-                        _ => 0,
-                    };
-                    data.vars
-                        .set(Layer::Defaults, "__fmq_cleanup_count", count.to_string());
-                    for key in ["lhc_period", "pdp_n_hbf_per_tf"] {
-                        if let Some(value) =
-                            data.vars.get_in(Layer::Defaults, key).map(str::to_owned)
-                        {
-                            data.vars.set(Layer::Vars, key, value);
-                        }
-                    }
-                }
-                let event = self.run_event(env, transition.as_str(), OpStatus::Started, None);
-                self.emit_at(start, CorePayload::Run(event));
-            }
-            Transition::StopActivity | Transition::GoError => {
-                if let Some(end) = self.stamp_if_empty(env, RUN_END_TIME) {
-                    let event = self.run_event(env, transition.as_str(), OpStatus::Started, None);
-                    self.emit_at(end, CorePayload::Run(event));
-                }
-            }
-            _ => {}
-        }
-        Ok(())
-    }
-
-    /// `after_<EVENT>`'s built-in work, between negative and non-negative weights.
-    fn after_builtin(&self, env: &Arc<Env>, transition: Transition, error: Option<&str>) {
-        let status = if error.is_some() {
-            OpStatus::DoneError
-        } else {
-            OpStatus::DoneOk
-        };
-        match transition {
-            Transition::StartActivity => {
-                {
-                    let mut data = env.data();
-                    let count = data
-                        .vars
-                        .get_in(Layer::Defaults, "__fmq_cleanup_count")
-                        .and_then(|c| c.parse::<u64>().ok());
-                    data.vars.set(
-                        Layer::Defaults,
-                        "__fmq_cleanup_count",
-                        (count.unwrap_or(0) + 1).to_string(),
-                    );
-                }
-                self.schedule_auto_stop(env);
-                let completion = self.now();
-                env.data().vars.set(
-                    Layer::User,
-                    "run_start_completion_time_ms",
-                    completion.unix_millis().to_string(),
-                );
-                let event = self.run_event(env, transition.as_str(), status, error);
-                self.emit_at(completion, CorePayload::Run(event));
-            }
-            Transition::StopActivity => {
-                let completion = self.now();
-                env.data().vars.set(
-                    Layer::User,
-                    RUN_END_COMPLETION_TIME,
-                    completion.unix_millis().to_string(),
-                );
-                let event = self.run_event(env, transition.as_str(), status, error);
-                self.emit_at(completion, CorePayload::Run(event));
-                env.data().auto_stop_generation += 1;
-            }
-            Transition::GoError => {
-                if let Some(completion) = self.stamp_if_empty(env, RUN_END_COMPLETION_TIME) {
-                    let event = self.run_event(env, transition.as_str(), OpStatus::DoneOk, None);
-                    self.emit_at(completion, CorePayload::Run(event));
-                }
-                env.data().auto_stop_generation += 1;
-            }
-            _ => {}
-        }
-    }
-
-    /// The end of `after_STOP_ACTIVITY`/`after_GO_ERROR`: the run is over.
-    fn clear_run_number(env: &Env) {
-        let mut data = env.data();
-        if let Some(last) = data.run_number.take() {
-            data.vars
-                .set(Layer::Vars, "last_run_number", last.to_string());
-        }
-        data.vars.remove(Layer::Vars, "run_number");
-        data.vars.remove(Layer::Vars, "runNumber");
     }
 
     /// The task step of a transition: the tasks move, which takes the environment's timing.

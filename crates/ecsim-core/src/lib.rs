@@ -41,6 +41,6 @@ pub mod workflow;
 
 pub use control::{
     Core, CoreConfig, CoreError, DestroyOptions, EnvironmentSpec, TaskFault, TaskFaultOutcome,
-    Timing,
+    Timing, TransitionError,
 };
 pub use tasks::TaskSelector;

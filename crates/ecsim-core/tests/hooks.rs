@@ -10,7 +10,7 @@ mod support;
 use std::{sync::Arc, time::Duration};
 
 use ecsim_core::{
-    Core, CoreConfig, CoreError,
+    Core, CoreConfig, CoreError, TransitionError,
     clock::Clock,
     fsm::{State, Transition},
     publish::MemoryPublisher,
@@ -165,13 +165,17 @@ async fn a_critical_failure_at_before_cancels_and_leads_to_error() {
         .await;
 
     // AliECS's hook error is the failed call's error as it is (one to three of them, joined).
-    let expected_error = "transition canceled with error: SOR failed. REASON: probe says no";
+    let expected_error = TransitionError::Canceled("SOR failed. REASON: probe says no".into());
+    assert_eq!(
+        expected_error.to_string(),
+        "transition canceled with error: SOR failed. REASON: probe says no"
+    );
     assert_eq!(
         result,
         Err(CoreError::TransitionFailed {
             id: id.clone(),
             transition: Transition::StartActivity,
-            error: expected_error.into(),
+            error: expected_error,
             state: State::Error
         })
     );
@@ -273,7 +277,10 @@ async fn failures_after_the_state_switch_do_not_cancel_but_do_fail_the_transitio
     let Err(CoreError::TransitionFailed { error, .. }) = result else {
         panic!("{result:?}")
     };
-    assert_eq!(error, "QC not ready. REASON: probe says no");
+    assert_eq!(
+        error,
+        TransitionError::Failed("QC not ready. REASON: probe says no".into())
+    );
     let steps = recorder.environment_steps();
     assert!(steps.iter().any(|s| s.0 == "START_ACTIVITY"
         && s.1 == "enter_RUNNING"
@@ -365,7 +372,7 @@ async fn more_than_three_critical_failures_are_counted_not_listed() {
         panic!()
     };
     assert_eq!(
-        error,
+        error.to_string(),
         "transition canceled with error: 4 critical hooks failed at trigger before_START_ACTIVITY (see InfoLogger for details)"
     );
 }
@@ -386,7 +393,7 @@ async fn a_failed_run_number_allocation_cancels_without_a_step_event_and_consume
         panic!()
     };
     assert_eq!(
-        error,
+        error.to_string(),
         "transition canceled with error: cannot write back incremented CAS key"
     );
     assert!(
@@ -440,7 +447,7 @@ async fn the_last_run_number_is_handed_out_once_then_start_fails() {
         panic!("a START past the last run number succeeded")
     };
     assert_eq!(
-        error,
+        error.to_string(),
         "transition canceled with error: run numbers are used up: the last one is 4294967295"
     );
     assert_eq!(core.run_number(&other), None);

@@ -9,7 +9,7 @@ mod support;
 use std::sync::Arc;
 
 use ecsim_core::{
-    CoreError, DestroyOptions,
+    CoreError, DestroyOptions, TransitionError,
     fsm::{State, Transition},
     user,
 };
@@ -76,6 +76,13 @@ async fn every_request_from_every_reachable_state_follows_the_table() {
                     };
                     assert_eq!(
                         error,
+                        TransitionError::Inappropriate {
+                            transition: request,
+                            state: from
+                        }
+                    );
+                    assert_eq!(
+                        error.to_string(),
                         format!("event {request} inappropriate in current state {from}")
                     );
                     assert_eq!(state, State::Error, "{request} from {from} ends in ERROR");

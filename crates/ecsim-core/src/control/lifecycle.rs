@@ -30,6 +30,15 @@ use super::{
     requests::GoErrorCause,
 };
 
+/// Whether a teardown may be refused (AliECS's `force` of `TeardownEnvironment`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Teardown {
+    /// Whatever the state (a destruction that already stopped or reset, a failed creation).
+    Forced,
+    /// Refused unless the environment is STANDBY or DEPLOYED.
+    Refusable,
+}
+
 impl Core {
     /// Creates an environment and brings it to CONFIGURED (AliECS's `CreateEnvironment` and
     /// `NewEnvironment` RPC). Returns its id; on failure the environment has been torn down and
@@ -225,7 +234,8 @@ impl Core {
             if let Err(error) = self.try_transition(&env, transition).await {
                 self.announce_go_error(&env, GoErrorCause::DeployOrConfigure(&error));
                 self.go_error_locked(&env).await;
-                self.teardown_locked(&env, true).await;
+                self.teardown_locked(&env, Teardown::Forced).await;
+                let error = error.to_string();
                 creation_failed(error.clone());
                 // The asynchronous creation RPC's word (`core/server.go`): the template as
                 // requested, since the environment is gone.
@@ -267,7 +277,7 @@ impl Core {
         let _transition = env.transition_lock.lock().await;
         Self::set_last_request_user(&env, user);
         if options.force {
-            self.teardown_locked(&env, true).await;
+            self.teardown_locked(&env, Teardown::Forced).await;
             return Ok(());
         }
         loop {
@@ -276,14 +286,14 @@ impl Core {
                 State::Running if options.allow_in_running_state => Transition::StopActivity,
                 State::Configured => Transition::Reset,
                 State::Deployed | State::Standby => {
-                    if !self.teardown_locked(&env, false).await {
+                    if !self.teardown_locked(&env, Teardown::Refusable).await {
                         // A refused non-forced teardown is retried once, forced.
-                        self.teardown_locked(&env, true).await;
+                        self.teardown_locked(&env, Teardown::Forced).await;
                     }
                     return Ok(());
                 }
                 State::Running | State::Error | State::Done => {
-                    self.teardown_locked(&env, true).await;
+                    self.teardown_locked(&env, Teardown::Forced).await;
                     return Ok(());
                 }
             };
@@ -296,18 +306,21 @@ impl Core {
                 };
                 self.announce_go_error(&env, cause);
                 self.go_error_locked(&env).await;
-                self.teardown_locked(&env, true).await;
+                self.teardown_locked(&env, Teardown::Forced).await;
                 return Ok(());
             }
         }
     }
 
     /// Tears the environment down (AliECS's `TeardownEnvironment`); the caller holds the
-    /// transition lock. Returns false when a non-forced teardown is refused (the environment is
-    /// neither STANDBY nor DEPLOYED).
-    pub(crate) async fn teardown_locked(&self, env: &Arc<Env>, force: bool) -> bool {
+    /// transition lock. Returns false when a [`Teardown::Refusable`] teardown is refused.
+    pub(crate) async fn teardown_locked(&self, env: &Arc<Env>, mode: Teardown) -> bool {
         let state = env.state();
-        if state == State::Done || (!force && !matches!(state, State::Standby | State::Deployed)) {
+        let refused = match mode {
+            Teardown::Forced => false,
+            Teardown::Refusable => !matches!(state, State::Standby | State::Deployed),
+        };
+        if state == State::Done || refused {
             return false;
         }
         env.data().current_transition = Some("DESTROY".to_owned());

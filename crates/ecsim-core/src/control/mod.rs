@@ -18,6 +18,7 @@ mod task_faults;
 mod transition;
 
 pub use task_faults::{TaskFault, TaskFaultOutcome};
+pub use transition::TransitionError;
 
 use std::{
     collections::BTreeMap,
@@ -206,7 +207,7 @@ pub enum CoreError {
         /// What was requested.
         transition: Transition,
         /// The state machine's error.
-        error: String,
+        error: TransitionError,
         /// The state after the failure handling.
         state: State,
     },

@@ -24,7 +24,7 @@ use crate::{
     vars::Layer,
 };
 
-use super::{Core, CoreError, environment::Env};
+use super::{Core, CoreError, environment::Env, transition::TransitionError};
 
 /// Why the core is about to GO_ERROR: the error of the "GO_ERROR transition imminent" event,
 /// framed as AliECS frames it at each place it announces one.
@@ -33,16 +33,16 @@ pub(crate) enum GoErrorCause<'a> {
     /// A client's transition failed (`ControlEnvironment`, `core/server.go`).
     Transition {
         transition: Transition,
-        error: &'a str,
+        error: &'a TransitionError,
     },
     /// DEPLOY or CONFIGURE failed while creating the environment (`manager.go`).
-    DeployOrConfigure(&'a str),
+    DeployOrConfigure(&'a TransitionError),
     /// The STOP_ACTIVITY of a destruction allowed in RUNNING failed (`core/server.go`).
     StopDuringDestroy,
     /// The RESET of a destruction failed (`core/server.go`).
     ResetDuringDestroy,
     /// The auto-stop timer's STOP_ACTIVITY failed (`environment.go`).
-    AutoStop(&'a str),
+    AutoStop(&'a TransitionError),
     /// ODC reported the partition in ERROR while RUNNING (`manager.go`).
     PartitionError,
     /// A critical task went to ERROR: the text says which (`environment.go`).

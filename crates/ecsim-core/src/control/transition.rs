@@ -44,6 +44,28 @@ fn join(a: Option<String>, b: Option<String>) -> Option<String> {
     }
 }
 
+/// Why a transition did not complete, worded as AliECS's state machine (looplab/fsm) words it:
+/// this text is the `error` of the transition's last `aliecs.environment` event.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransitionError {
+    /// The state machine does not allow the transition in the current state.
+    #[error("event {transition} inappropriate in current state {state}")]
+    Inappropriate {
+        /// What was asked for.
+        transition: Transition,
+        /// The environment's state.
+        state: State,
+    },
+    /// A `before_` or `leave_` hook, the core's own work or the task step failed: the
+    /// transition did not happen (looplab/fsm's `CanceledError`).
+    #[error("transition canceled with error: {0}")]
+    Canceled(String),
+    /// An `enter_` or `after_` hook failed: the environment is in the new state, and the
+    /// transition reports the first error (its text as the hooks gave it).
+    #[error("{0}")]
+    Failed(String),
+}
+
 /// Where a hook phase sits in a transition; names its moment and the state its events carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum At {
@@ -165,7 +187,7 @@ impl Core {
         &self,
         env: &Arc<Env>,
         transition: Transition,
-    ) -> Result<(), String> {
+    ) -> Result<(), TransitionError> {
         let name = transition.as_str();
         let source = env.state();
         env.data().current_transition = Some(name.to_owned());
@@ -177,8 +199,13 @@ impl Core {
         ));
 
         let Some(destination) = transition.destination(source) else {
-            let error = format!("event {name} inappropriate in current state {source}");
-            return Err(self.finish(env, Some(error)).unwrap_or_default());
+            return self.finish(
+                env,
+                Some(TransitionError::Inappropriate {
+                    transition,
+                    state: source,
+                }),
+            );
         };
         let mut run = Run {
             env,
@@ -193,22 +220,18 @@ impl Core {
                 Step::Tasks => self.task_step(&run).await,
             };
             if let Err(error) = canceled {
-                return self.canceled(env, error);
+                return self.finish(env, Some(TransitionError::Canceled(error)));
             }
         }
         if matches!(transition, Transition::StopActivity | Transition::GoError) {
             Self::run_cleared(env);
         }
 
-        match self.finish(env, run.error) {
-            None => {
-                if transition == Transition::Configure {
-                    env.data().watching = true;
-                }
-                Ok(())
-            }
-            Some(error) => Err(error),
+        let result = self.finish(env, run.error.map(TransitionError::Failed));
+        if result.is_ok() && transition == Transition::Configure {
+            env.data().watching = true;
         }
+        result
     }
 
     /// One hook phase: its negative weights, the core's built-in work, its positive weights,
@@ -334,8 +357,8 @@ impl Core {
         Ok(())
     }
 
-    /// Emits the transition's last event and ends it; returns the error, if any.
-    fn finish(&self, env: &Env, error: Option<String>) -> Option<String> {
+    /// Emits the transition's last event and ends it.
+    fn finish(&self, env: &Env, error: Option<TransitionError>) -> Result<(), TransitionError> {
         let state = env.state();
         let event = match &error {
             None => env.event(
@@ -346,21 +369,11 @@ impl Core {
             ),
             Some(error) => env
                 .event(state.as_str(), "", OpStatus::DoneError, "transition error")
-                .error(Some(error)),
+                .error(Some(&error.to_string())),
         };
         self.emit_env(event);
         env.data().current_transition = None;
-        error
-    }
-
-    /// A canceled transition: looplab/fsm's `CanceledError`.
-    fn canceled(&self, env: &Env, error: String) -> Result<(), String> {
-        Err(self
-            .finish(
-                env,
-                Some(format!("transition canceled with error: {error}")),
-            )
-            .unwrap_or_default())
+        error.map_or(Ok(()), Err)
     }
 
     /// The task step of a transition: the tasks move, which takes the environment's timing.

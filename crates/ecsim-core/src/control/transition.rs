@@ -392,13 +392,13 @@ impl Core {
                     data.tasks.deploy(&mut uids, now)
                 }
                 Transition::Configure | Transition::StopActivity => {
-                    data.tasks.transition("CONFIGURED", |_| true)
+                    data.tasks.transition(State::Configured, |_| true)
                 }
-                Transition::StartActivity => data.tasks.transition("RUNNING", |_| true),
-                Transition::Reset => data.tasks.transition("STANDBY", |_| true),
+                Transition::StartActivity => data.tasks.transition(State::Running, |_| true),
+                Transition::Reset => data.tasks.transition(State::Standby, |_| true),
                 Transition::GoError => data
                     .tasks
-                    .transition("CONFIGURED", |state| state == "RUNNING"),
+                    .transition(State::Configured, |state| state == State::Running),
                 Transition::Recover | Transition::Exit => Default::default(),
             }
         };
@@ -430,9 +430,9 @@ impl Core {
             (TaskFaultOutcome::Error, _) => {
                 self.clock().sleep(env.timing.of(transition)).await;
                 let destination = match transition {
-                    Transition::StartActivity => "RUNNING",
-                    Transition::Reset => "STANDBY",
-                    _ => "CONFIGURED",
+                    Transition::StartActivity => State::Running,
+                    Transition::Reset => State::Standby,
+                    _ => State::Configured,
                 };
                 let (changes, first) = {
                     let mut data = env.data();

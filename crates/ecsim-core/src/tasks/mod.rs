@@ -31,7 +31,7 @@
 
 use ecsim_proto::events::{EvRoleEvent, EvTaskEvent, Traits};
 
-use crate::{clock::Timestamp, uid::UidGenerator, workflow::Workflow};
+use crate::{clock::Timestamp, fsm::State, uid::UidGenerator, workflow::Workflow};
 
 mod role;
 
@@ -50,7 +50,8 @@ struct Task {
     class_name: String,
     hostname: String,
     role_path: String,
-    state: &'static str,
+    /// What the task reports: the environment's states, which its tasks share.
+    state: State,
     status: &'static str,
     /// Its task role was set to ERROR by the core (TASK_INTERNAL_ERROR), whatever the task says.
     role_in_error: bool,
@@ -82,7 +83,7 @@ impl Task {
         if self.role_in_error {
             ERROR
         } else {
-            self.state
+            self.state.as_str()
         }
     }
 }
@@ -290,7 +291,7 @@ impl TaskTree {
                 class_name: class_name.clone(),
                 hostname: host.clone(),
                 role_path: self.roles[*role].path.clone(),
-                state: "STANDBY",
+                state: State::Standby,
                 status: INACTIVE,
                 role_in_error: false,
                 role: *role,
@@ -368,28 +369,28 @@ impl TaskTree {
     }
 
     /// Moves every task for which `select` holds to `state`.
-    pub(crate) fn transition(
-        &mut self,
-        state: &'static str,
-        select: impl Fn(&str) -> bool,
-    ) -> Changes {
+    pub(crate) fn transition(&mut self, state: State, select: impl Fn(State) -> bool) -> Changes {
         self.move_tasks(state, select, false)
     }
 
     /// As [`TaskTree::transition`], but the first task fails the transition: it goes to ERROR.
-    pub(crate) fn transition_failing_first(&mut self, state: &'static str) -> Changes {
+    pub(crate) fn transition_failing_first(&mut self, state: State) -> Changes {
         self.move_tasks(state, |_| true, true)
     }
 
     fn move_tasks(
         &mut self,
-        state: &'static str,
-        select: impl Fn(&str) -> bool,
+        state: State,
+        select: impl Fn(State) -> bool,
         first_fails: bool,
     ) -> Changes {
         let mut changes = Changes::default();
         for i in 0..self.tasks.len() {
-            let target = if first_fails && i == 0 { ERROR } else { state };
+            let target = if first_fails && i == 0 {
+                State::Error
+            } else {
+                state
+            };
             if !self.tasks[i].finished
                 && select(self.tasks[i].state)
                 && self.tasks[i].state != target
@@ -401,7 +402,7 @@ impl TaskTree {
     }
 
     /// Task `i` reports `state`: its event, then its roles' (AliECS's `updateTaskState`).
-    fn set_state(&mut self, i: usize, state: &'static str, changes: &mut Changes) {
+    fn set_state(&mut self, i: usize, state: State, changes: &mut Changes) {
         self.tasks[i].state = state;
         changes
             .0
@@ -511,8 +512,8 @@ impl TaskTree {
     pub(crate) fn fail_task(&mut self, which: &TaskSelector) -> Option<Changes> {
         let index = self.find(which)?;
         let mut changes = Changes::default();
-        if self.tasks[index].state != ERROR {
-            self.set_state(index, ERROR, &mut changes);
+        if self.tasks[index].state != State::Error {
+            self.set_state(index, State::Error, &mut changes);
         }
         Some(changes)
     }
@@ -547,7 +548,7 @@ impl TaskTree {
         let failed: Vec<&Task> = self
             .tasks
             .iter()
-            .filter(|t| t.state == ERROR && t.hook.as_ref().is_none_or(|h| h.critical))
+            .filter(|t| t.state == State::Error && t.hook.as_ref().is_none_or(|h| h.critical))
             .collect();
         match failed.as_slice() {
             [] => "no critical tasks in ERROR".to_owned(),
@@ -567,7 +568,7 @@ impl TaskTree {
         EvTaskEvent {
             name: format!("{}#{}", task.class_name, task.id),
             taskid: task.id.clone(),
-            state: task.state.to_owned(),
+            state: task.state.as_str().to_owned(),
             status: task.status.to_owned(),
             hostname: task.hostname.clone(),
             class_name: task.class_name.clone(),
@@ -730,7 +731,7 @@ mod tests {
                 // The root stays MIXED: the kafka aggregator never has a state.
             ]
         );
-        let configure = tree.transition("CONFIGURED", |_| true);
+        let configure = tree.transition(State::Configured, |_| true);
         assert_eq!(
             trace(&configure),
             [
@@ -743,9 +744,9 @@ mod tests {
                 format!("role {host} CONFIGURED"),
             ]
         );
-        let again = tree.transition("CONFIGURED", |_| true);
+        let again = tree.transition(State::Configured, |_| true);
         assert!(again.0.is_empty(), "only changes produce events");
-        let stop = tree.transition("CONFIGURED", |state| state == "RUNNING");
+        let stop = tree.transition(State::Configured, |state| state == State::Running);
         assert!(stop.0.is_empty(), "stopping only running tasks: none runs");
     }
 

@@ -8,6 +8,7 @@
 
 mod bench;
 mod broker;
+mod codegen;
 mod exit_codes;
 mod fdset;
 mod modules;
@@ -29,6 +30,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Task {
+    /// Regenerate the Rust types of `proto/` (crates/ecsim-proto/src/generated), after editing a
+    /// .proto file. `cargo xtask tidy` fails while they are stale.
+    Codegen,
     /// Write the AliECS wire schema as a FileDescriptorSet for protobuf tools such as `pq`.
     ///
     /// Then decode a record value with: FDSET_PATH=DIR pq --msgtype events.Event < value.bin
@@ -84,6 +88,7 @@ enum BrokerAction {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.task {
+        Task::Codegen => codegen::write(),
         Task::Fdset { dir } => fdset::write(&dir),
         Task::Test { runner_args } => test::run(&runner_args),
         Task::Lint => test::lint(),

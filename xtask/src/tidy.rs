@@ -12,6 +12,8 @@
 //!   also expose it as `source()` (`#[source]`, `#[from]`, a field named `source`), or a report
 //!   printing the chain — the command line's does — says it twice.
 //! - Layers: no cycle between the top-level modules of `ecsim-core` ([`crate::modules`]).
+//! - Generated code: `crates/ecsim-proto/src/generated/` is what `cargo xtask codegen` makes of
+//!   `proto/` ([`crate::codegen`]).
 //! - Exit codes: every status of `enum Exit` is in `Exit::ALL` and in the README's table
 //!   ([`crate::exit_codes`]).
 
@@ -26,8 +28,9 @@ use anyhow::Context as _;
 const REFERENCE: &str = "docs/aliecs.md";
 /// Files whose text is checked.
 const EXTENSIONS: &[&str] = &["rs", "md", "toml", "proto"];
-/// Directories never read: build output, dependencies, version control.
-const SKIPPED: &[&str] = &["target", ".git", "node_modules"];
+/// Directories never read: build output, dependencies, version control, generated code (whose
+/// source, `proto/`, is read).
+const SKIPPED: &[&str] = &["target", ".git", "node_modules", "generated"];
 
 /// A citation of a section that does not exist.
 #[derive(Debug, PartialEq, Eq)]
@@ -51,6 +54,17 @@ pub(crate) fn run() -> anyhow::Result<()> {
     causes_said_once(root)?;
     core_dependencies(root)?;
     layers(root)?;
+    let stale = crate::codegen::stale(root)?;
+    anyhow::ensure!(
+        stale.is_empty(),
+        "{} are stale: proto/ changed since they were generated; run `cargo xtask codegen`",
+        stale
+            .iter()
+            .map(|name| format!("{}/{name}", crate::codegen::GENERATED))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!("tidy: the generated types are proto/'s");
     let codes = crate::exit_codes::check(root)?;
     println!("tidy: the {codes} exit codes are in Exit::ALL and in the README's table");
     Ok(())

@@ -3,47 +3,55 @@
 //! Consumers of AliECS events decode them with AliECS's own `.proto` files, so ecsim must put
 //! exactly AliECS's bytes on the wire. This crate is the single place those bytes are defined:
 //!
-//! - [`common`], [`events`] and [`kafka`]: prost types generated at build time from `proto/`
-//!   (with protox, so no `protoc` is needed), one module per protobuf package;
+//! - [`common`], [`events`] and [`kafka`]: prost types generated from `proto/` by
+//!   `cargo xtask codegen` and checked in (`src/generated/`; `cargo xtask tidy` fails when they
+//!   are stale), one module per protobuf package — so building them needs nothing but prost;
 //! - [`plugin`]: ecsim's own protocol with dynamically loaded plugin libraries, which carries
 //!   AliECS events and so lives beside them;
-//! - [`FILE_DESCRIPTOR_SET`] and [`DESCRIPTOR_POOL`]: the compiled schema, for reflection and for
-//!   tools such as `pq` (`cargo xtask fdset`);
-//! - [`json`]: any of these messages rendered in the proto3 JSON mapping;
+//! - [`FILE_DESCRIPTOR_SET`]: the compiled schema, for tools such as `pq` (`cargo xtask fdset`);
+//! - with the `reflect` feature, `DESCRIPTOR_POOL` (the schema decoded, for reflection by
+//!   message name) and `json` (any of these messages rendered in the proto3 JSON mapping);
 //! - [`topics`]: the Kafka topics AliECS writes, and which message type each one carries;
 //! - [`duration`]: Go durations (`140s`, `1m30s`), as AliECS writes call timeouts.
 //!
-//! Every generated message implements [`prost::Message`], [`prost::Name`] (its fully qualified
-//! protobuf name) and [`prost_reflect::ReflectMessage`].
+//! Every generated message implements [`prost::Message`] and [`prost::Name`] (its fully
+//! qualified protobuf name), and with `reflect`, `prost_reflect::ReflectMessage`.
+//!
+//! Plugin libraries use the types without `reflect`: their build compiles no protobuf compiler
+//! and no reflection.
 
+#[cfg(feature = "reflect")]
 use std::sync::LazyLock;
 
+#[cfg(feature = "reflect")]
 use prost_reflect::DescriptorPool;
 
 pub mod duration;
+#[cfg(feature = "reflect")]
 pub mod json;
 pub mod topics;
 
 // Re-exported so that users of the generated types need not pin the same versions themselves.
 pub use prost;
+#[cfg(feature = "reflect")]
 pub use prost_reflect;
 
 /// Package `common`: users, workflow template info, LHC beam information.
 #[allow(missing_docs, clippy::all, clippy::pedantic, unreachable_pub)]
 pub mod common {
-    include!(concat!(env!("OUT_DIR"), "/common.rs"));
+    include!("generated/common.rs");
 }
 
 /// Package `events`: the `Event` envelope of every `aliecs.*` core topic and its payloads.
 #[allow(missing_docs, clippy::all, clippy::pedantic, unreachable_pub)]
 pub mod events {
-    include!(concat!(env!("OUT_DIR"), "/events.rs"));
+    include!("generated/events.rs");
 }
 
 /// Package `kafka`: the messages of AliECS's Kafka integration plugin.
 #[allow(missing_docs, clippy::all, clippy::pedantic, unreachable_pub)]
 pub mod kafka {
-    include!(concat!(env!("OUT_DIR"), "/kafka.rs"));
+    include!("generated/kafka.rs");
 }
 
 /// Package `ecsim.plugin.v1`: ecsim's own messages between the host and a dynamically loaded
@@ -57,7 +65,7 @@ mod ecsim {
     pub mod plugin {
         #[allow(missing_docs, clippy::all, clippy::pedantic, unreachable_pub)]
         pub mod v1 {
-            include!(concat!(env!("OUT_DIR"), "/ecsim.plugin.v1.rs"));
+            include!("generated/ecsim.plugin.v1.rs");
         }
     }
 }
@@ -69,13 +77,13 @@ pub const ALIECS_PACKAGES: &[&str] = &["common", "events", "kafka"];
 /// The compiled schema (`google.protobuf.FileDescriptorSet`, with imports and comments) of
 /// `protos/common.proto`, `protos/events.proto`, `protos/kafka.proto` (AliECS's) and
 /// `ecsim/plugin/v1/plugin.proto` (ecsim's plugin protocol).
-pub const FILE_DESCRIPTOR_SET: &[u8] =
-    include_bytes!(concat!(env!("OUT_DIR"), "/file_descriptor_set.bin"));
+pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!("generated/file_descriptor_set.bin");
 
 /// [`FILE_DESCRIPTOR_SET`] decoded once, for reflection by message name.
+#[cfg(feature = "reflect")]
 pub static DESCRIPTOR_POOL: LazyLock<DescriptorPool> = LazyLock::new(|| {
-    // The bytes were produced by protox in build.rs from the same files that generated the
-    // types above; failing to decode them is a build defect, not a runtime condition.
+    // The bytes were produced by protox (`cargo xtask codegen`) from the same files that
+    // generated the types above; failing to decode them is a build defect, not a runtime condition.
     #[allow(clippy::expect_used)]
     DescriptorPool::decode(FILE_DESCRIPTOR_SET).expect("embedded descriptor set is valid")
 });

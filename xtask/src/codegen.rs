@@ -1,0 +1,109 @@
+//! `cargo xtask codegen`: the Rust types of `proto/`, generated and checked in.
+//!
+//! The wire schema changes rarely, and every plugin library is built against it. Generating
+//! the types in a build script made each of those builds compile a protobuf compiler (protox,
+//! prost-build and their dependencies) first; checked in, they cost a plugin library nothing
+//! but `prost`. This task regenerates them — with protox, so no `protoc` — into
+//! `crates/ecsim-proto/src/generated/`, with the compiled descriptor set beside them.
+//! `cargo xtask tidy` regenerates into a temporary directory and fails if the checked-in files
+//! differ: an edit to `proto/` without `cargo xtask codegen` cannot go unnoticed.
+
+use std::{
+    fs,
+    path::{Path, PathBuf},
+};
+
+use anyhow::Context as _;
+
+/// The .proto files, by their path under the include root `proto/`. `events.proto` imports
+/// `protos/common.proto` by exactly this path, as AliECS's does. The first three are AliECS's;
+/// the last is ecsim's own plugin protocol, which carries AliECS events and so imports them.
+const PROTOS: &[&str] = &[
+    "protos/common.proto",
+    "protos/events.proto",
+    "protos/kafka.proto",
+    "ecsim/plugin/v1/plugin.proto",
+];
+
+/// Where the generated files live, under the workspace root.
+pub(crate) const GENERATED: &str = "crates/ecsim-proto/src/generated";
+/// The descriptor set's file name there.
+const DESCRIPTOR_SET: &str = "file_descriptor_set.bin";
+
+fn root() -> anyhow::Result<PathBuf> {
+    Ok(Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .context("xtask is not inside the workspace")?
+        .to_owned())
+}
+
+/// Regenerates the checked-in files.
+pub(crate) fn write() -> anyhow::Result<()> {
+    let root = root()?;
+    let out = root.join(GENERATED);
+    fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    generate(&root.join("proto"), &out)?;
+    println!("codegen: wrote {}", out.display());
+    Ok(())
+}
+
+/// The names of the checked-in files that differ from what `proto/` generates (empty when
+/// they are up to date).
+pub(crate) fn stale(root: &Path) -> anyhow::Result<Vec<String>> {
+    let scratch = tempfile::tempdir().context("a temporary directory")?;
+    let files = generate(&root.join("proto"), scratch.path())?;
+    let mut stale = Vec::new();
+    for name in files {
+        let fresh = fs::read(scratch.path().join(&name))?;
+        let checked_in = fs::read(root.join(GENERATED).join(&name)).unwrap_or_default();
+        if fresh != checked_in {
+            stale.push(name);
+        }
+    }
+    Ok(stale)
+}
+
+/// Compiles `PROTOS` under `include_root` into `out`: one `.rs` per package and the descriptor
+/// set. Returns the names of the files written.
+fn generate(include_root: &Path, out: &Path) -> anyhow::Result<Vec<String>> {
+    // Source info is kept: prost-build turns the .proto comments into rustdoc on the types.
+    let mut compiler = protox::Compiler::new([include_root])?;
+    compiler.include_imports(true).include_source_info(true);
+    compiler
+        .open_files(PROTOS)
+        .with_context(|| format!("compiling {PROTOS:?} under {}", include_root.display()))?;
+    fs::write(out.join(DESCRIPTOR_SET), compiler.encode_file_descriptor_set())?;
+    let pool = compiler.descriptor_pool();
+
+    let mut config = prost_build::Config::new();
+    config.out_dir(out);
+    config.enable_type_names();
+    // Map fields as BTreeMap: prost encodes map entries in iteration order, and a HashMap would
+    // make the bytes of `Ev_EnvironmentEvent.vars` differ from run to run. Determinism (same
+    // scenario, same seed, same bytes) depends on this.
+    config.btree_map(["."]);
+    // With the crate's `reflect` feature, every message also derives prost-reflect's
+    // `ReflectMessage`, so a typed message can be turned into a dynamic one (for JSON) without
+    // a round trip through bytes; without it, the types need nothing but prost.
+    for message in pool.all_messages() {
+        let name = message.full_name();
+        config.type_attribute(
+            name,
+            format!(
+                "#[cfg_attr(feature = \"reflect\", derive(::prost_reflect::ReflectMessage))] \
+                 #[cfg_attr(feature = \"reflect\", prost_reflect(descriptor_pool = \"crate::DESCRIPTOR_POOL\", message_name = \"{name}\"))]"
+            ),
+        );
+    }
+    config.compile_fds(compiler.file_descriptor_set())?;
+
+    let mut files = vec![DESCRIPTOR_SET.to_owned()];
+    for entry in fs::read_dir(out)? {
+        let name = entry?.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".rs") {
+            files.push(name);
+        }
+    }
+    files.sort();
+    Ok(files)
+}

@@ -72,7 +72,10 @@ fn generate(include_root: &Path, out: &Path) -> anyhow::Result<Vec<String>> {
     compiler
         .open_files(PROTOS)
         .with_context(|| format!("compiling {PROTOS:?} under {}", include_root.display()))?;
-    fs::write(out.join(DESCRIPTOR_SET), compiler.encode_file_descriptor_set())?;
+    fs::write(
+        out.join(DESCRIPTOR_SET),
+        compiler.encode_file_descriptor_set(),
+    )?;
     let pool = compiler.descriptor_pool();
 
     let mut config = prost_build::Config::new();

@@ -1,0 +1,437 @@
+//! `[[timeline]]`: steps and repeated blocks expanded into the schedule, in time order, each
+//! step addressing environments by name or pattern; then the schedule checked against the
+//! environments' lifetimes (a request addresses a live environment) and detector use (two
+//! environments alive at once share no detector).
+
+use super::*;
+
+impl Checker<'_> {
+    pub(super) fn line(&self, at: usize) -> usize {
+        line_column(self.text, at).0
+    }
+
+    /// Expands the timeline into scheduled steps, each with the span it came from.
+    pub(super) fn timeline(
+        &mut self,
+        raws: &[Spanned<RawStep>],
+        defined: &[Defined],
+        default_user: &User,
+    ) -> Vec<(ScheduledStep, Range<usize>)> {
+        let mut schedule = Vec::new();
+        let mut cursor = Duration::ZERO;
+        for raw in raws {
+            if !self.entry(
+                raw,
+                &mut cursor,
+                None,
+                defined,
+                default_user,
+                &mut schedule,
+                false,
+            ) {
+                break;
+            }
+        }
+        // Stable: steps due at the same instant keep their file order.
+        schedule.sort_by_key(|(step, _): &(ScheduledStep, Range<usize>)| step.at);
+        schedule
+    }
+
+    /// One timeline entry (a step or a repeated block); returns false to stop expanding.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn entry(
+        &mut self,
+        raw: &Spanned<RawStep>,
+        cursor: &mut Duration,
+        inherited_env: Option<&Spanned<Value>>,
+        defined: &[Defined],
+        default_user: &User,
+        schedule: &mut Vec<(ScheduledStep, Range<usize>)>,
+        inside_block: bool,
+    ) -> bool {
+        let entry_span = span(raw);
+        let step = raw.get_ref();
+        match (&step.at, &step.after) {
+            (Some(at), Some(_)) => {
+                self.report(Problem::new(span(at), "a step has `at` or `after`, not both", "both given").help(
+                    "`at` is a time from the start of the scenario; `after` is a delay from the previous step",
+                ));
+            }
+            (Some(at), None) if inside_block => {
+                self.report(Problem::new(
+                    span(at),
+                    "steps inside a repeated block use `after`, not `at`",
+                    "absolute time in a block",
+                ));
+            }
+            (Some(at), None) => {
+                if let Some(time) = self.duration(at, "time") {
+                    if time < *cursor {
+                        self.report(
+                            Problem::new(
+                                span(at),
+                                format!(
+                                    "this step is at {}, before the previous step (at {})",
+                                    humantime::format_duration(time),
+                                    humantime::format_duration(*cursor)
+                                ),
+                                "earlier than the step before",
+                            )
+                            .help("steps are listed in time order; use `after` for a delay from the previous step"),
+                        );
+                    } else {
+                        *cursor = time;
+                    }
+                }
+            }
+            (None, Some(after)) => {
+                if let Some(delay) = self.duration(after, "delay") {
+                    *cursor += delay;
+                }
+            }
+            (None, None) => {}
+        }
+        let env_value = step.env.as_ref().or(inherited_env);
+
+        if step.repeat.is_some() || step.steps.is_some() {
+            if let Some(action) = &step.action {
+                self.report(Problem::new(span(action), "a repeated block has `steps`, not `do`", "`do` in a block").help(
+                    "put the actions in `steps = [ { do = \"start\" }, { after = \"10m\", do = \"stop\" } ]`",
+                ));
+                return true;
+            }
+            let Some(steps) = &step.steps else {
+                self.report(Problem::new(
+                    entry_span,
+                    "`repeat` needs `steps` to repeat",
+                    "no steps",
+                ));
+                return true;
+            };
+            let times = match &step.repeat {
+                None => 1,
+                Some(repeat) if *repeat.get_ref() >= 1 => *repeat.get_ref() as usize,
+                Some(repeat) => {
+                    self.report(Problem::new(
+                        span(repeat),
+                        "`repeat` must be 1 or more",
+                        "not a count of repetitions",
+                    ));
+                    return true;
+                }
+            };
+            if steps.get_ref().is_empty() {
+                self.report(Problem::new(
+                    span(steps),
+                    "`steps` is empty",
+                    "nothing to repeat",
+                ));
+                return true;
+            }
+            if times
+                .saturating_mul(steps.get_ref().len())
+                .saturating_add(schedule.len())
+                > MAX_STEPS
+            {
+                self.report(
+                    Problem::new(
+                        entry_span,
+                        format!("the timeline expands to more than {MAX_STEPS} steps"),
+                        "too many",
+                    )
+                    .help("lower `repeat`, or split the scenario"),
+                );
+                return false;
+            }
+            for _ in 0..times {
+                for inner in steps.get_ref() {
+                    if !self.entry(
+                        inner,
+                        cursor,
+                        env_value,
+                        defined,
+                        default_user,
+                        schedule,
+                        true,
+                    ) {
+                        return false;
+                    }
+                }
+                if schedule.len() > MAX_STEPS {
+                    self.report(
+                        Problem::new(
+                            entry_span,
+                            format!("the timeline expands to more than {MAX_STEPS} steps"),
+                            "too many",
+                        )
+                        .help("lower `repeat`, or split the scenario"),
+                    );
+                    return false;
+                }
+            }
+            return true;
+        }
+
+        let Some(action_text) = &step.action else {
+            self.report(
+                Problem::new(entry_span, "a step needs `do` (what to do)", "no action")
+                    .help(format!("actions: {}", actions::Verb::names().join(", "))),
+            );
+            return true;
+        };
+        let Some(action) = self.action(step, action_text) else {
+            return true;
+        };
+        let scenario_wide = matches!(action, Action::BeamMode(_) | Action::Wait);
+        let user = match &step.user {
+            None => default_user.clone(),
+            Some(written) => match self.user(written) {
+                Some(user) => user,
+                None => return true,
+            },
+        };
+        let line = self.line(span(action_text).start);
+        if scenario_wide {
+            if let Some(env) = &step.env {
+                self.report(Problem::new(
+                    span(env),
+                    format!(
+                        "`{}` is for the whole scenario, not an environment",
+                        action_text.get_ref()
+                    ),
+                    "remove `env`",
+                ));
+                return true;
+            }
+            schedule.push((
+                ScheduledStep {
+                    at: *cursor,
+                    environment: None,
+                    action,
+                    user,
+                    line,
+                },
+                entry_span,
+            ));
+            return true;
+        }
+        let Some(env_value) = env_value else {
+            self.report(Problem::new(
+                span(action_text),
+                "this step needs `env`: the environment it addresses",
+                "which environment?",
+            ));
+            return true;
+        };
+        let Some(names) = self.resolve_environments(env_value, defined) else {
+            return true;
+        };
+        if let Action::GoError(which) | Action::TaskInternalError(which) = &action {
+            for name in &names {
+                if let Some(defined) = defined.iter().find(|d| &d.spec.name == name) {
+                    self.check_task(which, &defined.spec, span(action_text));
+                }
+            }
+        }
+        let stagger = step
+            .stagger
+            .as_ref()
+            .and_then(|s| self.duration(s, "stagger"))
+            .unwrap_or(Duration::ZERO);
+        for (k, name) in names.into_iter().enumerate() {
+            let at = *cursor + stagger * u32::try_from(k).unwrap_or(u32::MAX);
+            schedule.push((
+                ScheduledStep {
+                    at,
+                    environment: Some(name),
+                    action: action.clone(),
+                    user: user.clone(),
+                    line,
+                },
+                span(env_value),
+            ));
+        }
+        true
+    }
+
+    /// The task a `go_error` or `task_internal_error` step names exists in the environment.
+    pub(super) fn check_task(
+        &mut self,
+        which: &TaskSelector,
+        spec: &EnvironmentSpec,
+        at: Range<usize>,
+    ) {
+        let hosts = spec.hosts_or_default();
+        let roles: Vec<String> = spec
+            .workflow
+            .tasks_for_host(spec.tasks_per_host)
+            .into_iter()
+            .map(|class| class.name)
+            .collect();
+        if let Some(host) = &which.host
+            && !hosts.contains(host)
+        {
+            self.report(
+                Problem::new(
+                    at.clone(),
+                    format!("environment {} has no host {host}", spec.name),
+                    "no such host",
+                )
+                .help(format!("its hosts: {}", hosts.join(", "))),
+            );
+        }
+        if let Some(role) = &which.role
+            && !roles.contains(role)
+        {
+            self.report(
+                Problem::new(
+                    at,
+                    format!("environment {} has no task {role}", spec.name),
+                    "no such task",
+                )
+                .help(format!("its tasks on every host: {}", roles.join(", "))),
+            );
+        }
+    }
+
+    pub(super) fn resolve_environments(
+        &mut self,
+        value: &Spanned<Value>,
+        defined: &[Defined],
+    ) -> Option<Vec<String>> {
+        let patterns: Vec<String> = match value.get_ref() {
+            Value::String(s) => vec![s.clone()],
+            Value::Array(items) => items
+                .iter()
+                .filter_map(|i| i.as_str().map(str::to_owned))
+                .collect(),
+            _ => {
+                self.report(Problem::new(
+                    span(value),
+                    "`env` is a name, a list of names, or a name ending in *",
+                    "not a name",
+                ));
+                return None;
+            }
+        };
+        let mut names = Vec::new();
+        for pattern in patterns {
+            let matched: Vec<String> = match pattern.strip_suffix('*') {
+                Some(prefix) => defined
+                    .iter()
+                    .filter(|d| d.spec.name.starts_with(prefix))
+                    .map(|d| d.spec.name.clone())
+                    .collect(),
+                None => defined
+                    .iter()
+                    .filter(|d| d.spec.name == pattern)
+                    .map(|d| d.spec.name.clone())
+                    .collect(),
+            };
+            if matched.is_empty() {
+                self.report(unknown_environment(&pattern, span(value), defined));
+                return None;
+            }
+            names.extend(matched);
+        }
+        Some(names)
+    }
+
+    /// Requests only address live environments, and environments alive at the same time do not
+    /// share a detector.
+    pub(super) fn check_lifetimes(
+        &mut self,
+        schedule: &[(ScheduledStep, Range<usize>)],
+        defined: &[Defined],
+    ) {
+        // environment name → (created at, span of its create step)
+        let mut alive: BTreeMap<&str, (Duration, Range<usize>)> = BTreeMap::new();
+        // detector → the environment holding it
+        let mut holders: BTreeMap<&str, &str> = BTreeMap::new();
+        let by_name: BTreeMap<&str, &Defined> =
+            defined.iter().map(|d| (d.spec.name.as_str(), d)).collect();
+        for (step, step_span) in schedule {
+            let Some(name) = step.environment.as_deref() else {
+                continue;
+            };
+            let Some(definition) = by_name.get(name).copied() else {
+                continue;
+            };
+            match &step.action {
+                Action::Create => {
+                    if alive.contains_key(name) {
+                        self.report(
+                            Problem::new(
+                                step_span.clone(),
+                                format!("`{name}` is created again while it is alive"),
+                                "already created",
+                            )
+                            .help("destroy it first, or remove this step"),
+                        );
+                        continue;
+                    }
+                    for (detector, detector_span) in definition
+                        .spec
+                        .detectors
+                        .iter()
+                        .zip(&definition.detector_spans)
+                    {
+                        if let Some(holder) = holders.get(detector.as_str()) {
+                            let other = by_name.get(holder).copied();
+                            let mut problem = Problem::new(
+                                detector_span.clone(),
+                                format!(
+                                    "detector `{detector}` is used by `{holder}` and `{name}` at the same time (at {})",
+                                    humantime::format_duration(step.at)
+                                ),
+                                format!("{name} needs it"),
+                            )
+                            .help(format!("AliECS gives a detector to one environment at a time; destroy `{holder}` before creating `{name}`, or give them different detectors"));
+                            if let Some(other_span) = other.and_then(|o| {
+                                o.spec
+                                    .detectors
+                                    .iter()
+                                    .position(|d| d == detector)
+                                    .map(|i| o.detector_spans[i].clone())
+                            }) && other_span != detector_span.clone()
+                            {
+                                problem = problem.also(other_span, format!("{holder} holds it"));
+                            }
+                            self.report(problem);
+                        }
+                    }
+                    for detector in &definition.spec.detectors {
+                        holders.entry(detector.as_str()).or_insert(name);
+                    }
+                    alive.insert(name, (step.at, step_span.clone()));
+                }
+                action => {
+                    if !alive.contains_key(name) {
+                        self.report(
+                            Problem::new(
+                                step_span.clone(),
+                                format!(
+                                    "`{name}` does not exist at {}",
+                                    humantime::format_duration(step.at)
+                                ),
+                                "not created yet, or already destroyed",
+                            )
+                            .help(format!(
+                                "add a step with do = \"create\" for `{name}` before this one"
+                            )),
+                        );
+                        continue;
+                    }
+                    if matches!(action, Action::Destroy(_)) {
+                        alive.remove(name);
+                        for detector in &definition.spec.detectors {
+                            if holders.get(detector.as_str()) == Some(&name) {
+                                holders.remove(detector.as_str());
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,8 +1,10 @@
 //! A scenario file as written: serde structures that mirror the TOML, with the span of every
 //! value kept so that validation can point at it.
 //!
-//! Unknown keys are refused here (`deny_unknown_fields`); everything else — durations, names,
-//! references between sections, times — is checked in [`crate::validate`].
+//! Unknown keys are found before these types are filled, all at once, against the field lists
+//! serde derives here (`validate/keys.rs`); `deny_unknown_fields` stays as the backstop. Everything
+//! else — durations, names, references between sections, times — is checked in
+//! [`crate::validate`].
 
 use std::collections::BTreeMap;
 

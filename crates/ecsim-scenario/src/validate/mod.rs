@@ -39,6 +39,7 @@ mod actions;
 mod environments;
 mod expectations;
 mod header;
+mod keys;
 mod plugins;
 mod timeline;
 mod users;
@@ -106,6 +107,13 @@ pub fn parse(name: &str, text: &str) -> Result<Scenario, InvalidScenario> {
         text: Arc::new(text.to_owned()),
         problems,
     };
+    // Syntax first, then every unknown key at once, then the types.
+    let document = toml::de::DeTable::parse(text)
+        .map_err(|error| invalid(vec![toml_problem(text, &error)]))?;
+    let unknown = keys::unknown(document.get_ref());
+    if !unknown.is_empty() {
+        return Err(invalid(unknown));
+    }
     let raw: RawScenario =
         toml::from_str(text).map_err(|error| invalid(vec![toml_problem(text, &error)]))?;
     let mut checker = Checker {
@@ -127,35 +135,13 @@ pub fn parse(name: &str, text: &str) -> Result<Scenario, InvalidScenario> {
     Err(invalid(problems))
 }
 
-/// A TOML error as a problem, with a hint for an unknown key.
+/// A TOML syntax error, or an error of deserialization (a missing key, a value of the wrong
+/// type), as a problem.
 fn toml_problem(text: &str, error: &toml::de::Error) -> Problem {
     let span = error.span().unwrap_or(0..0);
     let message = error.message().trim().to_owned();
-    let mut problem = if let Some(rest) = message.strip_prefix("unknown field `") {
-        let unknown = rest.split('`').next().unwrap_or_default();
-        let expected: Vec<&str> = rest
-            .split("expected")
-            .nth(1)
-            .unwrap_or_default()
-            .split('`')
-            .skip(1)
-            .step_by(2)
-            .collect();
-        let mut problem = Problem::new(
-            span,
-            format!("unknown key `{unknown}`"),
-            "ecsim does not know this key here",
-        );
-        if let Some(closest) = closest(unknown, expected.iter().copied()) {
-            problem = problem.help(format!(
-                "did you mean `{closest}`? Known keys here: {}",
-                expected.join(", ")
-            ));
-        } else if !expected.is_empty() {
-            problem = problem.help(format!("known keys here: {}", expected.join(", ")));
-        }
-        problem
-    } else if let Some(rest) = message.strip_prefix("missing field `") {
+    // Unknown keys never get here ([`keys`]); a missing key is said by serde only in words.
+    let mut problem = if let Some(rest) = message.strip_prefix("missing field `") {
         let missing = rest.split('`').next().unwrap_or_default();
         Problem::new(
             span,

@@ -35,6 +35,13 @@ use proptest::prelude::*;
 
 /// The bytes the fuzzed library answers the next call with.
 static REPLY: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+/// Held from setting [`REPLY`] to the end of the call that answers with it: the tests of this
+/// file run in parallel and share the one library.
+static EXCHANGE: Mutex<()> = Mutex::new(());
+
+fn exchange() -> std::sync::MutexGuard<'static, ()> {
+    EXCHANGE.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 extern "C" fn manifest() -> OwnedBytes {
     OwnedBytes::from_vec(
@@ -111,7 +118,7 @@ fn harness() -> Harness {
         role_path: "readout-dataflow.fuzz".into(),
         traits: CallTraits {
             trigger: "before_START_ACTIVITY".into(),
-            await_expr: "before_START_ACTIVITY".into(),
+            r#await: "before_START_ACTIVITY".into(),
             timeout: "30s".into(),
             critical: true,
         },
@@ -128,6 +135,7 @@ impl Harness {
     /// Answers one call with `bytes`; the outcome must be an outcome, and a failure must say
     /// what failed.
     fn answer(&self, bytes: Vec<u8>) -> ecsim_core::plugin::CallOutcome {
+        let _exchange = exchange();
         *REPLY.lock().unwrap() = bytes;
         let outcome = self.runtime.block_on(self.plugin.call(self.call.clone()));
         if let Some(error) = &outcome.error {
@@ -307,6 +315,7 @@ fn the_seed_cases_take_the_paths_the_fuzzer_aims_at() {
     // Each kind of bad reply named in the refusal list fails the call with its own message.
     let h = harness();
     let outcome = |bytes: Vec<u8>| {
+        let _exchange = exchange();
         *REPLY.lock().unwrap() = bytes;
         h.runtime.block_on(h.plugin.call(h.call.clone()))
     };

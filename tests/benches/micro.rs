@@ -138,7 +138,7 @@ fn plugin_call(c: &mut Criterion) {
         role_path: "readout-dataflow.example.sor".into(),
         traits: CallTraits {
             trigger: "before_START_ACTIVITY+150".into(),
-            await_expr: "before_START_ACTIVITY+150".into(),
+            r#await: "before_START_ACTIVITY+150".into(),
             timeout: "10s".into(),
             critical: true,
         },

@@ -26,6 +26,8 @@ use std::{collections::BTreeMap, sync::Arc, time::Duration};
 /// depending on the `async-trait` crate itself.
 pub use async_trait::async_trait;
 
+use ecsim_proto::call::CallEntries;
+
 use crate::{
     clock::Clock, duration::parse_go_duration, event::EventEmitter, publish::Publisher, vars::Vars,
 };
@@ -179,18 +181,13 @@ impl CoreRequests {
 #[error("{0}")]
 pub struct PluginError(pub String);
 
-/// The traits of a call (`events.Traits`).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct CallTraits {
-    /// The trigger expression, with its weight (`before_START_ACTIVITY+100`).
-    pub trigger: String,
-    /// The await expression.
-    pub await_expr: String,
-    /// The timeout as written in the workflow, resolved (`140s`).
-    pub timeout: String,
-    /// Whether a failure fails the moment.
-    pub critical: bool,
-}
+/// The traits of a call: AliECS's `events.Traits` (trigger with its weight, await, the timeout
+/// as written and resolved, critical).
+pub type CallTraits = ecsim_proto::events::Traits;
+
+/// A failed call (AliECS's `__call_error` and `__call_error_reason`), shared with the plugin
+/// SDK.
+pub use ecsim_proto::call::CallError;
 
 /// Everything a plugin function sees of the call it serves: AliECS's call var stack, with
 /// `environment_id` and the `__call_*` entries on top of the environment's consolidated
@@ -220,20 +217,13 @@ impl CallContext {
     /// AliECS adds (`__call_func`, `__call_timeout`, `__call_trigger`, `__call_await`,
     /// `__call_critical`, `__call_rolepath`).
     pub fn var(&self, key: &str) -> Option<&str> {
-        match key {
-            "environment_id" => Some(&self.environment_id),
-            "__call_func" => Some(&self.func),
-            "__call_timeout" => Some(&self.traits.timeout),
-            "__call_trigger" => Some(&self.traits.trigger),
-            "__call_await" => Some(&self.traits.await_expr),
-            "__call_critical" => Some(if self.traits.critical {
-                "true"
-            } else {
-                "false"
-            }),
-            "__call_rolepath" => Some(&self.role_path),
-            _ => self.vars.get(key),
-        }
+        let entries = CallEntries {
+            environment_id: &self.environment_id,
+            func: &self.func,
+            role_path: &self.role_path,
+            traits: Some(&self.traits),
+        };
+        entries.var(key, |key| self.vars.get(key))
     }
 
     /// The call's timeout: `__call_timeout` when it parses as a Go duration, else `default`
@@ -256,25 +246,6 @@ pub struct CallOutcome {
     /// Variables the plugin deletes from the environment (AliECS's `DeleteGlobalRuntimeVar`),
     /// after the ones it sets.
     pub removed_vars: Vec<String>,
-}
-
-/// A failed call: AliECS's `__call_error` and optional `__call_error_reason`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CallError {
-    /// `__call_error`, e.g. `DCS SOR call failed`.
-    pub message: String,
-    /// `__call_error_reason`, the detail.
-    pub reason: Option<String>,
-}
-
-impl std::fmt::Display for CallError {
-    /// The error text AliECS reports: the message, then `. REASON: ` and the reason if any.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.reason {
-            Some(reason) => write!(f, "{}. REASON: {reason}", self.message),
-            None => f.write_str(&self.message),
-        }
-    }
 }
 
 impl CallOutcome {
@@ -328,7 +299,7 @@ mod tests {
             role_path: "readout-dataflow.dcs.sor".into(),
             traits: CallTraits {
                 trigger: "before_START_ACTIVITY+100".into(),
-                await_expr: "before_START_ACTIVITY+100".into(),
+                r#await: "before_START_ACTIVITY+100".into(),
                 timeout: "140s".into(),
                 critical: true,
             },

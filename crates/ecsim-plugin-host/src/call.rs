@@ -11,10 +11,7 @@ use ecsim_core::{
     clock::Timestamp,
     plugin::{CallContext, CallOutcome, PluginContext},
 };
-use ecsim_proto::{
-    events::Traits,
-    plugin::{CallReply, CallRequest},
-};
+use ecsim_proto::plugin::{CallReply, CallRequest};
 
 use crate::timeline::Timeline;
 
@@ -38,12 +35,7 @@ pub fn request(call: &CallContext, now: Timestamp, timeout: Duration) -> CallReq
         func: call.func.clone(),
         role_path: call.role_path.clone(),
         environment_id: call.environment_id.clone(),
-        traits: Some(Traits {
-            trigger: call.traits.trigger.clone(),
-            r#await: call.traits.await_expr.clone(),
-            timeout: call.traits.timeout.clone(),
-            critical: call.traits.critical,
-        }),
+        traits: Some(call.traits.clone()),
         vars: call
             .vars
             .iter()

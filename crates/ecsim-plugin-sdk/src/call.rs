@@ -4,6 +4,7 @@
 use std::{collections::BTreeMap, time::Duration};
 
 use ecsim_proto::{
+    call::CallEntries,
     events::{EvIntegratedServiceEvent, OpStatus, Traits},
     plugin::{CallReply, CallRequest, CoreRequest, TimedEvent, core_request},
 };
@@ -17,42 +18,9 @@ pub struct Call {
     reply: CallReply,
 }
 
-/// A failed call: AliECS's `__call_error`, and `__call_error_reason` when there is one. AliECS
-/// reports it as `<message>. REASON: <reason>`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CallError {
-    /// `__call_error`, e.g. `DCS StartOfRun call failed`.
-    pub message: String,
-    /// `__call_error_reason`, the detail.
-    pub reason: Option<String>,
-}
-
-impl CallError {
-    /// A failure with this message and no reason.
-    pub fn new(message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-            reason: None,
-        }
-    }
-
-    /// Adds the reason.
-    pub fn reason(mut self, reason: impl Into<String>) -> Self {
-        self.reason = Some(reason.into());
-        self
-    }
-}
-
-impl std::fmt::Display for CallError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.reason {
-            Some(reason) => write!(f, "{}. REASON: {reason}", self.message),
-            None => f.write_str(&self.message),
-        }
-    }
-}
-
-impl std::error::Error for CallError {}
+/// A failed call: AliECS's `__call_error`, and `__call_error_reason` when there is one, worded
+/// `<message>. REASON: <reason>` as AliECS reports it. The same type as the core's.
+pub use ecsim_proto::call::CallError;
 
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
@@ -104,17 +72,13 @@ impl Call {
     /// `environment_id` and AliECS's `__call_*` entries on top (`__call_func`, `__call_timeout`,
     /// `__call_trigger`, `__call_await`, `__call_critical`, `__call_rolepath`).
     pub fn var(&self, key: &str) -> Option<&str> {
-        let traits = self.request.traits.as_ref();
-        match key {
-            "environment_id" => Some(&self.request.environment_id),
-            "__call_func" => Some(&self.request.func),
-            "__call_rolepath" => Some(&self.request.role_path),
-            "__call_timeout" => traits.map(|t| t.timeout.as_str()),
-            "__call_trigger" => traits.map(|t| t.trigger.as_str()),
-            "__call_await" => traits.map(|t| t.r#await.as_str()),
-            "__call_critical" => traits.map(|t| if t.critical { "true" } else { "false" }),
-            _ => self.request.vars.get(key).map(String::as_str),
-        }
+        let entries = CallEntries {
+            environment_id: &self.request.environment_id,
+            func: &self.request.func,
+            role_path: &self.request.role_path,
+            traits: self.request.traits.as_ref(),
+        };
+        entries.var(key, |key| self.request.vars.get(key).map(String::as_str))
     }
 
     /// A variable read as a Go duration (`10s`, `1m30s`), as AliECS reads grace periods.

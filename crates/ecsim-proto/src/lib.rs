@@ -12,6 +12,8 @@
 //! - with the `reflect` feature, `DESCRIPTOR_POOL` (the schema decoded, for reflection by
 //!   message name) and `json` (any of these messages rendered in the proto3 JSON mapping);
 //! - [`topics`]: the Kafka topics AliECS writes, and which message type each one carries;
+//! - [`call`]: AliECS's call contract (the `__call_*` entries, `CallError`), shared by the core
+//!   and the plugin SDK;
 //! - [`duration`]: Go durations (`140s`, `1m30s`), as AliECS writes call timeouts.
 //!
 //! Every generated message implements [`prost::Message`] and [`prost::Name`] (its fully
@@ -26,6 +28,7 @@ use std::sync::LazyLock;
 #[cfg(feature = "reflect")]
 use prost_reflect::DescriptorPool;
 
+pub mod call;
 pub mod duration;
 #[cfg(feature = "reflect")]
 pub mod json;

@@ -88,7 +88,7 @@ mod tests {
             role_path: "readout-dataflow.kafka.running".into(),
             traits: CallTraits {
                 trigger: trigger.into(),
-                await_expr: trigger.into(),
+                r#await: trigger.into(),
                 timeout: "5s".into(),
                 critical: false,
             },

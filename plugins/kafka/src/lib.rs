@@ -280,7 +280,7 @@ mod tests {
             role_path: "readout-dataflow.kafka.x".into(),
             traits: CallTraits {
                 trigger: trigger.into(),
-                await_expr: trigger.into(),
+                r#await: trigger.into(),
                 timeout: "5s".into(),
                 critical: false,
             },

@@ -97,7 +97,7 @@ mod test_support {
             role_path: format!("readout-dataflow.{plugin}.sor"),
             traits: CallTraits {
                 trigger: "before_START_ACTIVITY-50".into(),
-                await_expr: "before_START_ACTIVITY-50".into(),
+                r#await: "before_START_ACTIVITY-50".into(),
                 timeout: "5s".into(),
                 critical: true,
             },

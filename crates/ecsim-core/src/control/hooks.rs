@@ -16,7 +16,7 @@
 
 use std::{collections::BTreeSet, panic::AssertUnwindSafe, sync::Arc};
 
-use ecsim_proto::events::{EvCallEvent, OpStatus, Traits};
+use ecsim_proto::events::{EvCallEvent, OpStatus};
 use futures::FutureExt as _;
 use tokio::task::JoinHandle;
 
@@ -183,7 +183,7 @@ impl Core {
         let call = &env.loaded.calls[index];
         let traits = CallTraits {
             trigger: call.trigger_expr.clone(),
-            await_expr: call.await_expr.clone(),
+            r#await: call.await_expr.clone(),
             timeout: call.timeout.clone(),
             critical: call.critical,
         };
@@ -191,12 +191,7 @@ impl Core {
             func: call.func.clone(),
             call_status: OpStatus::Started.into(),
             r#return: call.return_var.clone().unwrap_or_default(),
-            traits: Some(Traits {
-                trigger: traits.trigger.clone(),
-                r#await: traits.await_expr.clone(),
-                timeout: traits.timeout.clone(),
-                critical: traits.critical,
-            }),
+            traits: Some(traits.clone()),
             output: String::new(),
             error: String::new(),
             environment_id: env.id.clone(),

@@ -40,7 +40,9 @@ static REPLY: Mutex<Vec<u8>> = Mutex::new(Vec::new());
 static EXCHANGE: Mutex<()> = Mutex::new(());
 
 fn exchange() -> std::sync::MutexGuard<'static, ()> {
-    EXCHANGE.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    EXCHANGE
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 extern "C" fn manifest() -> OwnedBytes {

@@ -70,6 +70,9 @@ pub mod export;
 pub mod runtime;
 
 pub use call::{Call, CallError};
+/// The faults a scenario configures into a plugin (its configuration's `faults` array), as
+/// ecsim writes them: deserialize them with [`fault::FaultSpec`].
+pub use ecsim_proto::fault;
 pub use ecsim_proto::{
     self as proto, duration::parse_go_duration, events::EvIntegratedServiceEvent, events::OpStatus,
 };

@@ -14,6 +14,7 @@
 //! - [`topics`]: the Kafka topics AliECS writes, and which message type each one carries;
 //! - [`call`]: AliECS's call contract (the `__call_*` entries, `CallError`), shared by the core
 //!   and the plugin SDK;
+//! - [`fault`]: the faults a scenario configures into a plugin (`FaultSpec`, as JSON);
 //! - [`duration`]: Go durations (`140s`, `1m30s`), as AliECS writes call timeouts.
 //!
 //! Every generated message implements [`prost::Message`] and [`prost::Name`] (its fully
@@ -30,6 +31,7 @@ use prost_reflect::DescriptorPool;
 
 pub mod call;
 pub mod duration;
+pub mod fault;
 #[cfg(feature = "reflect")]
 pub mod json;
 pub mod topics;

@@ -8,6 +8,7 @@ use ecsim_core::{
 };
 use ecsim_plugin_kafka::KeyPolicy;
 use ecsim_proto::common::{BeamMode, User};
+use ecsim_proto::fault::FaultSpec;
 
 /// A scenario, ready to run.
 #[derive(Debug, Clone)]
@@ -67,45 +68,8 @@ pub struct PluginLibrary {
     pub line: usize,
 }
 
-/// What a fault does to the operation it hits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FaultOutcome {
-    /// The service reports a failure.
-    Error,
-    /// The service does not answer before the call's deadline.
-    Timeout,
-    /// The plugin function panics.
-    Panic,
-    /// The plugin function never returns.
-    Hang,
-    /// The operation is slow (DCS detectors: they become available late).
-    Delay,
-    /// The DCS detectors are not available for the operation.
-    Unavailable,
-    /// The ODC partition goes to ERROR while RUNNING.
-    PartitionError,
-}
-
-impl FaultOutcome {
-    /// Every outcome, by the name scenarios use.
-    pub const ALL: &[(&'static str, FaultOutcome)] = &[
-        ("error", FaultOutcome::Error),
-        ("timeout", FaultOutcome::Timeout),
-        ("panic", FaultOutcome::Panic),
-        ("hang", FaultOutcome::Hang),
-        ("delay", FaultOutcome::Delay),
-        ("unavailable", FaultOutcome::Unavailable),
-        ("partition-error", FaultOutcome::PartitionError),
-    ];
-
-    /// The name scenarios use.
-    pub fn as_str(self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|(_, o)| *o == self)
-            .map_or("error", |(name, _)| name)
-    }
-}
+/// What a fault does to the operation it hits (the contract with the plugins that play it).
+pub use ecsim_proto::fault::FaultOutcome;
 
 /// A fault in an integrated service, configured into the plugin of that name.
 #[derive(Debug, Clone, PartialEq)]
@@ -164,36 +128,25 @@ impl Fault {
     /// The fault as the mock services read it (their `faults` configuration), with `when` made
     /// absolute from the scenario's `epoch`.
     pub fn to_json(&self, epoch: Timestamp) -> serde_json::Value {
-        let mut fault = serde_json::Map::new();
-        fault.insert("operation".into(), self.operation.clone().into());
-        fault.insert("outcome".into(), self.outcome.as_str().into());
-        if let Some(environment) = &self.environment {
-            fault.insert("environment".into(), environment.clone().into());
-        }
-        if let Some(run) = self.run {
-            fault.insert("run".into(), run.into());
-        }
-        if !self.detectors.is_empty() {
-            fault.insert("detectors".into(), self.detectors.clone().into());
-        }
         let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
-        if let Some(delay) = self.delay {
-            fault.insert("delay_ms".into(), millis(delay).into());
-        }
-        if let Some(when) = self.when {
-            let from = epoch
-                .unix_millis()
-                .saturating_add(i64::try_from(when.as_millis()).unwrap_or(i64::MAX));
-            fault.insert("from_ms".into(), from.into());
-        }
-        if let Some(times) = self.times {
-            fault.insert("times".into(), times.into());
-        }
-        if let Some(message) = &self.message {
-            fault.insert("message".into(), message.clone().into());
-        }
-        fault.insert("line".into(), self.line.into());
-        serde_json::Value::Object(fault)
+        let spec = FaultSpec {
+            operation: self.operation.clone(),
+            outcome: self.outcome,
+            environment: self.environment.clone(),
+            run: self.run,
+            detectors: self.detectors.clone(),
+            delay_ms: self.delay.map(millis),
+            from_ms: self.when.map(|when| {
+                epoch
+                    .unix_millis()
+                    .saturating_add(i64::try_from(when.as_millis()).unwrap_or(i64::MAX))
+            }),
+            times: self.times,
+            message: self.message.clone(),
+            line: Some(self.line),
+        };
+        // A struct of strings and numbers always serializes.
+        serde_json::to_value(spec).unwrap_or_default()
     }
 }
 

@@ -17,73 +17,8 @@ pub(crate) enum Latency {
     Realistic,
 }
 
-/// What a fault does to the operation it hits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub(crate) enum Outcome {
-    /// The service reports a failure (for DCS with detectors: those detectors fail).
-    Error,
-    /// The service does not answer before the call's deadline.
-    Timeout,
-    /// The plugin function panics (isolation testing).
-    Panic,
-    /// The plugin function never returns (isolation testing).
-    Hang,
-    /// The operation is slow by `delay` (for DCS with detectors: they become available late).
-    Delay,
-    /// DCS only: the detectors are not available for the operation.
-    Unavailable,
-    /// ODC `Start` only: the partition goes to ERROR `delay` after the run started.
-    PartitionError,
-}
-
-/// A fault, as the scenario's `[[fault]]` gives it.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct FaultSpec {
-    /// The function it hits (`StartOfRun`).
-    pub(crate) operation: String,
-    /// Only calls of this environment (scenario name).
-    #[serde(default)]
-    pub(crate) environment: Option<String>,
-    /// Only calls of this run number.
-    #[serde(default)]
-    pub(crate) run: Option<u32>,
-    /// The detectors concerned (DCS).
-    #[serde(default)]
-    pub(crate) detectors: Vec<String>,
-    /// What happens.
-    pub(crate) outcome: Outcome,
-    /// How long (`delay`, `partition-error`).
-    #[serde(default)]
-    pub(crate) delay_ms: Option<u64>,
-    /// Armed from this instant (ms since the epoch) on.
-    #[serde(default)]
-    pub(crate) from_ms: Option<i64>,
-    /// How many calls it hits (all, when absent).
-    #[serde(default)]
-    pub(crate) times: Option<u32>,
-    /// The service's error message, instead of the default.
-    #[serde(default)]
-    pub(crate) message: Option<String>,
-    /// Where the scenario declares it (1-based line), for messages.
-    #[serde(default)]
-    pub(crate) line: Option<usize>,
-}
-
-impl FaultSpec {
-    pub(crate) fn delay(&self) -> Duration {
-        Duration::from_millis(self.delay_ms.unwrap_or(0))
-    }
-
-    /// "the fault at line 42" (or without a line).
-    pub(crate) fn origin(&self) -> String {
-        match self.line {
-            Some(line) => format!("the scenario's fault at line {line}"),
-            None => "a scenario fault".to_owned(),
-        }
-    }
-}
+/// The faults of the scenario, and what each does: ecsim's contract, shared with the scenario.
+pub(crate) use ecsim_plugin_sdk::fault::{FaultOutcome as Outcome, FaultSpec};
 
 /// A service's faults, and how many calls each has hit.
 #[derive(Debug, Default)]

@@ -13,12 +13,12 @@ use ecsim_core::{
     fsm::Transition,
     plugin::{CallContext, CallOutcome, IntegrationPlugin, async_trait},
     publish::{MemoryPublisher, Record},
-    readout_dataflow,
-    registry::PluginRegistry,
-    user,
+    readout_dataflow, user,
 };
-use ecsim_plugin_core_producer::CoreProducer;
-use ecsim_plugin_kafka::{KafkaPlugin, KeyPolicy};
+use ecsim_scenario::{
+    KafkaKeys,
+    assembly::{Plugins, Setup},
+};
 
 /// Where virtual time starts in these tests: 2025-06-15 12:00:00 UTC.
 pub const EPOCH: Timestamp = Timestamp::from_unix_millis(1_749_988_800_000);
@@ -68,12 +68,17 @@ impl Simulator {
     /// the Kafka plugin, the core producer and `extra` plugins.
     pub async fn start(seed: u64, extra: Vec<Arc<dyn IntegrationPlugin>>) -> Self {
         let published = Arc::new(MemoryPublisher::new());
-        let mut plugins = PluginRegistry::new();
-        plugins.register(Arc::new(KafkaPlugin::new(KeyPolicy::EnvironmentId)));
-        for plugin in extra {
-            plugins.register(plugin);
-        }
-        plugins.register_observing(Arc::new(CoreProducer::new(published.clone())));
+        // As a scenario would load them: the Kafka plugin, `extra`, the core producer.
+        let mut names = vec![ecsim_plugin_kafka::NAME.to_owned()];
+        names.extend(extra.iter().map(|plugin| plugin.name().to_owned()));
+        let setup = Setup {
+            kafka_keys: KafkaKeys::EnvironmentId,
+            integration_plugins: Some(names),
+            enable_kafka: true,
+        };
+        let plugins = Plugins::assemble(&setup, extra)
+            .expect("the plugins named are the ones given")
+            .registry(published.clone());
         let config = CoreConfig {
             seed,
             first_run_number: 1,

@@ -82,16 +82,11 @@ fn per_key_from_received(received: &[Received]) -> PerKey {
 fn replay_and_compare(broker: &Broker, scenario: &Scenario, layout: TopicLayout) -> Vec<Received> {
     // The scenario's plugin libraries, loaded as `ecsim run` loads them.
     let plugins = ecsim_scenario::plugins::load(scenario, &[]).unwrap();
-    let mut topics = scenario.topics();
-    topics.extend(
-        plugins
-            .iter()
-            .map(|p| format!("aliecs.integrated_service.{}", p.name())),
-    );
     let plugins: Vec<Arc<dyn IntegrationPlugin>> = plugins
         .into_iter()
         .map(|p| p as Arc<dyn IntegrationPlugin>)
         .collect();
+    let topics = ecsim_scenario::assembly::topics(scenario, &plugins).unwrap();
     let kafka = Arc::new(publisher(broker, layout, &topics));
     let memory = Arc::new(MemoryPublisher::new());
     let fan_out: Arc<dyn Publisher> = Arc::new(FanOut(vec![kafka.clone(), memory.clone()]));
@@ -201,7 +196,7 @@ fn a_broker_restarted_mid_run_loses_nothing() {
         KafkaPublisher::connect(
             &Settings::brokers(&bootstrap),
             TopicLayout::default(),
-            &scenario.topics(),
+            &ecsim_scenario::assembly::topics(&scenario, &[]).unwrap(),
             TIMEOUT,
         )
         .unwrap(),

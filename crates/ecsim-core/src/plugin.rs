@@ -72,6 +72,13 @@ pub trait IntegrationPlugin: Send + Sync + 'static {
         Ok(())
     }
 
+    /// The Kafka topics the plugin may write, its integrated-service events' included
+    /// (`aliecs.integrated_service.dcs`), so that a publisher creates them before the first
+    /// message and a consumer that subscribed early sees it.
+    fn topics(&self) -> Vec<String> {
+        Vec::new()
+    }
+
     /// The functions workflow calls may name (`PublishEnterStateUpdate`, …). Asked once, when
     /// the plugin is registered.
     fn functions(&self) -> Vec<String> {

@@ -190,6 +190,11 @@ impl IntegrationPlugin for DylibPlugin {
         &self.info.name
     }
 
+    /// Its integrated-service events' topic: a library's plugin writes nothing else.
+    fn topics(&self) -> Vec<String> {
+        vec![ecsim_proto::topics::integrated_service(&self.info.name).into_owned()]
+    }
+
     fn pretty_name(&self) -> &str {
         &self.info.pretty_name
     }

@@ -24,13 +24,11 @@ use ecsim_core::{
     clock::Clock,
     plugin::IntegrationPlugin,
     publish::{Publisher, Tally},
-    registry::PluginRegistry,
 };
-use ecsim_plugin_core_producer::CoreProducer;
-use ecsim_plugin_kafka::KafkaPlugin;
 use ecsim_plugin_run_conditions::LhcState;
 
 use crate::{
+    assembly::{Plugins, Setup},
     lhc::LhcClient,
     model::{Action, AtEnd, Scenario, ScheduledStep, Speed},
     report::{Environments, LeftEnvironment, Messages, Report, RequestFailure, Requests},
@@ -262,64 +260,6 @@ impl Replay {
     }
 }
 
-/// The plugins of a replay, in AliECS's order: the Kafka plugin, the lhc, bookkeeping and ccdb
-/// plugins, `extra_plugins` (a library's plugin replaces a built-in one of the same name, as a
-/// second registration does in AliECS), then the core producer — as many of them as the
-/// scenario's `integration_plugins` and `enable_kafka` let through. Also says whether the `lhc`
-/// plugin is among them.
-fn assemble(
-    scenario: &Scenario,
-    lhc: &LhcState,
-    extra_plugins: Vec<Arc<dyn IntegrationPlugin>>,
-    tally: &Arc<Tally>,
-) -> Result<(PluginRegistry, bool), ReplayError> {
-    let mut available: Vec<Arc<dyn IntegrationPlugin>> =
-        vec![Arc::new(KafkaPlugin::new(scenario.kafka_keys))];
-    available.extend(ecsim_plugin_run_conditions::plugins(lhc));
-    available.extend(extra_plugins);
-    if let Some(names) = &scenario.integration_plugins
-        && let Some(missing) = names
-            .iter()
-            .find(|name| !available.iter().any(|p| p.name() == name.as_str()))
-    {
-        let mut offered: Vec<&str> = Vec::new();
-        for name in available.iter().map(|p| p.name()) {
-            if !offered.contains(&name) {
-                offered.push(name);
-            }
-        }
-        return Err(ReplayError::UnknownIntegrationPlugin {
-            name: missing.clone(),
-            available: offered.join(", "),
-        });
-    }
-    let listed = |name: &str| {
-        scenario
-            .integration_plugins
-            .as_ref()
-            .is_none_or(|names| names.iter().any(|n| n == name))
-    };
-    if !scenario.enable_kafka {
-        tracing::warn!(
-            "enable_kafka = false: as AliECS, ecsim publishes nothing (no core event; the Kafka plugin does not start)"
-        );
-    }
-    let mut plugins = PluginRegistry::new();
-    let mut lhc_loaded = false;
-    for plugin in available {
-        let name = plugin.name().to_owned();
-        // With enableKafka off, AliECS's Kafka plugin fails to start and publishes nothing.
-        if listed(&name) && (scenario.enable_kafka || name != ecsim_plugin_kafka::NAME) {
-            lhc_loaded |= name == "lhc";
-            plugins.register(plugin);
-        }
-    }
-    if scenario.enable_kafka {
-        plugins.register_observing(Arc::new(CoreProducer::new(tally.clone())));
-    }
-    Ok((plugins, lhc_loaded))
-}
-
 /// Replays `scenario` on the current runtime (see [`runtime`]), publishing through `publisher`.
 /// `extra_plugins` (the scenario's plugin libraries, test plugins) are registered after the
 /// Kafka plugin and before the core producer. If a plugin fails to start, nothing is replayed.
@@ -335,8 +275,15 @@ pub async fn run(
         Speed::Virtual => Clock::virtual_time(scenario.epoch),
         Speed::Factor(factor) => Clock::scaled(scenario.epoch, factor),
     };
-    let lhc_state = LhcState::default();
-    let (plugins, lhc_loaded) = assemble(scenario, &lhc_state, extra_plugins, &tally)?;
+    let plugins = Plugins::assemble(&Setup::of(scenario), extra_plugins)?;
+    let lhc_state = plugins.lhc().clone();
+    let lhc_loaded = plugins.has("lhc");
+    if !scenario.enable_kafka {
+        tracing::warn!(
+            "enable_kafka = false: as AliECS, ecsim publishes nothing (no core event; the Kafka plugin does not start)"
+        );
+    }
+    let plugins = plugins.registry(tally.clone());
     let config = CoreConfig {
         seed: scenario.seed,
         first_run_number: scenario.first_run_number,

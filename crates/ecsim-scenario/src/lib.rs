@@ -10,6 +10,7 @@
 //! The format is documented in `scenarios/README.md`; the files in `scenarios/` are examples
 //! and test fixtures.
 
+pub mod assembly;
 pub mod diagnostic;
 pub mod driver;
 pub mod expect;
@@ -24,7 +25,7 @@ use std::path::Path;
 
 pub use diagnostic::{InvalidScenario, Problem};
 pub use model::{
-    Action, AtEnd, Fault, FaultOutcome, PluginLibrary, Scenario, ScheduledStep, Speed,
+    Action, AtEnd, Fault, FaultOutcome, KafkaKeys, PluginLibrary, Scenario, ScheduledStep, Speed,
 };
 pub use report::Report;
 pub use validate::{DEFAULT_EPOCH, parse};

@@ -6,7 +6,6 @@ use ecsim_core::{
     DestroyOptions, EnvironmentSpec, TaskFault, TaskFaultOutcome, TaskSelector, clock::Timestamp,
     fsm::Transition,
 };
-use ecsim_plugin_kafka::KeyPolicy;
 use ecsim_proto::common::{BeamMode, User};
 use ecsim_proto::fault::FaultSpec;
 
@@ -31,7 +30,7 @@ pub struct Scenario {
     /// The first run number handed out.
     pub first_run_number: u32,
     /// How the Kafka plugin keys its messages.
-    pub kafka_keys: KeyPolicy,
+    pub kafka_keys: KafkaKeys,
     /// AliECS's `integrationPlugins` setting: the plugins loaded, by name, or every plugin
     /// available when `None`. A workflow call to a plugin left out fails ("unknown name"), and
     /// without `lhc` beam dumps stop no run.
@@ -155,47 +154,16 @@ impl Scenario {
     pub fn duration(&self) -> Duration {
         self.schedule.last().map_or(Duration::ZERO, |s| s.at)
     }
+}
 
-    /// The topics a replay of this scenario writes, as far as can be known before it runs: the
-    /// core's topics, the Kafka plugin's when an environment turns it on, the LHC's when the
-    /// beam changes. A publisher creates these before the first message (and any other topic
-    /// before its own first message).
-    pub fn topics(&self) -> Vec<String> {
-        use ecsim_proto::topics;
-        let mut names: Vec<String> = [
-            topics::CORE,
-            topics::ENVIRONMENT,
-            topics::RUN,
-            topics::TASK,
-            topics::ROLE,
-            topics::CALL,
-        ]
-        .map(str::to_owned)
-        .to_vec();
-        // The Kafka plugin is always loaded and writes an empty running list at start.
-        names.push(topics::ENV_LIST_RUNNING.to_owned());
-        if self
-            .environments
-            .iter()
-            .any(|e| e.vars.get("kafka_enabled").is_some_and(|v| v == "true"))
-        {
-            for state in ["DEPLOYED", "CONFIGURED", "RUNNING", "ERROR", "UNKNOWN"] {
-                names.push(format!("{}{state}", topics::ENV_STATE_PREFIX));
-            }
-            for state in ["STANDBY", "DEPLOYED", "CONFIGURED", "RUNNING", "ERROR"] {
-                names.push(format!("{}{state}", topics::ENV_LEAVE_STATE_PREFIX));
-            }
-            names.push(topics::BEFORE_START_ACTIVITY.to_owned());
-        }
-        if self
-            .schedule
-            .iter()
-            .any(|s| matches!(s.action, Action::BeamMode(_)))
-        {
-            names.push(topics::BEAM_MODE.to_owned());
-        }
-        names
-    }
+/// How the Kafka plugin keys its messages (`[scenario] kafka_keys`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KafkaKeys {
+    /// By environment id (`environment`, the default): a consumer's per-environment order holds
+    /// on a topic of several partitions.
+    EnvironmentId,
+    /// No key, as AliECS sends them (`none`).
+    None,
 }
 
 /// How fast simulated time runs.

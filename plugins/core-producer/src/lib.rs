@@ -111,8 +111,25 @@ pub fn record_for(event: &CoreEvent) -> Record {
     }
 }
 
+impl CoreProducer {
+    /// The core's own topics, which it writes (integrated-service topics are declared by the
+    /// plugins whose events they carry).
+    pub const TOPICS: [&str; 6] = [
+        topics::CORE,
+        topics::ENVIRONMENT,
+        topics::RUN,
+        topics::TASK,
+        topics::ROLE,
+        topics::CALL,
+    ];
+}
+
 #[async_trait]
 impl IntegrationPlugin for CoreProducer {
+    fn topics(&self) -> Vec<String> {
+        Self::TOPICS.map(str::to_owned).to_vec()
+    }
+
     fn name(&self) -> &str {
         NAME
     }

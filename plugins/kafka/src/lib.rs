@@ -127,6 +127,25 @@ impl KafkaPlugin {
 
 #[async_trait]
 impl IntegrationPlugin for KafkaPlugin {
+    /// The topics of every state it can report entering and leaving, the running list, and
+    /// the three start-of-activity topics (which one depends on the call's trigger).
+    fn topics(&self) -> Vec<String> {
+        let entered = ["DEPLOYED", "CONFIGURED", "RUNNING", "ERROR", "UNKNOWN"];
+        let left = ["STANDBY", "DEPLOYED", "CONFIGURED", "RUNNING", "ERROR"];
+        let mut names: Vec<String> = vec![topics::ENV_LIST_RUNNING.to_owned()];
+        names.extend(entered.map(|state| topics::env_state(state).into_owned()));
+        names.extend(left.map(|state| topics::env_leave_state(state).into_owned()));
+        names.extend(
+            [
+                topics::BEFORE_START_ACTIVITY,
+                topics::AFTER_START_ACTIVITY,
+                topics::START_ACTIVITY,
+            ]
+            .map(str::to_owned),
+        );
+        names
+    }
+
     fn name(&self) -> &str {
         NAME
     }

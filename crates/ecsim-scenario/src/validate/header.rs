@@ -103,8 +103,8 @@ impl Checker<'_> {
             }
         };
         let kafka_keys = match raw.kafka_keys.as_ref().map(|k| (k.get_ref().as_str(), k)) {
-            None | Some(("environment", _)) => KeyPolicy::EnvironmentId,
-            Some(("none", _)) => KeyPolicy::Unkeyed,
+            None | Some(("environment", _)) => KafkaKeys::EnvironmentId,
+            Some(("none", _)) => KafkaKeys::None,
             Some((_, value)) => {
                 self.report(
                     Problem::new(
@@ -114,7 +114,7 @@ impl Checker<'_> {
                     )
                     .help("`none` sends the Kafka plugin's messages without a key, as AliECS does"),
                 );
-                KeyPolicy::EnvironmentId
+                KafkaKeys::EnvironmentId
             }
         };
         // A user with problems has been reported; the default stands in so checking goes on.

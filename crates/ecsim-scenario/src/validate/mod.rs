@@ -31,7 +31,6 @@ use ecsim_core::{
     readout_dataflow,
     workflow::{CallSpec, known_moments, split_func},
 };
-use ecsim_plugin_kafka::KeyPolicy;
 use ecsim_proto::common::{BeamMode, User};
 use toml::{Spanned, Value};
 
@@ -47,7 +46,7 @@ mod users;
 use crate::{
     diagnostic::{InvalidScenario, Problem, line_column},
     expect::Expectation,
-    model::{Action, AtEnd, BeamChange, Scenario, ScheduledStep, Speed},
+    model::{Action, AtEnd, BeamChange, KafkaKeys, Scenario, ScheduledStep, Speed},
     raw::{RawCall, RawEnvironment, RawExpectation, RawHeader, RawScenario, RawStep},
 };
 
@@ -265,7 +264,7 @@ struct Header {
     user: User,
     first_run_number: u32,
     at_end: AtEnd,
-    kafka_keys: KeyPolicy,
+    kafka_keys: KafkaKeys,
     integration_plugins: Option<Vec<String>>,
     enable_kafka: bool,
 }

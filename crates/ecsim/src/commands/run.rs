@@ -81,17 +81,12 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
 
     // Plugin libraries: checked and configured before anything connects anywhere.
     let dynamic = ecsim_scenario::plugins::load(&scenario, &args.plugins)?;
-    let mut topics = scenario.topics();
-    for plugin in &dynamic {
-        let topic = format!(
-            "{}{}",
-            ecsim_proto::topics::INTEGRATED_SERVICE_PREFIX,
-            plugin.name()
-        );
-        if !topics.contains(&topic) {
-            topics.push(topic);
-        }
-    }
+    let plugins: Vec<Arc<dyn IntegrationPlugin>> = dynamic
+        .iter()
+        .map(|p| Arc::clone(p) as Arc<dyn IntegrationPlugin>)
+        .collect();
+    // Every topic the replay's plugins may write exists before the first message.
+    let topics = ecsim_scenario::assembly::topics(&scenario, &plugins)?;
 
     // Where the messages go: the cluster given, else a broker of our own.
     let kafka_args = &args.kafka;
@@ -149,10 +144,6 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
     };
 
     tracing::info!(scenario = %scenario.name, seed = scenario.seed, broker = %broker_address, "replaying");
-    let plugins: Vec<Arc<dyn IntegrationPlugin>> = dynamic
-        .into_iter()
-        .map(|plugin| plugin as Arc<dyn IntegrationPlugin>)
-        .collect();
     let report = match driver::run_blocking(&scenario, publisher, plugins, Arc::clone(&progress)) {
         Ok(report) => report,
         Err(error) => {

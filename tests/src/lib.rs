@@ -203,3 +203,16 @@ pub fn by_topic(records: &[Record]) -> String {
     }
     out
 }
+
+/// [`ecsim_scenario::plugins::load`], after building the libraries that ship with ecsim when
+/// they are missing (a plain `cargo test` does not build `cdylib`s; `cargo xtask test` does).
+pub fn load_plugins(
+    scenario: &ecsim_scenario::Scenario,
+) -> Result<Vec<Arc<ecsim_plugin_host::DylibPlugin>>, ecsim_scenario::plugins::PluginSetupError> {
+    for (_, package) in ecsim_plugin_host::locate::BUNDLED {
+        if let Err(error) = ecsim_plugin_host::testing::ensure_built(package) {
+            panic!("{error}");
+        }
+    }
+    ecsim_scenario::plugins::load(scenario, &[])
+}

@@ -50,12 +50,11 @@ fn replays_with_the_mock_services_are_byte_for_byte_the_same() {
             .join(format!("{name}.toml"));
         let scenario = ecsim_scenario::load(&path).unwrap();
         let replay = || {
-            let plugins: Vec<Arc<dyn IntegrationPlugin>> =
-                ecsim_scenario::plugins::load(&scenario, &[])
-                    .unwrap()
-                    .into_iter()
-                    .map(|p| p as Arc<dyn IntegrationPlugin>)
-                    .collect();
+            let plugins: Vec<Arc<dyn IntegrationPlugin>> = ecsim_e2e::load_plugins(&scenario)
+                .unwrap()
+                .into_iter()
+                .map(|p| p as Arc<dyn IntegrationPlugin>)
+                .collect();
             let memory = Arc::new(MemoryPublisher::new());
             driver::run_blocking(&scenario, memory.clone(), plugins, Arc::new(driver::Silent))
                 .unwrap();

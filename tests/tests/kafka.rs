@@ -81,7 +81,7 @@ fn per_key_from_received(received: &[Received]) -> PerKey {
 /// published: the same messages, keys and per-key order, nothing lost, nothing duplicated.
 fn replay_and_compare(broker: &Broker, scenario: &Scenario, layout: TopicLayout) -> Vec<Received> {
     // The scenario's plugin libraries, loaded as `ecsim run` loads them.
-    let plugins = ecsim_scenario::plugins::load(scenario, &[]).unwrap();
+    let plugins = ecsim_e2e::load_plugins(scenario).unwrap();
     let plugins: Vec<Arc<dyn IntegrationPlugin>> = plugins
         .into_iter()
         .map(|p| p as Arc<dyn IntegrationPlugin>)

@@ -68,7 +68,7 @@ struct Replayed {
 
 fn replay(text: &str) -> Replayed {
     let scenario = ecsim_scenario::parse("mock.toml", text).unwrap();
-    let plugins = ecsim_scenario::plugins::load(&scenario, &[]).unwrap();
+    let plugins = ecsim_e2e::load_plugins(&scenario).unwrap();
     let memory = Arc::new(MemoryPublisher::new());
     let plugins = plugins
         .into_iter()
@@ -570,18 +570,14 @@ fn a_fault_for_a_service_that_is_not_loaded_is_refused_with_its_line() {
         "plugins = [\"odc\"]\n\n[[fault]]\nservice = \"dcs\"\noperation = \"StartOfRun\"\noutcome = \"error\"",
     );
     let scenario = ecsim_scenario::parse("mock.toml", &text).unwrap();
-    let error = ecsim_scenario::plugins::load(&scenario, &[])
-        .unwrap_err()
-        .to_string();
+    let error = ecsim_e2e::load_plugins(&scenario).unwrap_err().to_string();
     assert_eq!(
         error,
         "mock.toml:11 ([[fault]]): a fault of dcs, but no plugin dcs is loaded; load the mock services with [[plugin]] library = \"mock-services\""
     );
     let text = scenario_with_operation("StartOfRn");
     let scenario = ecsim_scenario::parse("mock.toml", &text).unwrap();
-    let error = ecsim_scenario::plugins::load(&scenario, &[])
-        .unwrap_err()
-        .to_string();
+    let error = ecsim_e2e::load_plugins(&scenario).unwrap_err().to_string();
     assert_eq!(
         error,
         "mock.toml:11 ([[fault]]): dcs has no operation StartOfRn (it has: PrepareForRun, StartOfRun, EndOfRun, Cleanup)"
@@ -604,7 +600,7 @@ fn a_configuration_the_service_does_not_understand_stops_the_replay_before_it_st
         "plugins = [\"dcs\"]\n[plugin.config.dcs]\nlatancy = \"instant\"",
     );
     let scenario = ecsim_scenario::parse("mock.toml", &text).unwrap();
-    let plugins = ecsim_scenario::plugins::load(&scenario, &[]).unwrap();
+    let plugins = ecsim_e2e::load_plugins(&scenario).unwrap();
     let plugins = plugins
         .into_iter()
         .map(|p| p as Arc<dyn IntegrationPlugin>)

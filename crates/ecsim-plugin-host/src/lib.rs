@@ -21,6 +21,8 @@ mod error;
 mod library;
 pub mod locate;
 mod plugin;
+#[cfg(feature = "test-support")]
+pub mod testing;
 mod timeline;
 pub mod worker;
 

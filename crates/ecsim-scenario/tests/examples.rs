@@ -41,6 +41,12 @@ impl Publisher for Digest {
 
 /// Replays with the plugin libraries the scenario names (the mock services), as `ecsim run`.
 fn replay(scenario: &Scenario, publisher: Arc<dyn Publisher>) -> Report {
+    // A plain `cargo test` does not build the mock services' library; build it when missing.
+    if !scenario.plugins.is_empty()
+        && let Err(error) = ecsim_plugin_host::testing::ensure_built("ecsim-mock-services")
+    {
+        panic!("{error}");
+    }
     let plugins = ecsim_scenario::plugins::load(scenario, &[])
         .unwrap()
         .into_iter()

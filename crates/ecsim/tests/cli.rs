@@ -520,24 +520,13 @@ fn bad_kafka_flags_are_usage_or_input_errors() {
 
 // ---- Plugin libraries -----------------------------------------------------------------------
 
-/// A library built beside the ecsim binary (`cargo xtask test` builds them all first).
+/// A library built beside the ecsim binary: `cargo xtask test` builds them all first, a plain
+/// `cargo test` builds it here when it is missing.
 fn built_library(package: &str) -> String {
-    let dir = std::path::Path::new(env!("CARGO_BIN_EXE_ecsim"))
-        .parent()
-        .unwrap();
-    let file = format!(
-        "{}{}{}",
-        std::env::consts::DLL_PREFIX,
-        package.replace('-', "_"),
-        std::env::consts::DLL_SUFFIX
-    );
-    let path = dir.join(file);
-    assert!(
-        path.is_file(),
-        "{} is missing: build it with `cargo build -p {package}` (cargo xtask test does)",
-        path.display()
-    );
-    path.display().to_string()
+    match ecsim_plugin_host::testing::ensure_built(package) {
+        Ok(path) => path.display().to_string(),
+        Err(error) => panic!("{error}"),
+    }
 }
 
 #[test]

@@ -278,7 +278,7 @@ fn validate_accepts_the_examples_and_refuses_a_broken_file_with_its_position() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stderr).matches("ok: ").count(), examples.len());
 
-    let broken = "../ecsim-scenario/tests/broken/04-unknown-environment.toml";
+    let broken = "../ecsim-scenario/tests/it/broken/04-unknown-environment.toml";
     for command in ["validate", "run"] {
         let out = ecsim(&[command, broken], b"");
         assert_eq!(out.status.code(), Some(3), "{command}");

@@ -1,0 +1,13 @@
+//! The integration tests of `ecsim-scenario`, in one binary:
+//!
+//! - `broken`: every file of `broken/` refused, its diagnostics snapshotted;
+//! - `fuzz`: mutated scenarios never panic the validator;
+//! - `examples`: the scenarios of `scenarios/` replayed (what each shows, determinism);
+//! - `core_settings`: AliECS's core settings (`integration_plugins`, `enable_kafka`, …).
+
+#![allow(clippy::unwrap_used)] // a test that unwraps fails with the value it did not get
+
+mod broken;
+mod core_settings;
+mod examples;
+mod fuzz;

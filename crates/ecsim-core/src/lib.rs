@@ -2,7 +2,7 @@
 //!
 //! This crate is the behaviour of AliECS that consumers of its events can observe: environments
 //! and their state machine ([`fsm`]), the hook moments of every transition and the integration
-//! calls the workflow makes at them ([`control`], [`workflow`], [`readout_dataflow`]), run
+//! calls the workflow makes at them ([`Core`], [`workflow`], [`readout_dataflow`]), run
 //! numbers and run timestamps, simulated tasks and roles, and every event the core emits
 //! ([`event`]). It follows `docs/aliecs.md`, ecsim's account of AliECS (cited as "reference §N").
 //!
@@ -22,7 +22,7 @@
 
 pub mod clock;
 pub mod condition;
-pub mod control;
+mod control;
 /// Go durations, as AliECS writes call timeouts (moved to `ecsim-proto`, re-exported here).
 pub use ecsim_proto::duration;
 pub mod event;
@@ -34,7 +34,7 @@ pub mod registry;
 pub mod run_number;
 mod tasks;
 pub mod trigger;
-pub mod uid;
+mod uid;
 pub mod user;
 pub mod vars;
 pub mod workflow;

@@ -17,7 +17,7 @@ const ALPHABET: &[u8; 58] = b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqr
 
 /// Writes `value` in base58 (Bitcoin alphabet), most significant digit first, as
 /// `osamingo/base58` does for a number.
-pub fn encode_base58(mut value: u64) -> String {
+pub(crate) fn encode_base58(mut value: u64) -> String {
     if value == 0 {
         return (ALPHABET[0] as char).to_string();
     }
@@ -29,8 +29,9 @@ pub fn encode_base58(mut value: u64) -> String {
     digits.iter().rev().map(|&digit| digit as char).collect()
 }
 
+#[cfg(test)]
 /// Reads a base58 number; `None` if a character is outside the alphabet or it overflows.
-pub fn decode_base58(text: &str) -> Option<u64> {
+pub(crate) fn decode_base58(text: &str) -> Option<u64> {
     text.bytes().try_fold(0_u64, |value, byte| {
         let digit = ALPHABET.iter().position(|&a| a == byte)?;
         value.checked_mul(58)?.checked_add(digit as u64)
@@ -39,7 +40,7 @@ pub fn decode_base58(text: &str) -> Option<u64> {
 
 /// Makes Sonyflake ids from simulated time, as AliECS's `uid.New()` does from real time.
 #[derive(Debug, Clone)]
-pub struct UidGenerator {
+pub(crate) struct UidGenerator {
     machine_id: u16,
     last_tick: i64,
     sequence: u16,
@@ -47,7 +48,7 @@ pub struct UidGenerator {
 
 impl UidGenerator {
     /// A generator with the given 16-bit machine id.
-    pub fn new(machine_id: u16) -> Self {
+    pub(crate) fn new(machine_id: u16) -> Self {
         Self {
             machine_id,
             last_tick: i64::MIN,
@@ -58,7 +59,7 @@ impl UidGenerator {
     /// The next id at simulated time `now`. Ids are strictly increasing: within one 10 ms tick
     /// the sequence number counts up, and past 256 ids in a tick the id borrows the next tick,
     /// as Sonyflake does by waiting for it.
-    pub fn next_id(&mut self, now: Timestamp) -> String {
+    pub(crate) fn next_id(&mut self, now: Timestamp) -> String {
         let tick = ((now.unix_millis() - SONYFLAKE_EPOCH_MS) / TICK_MS).max(0);
         if tick > self.last_tick {
             self.last_tick = tick;

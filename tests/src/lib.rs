@@ -8,7 +8,7 @@ pub mod brokers;
 use std::{collections::BTreeMap, sync::Arc};
 
 use ecsim_core::{
-    Core, CoreConfig, DestroyOptions, EnvironmentSpec,
+    Core, CoreConfig, DestroyOptions, EnvironmentId, EnvironmentSpec,
     clock::{Clock, Timestamp},
     fsm::Transition,
     plugin::{CallContext, CallOutcome, IntegrationPlugin, async_trait},
@@ -121,7 +121,7 @@ pub fn shifter() -> ecsim_proto::common::User {
 }
 
 /// Create → START → STOP → DESTROY of one physics environment (reference §2.6).
-pub async fn physics_run(sim: &Simulator) -> String {
+pub async fn physics_run(sim: &Simulator) -> EnvironmentId {
     let id = sim
         .core
         .create_environment(environment("physics", &["TPC", "ITS"], &[]))
@@ -147,7 +147,7 @@ pub async fn physics_run(sim: &Simulator) -> String {
 }
 
 /// Two environments running at once, then stopped and destroyed one after the other.
-pub async fn two_environments(sim: &Simulator) -> (String, String) {
+pub async fn two_environments(sim: &Simulator) -> (EnvironmentId, EnvironmentId) {
     let tpc = sim
         .core
         .create_environment(environment("central", &["TPC", "ITS"], &[]))

@@ -11,7 +11,7 @@
 //! services) and the [`event::CoreObserver`] of core events (the core producer); they publish
 //! [`publish::Record`]s through a [`publish::Publisher`] that the caller provides.
 //!
-//! Its modules form layers, lowest first — `clock`, `fsm`, `vars`, `user`, `uid`,
+//! Its modules form layers, lowest first — `clock`, `fsm`, `id`, `vars`, `user`, `uid`,
 //! `run_number`, `condition`, `trigger`, `publish`; `event`; `plugin` (which reaches the core
 //! only through [`plugin::RequestTarget`]); `registry`; `workflow`, `readout_dataflow`, `tasks`;
 //! `control` — and none uses a module above it (`cargo xtask tidy` checks that no two modules
@@ -27,6 +27,7 @@ mod control;
 pub use ecsim_proto::duration;
 pub mod event;
 pub mod fsm;
+pub mod id;
 pub mod plugin;
 pub mod publish;
 pub mod readout_dataflow;
@@ -43,4 +44,5 @@ pub use control::{
     Core, CoreConfig, CoreError, DestroyOptions, EnvironmentSpec, TaskFault, TaskFaultOutcome,
     Timing, TransitionError,
 };
+pub use id::{EnvironmentId, TaskId};
 pub use tasks::TaskSelector;

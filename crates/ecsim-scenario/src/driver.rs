@@ -20,7 +20,7 @@ use std::{
 };
 
 use ecsim_core::{
-    Core, CoreConfig, CoreError, DestroyOptions,
+    Core, CoreConfig, CoreError, DestroyOptions, EnvironmentId,
     clock::Clock,
     plugin::IntegrationPlugin,
     publish::{Publisher, Tally},
@@ -116,7 +116,7 @@ struct Replay {
     core: Core,
     publisher: Arc<dyn Publisher>,
     /// Environment name → AliECS id, while alive.
-    ids: Mutex<BTreeMap<String, String>>,
+    ids: Mutex<BTreeMap<String, EnvironmentId>>,
     outcomes: Mutex<Outcomes>,
     progress: Arc<dyn Progress>,
     total_steps: u64,
@@ -211,7 +211,11 @@ impl Replay {
                     lock(&self.ids).insert(name.clone(), id.clone());
                     let mut outcomes = lock(&self.outcomes);
                     outcomes.created += 1;
-                    outcomes.ids.entry(name.clone()).or_default().push(id);
+                    outcomes
+                        .ids
+                        .entry(name.clone())
+                        .or_default()
+                        .push(id.into());
                     Ok(())
                 }
                 Err(error) => {
@@ -223,7 +227,7 @@ impl Replay {
                             .ids
                             .entry(name.clone())
                             .or_default()
-                            .push(id.clone());
+                            .push(id.to_string());
                     }
                     Err(error.to_string())
                 }
@@ -355,7 +359,7 @@ pub async fn run(
     }
 
     if scenario.at_end == AtEnd::Destroy {
-        let alive: Vec<(String, String)> = lock(&replay.ids).clone().into_iter().collect();
+        let alive: Vec<(String, EnvironmentId)> = lock(&replay.ids).clone().into_iter().collect();
         for (name, id) in alive {
             let options = DestroyOptions {
                 force: false,
@@ -380,7 +384,7 @@ pub async fn run(
         .filter_map(|(name, id)| {
             core.state(id).map(|state| LeftEnvironment {
                 name: name.clone(),
-                id: id.clone(),
+                id: id.to_string(),
                 state: state.as_str().to_owned(),
             })
         })

@@ -3,7 +3,12 @@
 
 use ecsim_e2e::{Simulator, two_environments};
 
-async fn run(seed: u64) -> (Vec<ecsim_core::publish::Record>, (String, String)) {
+async fn run(
+    seed: u64,
+) -> (
+    Vec<ecsim_core::publish::Record>,
+    (ecsim_core::EnvironmentId, ecsim_core::EnvironmentId),
+) {
     let sim = Simulator::start(seed, Vec::new()).await;
     let ids = two_environments(&sim).await;
     (sim.records(), ids)

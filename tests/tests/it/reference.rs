@@ -257,10 +257,10 @@ async fn the_kafka_plugin_publishes_the_worked_example() {
                 .unwrap()
                 .env_info
                 .unwrap();
-            assert_eq!(info.environment_id, id);
+            assert_eq!(info.environment_id, id.as_str());
             assert_eq!(
                 r.key.as_deref(),
-                Some(id.as_bytes()),
+                Some(id.as_str().as_bytes()),
                 "keyed by environment"
             );
             (

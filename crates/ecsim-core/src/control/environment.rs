@@ -16,8 +16,8 @@ use ecsim_proto::{
 };
 
 use crate::{
-    condition::resolve_template, fsm::State, run_number::RunNumber, tasks::TaskTree,
-    trigger::Trigger, vars::VarStack, workflow::Workflow,
+    condition::resolve_template, fsm::State, id::EnvironmentId, run_number::RunNumber,
+    tasks::TaskTree, trigger::Trigger, vars::VarStack, workflow::Workflow,
 };
 
 use super::{Timing, hooks::PendingCall};
@@ -145,7 +145,7 @@ pub(crate) struct EnvData {
 /// An environment.
 #[derive(Debug)]
 pub(crate) struct Env {
-    pub(crate) id: String,
+    pub(crate) id: EnvironmentId,
     pub(crate) name: String,
     /// The detectors it holds while it lives.
     pub(crate) detectors: Vec<String>,
@@ -159,7 +159,7 @@ pub(crate) struct Env {
 
 impl Env {
     pub(crate) fn new(
-        id: String,
+        id: EnvironmentId,
         name: String,
         detectors: Vec<String>,
         workflow: Arc<Workflow>,
@@ -212,7 +212,7 @@ impl Env {
     ) -> EnvEvent {
         let data = self.data();
         EnvEvent(EvEnvironmentEvent {
-            environment_id: self.id.clone(),
+            environment_id: self.id.to_string(),
             state: state.to_owned(),
             run_number: RunNumber::wire(data.run_number),
             error: String::new(),

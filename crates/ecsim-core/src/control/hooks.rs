@@ -194,7 +194,7 @@ impl Core {
             traits: Some(traits.clone()),
             output: String::new(),
             error: String::new(),
-            environment_id: env.id.clone(),
+            environment_id: env.id.to_string(),
             path: call.role_path.clone(),
         };
         self.emit(CorePayload::Call(event.clone()));
@@ -231,7 +231,7 @@ impl Core {
             let outcome = match target {
                 Ok((plugin, plugin_name, function)) => {
                     let context = CallContext {
-                        environment_id: env.id.clone(),
+                        environment_id: env.id.to_string(),
                         environment_name: env.name.clone(),
                         plugin: plugin_name,
                         function,

@@ -17,6 +17,7 @@ use crate::{
     condition::resolve_template,
     event::CorePayload,
     fsm::{State, Transition},
+    id::EnvironmentId,
     tasks::{PlannedHook, TaskTree},
     trigger::Moment,
     user,
@@ -43,7 +44,10 @@ impl Core {
     /// Creates an environment and brings it to CONFIGURED (AliECS's `CreateEnvironment` and
     /// `NewEnvironment` RPC). Returns its id; on failure the environment has been torn down and
     /// the error says why.
-    pub async fn create_environment(&self, spec: EnvironmentSpec) -> Result<String, CoreError> {
+    pub async fn create_environment(
+        &self,
+        spec: EnvironmentSpec,
+    ) -> Result<EnvironmentId, CoreError> {
         let id = self.uids().next_id(self.now());
         let workflow = Arc::clone(&spec.workflow);
         let detectors = spec.sorted_detectors();
@@ -137,7 +141,7 @@ impl Core {
             event.error = reason.clone();
             self.emit(CorePayload::Environment(event));
             CoreError::CreateFailed {
-                id: id.clone(),
+                id: EnvironmentId::from(id.clone()),
                 reason,
             }
         };
@@ -202,7 +206,7 @@ impl Core {
             task_faults: super::task_faults::TaskFaults::new(spec.task_faults.clone()),
         };
         let env = Arc::new(Env::new(
-            id.clone(),
+            EnvironmentId::from(id.clone()),
             spec.name.clone(),
             detectors.clone(),
             workflow,
@@ -252,7 +256,10 @@ impl Core {
                     }),
                     ..Default::default()
                 }));
-                return Err(CoreError::CreateFailed { id, reason: error });
+                return Err(CoreError::CreateFailed {
+                    id: EnvironmentId::from(id),
+                    reason: error,
+                });
             }
         }
         self.emit(CorePayload::Environment(EvEnvironmentEvent {
@@ -263,13 +270,13 @@ impl Core {
             workflow_template_info: Some(info),
             ..Default::default()
         }));
-        Ok(id)
+        Ok(EnvironmentId::from(id))
     }
 
     /// Destroys an environment (AliECS's `DestroyEnvironment` RPC).
     pub async fn destroy(
         &self,
-        id: &str,
+        id: &EnvironmentId,
         options: DestroyOptions,
         user: User,
     ) -> Result<(), CoreError> {
@@ -298,7 +305,7 @@ impl Core {
                 }
             };
             if let Err(error) = self.try_transition(&env, step).await {
-                tracing::info!(environment = id, %error, "{step} before teardown failed");
+                tracing::info!(environment = %id, %error, "{step} before teardown failed");
                 let cause = if step == Transition::Reset {
                     GoErrorCause::ResetDuringDestroy
                 } else {

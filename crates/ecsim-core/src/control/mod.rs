@@ -33,6 +33,7 @@ use crate::{
     clock::{Clock, Timestamp},
     event::{CoreEvent, CorePayload, EventBus, EventEmitter},
     fsm::{State, Transition},
+    id::EnvironmentId,
     plugin::{CoreRequests, IntegrationPlugin, PluginContext, RequestTarget},
     publish::Publisher,
     registry::PluginRegistry,
@@ -185,7 +186,7 @@ pub struct DestroyOptions {
 pub enum CoreError {
     /// No environment has this id (never created, or already destroyed).
     #[error("there is no environment {0}")]
-    UnknownEnvironment(String),
+    UnknownEnvironment(EnvironmentId),
     /// The request names a transition clients cannot request.
     #[error(
         "{0} cannot be requested: only DEPLOY, CONFIGURE, RESET, START_ACTIVITY and STOP_ACTIVITY can"
@@ -195,7 +196,7 @@ pub enum CoreError {
     #[error("cannot create environment {id}: {reason}")]
     CreateFailed {
         /// The id the environment had.
-        id: String,
+        id: EnvironmentId,
         /// Why.
         reason: String,
     },
@@ -203,7 +204,7 @@ pub enum CoreError {
     #[error("{transition} failed on environment {id}, which is now {state}: {error}")]
     TransitionFailed {
         /// The environment.
-        id: String,
+        id: EnvironmentId,
         /// What was requested.
         transition: Transition,
         /// The state machine's error.
@@ -215,7 +216,7 @@ pub enum CoreError {
     #[error("environment {id} has no {which}")]
     NoSuchTask {
         /// The environment.
-        id: String,
+        id: EnvironmentId,
         /// What was asked for.
         which: crate::tasks::TaskSelector,
     },
@@ -255,7 +256,7 @@ struct Inner {
     framework_id: String,
     uids: Mutex<UidGenerator>,
     run_numbers: Mutex<RunNumbers>,
-    environments: Mutex<BTreeMap<String, Arc<Env>>>,
+    environments: Mutex<BTreeMap<EnvironmentId, Arc<Env>>>,
     detectors_in_use: Mutex<BTreeMap<String, String>>,
     /// The plugins whose `init` failed, and why.
     init_failures: Mutex<Vec<(String, crate::plugin::PluginError)>>,
@@ -274,7 +275,9 @@ struct Requests(Weak<Inner>);
 impl RequestTarget for Requests {
     async fn partition_error(&self, environment_id: &str, reason: &str) {
         if let Some(inner) = self.0.upgrade()
-            && let Err(error) = Core(inner).partition_error(environment_id, reason).await
+            && let Err(error) = Core(inner)
+                .partition_error(&EnvironmentId::from(environment_id), reason)
+                .await
         {
             tracing::debug!(environment = environment_id, %error, "partition error ignored");
         }
@@ -283,7 +286,7 @@ impl RequestTarget for Requests {
     async fn critical_error(&self, environment_id: &str, reason: &str) {
         if let Some(inner) = self.0.upgrade()
             && let Err(error) = Core(inner)
-                .critical_task_error(environment_id, reason)
+                .critical_task_error(&EnvironmentId::from(environment_id), reason)
                 .await
         {
             tracing::debug!(environment = environment_id, %error, "critical error ignored");
@@ -375,17 +378,17 @@ impl Core {
     }
 
     /// The state of an environment, or `None` once it is destroyed.
-    pub fn state(&self, id: &str) -> Option<State> {
+    pub fn state(&self, id: &EnvironmentId) -> Option<State> {
         lock(&self.0.environments).get(id).map(|env| env.state())
     }
 
     /// The ids of the live environments, in id order.
-    pub fn environment_ids(&self) -> Vec<String> {
+    pub fn environment_ids(&self) -> Vec<EnvironmentId> {
         lock(&self.0.environments).keys().cloned().collect()
     }
 
     /// The id of the live environment created under `name`.
-    pub fn find_by_name(&self, name: &str) -> Option<String> {
+    pub fn find_by_name(&self, name: &str) -> Option<EnvironmentId> {
         lock(&self.0.environments)
             .values()
             .find(|env| env.name == name)
@@ -393,7 +396,7 @@ impl Core {
     }
 
     /// An environment's resolved variable, e.g. `run_number`.
-    pub fn var(&self, id: &str, key: &str) -> Option<String> {
+    pub fn var(&self, id: &EnvironmentId, key: &str) -> Option<String> {
         lock(&self.0.environments)
             .get(id)
             .and_then(|env| env.data().vars.get(key).map(str::to_owned))
@@ -401,7 +404,7 @@ impl Core {
 
     /// An environment's current run number: `None` outside a run, or when there is no such
     /// environment.
-    pub fn run_number(&self, id: &str) -> Option<RunNumber> {
+    pub fn run_number(&self, id: &EnvironmentId) -> Option<RunNumber> {
         lock(&self.0.environments)
             .get(id)
             .and_then(|env| env.data().run_number)
@@ -449,11 +452,11 @@ impl Core {
         self.0.plugins.get(name)
     }
 
-    fn environment(&self, id: &str) -> Result<Arc<Env>, CoreError> {
+    fn environment(&self, id: &EnvironmentId) -> Result<Arc<Env>, CoreError> {
         lock(&self.0.environments)
             .get(id)
             .cloned()
-            .ok_or_else(|| CoreError::UnknownEnvironment(id.to_owned()))
+            .ok_or_else(|| CoreError::UnknownEnvironment(id.clone()))
     }
 
     fn environments(&self) -> Vec<Arc<Env>> {
@@ -468,7 +471,10 @@ impl Core {
         lock(&self.0.environments).remove(&env.id);
         let mut in_use = lock(&self.0.detectors_in_use);
         for detector in &env.detectors {
-            if in_use.get(detector) == Some(&env.id) {
+            if in_use
+                .get(detector)
+                .is_some_and(|holder| env.id == holder.as_str())
+            {
                 in_use.remove(detector);
             }
         }

@@ -25,6 +25,7 @@ use crate::{
 };
 
 use super::{Core, CoreError, environment::Env, transition::TransitionError};
+use crate::id::EnvironmentId;
 
 /// Why the core is about to GO_ERROR: the error of the "GO_ERROR transition imminent" event,
 /// framed as AliECS frames it at each place it announces one.
@@ -50,7 +51,7 @@ pub(crate) enum GoErrorCause<'a> {
 }
 
 /// The changes a task selector made, or the error that it matched no task.
-fn found<T>(changes: Option<T>, id: &str, which: &TaskSelector) -> Result<T, CoreError> {
+fn found<T>(changes: Option<T>, id: &EnvironmentId, which: &TaskSelector) -> Result<T, CoreError> {
     changes.ok_or_else(|| CoreError::NoSuchTask {
         id: id.to_owned(),
         which: which.clone(),
@@ -86,7 +87,7 @@ impl Core {
     /// environment goes to ERROR and the error says what happened.
     pub async fn control(
         &self,
-        id: &str,
+        id: &EnvironmentId,
         transition: Transition,
         user: User,
     ) -> Result<State, CoreError> {
@@ -117,7 +118,11 @@ impl Core {
 
     /// A critical error inside the environment (a task gone to ERROR, an ODC partition error,
     /// a scenario's `GO_ERROR`): after AliECS's half-second grace, GO_ERROR.
-    pub async fn critical_task_error(&self, id: &str, reason: &str) -> Result<State, CoreError> {
+    pub async fn critical_task_error(
+        &self,
+        id: &EnvironmentId,
+        reason: &str,
+    ) -> Result<State, CoreError> {
         let env = self.environment(id)?;
         self.clock().sleep(CRITICAL_TASK_GRACE).await;
         let _transition = env.transition_lock.lock().await;
@@ -132,7 +137,11 @@ impl Core {
     /// A task goes to ERROR (docs/aliecs.md §1.8): its task event and its roles' events at once;
     /// then, if the environment watches its workflow (it has been CONFIGURED), half a second
     /// later the GO_ERROR-imminent event naming the failed critical task, and GO_ERROR.
-    pub async fn task_error(&self, id: &str, which: &TaskSelector) -> Result<State, CoreError> {
+    pub async fn task_error(
+        &self,
+        id: &EnvironmentId,
+        which: &TaskSelector,
+    ) -> Result<State, CoreError> {
         let env = self.environment(id)?;
         let changes = env.data().tasks.fail_task(which);
         self.emit_task_changes(found(changes, id, which)?);
@@ -152,13 +161,12 @@ impl Core {
     /// ERROR, AliECS's reason is "no critical tasks in ERROR".
     pub async fn task_internal_error(
         &self,
-        id: &str,
+        id: &EnvironmentId,
         which: &TaskSelector,
     ) -> Result<State, CoreError> {
         let env = self.environment(id)?;
         if env.state() != State::Running {
-            tracing::debug!(
-                environment = id,
+            tracing::debug!(environment = %id,
                 "TASK_INTERNAL_ERROR while not RUNNING; ignored"
             );
             return Ok(env.state());
@@ -169,7 +177,7 @@ impl Core {
         let watching = env.data().watching;
         let _transition = env.transition_lock.lock().await;
         if let Err(error) = self.try_transition(&env, Transition::StopActivity).await {
-            tracing::info!(environment = id, %error, "the stop after TASK_INTERNAL_ERROR failed");
+            tracing::info!(environment = %id, %error, "the stop after TASK_INTERNAL_ERROR failed");
         }
         if watching {
             let due = at.unix_nanos() + CRITICAL_TASK_GRACE.as_nanos() as i64;
@@ -202,15 +210,19 @@ impl Core {
     /// A STOP_ACTIVITY the core starts itself (END_OF_STREAM from every task): only while
     /// RUNNING. AliECS only logs a stop that fails here (`manager.go` handleDeviceEvent): the
     /// environment stays where the failure left it.
-    pub async fn stop_from_core(&self, id: &str, reason: &str) -> Result<State, CoreError> {
+    pub async fn stop_from_core(
+        &self,
+        id: &EnvironmentId,
+        reason: &str,
+    ) -> Result<State, CoreError> {
         let env = self.environment(id)?;
         let _transition = env.transition_lock.lock().await;
         if env.state() != State::Running {
-            tracing::debug!(environment = id, reason, "not RUNNING; no stop");
+            tracing::debug!(environment = %id, reason, "not RUNNING; no stop");
             return Ok(env.state());
         }
         if let Err(error) = self.try_transition(&env, Transition::StopActivity).await {
-            tracing::info!(environment = id, reason, %error, "the stop the core started failed");
+            tracing::info!(environment = %id, reason, %error, "the stop the core started failed");
         }
         Ok(env.state())
     }
@@ -218,24 +230,26 @@ impl Core {
     /// An ODC partition went to ERROR (reference §1.8, `manager.go`): only while RUNNING,
     /// STOP_ACTIVITY, then — whatever the stop's outcome, unless it already ended in ERROR — the
     /// GO_ERROR-imminent event and GO_ERROR.
-    pub async fn partition_error(&self, id: &str, reason: &str) -> Result<State, CoreError> {
+    pub async fn partition_error(
+        &self,
+        id: &EnvironmentId,
+        reason: &str,
+    ) -> Result<State, CoreError> {
         let env = self.environment(id)?;
         let _transition = env.transition_lock.lock().await;
         if env.state() != State::Running {
-            tracing::debug!(
-                environment = id,
+            tracing::debug!(environment = %id,
                 reason,
                 "partition error while not RUNNING; ignored"
             );
             return Ok(env.state());
         }
-        tracing::info!(
-            environment = id,
+        tracing::info!(environment = %id,
             reason,
             "ODC partition in ERROR: stopping the run"
         );
         if let Err(error) = self.try_transition(&env, Transition::StopActivity).await {
-            tracing::info!(environment = id, %error, "stop after a partition error failed");
+            tracing::info!(environment = %id, %error, "stop after a partition error failed");
         }
         if env.state() != State::Error {
             self.announce_go_error(&env, GoErrorCause::PartitionError);
@@ -247,7 +261,7 @@ impl Core {
     /// A beam mode change from the LHC. On BEAM_DUMP, LOST_BEAMS or NO_BEAM every RUNNING
     /// environment with `stop_at_beam_dump` = "true" and no transition in progress is stopped,
     /// with the LHC special user as the request's user. Returns the environments stopped.
-    pub async fn beam_mode_changed(&self, mode: BeamMode) -> Vec<String> {
+    pub async fn beam_mode_changed(&self, mode: BeamMode) -> Vec<EnvironmentId> {
         if !matches!(
             mode,
             BeamMode::BeamDump | BeamMode::LostBeams | BeamMode::NoBeam

@@ -13,6 +13,7 @@ use crate::{
     clock::Timestamp,
     duration::{format_go_duration, parse_go_duration},
     fsm::Transition,
+    id::TaskId,
 };
 
 /// What a task fault does to its step.
@@ -117,7 +118,7 @@ pub(crate) fn task_failed(
     transition: Transition,
     name: &str,
     host: &str,
-    task_id: &str,
+    task_id: &TaskId,
     message: &str,
 ) -> String {
     format!(
@@ -172,7 +173,13 @@ mod tests {
             "no response from Mesos to CONFIGURE transition request within 120s timeout"
         );
         assert_eq!(
-            task_failed(Transition::Configure, "readout", "flp-tpc", "2v9o", "boom"),
+            task_failed(
+                Transition::Configure,
+                "readout",
+                "flp-tpc",
+                &"2v9o".into(),
+                "boom"
+            ),
             "CONFIGURE could not complete for critical tasks, errors: task 'readout' on flp-tpc (id 2v9o) failed with error: boom"
         );
         assert!(TaskFault::applies(

@@ -31,7 +31,7 @@
 
 use ecsim_proto::events::{EvRoleEvent, EvTaskEvent, Traits};
 
-use crate::{clock::Timestamp, fsm::State, uid::UidGenerator, workflow::Workflow};
+use crate::{clock::Timestamp, fsm::State, id::TaskId, uid::UidGenerator, workflow::Workflow};
 
 mod role;
 
@@ -46,7 +46,7 @@ const INVARIANT: &str = "INVARIANT";
 
 #[derive(Debug, Clone)]
 struct Task {
-    id: String,
+    id: TaskId,
     class_name: String,
     hostname: String,
     role_path: String,
@@ -287,7 +287,7 @@ impl TaskTree {
             .planned
             .iter()
             .map(|(role, host, class_name, hook)| Task {
-                id: uids.next_id(now),
+                id: TaskId::from(uids.next_id(now)),
                 class_name: class_name.clone(),
                 hostname: host.clone(),
                 role_path: self.roles[*role].path.clone(),
@@ -353,7 +353,7 @@ impl TaskTree {
     }
 
     /// The first task, which a failing task step fails: (role name, class name, host, id).
-    pub(crate) fn first_task(&self) -> Option<(String, String, String, String)> {
+    pub(crate) fn first_task(&self) -> Option<(String, String, String, TaskId)> {
         self.tasks.first().map(|task| {
             (
                 task.role_path
@@ -567,7 +567,7 @@ impl TaskTree {
     fn task_event(&self, task: &Task) -> EvTaskEvent {
         EvTaskEvent {
             name: format!("{}#{}", task.class_name, task.id),
-            taskid: task.id.clone(),
+            taskid: task.id.to_string(),
             state: task.state.as_str().to_owned(),
             status: task.status.to_owned(),
             hostname: task.hostname.clone(),

@@ -317,7 +317,11 @@ async fn auto_stop_follows_from_the_timeout_alone() {
 /// recorder emptied.
 async fn running_readout_dataflow(
     seed: u64,
-) -> (ecsim_core::Core, Arc<crate::support::Recorder>, String) {
+) -> (
+    ecsim_core::Core,
+    Arc<crate::support::Recorder>,
+    ecsim_core::EnvironmentId,
+) {
     let (core, recorder) = core(Arc::new(Probe::default()), seed).await;
     let spec = spec(Arc::new(ecsim_core::readout_dataflow::workflow()), "TPC");
     let id = core.create_environment(spec).await.unwrap();

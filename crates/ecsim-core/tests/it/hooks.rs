@@ -120,7 +120,7 @@ async fn a_call_announces_itself_then_its_outcome_with_aliecs_traits() {
         (done.func.as_str(), done.output.as_str(), done.path.as_str()),
         ("probe.Record()", "done", "wf.rec")
     );
-    assert_eq!(done.environment_id, id);
+    assert_eq!(done.environment_id, id.as_str());
     let traits = done.traits.clone().unwrap();
     assert_eq!(
         (

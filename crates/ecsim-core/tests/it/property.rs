@@ -65,8 +65,10 @@ async fn run(requests: Vec<Request>) -> Result<(), TestCaseError> {
     let plain = workflow(vec![
         CallSpec::new("rec", "probe.Record()", "enter_RUNNING").critical(false),
     ]);
-    let mut ids: Vec<String> = Vec::new();
-    let pick = |ids: &[String], i: usize| (!ids.is_empty()).then(|| ids[i % ids.len()].clone());
+    let mut ids: Vec<ecsim_core::EnvironmentId> = Vec::new();
+    let pick = |ids: &[ecsim_core::EnvironmentId], i: usize| {
+        (!ids.is_empty()).then(|| ids[i % ids.len()].clone())
+    };
 
     for request in requests {
         match request {

@@ -20,7 +20,11 @@ const REQUESTS: [Transition; 5] = [
 ];
 
 /// Brings a fresh environment (CONFIGURED after creation) to `state` with client requests.
-async fn environment_in(core: &ecsim_core::Core, state: State, detector: &str) -> String {
+async fn environment_in(
+    core: &ecsim_core::Core,
+    state: State,
+    detector: &str,
+) -> ecsim_core::EnvironmentId {
     let id = core
         .create_environment(spec(workflow(Vec::new()), detector))
         .await
@@ -201,7 +205,7 @@ async fn requests_on_unknown_or_destroyed_environments_are_refused() {
             .map(|_| ()),
         core.destroy(&id, DestroyOptions::default(), user::person("dan"))
             .await,
-        core.control("nope", Transition::Reset, user::person("dan"))
+        core.control(&"nope".into(), Transition::Reset, user::person("dan"))
             .await
             .map(|_| ()),
     ] {

@@ -188,7 +188,7 @@ async fn core_calling(
     functions: &[&str],
     timeout: &str,
     critical: bool,
-) -> (Core, Arc<Recorder>, String) {
+) -> (Core, Arc<Recorder>, ecsim_core::EnvironmentId) {
     let recorder = Arc::new(Recorder::default());
     let mut plugins = PluginRegistry::new();
     plugins
@@ -235,8 +235,11 @@ async fn core_calling(
     (core, recorder, id)
 }
 
-fn start(core: &Core, id: &str) -> impl Future<Output = Result<State, ecsim_core::CoreError>> {
-    let (core, id) = (core.clone(), id.to_owned());
+fn start(
+    core: &Core,
+    id: &ecsim_core::EnvironmentId,
+) -> impl Future<Output = Result<State, ecsim_core::CoreError>> {
+    let (core, id) = (core.clone(), id.clone());
     async move {
         core.control(&id, Transition::StartActivity, user::person("alice"))
             .await

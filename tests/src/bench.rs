@@ -11,7 +11,7 @@ use std::sync::{
     atomic::{AtomicU64, Ordering},
 };
 
-use ecsim_core::publish::{MemoryPublisher, Publisher, Record};
+use ecsim_core::publish::{MemoryPublisher, MessageType, Publisher, Record};
 use ecsim_proto::{
     events::Event,
     kafka::{ActiveRunsList, NewStateNotification},
@@ -113,10 +113,12 @@ impl Typed {
     /// The record's message, decoded back to its type.
     pub fn of(record: &Record) -> Self {
         let bytes = record.value.as_slice();
-        let decoded = match &*record.message_type {
-            "kafka.NewStateNotification" => NewStateNotification::decode(bytes).map(Typed::State),
-            "kafka.ActiveRunsList" => ActiveRunsList::decode(bytes).map(Typed::Running),
-            _ => Event::decode(bytes).map(Typed::Event),
+        let decoded = match record.message_type {
+            MessageType::NewStateNotification => {
+                NewStateNotification::decode(bytes).map(Typed::State)
+            }
+            MessageType::ActiveRunsList => ActiveRunsList::decode(bytes).map(Typed::Running),
+            MessageType::Event => Event::decode(bytes).map(Typed::Event),
         };
         match decoded {
             Ok(typed) => typed,

@@ -12,6 +12,9 @@ use serde_json::{Map, Value};
 
 use crate::clock::Timestamp;
 
+/// The protobuf type of a record's value (re-exported from `ecsim-proto`).
+pub use ecsim_proto::topics::MessageType;
+
 /// A message on its way to a topic.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
@@ -24,9 +27,8 @@ pub struct Record {
     pub value: Vec<u8>,
     /// The record's timestamp (Kafka CreateTime).
     pub timestamp: Timestamp,
-    /// Fully qualified protobuf type of `value`, e.g. `events.Event`: borrowed for the types
-    /// ecsim publishes, owned for one a reader was told to use.
-    pub message_type: Cow<'static, str>,
+    /// The protobuf type of `value`.
+    pub message_type: MessageType,
 }
 
 impl Record {
@@ -35,23 +37,35 @@ impl Record {
     /// that is not printable UTF-8 text is written as `{"hex":"…"}`; a value that does not decode is written
     /// as `{"undecodable":"<reason>","hex":"…"}` rather than dropped.
     pub fn to_json_line(&self) -> String {
-        let key = match &self.key {
-            None => Value::Null,
-            Some(bytes) => match std::str::from_utf8(bytes) {
-                Ok(text) if !text.chars().any(char::is_control) => Value::String(text.to_owned()),
-                _ => serde_json::json!({ "hex": hex(bytes) }),
-            },
-        };
-        let value = ecsim_proto::json::decode_to_json(&self.message_type, &self.value).unwrap_or_else(
-            |error| serde_json::json!({ "undecodable": error.to_string(), "hex": hex(&self.value) }),
-        );
-        let mut line = Map::new();
-        line.insert("topic".into(), Value::String(self.topic.to_string()));
-        line.insert("key".into(), key);
-        line.insert("type".into(), Value::String(self.message_type.to_string()));
-        line.insert("value".into(), value);
-        Value::Object(line).to_string()
+        json_line(
+            &self.topic,
+            self.key.as_deref(),
+            &self.value,
+            self.message_type.name(),
+        )
     }
+}
+
+/// A message as one line of JSON ([`Record::to_json_line`]), decoded as `message_type` (a fully
+/// qualified name of the schema; a reader may be told any, and an unknown one leaves the value
+/// undecodable).
+pub fn json_line(topic: &str, key: Option<&[u8]>, value: &[u8], message_type: &str) -> String {
+    let key = match key {
+        None => Value::Null,
+        Some(bytes) => match std::str::from_utf8(bytes) {
+            Ok(text) if !text.chars().any(char::is_control) => Value::String(text.to_owned()),
+            _ => serde_json::json!({ "hex": hex(bytes) }),
+        },
+    };
+    let value = ecsim_proto::json::decode_to_json(message_type, value).unwrap_or_else(
+        |error| serde_json::json!({ "undecodable": error.to_string(), "hex": hex(value) }),
+    );
+    let mut line = Map::new();
+    line.insert("topic".into(), Value::String(topic.to_owned()));
+    line.insert("key".into(), key);
+    line.insert("type".into(), Value::String(message_type.to_owned()));
+    line.insert("value".into(), value);
+    Value::Object(line).to_string()
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -188,13 +202,13 @@ mod tests {
 
     use super::*;
 
-    fn record(key: Option<&[u8]>, value: Vec<u8>, message_type: &'static str) -> Record {
+    fn record(key: Option<&[u8]>, value: Vec<u8>, message_type: MessageType) -> Record {
         Record {
             topic: "aliecs.env_list.RUNNING".into(),
             key: key.map(<[u8]>::to_vec),
             value,
             timestamp: Timestamp::from_unix_millis(1),
-            message_type: message_type.into(),
+            message_type,
         }
     }
 
@@ -210,7 +224,7 @@ mod tests {
         let line = record(
             Some(b"RUNNING"),
             list.encode_to_vec(),
-            "kafka.ActiveRunsList",
+            MessageType::ActiveRunsList,
         )
         .to_json_line();
         assert_eq!(
@@ -222,7 +236,7 @@ mod tests {
 
     #[test]
     fn odd_keys_and_undecodable_values_are_shown_not_dropped() {
-        let line = record(None, vec![0x0a, 0x05], "kafka.ActiveRunsList").to_json_line();
+        let line = record(None, vec![0x0a, 0x05], MessageType::ActiveRunsList).to_json_line();
         let json: Value = serde_json::from_str(&line).unwrap();
         assert_eq!(json["key"], Value::Null);
         assert_eq!(json["value"]["hex"], "0a05");
@@ -236,7 +250,7 @@ mod tests {
         let binary_key = record(
             Some(&[0, 0, 0x23, 0x28]),
             Vec::new(),
-            "kafka.ActiveRunsList",
+            MessageType::ActiveRunsList,
         )
         .to_json_line();
         let json: Value = serde_json::from_str(&binary_key).unwrap();
@@ -253,7 +267,7 @@ mod tests {
         for topic in topics {
             tally.publish(Record {
                 topic,
-                ..record(None, Vec::new(), "events.Event")
+                ..record(None, Vec::new(), MessageType::Event)
             });
         }
         assert_eq!(
@@ -272,7 +286,7 @@ mod tests {
             fan_out.publish(record(
                 Some(&[b'0' + i]),
                 Vec::new(),
-                "kafka.ActiveRunsList",
+                MessageType::ActiveRunsList,
             ));
         }
         assert_eq!(a.records(), b.records());

@@ -211,7 +211,7 @@ mod tests {
                 key: Some(n.to_le_bytes().to_vec()),
                 value: Vec::new(),
                 timestamp: Timestamp::from_unix_millis(0),
-                message_type: "events.Event".into(),
+                message_type: ecsim_core::publish::MessageType::Event,
             },
             published: n,
         }

@@ -21,7 +21,7 @@ fn record(topic: &str, key: &str, n: u32) -> Record {
         key: Some(key.as_bytes().to_vec()),
         value: n.to_be_bytes().to_vec(),
         timestamp: Timestamp::from_unix_millis(1_750_000_000_000 + i64::from(n)),
-        message_type: "events.Event".into(),
+        message_type: ecsim_core::publish::MessageType::Event,
     }
 }
 

@@ -48,8 +48,61 @@ pub const NEW_STATE_NOTIFICATION_TYPE: &str = "kafka.NewStateNotification";
 /// Fully qualified name of the Kafka plugin's running-environment list.
 pub const ACTIVE_RUNS_LIST_TYPE: &str = "kafka.ActiveRunsList";
 
+/// The protobuf type of a message AliECS writes: one per kind of topic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MessageType {
+    /// `events.Event`: the core's `aliecs.*` topics, integrated services, the LHC's beam mode.
+    Event,
+    /// `kafka.NewStateNotification`: the Kafka plugin's state and start-activity topics.
+    NewStateNotification,
+    /// `kafka.ActiveRunsList`: the Kafka plugin's list of running environments.
+    ActiveRunsList,
+}
+
+impl MessageType {
+    /// Every type AliECS writes.
+    pub const ALL: [MessageType; 3] = [
+        MessageType::Event,
+        MessageType::NewStateNotification,
+        MessageType::ActiveRunsList,
+    ];
+
+    /// Its fully qualified protobuf name (`events.Event`), as the schema and `--type` name it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            MessageType::Event => EVENT_TYPE,
+            MessageType::NewStateNotification => NEW_STATE_NOTIFICATION_TYPE,
+            MessageType::ActiveRunsList => ACTIVE_RUNS_LIST_TYPE,
+        }
+    }
+
+    /// The type AliECS writes to `topic`, or `None` for a topic AliECS does not write.
+    pub fn for_topic(topic: &str) -> Option<MessageType> {
+        if topic.starts_with(ENV_STATE_PREFIX)
+            || topic.starts_with(ENV_LEAVE_STATE_PREFIX)
+            || topic == BEFORE_START_ACTIVITY
+            || topic == AFTER_START_ACTIVITY
+            || topic == START_ACTIVITY
+        {
+            Some(MessageType::NewStateNotification)
+        } else if topic.starts_with(ENV_LIST_PREFIX) {
+            Some(MessageType::ActiveRunsList)
+        } else if topic.starts_with("aliecs.") || topic == BEAM_MODE {
+            Some(MessageType::Event)
+        } else {
+            None
+        }
+    }
+}
+
+impl std::fmt::Display for MessageType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// The fully qualified protobuf message type that AliECS writes to `topic`, or `None` for a
-/// topic AliECS does not write.
+/// topic AliECS does not write ([`MessageType::for_topic`], by name).
 ///
 /// ```
 /// use ecsim_proto::topics::message_type_for_topic;
@@ -60,20 +113,7 @@ pub const ACTIVE_RUNS_LIST_TYPE: &str = "kafka.ActiveRunsList";
 /// assert_eq!(message_type_for_topic("some.other.topic"), None);
 /// ```
 pub fn message_type_for_topic(topic: &str) -> Option<&'static str> {
-    if topic.starts_with(ENV_STATE_PREFIX)
-        || topic.starts_with(ENV_LEAVE_STATE_PREFIX)
-        || topic == BEFORE_START_ACTIVITY
-        || topic == AFTER_START_ACTIVITY
-        || topic == START_ACTIVITY
-    {
-        Some(NEW_STATE_NOTIFICATION_TYPE)
-    } else if topic.starts_with(ENV_LIST_PREFIX) {
-        Some(ACTIVE_RUNS_LIST_TYPE)
-    } else if topic.starts_with("aliecs.") || topic == BEAM_MODE {
-        Some(EVENT_TYPE)
-    } else {
-        None
-    }
+    MessageType::for_topic(topic).map(MessageType::name)
 }
 
 /// `aliecs.env_state.<state>`: the topic the Kafka plugin writes on entering `state`.

@@ -354,7 +354,7 @@ impl ecsim_core::publish::Publisher for Collector {
         {
             return;
         }
-        let value = ecsim_proto::json::decode_to_json(&record.message_type, &record.value)
+        let value = ecsim_proto::json::decode_to_json(record.message_type.name(), &record.value)
             .unwrap_or(Value::Null);
         self.observed
             .lock()

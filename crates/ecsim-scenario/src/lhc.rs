@@ -68,7 +68,7 @@ impl LhcClient {
             key: Some(change.fill_number.to_be_bytes().to_vec()),
             value: event.encode_to_vec(),
             timestamp: now,
-            message_type: topics::EVENT_TYPE.into(),
+            message_type: ecsim_core::publish::MessageType::Event,
         };
         (record, info)
     }

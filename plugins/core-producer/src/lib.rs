@@ -20,7 +20,7 @@ use ecsim_core::{
     clock::Timestamp,
     event::{CoreEvent, CoreObserver, CorePayload},
     plugin::IntegrationPlugin,
-    publish::{Publisher, Record},
+    publish::{MessageType, Publisher, Record},
 };
 use ecsim_proto::{
     prost::{Message, encoding},
@@ -107,7 +107,7 @@ pub fn record_for(event: &CoreEvent) -> Record {
         key: key.filter(|k| !k.is_empty()).map(|k| k.as_bytes().to_vec()),
         value,
         timestamp: at,
-        message_type: topics::EVENT_TYPE.into(),
+        message_type: MessageType::Event,
     }
 }
 
@@ -272,6 +272,6 @@ mod tests {
             envelope.payload,
             Some(Payload::RunEvent(EvRunEvent { run_number: 7, .. }))
         ));
-        assert_eq!((&*run.message_type, run.timestamp), ("events.Event", AT));
+        assert_eq!((run.message_type, run.timestamp), (MessageType::Event, AT));
     }
 }

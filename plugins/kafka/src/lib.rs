@@ -30,7 +30,7 @@ use async_trait::async_trait;
 use ecsim_core::{
     clock::Clock,
     plugin::{CallContext, CallOutcome, IntegrationPlugin, PluginContext, PluginError},
-    publish::{Publisher, Record},
+    publish::{MessageType, Publisher, Record},
 };
 use ecsim_proto::{kafka::NewStateNotification, prost::Message, topics};
 
@@ -88,10 +88,10 @@ impl KafkaPlugin {
         topic: Cow<'static, str>,
         key: Option<&str>,
         value: &impl Message,
-        type_name: &'static str,
+        message_type: MessageType,
         at: ecsim_core::clock::Timestamp,
     ) {
-        self.publish_encoded(started, topic, key, value.encode_to_vec(), type_name, at);
+        self.publish_encoded(started, topic, key, value.encode_to_vec(), message_type, at);
     }
 
     fn publish_encoded(
@@ -100,7 +100,7 @@ impl KafkaPlugin {
         topic: Cow<'static, str>,
         key: Option<&str>,
         value: Vec<u8>,
-        type_name: &'static str,
+        message_type: MessageType,
         at: ecsim_core::clock::Timestamp,
     ) {
         let key = match self.keys {
@@ -112,7 +112,7 @@ impl KafkaPlugin {
             key,
             value,
             timestamp: at,
-            message_type: type_name.into(),
+            message_type,
         });
     }
 
@@ -175,7 +175,7 @@ impl IntegrationPlugin for KafkaPlugin {
             topics::ENV_LIST_RUNNING.into(),
             Some(RUNNING_LIST_KEY),
             empty,
-            topics::ACTIVE_RUNS_LIST_TYPE,
+            MessageType::ActiveRunsList,
             now,
         );
         self.started
@@ -215,7 +215,7 @@ impl IntegrationPlugin for KafkaPlugin {
                     topic,
                     Some(&environment_id),
                     &notification(info),
-                    topics::NEW_STATE_NOTIFICATION_TYPE,
+                    MessageType::NewStateNotification,
                     now,
                 );
                 let list = self.running_list(timestamp);
@@ -224,7 +224,7 @@ impl IntegrationPlugin for KafkaPlugin {
                     topics::ENV_LIST_RUNNING.into(),
                     Some(RUNNING_LIST_KEY),
                     list,
-                    topics::ACTIVE_RUNS_LIST_TYPE,
+                    MessageType::ActiveRunsList,
                     now,
                 );
             }
@@ -235,7 +235,7 @@ impl IntegrationPlugin for KafkaPlugin {
                     topic,
                     Some(&environment_id),
                     &notification(info),
-                    topics::NEW_STATE_NOTIFICATION_TYPE,
+                    MessageType::NewStateNotification,
                     now,
                 );
             }
@@ -253,7 +253,7 @@ impl IntegrationPlugin for KafkaPlugin {
                     topic.into(),
                     Some(&environment_id),
                     &notification(info),
-                    topics::NEW_STATE_NOTIFICATION_TYPE,
+                    MessageType::NewStateNotification,
                     now,
                 );
             }

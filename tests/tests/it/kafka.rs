@@ -257,7 +257,7 @@ fn a_broker_gone_for_longer_than_the_delivery_timeout_is_reported_not_hidden() {
         key: Some(b"k".to_vec()),
         value: n.to_be_bytes().to_vec(),
         timestamp: ecsim_core::clock::Timestamp::from_unix_millis(1_750_000_000_000),
-        message_type: "events.Event".into(),
+        message_type: ecsim_core::publish::MessageType::Event,
     };
     for n in 0..100 {
         kafka.publish(record(n));
@@ -318,7 +318,7 @@ fn records_that_cannot_even_be_queued_before_the_flush_timeout_are_counted_as_fa
             key: None,
             value: n.to_be_bytes().to_vec(),
             timestamp: ecsim_core::clock::Timestamp::from_unix_millis(1_750_000_000_000),
-            message_type: "events.Event".into(),
+            message_type: ecsim_core::publish::MessageType::Event,
         });
     }
     let started = Instant::now();

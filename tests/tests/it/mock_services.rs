@@ -77,7 +77,7 @@ fn replay(text: &str) -> Replayed {
     let events = memory
         .records()
         .into_iter()
-        .filter(|r| r.message_type == "events.Event")
+        .filter(|r| r.message_type == ecsim_core::publish::MessageType::Event)
         .map(|r| {
             let at = (r.timestamp.unix_millis() - EPOCH.unix_millis()) as f64 / 1000.0;
             (

@@ -5,7 +5,7 @@ use std::{
     ops::ControlFlow,
 };
 
-use ecsim_core::{clock::Timestamp, publish::Record};
+use ecsim_core::publish::json_line;
 use ecsim_kafka::consumer::{ReadOptions, read};
 use ecsim_proto::{json::known_message_types, topics};
 
@@ -48,21 +48,17 @@ pub(crate) fn run(args: &TailArgs) -> Result<(), CliError> {
     let mut stdout = io::BufWriter::new(io::stdout().lock());
     let mut write_error = None;
     read(&options, |message| {
-        let message_type: std::borrow::Cow<'static, str> = match forced_type {
-            Some(name) => name.to_owned().into(),
-            None => topics::message_type_for_topic(&message.topic)
-                .unwrap_or("")
-                .into(),
-        };
-        let record = Record {
-            topic: message.topic.into(),
-            key: message.key,
-            value: message.value,
-            timestamp: Timestamp::from_unix_millis(message.timestamp_ms.unwrap_or_default()),
+        let message_type = forced_type
+            .or_else(|| topics::message_type_for_topic(&message.topic))
+            .unwrap_or("");
+        let line = json_line(
+            &message.topic,
+            message.key.as_deref(),
+            &message.value,
             message_type,
-        };
+        );
         // Follow as a tail does: every line out as soon as it is read.
-        match writeln!(stdout, "{}", record.to_json_line()).and_then(|()| stdout.flush()) {
+        match writeln!(stdout, "{line}").and_then(|()| stdout.flush()) {
             Ok(()) => ControlFlow::Continue(()),
             Err(error) => {
                 write_error = Some(error);

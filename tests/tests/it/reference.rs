@@ -549,3 +549,25 @@ async fn a_destroy_while_running_ends_the_run_with_teardown_events() {
         ["aliecs.env_leave_state.RUNNING", "aliecs.env_state.UNKNOWN"]
     );
 }
+
+/// ARCHITECTURE.md's "Int64 timestamps are never zero": every timestamp AliECS's consumers read
+/// (the envelope's, the Kafka plugin's, the record's own CreateTime) comes from the clock.
+#[tokio::test(start_paused = true)]
+async fn no_timestamp_is_zero_in_any_message_of_a_run_or_of_two_environments() {
+    let sim = Simulator::start(21, Vec::new()).await;
+    physics_run(&sim).await;
+    two_environments(&sim).await;
+    let records = sim.records();
+    assert!(records.len() > 100, "a run publishes a stream");
+    for record in &records {
+        assert!(record.timestamp.unix_millis() > 0, "{}", record.topic);
+        match ecsim_e2e::bench::Typed::of(record) {
+            ecsim_e2e::bench::Typed::Event(event) => {
+                assert!(event.timestamp > 0, "{}", record.topic);
+                assert!(event.timestamp_nano > 0, "{}", record.topic);
+            }
+            ecsim_e2e::bench::Typed::State(state) => assert!(state.timestamp > 0),
+            ecsim_e2e::bench::Typed::Running(list) => assert!(list.timestamp > 0),
+        }
+    }
+}

@@ -11,6 +11,7 @@ use ecsim_core::{
     user,
     workflow::CallSpec,
 };
+use ecsim_proto::events::OpStatus;
 use proptest::prelude::*;
 
 #[derive(Debug, Clone)]
@@ -145,20 +146,21 @@ async fn run(requests: Vec<Request>) -> Result<(), TestCaseError> {
             continue; // PENDING, during creation
         };
         let id = event.environment_id.clone();
-        if event.message == "transition starting" && event.transition != "CREATE" {
+        // A transition's first event is STARTED and its last DONE_OK (or DONE_ERROR), both
+        // without a step.
+        // CREATE and DESTROY are not the state machine's.
+        let transition = event.transition.parse::<Transition>().ok();
+        let whole = event.transition_step.is_empty() && transition.is_some();
+        if whole && event.transition_status() == OpStatus::Started {
             if let Some(&known) = last_state.get(&id) {
                 prop_assert_eq!(known, state, "a transition starts where the last one ended");
             }
             started_from.insert(id.clone(), state);
         }
-        if event.message == "transition completed successfully"
-            && event.transition != "CREATE"
+        if event.transition_status() == OpStatus::DoneOk
+            && let Some(transition) = transition.filter(|_| whole)
             && let Some(&from) = started_from.get(&id)
         {
-            let transition: Transition = event
-                .transition
-                .parse()
-                .map_err(|e| TestCaseError::fail(format!("{e}")))?;
             prop_assert_eq!(
                 transition.destination(from),
                 Some(state),
@@ -174,10 +176,7 @@ async fn run(requests: Vec<Request>) -> Result<(), TestCaseError> {
     let allocated: Vec<u32> = recorder
         .run_events()
         .into_iter()
-        .filter(|r| {
-            r.transition == "START_ACTIVITY"
-                && r.transition_status() == ecsim_proto::events::OpStatus::Started
-        })
+        .filter(|r| r.transition == "START_ACTIVITY" && r.transition_status() == OpStatus::Started)
         .map(|r| r.run_number)
         .collect();
     prop_assert!(

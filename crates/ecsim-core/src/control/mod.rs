@@ -37,7 +37,7 @@ use crate::{
     plugin::{CoreRequests, IntegrationPlugin, PluginContext, RequestTarget},
     publish::Publisher,
     registry::PluginRegistry,
-    run_number::RunNumber,
+    run_number::{RunNumber, RunNumberError},
     tasks::{Change, Changes},
     uid::UidGenerator,
     workflow::Workflow,
@@ -425,17 +425,17 @@ impl Core {
         lock(&self.0.run_numbers).failures_to_inject += count;
     }
 
-    fn allocate_run_number(&self) -> Result<RunNumber, String> {
+    fn allocate_run_number(&self) -> Result<RunNumber, RunNumberError> {
         let mut numbers = lock(&self.0.run_numbers);
         let number = u32::try_from(numbers.next)
             .ok()
             .and_then(RunNumber::new)
-            .ok_or_else(|| "run numbers are used up: the last one is 4294967295".to_owned())?;
+            .ok_or(RunNumberError::UsedUp)?;
         numbers.next += 1;
         if numbers.failures_to_inject > 0 {
             numbers.failures_to_inject -= 1;
             // The number was read and incremented, but the write-back lost the race: consumed.
-            return Err("cannot write back incremented CAS key".to_owned());
+            return Err(RunNumberError::WriteBackLost);
         }
         Ok(number)
     }

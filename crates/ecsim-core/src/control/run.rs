@@ -95,7 +95,9 @@ impl Core {
     pub(super) fn run_before(&self, env: &Env, transition: Transition) -> Result<(), String> {
         match transition {
             Transition::StartActivity => {
-                let run_number = self.allocate_run_number()?;
+                let run_number = self
+                    .allocate_run_number()
+                    .map_err(|error| error.to_string())?;
                 let start = self.now();
                 {
                     let mut data = env.data();

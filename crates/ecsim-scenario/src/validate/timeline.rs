@@ -3,7 +3,26 @@
 //! environments' lifetimes (a request addresses a live environment) and detector use (two
 //! environments alive at once share no detector).
 
+use std::ops::ControlFlow;
+
 use super::*;
+
+/// Where an entry is: at the top of the timeline, or inside a repeated block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Place {
+    Top,
+    Block,
+}
+
+/// The timeline as it is expanded: what every entry needs, and what it adds to.
+struct Expansion<'a> {
+    defined: &'a [Defined],
+    default_user: &'a User,
+    /// When the next step is due (from the start of the scenario).
+    cursor: Duration,
+    /// The steps so far, each with the span it came from.
+    schedule: Vec<(ScheduledStep, Range<usize>)>,
+}
 
 impl Checker<'_> {
     pub(super) fn line(&self, at: usize) -> usize {
@@ -17,47 +36,53 @@ impl Checker<'_> {
         defined: &[Defined],
         default_user: &User,
     ) -> Vec<(ScheduledStep, Range<usize>)> {
-        let mut schedule = Vec::new();
-        let mut cursor = Duration::ZERO;
+        let mut expansion = Expansion {
+            defined,
+            default_user,
+            cursor: Duration::ZERO,
+            schedule: Vec::new(),
+        };
         for raw in raws {
-            if !self.entry(
-                raw,
-                &mut cursor,
-                None,
-                defined,
-                default_user,
-                &mut schedule,
-                false,
-            ) {
+            if self.entry(&mut expansion, raw, None, Place::Top).is_break() {
                 break;
             }
         }
+        let mut schedule = expansion.schedule;
         // Stable: steps due at the same instant keep their file order.
         schedule.sort_by_key(|(step, _): &(ScheduledStep, Range<usize>)| step.at);
         schedule
     }
 
-    /// One timeline entry (a step or a repeated block); returns false to stop expanding.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn entry(
+    /// One timeline entry, a step or a repeated block, at `place`; `inherited_env` is its
+    /// block's `env`. Breaks when expanding must stop (the step limit).
+    fn entry(
         &mut self,
+        x: &mut Expansion<'_>,
         raw: &Spanned<RawStep>,
-        cursor: &mut Duration,
         inherited_env: Option<&Spanned<Value>>,
-        defined: &[Defined],
-        default_user: &User,
-        schedule: &mut Vec<(ScheduledStep, Range<usize>)>,
-        inside_block: bool,
-    ) -> bool {
-        let entry_span = span(raw);
+        place: Place,
+    ) -> ControlFlow<()> {
         let step = raw.get_ref();
+        self.advance(x, step, place);
+        let env = step.env.as_ref().or(inherited_env);
+        if step.repeat.is_some() || step.steps.is_some() {
+            self.block(x, raw, env)
+        } else {
+            self.step(x, raw, env);
+            ControlFlow::Continue(())
+        }
+    }
+
+    /// Moves the cursor to the entry's time: `at` (from the start, top level only) or `after`
+    /// (from the previous step).
+    fn advance(&mut self, x: &mut Expansion<'_>, step: &RawStep, place: Place) {
         match (&step.at, &step.after) {
             (Some(at), Some(_)) => {
                 self.report(Problem::new(span(at), "a step has `at` or `after`, not both", "both given").help(
                     "`at` is a time from the start of the scenario; `after` is a delay from the previous step",
                 ));
             }
-            (Some(at), None) if inside_block => {
+            (Some(at), None) if place == Place::Block => {
                 self.report(Problem::new(
                     span(at),
                     "steps inside a repeated block use `after`, not `at`",
@@ -66,132 +91,134 @@ impl Checker<'_> {
             }
             (Some(at), None) => {
                 if let Some(time) = self.duration(at, "time") {
-                    if time < *cursor {
+                    if time < x.cursor {
                         self.report(
                             Problem::new(
                                 span(at),
                                 format!(
                                     "this step is at {}, before the previous step (at {})",
                                     humantime::format_duration(time),
-                                    humantime::format_duration(*cursor)
+                                    humantime::format_duration(x.cursor)
                                 ),
                                 "earlier than the step before",
                             )
                             .help("steps are listed in time order; use `after` for a delay from the previous step"),
                         );
                     } else {
-                        *cursor = time;
+                        x.cursor = time;
                     }
                 }
             }
             (None, Some(after)) => {
                 if let Some(delay) = self.duration(after, "delay") {
-                    *cursor += delay;
+                    x.cursor += delay;
                 }
             }
             (None, None) => {}
         }
-        let env_value = step.env.as_ref().or(inherited_env);
+    }
 
-        if step.repeat.is_some() || step.steps.is_some() {
-            if let Some(action) = &step.action {
-                self.report(Problem::new(span(action), "a repeated block has `steps`, not `do`", "`do` in a block").help(
-                    "put the actions in `steps = [ { do = \"start\" }, { after = \"10m\", do = \"stop\" } ]`",
-                ));
-                return true;
-            }
-            let Some(steps) = &step.steps else {
-                self.report(Problem::new(
-                    entry_span,
-                    "`repeat` needs `steps` to repeat",
-                    "no steps",
-                ));
-                return true;
-            };
-            let times = match &step.repeat {
-                None => 1,
-                Some(repeat) if *repeat.get_ref() >= 1 => *repeat.get_ref() as usize,
-                Some(repeat) => {
-                    self.report(Problem::new(
-                        span(repeat),
-                        "`repeat` must be 1 or more",
-                        "not a count of repetitions",
-                    ));
-                    return true;
-                }
-            };
-            if steps.get_ref().is_empty() {
-                self.report(Problem::new(
-                    span(steps),
-                    "`steps` is empty",
-                    "nothing to repeat",
-                ));
-                return true;
-            }
-            if times
-                .saturating_mul(steps.get_ref().len())
-                .saturating_add(schedule.len())
-                > MAX_STEPS
-            {
-                self.report(
-                    Problem::new(
-                        entry_span,
-                        format!("the timeline expands to more than {MAX_STEPS} steps"),
-                        "too many",
-                    )
-                    .help("lower `repeat`, or split the scenario"),
-                );
-                return false;
-            }
-            for _ in 0..times {
-                for inner in steps.get_ref() {
-                    if !self.entry(
-                        inner,
-                        cursor,
-                        env_value,
-                        defined,
-                        default_user,
-                        schedule,
-                        true,
-                    ) {
-                        return false;
-                    }
-                }
-                if schedule.len() > MAX_STEPS {
-                    self.report(
-                        Problem::new(
-                            entry_span,
-                            format!("the timeline expands to more than {MAX_STEPS} steps"),
-                            "too many",
-                        )
-                        .help("lower `repeat`, or split the scenario"),
-                    );
-                    return false;
-                }
-            }
-            return true;
+    /// A repeated block: its `steps`, `repeat` times, within the step limit.
+    fn block(
+        &mut self,
+        x: &mut Expansion<'_>,
+        raw: &Spanned<RawStep>,
+        env: Option<&Spanned<Value>>,
+    ) -> ControlFlow<()> {
+        let entry_span = span(raw);
+        let step = raw.get_ref();
+        if let Some(action) = &step.action {
+            self.report(Problem::new(span(action), "a repeated block has `steps`, not `do`", "`do` in a block").help(
+                "put the actions in `steps = [ { do = \"start\" }, { after = \"10m\", do = \"stop\" } ]`",
+            ));
+            return ControlFlow::Continue(());
         }
+        let Some(steps) = &step.steps else {
+            self.report(Problem::new(
+                entry_span,
+                "`repeat` needs `steps` to repeat",
+                "no steps",
+            ));
+            return ControlFlow::Continue(());
+        };
+        let times = match &step.repeat {
+            None => 1,
+            Some(repeat) if *repeat.get_ref() >= 1 => *repeat.get_ref() as usize,
+            Some(repeat) => {
+                self.report(Problem::new(
+                    span(repeat),
+                    "`repeat` must be 1 or more",
+                    "not a count of repetitions",
+                ));
+                return ControlFlow::Continue(());
+            }
+        };
+        if steps.get_ref().is_empty() {
+            self.report(Problem::new(
+                span(steps),
+                "`steps` is empty",
+                "nothing to repeat",
+            ));
+            return ControlFlow::Continue(());
+        }
+        let too_many = |checker: &mut Self| {
+            checker.report(
+                Problem::new(
+                    entry_span.clone(),
+                    format!("the timeline expands to more than {MAX_STEPS} steps"),
+                    "too many",
+                )
+                .help("lower `repeat`, or split the scenario"),
+            );
+            ControlFlow::Break(())
+        };
+        if times
+            .saturating_mul(steps.get_ref().len())
+            .saturating_add(x.schedule.len())
+            > MAX_STEPS
+        {
+            return too_many(self);
+        }
+        for _ in 0..times {
+            for inner in steps.get_ref() {
+                self.entry(x, inner, env, Place::Block)?;
+            }
+            if x.schedule.len() > MAX_STEPS {
+                return too_many(self);
+            }
+        }
+        ControlFlow::Continue(())
+    }
 
+    /// One step: its action, its user, and the environments it addresses (staggered), each a
+    /// scheduled step at the cursor.
+    fn step(
+        &mut self,
+        x: &mut Expansion<'_>,
+        raw: &Spanned<RawStep>,
+        env: Option<&Spanned<Value>>,
+    ) {
+        let entry_span = span(raw);
+        let step = raw.get_ref();
         let Some(action_text) = &step.action else {
             self.report(
                 Problem::new(entry_span, "a step needs `do` (what to do)", "no action")
                     .help(format!("actions: {}", actions::Verb::names().join(", "))),
             );
-            return true;
+            return;
         };
         let Some(action) = self.action(step, action_text) else {
-            return true;
+            return;
         };
-        let scenario_wide = matches!(action, Action::BeamMode(_) | Action::Wait);
         let user = match &step.user {
-            None => default_user.clone(),
+            None => x.default_user.clone(),
             Some(written) => match self.user(written) {
                 Some(user) => user,
-                None => return true,
+                None => return,
             },
         };
         let line = self.line(span(action_text).start);
-        if scenario_wide {
+        if matches!(action, Action::BeamMode(_) | Action::Wait) {
             if let Some(env) = &step.env {
                 self.report(Problem::new(
                     span(env),
@@ -201,34 +228,32 @@ impl Checker<'_> {
                     ),
                     "remove `env`",
                 ));
-                return true;
+                return;
             }
-            schedule.push((
-                ScheduledStep {
-                    at: *cursor,
-                    environment: None,
-                    action,
-                    user,
-                    line,
-                },
-                entry_span,
-            ));
-            return true;
+            let scheduled = ScheduledStep {
+                at: x.cursor,
+                environment: None,
+                action,
+                user,
+                line,
+            };
+            x.schedule.push((scheduled, entry_span));
+            return;
         }
-        let Some(env_value) = env_value else {
+        let Some(env) = env else {
             self.report(Problem::new(
                 span(action_text),
                 "this step needs `env`: the environment it addresses",
                 "which environment?",
             ));
-            return true;
+            return;
         };
-        let Some(names) = self.resolve_environments(env_value, defined) else {
-            return true;
+        let Some(names) = self.resolve_environments(env, x.defined) else {
+            return;
         };
         if let Action::GoError(which) | Action::TaskInternalError(which) = &action {
             for name in &names {
-                if let Some(defined) = defined.iter().find(|d| &d.spec.name == name) {
+                if let Some(defined) = x.defined.iter().find(|d| &d.spec.name == name) {
                     self.check_task(which, &defined.spec, span(action_text));
                 }
             }
@@ -239,19 +264,15 @@ impl Checker<'_> {
             .and_then(|s| self.duration(s, "stagger"))
             .unwrap_or(Duration::ZERO);
         for (k, name) in names.into_iter().enumerate() {
-            let at = *cursor + stagger * u32::try_from(k).unwrap_or(u32::MAX);
-            schedule.push((
-                ScheduledStep {
-                    at,
-                    environment: Some(name),
-                    action: action.clone(),
-                    user: user.clone(),
-                    line,
-                },
-                span(env_value),
-            ));
+            let scheduled = ScheduledStep {
+                at: x.cursor + stagger * u32::try_from(k).unwrap_or(u32::MAX),
+                environment: Some(name),
+                action: action.clone(),
+                user: user.clone(),
+                line,
+            };
+            x.schedule.push((scheduled, span(env)));
         }
-        true
     }
 
     /// The task a `go_error` or `task_internal_error` step names exists in the environment.

@@ -28,7 +28,7 @@ pub use model::{
     Action, AtEnd, Fault, FaultOutcome, KafkaKeys, PluginLibrary, Scenario, ScheduledStep, Speed,
 };
 pub use report::Report;
-pub use validate::{DEFAULT_EPOCH, parse};
+pub use validate::{DEFAULT_EPOCH, parse, parse_epoch};
 
 /// Why a scenario could not be loaded.
 #[derive(Debug, thiserror::Error)]

@@ -128,6 +128,11 @@ pub(crate) struct RunArgs {
     #[arg(long, value_name = "X", value_parser = parse_speed)]
     pub(crate) speed: Option<f64>,
 
+    /// Where time starts, replacing the scenario's epoch: an RFC 3339 instant in UTC
+    /// (2025-06-15T12:00:00Z), or "now" for today's timestamps.
+    #[arg(long, value_name = "WHEN", value_parser = parse_epoch)]
+    pub(crate) epoch: Option<ecsim_core::clock::Timestamp>,
+
     /// Write the summary as JSON: to FILE, or to stderr when FILE is "-" or absent.
     #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "-")]
     pub(crate) summary_json: Option<PathBuf>,
@@ -147,6 +152,13 @@ pub(crate) struct RunArgs {
     /// No progress bar.
     #[arg(skip)]
     pub(crate) quiet: bool,
+}
+
+fn parse_epoch(text: &str) -> Result<ecsim_core::clock::Timestamp, String> {
+    ecsim_scenario::parse_epoch(text).ok_or_else(|| {
+        "the epoch is \"now\" or an RFC 3339 instant in UTC, such as 2025-06-15T12:00:00Z"
+            .to_owned()
+    })
 }
 
 fn parse_speed(text: &str) -> Result<f64, String> {

@@ -207,6 +207,36 @@ fn run_prints_aliecs_messages_as_json_lines_and_a_summary() {
 }
 
 #[test]
+fn epoch_now_gives_todays_timestamps_and_a_fixed_epoch_its_own() {
+    let first_timestamp = |args: &[&str]| -> i64 {
+        let out = ecsim(args, b"");
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let stdout = text(&out.stdout);
+        let first: serde_json::Value =
+            serde_json::from_str(stdout.lines().next().expect("a first message")).unwrap();
+        first["value"]["timestamp"]
+            .as_str()
+            .expect("an events.Event's timestamp")
+            .parse()
+            .unwrap()
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let today = first_timestamp(&["run", PHYSICS, "--print", "--epoch", "now"]);
+    assert!(
+        (today - now).abs() < 60_000,
+        "--epoch now starts at the wall clock: {today} vs {now}"
+    );
+    let fixed = first_timestamp(&["run", PHYSICS, "--print", "--epoch", "2030-01-02T03:04:05Z"]);
+    assert_eq!(fixed, 1_893_553_445_000);
+    let bad = ecsim(&["run", PHYSICS, "--epoch", "yesterday"], b"");
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(text(&bad.stderr).contains("\"now\" or an RFC 3339 instant"));
+}
+
+#[test]
 fn run_is_deterministic_for_a_seed_and_the_seed_can_be_overridden() {
     let first = ecsim(&["run", PHYSICS, "--print"], b"").stdout;
     let second = ecsim(&["run", PHYSICS, "--print"], b"").stdout;

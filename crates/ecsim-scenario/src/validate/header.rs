@@ -33,22 +33,16 @@ impl Checker<'_> {
                     Value::Datetime(datetime) => datetime.to_string(),
                     _ => String::new(),
                 };
-                match humantime::parse_rfc3339_weak(&text) {
-                    Ok(time) => {
-                        let millis = time
-                            .duration_since(std::time::UNIX_EPOCH)
-                            .map(|d| d.as_millis())
-                            .unwrap_or(0);
-                        Timestamp::from_unix_millis(i64::try_from(millis).unwrap_or(i64::MAX))
-                    }
-                    Err(_) => {
+                match parse_epoch(&text) {
+                    Some(epoch) => epoch,
+                    None => {
                         self.report(
                             Problem::new(
                                 span(epoch),
-                                "the epoch is not a UTC date and time",
+                                "the epoch is not a UTC date and time, nor `now`",
                                 "not an RFC 3339 instant in UTC",
                             )
-                            .help("write it as 2025-06-15T12:00:00Z (UTC, with the Z)"),
+                            .help("write it as 2025-06-15T12:00:00Z (UTC, with the Z), or \"now\" for the moment the scenario is read"),
                         );
                         DEFAULT_EPOCH
                     }

@@ -99,6 +99,24 @@ const RUN_TYPES: &[&str] = &[
     "CALIBRATION_VRESETD",
 ];
 
+/// Where virtual time starts, as a scenario's `epoch` or `--epoch` gives it: an RFC 3339 instant
+/// in UTC (`2025-06-15T12:00:00Z`), or `now` — the moment this is read, so that a real-time run
+/// carries today's timestamps (a consumer that looks at "the last 48 hours" sees them). `None`
+/// when it is neither.
+pub fn parse_epoch(text: &str) -> Option<Timestamp> {
+    if text.trim() == "now" {
+        return Some(Timestamp::system_now());
+    }
+    let time = humantime::parse_rfc3339_weak(text.trim()).ok()?;
+    let millis = time
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
+    Some(Timestamp::from_unix_millis(
+        i64::try_from(millis).unwrap_or(i64::MAX),
+    ))
+}
+
 /// Reads and checks a scenario. `name` is how errors refer to the file (its path).
 pub fn parse(name: &str, text: &str) -> Result<Scenario, InvalidScenario> {
     let invalid = |problems: Vec<Problem>| InvalidScenario {
@@ -329,6 +347,18 @@ impl Checker<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_epoch_is_now_or_an_instant_in_utc() {
+        let before = Timestamp::system_now().unix_millis();
+        let now = parse_epoch("now").unwrap().unix_millis();
+        assert!(now >= before && now - before < 5_000);
+        assert_eq!(
+            parse_epoch("2026-01-01T00:00:00Z").map(Timestamp::unix_millis),
+            Some(DEFAULT_EPOCH.unix_millis())
+        );
+        assert_eq!(parse_epoch("tomorrow"), None);
+    }
 
     #[test]
     fn indexes_expand_with_and_without_padding() {

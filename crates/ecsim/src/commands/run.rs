@@ -71,6 +71,9 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
     if let Some(seed) = args.seed {
         scenario.seed = seed;
     }
+    if let Some(epoch) = args.epoch {
+        scenario.epoch = epoch;
+    }
     if let Some(speed) = args.speed {
         scenario.speed = if speed == 0.0 {
             Speed::Virtual

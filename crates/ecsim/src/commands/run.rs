@@ -89,7 +89,7 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
         .map(|p| Arc::clone(p) as Arc<dyn IntegrationPlugin>)
         .collect();
     // Every topic the replay's plugins may write exists before the first message.
-    let topics = ecsim_scenario::assembly::topics(&scenario, &plugins)?;
+    let plugin_topics = ecsim_scenario::assembly::topics(&scenario, &plugins)?;
 
     // Where the messages go: the cluster given, else a broker of our own.
     let kafka_args = &args.kafka;
@@ -102,7 +102,9 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
         partitions: kafka_args.partitions,
         replication: kafka_args.replication_factor,
     };
-    let (kafka, embedded) = if settings.bootstrap_servers().is_some() {
+    let external = settings.bootstrap_servers().is_some();
+    let topics = topics_to_create(plugin_topics, !external);
+    let (kafka, embedded) = if external {
         let kafka =
             KafkaPublisher::connect(&settings, layout, &topics, kafka_args.connect_timeout)?;
         (Arc::new(kafka), None)
@@ -232,4 +234,51 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
         serve_forever(broker);
     }
     Ok(())
+}
+
+/// The topics made before the first message: what the run's plugins may write and, on the
+/// embedded broker, every AliECS topic besides, as `ecsim broker` makes them — so that a
+/// consumer finds the same topics whether it reads `ecsim broker` or `ecsim run --serve`. A
+/// cluster given with `--brokers` gets only the run's topics.
+fn topics_to_create(plugin_topics: Vec<String>, embedded: bool) -> Vec<String> {
+    if !embedded {
+        return plugin_topics;
+    }
+    let mut topics = ecsim_proto::topics::all_known();
+    for topic in plugin_topics {
+        if !topics.contains(&topic) {
+            topics.push(topic);
+        }
+    }
+    topics
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_embedded_broker_gets_every_aliecs_topic_and_the_runs_own() {
+        let run = vec![
+            "aliecs.core".to_owned(),
+            "aliecs.integrated_service.logbook".to_owned(),
+        ];
+        let embedded = topics_to_create(run.clone(), true);
+        let broker = ecsim_proto::topics::all_known();
+        assert_eq!(
+            &embedded[..broker.len()],
+            broker.as_slice(),
+            "ecsim broker's, first"
+        );
+        assert_eq!(
+            embedded[broker.len()..],
+            ["aliecs.integrated_service.logbook".to_owned()],
+            "then a library's, once"
+        );
+        assert_eq!(
+            topics_to_create(run.clone(), false),
+            run,
+            "a cluster gets the run's"
+        );
+    }
 }

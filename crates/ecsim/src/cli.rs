@@ -140,8 +140,10 @@ pub(crate) struct RunArgs {
     #[command(flatten)]
     pub(crate) kafka: ProducerArgs,
 
-    /// Keep the embedded broker running after the replay, so that other programs can read what
-    /// was published (Ctrl-C to stop). Only without --brokers.
+    /// Keep the embedded broker running after the replay, whatever its outcome, so that other
+    /// programs can read what was published. Its address is the first line of stdout (with
+    /// --print, the JSON line {"broker":"…"}). Ctrl-C or SIGTERM stops it; ecsim then exits
+    /// with the run's status. Only without --brokers.
     #[arg(long, conflicts_with = "brokers")]
     pub(crate) serve: bool,
 

@@ -780,3 +780,96 @@ fn a_broker_gone_mid_run_gives_exit_5_and_a_report_that_claims_only_what_the_bro
     );
     assert!(on_broker <= sent, "and nothing else ({on_broker} > {sent})");
 }
+
+// ---- Serving ----------------------------------------------------------------------------------
+
+/// Starts `ecsim run … --serve`, reads the broker's address from the first line of stdout,
+/// waits for the replay to end (stderr says it serves), checks that the broker answers, then
+/// stops ecsim as a supervisor would (SIGTERM) and returns the first line and the exit status.
+fn serve_then_stop(args: &[&str]) -> (String, std::process::ExitStatus) {
+    use std::io::BufRead as _;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ecsim"))
+        .args(args)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    let first = first.trim().to_owned();
+    // The rest of stdout, read aside so that the child never blocks on a full pipe.
+    let rest = std::thread::spawn(move || std::io::read_to_string(stdout).unwrap_or_default());
+    let (lines, serving) = std::sync::mpsc::channel();
+    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            let _ = lines.send(line);
+        }
+    });
+    let mut said = Vec::new();
+    while let Ok(line) = serving.recv_timeout(std::time::Duration::from_secs(120)) {
+        let done = line.contains("serving the embedded broker at");
+        said.push(line);
+        if done {
+            break;
+        }
+    }
+    assert!(
+        said.iter()
+            .any(|l| l.contains("serving the embedded broker at")),
+        "the replay ended and ecsim serves: {said:#?}"
+    );
+    let address = match serde_json::from_str::<serde_json::Value>(&first) {
+        Ok(json) => json["broker"].as_str().unwrap_or_default().to_owned(),
+        Err(_) => first.clone(),
+    };
+    assert!(
+        std::net::TcpStream::connect(&address).is_ok(),
+        "nothing listens at {address:?}"
+    );
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "still serving after the replay"
+    );
+    let term = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let status = child.wait().unwrap();
+    let _ = rest.join();
+    (first, status)
+}
+
+#[test]
+fn serve_prints_the_address_first_and_serves_until_stopped_then_exits_with_the_runs_status() {
+    let (first, status) = serve_then_stop(&["run", PHYSICS, "--serve", "--quiet"]);
+    assert!(
+        first.starts_with("127.0.0.1:") && first[10..].parse::<u16>().is_ok(),
+        "the bare address: {first:?}"
+    );
+    assert_eq!(status.code(), Some(0));
+
+    // With --print, every line of stdout is JSON, the address too.
+    let (first, status) = serve_then_stop(&["run", PHYSICS, "--serve", "--quiet", "--print"]);
+    assert!(first.starts_with(r#"{"broker":"127.0.0.1:"#), "{first}");
+    assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn serve_serves_a_run_whose_expectations_fail_and_then_exits_4() {
+    let (_, status) = serve_then_stop(&[
+        "run",
+        "tests/fixtures/wrong-expectation.toml",
+        "--serve",
+        "--quiet",
+    ]);
+    assert_eq!(
+        status.code(),
+        Some(4),
+        "the run's own status, after serving"
+    );
+}

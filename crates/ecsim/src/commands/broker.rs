@@ -20,13 +20,20 @@ pub(crate) fn run(port: Option<u16>, partitions: i32) -> Result<(), CliError> {
         "embedded broker at {} (nothing on disk; at most 5 MiB or 100,000 messages per partition); Ctrl-C to stop",
         broker.bootstrap_servers()
     );
-    serve_forever(&broker)
+    serve_until_interrupted(&broker)
 }
 
-/// Keeps `broker` alive until the process is interrupted.
-pub(crate) fn serve_forever(broker: &EmbeddedBroker) -> ! {
+/// Keeps `broker` serving until the process is interrupted (Ctrl-C, SIGTERM), then returns.
+pub(crate) fn serve_until_interrupted(broker: &EmbeddedBroker) -> Result<(), CliError> {
     tracing::info!(bootstrap = broker.bootstrap_servers(), "serving");
-    loop {
-        std::thread::park();
-    }
+    let (stop, stopped) = std::sync::mpsc::channel();
+    ctrlc::set_handler(move || {
+        // A second signal finds the receiver gone; nothing more to do.
+        let _ = stop.send(());
+    })
+    .context("listening for Ctrl-C")?;
+    // An error means the handler is gone, which it never is: stop serving either way.
+    let _ = stopped.recv();
+    tracing::info!("interrupted; the embedded broker stops");
+    Ok(())
 }

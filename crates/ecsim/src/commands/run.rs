@@ -21,7 +21,7 @@ use serde::Serialize;
 
 use crate::{
     cli::RunArgs,
-    commands::{broker::serve_forever, kafka::settings, validate::width},
+    commands::{broker::serve_until_interrupted, kafka::settings, validate::width},
     exit::CliError,
     print::JsonLines,
 };
@@ -120,6 +120,11 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
         (Arc::new(kafka), Some(broker))
     };
     let broker_address = kafka.brokers().to_owned();
+    if args.serve
+        && let Some(broker) = &embedded
+    {
+        announce(broker.bootstrap_servers(), args.print).context("writing to stdout")?;
+    }
 
     let printer = args.print.then(|| Arc::new(JsonLines::stdout()));
     let collector = (!scenario.expectations.is_empty())
@@ -209,12 +214,36 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
         }
     }
 
+    let status = status(&delivery, &outcomes, broker_address);
+    if args.serve
+        && let Some(broker) = &embedded
+    {
+        // Whatever the outcome: what was published is there to read, failures included.
+        eprintln!(
+            "serving the embedded broker at {} until interrupted (Ctrl-C); then exit {}",
+            broker.bootstrap_servers(),
+            match &status {
+                Ok(()) => 0,
+                Err(error) => error.exit().code(),
+            }
+        );
+        serve_until_interrupted(broker)?;
+    }
+    status
+}
+
+/// The run's exit status: undelivered messages first, then expectations that do not hold.
+fn status(
+    delivery: &DeliveryReport,
+    outcomes: &[expect::Outcome],
+    broker: String,
+) -> Result<(), CliError> {
     if !delivery.all_delivered() {
         let total = delivery.total();
         return Err(CliError::Undelivered {
             undelivered: total.sent - total.delivered,
             sent: total.sent,
-            broker: broker_address,
+            broker,
         });
     }
     let failed = outcomes.iter().filter(|o| !o.met).count();
@@ -224,16 +253,21 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
             total: outcomes.len(),
         });
     }
-    if args.serve
-        && let Some(broker) = &embedded
-    {
-        eprintln!(
-            "serving the embedded broker at {} (Ctrl-C to stop)",
-            broker.bootstrap_servers()
-        );
-        serve_forever(broker);
-    }
     Ok(())
+}
+
+/// Tells a script where the served broker is, on stdout before anything else: the address
+/// alone (as `ecsim broker` prints it), or with `--print` a JSON line of its own,
+/// `{"broker":"127.0.0.1:PORT"}`, so that every line of stdout stays JSON.
+fn announce(address: &str, print: bool) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    if print {
+        writeln!(stdout, "{}", serde_json::json!({ "broker": address }))?;
+    } else {
+        writeln!(stdout, "{address}")?;
+    }
+    stdout.flush()
 }
 
 /// The topics made before the first message: what the run's plugins may write and, on the

@@ -13,9 +13,9 @@
 //!
 //! Its modules form layers, lowest first — `clock`, `fsm`, `id`, `vars`, `user`, `uid`,
 //! `run_number`, `condition`, `trigger`, `publish`; `event`; `plugin` (which reaches the core
-//! only through [`plugin::RequestTarget`]); `registry`; `workflow`, `readout_dataflow`, `tasks`;
-//! `control` — and none uses a module above it (`cargo xtask tidy` checks that no two modules
-//! use each other).
+//! only through a `RequestTarget` it defines and `control` implements); `registry`;
+//! `workflow`, `readout_dataflow`, `tasks`; `control` — and none uses a module above it
+//! (`cargo xtask tidy` checks that no two modules use each other).
 //!
 //! Time comes from a [`clock::Clock`]; in virtual time, the same inputs and seed produce the
 //! same events, byte for byte.

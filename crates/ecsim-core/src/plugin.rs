@@ -18,7 +18,7 @@
 //! publishes core events also implements [`CoreObserver`](crate::event::CoreObserver).
 //!
 //! This module is below the control core: a plugin reaches the core only through
-//! [`CoreRequests`], a handle on whatever implements [`RequestTarget`].
+//! [`CoreRequests`], a handle on whatever implements `RequestTarget` (the core implements it; plugins only hold the handle).
 
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
@@ -135,7 +135,7 @@ impl PluginContext {
 /// The transitions AliECS's integration plugins start themselves, as the control core receives
 /// them (the core implements this; a plugin holds it through [`CoreRequests`]).
 #[async_trait]
-pub trait RequestTarget: Send + Sync + 'static {
+pub(crate) trait RequestTarget: Send + Sync + 'static {
     /// An ODC partition went to ERROR (reference §1.8).
     async fn partition_error(&self, environment_id: &str, reason: &str);
     /// A critical error in the environment.

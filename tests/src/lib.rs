@@ -146,6 +146,24 @@ pub async fn physics_run(sim: &Simulator) -> EnvironmentId {
     id
 }
 
+/// An environment created, started and destroyed while RUNNING (a `ZDC` environment, "forced").
+pub async fn destroy_while_running(sim: &Simulator) -> EnvironmentId {
+    let id = sim
+        .core
+        .create_environment(environment("forced", &["ZDC"], &[]))
+        .await
+        .expect("created");
+    sim.core
+        .control(&id, Transition::StartActivity, shifter())
+        .await
+        .expect("started");
+    sim.core
+        .destroy(&id, DestroyOptions::default(), shifter())
+        .await
+        .expect("destroyed while running");
+    id
+}
+
 /// Two environments running at once, then stopped and destroyed one after the other.
 pub async fn two_environments(sim: &Simulator) -> (EnvironmentId, EnvironmentId) {
     let tpc = sim

@@ -40,19 +40,7 @@ async fn start_whose_critical_call_fails() {
 #[tokio::test(start_paused = true)]
 async fn destroy_while_running() {
     let sim = Simulator::start(3, Vec::new()).await;
-    let id = sim
-        .core
-        .create_environment(environment("forced", &["ZDC"], &[]))
-        .await
-        .unwrap();
-    sim.core
-        .control(&id, Transition::StartActivity, shifter())
-        .await
-        .unwrap();
-    sim.core
-        .destroy(&id, DestroyOptions::default(), shifter())
-        .await
-        .unwrap();
+    ecsim_e2e::destroy_while_running(&sim).await;
     insta::assert_snapshot!(by_topic(&sim.records()));
 }
 

@@ -509,19 +509,7 @@ async fn a_failed_start_ends_in_error_without_start_of_run() {
 #[tokio::test(start_paused = true)]
 async fn a_destroy_while_running_ends_the_run_with_teardown_events() {
     let sim = Simulator::start(3, Vec::new()).await;
-    let id = sim
-        .core
-        .create_environment(environment("forced", &["ZDC"], &[]))
-        .await
-        .unwrap();
-    sim.core
-        .control(&id, Transition::StartActivity, shifter())
-        .await
-        .unwrap();
-    sim.core
-        .destroy(&id, DestroyOptions::default(), shifter())
-        .await
-        .unwrap();
+    ecsim_e2e::destroy_while_running(&sim).await;
     let teardown: Vec<_> = events_on(&sim, "aliecs.run")
         .into_iter()
         .filter_map(|e| match e.payload {

@@ -834,11 +834,8 @@ fn serve_then_stop(args: &[&str]) -> (String, std::process::ExitStatus) {
         child.try_wait().unwrap().is_none(),
         "still serving after the replay"
     );
-    let term = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(term.success());
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
     let status = child.wait().unwrap();
     let _ = rest.join();
     (first, status)

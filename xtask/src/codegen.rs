@@ -110,3 +110,46 @@ fn generate(include_root: &Path, out: &Path) -> anyhow::Result<Vec<String>> {
     files.sort();
     Ok(files)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
+        fs::create_dir_all(to)?;
+        for entry in fs::read_dir(from)? {
+            let path = entry?.path();
+            let target = to.join(path.file_name().context("a file name")?);
+            if path.is_dir() {
+                copy_dir(&path, &target)?;
+            } else {
+                fs::copy(&path, &target)?;
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn the_checked_in_types_are_fresh_and_an_edit_of_either_side_is_stale() -> anyhow::Result<()> {
+        let root = root()?;
+        let copy = tempfile::tempdir()?;
+        copy_dir(&root.join("proto"), &copy.path().join("proto"))?;
+        copy_dir(&root.join(GENERATED), &copy.path().join(GENERATED))?;
+        assert_eq!(stale(copy.path())?, Vec::<String>::new());
+
+        // A hand edit of a generated file.
+        let kafka = copy.path().join(GENERATED).join("kafka.rs");
+        fs::write(&kafka, fs::read_to_string(&kafka)? + "// edited\n")?;
+        assert_eq!(stale(copy.path())?, ["kafka.rs"]);
+
+        // A .proto edited without regenerating: its types and the descriptor set are stale.
+        copy_dir(&root.join(GENERATED), &copy.path().join(GENERATED))?;
+        let proto = copy.path().join("proto/protos/kafka.proto");
+        let text = fs::read_to_string(&proto)?;
+        let edited = text.replacen("message ", "// A comment.\nmessage ", 1);
+        assert_ne!(text, edited);
+        fs::write(&proto, edited)?;
+        assert_eq!(stale(copy.path())?, ["file_descriptor_set.bin", "kafka.rs"]);
+        Ok(())
+    }
+}

@@ -1,4 +1,4 @@
-//! Real brokers for the end-to-end tests: the embedded broker (librdkafka's mock cluster, in
+//! Real brokers for the end-to-end tests: the embedded broker (ecsim's own, `ecsim-broker`, in
 //! the process) and tansu, a Kafka-API broker written in Rust, run as a child process on a
 //! loopback port of its own.
 //!
@@ -162,7 +162,7 @@ impl Drop for Tansu {
 /// A broker to run a test against.
 #[derive(Debug)]
 pub enum Broker {
-    /// librdkafka's mock cluster, in this process.
+    /// ecsim's embedded broker, in this process.
     Embedded(Arc<EmbeddedBroker>),
     /// tansu, as a child process.
     Tansu(Tansu),

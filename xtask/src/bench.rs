@@ -265,7 +265,7 @@ pub(crate) fn run() -> anyhow::Result<()> {
          to the last acknowledgement; against a bare rdkafka producer configured as ecsim's (acks=all, \
          idempotence, linger 1 ms) sending the same records, already encoded, to the same broker, its \
          first message untimed as ecsim's producer is warm. Five alternating rounds; the medians. \
-         Loopback; the embedded broker (librdkafka's mock cluster) and tansu.\n\
+         Loopback; the embedded broker (ecsim-broker) and tansu.\n\
          - **Core throughput**: ten environments through create, one run, destroy, with a publisher \
          that keeps nothing; against encoding the same messages and nothing else (criterion).\n\
          - **Plugin call**: `example.StartOfRun()` to the example plugin loaded from its library (C ABI, \

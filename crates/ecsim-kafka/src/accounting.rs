@@ -35,9 +35,6 @@ impl TopicDelivery {
 pub struct DeliveryReport {
     /// Per topic, in name order.
     pub topics: BTreeMap<String, TopicDelivery>,
-    /// Partitions of the embedded broker that grew past what it keeps (topic, partition).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub truncated_partitions: Vec<(String, i32)>,
     /// How long acknowledgements took, from the moment a message was published (when the core
     /// emitted it) to the broker's acknowledgement; `None` before the first.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -102,12 +99,6 @@ impl std::fmt::Display for DeliveryReport {
         if let Some(latency) = &self.latency {
             writeln!(f, "  {latency}")?;
         }
-        for (topic, partition) in &self.truncated_partitions {
-            writeln!(
-                f,
-                "  {topic} partition {partition}: past what the embedded broker keeps (5 MiB or 100,000 messages); the oldest are gone"
-            )?;
-        }
         for (topic, counts) in self.topics.iter().filter(|(_, c)| c.delivered != c.sent) {
             write!(
                 f,
@@ -124,17 +115,9 @@ impl std::fmt::Display for DeliveryReport {
     }
 }
 
-/// The embedded broker (librdkafka's mock cluster) keeps at most this many bytes of messages
-/// per partition, dropping the oldest beyond (`rdkafka_mock.c`, partition init).
-pub const EMBEDDED_PARTITION_BYTES: u64 = 5 * 1024 * 1024;
-/// … and at most this many messages.
-pub const EMBEDDED_PARTITION_MESSAGES: u64 = 100_000;
-
 #[derive(Debug)]
 struct State {
     topics: BTreeMap<String, TopicDelivery>,
-    partitions: BTreeMap<(String, i32), (u64, u64)>,
-    truncated: Vec<(String, i32)>,
     /// Acknowledgement latencies, in microseconds.
     latency: hdrhistogram::Histogram<u64>,
 }
@@ -143,19 +126,17 @@ struct State {
 #[derive(Debug)]
 pub struct Accounting {
     state: Mutex<State>,
-    /// Watch partition sizes against the embedded broker's limits.
-    embedded: bool,
 }
 
 impl Default for Accounting {
     fn default() -> Self {
-        Self::new(false)
+        Self::new()
     }
 }
 
 impl Accounting {
-    /// Accounting for a real broker, or for the embedded one (partition sizes watched).
-    pub fn new(embedded: bool) -> Self {
+    /// Accounting with nothing published yet.
+    pub fn new() -> Self {
         // Three significant figures: 1 µs resolution below a millisecond, 0.1% above. The
         // histogram grows as it needs to (auto-resize), so no latency is ever out of range.
         let mut latency = hdrhistogram::Histogram::new(3).unwrap_or_else(|_| {
@@ -166,11 +147,8 @@ impl Accounting {
         Self {
             state: Mutex::new(State {
                 topics: BTreeMap::new(),
-                partitions: BTreeMap::new(),
-                truncated: Vec::new(),
                 latency,
             }),
-            embedded,
         }
     }
 
@@ -199,9 +177,8 @@ impl Accounting {
         Self::topic(&mut self.state().topics, topic).sent += 1;
     }
 
-    /// The broker acknowledged a message of `size` bytes on `partition`, `latency` after it
-    /// was published.
-    pub fn delivered(&self, topic: &str, partition: i32, size: u64, latency: Duration) {
+    /// The broker acknowledged a message, `latency` after it was published.
+    pub fn delivered(&self, topic: &str, latency: Duration) {
         let mut state = self.state();
         Self::topic(&mut state.topics, topic).delivered += 1;
         let micros = u64::try_from(latency.as_micros())
@@ -209,35 +186,6 @@ impl Accounting {
             .max(1);
         // Cannot fail: the histogram resizes itself.
         let _ = state.latency.record(micros);
-        if self.embedded {
-            let partitions = &mut state.partitions;
-            let (count, bytes) = match partitions
-                .iter_mut()
-                .find(|((t, p), _)| t == topic && *p == partition)
-            {
-                Some((_, counts)) => counts,
-                None => partitions.entry((topic.to_owned(), partition)).or_default(),
-            };
-            *count += 1;
-            *bytes += size;
-            let over = *count > EMBEDDED_PARTITION_MESSAGES || *bytes > EMBEDDED_PARTITION_BYTES;
-            if over
-                && !state
-                    .truncated
-                    .iter()
-                    .any(|(t, p)| t == topic && *p == partition)
-            {
-                let key = (topic.to_owned(), partition);
-                tracing::warn!(
-                    topic,
-                    partition,
-                    "the embedded broker keeps only the newest 5 MiB or 100,000 messages of a partition, and \
-                     this one now holds more: a consumer reading it from the beginning will miss the oldest; \
-                     publish to a real broker (--brokers) for runs this large"
-                );
-                state.truncated.push(key);
-            }
-        }
     }
 
     /// A message failed for good.
@@ -257,7 +205,6 @@ impl Accounting {
         let ms = |micros: u64| micros as f64 / 1000.0;
         DeliveryReport {
             topics: state.topics.clone(),
-            truncated_partitions: state.truncated.clone(),
             latency: (!histogram.is_empty()).then(|| Latency {
                 count: histogram.len(),
                 p50_ms: ms(histogram.value_at_quantile(0.5)),
@@ -274,12 +221,12 @@ mod tests {
 
     #[test]
     fn every_message_is_acknowledged_failed_or_pending() {
-        let accounting = Accounting::new(false);
+        let accounting = Accounting::new();
         for _ in 0..5 {
             accounting.sent("a");
         }
-        accounting.delivered("a", 0, 10, Duration::from_millis(2));
-        accounting.delivered("a", 0, 10, Duration::from_millis(2));
+        accounting.delivered("a", Duration::from_millis(2));
+        accounting.delivered("a", Duration::from_millis(2));
         accounting.failed("a", "Broker: Leader not available");
         accounting.failed("a", "later error");
         let report = accounting.report();
@@ -306,24 +253,5 @@ mod tests {
             text.contains("acknowledged within p50 2.0 ms, p99 2.0 ms"),
             "{text}"
         );
-    }
-
-    #[test]
-    fn the_embedded_broker_limits_are_watched_per_partition() {
-        let accounting = Accounting::new(true);
-        for _ in 0..6 {
-            accounting.sent("big");
-            accounting.delivered("big", 0, 1024 * 1024, Duration::ZERO);
-            accounting.sent("big");
-            accounting.delivered("big", 1, 10, Duration::ZERO);
-        }
-        assert_eq!(
-            accounting.report().truncated_partitions,
-            [("big".to_owned(), 0)]
-        );
-        let real = Accounting::new(false);
-        real.sent("big");
-        real.delivered("big", 0, 100 * 1024 * 1024, Duration::ZERO);
-        assert!(real.report().truncated_partitions.is_empty());
     }
 }

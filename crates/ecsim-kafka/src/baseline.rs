@@ -93,8 +93,7 @@ impl ProducerContext for Timing {
                     .epoch
                     .elapsed()
                     .saturating_sub(Duration::from_nanos(sent as u64));
-                self.accounting
-                    .delivered(message.topic(), message.partition(), 0, latency);
+                self.accounting.delivered(message.topic(), latency);
             }
             Err((error, message)) => self.accounting.failed(message.topic(), &error.to_string()),
         }

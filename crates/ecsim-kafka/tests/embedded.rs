@@ -161,7 +161,7 @@ fn keyed_records_land_on_the_partition_kafka_go_hash_picks() {
 }
 
 #[test]
-fn a_fixed_port_serves_through_the_forwarder() {
+fn a_fixed_port_is_served_and_a_taken_one_is_reported() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

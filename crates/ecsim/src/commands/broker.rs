@@ -17,7 +17,7 @@ pub(crate) fn run(port: Option<u16>, partitions: i32) -> Result<(), CliError> {
     writeln!(stdout, "{}", broker.bootstrap_servers()).context("writing to stdout")?;
     stdout.flush().context("writing to stdout")?;
     eprintln!(
-        "embedded broker at {} (nothing on disk; at most 5 MiB or 100,000 messages per partition); Ctrl-C to stop",
+        "embedded broker at {} (in memory: every message kept, nothing on disk); Ctrl-C to stop",
         broker.bootstrap_servers()
     );
     serve_until_interrupted(&broker)

@@ -8,6 +8,7 @@
 
 mod bench;
 mod broker;
+mod clients;
 mod codegen;
 mod exit_codes;
 mod fdset;

@@ -5,7 +5,7 @@
 //!
 //! `cargo xtask test` is the README's test command. It must work on a fresh machine, so it
 //! installs what the tests need and a new machine lacks (pq, and the tansu broker; see
-//! [`crate::tools`]), builds the plugin libraries the tests load, then runs every test: the
+//! [`crate::tools`]; the Kafka clients of the client tests, see [`crate::clients`]), builds the plugin libraries the tests load, then runs every test: the
 //! workspace's
 //! unit and integration tests under cargo-nextest (faster, one process per test, clearer
 //! output) and the doc tests, which nextest cannot run, under `cargo test --doc`.
@@ -62,8 +62,10 @@ pub(crate) fn lint() -> anyhow::Result<()> {
 /// Installs what the tests use and a fresh machine lacks; returns the environment variables
 /// that tell the tests where it is.
 fn install_missing_tools() -> anyhow::Result<Vec<(&'static str, std::path::PathBuf)>> {
-    Ok(vec![
+    let mut envs = vec![
         ("ECSIM_PQ", tools::PQ.ensure()?),
         ("ECSIM_TANSU", tools::TANSU.ensure()?),
-    ])
+    ];
+    envs.extend(crate::clients::ensure()?);
+    Ok(envs)
 }

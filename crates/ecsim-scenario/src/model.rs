@@ -22,6 +22,9 @@ pub struct Scenario {
     pub seed: u64,
     /// The wall-clock instant the simulation starts at.
     pub epoch: Timestamp,
+    /// `epoch = "now"` (or `--epoch now`): the replay's own start is the epoch, so that in real
+    /// time record timestamps are the wall clock's; [`crate::driver::run`] sets `epoch` then.
+    pub epoch_now: bool,
     /// How fast simulated time runs.
     pub speed: Speed,
     /// `[scenario] user`: who makes the requests a step does not attribute to someone else

@@ -131,7 +131,7 @@ pub(crate) struct RunArgs {
     /// Where time starts, replacing the scenario's epoch: an RFC 3339 instant in UTC
     /// (2025-06-15T12:00:00Z), or "now" for today's timestamps.
     #[arg(long, value_name = "WHEN", value_parser = parse_epoch)]
-    pub(crate) epoch: Option<ecsim_core::clock::Timestamp>,
+    pub(crate) epoch: Option<Epoch>,
 
     /// Write the summary as JSON: to FILE, or to stderr when FILE is "-" or absent.
     #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "-")]
@@ -156,11 +156,23 @@ pub(crate) struct RunArgs {
     pub(crate) quiet: bool,
 }
 
-fn parse_epoch(text: &str) -> Result<ecsim_core::clock::Timestamp, String> {
-    ecsim_scenario::parse_epoch(text).ok_or_else(|| {
-        "the epoch is \"now\" or an RFC 3339 instant in UTC, such as 2025-06-15T12:00:00Z"
-            .to_owned()
-    })
+/// `--epoch`: "now" (the replay's start) or an instant.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Epoch {
+    Now,
+    At(ecsim_core::clock::Timestamp),
+}
+
+fn parse_epoch(text: &str) -> Result<Epoch, String> {
+    if text.trim() == "now" {
+        return Ok(Epoch::Now);
+    }
+    ecsim_scenario::parse_epoch(text)
+        .map(Epoch::At)
+        .ok_or_else(|| {
+            "the epoch is \"now\" or an RFC 3339 instant in UTC, such as 2025-06-15T12:00:00Z"
+                .to_owned()
+        })
 }
 
 fn parse_speed(text: &str) -> Result<f64, String> {

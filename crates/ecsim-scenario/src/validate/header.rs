@@ -25,6 +25,9 @@ impl Checker<'_> {
             }
             Some(seed) => *seed.get_ref() as u64,
         };
+        let epoch_now = raw.epoch.as_ref().is_some_and(
+            |epoch| matches!(epoch.get_ref(), Value::String(text) if text.trim() == "now"),
+        );
         let epoch = match &raw.epoch {
             None => DEFAULT_EPOCH,
             Some(epoch) => {
@@ -129,6 +132,7 @@ impl Checker<'_> {
             description: raw.description.unwrap_or_default(),
             seed,
             epoch,
+            epoch_now,
             speed,
             user,
             first_run_number,

@@ -20,7 +20,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 use crate::{
-    cli::RunArgs,
+    cli::{Epoch, RunArgs},
     commands::{broker::serve_until_interrupted, kafka::settings, validate::width},
     exit::CliError,
     print::JsonLines,
@@ -71,8 +71,13 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
     if let Some(seed) = args.seed {
         scenario.seed = seed;
     }
-    if let Some(epoch) = args.epoch {
-        scenario.epoch = epoch;
+    match args.epoch {
+        Some(Epoch::Now) => scenario.epoch_now = true,
+        Some(Epoch::At(epoch)) => {
+            scenario.epoch = epoch;
+            scenario.epoch_now = false;
+        }
+        None => {}
     }
     if let Some(speed) = args.speed {
         scenario.speed = if speed == 0.0 {

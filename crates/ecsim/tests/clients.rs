@@ -1,0 +1,299 @@
+//! Consumers written with the clients people use — kafkajs, confluent-kafka, kafka-python — each
+//! with its default settings, in a consumer group started before the run, read a live,
+//! real-time run (`ecsim run scenarios/consumer-test.toml --brokers …`) from the embedded broker
+//! and from tansu: every message ecsim published, with its key and value bytes, in per-key
+//! order, decodable with ALICE's schema.
+//!
+//! The clients are installed by `cargo xtask test` (`tests/clients/`, pinned), which says where
+//! with `ECSIM_CLIENTS`, `ECSIM_NODE` and `ECSIM_PYTHON`. Without them a test is skipped with a
+//! message — except in CI (`CI` set), where it fails.
+
+use std::{
+    collections::BTreeMap,
+    io::{BufRead as _, BufReader, Write as _},
+    path::PathBuf,
+    process::{Child, ChildStdin, Command, Stdio},
+    sync::mpsc,
+    thread,
+    time::{Duration, Instant},
+};
+
+use ecsim_e2e::brokers::Broker;
+use ecsim_kafka::TopicLayout;
+use serde_json::Value;
+
+const SCENARIO: &str = "../../scenarios/consumer-test.toml";
+/// Long enough for a client to join its group on a loaded machine; the wait ends as soon as
+/// the client says it is ready.
+const READY_TIMEOUT: Duration = Duration::from_secs(90);
+const DONE_TIMEOUT: Duration = Duration::from_secs(120);
+
+#[derive(Debug, Clone, Copy)]
+enum Client {
+    Kafkajs,
+    ConfluentKafka,
+    KafkaPython,
+}
+
+impl Client {
+    /// The program and script, or `None` when the clients are not installed.
+    fn command(self) -> Option<Command> {
+        let dir = PathBuf::from(std::env::var_os("ECSIM_CLIENTS")?);
+        let (program, script) = match self {
+            Client::Kafkajs => (std::env::var_os("ECSIM_NODE")?, "kafkajs_consumer.js"),
+            Client::ConfluentKafka => (std::env::var_os("ECSIM_PYTHON")?, "confluent_consumer.py"),
+            Client::KafkaPython => (
+                std::env::var_os("ECSIM_PYTHON")?,
+                "kafka_python_consumer.py",
+            ),
+        };
+        let mut command = Command::new(program);
+        command.arg(dir.join(script)).current_dir(dir);
+        Some(command)
+    }
+}
+
+/// A client consumer running, its JSON lines arriving on a channel.
+struct Consumer {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: mpsc::Receiver<Value>,
+}
+
+impl Consumer {
+    #[allow(clippy::print_stdout)] // a skipped test says why, in the test's output
+    fn start(client: Client, bootstrap: &str, group: &str, topics: &[String]) -> Option<Self> {
+        let Some(mut command) = client.command() else {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "the client tests' clients are not installed and CI must run them: run `cargo xtask test`"
+            );
+            println!("skipped: {client:?} is not installed (run `cargo xtask test`)");
+            return None;
+        };
+        let mut child = command
+            .env("ECSIM_BOOTSTRAP", bootstrap)
+            .env("ECSIM_GROUP", group)
+            .env("ECSIM_TOPICS", topics.join(","))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|error| panic!("starting the {client:?} consumer: {error}"));
+        let stdout = child.stdout.take().expect("piped");
+        let (send, lines) = mpsc::channel();
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let value = serde_json::from_str(&line).unwrap_or_else(|error| {
+                    panic!("not a JSON line from the client ({error}): {line}")
+                });
+                if send.send(value).is_err() {
+                    return;
+                }
+            }
+        });
+        Some(Self {
+            stdin: child.stdin.take(),
+            child,
+            lines,
+        })
+    }
+
+    /// The next line, within what is left of `deadline`.
+    fn next(&self, deadline: Instant, waiting_for: &str) -> Value {
+        let left = deadline.saturating_duration_since(Instant::now());
+        self.lines
+            .recv_timeout(left)
+            .unwrap_or_else(|_| panic!("the consumer did not send {waiting_for} in time"))
+    }
+}
+
+impl Drop for Consumer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A message as the run printed it: topic, key (`--print`'s rendering), decoded value.
+type Printed = (String, Value, Value);
+
+/// Runs the scenario in real time against `bootstrap`; returns what it printed.
+fn run_scenario(bootstrap: &str) -> Vec<Printed> {
+    let output = Command::new(env!("CARGO_BIN_EXE_ecsim"))
+        .args(["run", SCENARIO, "--brokers", bootstrap, "--print"])
+        .output()
+        .expect("ecsim runs");
+    assert!(
+        output.status.success(),
+        "the run failed ({}): {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout)
+        .expect("UTF-8")
+        .lines()
+        .map(|line| {
+            let mut value: Value = serde_json::from_str(line).expect("a JSON line");
+            (
+                value["topic"].as_str().expect("a topic").to_owned(),
+                value["key"].take(),
+                value["value"].take(),
+            )
+        })
+        .collect()
+}
+
+/// A received message rendered as `--print` renders it (the value decoded with ALICE's
+/// schema), with its record timestamp and reception time.
+fn render(message: &Value) -> (Printed, i64, i64) {
+    let topic = message["topic"].as_str().expect("topic");
+    let bytes = |field: &str| {
+        message[field].as_str().map(|hex| {
+            (0..hex.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex"))
+                .collect::<Vec<u8>>()
+        })
+    };
+    let message_type = ecsim_proto::topics::message_type_for_topic(topic)
+        .unwrap_or_else(|| panic!("a topic ecsim does not write: {topic}"));
+    let value = bytes("value").expect("a value");
+    let line = ecsim_core::publish::json_line(topic, bytes("key").as_deref(), &value, message_type);
+    let mut line: Value = serde_json::from_str(&line).expect("JSON");
+    assert!(
+        line["value"].get("undecodable").is_none(),
+        "{topic}: a value ALICE's schema cannot decode: {}",
+        line["value"]
+    );
+    (
+        (topic.to_owned(), line["key"].take(), line["value"].take()),
+        message["timestamp"].as_i64().expect("timestamp"),
+        message["received"].as_i64().expect("received"),
+    )
+}
+
+/// (topic, key) → values in order.
+fn per_key(messages: impl IntoIterator<Item = Printed>) -> BTreeMap<(String, String), Vec<Value>> {
+    let mut per_key: BTreeMap<(String, String), Vec<Value>> = BTreeMap::new();
+    for (topic, key, value) in messages {
+        per_key
+            .entry((topic, key.to_string()))
+            .or_default()
+            .push(value);
+    }
+    per_key
+}
+
+/// The test: a consumer group of one `client` started before a real-time run on `broker`
+/// receives every message of the run, as published, in per-key order.
+fn consume_a_live_run(client: Client, broker: Option<Broker>) {
+    let Some(broker) = broker else {
+        return; // Broker::tansu() said why.
+    };
+    let bootstrap = broker.bootstrap();
+    let topics = ecsim_proto::topics::all_known();
+    // The topics exist before the consumer subscribes, as ecsim's do on AliECS's brokers.
+    drop(broker.publisher(TopicLayout::default(), &topics, Duration::from_secs(30)));
+    let group = format!("ecsim-client-test-{client:?}-{}", broker.name()).to_lowercase();
+    let Some(mut consumer) = Consumer::start(client, &bootstrap, &group, &topics) else {
+        return;
+    };
+    let ready = consumer.next(Instant::now() + READY_TIMEOUT, "{\"ready\":true}");
+    assert_eq!(ready["ready"], true, "{ready}");
+
+    let published = run_scenario(&bootstrap);
+    let stdin = consumer.stdin.as_mut().expect("piped");
+    writeln!(stdin, "{}", published.len()).expect("the consumer reads its stdin");
+
+    let deadline = Instant::now() + DONE_TIMEOUT;
+    let mut received = Vec::new();
+    loop {
+        let line = consumer.next(deadline, "every message");
+        if let Some(done) = line.get("done") {
+            assert_eq!(done.as_u64(), Some(published.len() as u64));
+            break;
+        }
+        received.push(render(&line));
+    }
+    let status = consumer.child.wait().expect("the consumer exits");
+    assert!(status.success(), "the {client:?} consumer failed: {status}");
+
+    assert_eq!(
+        received.len(),
+        published.len(),
+        "{client:?} on {}: every message, once",
+        broker.name()
+    );
+    let got = per_key(received.iter().map(|(printed, _, _)| printed.clone()));
+    let want = per_key(published);
+    assert_eq!(got.len(), want.len(), "the same (topic, key) pairs");
+    for (key, values) in &want {
+        assert_eq!(
+            got.get(key),
+            Some(values),
+            "{client:?} on {}: {key:?} in the order published",
+            broker.name()
+        );
+    }
+    // With epoch "now", record timestamps are today's: what a consumer filtering by time needs.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_millis() as i64;
+    for (_, timestamp, _) in &received {
+        assert!(
+            (now - timestamp).abs() < 10 * 60 * 1000,
+            "a timestamp of today: {timestamp}"
+        );
+    }
+    print_latency(client, &broker, &received);
+}
+
+/// The delay from the record's timestamp (the moment the core published it, in real time) to
+/// the client handing it over, for the benchmark notes; not asserted (timing is for
+/// benchmarks, not tests).
+#[allow(clippy::print_stdout)] // in the test's output, for the benchmark notes
+fn print_latency(client: Client, broker: &Broker, received: &[(Printed, i64, i64)]) {
+    let mut delays: Vec<i64> = received.iter().map(|(_, sent, got)| got - sent).collect();
+    delays.sort_unstable();
+    let at = |q: f64| delays[((delays.len() - 1) as f64 * q) as usize];
+    println!(
+        "{client:?} on {}: {} messages, record timestamp → delivered p50 {} ms, p99 {} ms, max {} ms",
+        broker.name(),
+        delays.len(),
+        at(0.5),
+        at(0.99),
+        at(1.0)
+    );
+}
+
+#[test]
+fn kafkajs_consumes_a_live_run_from_the_embedded_broker() {
+    consume_a_live_run(Client::Kafkajs, Some(Broker::embedded()));
+}
+
+#[test]
+fn kafkajs_consumes_a_live_run_from_tansu() {
+    consume_a_live_run(Client::Kafkajs, Broker::tansu());
+}
+
+#[test]
+fn confluent_kafka_consumes_a_live_run_from_the_embedded_broker() {
+    consume_a_live_run(Client::ConfluentKafka, Some(Broker::embedded()));
+}
+
+#[test]
+fn confluent_kafka_consumes_a_live_run_from_tansu() {
+    consume_a_live_run(Client::ConfluentKafka, Broker::tansu());
+}
+
+#[test]
+fn kafka_python_consumes_a_live_run_from_the_embedded_broker() {
+    consume_a_live_run(Client::KafkaPython, Some(Broker::embedded()));
+}
+
+#[test]
+fn kafka_python_consumes_a_live_run_from_tansu() {
+    consume_a_live_run(Client::KafkaPython, Broker::tansu());
+}

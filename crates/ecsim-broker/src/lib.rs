@@ -9,13 +9,13 @@
 //! 5 MiB without a word. This broker is written for those clients:
 //!
 //! - **the protocol** is [`kafka_protocol`]'s (a well-kept crate generated from Kafka's own
-//!   message definitions), at the versions [`dispatch::SUPPORTED`] lists, so every mainstream
+//!   message definitions), at the versions `dispatch::SUPPORTED` lists, so every mainstream
 //!   client negotiates a version it speaks;
 //! - **a waiting fetch is answered as soon as a record is appended**, not at its `MaxWait`;
 //! - **consumer groups** follow Kafka's classic protocol, with a short initial delay and
-//!   LeaveGroup taking effect at once ([`group`]);
+//!   LeaveGroup taking effect at once (`group/`);
 //! - **offsets by timestamp** (ListOffsets) are exact;
-//! - **nothing is dropped**: no retention limit ([`log`]).
+//! - **nothing is dropped**: no retention limit (`log.rs`).
 //!
 //! What it does not do, by design: replication (one node, id 1), transactions, quotas,
 //! authentication, TLS, persistence, compaction, the old message formats (magic 0 and 1), the

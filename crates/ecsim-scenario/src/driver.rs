@@ -274,6 +274,18 @@ pub async fn run(
     progress: Arc<dyn Progress>,
 ) -> Result<Report, ReplayError> {
     let started = Instant::now();
+    let resolved;
+    let scenario = if scenario.epoch_now {
+        // Now, not when the file was read: connecting to a broker and loading plugins came
+        // between, and real-time timestamps should be the wall clock's.
+        resolved = Scenario {
+            epoch: ecsim_core::clock::Timestamp::system_now(),
+            ..scenario.clone()
+        };
+        &resolved
+    } else {
+        scenario
+    };
     let tally = Arc::new(Tally::new(publisher));
     let clock = match scenario.speed {
         Speed::Virtual => Clock::virtual_time(scenario.epoch),

@@ -9,6 +9,10 @@
 use std::{
     collections::BTreeMap,
     ops::ControlFlow,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -16,6 +20,7 @@ use rdkafka::{
     ClientContext, Message as _, Offset, TopicPartitionList,
     consumer::{BaseConsumer, Consumer as _, ConsumerContext},
     error::KafkaError,
+    message::Headers as _,
 };
 
 use crate::settings::Settings;
@@ -39,6 +44,8 @@ pub struct ReadOptions {
     pub to_end: bool,
     /// How long to wait for the cluster's metadata.
     pub timeout: Duration,
+    /// Stop when this becomes true (set from a signal handler, say); checked between polls.
+    pub stop: Option<Arc<AtomicBool>>,
 }
 
 /// A message read from a topic.
@@ -56,6 +63,8 @@ pub struct Received {
     pub value: Vec<u8>,
     /// The record's timestamp, in ms, if it has one.
     pub timestamp_ms: Option<i64>,
+    /// The record's headers, in order (AliECS sends none).
+    pub headers: Vec<(String, Option<Vec<u8>>)>,
 }
 
 /// Why topics could not be read.
@@ -237,6 +246,10 @@ pub fn read(
     let mut last_refresh = Instant::now();
     loop {
         if options.count.is_some_and(|count| read >= count)
+            || options
+                .stop
+                .as_ref()
+                .is_some_and(|stop| stop.load(Ordering::Relaxed))
             || (options.to_end && reader.at_end() && last_message.elapsed() >= SETTLE)
             || options
                 .idle
@@ -261,6 +274,15 @@ pub fn read(
                     key: message.key().map(<[u8]>::to_vec),
                     value: message.payload().map(<[u8]>::to_vec).unwrap_or_default(),
                     timestamp_ms: message.timestamp().to_millis(),
+                    headers: message
+                        .headers()
+                        .map(|headers| {
+                            headers
+                                .iter()
+                                .map(|h| (h.key.to_owned(), h.value.map(<[u8]>::to_vec)))
+                                .collect()
+                        })
+                        .unwrap_or_default(),
                 };
                 reader.positions.insert(
                     (received.topic.clone(), received.partition),

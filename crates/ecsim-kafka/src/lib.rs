@@ -6,7 +6,9 @@
 //!   ([`accounting`]);
 //! - [`embedded`]: the in-process broker used when no broker is given;
 //! - [`consumer`]: reading topics back without joining anyone's consumer group, for
-//!   `ecsim tail` and `ecsim verify`;
+//!   `ecsim tail`, `ecsim verify` and `ecsim record`;
+//! - [`recording`]: the JSON-lines format of `ecsim record`, `ecsim replay` and
+//!   `ecsim run --record`;
 //! - [`baseline`]: a bare producer, the ceiling the benchmarks compare the publisher with.
 //!
 //! This is the only crate of the workspace that links librdkafka.
@@ -17,6 +19,7 @@ pub mod consumer;
 pub mod embedded;
 mod handoff;
 pub mod publisher;
+pub mod recording;
 pub mod settings;
 
 pub use accounting::{DeliveryReport, TopicDelivery};

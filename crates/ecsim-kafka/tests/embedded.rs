@@ -34,6 +34,7 @@ fn read_all(brokers: &str, topics: &[&str]) -> Vec<Received> {
         idle: Some(Duration::from_secs(10)),
         to_end: true,
         timeout: Duration::from_secs(10),
+        stop: None,
     };
     let mut received = Vec::new();
     read(&options, |message| {
@@ -213,6 +214,7 @@ fn reading_without_a_broker_says_so() {
         idle: None,
         to_end: false,
         timeout: Duration::from_secs(1),
+        stop: None,
     };
     let error = read(&options, |_| ControlFlow::Continue(())).unwrap_err();
     assert!(error.to_string().contains("--brokers"), "{error}");

@@ -70,6 +70,13 @@ pub(crate) enum Command {
     Tail(TailArgs),
     /// Check a scenario's expectations against what a broker holds.
     Verify(VerifyArgs),
+    /// Capture what a broker's topics hold and receive into a file, one JSON line per record
+    /// (topic, partition, offset, timestamp, key, headers, value bytes, and the value decoded
+    /// for people), until Ctrl-C or a stop condition.
+    Record(RecordArgs),
+    /// Publish a recording (from `ecsim record` or `ecsim run --record`) again: the same keys,
+    /// value bytes and per-key order, at the recorded pace (or --speed).
+    Replay(ReplayArgs),
     /// Check scenario files and report every problem, with file:line:column.
     Validate {
         /// The scenario files.
@@ -136,6 +143,10 @@ pub(crate) struct RunArgs {
     /// Write the summary as JSON: to FILE, or to stderr when FILE is "-" or absent.
     #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "-")]
     pub(crate) summary_json: Option<PathBuf>,
+
+    /// Also write every published record to FILE in `ecsim record`'s format, for `ecsim replay`.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) record: Option<PathBuf>,
 
     #[command(flatten)]
     pub(crate) kafka: ProducerArgs,
@@ -258,6 +269,59 @@ pub(crate) struct TailArgs {
     /// Decode every value as this type instead of choosing by topic, e.g. events.Event.
     #[arg(long = "type", value_name = "TYPE")]
     pub(crate) message_type: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RecordArgs {
+    #[command(flatten)]
+    pub(crate) kafka: ConsumerArgs,
+
+    /// Topics to record: names or patterns with * (repeatable) [default: aliecs.* and dip.lhc.beam_mode].
+    #[arg(long = "topic", value_name = "PATTERN")]
+    pub(crate) topics: Vec<String>,
+
+    /// Write the recording here (JSON lines); "-" for stdout.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub(crate) output: PathBuf,
+
+    /// Only what arrives from now on, not what the topics already hold.
+    #[arg(long, conflicts_with = "to_end")]
+    pub(crate) from_now: bool,
+
+    /// Stop once what the topics held when recording started is recorded.
+    #[arg(long)]
+    pub(crate) to_end: bool,
+
+    /// Stop after N records.
+    #[arg(long, value_name = "N")]
+    pub(crate) count: Option<u64>,
+
+    /// Stop when no record arrives for this long (default: until Ctrl-C).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub(crate) idle: Option<std::time::Duration>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ReplayArgs {
+    /// The recording: JSON lines from `ecsim record` or `ecsim run --record`.
+    pub(crate) recording: PathBuf,
+
+    #[command(flatten)]
+    pub(crate) kafka: ProducerArgs,
+
+    /// Pace: 1 keeps the recorded one (default), 10 is ten times faster, 0 as fast as
+    /// possible. Timestamps are not changed by the pace.
+    #[arg(long, value_name = "X", default_value_t = 1.0, value_parser = parse_speed)]
+    pub(crate) speed: f64,
+
+    /// Shift every timestamp so that the first record is stamped at this instant ("now", or
+    /// RFC 3339 in UTC), the others keeping their distance to it [default: as recorded].
+    #[arg(long, value_name = "WHEN", value_parser = parse_epoch)]
+    pub(crate) epoch: Option<Epoch>,
+
+    /// Print every record as a JSON line on stdout as it is published.
+    #[arg(long)]
+    pub(crate) print: bool,
 }
 
 #[derive(Debug, Args)]

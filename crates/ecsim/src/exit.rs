@@ -72,7 +72,7 @@ impl Exit {
                 "invalid input: a scenario file with problems, bytes that do not decode, an unknown message type or topic"
             }
             Exit::ExpectationsFailed => "a scenario's expectations do not hold (`run`, `verify`)",
-            Exit::Undelivered => "messages were not delivered to the broker (`run`)",
+            Exit::Undelivered => "messages were not delivered to the broker (`run`, `replay`)",
             Exit::Plugin => {
                 "a plugin library was refused, or one of its plugins did not start (`run`, `plugin inspect`)"
             }
@@ -144,6 +144,18 @@ pub(crate) enum CliError {
     /// nothing in it to act on.
     #[error("{0}")]
     InvalidInput(String),
+    /// A line of a recording that cannot be replayed (`replay`).
+    #[error(
+        "{file}:{line}: {cause}; a line is a JSON object with at least topic and value_hex, as `ecsim record` writes it"
+    )]
+    Recording {
+        /// The recording.
+        file: String,
+        /// The line's number, from 1.
+        line: usize,
+        /// What is wrong with it (in the message, so not also a `source()`).
+        cause: ecsim_kafka::recording::LineError,
+    },
     /// Scenario files that could not be read (`validate`).
     #[error("{count} file(s) could not be read")]
     Unreadable {
@@ -202,6 +214,7 @@ impl CliError {
             CliError::Settings(_)
             | CliError::Decode(_)
             | CliError::InvalidInput(_)
+            | CliError::Recording { .. }
             | CliError::ScenariosInvalid { .. } => Exit::InvalidInput,
             CliError::Undelivered { .. } => Exit::Undelivered,
             CliError::ExpectationsFailed { .. } => Exit::ExpectationsFailed,

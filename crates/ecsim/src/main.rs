@@ -33,6 +33,8 @@ fn main() -> ExitCode {
         cli::Command::Broker { port, partitions } => commands::broker::run(port, partitions),
         cli::Command::Tail(args) => commands::tail::run(&args),
         cli::Command::Verify(args) => commands::verify::run(&args),
+        cli::Command::Record(args) => commands::record::run(&args),
+        cli::Command::Replay(args) => commands::replay::run(&args),
         cli::Command::Decode(args) => commands::decode::run(&args),
         cli::Command::Plugin(cli::PluginCommand::Inspect { library, json }) => {
             commands::plugin::inspect(&library, json)

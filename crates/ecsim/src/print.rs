@@ -1,35 +1,60 @@
-//! `--print`: every published record as one JSON line on stdout, as it is published.
+//! `--print`: every published record as one JSON line on stdout, as it is published; and
+//! `--record FILE`: the same records in the recording format (`ecsim_kafka::recording`).
 //!
 //! Lines are written through a buffer, so printing costs little on the simulation's path. When
 //! stdout goes away (`ecsim run … --print | head`), printing stops quietly and the replay goes
 //! on; any other write error is reported at the end.
 
 use std::{
-    io::{self, BufWriter, Stdout, Write as _},
+    io::{self, BufWriter, Write as _},
     sync::Mutex,
 };
 
 use ecsim_core::publish::{Publisher, Record};
 
-/// Prints records as JSON lines.
+/// Which line a record becomes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Format {
+    /// `{"topic","key","type","value"}`, as `ecsim tail` prints.
+    Print,
+    /// The recording format of `ecsim record`.
+    Recording,
+}
+
+/// Writes records as JSON lines.
 #[derive(Debug)]
 pub(crate) struct JsonLines {
     state: Mutex<State>,
+    format: Format,
 }
 
-#[derive(Debug)]
 struct State {
-    out: BufWriter<Stdout>,
+    out: BufWriter<Box<dyn io::Write + Send>>,
     error: Option<io::Error>,
+}
+
+impl std::fmt::Debug for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("State")
+            .field("buffered", &self.out.buffer().len())
+            .field("error", &self.error)
+            .finish()
+    }
 }
 
 impl JsonLines {
     pub(crate) fn stdout() -> Self {
+        Self::to(Box::new(io::stdout()), Format::Print)
+    }
+
+    /// Records to `out` in `format`.
+    pub(crate) fn to(out: Box<dyn io::Write + Send>, format: Format) -> Self {
         Self {
             state: Mutex::new(State {
-                out: BufWriter::with_capacity(1 << 16, io::stdout()),
+                out: BufWriter::with_capacity(1 << 16, out),
                 error: None,
             }),
+            format,
         }
     }
 
@@ -60,7 +85,10 @@ impl Publisher for JsonLines {
         if state.error.is_some() {
             return;
         }
-        let line = record.to_json_line();
+        let line = match self.format {
+            Format::Print => record.to_json_line(),
+            Format::Recording => ecsim_kafka::recording::Recorded::from_record(&record).to_line(),
+        };
         if let Err(error) = writeln!(state.out, "{line}") {
             state.error = Some(error);
         }

@@ -766,6 +766,7 @@ fn a_broker_gone_mid_run_gives_exit_5_and_a_report_that_claims_only_what_the_bro
         idle: Some(std::time::Duration::from_secs(30)),
         to_end: true,
         timeout: std::time::Duration::from_secs(20),
+        stop: None,
     };
     let mut on_broker = 0_u64;
     read(&options, |_| {

@@ -40,6 +40,7 @@ fn read_back(bootstrap: &str, topics: &[&str]) -> Vec<Received> {
         idle: Some(Duration::from_secs(30)),
         to_end: true,
         timeout: TIMEOUT,
+        stop: None,
     };
     let mut received = Vec::new();
     read(&options, |message| {

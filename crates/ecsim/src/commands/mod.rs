@@ -5,6 +5,8 @@ pub(crate) mod broker;
 pub(crate) mod decode;
 pub(crate) mod kafka;
 pub(crate) mod plugin;
+pub(crate) mod record;
+pub(crate) mod replay;
 pub(crate) mod run;
 pub(crate) mod tail;
 pub(crate) mod validate;

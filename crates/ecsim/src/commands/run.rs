@@ -14,16 +14,20 @@ use ecsim_core::{
     plugin::IntegrationPlugin,
     publish::{FanOut, Publisher},
 };
-use ecsim_kafka::{DeliveryReport, EmbeddedBroker, KafkaPublisher, TopicLayout};
+use ecsim_kafka::DeliveryReport;
 use ecsim_scenario::{LoadError, Report, Speed, driver, expect};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 use crate::{
     cli::{Epoch, RunArgs},
-    commands::{broker::serve_until_interrupted, kafka::settings, validate::width},
+    commands::{
+        broker::serve_until_interrupted,
+        kafka::{announce, open_publisher},
+        validate::width,
+    },
     exit::CliError,
-    print::JsonLines,
+    print::{Format, JsonLines},
 };
 
 /// A progress bar on stderr, cleared when the replay is over.
@@ -98,32 +102,7 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
 
     // Where the messages go: the cluster given, else a broker of our own.
     let kafka_args = &args.kafka;
-    let settings = settings(
-        kafka_args.brokers.as_deref(),
-        kafka_args.producer_config.as_deref(),
-        &kafka_args.properties,
-    )?;
-    let layout = TopicLayout {
-        partitions: kafka_args.partitions,
-        replication: kafka_args.replication_factor,
-    };
-    let external = settings.bootstrap_servers().is_some();
-    let topics = topics_to_create(plugin_topics, !external);
-    let (kafka, embedded) = if external {
-        let kafka =
-            KafkaPublisher::connect(&settings, layout, &topics, kafka_args.connect_timeout)?;
-        (Arc::new(kafka), None)
-    } else {
-        let broker = Arc::new(EmbeddedBroker::start(args.port)?);
-        let kafka = KafkaPublisher::embedded(
-            Arc::clone(&broker),
-            &settings,
-            layout,
-            &topics,
-            kafka_args.connect_timeout,
-        )?;
-        (Arc::new(kafka), Some(broker))
-    };
+    let (kafka, embedded) = open_publisher(kafka_args, args.port, plugin_topics)?;
     let broker_address = kafka.brokers().to_owned();
     if args.serve
         && let Some(broker) = &embedded
@@ -132,11 +111,22 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
     }
 
     let printer = args.print.then(|| Arc::new(JsonLines::stdout()));
+    let recorder = match &args.record {
+        Some(path) => {
+            let file = std::fs::File::create(path)
+                .with_context(|| format!("creating the recording {}", path.display()))?;
+            Some(Arc::new(JsonLines::to(Box::new(file), Format::Recording)))
+        }
+        None => None,
+    };
     let collector = (!scenario.expectations.is_empty())
         .then(|| Arc::new(expect::Collector::new(&scenario.expectations)));
     let mut outputs: Vec<Arc<dyn Publisher>> = vec![kafka.clone()];
     if let Some(printer) = &printer {
         outputs.push(printer.clone());
+    }
+    if let Some(recorder) = &recorder {
+        outputs.push(recorder.clone());
     }
     if let Some(collector) = &collector {
         outputs.push(collector.clone());
@@ -172,6 +162,11 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
     let delivery = kafka.finish(kafka_args.flush_timeout);
     if let Some(printer) = &printer {
         printer.finish().context("writing to stdout")?;
+    }
+    if let (Some(recorder), Some(path)) = (&recorder, &args.record) {
+        recorder
+            .finish()
+            .with_context(|| format!("writing the recording {}", path.display()))?;
     }
     let outcomes = match &collector {
         Some(collector) => expect::check(
@@ -259,65 +254,4 @@ fn status(
         });
     }
     Ok(())
-}
-
-/// Tells a script where the served broker is, on stdout before anything else: the address
-/// alone (as `ecsim broker` prints it), or with `--print` a JSON line of its own,
-/// `{"broker":"127.0.0.1:PORT"}`, so that every line of stdout stays JSON.
-fn announce(address: &str, print: bool) -> std::io::Result<()> {
-    use std::io::Write as _;
-    let mut stdout = std::io::stdout().lock();
-    if print {
-        writeln!(stdout, "{}", serde_json::json!({ "broker": address }))?;
-    } else {
-        writeln!(stdout, "{address}")?;
-    }
-    stdout.flush()
-}
-
-/// The topics made before the first message: what the run's plugins may write and, on the
-/// embedded broker, every AliECS topic besides, as `ecsim broker` makes them — so that a
-/// consumer finds the same topics whether it reads `ecsim broker` or `ecsim run --serve`. A
-/// cluster given with `--brokers` gets only the run's topics.
-fn topics_to_create(plugin_topics: Vec<String>, embedded: bool) -> Vec<String> {
-    if !embedded {
-        return plugin_topics;
-    }
-    let mut topics = ecsim_proto::topics::all_known();
-    for topic in plugin_topics {
-        if !topics.contains(&topic) {
-            topics.push(topic);
-        }
-    }
-    topics
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_embedded_broker_gets_every_aliecs_topic_and_the_runs_own() {
-        let run = vec![
-            "aliecs.core".to_owned(),
-            "aliecs.integrated_service.logbook".to_owned(),
-        ];
-        let embedded = topics_to_create(run.clone(), true);
-        let broker = ecsim_proto::topics::all_known();
-        assert_eq!(
-            &embedded[..broker.len()],
-            broker.as_slice(),
-            "ecsim broker's, first"
-        );
-        assert_eq!(
-            embedded[broker.len()..],
-            ["aliecs.integrated_service.logbook".to_owned()],
-            "then a library's, once"
-        );
-        assert_eq!(
-            topics_to_create(run.clone(), false),
-            run,
-            "a cluster gets the run's"
-        );
-    }
 }

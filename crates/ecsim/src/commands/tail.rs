@@ -44,6 +44,7 @@ pub(crate) fn run(args: &TailArgs) -> Result<(), CliError> {
         idle: args.idle,
         to_end: false,
         timeout: kafka.connect_timeout,
+        stop: None,
     };
     let mut stdout = io::BufWriter::new(io::stdout().lock());
     let mut write_error = None;

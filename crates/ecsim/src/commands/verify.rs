@@ -52,6 +52,7 @@ pub(crate) fn run(args: &VerifyArgs) -> Result<(), CliError> {
         idle: None,
         to_end: true,
         timeout: kafka.connect_timeout,
+        stop: None,
     };
     let mut observed = Vec::new();
     read(&options, |message| {

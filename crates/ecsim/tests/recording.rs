@@ -1,0 +1,209 @@
+//! `ecsim record`, `ecsim replay` and `ecsim run --record`, through the binary, on real
+//! brokers (the embedded one, in this process): a stream recorded, replayed into another
+//! broker and recorded again is the same records — topics, keys, value bytes, per-key order,
+//! distances in time.
+
+use std::{
+    collections::BTreeMap,
+    path::Path,
+    process::{Command, Output},
+};
+
+use ecsim_e2e::brokers::Broker;
+use ecsim_kafka::recording::Recorded;
+
+const PHYSICS: &str = "../../scenarios/physics-run.toml";
+
+fn ecsim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ecsim"))
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("ecsim runs")
+}
+
+fn succeed(args: &[&str]) -> Output {
+    let output = ecsim(args);
+    assert!(
+        output.status.success(),
+        "ecsim {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+fn read(path: &Path) -> Vec<Recorded> {
+    std::fs::read_to_string(path)
+        .expect("the recording")
+        .lines()
+        .map(|line| Recorded::parse(line).expect("a recorded line"))
+        .collect()
+}
+
+/// Everything a broker holds, recorded.
+fn record(broker: &Broker, path: &Path) -> Vec<Recorded> {
+    let out = path.to_str().expect("a UTF-8 path");
+    succeed(&[
+        "record",
+        "--brokers",
+        &broker.bootstrap(),
+        "--to-end",
+        "-o",
+        out,
+    ]);
+    read(path)
+}
+
+/// (topic, key) → (value, distance in ms from the first record of the recording), in order.
+type PerKey = BTreeMap<(String, Option<String>), Vec<(String, i64)>>;
+
+fn per_key(records: &[Recorded]) -> PerKey {
+    let first = records
+        .iter()
+        .filter_map(|r| r.timestamp)
+        .min()
+        .expect("timestamps");
+    let mut per_key = PerKey::new();
+    for r in records {
+        per_key
+            .entry((r.topic.clone(), r.key_hex.clone()))
+            .or_default()
+            .push((
+                r.value_hex.clone(),
+                r.timestamp.expect("a timestamp") - first,
+            ));
+    }
+    per_key
+}
+
+#[test]
+fn record_replay_record_gives_the_same_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let (first, second) = (Broker::embedded(), Broker::embedded());
+    let published = dir.path().join("published.jsonl");
+    succeed(&[
+        "run",
+        PHYSICS,
+        "--brokers",
+        &first.bootstrap(),
+        "--record",
+        published.to_str().expect("a UTF-8 path"),
+    ]);
+    let recorded = record(&first, &dir.path().join("first.jsonl"));
+    assert_eq!(
+        recorded.len(),
+        403,
+        "the physics run publishes 403 messages"
+    );
+    assert!(
+        recorded
+            .iter()
+            .all(|r| r.partition.is_some() && r.offset.is_some())
+    );
+    // What the run wrote is what the broker holds.
+    assert_eq!(per_key(&read(&published)), per_key(&recorded));
+
+    let replayed = dir.path().join("first.jsonl");
+    let replay = succeed(&[
+        "replay",
+        replayed.to_str().expect("a UTF-8 path"),
+        "--brokers",
+        &second.bootstrap(),
+        "--speed",
+        "0",
+    ]);
+    let stderr = String::from_utf8_lossy(&replay.stderr);
+    assert!(stderr.contains("replayed 403 records"), "{stderr}");
+    let again = record(&second, &dir.path().join("second.jsonl"));
+    assert_eq!(again.len(), recorded.len());
+    assert_eq!(
+        per_key(&again),
+        per_key(&recorded),
+        "same keys, values, per-key order and distances in time"
+    );
+    let exact = |records: &[Recorded]| -> Vec<Option<i64>> {
+        records.iter().map(|r| r.timestamp).collect()
+    };
+    let mut before = exact(&recorded);
+    let mut after = exact(&again);
+    before.sort_unstable();
+    after.sort_unstable();
+    assert_eq!(before, after, "without --epoch, the very timestamps");
+}
+
+#[test]
+fn replay_with_epoch_now_moves_the_stream_to_today_keeping_its_distances() {
+    let dir = tempfile::tempdir().unwrap();
+    let published = dir.path().join("published.jsonl");
+    let broker = Broker::embedded();
+    succeed(&["run", PHYSICS, "--record", published.to_str().expect("a UTF-8 path")]);
+    succeed(&[
+        "replay",
+        published.to_str().expect("a UTF-8 path"),
+        "--brokers",
+        &broker.bootstrap(),
+        "--speed",
+        "0",
+        "--epoch",
+        "now",
+    ]);
+    let moved = record(&broker, &dir.path().join("moved.jsonl"));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let earliest = moved.iter().filter_map(|r| r.timestamp).min().expect("timestamps");
+    assert!(
+        (now - earliest).abs() < 60_000,
+        "{earliest} is not today ({now})"
+    );
+    assert_eq!(per_key(&moved), per_key(&read(&published)));
+}
+
+#[test]
+fn a_bad_recording_publishes_nothing_and_names_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::embedded();
+    let bad = dir.path().join("bad.jsonl");
+    std::fs::write(
+        &bad,
+        "{\"topic\":\"aliecs.run\",\"value_hex\":\"0a00\"}\n\n{\"topic\":\"aliecs.run\",\"value_hex\":\"xyz\"}\n",
+    )
+    .unwrap();
+    let out = ecsim(&[
+        "replay",
+        bad.to_str().expect("a UTF-8 path"),
+        "--brokers",
+        &broker.bootstrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(3), "invalid input");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("bad.jsonl:3: value_hex is not hexadecimal bytes"),
+        "{stderr}"
+    );
+    let Broker::Embedded(embedded) = &broker else {
+        unreachable!()
+    };
+    assert!(
+        embedded
+            .record_counts()
+            .iter()
+            .all(|(_, count)| *count == 0),
+        "the good first line was not published either"
+    );
+
+    let empty = dir.path().join("empty.jsonl");
+    std::fs::write(&empty, "\n").unwrap();
+    let out = ecsim(&[
+        "replay",
+        empty.to_str().expect("a UTF-8 path"),
+        "--brokers",
+        &broker.bootstrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(3));
+
+    let nowhere = ecsim(&["replay", bad.to_str().expect("a UTF-8 path")]);
+    assert_eq!(nowhere.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&nowhere.stderr).contains("give --brokers"));
+}

@@ -24,5 +24,5 @@ pub mod settings;
 
 pub use accounting::{DeliveryReport, TopicDelivery};
 pub use embedded::EmbeddedBroker;
-pub use publisher::{ConnectError, KafkaPublisher, TopicLayout};
+pub use publisher::{ConnectError, KafkaPublisher, RUN_HEADER, TopicLayout};
 pub use settings::{Property, Settings};

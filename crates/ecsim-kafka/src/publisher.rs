@@ -27,7 +27,7 @@ use rdkafka::{
     client::DefaultClientContext,
     config::RDKafkaLogLevel,
     error::{KafkaError, RDKafkaErrorCode},
-    message::Message as _,
+    message::{Header, Message as _, OwnedHeaders},
     producer::{BaseRecord, DeliveryResult, Producer as _, ProducerContext, ThreadedProducer},
 };
 
@@ -170,7 +170,14 @@ struct Connection {
     /// Set when `finish` ran out of time, or the publisher is dropped: what is not yet handed
     /// to librdkafka is counted as failed instead of waited for.
     give_up: AtomicBool,
+    /// The id every record carries in its [`RUN_HEADER`], once set.
+    run_id: std::sync::OnceLock<String>,
 }
+
+/// The header that says which invocation published a record (`ecsim run`, `ecsim replay`),
+/// so that `ecsim verify` can tell one run from another of the same scenario (same seed, same
+/// ids, same bytes). AliECS writes no header; consumers that read none see no difference.
+pub const RUN_HEADER: &str = "ecsim.run";
 
 impl std::fmt::Debug for KafkaPublisher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -259,6 +266,7 @@ impl KafkaPublisher {
             created: Mutex::new(BTreeSet::new()),
             timeout,
             give_up: AtomicBool::new(false),
+            run_id: std::sync::OnceLock::new(),
         });
         connection.create_topics(topics)?;
         let handoff = Arc::new(Handoff::default());
@@ -311,6 +319,12 @@ impl KafkaPublisher {
     /// The bootstrap servers.
     pub fn brokers(&self) -> &str {
         &self.connection.brokers
+    }
+
+    /// Tags every record published from now on with `id` in its [`RUN_HEADER`]. The first id
+    /// set stays.
+    pub fn tag_records(&self, id: &str) {
+        let _ = self.connection.run_id.set(id.to_owned());
     }
 }
 
@@ -500,6 +514,12 @@ impl Connection {
             .timestamp(record.timestamp.unix_millis());
         if let Some(key) = &record.key {
             base = base.key(key);
+        }
+        if let Some(id) = self.run_id.get() {
+            base = base.headers(OwnedHeaders::new_with_capacity(1).insert(Header {
+                key: RUN_HEADER,
+                value: Some(id.as_bytes()),
+            }));
         }
         loop {
             if self.give_up.load(Ordering::Relaxed) {

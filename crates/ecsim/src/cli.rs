@@ -335,6 +335,11 @@ pub(crate) struct VerifyArgs {
     /// Write the outcome of every expectation as JSON to FILE ("-" for stdout).
     #[arg(long, value_name = "FILE")]
     pub(crate) json: Option<PathBuf>,
+
+    /// Check the run whose records carry this id in their ecsim.run header (`ecsim run`
+    /// prints it) [default: the latest run on the broker].
+    #[arg(long, value_name = "ID")]
+    pub(crate) run: Option<String>,
 }
 
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {

@@ -436,6 +436,81 @@ fn tail_prints_what_run_published_and_verify_checks_it() {
 }
 
 #[test]
+fn verify_checks_the_latest_of_several_runs_of_one_scenario_or_the_one_named() {
+    let broker = BrokerProcess::start();
+    let run_id = |stderr: &str| -> String {
+        let at = stderr
+            .find("ecsim.run=")
+            .expect("the run's id in the summary")
+            + 10;
+        stderr[at..]
+            .split_whitespace()
+            .next()
+            .expect("an id")
+            .to_owned()
+    };
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        // Same scenario, same seed, same ids and bytes: only the header tells them apart.
+        let run = ecsim(&["run", PHYSICS, "--brokers", &broker.address], b"");
+        assert!(run.status.success(), "{}", text(&run.stderr));
+        ids.push(run_id(&text(&run.stderr)));
+    }
+    assert_ne!(ids[0], ids[1]);
+
+    let verify = ecsim(&["verify", PHYSICS, "--brokers", &broker.address], b"");
+    let stderr = text(&verify.stderr);
+    assert!(verify.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("read 158 messages"),
+        "both runs are read: {stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "checking run {} (79 of its messages; 2 run(s)",
+            ids[1]
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("expectations: 5 of 5 met"), "{stderr}");
+
+    let first = ecsim(
+        &[
+            "verify",
+            PHYSICS,
+            "--brokers",
+            &broker.address,
+            "--run",
+            &ids[0],
+        ],
+        b"",
+    );
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    assert!(text(&first.stderr).contains(&format!("checking run {}", ids[0])));
+
+    let unknown = ecsim(
+        &[
+            "verify",
+            PHYSICS,
+            "--brokers",
+            &broker.address,
+            "--run",
+            "nope",
+        ],
+        b"",
+    );
+    assert_eq!(unknown.status.code(), Some(3));
+    assert!(
+        text(&unknown.stderr).contains(&format!(
+            "no record carries ecsim.run=nope; the broker holds runs {}, {}",
+            ids[0], ids[1]
+        )),
+        "{}",
+        text(&unknown.stderr)
+    );
+}
+
+#[test]
 fn verify_reports_an_expectation_that_does_not_hold() {
     let broker = BrokerProcess::start();
     let scenario = "tests/fixtures/wrong-expectation.toml";

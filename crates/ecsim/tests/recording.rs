@@ -136,7 +136,12 @@ fn replay_with_epoch_now_moves_the_stream_to_today_keeping_its_distances() {
     let dir = tempfile::tempdir().unwrap();
     let published = dir.path().join("published.jsonl");
     let broker = Broker::embedded();
-    succeed(&["run", PHYSICS, "--record", published.to_str().expect("a UTF-8 path")]);
+    succeed(&[
+        "run",
+        PHYSICS,
+        "--record",
+        published.to_str().expect("a UTF-8 path"),
+    ]);
     succeed(&[
         "replay",
         published.to_str().expect("a UTF-8 path"),
@@ -152,7 +157,11 @@ fn replay_with_epoch_now_moves_the_stream_to_today_keeping_its_distances() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_millis() as i64;
-    let earliest = moved.iter().filter_map(|r| r.timestamp).min().expect("timestamps");
+    let earliest = moved
+        .iter()
+        .filter_map(|r| r.timestamp)
+        .min()
+        .expect("timestamps");
     assert!(
         (now - earliest).abs() < 60_000,
         "{earliest} is not today ({now})"

@@ -97,6 +97,9 @@ pub(crate) fn run(args: &ReplayArgs) -> Result<(), CliError> {
     }
     let survey = survey(path)?;
     let (kafka, _) = open_publisher(&args.kafka, None, survey.topics.clone())?;
+    // As `run` does: each replay's records say which replay they came from.
+    let run_id = uuid::Uuid::new_v4().to_string();
+    kafka.tag_records(&run_id);
     let printer = args.print.then(JsonLines::stdout);
     let started = Instant::now();
     let now_ms = Timestamp::system_now().unix_millis();
@@ -151,11 +154,12 @@ pub(crate) fn run(args: &ReplayArgs) -> Result<(), CliError> {
         printer.finish().context("writing to stdout")?;
     }
     eprintln!(
-        "replayed {} records from {} to {} in {:.1} s",
+        "replayed {} records from {} to {} in {:.1} s; records tagged {}={run_id}",
         survey.lines,
         path.display(),
         kafka.brokers(),
-        started.elapsed().as_secs_f64()
+        started.elapsed().as_secs_f64(),
+        ecsim_kafka::RUN_HEADER
     );
     eprint!("{delivery}");
     if delivery.all_delivered() {

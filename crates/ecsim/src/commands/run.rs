@@ -56,6 +56,8 @@ struct Summary<'a> {
     #[serde(flatten)]
     replay: &'a Report,
     broker: String,
+    /// What every record's `ecsim.run` header says (`ecsim verify --run`).
+    run_id: &'a str,
     delivery: &'a DeliveryReport,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     expectations: Vec<expect::Outcome>,
@@ -104,6 +106,9 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
     let kafka_args = &args.kafka;
     let (kafka, embedded) = open_publisher(kafka_args, args.port, plugin_topics)?;
     let broker_address = kafka.brokers().to_owned();
+    // Not seeded: two runs of one scenario publish the same bytes, and this tells them apart.
+    let run_id = uuid::Uuid::new_v4().to_string();
+    kafka.tag_records(&run_id);
     if args.serve
         && let Some(broker) = &embedded
     {
@@ -181,12 +186,13 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
         None => {
             eprint!("{report}");
             eprintln!(
-                "broker: {broker_address}{}",
+                "broker: {broker_address}{}; records tagged {}={run_id}",
                 if embedded.is_some() {
                     " (embedded)"
                 } else {
                     ""
-                }
+                },
+                ecsim_kafka::RUN_HEADER
             );
             eprint!("{delivery}");
             if !outcomes.is_empty() {
@@ -197,6 +203,7 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
             let summary = Summary {
                 replay: &report,
                 broker: broker_address.clone(),
+                run_id: &run_id,
                 delivery: &delivery,
                 expectations: outcomes.clone(),
             };

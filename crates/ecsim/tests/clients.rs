@@ -13,7 +13,7 @@ use std::{
     io::{BufRead as _, BufReader, Write as _},
     path::PathBuf,
     process::{Child, ChildStdin, Command, Stdio},
-    sync::mpsc,
+    sync::{Arc, Mutex, mpsc},
     thread,
     time::{Duration, Instant},
 };
@@ -55,9 +55,12 @@ impl Client {
 
 /// A client consumer running, its JSON lines arriving on a channel.
 struct Consumer {
+    client: Client,
     child: Child,
     stdin: Option<ChildStdin>,
     lines: mpsc::Receiver<Value>,
+    /// What the client logged, for the failure messages and the error check.
+    stderr: Arc<Mutex<String>>,
 }
 
 impl Consumer {
@@ -77,10 +80,22 @@ impl Consumer {
             .env("ECSIM_TOPICS", topics.join(","))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|error| panic!("starting the {client:?} consumer: {error}"));
         let stdout = child.stdout.take().expect("piped");
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let log = Arc::clone(&stderr);
+        let client_stderr = child.stderr.take().expect("piped");
+        thread::spawn(move || {
+            for line in BufReader::new(client_stderr).lines().map_while(Result::ok) {
+                let mut log = log
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
         let (send, lines) = mpsc::channel();
         thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -93,18 +108,61 @@ impl Consumer {
             }
         });
         Some(Self {
+            client,
             stdin: child.stdin.take(),
             child,
             lines,
+            stderr,
         })
     }
 
     /// The next line, within what is left of `deadline`.
     fn next(&self, deadline: Instant, waiting_for: &str) -> Value {
         let left = deadline.saturating_duration_since(Instant::now());
-        self.lines
-            .recv_timeout(left)
-            .unwrap_or_else(|_| panic!("the consumer did not send {waiting_for} in time"))
+        self.lines.recv_timeout(left).unwrap_or_else(|_| {
+            panic!(
+                "the {:?} consumer did not send {waiting_for} in time; it logged:\n{}",
+                self.client,
+                self.log()
+            )
+        })
+    }
+
+    fn log(&self) -> String {
+        self.stderr
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn wait_ready(&self) {
+        let ready = self.next(Instant::now() + READY_TIMEOUT, "{\"ready\":true}");
+        assert_eq!(ready["ready"], true, "{ready}");
+    }
+
+    /// Tells the consumer to expect `expected` messages, gathers them, and waits for it to
+    /// close and exit cleanly.
+    fn collect(&mut self, expected: usize) -> Vec<(Printed, i64, i64)> {
+        let stdin = self.stdin.as_mut().expect("piped");
+        writeln!(stdin, "{expected}").expect("the consumer reads its stdin");
+        let deadline = Instant::now() + DONE_TIMEOUT;
+        let mut received = Vec::new();
+        loop {
+            let line = self.next(deadline, "every message");
+            if let Some(done) = line.get("done") {
+                assert_eq!(done.as_u64(), Some(expected as u64));
+                break;
+            }
+            received.push(render(&line));
+        }
+        let status = self.child.wait().expect("the consumer exits");
+        assert!(
+            status.success(),
+            "the {:?} consumer failed: {status}\n{}",
+            self.client,
+            self.log()
+        );
+        received
     }
 }
 
@@ -199,25 +257,15 @@ fn consume_a_live_run(client: Client, broker: Option<Broker>) {
     let Some(mut consumer) = Consumer::start(client, &bootstrap, &group, &topics) else {
         return;
     };
-    let ready = consumer.next(Instant::now() + READY_TIMEOUT, "{\"ready\":true}");
-    assert_eq!(ready["ready"], true, "{ready}");
-
+    consumer.wait_ready();
     let published = run_scenario(&bootstrap);
-    let stdin = consumer.stdin.as_mut().expect("piped");
-    writeln!(stdin, "{}", published.len()).expect("the consumer reads its stdin");
-
-    let deadline = Instant::now() + DONE_TIMEOUT;
-    let mut received = Vec::new();
-    loop {
-        let line = consumer.next(deadline, "every message");
-        if let Some(done) = line.get("done") {
-            assert_eq!(done.as_u64(), Some(published.len() as u64));
-            break;
-        }
-        received.push(render(&line));
-    }
-    let status = consumer.child.wait().expect("the consumer exits");
-    assert!(status.success(), "the {client:?} consumer failed: {status}");
+    let received = consumer.collect(published.len());
+    assert_eq!(
+        errors_logged(&consumer.log()),
+        Vec::<&str>::new(),
+        "{client:?} on {}: no error from the client, joining, consuming or leaving",
+        broker.name()
+    );
 
     assert_eq!(
         received.len(),
@@ -296,4 +344,137 @@ fn kafka_python_consumes_a_live_run_from_the_embedded_broker() {
 #[test]
 fn kafka_python_consumes_a_live_run_from_tansu() {
     consume_a_live_run(Client::KafkaPython, Broker::tansu());
+}
+
+/// Lines of a client's log that report an error (kafkajs logs JSON with `"level":"ERROR"`;
+/// the Python scripts print tracebacks).
+fn errors_logged(log: &str) -> Vec<&str> {
+    log.lines()
+        .filter(|line| line.contains("\"level\":\"ERROR\"") || line.contains("Traceback"))
+        .collect()
+}
+
+/// A consumer that closes and is started again in its group — the edit-run cycle of a consumer
+/// developer — is served at once: the new one gets the next run's first message within 5 s of
+/// starting (librdkafka's mock made it wait out the old member's session, up to 44 s), from the
+/// offsets its predecessor committed, and neither logs an error (kafkajs logged one for every
+/// LeaveGroup on the mock).
+fn restart_in_the_group(client: Client) {
+    let broker = Broker::embedded();
+    let bootstrap = broker.bootstrap();
+    let topics = ecsim_proto::topics::all_known();
+    drop(broker.publisher(TopicLayout::default(), &topics, Duration::from_secs(30)));
+    let group = format!("ecsim-client-restart-{client:?}").to_lowercase();
+    let Some(mut first) = Consumer::start(client, &bootstrap, &group, &topics) else {
+        return;
+    };
+    first.wait_ready();
+    let published = run_scenario(&bootstrap);
+    assert_eq!(first.collect(published.len()).len(), published.len());
+    assert_eq!(errors_logged(&first.log()), Vec::<&str>::new());
+
+    let started = Instant::now();
+    let mut second = Consumer::start(client, &bootstrap, &group, &topics).expect("installed");
+    // The next run starts at once, the new consumer still joining: it reads from the offsets
+    // the first one committed, so nothing of the run is missed however long the join takes.
+    let runner = thread::spawn({
+        let bootstrap = bootstrap.clone();
+        move || run_scenario(&bootstrap)
+    });
+    let first_message = loop {
+        let line = second.next(started + DONE_TIMEOUT, "a message of the second run");
+        if line.get("topic").is_some() {
+            break render(&line);
+        }
+    };
+    let waited =
+        Duration::from_millis(u64::try_from(first_message.2 - started_ms(started)).unwrap_or(0));
+    print_restart(client, waited);
+    assert!(
+        waited < Duration::from_secs(5),
+        "{client:?}: the restarted consumer's first message came {waited:?} after it started"
+    );
+    let again = runner.join().expect("the second run");
+    // The count the consumer waits for is its total, the message already seen included.
+    let rest = second.collect(again.len());
+    assert_eq!(
+        rest.len() + 1,
+        again.len(),
+        "every message of the second run"
+    );
+    assert_eq!(errors_logged(&second.log()), Vec::<&str>::new());
+}
+
+#[allow(clippy::print_stdout)] // in the test's output, for the notes
+fn print_restart(client: Client, waited: Duration) {
+    println!("{client:?} restarted in its group: first message {waited:?} after the start");
+}
+
+/// `started` in ms since the Unix epoch, as the clients' `received`.
+fn started_ms(started: Instant) -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_millis() as i64;
+    now - started.elapsed().as_millis() as i64
+}
+
+#[test]
+fn kafkajs_restarted_in_its_group_gets_the_next_message_at_once() {
+    restart_in_the_group(Client::Kafkajs);
+}
+
+#[test]
+fn kafka_python_restarted_in_its_group_gets_the_next_message_at_once() {
+    restart_in_the_group(Client::KafkaPython);
+}
+
+/// Two consumers of one group, started together, share the topics without an error
+/// (kafka-python's groups of two died at SyncGroup on librdkafka's mock, 2 starts in 4), and
+/// between them receive every message once.
+#[test]
+fn two_kafka_python_consumers_share_a_group() {
+    let client = Client::KafkaPython;
+    let broker = Broker::embedded();
+    let bootstrap = broker.bootstrap();
+    let topics = ecsim_proto::topics::all_known();
+    // Two partitions a topic, so that each member is assigned some (range assignment).
+    let layout = TopicLayout {
+        partitions: 2,
+        ..TopicLayout::default()
+    };
+    drop(broker.publisher(layout, &topics, Duration::from_secs(30)));
+    let group = "ecsim-client-two-members";
+    let Some(one) = Consumer::start(client, &bootstrap, group, &topics) else {
+        return;
+    };
+    let two = Consumer::start(client, &bootstrap, group, &topics).expect("installed");
+    one.wait_ready();
+    two.wait_ready();
+    let published = run_scenario(&bootstrap);
+    let deadline = Instant::now() + DONE_TIMEOUT;
+    let mut received = Vec::new();
+    while received.len() < published.len() {
+        for consumer in [&one, &two] {
+            if let Ok(line) = consumer.lines.recv_timeout(Duration::from_millis(50)) {
+                received.push(render(&line).0);
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of {} messages; logs:\n{}\n{}",
+            received.len(),
+            published.len(),
+            one.log(),
+            two.log()
+        );
+    }
+    assert_eq!(
+        per_key(received),
+        per_key(published),
+        "every message once, per-key order kept"
+    );
+    for consumer in [&one, &two] {
+        assert_eq!(errors_logged(&consumer.log()), Vec::<&str>::new());
+    }
 }

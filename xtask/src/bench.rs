@@ -149,6 +149,20 @@ fn render(criterion: &Path, end_to_end: &Value) -> anyhow::Result<(String, Strin
             verdict(p99 <= 10.0)
         )?;
     }
+    for delivery in end_to_end["kafkajs"].as_array().into_iter().flatten() {
+        let broker = delivery["broker"].as_str().unwrap_or("?");
+        let p99 = f(&delivery["p99_ms"]);
+        let (goal, met) = if broker == "embedded" {
+            ("p99 ≤ 100 ms", verdict(p99 <= 100.0))
+        } else {
+            ("—", "")
+        };
+        writeln!(
+            summary,
+            "| delivery, record timestamp (hook moment) to a default kafkajs consumer, {broker} broker, real time: p50 / p99 | {:.0} ms / {p99:.0} ms | {goal} | {met} |",
+            f(&delivery["p50_ms"]),
+        )?;
+    }
     for scale in end_to_end["scale"].as_array().into_iter().flatten() {
         let ratio = f(&scale["time_ratio"]);
         let plugin = if scale["kafka_plugin"].as_bool() == Some(true) {
@@ -244,9 +258,10 @@ pub(crate) fn run() -> anyhow::Result<()> {
         ],
         &envs,
     )?;
-    let end_to_end: Value = serde_json::from_str(
+    let mut end_to_end: Value = serde_json::from_str(
         &std::fs::read_to_string(&json).context("reading the end-to-end figures")?,
     )?;
+    end_to_end["kafkajs"] = kafkajs_delivery(&envs)?;
     let (summary, details) = render(Path::new("target/criterion"), &end_to_end)?;
 
     let commit = output("git", &["rev-parse", "--short", "HEAD"]);
@@ -299,4 +314,59 @@ pub(crate) fn run() -> anyhow::Result<()> {
     println!("{summary}");
     println!("wrote {BENCHMARKS} and the README's summary");
     Ok(())
+}
+
+/// The client test of kafkajs on each broker, run alone (one test at a time), its printed
+/// figures read back: from each record's timestamp — the moment the core published it, in a
+/// real-time run with epoch "now" — to kafkajs handing it to the application.
+fn kafkajs_delivery(envs: &[(&'static str, PathBuf)]) -> anyhow::Result<Value> {
+    let mut envs = envs.to_vec();
+    envs.extend(crate::clients::ensure()?);
+    let cargo = run::cargo();
+    let args = [
+        "test",
+        "-p",
+        "ecsim",
+        "--test",
+        "clients",
+        "kafkajs_consumes",
+        "--",
+        "--nocapture",
+        "--test-threads=1",
+    ];
+    println!("$ {cargo} {}", args.join(" "));
+    let out = Command::new(&cargo)
+        .args(args)
+        .envs(envs.iter().map(|(k, v)| (*k, v)))
+        .output()
+        .context("running the kafkajs client tests")?;
+    if !out.status.success() {
+        bail!(
+            "the kafkajs client tests failed:\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+    // "Kafkajs on embedded: 288 messages, record timestamp → delivered p50 6 ms, p99 17 ms, max 17 ms"
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let figures: Vec<Value> = stdout
+        .lines()
+        .filter_map(|line| {
+            let rest = line.trim().strip_prefix("Kafkajs on ")?;
+            let (broker, rest) = rest.split_once(':')?;
+            let number = |label: &str| -> Option<f64> {
+                let at = rest.find(label)? + label.len();
+                rest[at..].split_whitespace().next()?.parse().ok()
+            };
+            Some(serde_json::json!({
+                "broker": broker,
+                "p50_ms": number("p50 ")?,
+                "p99_ms": number("p99 ")?,
+                "max_ms": number("max ")?,
+            }))
+        })
+        .collect();
+    if figures.len() != 2 {
+        bail!("expected the figures of two brokers from the kafkajs client tests:\n{stdout}");
+    }
+    Ok(Value::Array(figures))
 }

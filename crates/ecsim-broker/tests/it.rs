@@ -58,7 +58,11 @@ fn offsets_for_times_finds_the_first_record_at_or_after_each_time() {
         found.elements()[0].offset()
     };
     assert_eq!(at(ten), Offset::Offset(0));
-    assert_eq!(at(ten + 4_500), Offset::Offset(5), "between records: the next one");
+    assert_eq!(
+        at(ten + 4_500),
+        Offset::Offset(5),
+        "between records: the next one"
+    );
     assert_eq!(at(ten - 60_000), Offset::Offset(0));
     assert_eq!(at(ten + 60_000), Offset::End, "after the last record: none");
 }
@@ -96,5 +100,8 @@ fn a_newer_client_is_told_which_api_versions_are_served() {
         })
         .collect();
     assert!(served.contains(&(18, 0, 3)), "ApiVersions 0-3: {served:?}");
-    assert!(served.iter().any(|(key, _, _)| *key == 1), "Fetch is served");
+    assert!(
+        served.iter().any(|(key, _, _)| *key == 1),
+        "Fetch is served"
+    );
 }

@@ -538,7 +538,12 @@ fn the_soak_through_ecsim_broker_keeps_every_message() {
         .as_object()
         .expect("per-topic delivery")
         .iter()
-        .map(|(topic, counts)| (topic.clone(), counts["delivered"].as_u64().expect("a count")))
+        .map(|(topic, counts)| {
+            (
+                topic.clone(),
+                counts["delivered"].as_u64().expect("a count"),
+            )
+        })
         .collect();
     assert!(acknowledged.values().sum::<u64>() > 90_000);
 
@@ -565,7 +570,10 @@ fn the_soak_through_ecsim_broker_keeps_every_message() {
             .entry(topic)
             .or_insert_with(|| line["offset"].as_i64().expect("an offset"));
     }
-    assert_eq!(held, acknowledged, "every acknowledged message is on the broker");
+    assert_eq!(
+        held, acknowledged,
+        "every acknowledged message is on the broker"
+    );
     assert!(
         first_offsets.values().all(|offset| *offset == 0),
         "every topic readable from its first message: {first_offsets:?}"

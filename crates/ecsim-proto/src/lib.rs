@@ -6,6 +6,8 @@
 //! - [`common`], [`events`] and [`kafka`]: prost types generated from `proto/` by
 //!   `cargo xtask codegen` and checked in (`src/generated/`; `cargo xtask tidy` fails when they
 //!   are stale), one module per protobuf package — so building them needs nothing but prost;
+//! - [`o2control`]: AliECS's control API (the gRPC service `o2control.Control`), messages
+//!   generated, the service in the descriptor set;
 //! - [`plugin`]: ecsim's own protocol with dynamically loaded plugin libraries, which carries
 //!   AliECS events and so lives beside them;
 //! - [`FILE_DESCRIPTOR_SET`]: the compiled schema, for tools such as `pq` (`cargo xtask fdset`);
@@ -59,6 +61,13 @@ pub mod kafka {
     include!("generated/kafka.rs");
 }
 
+/// Package `o2control`: AliECS's control API, the gRPC service `o2control.Control` (messages
+/// only: the service is described in [`FILE_DESCRIPTOR_SET`]).
+#[allow(missing_docs, clippy::all, clippy::pedantic, unreachable_pub)]
+pub mod o2control {
+    include!("generated/o2control.rs");
+}
+
 /// Package `ecsim.plugin.v1`: ecsim's own messages between the host and a dynamically loaded
 /// plugin library (see `ecsim-plugin-abi`). Not AliECS's: nothing here goes on Kafka.
 pub use self::ecsim::plugin::v1 as plugin;
@@ -79,9 +88,12 @@ mod ecsim {
 /// [`plugin`] protocol.
 pub const ALIECS_PACKAGES: &[&str] = &["common", "events", "kafka"];
 
+/// The protobuf package of AliECS's control API (gRPC), apart from its Kafka wire schema.
+pub const CONTROL_PACKAGE: &str = "o2control";
+
 /// The compiled schema (`google.protobuf.FileDescriptorSet`, with imports and comments) of
-/// `protos/common.proto`, `protos/events.proto`, `protos/kafka.proto` (AliECS's) and
-/// `ecsim/plugin/v1/plugin.proto` (ecsim's plugin protocol).
+/// `protos/common.proto`, `protos/events.proto`, `protos/kafka.proto`, `protos/o2control.proto`
+/// (AliECS's) and `ecsim/plugin/v1/plugin.proto` (ecsim's plugin protocol).
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!("generated/file_descriptor_set.bin");
 
 /// [`FILE_DESCRIPTOR_SET`] decoded once, for reflection by message name.

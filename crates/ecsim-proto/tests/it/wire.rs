@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 
 use ecsim_proto::{
-    ALIECS_PACKAGES, DESCRIPTOR_POOL,
+    ALIECS_PACKAGES, CONTROL_PACKAGE, DESCRIPTOR_POOL,
     common::User,
     events::{EvBeamModeEvent, EvEnvironmentEvent, EvRunEvent, Event, OpStatus, event::Payload},
     json::known_message_types,
@@ -313,13 +313,14 @@ fn call_and_task_events_put_environment_and_path_where_the_reference_says() {
 
 // ---- The schema, pinned ---------------------------------------------------------------------
 
-/// Renders the compiled schema as one line per file, message, field, reserved range and enum
-/// value, in declaration order: the form a reviewer compares with the reference tables.
-fn describe_schema() -> String {
+/// Renders the compiled schema of `packages` as one line per file, service method, message,
+/// field, reserved range and enum value, in declaration order: the form a reviewer compares
+/// with the reference tables (or with AliECS's file).
+fn describe_schema(packages: &[&str]) -> String {
     let mut lines = Vec::new();
     for file in DESCRIPTOR_POOL
         .files()
-        .filter(|f| ALIECS_PACKAGES.contains(&f.package_name()))
+        .filter(|f| packages.contains(&f.package_name()))
     {
         let imports: Vec<&str> = file
             .file_descriptor_proto()
@@ -332,8 +333,28 @@ fn describe_schema() -> String {
             file.name(),
             file.package_name()
         ));
+        for service in file.services() {
+            lines.push(format!("  service {}", service.full_name()));
+            for method in service.methods() {
+                let stream = |yes: bool| if yes { "stream " } else { "" };
+                lines.push(format!(
+                    "    rpc {} ({}{}) returns ({}{})",
+                    method.name(),
+                    stream(method.is_client_streaming()),
+                    method.input().full_name(),
+                    stream(method.is_server_streaming()),
+                    method.output().full_name()
+                ));
+            }
+        }
         for message in file.messages() {
             lines.push(format!("  message {}", message.full_name()));
+            for nested in message.child_enums() {
+                lines.push(format!("    enum {}", nested.full_name()));
+                for value in nested.values() {
+                    lines.push(format!("      {:>3} {}", value.number(), value.name()));
+                }
+            }
             for field in message.fields() {
                 assert_ne!(
                     field.cardinality(),
@@ -384,5 +405,12 @@ fn describe_schema() -> String {
 
 #[test]
 fn the_schema_is_aliecs_schema() {
-    insta::assert_snapshot!(describe_schema());
+    insta::assert_snapshot!(describe_schema(ALIECS_PACKAGES));
+}
+
+/// AliECS's control API (`o2control`, issue 14): checked token for token against AliECS's
+/// `core/protos/o2control.proto` when it was written; this snapshot keeps it so.
+#[test]
+fn the_control_api_is_aliecs_control_api() {
+    insta::assert_snapshot!(describe_schema(&[CONTROL_PACKAGE]));
 }

@@ -351,7 +351,8 @@ fn kafkajs_delivery(envs: &[(&'static str, PathBuf)]) -> anyhow::Result<Value> {
     let figures: Vec<Value> = stdout
         .lines()
         .filter_map(|line| {
-            let rest = line.trim().strip_prefix("Kafkajs on ")?;
+            // cargo test prints a test's output after its name on the same line.
+            let rest = &line[line.find("Kafkajs on ")? + "Kafkajs on ".len()..];
             let (broker, rest) = rest.split_once(':')?;
             let number = |label: &str| -> Option<f64> {
                 let at = rest.find(label)? + label.len();

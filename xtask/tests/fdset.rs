@@ -34,7 +34,7 @@ fn write_fdset(dir: &std::path::Path) -> std::path::PathBuf {
 }
 
 #[test]
-fn the_descriptor_set_holds_the_aliecs_files_and_the_plugin_protocol() {
+fn the_descriptor_set_holds_the_aliecs_files_the_control_api_and_the_plugin_protocol() {
     let dir = tempfile::tempdir().unwrap();
     let path = write_fdset(&dir.path().join("nested/fdset"));
     let pool = DescriptorPool::decode(std::fs::read(path).unwrap().as_slice()).unwrap();
@@ -45,9 +45,20 @@ fn the_descriptor_set_holds_the_aliecs_files_and_the_plugin_protocol() {
             "protos/common.proto",
             "protos/events.proto",
             "protos/kafka.proto",
+            "protos/o2control.proto",
             "ecsim/plugin/v1/plugin.proto"
         ]
     );
+    // The control API's service, for grpcurl-style tools given the descriptor set.
+    let control = pool
+        .get_service_by_name("o2control.Control")
+        .expect("the Control service");
+    let subscribe = control
+        .methods()
+        .find(|m| m.name() == "Subscribe")
+        .expect("Subscribe");
+    assert!(subscribe.is_server_streaming());
+    assert_eq!(subscribe.output().full_name(), "events.Event");
     for name in [
         "events.Event",
         "kafka.NewStateNotification",

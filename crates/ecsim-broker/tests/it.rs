@@ -8,6 +8,7 @@ use std::{
 };
 
 use ecsim_broker::{Broker, Config};
+use futures::executor::block_on;
 use rdkafka::{
     ClientConfig, Offset, TopicPartitionList,
     consumer::{BaseConsumer, Consumer as _},
@@ -104,4 +105,96 @@ fn a_newer_client_is_told_which_api_versions_are_served() {
         served.iter().any(|(key, _, _)| *key == 1),
         "Fetch is served"
     );
+}
+
+/// Topic administration as clients do it (rdkafka's admin client: CreateTopics, DeleteTopics),
+/// with Kafka's errors for a topic that exists, a name Kafka refuses, a topic that does not.
+#[test]
+fn topics_are_created_and_deleted_through_the_admin_api_with_kafkas_errors() {
+    use rdkafka::{
+        admin::{AdminClient, AdminOptions, NewTopic, TopicReplication},
+        client::DefaultClientContext,
+        types::RDKafkaErrorCode,
+    };
+    let broker = Broker::start(Config::default()).expect("the broker starts");
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", broker.address().to_string())
+        .create()
+        .expect("an admin client");
+    let options = AdminOptions::new().request_timeout(Some(TIMEOUT));
+    let created = block_on(admin.create_topics(
+        &[
+            NewTopic::new("aliecs.run", 3, TopicReplication::Fixed(1)),
+            NewTopic::new("not a name", 1, TopicReplication::Fixed(1)),
+        ],
+        &options,
+    ))
+    .expect("an answer");
+    assert_eq!(created[0], Ok("aliecs.run".to_owned()));
+    assert!(
+        matches!(&created[1], Err((_, RDKafkaErrorCode::InvalidTopic))),
+        "{:?}",
+        created[1]
+    );
+    let again = block_on(admin.create_topics(
+        &[NewTopic::new("aliecs.run", 1, TopicReplication::Fixed(1))],
+        &options,
+    ))
+    .expect("an answer");
+    assert!(matches!(
+        &again[0],
+        Err((_, RDKafkaErrorCode::TopicAlreadyExists))
+    ));
+    assert_eq!(
+        broker
+            .topics()
+            .iter()
+            .find(|(name, _)| name == "aliecs.run")
+            .map(|(_, partitions)| partitions.len()),
+        Some(3),
+        "the first creation's partitions stay"
+    );
+
+    let deleted =
+        block_on(admin.delete_topics(&["aliecs.run", "never.made"], &options)).expect("an answer");
+    assert_eq!(deleted[0], Ok("aliecs.run".to_owned()));
+    assert!(matches!(
+        &deleted[1],
+        Err((_, RDKafkaErrorCode::UnknownTopicOrPartition))
+    ));
+    assert!(broker.topics().is_empty());
+}
+
+/// A consumer group as monitoring tools see it (ListGroups, DescribeGroups through librdkafka):
+/// its state, protocol and member.
+#[test]
+fn a_consumer_group_is_listed_and_described() {
+    let broker = Broker::start(Config::default()).expect("the broker starts");
+    broker.ensure_topic("aliecs.core", 1).expect("a topic");
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", broker.address().to_string())
+        .set("group.id", "bookkeeping")
+        .create()
+        .expect("a consumer");
+    consumer.subscribe(&["aliecs.core"]).expect("subscribed");
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    while consumer.assignment().map_or(0, |a| a.count()) == 0 {
+        assert!(std::time::Instant::now() < deadline, "never assigned");
+        let _ = consumer.poll(Duration::from_millis(50));
+    }
+    let groups = consumer
+        .fetch_group_list(Some("bookkeeping"), TIMEOUT)
+        .expect("the group list");
+    let group = &groups.groups()[0];
+    assert_eq!(
+        (
+            group.name(),
+            group.state(),
+            group.protocol_type(),
+            group.protocol()
+        ),
+        ("bookkeeping", "Stable", "consumer", "range")
+    );
+    assert_eq!(group.members().len(), 1);
+    assert!(group.members()[0].client_host().starts_with("/127.0.0.1"));
 }

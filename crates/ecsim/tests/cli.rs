@@ -987,6 +987,19 @@ fn serve_then_stop(args: &[&str]) -> (String, std::process::ExitStatus) {
     (first, status)
 }
 
+/// `--port 0` asks the system for a free port, and the address announced is the one it gave
+/// (librdkafka's mock advertised `127.0.0.1:0`, which no client can reach).
+#[test]
+fn serve_on_port_0_announces_the_port_it_got() {
+    let (first, status) = serve_then_stop(&["run", PHYSICS, "--serve", "--quiet", "--port", "0"]);
+    let port: u16 = first
+        .strip_prefix("127.0.0.1:")
+        .and_then(|port| port.parse().ok())
+        .unwrap_or_else(|| panic!("an address: {first:?}"));
+    assert_ne!(port, 0, "the port the system chose");
+    assert_eq!(status.code(), Some(0));
+}
+
 #[test]
 fn serve_prints_the_address_first_and_serves_until_stopped_then_exits_with_the_runs_status() {
     let (first, status) = serve_then_stop(&["run", PHYSICS, "--serve", "--quiet"]);

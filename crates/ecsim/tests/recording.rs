@@ -216,3 +216,37 @@ fn a_bad_recording_publishes_nothing_and_names_the_line() {
     assert_eq!(nowhere.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&nowhere.stderr).contains("give --brokers"));
 }
+
+/// `record` follows until Ctrl-C, then ends cleanly: exit 0, every record read written whole.
+#[test]
+fn record_stops_cleanly_on_ctrl_c_with_every_record_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::embedded();
+    succeed(&["run", PHYSICS, "--brokers", &broker.bootstrap()]);
+    let path = dir.path().join("followed.jsonl");
+    let child = Command::new(env!("CARGO_BIN_EXE_ecsim"))
+        .args(["record", "--brokers", &broker.bootstrap(), "-o"])
+        .arg(&path)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("ecsim record starts");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::fs::read_to_string(&path).map_or(0, |text| text.lines().count()) < 403 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the records never came"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("a pid"));
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).expect("signalled");
+    let out = child.wait_with_output().expect("ecsim record ends");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("recorded 403 records"));
+    assert_eq!(read(&path).len(), 403, "every line whole");
+}

@@ -4,9 +4,10 @@
 //! 9,000 publishes nothing), then the lines are published in the file's order — so each key's
 //! records keep their order — with their keys and value bytes unchanged, each at its recorded
 //! distance from the first (divided by `--speed`; at once with `--speed 0`). Timestamps are
-//! the recorded ones, or shifted together with `--epoch`. Headers are recorded but not
-//! published (ecsim's publisher writes none, as AliECS writes none). The file is read twice and
-//! never held: memory does not grow with its length.
+//! the recorded ones, or shifted together with `--epoch`. Recorded headers are not published:
+//! each record carries instead this replay's own `ecsim.run` header, as a run's records do, so
+//! that `verify` can tell replays apart. The file is read twice and never held: memory does not
+//! grow with its length.
 
 use std::{
     borrow::Cow,

@@ -7,7 +7,31 @@ use ecsim_kafka::{
     EmbeddedBroker, KafkaPublisher, Settings, TopicLayout, settings::read_properties_file,
 };
 
-use crate::{cli::ProducerArgs, exit::CliError};
+use crate::{
+    cli::{ConsumerArgs, ProducerArgs},
+    exit::CliError,
+};
+
+/// The topics `tail` and `record` read when none is named: AliECS's and the LHC's.
+pub(crate) const DEFAULT_TOPICS: &[&str] = &["aliecs.*", ecsim_proto::topics::BEAM_MODE];
+
+/// The topics named with `--topic`, or [`DEFAULT_TOPICS`].
+pub(crate) fn topics_or_default(named: &[String]) -> Vec<String> {
+    if named.is_empty() {
+        DEFAULT_TOPICS.iter().map(|t| (*t).to_owned()).collect()
+    } else {
+        named.to_vec()
+    }
+}
+
+/// The settings of a reading command (`tail`, `record`, `verify`).
+pub(crate) fn consumer_settings(args: &ConsumerArgs) -> Result<Settings, CliError> {
+    settings(
+        args.brokers.as_deref(),
+        args.consumer_config.as_deref(),
+        &args.properties,
+    )
+}
 
 /// Settings from `--brokers`, a properties file and `-X` flags (flags last, so they win).
 pub(crate) fn settings(

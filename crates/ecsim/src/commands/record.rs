@@ -20,12 +20,12 @@ use ecsim_kafka::{
     consumer::{ReadOptions, read},
     recording::Recorded,
 };
-use ecsim_proto::topics;
 
-use crate::{cli::RecordArgs, commands::kafka::settings, exit::CliError};
-
-/// The topics recorded when none is named (as `tail`).
-const DEFAULT_TOPICS: &[&str] = &["aliecs.*", topics::BEAM_MODE];
+use crate::{
+    cli::RecordArgs,
+    commands::kafka::{consumer_settings, topics_or_default},
+    exit::CliError,
+};
 
 #[allow(clippy::print_stderr)] // the closing count is for the user
 pub(crate) fn run(args: &RecordArgs) -> Result<(), CliError> {
@@ -35,16 +35,8 @@ pub(crate) fn run(args: &RecordArgs) -> Result<(), CliError> {
     ctrlc::set_handler(move || on_signal.store(true, Ordering::Relaxed))
         .context("listening for Ctrl-C")?;
     let options = ReadOptions {
-        settings: settings(
-            kafka.brokers.as_deref(),
-            kafka.consumer_config.as_deref(),
-            &kafka.properties,
-        )?,
-        topics: if args.topics.is_empty() {
-            DEFAULT_TOPICS.iter().map(|t| (*t).to_owned()).collect()
-        } else {
-            args.topics.clone()
-        },
+        settings: consumer_settings(kafka)?,
+        topics: topics_or_default(&args.topics),
         from_beginning: !args.from_now,
         count: args.count,
         idle: args.idle,

@@ -9,10 +9,11 @@ use ecsim_core::publish::json_line;
 use ecsim_kafka::consumer::{ReadOptions, read};
 use ecsim_proto::{json::known_message_types, topics};
 
-use crate::{cli::TailArgs, commands::kafka::settings, exit::CliError};
-
-/// The topics read when none is named.
-const DEFAULT_TOPICS: &[&str] = &["aliecs.*", topics::BEAM_MODE];
+use crate::{
+    cli::TailArgs,
+    commands::kafka::{consumer_settings, topics_or_default},
+    exit::CliError,
+};
 
 pub(crate) fn run(args: &TailArgs) -> Result<(), CliError> {
     let forced_type: Option<&str> = match &args.message_type {
@@ -29,16 +30,8 @@ pub(crate) fn run(args: &TailArgs) -> Result<(), CliError> {
     };
     let kafka = &args.kafka;
     let options = ReadOptions {
-        settings: settings(
-            kafka.brokers.as_deref(),
-            kafka.consumer_config.as_deref(),
-            &kafka.properties,
-        )?,
-        topics: if args.topics.is_empty() {
-            DEFAULT_TOPICS.iter().map(|t| (*t).to_owned()).collect()
-        } else {
-            args.topics.clone()
-        },
+        settings: consumer_settings(kafka)?,
+        topics: topics_or_default(&args.topics),
         from_beginning: args.from_beginning,
         count: args.count,
         idle: args.idle,

@@ -19,7 +19,7 @@ use ecsim_scenario::{
 
 use crate::{
     cli::VerifyArgs,
-    commands::{kafka::settings, validate::width},
+    commands::{kafka::consumer_settings, validate::width},
     exit::CliError,
 };
 
@@ -48,11 +48,7 @@ pub(crate) fn run(args: &VerifyArgs) -> Result<(), CliError> {
         .collect();
     wanted.push(topics::ENVIRONMENT.to_owned());
     let options = ReadOptions {
-        settings: settings(
-            kafka.brokers.as_deref(),
-            kafka.consumer_config.as_deref(),
-            &kafka.properties,
-        )?,
+        settings: consumer_settings(kafka)?,
         topics: wanted,
         from_beginning: true,
         count: None,

@@ -212,6 +212,28 @@ fn a_bad_recording_publishes_nothing_and_names_the_line() {
     ]);
     assert_eq!(out.status.code(), Some(3));
 
+    // A pace that would wait longer than a clock can count is refused before anything goes.
+    let long = dir.path().join("long.jsonl");
+    std::fs::write(
+        &long,
+        "{\"topic\":\"aliecs.run\",\"value_hex\":\"\",\"timestamp\":0}\n{\"topic\":\"aliecs.run\",\"value_hex\":\"\",\"timestamp\":9000000000000}\n",
+    )
+    .unwrap();
+    let slow = ecsim(&[
+        "replay",
+        long.to_str().expect("a UTF-8 path"),
+        "--brokers",
+        &broker.bootstrap(),
+        "--speed",
+        "1e-300",
+    ]);
+    assert_eq!(slow.status.code(), Some(3));
+    assert!(
+        String::from_utf8_lossy(&slow.stderr).contains("at --speed 1e-300 the 9000000000 s"),
+        "{}",
+        String::from_utf8_lossy(&slow.stderr)
+    );
+
     let nowhere = ecsim(&["replay", bad.to_str().expect("a UTF-8 path")]);
     assert_eq!(nowhere.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&nowhere.stderr).contains("give --brokers"));

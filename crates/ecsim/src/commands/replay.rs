@@ -32,10 +32,19 @@ use crate::{
     print::JsonLines,
 };
 
+/// How long after the start a record `distance_ms` from the first is due at `speed`; `None`
+/// when that is beyond what can be waited for (a tiny `--speed` over a long recording).
+fn due_after(distance_ms: i64, speed: f64) -> Option<Duration> {
+    let distance = Duration::from_millis(u64::try_from(distance_ms).unwrap_or(0));
+    Duration::try_from_secs_f64(distance.as_secs_f64() / speed).ok()
+}
+
 /// What the first pass learns.
 struct Survey {
     lines: usize,
     first_timestamp: Option<i64>,
+    /// The largest distance of a record's timestamp from the first's, in ms.
+    span_ms: i64,
     topics: Vec<String>,
 }
 
@@ -61,6 +70,7 @@ fn survey(path: &Path) -> Result<Survey, CliError> {
     let mut survey = Survey {
         lines: 0,
         first_timestamp: None,
+        span_ms: 0,
         topics: Vec::new(),
     };
     for (number, line) in lines(path)? {
@@ -68,6 +78,9 @@ fn survey(path: &Path) -> Result<Survey, CliError> {
         survey.lines += 1;
         if survey.first_timestamp.is_none() {
             survey.first_timestamp = recorded.timestamp;
+        }
+        if let (Some(first), Some(at)) = (survey.first_timestamp, recorded.timestamp) {
+            survey.span_ms = survey.span_ms.max(at.saturating_sub(first));
         }
         if !survey.topics.contains(&recorded.topic) {
             survey.topics.push(recorded.topic);
@@ -97,6 +110,18 @@ pub(crate) fn run(args: &ReplayArgs) -> Result<(), CliError> {
         ));
     }
     let survey = survey(path)?;
+    if args.speed > 0.0
+        && due_after(survey.span_ms, args.speed)
+            .and_then(|span| Instant::now().checked_add(span))
+            .is_none()
+    {
+        return Err(CliError::InvalidInput(format!(
+            "at --speed {:?} the {} s of {} would take longer than can be waited for; give a larger --speed, or 0 for at once",
+            args.speed,
+            survey.span_ms / 1000,
+            path.display()
+        )));
+    }
     let (kafka, _) = open_publisher(&args.kafka, None, survey.topics.clone())?;
     // As `run` does: each replay's records say which replay they came from.
     let run_id = uuid::Uuid::new_v4().to_string();
@@ -107,8 +132,8 @@ pub(crate) fn run(args: &ReplayArgs) -> Result<(), CliError> {
     let first = survey.first_timestamp.unwrap_or(now_ms);
     let shift = match args.epoch {
         None => 0,
-        Some(Epoch::Now) => now_ms - first,
-        Some(Epoch::At(at)) => at.unix_millis() - first,
+        Some(Epoch::Now) => now_ms.saturating_sub(first),
+        Some(Epoch::At(at)) => at.unix_millis().saturating_sub(first),
     };
     for (number, line) in lines(path)? {
         let recorded = parse(path, number, line)?;
@@ -120,9 +145,10 @@ pub(crate) fn run(args: &ReplayArgs) -> Result<(), CliError> {
             && let Some(recorded_at) = recorded.timestamp
         {
             // Records out of time order (from several partitions) go at once, in file order.
-            let distance = Duration::from_millis(u64::try_from(recorded_at - first).unwrap_or(0));
-            let due = started + distance.div_f64(args.speed);
-            if let Some(wait) = due.checked_duration_since(Instant::now()) {
+            // Within the span checked above, so the sum cannot overflow.
+            let due = due_after(recorded_at.saturating_sub(first), args.speed)
+                .and_then(|after| started.checked_add(after));
+            if let Some(wait) = due.and_then(|due| due.checked_duration_since(Instant::now())) {
                 std::thread::sleep(wait);
             }
         }

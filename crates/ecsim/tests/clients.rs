@@ -173,6 +173,14 @@ impl Drop for Consumer {
     }
 }
 
+/// Creates every AliECS topic on `broker` with `layout` — before any consumer subscribes, as
+/// ecsim's topics exist on AliECS's brokers — and returns its address and the topics.
+fn with_aliecs_topics(broker: &Broker, layout: TopicLayout) -> (String, Vec<String>) {
+    let topics = ecsim_proto::topics::all_known();
+    drop(broker.publisher(layout, &topics, Duration::from_secs(30)));
+    (broker.bootstrap(), topics)
+}
+
 /// A message as the run printed it: topic, key (`--print`'s rendering), decoded value.
 type Printed = (String, Value, Value);
 
@@ -249,10 +257,7 @@ fn consume_a_live_run(client: Client, broker: Option<Broker>) {
     let Some(broker) = broker else {
         return; // Broker::tansu() said why.
     };
-    let bootstrap = broker.bootstrap();
-    let topics = ecsim_proto::topics::all_known();
-    // The topics exist before the consumer subscribes, as ecsim's do on AliECS's brokers.
-    drop(broker.publisher(TopicLayout::default(), &topics, Duration::from_secs(30)));
+    let (bootstrap, topics) = with_aliecs_topics(&broker, TopicLayout::default());
     let group = format!("ecsim-client-test-{client:?}-{}", broker.name()).to_lowercase();
     let Some(mut consumer) = Consumer::start(client, &bootstrap, &group, &topics) else {
         return;
@@ -361,9 +366,7 @@ fn errors_logged(log: &str) -> Vec<&str> {
 /// LeaveGroup on the mock).
 fn restart_in_the_group(client: Client) {
     let broker = Broker::embedded();
-    let bootstrap = broker.bootstrap();
-    let topics = ecsim_proto::topics::all_known();
-    drop(broker.publisher(TopicLayout::default(), &topics, Duration::from_secs(30)));
+    let (bootstrap, topics) = with_aliecs_topics(&broker, TopicLayout::default());
     let group = format!("ecsim-client-restart-{client:?}").to_lowercase();
     let Some(mut first) = Consumer::start(client, &bootstrap, &group, &topics) else {
         return;
@@ -436,14 +439,12 @@ fn kafka_python_restarted_in_its_group_gets_the_next_message_at_once() {
 fn two_kafka_python_consumers_share_a_group() {
     let client = Client::KafkaPython;
     let broker = Broker::embedded();
-    let bootstrap = broker.bootstrap();
-    let topics = ecsim_proto::topics::all_known();
     // Two partitions a topic, so that each member is assigned some (range assignment).
     let layout = TopicLayout {
         partitions: 2,
         ..TopicLayout::default()
     };
-    drop(broker.publisher(layout, &topics, Duration::from_secs(30)));
+    let (bootstrap, topics) = with_aliecs_topics(&broker, layout);
     let group = "ecsim-client-two-members";
     let Some(one) = Consumer::start(client, &bootstrap, group, &topics) else {
         return;

@@ -1,5 +1,6 @@
 """What the Python consumers share: the JSON lines and the stdin count (see README.md)."""
 import json
+import logging
 import os
 import sys
 import threading
@@ -9,6 +10,9 @@ BOOTSTRAP = os.environ["ECSIM_BOOTSTRAP"]
 GROUP = os.environ["ECSIM_GROUP"]
 TOPICS = os.environ["ECSIM_TOPICS"].split(",")
 TIMEOUT_S = 120
+
+# The clients' own errors, on stderr with their level, for the test to look for.
+logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
 expected = None
 

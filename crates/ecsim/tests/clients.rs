@@ -351,11 +351,18 @@ fn kafka_python_consumes_a_live_run_from_tansu() {
     consume_a_live_run(Client::KafkaPython, Broker::tansu());
 }
 
-/// Lines of a client's log that report an error (kafkajs logs JSON with `"level":"ERROR"`;
-/// the Python scripts print tracebacks).
+/// Lines of a client's log that report an error: kafkajs logs JSON with `"level":"ERROR"`,
+/// the Python scripts' logging starts a line with its level (`ERROR kafka.…`), librdkafka
+/// writes `%<level>|…` (3 and below are errors), and an uncaught exception is a traceback.
 fn errors_logged(log: &str) -> Vec<&str> {
     log.lines()
-        .filter(|line| line.contains("\"level\":\"ERROR\"") || line.contains("Traceback"))
+        .filter(|line| {
+            line.contains("\"level\":\"ERROR\"")
+                || line.starts_with("ERROR ")
+                || line.starts_with("CRITICAL ")
+                || ["%0|", "%1|", "%2|", "%3|"].iter().any(|level| line.starts_with(level))
+                || line.contains("Traceback")
+        })
         .collect()
 }
 

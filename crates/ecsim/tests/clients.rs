@@ -360,7 +360,9 @@ fn errors_logged(log: &str) -> Vec<&str> {
             line.contains("\"level\":\"ERROR\"")
                 || line.starts_with("ERROR ")
                 || line.starts_with("CRITICAL ")
-                || ["%0|", "%1|", "%2|", "%3|"].iter().any(|level| line.starts_with(level))
+                || ["%0|", "%1|", "%2|", "%3|"]
+                    .iter()
+                    .any(|level| line.starts_with(level))
                 || line.contains("Traceback")
         })
         .collect()

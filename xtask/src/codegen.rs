@@ -100,6 +100,17 @@ fn generate(include_root: &Path, out: &Path) -> anyhow::Result<Vec<String>> {
             ),
         );
     }
+    // The control API's gRPC client and server (tonic), in the same file as its messages but
+    // behind the crate's `grpc` feature: a plugin library built on the types needs no tonic.
+    config.service_generator(
+        tonic_prost_build::configure()
+            .build_client(true)
+            .build_server(true)
+            .build_transport(true)
+            .client_mod_attribute(".", "#[cfg(feature = \"grpc\")]")
+            .server_mod_attribute(".", "#[cfg(feature = \"grpc\")]")
+            .service_generator(),
+    );
     config.compile_fds(compiler.file_descriptor_set())?;
 
     let mut files = vec![DESCRIPTOR_SET.to_owned()];

@@ -62,6 +62,8 @@ pub trait CoreObserver: Send + Sync + 'static {
 #[derive(Default)]
 pub(crate) struct EventBus {
     observers: RwLock<Vec<Arc<dyn CoreObserver>>>,
+    /// Live subscribers (see [`EventBus::subscribe`]); made at the first subscription.
+    live: RwLock<Option<tokio::sync::broadcast::Sender<Arc<CoreEvent>>>>,
 }
 
 impl std::fmt::Debug for EventBus {
@@ -79,7 +81,7 @@ impl EventBus {
     }
 
     /// Hands `event` to every observer, in order, before returning: events reach publishers in
-    /// exactly the order the core emits them.
+    /// exactly the order the core emits them. Then to the live subscribers, if any.
     pub(crate) fn emit(&self, event: &CoreEvent) {
         let observers = self
             .observers
@@ -88,6 +90,28 @@ impl EventBus {
         for observer in observers.iter() {
             observer.observe(event);
         }
+        let live = self
+            .live
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(sender) = live.as_ref().filter(|s| s.receiver_count() > 0) {
+            // No receiver left between the check and the send is not an error.
+            let _ = sender.send(Arc::new(event.clone()));
+        }
+    }
+
+    /// A receiver of every event emitted from now on. The first subscription sets the
+    /// capacity of the queue all subscribers share.
+    pub(crate) fn subscribe(
+        &self,
+        capacity: usize,
+    ) -> tokio::sync::broadcast::Receiver<Arc<CoreEvent>> {
+        let mut live = self
+            .live
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        live.get_or_insert_with(|| tokio::sync::broadcast::channel(capacity.max(1)).0)
+            .subscribe()
     }
 }
 

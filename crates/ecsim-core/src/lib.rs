@@ -38,6 +38,7 @@ pub mod trigger;
 mod uid;
 pub mod user;
 pub mod vars;
+pub mod view;
 pub mod workflow;
 
 pub use control::{

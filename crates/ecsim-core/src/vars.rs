@@ -170,6 +170,23 @@ impl Vars {
             .collect()
     }
 
+    /// The defaults: the environment's own over the workflow's.
+    pub fn defaults_map(&self) -> BTreeMap<String, String> {
+        let mut map = (*self.workflow_defaults).clone();
+        map.extend(self.defaults.iter().map(|(k, v)| (k.clone(), v.clone())));
+        map
+    }
+
+    /// The vars layer.
+    pub fn vars_map(&self) -> BTreeMap<String, String> {
+        (*self.vars).clone()
+    }
+
+    /// The user vars layer (the request's variables, and what the core sets there).
+    pub fn user_vars_map(&self) -> BTreeMap<String, String> {
+        (*self.user_vars).clone()
+    }
+
     /// How many variables there are.
     pub fn len(&self) -> usize {
         self.iter().count()

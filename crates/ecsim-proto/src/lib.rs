@@ -61,9 +61,18 @@ pub mod kafka {
     include!("generated/kafka.rs");
 }
 
-/// Package `o2control`: AliECS's control API, the gRPC service `o2control.Control` (messages
-/// only: the service is described in [`FILE_DESCRIPTOR_SET`]).
-#[allow(missing_docs, clippy::all, clippy::pedantic, unreachable_pub)]
+/// Package `o2control`: AliECS's control API, the gRPC service `o2control.Control`: its
+/// messages, and with the `grpc` feature its tonic client (`control_client::ControlClient`) and
+/// server (`control_server::{Control, ControlServer}`).
+#[allow(
+    missing_docs,
+    missing_debug_implementations,
+    clippy::all,
+    clippy::pedantic,
+    unreachable_pub,
+    unused_qualifications,
+    rust_2018_idioms
+)]
 pub mod o2control {
     include!("generated/o2control.rs");
 }

@@ -273,160 +273,228 @@ pub async fn run(
     extra_plugins: Vec<Arc<dyn IntegrationPlugin>>,
     progress: Arc<dyn Progress>,
 ) -> Result<Report, ReplayError> {
-    let started = Instant::now();
-    let resolved;
-    let scenario = if scenario.epoch_now {
-        // Now, not when the file was read: connecting to a broker and loading plugins came
-        // between, and real-time timestamps should be the wall clock's.
-        resolved = Scenario {
-            epoch: ecsim_core::clock::Timestamp::system_now(),
-            ..scenario.clone()
+    let simulation = Simulation::start(scenario, publisher, extra_plugins, progress).await?;
+    simulation.play().await;
+    Ok(simulation.finish().await)
+}
+
+/// A started simulation: the core with the scenario's plugins, and its timeline, played or not.
+/// [`run`] is `start`, `play`, `finish`; a server (`ecsim serve`) starts one, plays its timeline
+/// in the background and drives the same core through its control API.
+pub struct Simulation {
+    scenario: Scenario,
+    started: Instant,
+    tally: Arc<Tally>,
+    core: Core,
+    replay: Arc<Replay>,
+}
+
+impl std::fmt::Debug for Simulation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Simulation")
+            .field("scenario", &self.scenario.name)
+            .field("core", &self.core)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Simulation {
+    /// Starts the core as `scenario` sets it up (clock, seed, run numbers, plugins), publishing
+    /// through `publisher`. `epoch = "now"` is resolved here. If a plugin fails to start, the
+    /// core is shut down again and the error says which.
+    pub async fn start(
+        scenario: &Scenario,
+        publisher: Arc<dyn Publisher>,
+        extra_plugins: Vec<Arc<dyn IntegrationPlugin>>,
+        progress: Arc<dyn Progress>,
+    ) -> Result<Self, ReplayError> {
+        let started = Instant::now();
+        let mut scenario = scenario.clone();
+        if scenario.epoch_now {
+            // Now, not when the file was read: connecting to a broker and loading plugins came
+            // between, and real-time timestamps should be the wall clock's.
+            scenario.epoch = ecsim_core::clock::Timestamp::system_now();
+        }
+        let tally = Arc::new(Tally::new(publisher));
+        let clock = match scenario.speed {
+            Speed::Virtual => Clock::virtual_time(scenario.epoch),
+            Speed::Factor(factor) => Clock::scaled(scenario.epoch, factor),
         };
-        &resolved
-    } else {
-        scenario
-    };
-    let tally = Arc::new(Tally::new(publisher));
-    let clock = match scenario.speed {
-        Speed::Virtual => Clock::virtual_time(scenario.epoch),
-        Speed::Factor(factor) => Clock::scaled(scenario.epoch, factor),
-    };
-    let plugins = Plugins::assemble(&Setup::of(scenario), extra_plugins)?;
-    let lhc_state = plugins.lhc().clone();
-    let lhc_loaded = plugins.has("lhc");
-    if !scenario.enable_kafka {
-        tracing::warn!(
-            "enable_kafka = false: as AliECS, ecsim publishes nothing (no core event; the Kafka plugin does not start)"
-        );
-    }
-    let plugins = plugins.registry(tally.clone());
-    let config = CoreConfig {
-        seed: scenario.seed,
-        first_run_number: scenario.first_run_number,
-    };
-    let core = Core::start(config, clock, plugins, tally.clone()).await;
-    if let Some((plugin, error)) = core.init_failures().into_iter().next() {
-        core.shutdown().await;
-        return Err(ReplayError::PluginStart {
-            plugin,
-            reason: error.to_string(),
+        let plugins = Plugins::assemble(&Setup::of(&scenario), extra_plugins)?;
+        let lhc_state = plugins.lhc().clone();
+        let lhc_loaded = plugins.has("lhc");
+        if !scenario.enable_kafka {
+            tracing::warn!(
+                "enable_kafka = false: as AliECS, ecsim publishes nothing (no core event; the Kafka plugin does not start)"
+            );
+        }
+        let plugins = plugins.registry(tally.clone());
+        let config = CoreConfig {
+            seed: scenario.seed,
+            first_run_number: scenario.first_run_number,
+        };
+        let core = Core::start(config, clock, plugins, tally.clone()).await;
+        if let Some((plugin, error)) = core.init_failures().into_iter().next() {
+            core.shutdown().await;
+            return Err(ReplayError::PluginStart {
+                plugin,
+                reason: error.to_string(),
+            });
+        }
+
+        let replay = Arc::new(Replay {
+            specs: scenario
+                .environments
+                .iter()
+                .map(|spec| {
+                    let mut spec = spec.clone();
+                    spec.task_faults = scenario.task_faults_of(&spec.name);
+                    (spec.name.clone(), spec)
+                })
+                .collect(),
+            core: core.clone(),
+            publisher: tally.clone(),
+            ids: Mutex::new(BTreeMap::new()),
+            outcomes: Mutex::new(Outcomes::default()),
+            progress,
+            total_steps: scenario.schedule.len() as u64,
+            lhc: Mutex::new(LhcClient::default()),
+            lhc_state,
+            lhc_loaded,
         });
-    }
-
-    let replay = Arc::new(Replay {
-        specs: scenario
-            .environments
-            .iter()
-            .map(|spec| {
-                let mut spec = spec.clone();
-                spec.task_faults = scenario
-                    .faults
-                    .iter()
-                    .filter(|f| f.environment.as_ref().is_none_or(|e| *e == spec.name))
-                    .filter_map(|f| f.task_fault(scenario.epoch))
-                    .collect();
-                (spec.name.clone(), spec)
-            })
-            .collect(),
-        core: core.clone(),
-        publisher: tally.clone(),
-        ids: Mutex::new(BTreeMap::new()),
-        outcomes: Mutex::new(Outcomes::default()),
-        progress,
-        total_steps: scenario.schedule.len() as u64,
-        lhc: Mutex::new(LhcClient::default()),
-        lhc_state,
-        lhc_loaded,
-    });
-
-    // One queue per environment (in order of first appearance), one for scenario-wide steps.
-    let mut queues: Vec<(Option<String>, VecDeque<ScheduledStep>)> = Vec::new();
-    let mut queue_of: BTreeMap<Option<&str>, usize> = BTreeMap::new();
-    for step in &scenario.schedule {
-        match queue_of.get(&step.environment.as_deref()) {
-            Some(&index) => queues[index].1.push_back(step.clone()),
-            None => {
-                queue_of.insert(step.environment.as_deref(), queues.len());
-                queues.push((step.environment.clone(), VecDeque::from([step.clone()])));
-            }
-        }
-    }
-    let epoch = scenario.epoch;
-    let mut tasks = Vec::new();
-    for (_, queue) in queues {
-        let replay = Arc::clone(&replay);
-        tasks.push(tokio::spawn(async move {
-            for step in queue {
-                let due = step.at.saturating_sub(replay.simulated(epoch));
-                replay.core.clock().sleep(due).await;
-                let result = replay.execute(&step).await;
-                replay.record(&step, result, epoch);
-            }
-        }));
-    }
-    for task in tasks {
-        if let Err(error) = task.await {
-            tracing::error!(%error, "a replay task failed");
-        }
-    }
-
-    if scenario.at_end == AtEnd::Destroy {
-        let alive: Vec<(String, EnvironmentId)> = lock(&replay.ids).clone().into_iter().collect();
-        for (name, id) in alive {
-            let options = DestroyOptions {
-                force: false,
-                allow_in_running_state: true,
-            };
-            if core
-                .destroy(&id, options, scenario.user.clone())
-                .await
-                .is_ok()
-            {
-                lock(&replay.ids).remove(&name);
-                lock(&replay.outcomes).destroyed += 1;
-            }
-        }
-    }
-    let simulated = replay.simulated(epoch);
-    core.shutdown().await;
-
-    let outcomes = std::mem::take(&mut *lock(&replay.outcomes));
-    let left = lock(&replay.ids)
-        .iter()
-        .filter_map(|(name, id)| {
-            core.state(id).map(|state| LeftEnvironment {
-                name: name.clone(),
-                id: id.to_string(),
-                state: state.as_str().to_owned(),
-            })
+        Ok(Self {
+            scenario,
+            started,
+            tally,
+            core,
+            replay,
         })
-        .collect();
-    let by_topic = tally.counts();
-    Ok(Report {
-        scenario: scenario.name.clone(),
-        seed: scenario.seed,
-        speed: match scenario.speed {
-            Speed::Virtual => "virtual".to_owned(),
-            Speed::Factor(factor) => format!("{factor}x"),
-        },
-        simulated_ms: u64::try_from(simulated.as_millis()).unwrap_or(u64::MAX),
-        wall_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-        environments: Environments {
-            created: outcomes.created,
-            failed_to_create: outcomes.failed_to_create,
-            destroyed: outcomes.destroyed,
-            left,
-        },
-        runs: core.run_numbers_allocated(),
-        requests: Requests {
-            total: outcomes.total,
-            failed: outcomes.failed,
-            failures: outcomes.failures,
-        },
-        messages: Messages {
-            total: by_topic.values().sum(),
-            by_topic,
-        },
-        environment_ids: outcomes.ids,
-    })
+    }
+
+    /// The simulated core: what the timeline drives, and what a server may drive beside it.
+    pub fn core(&self) -> &Core {
+        &self.core
+    }
+
+    /// The scenario, with `epoch = "now"` resolved.
+    pub fn scenario(&self) -> &Scenario {
+        &self.scenario
+    }
+
+    /// What has been published so far, per topic.
+    pub fn published(&self) -> BTreeMap<String, u64> {
+        self.tally.counts()
+    }
+
+    /// Plays the timeline: each environment's steps on a task of their own, in order, each no
+    /// earlier than its time. Returns when every step is done. The future owns what it needs,
+    /// so it can be spawned.
+    pub fn play(&self) -> impl Future<Output = ()> + Send + 'static {
+        let replay = Arc::clone(&self.replay);
+        let schedule = self.scenario.schedule.clone();
+        let epoch = self.scenario.epoch;
+        async move {
+            // One queue per environment (in order of first appearance), one for scenario-wide
+            // steps.
+            let mut queues: Vec<VecDeque<ScheduledStep>> = Vec::new();
+            let mut queue_of: BTreeMap<Option<String>, usize> = BTreeMap::new();
+            for step in schedule {
+                let index = *queue_of.entry(step.environment.clone()).or_insert_with(|| {
+                    queues.push(VecDeque::new());
+                    queues.len() - 1
+                });
+                queues[index].push_back(step);
+            }
+            let mut tasks = Vec::new();
+            for queue in queues {
+                let replay = Arc::clone(&replay);
+                tasks.push(tokio::spawn(async move {
+                    for step in queue {
+                        let due = step.at.saturating_sub(replay.simulated(epoch));
+                        replay.core.clock().sleep(due).await;
+                        let result = replay.execute(&step).await;
+                        replay.record(&step, result, epoch);
+                    }
+                }));
+            }
+            for task in tasks {
+                if let Err(error) = task.await {
+                    tracing::error!(%error, "a replay task failed");
+                }
+            }
+        }
+    }
+
+    /// Ends the simulation: the environments still alive destroyed if the scenario says
+    /// `at_end = "destroy"`, the plugins shut down, and the report of what happened.
+    pub async fn finish(self) -> Report {
+        let Self {
+            scenario,
+            started,
+            tally,
+            core,
+            replay,
+        } = self;
+        let epoch = scenario.epoch;
+        if scenario.at_end == AtEnd::Destroy {
+            let alive: Vec<(String, EnvironmentId)> =
+                lock(&replay.ids).clone().into_iter().collect();
+            for (name, id) in alive {
+                let options = DestroyOptions {
+                    force: false,
+                    allow_in_running_state: true,
+                };
+                if core
+                    .destroy(&id, options, scenario.user.clone())
+                    .await
+                    .is_ok()
+                {
+                    lock(&replay.ids).remove(&name);
+                    lock(&replay.outcomes).destroyed += 1;
+                }
+            }
+        }
+        let simulated = replay.simulated(epoch);
+        core.shutdown().await;
+
+        let outcomes = std::mem::take(&mut *lock(&replay.outcomes));
+        let left = lock(&replay.ids)
+            .iter()
+            .filter_map(|(name, id)| {
+                core.state(id).map(|state| LeftEnvironment {
+                    name: name.clone(),
+                    id: id.to_string(),
+                    state: state.as_str().to_owned(),
+                })
+            })
+            .collect();
+        let by_topic = tally.counts();
+        Report {
+            scenario: scenario.name.clone(),
+            seed: scenario.seed,
+            speed: match scenario.speed {
+                Speed::Virtual => "virtual".to_owned(),
+                Speed::Factor(factor) => format!("{factor}x"),
+            },
+            simulated_ms: u64::try_from(simulated.as_millis()).unwrap_or(u64::MAX),
+            wall_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            environments: Environments {
+                created: outcomes.created,
+                failed_to_create: outcomes.failed_to_create,
+                destroyed: outcomes.destroyed,
+                left,
+            },
+            runs: core.run_numbers_allocated(),
+            requests: Requests {
+                total: outcomes.total,
+                failed: outcomes.failed,
+                failures: outcomes.failures,
+            },
+            messages: Messages {
+                total: by_topic.values().sum(),
+                by_topic,
+            },
+            environment_ids: outcomes.ids,
+        }
+    }
 }

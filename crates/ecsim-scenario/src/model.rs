@@ -153,6 +153,15 @@ impl Fault {
 }
 
 impl Scenario {
+    /// The task faults that apply to the environment `name`: its own and the scenario-wide ones.
+    pub fn task_faults_of(&self, name: &str) -> Vec<TaskFault> {
+        self.faults
+            .iter()
+            .filter(|f| f.environment.as_ref().is_none_or(|e| e == name))
+            .filter_map(|f| f.task_fault(self.epoch))
+            .collect()
+    }
+
     /// When the last step is due, from the start.
     pub fn duration(&self) -> Duration {
         self.schedule.last().map_or(Duration::ZERO, |s| s.at)

@@ -27,11 +27,13 @@ pub(crate) enum Exit {
     Undelivered = 5,
     /// A plugin library was refused, or one of its plugins did not start.
     Plugin = 6,
+    /// A control server answered a request with an error status.
+    Refused = 7,
 }
 
 impl Exit {
     /// Every exit status, in code order.
-    pub(crate) const ALL: [Exit; 7] = [
+    pub(crate) const ALL: [Exit; 8] = [
         Exit::Ok,
         Exit::Runtime,
         Exit::Usage,
@@ -39,6 +41,7 @@ impl Exit {
         Exit::ExpectationsFailed,
         Exit::Undelivered,
         Exit::Plugin,
+        Exit::Refused,
     ];
 
     /// The status's number.
@@ -56,6 +59,7 @@ impl Exit {
             Exit::ExpectationsFailed => "expectations not met",
             Exit::Undelivered => "messages not delivered",
             Exit::Plugin => "a plugin library refused or not started",
+            Exit::Refused => "the control server refused the request",
         }
     }
 
@@ -74,7 +78,10 @@ impl Exit {
             Exit::ExpectationsFailed => "a scenario's expectations do not hold (`run`, `verify`)",
             Exit::Undelivered => "messages were not delivered to the broker (`run`, `replay`)",
             Exit::Plugin => {
-                "a plugin library was refused, or one of its plugins did not start (`run`, `plugin inspect`)"
+                "a plugin library was refused, or one of its plugins did not start (`run`, `serve`, `plugin inspect`)"
+            }
+            Exit::Refused => {
+                "a control server answered with an error status: the gRPC code and message are printed (`env`, `info`)"
             }
         }
     }
@@ -171,6 +178,29 @@ pub(crate) enum CliError {
         total: usize,
     },
     /// Messages the broker did not acknowledge (`run`).
+    /// The control server could not start.
+    #[error(transparent)]
+    Serve(#[from] ecsim_control::ServeError),
+    /// No control server answers at the endpoint.
+    #[error(
+        "cannot reach a control server at {endpoint}: {reason}; is `ecsim serve` (or AliECS) running there? (--endpoint, ECSIM_ENDPOINT)"
+    )]
+    Unreachable {
+        /// Where.
+        endpoint: String,
+        /// Why.
+        reason: String,
+    },
+    /// The control server answered with an error status.
+    #[error("{method}: {code:?}: {message}")]
+    Refused {
+        /// The RPC.
+        method: &'static str,
+        /// The gRPC status code.
+        code: tonic::Code,
+        /// The server's message.
+        message: String,
+    },
     #[error("{undelivered} of {sent} messages were not delivered to {broker}")]
     Undelivered {
         /// How many were not.
@@ -217,6 +247,8 @@ impl CliError {
             | CliError::Recording { .. }
             | CliError::ScenariosInvalid { .. } => Exit::InvalidInput,
             CliError::Undelivered { .. } => Exit::Undelivered,
+            CliError::Serve(_) | CliError::Unreachable { .. } => Exit::Runtime,
+            CliError::Refused { .. } => Exit::Refused,
             CliError::ExpectationsFailed { .. } => Exit::ExpectationsFailed,
         }
     }

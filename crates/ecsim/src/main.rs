@@ -39,6 +39,9 @@ fn main() -> ExitCode {
         cli::Command::Plugin(cli::PluginCommand::Inspect { library, json }) => {
             commands::plugin::inspect(&library, json)
         }
+        cli::Command::Serve(args) => commands::serve::run(&args),
+        cli::Command::Env(command) => commands::env::run(&command),
+        cli::Command::Info { endpoint } => commands::env::info(&endpoint),
     };
     match outcome {
         Ok(()) => Exit::Ok.into(),

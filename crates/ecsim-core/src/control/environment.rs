@@ -17,7 +17,7 @@ use ecsim_proto::{
 
 use crate::{
     condition::resolve_template, fsm::State, id::EnvironmentId, run_number::RunNumber,
-    tasks::TaskTree, trigger::Trigger, vars::VarStack, workflow::Workflow,
+    tasks::TaskTree, trigger::Trigger, vars::VarStack, view::EnvironmentView, workflow::Workflow,
 };
 
 use super::{Timing, hooks::PendingCall};
@@ -149,6 +149,10 @@ pub(crate) struct Env {
     pub(crate) name: String,
     /// The detectors it holds while it lives.
     pub(crate) detectors: Vec<String>,
+    /// Its FLPs.
+    pub(crate) hosts: Vec<String>,
+    /// When it was created.
+    pub(crate) created: crate::clock::Timestamp,
     pub(crate) workflow: Arc<Workflow>,
     pub(crate) loaded: LoadedWorkflow,
     pub(crate) timing: Timing,
@@ -158,10 +162,13 @@ pub(crate) struct Env {
 }
 
 impl Env {
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         id: EnvironmentId,
         name: String,
         detectors: Vec<String>,
+        hosts: Vec<String>,
+        created: crate::clock::Timestamp,
         workflow: Arc<Workflow>,
         loaded: LoadedWorkflow,
         timing: Timing,
@@ -171,6 +178,8 @@ impl Env {
             id,
             name,
             detectors,
+            hosts,
+            created,
             workflow,
             loaded,
             timing,
@@ -189,6 +198,28 @@ impl Env {
 
     pub(crate) fn state(&self) -> State {
         self.data().state
+    }
+
+    /// A copy of what it is now.
+    pub(crate) fn view(&self) -> EnvironmentView {
+        let data = self.data();
+        let vars = data.vars.consolidated();
+        EnvironmentView {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            created: self.created,
+            state: data.state,
+            current_transition: data.current_transition.clone(),
+            run_number: data.run_number,
+            workflow: Arc::clone(&self.workflow),
+            detectors: self.detectors.clone(),
+            hosts: self.hosts.clone(),
+            defaults: vars.defaults_map(),
+            vars: vars.vars_map(),
+            user_vars: vars.user_vars_map(),
+            tasks: data.tasks.task_views(),
+            roles: data.tasks.role_views(),
+        }
     }
 
     pub(crate) fn template_info_of(workflow: &Workflow) -> WorkflowTemplateInfo {

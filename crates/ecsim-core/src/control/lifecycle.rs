@@ -22,6 +22,7 @@ use crate::{
     trigger::Moment,
     user,
     vars::{Layer, VarStack},
+    workflow::Workflow,
 };
 
 use super::{
@@ -48,7 +49,24 @@ impl Core {
         &self,
         spec: EnvironmentSpec,
     ) -> Result<EnvironmentId, CoreError> {
-        let id = self.uids().next_id(self.now());
+        let id = self.new_environment_id();
+        self.create_environment_as(id, spec).await
+    }
+
+    /// A fresh environment id, as AliECS's server makes one before creating (so that an
+    /// asynchronous creation can answer with it at once).
+    pub fn new_environment_id(&self) -> EnvironmentId {
+        EnvironmentId::from(self.uids().next_id(self.now()))
+    }
+
+    /// [`Core::create_environment`] with an id from [`Core::new_environment_id`].
+    pub async fn create_environment_as(
+        &self,
+        id: EnvironmentId,
+        spec: EnvironmentSpec,
+    ) -> Result<EnvironmentId, CoreError> {
+        let created = self.now();
+        let id = id.to_string();
         let workflow = Arc::clone(&spec.workflow);
         let detectors = spec.sorted_detectors();
         let hosts = spec.hosts_or_default();
@@ -209,6 +227,8 @@ impl Core {
             EnvironmentId::from(id.clone()),
             spec.name.clone(),
             detectors.clone(),
+            hosts.clone(),
+            created,
             workflow,
             loaded,
             spec.timing,
@@ -271,6 +291,60 @@ impl Core {
             ..Default::default()
         }));
         Ok(EnvironmentId::from(id))
+    }
+
+    /// A creation that fails before the environment exists, as AliECS's `CreateEnvironment`
+    /// fails when it cannot read the template (`workflow` is `None`: "transition starting",
+    /// then "transition error") or cannot load it with the request's variables (`Some`: the
+    /// events up to "loading workflow", then "transition error"). Nothing is claimed or kept.
+    /// `id` comes from [`Core::new_environment_id`]. Returns the error to give the client.
+    pub fn refuse_creation(
+        &self,
+        id: &EnvironmentId,
+        workflow: Option<&Workflow>,
+        user: User,
+        reason: &str,
+    ) -> CoreError {
+        let id = id.to_string();
+        let event = |state: &str, step: &str, status: OpStatus, message: &str| EvEnvironmentEvent {
+            environment_id: id.clone(),
+            state: state.to_owned(),
+            message: message.to_owned(),
+            transition: "CREATE".to_owned(),
+            transition_step: step.to_owned(),
+            transition_status: status.into(),
+            last_request_user: Some(user.clone()),
+            ..Default::default()
+        };
+        self.emit(CorePayload::Environment(event(
+            "PENDING",
+            "",
+            OpStatus::Started,
+            "transition starting",
+        )));
+        if let Some(workflow) = workflow {
+            let steps = [
+                ("before_CREATE", OpStatus::Started, "instantiating"),
+                ("before_CREATE", OpStatus::Ongoing, "running hooks"),
+                ("CREATE", OpStatus::Ongoing, "loading workflow"),
+            ];
+            for (index, (step, status, message)) in steps.into_iter().enumerate() {
+                let mut announced = event("PENDING", step, status, message);
+                announced.workflow_template_info = Some(if index == 0 {
+                    Env::template_info_of(workflow)
+                } else {
+                    WorkflowTemplateInfo::default()
+                });
+                self.emit(CorePayload::Environment(announced));
+            }
+        }
+        let mut failed = event("PENDING", "", OpStatus::DoneError, "transition error");
+        failed.error = reason.to_owned();
+        self.emit(CorePayload::Environment(failed));
+        CoreError::CreateFailed {
+            id: EnvironmentId::from(id),
+            reason: reason.to_owned(),
+        }
     }
 
     /// Destroys an environment (AliECS's `DestroyEnvironment` RPC).

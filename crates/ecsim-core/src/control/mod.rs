@@ -40,6 +40,7 @@ use crate::{
     run_number::{RunNumber, RunNumberError},
     tasks::{Change, Changes},
     uid::UidGenerator,
+    view::EnvironmentView,
     workflow::Workflow,
 };
 
@@ -367,6 +368,11 @@ impl Core {
         self.0.plugins.destroy_all().await;
     }
 
+    /// The integration plugins, in registry order (the control API's `GetIntegratedServices`).
+    pub fn plugins(&self) -> &[Arc<dyn IntegrationPlugin>] {
+        self.0.plugins.plugins()
+    }
+
     /// The Mesos framework id the core reports (`aliecs.core`, plugin instance id).
     pub fn framework_id(&self) -> &str {
         &self.0.framework_id
@@ -380,6 +386,30 @@ impl Core {
     /// The state of an environment, or `None` once it is destroyed.
     pub fn state(&self, id: &EnvironmentId) -> Option<State> {
         lock(&self.0.environments).get(id).map(|env| env.state())
+    }
+
+    /// What an environment is now, or `None` once it is destroyed.
+    pub fn view(&self, id: &EnvironmentId) -> Option<EnvironmentView> {
+        let env = lock(&self.0.environments).get(id).cloned();
+        env.map(|env| env.view())
+    }
+
+    /// What every live environment is now, in id order.
+    pub fn views(&self) -> Vec<EnvironmentView> {
+        self.environments().iter().map(|env| env.view()).collect()
+    }
+
+    /// The detectors live environments hold, sorted (AliECS's `GetActiveDetectors`).
+    pub fn detectors_in_use(&self) -> Vec<String> {
+        lock(&self.0.detectors_in_use).keys().cloned().collect()
+    }
+
+    /// Every core event from now on, as the core emits it, for a live view (the control API's
+    /// `Subscribe`). At most `capacity` events wait for a slow receiver; past that it misses
+    /// events and is told how many (`RecvError::Lagged`), so a stalled client cannot make the
+    /// core's memory grow.
+    pub fn subscribe(&self, capacity: usize) -> tokio::sync::broadcast::Receiver<Arc<CoreEvent>> {
+        self.0.bus.subscribe(capacity)
     }
 
     /// The ids of the live environments, in id order.

@@ -31,7 +31,14 @@
 
 use ecsim_proto::events::{EvRoleEvent, EvTaskEvent, Traits};
 
-use crate::{clock::Timestamp, fsm::State, id::TaskId, uid::UidGenerator, workflow::Workflow};
+use crate::{
+    clock::Timestamp,
+    fsm::State,
+    id::TaskId,
+    uid::UidGenerator,
+    view::{RoleView, TaskView},
+    workflow::Workflow,
+};
 
 mod role;
 
@@ -591,6 +598,50 @@ impl TaskTree {
             environment_id: self.environment_id.clone(),
             path: task.role_path.clone(),
         }
+    }
+
+    /// The tasks, as the control API shows them.
+    pub(crate) fn task_views(&self) -> Vec<TaskView> {
+        self.tasks
+            .iter()
+            .map(|task| {
+                let event = self.task_event(task);
+                TaskView {
+                    id: event.taskid,
+                    name: event.name,
+                    class_name: event.class_name,
+                    hostname: event.hostname,
+                    role_path: event.path,
+                    state: event.state,
+                    status: event.status,
+                    environment_id: event.environment_id,
+                }
+            })
+            .collect()
+    }
+
+    /// The role tree, as the control API shows it.
+    pub(crate) fn role_views(&self) -> Vec<RoleView> {
+        self.roles
+            .iter()
+            .enumerate()
+            .map(|(index, role)| RoleView {
+                path: role.path.clone(),
+                kind: match role.kind {
+                    Kind::Task => "task",
+                    Kind::Call => "call",
+                    Kind::Aggregator => "aggregator",
+                },
+                state: role.state.to_owned(),
+                status: role.status.to_owned(),
+                parent: role.parent,
+                task_id: self
+                    .tasks
+                    .iter()
+                    .find(|task| task.role == index)
+                    .map(|task| task.id.to_string()),
+            })
+            .collect()
     }
 
     fn role_event(&self, path: &str, status: &str, state: &str) -> EvRoleEvent {

@@ -22,6 +22,7 @@ pub(super) enum Kind {
 #[derive(Debug, Clone)]
 pub(super) struct Role {
     pub(super) path: String,
+    pub(super) kind: Kind,
     /// Whether its parent counts it: task and call roles as the template says (the task roles
     /// here are all critical), aggregators always.
     pub(super) critical: bool,
@@ -44,6 +45,7 @@ impl Role {
         };
         Self {
             path,
+            kind,
             critical,
             parent,
             has_children: false,

@@ -3,11 +3,13 @@
 
 pub(crate) mod broker;
 pub(crate) mod decode;
+pub(crate) mod env;
 pub(crate) mod kafka;
 pub(crate) mod plugin;
 pub(crate) mod record;
 pub(crate) mod replay;
 pub(crate) mod run;
+pub(crate) mod serve;
 pub(crate) mod tail;
 pub(crate) mod validate;
 pub(crate) mod verify;

@@ -1,0 +1,204 @@
+//! `ecsim serve`: AliECS's control API over a live simulated core.
+//!
+//! The core is set up as `run` sets it up (a scenario's plugins, libraries, faults and
+//! header, or defaults), its clock runs in real time (or `--speed`), and the scenario's
+//! timeline, if any, plays in the background while clients drive the same core through
+//! `o2control.Control`. A signal ends it: the server stops taking requests and answers those
+//! in flight, the environments still alive are listed (not destroyed: AliECS does not destroy
+//! them when its core stops either), and every message is flushed to the broker before the
+//! delivery report.
+
+use std::{net::SocketAddr, sync::Arc};
+
+use anyhow::Context as _;
+use ecsim_control::{Catalogue, ControlService, Identity, Listener};
+use ecsim_core::{
+    plugin::IntegrationPlugin,
+    publish::{FanOut, Publisher},
+};
+use ecsim_scenario::{LoadError, Scenario, Speed, driver};
+
+use crate::{
+    cli::ServeArgs, commands::kafka::open_publisher, commands::validate::width, exit::CliError,
+    print::JsonLines,
+};
+
+/// The setup of a server started without `--scenario`.
+const NO_SCENARIO: &str = "[scenario]\nname = \"serve\"\nepoch = \"now\"\nspeed = 1\n";
+
+fn scenario(args: &ServeArgs) -> Result<Scenario, CliError> {
+    use std::io::IsTerminal as _;
+    let mut scenario = match &args.scenario {
+        None => ecsim_scenario::parse("serve", NO_SCENARIO)
+            .map_err(|problems| anyhow::anyhow!("the built-in setup is invalid: {problems:?}"))?,
+        Some(path) => match ecsim_scenario::load(path) {
+            Ok(scenario) => scenario,
+            Err(LoadError::Invalid(problems)) => {
+                let color =
+                    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+                #[allow(clippy::print_stderr)] // the problems, for the user
+                {
+                    eprint!("{}", problems.render(color, width()));
+                }
+                return Err(LoadError::Invalid(problems).into());
+            }
+            Err(error) => return Err(error.into()),
+        },
+    };
+    if let Some(seed) = args.seed {
+        scenario.seed = seed;
+    }
+    // A server lives in the present: its timestamps are today's, its clock runs.
+    scenario.epoch_now = true;
+    scenario.speed = Speed::Factor(match (args.speed, scenario.speed) {
+        (Some(speed), _) => speed,
+        (None, Speed::Factor(speed)) => speed,
+        (None, Speed::Virtual) => 1.0,
+    });
+    Ok(scenario)
+}
+
+#[allow(clippy::print_stderr)] // what the server does, for the person who started it
+pub(crate) fn run(args: &ServeArgs) -> Result<(), CliError> {
+    let scenario = scenario(args)?;
+    let dynamic = ecsim_scenario::plugins::load(&scenario, &args.plugins)?;
+    let plugins: Vec<Arc<dyn IntegrationPlugin>> = dynamic
+        .iter()
+        .map(|p| Arc::clone(p) as Arc<dyn IntegrationPlugin>)
+        .collect();
+    let plugin_topics = ecsim_scenario::assembly::topics(&scenario, &plugins)?;
+    let (kafka, embedded) = open_publisher(&args.kafka, args.port, plugin_topics)?;
+    let broker_address = kafka.brokers().to_owned();
+    let run_id = uuid::Uuid::new_v4().to_string();
+    kafka.tag_records(&run_id);
+    let printer = args.print.then(|| Arc::new(JsonLines::stdout()));
+    let mut outputs: Vec<Arc<dyn Publisher>> = vec![kafka.clone()];
+    if let Some(printer) = &printer {
+        outputs.push(printer.clone());
+    }
+    let publisher: Arc<dyn Publisher> = Arc::new(FanOut(outputs));
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    let catalogue = Catalogue {
+        timing: args.timing.map_or_else(Default::default, |t| t.0),
+        tasks_per_host: usize::from(args.tasks_per_host),
+        ..Catalogue::default()
+    };
+    let address = SocketAddr::new(args.grpc_host, args.grpc_port);
+    let served: Result<driver::Simulation, CliError> = runtime.block_on(async {
+        let simulation =
+            driver::Simulation::start(&scenario, publisher, plugins, Arc::new(driver::Silent))
+                .await?;
+        let listener = match Listener::bind(address).await {
+            Ok(listener) => listener,
+            Err(error) => {
+                simulation.finish().await;
+                return Err(error.into());
+            }
+        };
+        announce(listener.address(), &broker_address).context("writing to stdout")?;
+        eprintln!(
+            "serving o2control.Control at {} (AliECS's control API), publishing to {broker_address}{}; records tagged {}={run_id}; Ctrl-C to stop",
+            listener.address(),
+            if embedded.is_some() { " (embedded broker)" } else { "" },
+            ecsim_kafka::RUN_HEADER,
+        );
+        let timeline = tokio::spawn(simulation.play());
+        let service = ControlService::new(
+            simulation.core().clone(),
+            catalogue,
+            Identity::default(),
+        );
+        let served = listener.serve(service, interrupted()).await;
+        timeline.abort();
+        if let Err(error) = served {
+            simulation.finish().await;
+            return Err(error.into());
+        }
+        Ok(simulation)
+    });
+    let simulation = served?;
+    let alive = simulation.core().views();
+    if alive.is_empty() {
+        eprintln!("stopped; no environment was alive");
+    } else {
+        eprintln!(
+            "stopped with {} environment(s) alive, left as they were (not destroyed):",
+            alive.len()
+        );
+        for view in &alive {
+            eprintln!(
+                "  {} {}{} [{}]",
+                view.id,
+                view.state.as_str(),
+                view.run_number
+                    .map(|run| format!(" run {run}"))
+                    .unwrap_or_default(),
+                view.detectors.join(",")
+            );
+        }
+    }
+    let report = runtime.block_on(simulation.finish());
+    drop(runtime);
+    let delivery = kafka.finish(args.kafka.flush_timeout);
+    if let Some(printer) = &printer {
+        printer.finish().context("writing to stdout")?;
+    }
+    eprintln!(
+        "{} message(s) published; {} run number(s) handed out",
+        report.messages.total, report.runs
+    );
+    eprint!("{delivery}");
+    if !delivery.all_delivered() {
+        let total = delivery.total();
+        return Err(CliError::Undelivered {
+            undelivered: total.sent - total.delivered,
+            sent: total.sent,
+            broker: broker_address,
+        });
+    }
+    Ok(())
+}
+
+/// The first line of stdout: where to reach the server and its broker, as one JSON object.
+fn announce(grpc: SocketAddr, broker: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(
+        stdout,
+        "{}",
+        serde_json::json!({ "grpc": grpc.to_string(), "broker": broker })
+    )?;
+    stdout.flush()
+}
+
+/// Resolves at Ctrl-C or SIGTERM.
+async fn interrupted() {
+    let terminate = async {
+        #[cfg(unix)]
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM; Ctrl-C still stops the server");
+                std::future::pending::<()>().await;
+            }
+        }
+        #[cfg(not(unix))]
+        std::future::pending::<()>().await;
+    };
+    tokio::select! {
+        result = tokio::signal::ctrl_c() => {
+            if let Err(error) = result {
+                tracing::warn!(%error, "cannot listen for Ctrl-C");
+                std::future::pending::<()>().await;
+            }
+        }
+        () = terminate => {}
+    }
+    tracing::info!("interrupted: the control server stops");
+}

@@ -1,0 +1,797 @@
+//! `ecsim serve` driven through AliECS's control API by a client generated from `proto/`
+//! (tonic), as a test harness or AliECS's GUI drives AliECS: the replies' fields, AliECS's
+//! error statuses, `Subscribe`, many clients at once, and a shutdown that loses nothing. The
+//! messages an API-driven environment publishes are compared with those of the same steps in a
+//! scenario, modulo ids and times.
+
+use std::{
+    collections::BTreeMap,
+    io::{BufRead as _, BufReader},
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use ecsim_proto::{
+    common::User,
+    o2control::{self as pb, control_client::ControlClient, control_environment_request::Optype},
+};
+use serde_json::Value;
+use tonic::{Code, transport::Channel};
+
+/// Task steps short enough for tests, the same in the server and the equivalent scenario.
+const TIMING: &str =
+    "deploy=200ms,configure=200ms,start=100ms,stop=100ms,reset=100ms,go_error=100ms,release=100ms";
+
+/// A running `ecsim serve`, stopped with SIGINT when dropped.
+struct Server {
+    child: Option<Child>,
+    grpc: String,
+    broker: String,
+}
+
+impl Server {
+    fn start(extra: &[&str]) -> Self {
+        Self::start_timed(TIMING, extra)
+    }
+
+    fn start_timed(timing: &str, extra: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ecsim"))
+            .args([
+                "serve",
+                "--grpc-port",
+                "0",
+                "--seed",
+                "13",
+                "--timing",
+                timing,
+            ])
+            .args(extra)
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("ecsim serve starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("the first line");
+        let announced: Value = serde_json::from_str(&line)
+            .unwrap_or_else(|error| panic!("{line:?} is not the announcement: {error}"));
+        Self {
+            grpc: format!("http://{}", announced["grpc"].as_str().expect("grpc")),
+            broker: announced["broker"].as_str().expect("broker").to_owned(),
+            child: Some(child),
+        }
+    }
+
+    async fn client(&self) -> ControlClient<Channel> {
+        ControlClient::connect(self.grpc.clone())
+            .await
+            .expect("the server accepts a connection")
+    }
+
+    /// Stops it as Ctrl-C would; its exit status and what it wrote on stderr.
+    fn stop(mut self) -> (std::process::ExitStatus, String) {
+        let child = self.child.take().expect("running");
+        interrupt(&child);
+        let output = child.wait_with_output().expect("ecsim serve stops");
+        (
+            output.status,
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    }
+}
+
+fn interrupt(child: &Child) {
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("a pid"));
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).expect("SIGINT");
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            interrupt(&child);
+            let _ = child.wait();
+        }
+    }
+}
+
+fn jane() -> Option<User> {
+    Some(User {
+        external_id: Some(812),
+        id: None,
+        name: "Jane Shifter".to_owned(),
+    })
+}
+
+fn physics_vars() -> BTreeMap<String, String> {
+    [
+        ("detectors", r#"["ITS","TPC"]"#),
+        ("hosts", r#"["alio2-cr1-flp001","alio2-cr1-flp145"]"#),
+        ("run_type", "PHYSICS"),
+        ("kafka_enabled", "true"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
+fn new_environment(vars: BTreeMap<String, String>) -> pb::NewEnvironmentRequest {
+    pb::NewEnvironmentRequest {
+        workflow_template: "readout-dataflow".to_owned(),
+        vars,
+        public: true,
+        auto_transition: false,
+        request_user: jane(),
+    }
+}
+
+fn control(id: &str, optype: Optype) -> pb::ControlEnvironmentRequest {
+    pb::ControlEnvironmentRequest {
+        id: id.to_owned(),
+        r#type: optype as i32,
+        request_user: jane(),
+    }
+}
+
+fn destroy(id: &str) -> pb::DestroyEnvironmentRequest {
+    pb::DestroyEnvironmentRequest {
+        id: id.to_owned(),
+        request_user: jane(),
+        ..Default::default()
+    }
+}
+
+/// Everything a broker holds, as (topic, decoded value) in offset order per topic.
+fn recorded(broker: &str) -> Vec<(String, Value)> {
+    let dir = tempfile::tempdir().expect("a directory");
+    let path = dir.path().join("recording.jsonl");
+    let output = Command::new(env!("CARGO_BIN_EXE_ecsim"))
+        .args(["record", "--brokers", broker, "--to-end", "-o"])
+        .arg(&path)
+        .output()
+        .expect("ecsim record runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    std::fs::read_to_string(&path)
+        .expect("the recording")
+        .lines()
+        .map(|line| {
+            let record = ecsim_kafka::recording::Recorded::parse(line).expect("a record");
+            let bytes = record.value().expect("value bytes");
+            let kind = ecsim_proto::topics::message_type_for_topic(&record.topic)
+                .expect("an AliECS topic");
+            let value = ecsim_proto::json::decode_to_json(kind, &bytes).expect("decodes");
+            (record.topic, value)
+        })
+        .collect()
+}
+
+/// A message with what differs between two runs of the same steps taken out: ids (replaced by
+/// their order of appearance), times and durations.
+fn shape(value: &Value, ids: &mut Vec<String>) -> Value {
+    fn walk(value: &Value, key: &str, ids: &mut Vec<String>) -> Value {
+        let lower = key.to_lowercase();
+        if lower.contains("time") || lower.contains("when") || lower == "duration" {
+            return Value::from("<time>");
+        }
+        match value {
+            Value::Object(map) => Value::Object(
+                map.iter()
+                    .map(|(k, v)| (k.clone(), walk(v, k, ids)))
+                    .collect(),
+            ),
+            Value::Array(items) => Value::Array(items.iter().map(|v| walk(v, key, ids)).collect()),
+            Value::String(text) => {
+                if matches!(
+                    lower.as_str(),
+                    "environmentid" | "taskid" | "environment_id"
+                ) && !text.is_empty()
+                {
+                    if !ids.contains(text) {
+                        ids.push(text.clone());
+                    }
+                }
+                let mut text = text.clone();
+                for (n, id) in ids.iter().enumerate() {
+                    text = text.replace(id.as_str(), &format!("<id{n}>"));
+                }
+                Value::from(text)
+            }
+            other => other.clone(),
+        }
+    }
+    walk(value, "", ids)
+}
+
+fn shapes(records: &[(String, Value)]) -> BTreeMap<String, Vec<Value>> {
+    let mut ids = Vec::new();
+    // Ids first, in order of appearance, so that a value naming an id before its own
+    // message does is replaced too.
+    for (_, value) in records {
+        shape(value, &mut ids);
+    }
+    let mut by_topic: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    for (topic, value) in records {
+        by_topic
+            .entry(topic.clone())
+            .or_default()
+            .push(shape(value, &mut ids));
+    }
+    by_topic
+}
+
+/// The same environment and steps as a scenario, replayed in virtual time.
+const EQUIVALENT_SCENARIO: &str = r#"
+[scenario]
+name = "api-equivalent"
+seed = 13
+user = { name = "Jane Shifter", external_id = 812 }
+
+[[environment]]
+name = "physics"
+detectors = ["ITS", "TPC"]
+hosts = ["alio2-cr1-flp001", "alio2-cr1-flp145"]
+tasks_per_host = 3
+run_type = "PHYSICS"
+vars = { kafka_enabled = "true" }
+timing = { deploy = "200ms", configure = "200ms", start = "100ms", stop = "100ms", reset = "100ms", go_error = "100ms", release = "100ms" }
+
+[[timeline]]
+at = "0s"
+env = "physics"
+do = "create"
+
+[[timeline]]
+after = "1s"
+env = "physics"
+do = "start"
+
+[[timeline]]
+after = "1s"
+env = "physics"
+do = "stop"
+
+[[timeline]]
+after = "1s"
+env = "physics"
+do = "destroy"
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_through_the_api_publishes_what_the_same_scenario_publishes() {
+    let server = Server::start(&[]);
+    let mut client = server.client().await;
+
+    let created = client
+        .new_environment(new_environment(physics_vars()))
+        .await
+        .expect("NewEnvironment")
+        .into_inner();
+    let env = created.environment.expect("the environment's info");
+    assert_eq!(env.state, "CONFIGURED");
+    assert_eq!(env.root_role, "readout-dataflow");
+    assert_eq!(env.included_detectors, ["ITS", "TPC"]);
+    assert_eq!((env.number_of_flps, env.number_of_hosts), (2, 2));
+    assert_eq!(env.current_run_number, 0);
+    assert!(env.number_of_tasks >= 6 && env.tasks.len() == env.number_of_tasks as usize);
+    assert_eq!(
+        env.user_vars.get("run_type").map(String::as_str),
+        Some("PHYSICS")
+    );
+    let last_user: Value = serde_json::from_str(&env.user_vars["last_request_user"]).expect("JSON");
+    assert_eq!(last_user["name"], "Jane Shifter");
+    assert!(created.public && created.timestamp > 0);
+    let id = env.id;
+
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = client
+        .control_environment(control(&id, Optype::StartActivity))
+        .await
+        .expect("START_ACTIVITY")
+        .into_inner();
+    assert_eq!(
+        (started.id.as_str(), started.state.as_str()),
+        (id.as_str(), "RUNNING")
+    );
+    assert_eq!(started.current_run_number, 1);
+    assert_eq!(
+        started.transition_duration,
+        started.end_of_transition - started.start_of_transition
+    );
+    assert!(
+        started.transition_duration >= 100,
+        "START takes its 100 ms: {started:?}"
+    );
+
+    let listed = client
+        .get_environments(pb::GetEnvironmentsRequest::default())
+        .await
+        .expect("GetEnvironments")
+        .into_inner();
+    assert_eq!(listed.environments.len(), 1);
+    assert_eq!(listed.environments[0].state, "RUNNING");
+    assert_eq!(listed.environments[0].current_run_number, 1);
+    assert!(
+        listed.environments[0].tasks.is_empty(),
+        "tasks only when asked"
+    );
+    let active = client
+        .get_active_detectors(pb::Empty {})
+        .await
+        .expect("GetActiveDetectors")
+        .into_inner();
+    assert_eq!(active.detectors, ["ITS", "TPC"]);
+
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let stopped = client
+        .control_environment(control(&id, Optype::StopActivity))
+        .await
+        .expect("STOP_ACTIVITY")
+        .into_inner();
+    assert_eq!(
+        (stopped.state.as_str(), stopped.current_run_number),
+        ("CONFIGURED", 0)
+    );
+
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let destroyed = client
+        .destroy_environment(destroy(&id))
+        .await
+        .expect("DestroyEnvironment")
+        .into_inner();
+    let killed = destroyed
+        .cleanup_tasks_reply
+        .expect("the tasks cleaned up")
+        .killed_tasks;
+    assert_eq!(killed.len(), env.tasks.len());
+    let gone = client
+        .get_environment(pb::GetEnvironmentRequest {
+            id: id.clone(),
+            show_workflow_tree: false,
+        })
+        .await
+        .expect_err("destroyed");
+    assert_eq!(gone.code(), Code::NotFound);
+
+    let broker = server.broker.clone();
+    let through_api = tokio::task::spawn_blocking(move || recorded(&broker))
+        .await
+        .expect("recorded");
+    let (status, stderr) = server.stop();
+    assert!(status.success(), "{stderr}");
+    assert!(stderr.contains("no environment was alive"), "{stderr}");
+
+    // The same steps, as a scenario.
+    let dir = tempfile::tempdir().expect("a directory");
+    let scenario = dir.path().join("equivalent.toml");
+    std::fs::write(&scenario, EQUIVALENT_SCENARIO).expect("the scenario");
+    let recording = dir.path().join("scenario.jsonl");
+    let output = Command::new(env!("CARGO_BIN_EXE_ecsim"))
+        .arg("run")
+        .arg(&scenario)
+        .arg("--record")
+        .arg(&recording)
+        .output()
+        .expect("ecsim run");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let from_scenario: Vec<(String, Value)> = std::fs::read_to_string(&recording)
+        .expect("the recording")
+        .lines()
+        .map(|line| {
+            let record = ecsim_kafka::recording::Recorded::parse(line).expect("a record");
+            let kind = ecsim_proto::topics::message_type_for_topic(&record.topic).expect("a topic");
+            let value = ecsim_proto::json::decode_to_json(kind, &record.value().expect("bytes"))
+                .expect("decodes");
+            (record.topic, value)
+        })
+        .collect();
+
+    let (api, scenario) = (shapes(&through_api), shapes(&from_scenario));
+    assert_eq!(
+        api.keys().collect::<Vec<_>>(),
+        scenario.keys().collect::<Vec<_>>(),
+        "the same topics"
+    );
+    for (topic, messages) in &scenario {
+        let from_api = &api[topic];
+        assert_eq!(from_api.len(), messages.len(), "{topic}: as many messages");
+        for (n, (a, s)) in from_api.iter().zip(messages).enumerate() {
+            assert_eq!(a, s, "{topic} message {n}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_get_aliecs_statuses_and_the_server_keeps_serving() {
+    let server = Server::start(&[]);
+    let mut client = server.client().await;
+
+    // Ids: missing, undecodable, unknown.
+    let status = |result: Result<tonic::Response<pb::GetEnvironmentReply>, tonic::Status>| {
+        let status = result.expect_err("an error status");
+        (status.code(), status.message().to_owned())
+    };
+    let get = |id: &str| pb::GetEnvironmentRequest {
+        id: id.to_owned(),
+        show_workflow_tree: false,
+    };
+    assert_eq!(
+        status(client.get_environment(get("")).await),
+        (Code::InvalidArgument, "received nil request".to_owned())
+    );
+    assert_eq!(
+        status(client.get_environment(get("not an id!")).await),
+        (
+            Code::InvalidArgument,
+            "received bad environment id".to_owned()
+        )
+    );
+    assert_eq!(
+        status(client.get_environment(get("2oDvieFrVTi")).await),
+        (
+            Code::NotFound,
+            "environment not found: no environment with id 2oDvieFrVTi".to_owned()
+        )
+    );
+    let destroyed = client.destroy_environment(destroy("2oDvieFrVTi")).await;
+    assert_eq!(destroyed.expect_err("unknown").code(), Code::NotFound);
+
+    // An unknown template, malformed detectors: INTERNAL, "cannot create new environment: …",
+    // the environment's info attached as AliECS attaches it.
+    let mut request = new_environment(physics_vars());
+    request.workflow_template = "no-such-template".to_owned();
+    let refused = client.new_environment(request).await.expect_err("refused");
+    assert_eq!(refused.code(), Code::Internal);
+    assert!(
+        refused
+            .message()
+            .starts_with("cannot create new environment: workflow public info parsing failed"),
+        "{}",
+        refused.message()
+    );
+    assert!(!refused.details().is_empty(), "the EnvironmentInfo detail");
+    let mut vars = physics_vars();
+    vars.insert("detectors".to_owned(), "ITS,TPC".to_owned());
+    let refused = client
+        .new_environment(new_environment(vars))
+        .await
+        .expect_err("refused");
+    assert_eq!(refused.code(), Code::Internal);
+    assert!(
+        refused
+            .message()
+            .contains("variable detectors is not a JSON list"),
+        "{}",
+        refused.message()
+    );
+
+    // A transition not allowed in the state: AliECS's reply, no error status, the environment
+    // in ERROR (its GO_ERROR went through).
+    let id = client
+        .new_environment(new_environment(physics_vars()))
+        .await
+        .expect("created")
+        .into_inner()
+        .environment
+        .expect("info")
+        .id;
+    let reply = client
+        .control_environment(control(&id, Optype::StopActivity))
+        .await
+        .expect("AliECS answers with the reply")
+        .into_inner();
+    assert_eq!(reply.state, "ERROR");
+    // GO_ERROR and NOOP cannot be requested.
+    let invalid = client
+        .control_environment(control(&id, Optype::GoError))
+        .await
+        .expect_err("invalid");
+    assert_eq!(
+        (invalid.code(), invalid.message()),
+        (
+            Code::InvalidArgument,
+            "cannot prepare invalid transition GO_ERROR"
+        )
+    );
+    // A detector held by another environment.
+    let taken = client
+        .new_environment(new_environment(physics_vars()))
+        .await
+        .expect_err("ITS and TPC are taken");
+    assert_eq!(taken.code(), Code::Internal);
+    assert!(
+        taken.message().ends_with("detector ITS is already in use"),
+        "{}",
+        taken.message()
+    );
+    // What ecsim does not implement says so, by name.
+    let unimplemented = client
+        .cleanup_tasks(pb::CleanupTasksRequest::default())
+        .await
+        .expect_err("not implemented");
+    assert_eq!(unimplemented.code(), Code::Unimplemented);
+    assert!(
+        unimplemented.message().contains("CleanupTasks"),
+        "{}",
+        unimplemented.message()
+    );
+
+    // Still serving: the environment in ERROR is destroyed, its detectors free again.
+    client
+        .destroy_environment(destroy(&id))
+        .await
+        .expect("destroyed");
+    let free = client
+        .get_active_detectors(pb::Empty {})
+        .await
+        .expect("GetActiveDetectors")
+        .into_inner();
+    assert!(free.detectors.is_empty(), "{:?}", free.detectors);
+    let (status, stderr) = server.stop();
+    assert!(status.success(), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_request_during_a_transition_waits_for_it_as_in_aliecs() {
+    let server = Server::start_timed("deploy=100ms,configure=100ms,start=1s,stop=100ms", &[]);
+    let mut client = server.client().await;
+    let id = client
+        .new_environment(new_environment(physics_vars()))
+        .await
+        .expect("created")
+        .into_inner()
+        .environment
+        .expect("info")
+        .id;
+    let mut second = client.clone();
+    let start = tokio::spawn({
+        let id = id.clone();
+        async move {
+            client
+                .control_environment(control(&id, Optype::StartActivity))
+                .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let stop = second
+        .control_environment(control(&id, Optype::StopActivity))
+        .await
+        .expect("STOP, once START is over")
+        .into_inner();
+    let start = start.await.expect("joined").expect("START").into_inner();
+    assert_eq!(start.state, "RUNNING");
+    assert_eq!(stop.state, "CONFIGURED");
+    assert!(stop.end_of_transition >= start.end_of_transition);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_environments_cycled_by_parallel_clients_lose_no_request() {
+    const DETECTORS: [&str; 16] = [
+        "CPV", "EMC", "FDD", "FT0", "FV0", "HMP", "ITS", "MCH", "MFT", "MID", "PHS", "TOF", "TPC",
+        "TRD", "TST", "ZDC",
+    ];
+    let server = Server::start_timed(
+        "deploy=50ms,configure=50ms,start=20ms,stop=20ms,reset=20ms,release=20ms",
+        &["--tasks-per-host", "1"],
+    );
+    let client = server.client().await;
+    let mut workers = Vec::new();
+    for n in 0..50 {
+        let mut client = client.clone();
+        workers.push(tokio::spawn(async move {
+            // Three environments want each detector: the first to claim it wins; the others
+            // are refused as AliECS refuses them, and retry until it is free.
+            let detector = DETECTORS[n % DETECTORS.len()];
+            let mut vars = BTreeMap::new();
+            vars.insert("detectors".to_owned(), format!(r#"["{detector}"]"#));
+            let mut refusals = 0;
+            let id = loop {
+                match client.new_environment(new_environment(vars.clone())).await {
+                    Ok(reply) => break reply.into_inner().environment.expect("info").id,
+                    Err(status) => {
+                        assert_eq!(status.code(), Code::Internal);
+                        assert!(
+                            status
+                                .message()
+                                .ends_with(&format!("detector {detector} is already in use")),
+                            "{}",
+                            status.message()
+                        );
+                        refusals += 1;
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                }
+            };
+            let started = client
+                .control_environment(control(&id, Optype::StartActivity))
+                .await
+                .expect("START")
+                .into_inner();
+            assert_eq!(started.state, "RUNNING");
+            let run = started.current_run_number;
+            let stopped = client
+                .control_environment(control(&id, Optype::StopActivity))
+                .await
+                .expect("STOP")
+                .into_inner();
+            assert_eq!(stopped.state, "CONFIGURED");
+            client
+                .destroy_environment(destroy(&id))
+                .await
+                .expect("destroyed");
+            (id, run, refusals)
+        }));
+    }
+    let mut ids = Vec::new();
+    let mut runs = Vec::new();
+    let mut refusals = 0;
+    for worker in workers {
+        let (id, run, refused) = worker.await.expect("a client finished");
+        ids.push(id);
+        runs.push(run);
+        refusals += refused;
+    }
+    ids.sort();
+    ids.dedup();
+    runs.sort_unstable();
+    assert_eq!(ids.len(), 50, "fifty environments, each its own id");
+    assert_eq!(runs, (1..=50).collect::<Vec<u32>>(), "each run number once");
+    assert!(refusals > 0, "detectors were contended");
+    let mut client = client;
+    let left = client
+        .get_environments(pb::GetEnvironmentsRequest {
+            show_all: true,
+            ..Default::default()
+        })
+        .await
+        .expect("GetEnvironments")
+        .into_inner();
+    assert!(left.environments.is_empty());
+    let (status, stderr) = server.stop();
+    assert!(status.success(), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscribe_streams_the_environments_events_in_order_until_its_teardown() {
+    let server = Server::start(&[]);
+    let mut client = server.client().await;
+    let id = client
+        .new_environment(new_environment(physics_vars()))
+        .await
+        .expect("created")
+        .into_inner()
+        .environment
+        .expect("info")
+        .id;
+    let mut stream = client
+        .subscribe(pb::SubscribeRequest { id: id.clone() })
+        .await
+        .expect("Subscribe")
+        .into_inner();
+    let mut driver = client.clone();
+    let id2 = id.clone();
+    let steps = tokio::spawn(async move {
+        driver
+            .control_environment(control(&id2, Optype::StartActivity))
+            .await
+            .expect("START");
+        driver
+            .control_environment(control(&id2, Optype::StopActivity))
+            .await
+            .expect("STOP");
+        driver
+            .destroy_environment(destroy(&id2))
+            .await
+            .expect("destroyed");
+    });
+    let mut environment_events = Vec::new();
+    let mut last_time = 0;
+    let mut count = 0;
+    while let Some(event) = tokio::time::timeout(Duration::from_secs(20), stream.message())
+        .await
+        .expect("events keep coming")
+        .expect("no error")
+    {
+        count += 1;
+        assert!(event.timestamp_nano >= last_time, "in order");
+        last_time = event.timestamp_nano;
+        if let Some(ecsim_proto::events::event::Payload::EnvironmentEvent(e)) = event.payload {
+            assert_eq!(e.environment_id, id);
+            if e.transition_status == ecsim_proto::events::OpStatus::DoneOk as i32
+                && e.transition_step.is_empty()
+            {
+                environment_events.push(format!("{} {}", e.transition, e.state));
+            }
+        }
+    }
+    steps.await.expect("the steps");
+    assert!(count > 50, "tasks, roles and calls too: {count}");
+    assert_eq!(
+        environment_events,
+        [
+            "START_ACTIVITY RUNNING",
+            "STOP_ACTIVITY CONFIGURED",
+            "RESET DEPLOYED",
+        ],
+        "the transitions, in order; the stream ends with the teardown"
+    );
+}
+
+#[test]
+fn ctrl_c_lists_the_environments_alive_and_flushes_every_message() {
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    let server = Server::start(&[]);
+    let broker_before = server.broker.clone();
+    let id = runtime.block_on(async {
+        let mut client = server.client().await;
+        let id = client
+            .new_environment(new_environment(physics_vars()))
+            .await
+            .expect("created")
+            .into_inner()
+            .environment
+            .expect("info")
+            .id;
+        client
+            .control_environment(control(&id, Optype::StartActivity))
+            .await
+            .expect("START");
+        id
+    });
+    let (status, stderr) = server.stop();
+    assert!(status.success(), "{stderr}");
+    assert!(
+        stderr.contains("stopped with 1 environment(s) alive, left as they were (not destroyed)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("{id} RUNNING run 1 [ITS,TPC]")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(" 0 failed, 0 pending"),
+        "every message delivered: {stderr}"
+    );
+    drop(broker_before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scenarios_timeline_plays_in_the_background_on_the_served_core() {
+    let server = Server::start(&["--scenario", "../../scenarios/consumer-test.toml"]);
+    let mut client = server.client().await;
+    let mut seen = None;
+    for _ in 0..100 {
+        let listed = client
+            .get_environments(pb::GetEnvironmentsRequest::default())
+            .await
+            .expect("GetEnvironments")
+            .into_inner();
+        if let Some(env) = listed.environments.iter().find(|e| e.state == "RUNNING") {
+            seen = Some(env.clone());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let env = seen.expect("the scenario's environment reaches RUNNING within 10 s");
+    assert_eq!(env.included_detectors, ["ITS", "TPC"]);
+    assert_eq!(env.number_of_flps, 2, "its hosts, from the scenario");
+    // The API's clients see its detectors as taken.
+    let taken = client
+        .new_environment(new_environment(physics_vars()))
+        .await
+        .expect_err("the scenario's environment holds ITS and TPC");
+    assert!(
+        taken.message().ends_with("detector ITS is already in use"),
+        "{}",
+        taken.message()
+    );
+}

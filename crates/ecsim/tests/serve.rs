@@ -191,10 +191,9 @@ fn shape(value: &Value, ids: &mut Vec<String>) -> Value {
                     lower.as_str(),
                     "environmentid" | "taskid" | "environment_id"
                 ) && !text.is_empty()
+                    && !ids.contains(text)
                 {
-                    if !ids.contains(text) {
-                        ids.push(text.clone());
-                    }
+                    ids.push(text.clone());
                 }
                 let mut text = text.clone();
                 for (n, id) in ids.iter().enumerate() {

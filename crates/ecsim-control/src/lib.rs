@@ -28,7 +28,7 @@ pub const DEFAULT_PORT: u16 = 32102;
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     /// The port could not be bound.
-    #[error("cannot listen on {address}: {source}")]
+    #[error("cannot listen on {address} (another server on the port? --grpc-port chooses another)")]
     Bind {
         /// Where.
         address: SocketAddr,
@@ -36,7 +36,7 @@ pub enum ServeError {
         source: std::io::Error,
     },
     /// The server failed while serving.
-    #[error("the control server failed: {0}")]
+    #[error("the control server failed")]
     Transport(#[from] tonic::transport::Error),
 }
 

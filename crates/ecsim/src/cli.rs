@@ -116,7 +116,7 @@ pub(crate) enum Command {
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
     /// A scenario whose setup the server takes (seed, user, first run number, plugins,
-    /// [[plugin]] libraries, [[fault]]s) and whose timeline it plays in the background.
+    /// `[[plugin]]` libraries, `[[fault]]`s) and whose timeline it plays in the background.
     #[arg(long, value_name = "FILE")]
     pub(crate) scenario: Option<PathBuf>,
 
@@ -173,22 +173,12 @@ fn parse_timing(text: &str) -> Result<TimingArg, String> {
         let (step, value) = part
             .split_once('=')
             .ok_or_else(|| format!("{part:?} is not STEP=DURATION (deploy=1s)"))?;
-        let duration = humantime::parse_duration(value.trim())
-            .map_err(|error| format!("{step}: {value:?} is not a duration (1s, 500ms): {error}"))?;
-        let slot = match step.trim() {
-            "deploy" => &mut timing.deploy,
-            "configure" => &mut timing.configure,
-            "start" => &mut timing.start,
-            "stop" => &mut timing.stop,
-            "reset" => &mut timing.reset,
-            "go_error" => &mut timing.go_error,
-            "release" => &mut timing.release,
-            other => {
-                return Err(format!(
-                    "no step {other:?}: deploy, configure, start, stop, reset, go_error, release"
-                ));
-            }
-        };
+        // Go durations, as a scenario's `timing` writes them.
+        let duration = ecsim_core::duration::parse_go_duration(value.trim())
+            .ok_or_else(|| format!("{step}: {value:?} is not a duration (1s, 500ms, 1m30s)"))?;
+        let slot = timing
+            .step_mut(step.trim())
+            .ok_or_else(|| format!("no step {:?}: {}", step.trim(), ecsim_core::Timing::STEPS))?;
         *slot = duration;
     }
     Ok(TimingArg(timing))

@@ -127,6 +127,18 @@ fn new_environment(vars: BTreeMap<String, String>) -> pb::NewEnvironmentRequest 
     }
 }
 
+/// Creates the physics environment; its id.
+async fn create_physics(client: &mut ControlClient<Channel>) -> String {
+    client
+        .new_environment(new_environment(physics_vars()))
+        .await
+        .expect("created")
+        .into_inner()
+        .environment
+        .expect("info")
+        .id
+}
+
 fn control(id: &str, optype: Optype) -> pb::ControlEnvironmentRequest {
     pb::ControlEnvironmentRequest {
         id: id.to_owned(),
@@ -475,14 +487,7 @@ async fn bad_requests_get_aliecs_statuses_and_the_server_keeps_serving() {
 
     // A transition not allowed in the state: AliECS's reply, no error status, the environment
     // in ERROR (its GO_ERROR went through).
-    let id = client
-        .new_environment(new_environment(physics_vars()))
-        .await
-        .expect("created")
-        .into_inner()
-        .environment
-        .expect("info")
-        .id;
+    let id = create_physics(&mut client).await;
     let reply = client
         .control_environment(control(&id, Optype::StopActivity))
         .await
@@ -543,14 +548,7 @@ async fn bad_requests_get_aliecs_statuses_and_the_server_keeps_serving() {
 async fn a_second_request_during_a_transition_waits_for_it_as_in_aliecs() {
     let server = Server::start_timed("deploy=100ms,configure=100ms,start=1s,stop=100ms", &[]);
     let mut client = server.client().await;
-    let id = client
-        .new_environment(new_environment(physics_vars()))
-        .await
-        .expect("created")
-        .into_inner()
-        .environment
-        .expect("info")
-        .id;
+    let id = create_physics(&mut client).await;
     let mut second = client.clone();
     let start = tokio::spawn({
         let id = id.clone();
@@ -663,14 +661,7 @@ async fn fifty_environments_cycled_by_parallel_clients_lose_no_request() {
 async fn subscribe_streams_the_environments_events_in_order_until_its_teardown() {
     let server = Server::start(&[]);
     let mut client = server.client().await;
-    let id = client
-        .new_environment(new_environment(physics_vars()))
-        .await
-        .expect("created")
-        .into_inner()
-        .environment
-        .expect("info")
-        .id;
+    let id = create_physics(&mut client).await;
     let mut stream = client
         .subscribe(pb::SubscribeRequest { id: id.clone() })
         .await

@@ -92,6 +92,23 @@ impl Timing {
         release: Duration::ZERO,
     };
 
+    /// The names of the steps, as scenarios' `timing` and `serve --timing` write them.
+    pub const STEPS: &'static str = "deploy, configure, start, stop, reset, go_error, release";
+
+    /// The duration of the step named `step` (see [`Timing::STEPS`]), to set it.
+    pub fn step_mut(&mut self, step: &str) -> Option<&mut Duration> {
+        Some(match step {
+            "deploy" => &mut self.deploy,
+            "configure" => &mut self.configure,
+            "start" => &mut self.start,
+            "stop" => &mut self.stop,
+            "reset" => &mut self.reset,
+            "go_error" => &mut self.go_error,
+            "release" => &mut self.release,
+            _ => return None,
+        })
+    }
+
     /// How long the task step of `transition` takes.
     pub fn of(&self, transition: Transition) -> Duration {
         match transition {

@@ -171,24 +171,15 @@ impl Checker<'_> {
     pub(super) fn timing(&mut self, raw: &RawEnvironment) -> Timing {
         let mut timing = Timing::default();
         for (key, value) in raw.timing.iter().flat_map(|t| t.get_ref().iter()) {
-            let slot = match key.as_str() {
-                "deploy" => &mut timing.deploy,
-                "configure" => &mut timing.configure,
-                "start" => &mut timing.start,
-                "stop" => &mut timing.stop,
-                "reset" => &mut timing.reset,
-                "go_error" => &mut timing.go_error,
-                "release" => &mut timing.release,
-                _ => {
+            let Some(slot) = timing.step_mut(key) else {
+                {
                     self.report(
                         Problem::new(
                             span(value),
                             format!("unknown task step `{key}` in `timing`"),
                             "not a task step",
                         )
-                        .help(
-                            "task steps: deploy, configure, start, stop, reset, go_error, release",
-                        ),
+                        .help(format!("task steps: {}", Timing::STEPS)),
                     );
                     continue;
                 }

@@ -93,14 +93,7 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
         };
     }
 
-    // Plugin libraries: checked and configured before anything connects anywhere.
-    let dynamic = ecsim_scenario::plugins::load(&scenario, &args.plugins)?;
-    let plugins: Vec<Arc<dyn IntegrationPlugin>> = dynamic
-        .iter()
-        .map(|p| Arc::clone(p) as Arc<dyn IntegrationPlugin>)
-        .collect();
-    // Every topic the replay's plugins may write exists before the first message.
-    let plugin_topics = ecsim_scenario::assembly::topics(&scenario, &plugins)?;
+    let (plugins, plugin_topics) = plugins_of(&scenario, &args.plugins)?;
 
     // Where the messages go: the cluster given, else a broker of our own.
     let kafka_args = &args.kafka;
@@ -237,6 +230,25 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
         serve_until_interrupted(broker)?;
     }
     status
+}
+
+/// A replay's extra plugins.
+pub(crate) type Plugins = Vec<Arc<dyn IntegrationPlugin>>;
+
+/// The scenario's plugin libraries and those given with `--plugin`, checked and configured
+/// before anything connects anywhere, and every topic their plugins may write (made before the
+/// first message).
+pub(crate) fn plugins_of(
+    scenario: &ecsim_scenario::Scenario,
+    extra: &[std::path::PathBuf],
+) -> Result<(Plugins, Vec<String>), CliError> {
+    let dynamic = ecsim_scenario::plugins::load(scenario, extra)?;
+    let plugins: Vec<Arc<dyn IntegrationPlugin>> = dynamic
+        .iter()
+        .map(|p| Arc::clone(p) as Arc<dyn IntegrationPlugin>)
+        .collect();
+    let topics = ecsim_scenario::assembly::topics(scenario, &plugins)?;
+    Ok((plugins, topics))
 }
 
 /// The run's exit status: undelivered messages first, then expectations that do not hold.

@@ -12,10 +12,7 @@ use std::{net::SocketAddr, sync::Arc};
 
 use anyhow::Context as _;
 use ecsim_control::{Catalogue, ControlService, Identity, Listener};
-use ecsim_core::{
-    plugin::IntegrationPlugin,
-    publish::{FanOut, Publisher},
-};
+use ecsim_core::publish::{FanOut, Publisher};
 use ecsim_scenario::{LoadError, Scenario, Speed, driver};
 
 use crate::{
@@ -61,12 +58,7 @@ fn scenario(args: &ServeArgs) -> Result<Scenario, CliError> {
 #[allow(clippy::print_stderr)] // what the server does, for the person who started it
 pub(crate) fn run(args: &ServeArgs) -> Result<(), CliError> {
     let scenario = scenario(args)?;
-    let dynamic = ecsim_scenario::plugins::load(&scenario, &args.plugins)?;
-    let plugins: Vec<Arc<dyn IntegrationPlugin>> = dynamic
-        .iter()
-        .map(|p| Arc::clone(p) as Arc<dyn IntegrationPlugin>)
-        .collect();
-    let plugin_topics = ecsim_scenario::assembly::topics(&scenario, &plugins)?;
+    let (plugins, plugin_topics) = crate::commands::run::plugins_of(&scenario, &args.plugins)?;
     let (kafka, embedded) = open_publisher(&args.kafka, args.port, plugin_topics)?;
     let broker_address = kafka.brokers().to_owned();
     let run_id = uuid::Uuid::new_v4().to_string();

@@ -8,9 +8,11 @@
 //!
 //! - [`service`]: the RPCs, with AliECS's checks, codes and replies;
 //! - [`catalogue`]: the templates, detectors, and how a request becomes an environment;
+//! - `auto`: automatic environments (`NewAutoEnvironment`) and their subscribers' feeds;
 //! - `convert`: the core's views and events as the API's messages;
 //! - `status`: AliECS's error statuses.
 
+mod auto;
 pub mod catalogue;
 mod convert;
 pub mod service;

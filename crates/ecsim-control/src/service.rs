@@ -19,6 +19,7 @@ use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
 use crate::{
+    auto,
     catalogue::{Catalogue, DETECTORS, REPOSITORY, REVISION},
     convert, status,
 };
@@ -52,6 +53,8 @@ pub struct ControlService {
     core: Core,
     catalogue: Arc<Catalogue>,
     identity: Arc<Identity>,
+    /// The event feeds of auto environments, until their subscriber takes them.
+    feeds: Arc<auto::Feeds>,
 }
 
 /// How many events wait for a slow `Subscribe` client before it misses some.
@@ -64,6 +67,7 @@ impl ControlService {
             core,
             catalogue: Arc::new(catalogue),
             identity: Arc::new(identity),
+            feeds: Arc::new(auto::Feeds::default()),
         }
     }
 
@@ -234,9 +238,42 @@ impl Control for ControlService {
 
     async fn new_auto_environment(
         &self,
-        _: Request<pb::NewAutoEnvironmentRequest>,
+        request: Request<pb::NewAutoEnvironmentRequest>,
     ) -> Result<Response<pb::NewAutoEnvironmentReply>, Status> {
-        Err(status::unimplemented("NewAutoEnvironment"))
+        let request = request.into_inner();
+        let id = self.core.new_environment_id();
+        let (feed, done) = auto::feed(&self.core, id.clone());
+        if !self.feeds.add(&request.id, feed) {
+            return Err(Status::already_exists(format!(
+                "the subscription id {:?} is in use: give each auto environment its own",
+                request.id
+            )));
+        }
+        let service = self.clone();
+        tokio::spawn(async move {
+            let user = user_of(request.request_user);
+            let created = service
+                .create(
+                    id.clone(),
+                    &request.workflow_template,
+                    &request.vars,
+                    user.clone(),
+                )
+                .await;
+            match created {
+                Ok(_) => auto::run(&service.core, &id, user).await,
+                Err(error) => {
+                    tracing::info!(error = error.message(), "auto environment not created");
+                }
+            }
+            let _ = done.send(());
+            // A feed nobody came for is dropped a while after its environment ended.
+            tokio::time::sleep(auto::UNCLAIMED).await;
+            service.feeds.forget(&request.id);
+        });
+        Ok(Response::new(pb::NewAutoEnvironmentReply {
+            timestamp: self.now_ms(),
+        }))
     }
 
     async fn new_environment(
@@ -568,7 +605,13 @@ impl Control for ControlService {
         &self,
         request: Request<pb::SubscribeRequest>,
     ) -> Result<Response<Self::SubscribeStream>, Status> {
-        let (id, _) = self.live(&request.into_inner().id)?;
+        let id = request.into_inner().id;
+        if let Some(feed) = self.feeds.take(&id) {
+            return Ok(Response::new(Box::pin(
+                tokio_stream::wrappers::ReceiverStream::new(feed),
+            )));
+        }
+        let (id, _) = self.live(&id)?;
         let mut events = self.core.subscribe(SUBSCRIBER_BACKLOG);
         // Subscribed first, checked after: an environment destroyed in between is noticed.
         if self.core.state(&id).is_none() {
@@ -581,10 +624,7 @@ impl Control for ControlService {
                 let event = match events.recv().await {
                     Ok(event) => event,
                     Err(RecvError::Lagged(missed)) => {
-                        let status = Status::resource_exhausted(format!(
-                            "the subscriber fell {missed} events behind and missed them; subscribe again"
-                        ));
-                        let _ = sender.send(Err(status)).await;
+                        let _ = sender.send(Err(auto::lagged(missed))).await;
                         return;
                     }
                     Err(RecvError::Closed) => return,

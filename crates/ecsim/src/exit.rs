@@ -341,7 +341,7 @@ mod tests {
     #[test]
     fn codes_are_distinct_and_in_order() {
         let codes: Vec<u8> = Exit::ALL.iter().map(|e| e.code()).collect();
-        assert_eq!(codes, (0..7).collect::<Vec<u8>>());
+        assert_eq!(codes, (0..8).collect::<Vec<u8>>());
         assert!(help_text().starts_with("Exit codes: 0 success, 1 runtime failure, 2 usage error"));
     }
 }

@@ -273,6 +273,52 @@ env = "physics"
 do = "destroy"
 "#;
 
+/// What the equivalent scenario publishes, replayed with `ecsim run`, compared topic by topic
+/// and message by message with `through_api`, modulo ids and times.
+fn assert_same_messages_as_the_scenario(through_api: &[(String, Value)]) {
+    let dir = tempfile::tempdir().expect("a directory");
+    let scenario = dir.path().join("equivalent.toml");
+    std::fs::write(&scenario, EQUIVALENT_SCENARIO).expect("the scenario");
+    let recording = dir.path().join("scenario.jsonl");
+    let output = Command::new(env!("CARGO_BIN_EXE_ecsim"))
+        .arg("run")
+        .arg(&scenario)
+        .arg("--record")
+        .arg(&recording)
+        .output()
+        .expect("ecsim run");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let from_scenario: Vec<(String, Value)> = std::fs::read_to_string(&recording)
+        .expect("the recording")
+        .lines()
+        .map(|line| {
+            let record = ecsim_kafka::recording::Recorded::parse(line).expect("a record");
+            let kind = ecsim_proto::topics::message_type_for_topic(&record.topic).expect("a topic");
+            let value = ecsim_proto::json::decode_to_json(kind, &record.value().expect("bytes"))
+                .expect("decodes");
+            (record.topic, value)
+        })
+        .collect();
+
+    let (api, scenario) = (shapes(through_api), shapes(&from_scenario));
+    assert_eq!(
+        api.keys().collect::<Vec<_>>(),
+        scenario.keys().collect::<Vec<_>>(),
+        "the same topics"
+    );
+    for (topic, messages) in &scenario {
+        let from_api = &api[topic];
+        assert_eq!(from_api.len(), messages.len(), "{topic}: as many messages");
+        for (n, (a, s)) in from_api.iter().zip(messages).enumerate() {
+            assert_eq!(a, s, "{topic} message {n}");
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_through_the_api_publishes_what_the_same_scenario_publishes() {
     let server = Server::start(&[]);
@@ -377,48 +423,7 @@ async fn a_run_through_the_api_publishes_what_the_same_scenario_publishes() {
     assert!(status.success(), "{stderr}");
     assert!(stderr.contains("no environment was alive"), "{stderr}");
 
-    // The same steps, as a scenario.
-    let dir = tempfile::tempdir().expect("a directory");
-    let scenario = dir.path().join("equivalent.toml");
-    std::fs::write(&scenario, EQUIVALENT_SCENARIO).expect("the scenario");
-    let recording = dir.path().join("scenario.jsonl");
-    let output = Command::new(env!("CARGO_BIN_EXE_ecsim"))
-        .arg("run")
-        .arg(&scenario)
-        .arg("--record")
-        .arg(&recording)
-        .output()
-        .expect("ecsim run");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let from_scenario: Vec<(String, Value)> = std::fs::read_to_string(&recording)
-        .expect("the recording")
-        .lines()
-        .map(|line| {
-            let record = ecsim_kafka::recording::Recorded::parse(line).expect("a record");
-            let kind = ecsim_proto::topics::message_type_for_topic(&record.topic).expect("a topic");
-            let value = ecsim_proto::json::decode_to_json(kind, &record.value().expect("bytes"))
-                .expect("decodes");
-            (record.topic, value)
-        })
-        .collect();
-
-    let (api, scenario) = (shapes(&through_api), shapes(&from_scenario));
-    assert_eq!(
-        api.keys().collect::<Vec<_>>(),
-        scenario.keys().collect::<Vec<_>>(),
-        "the same topics"
-    );
-    for (topic, messages) in &scenario {
-        let from_api = &api[topic];
-        assert_eq!(from_api.len(), messages.len(), "{topic}: as many messages");
-        for (n, (a, s)) in from_api.iter().zip(messages).enumerate() {
-            assert_eq!(a, s, "{topic} message {n}");
-        }
-    }
+    assert_same_messages_as_the_scenario(&through_api);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -784,4 +789,122 @@ async fn a_scenarios_timeline_plays_in_the_background_on_the_served_core() {
         "{}",
         taken.message()
     );
+}
+
+#[test]
+#[allow(clippy::print_stdout)] // a skipped test says why
+fn grpcio_drives_the_server_as_a_python_harness_would() {
+    let (Some(python), Some(clients)) = (
+        std::env::var_os("ECSIM_PYTHON"),
+        std::env::var_os("ECSIM_CLIENTS"),
+    ) else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "grpcio is not installed and CI must run this test: run `cargo xtask test`"
+        );
+        println!("skipped: grpcio is not installed (run `cargo xtask test`)");
+        return;
+    };
+    let server = Server::start(&[]);
+    let proto = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../proto");
+    let output = Command::new(python)
+        .arg(std::path::Path::new(&clients).join("grpc_control.py"))
+        .arg(server.grpc.trim_start_matches("http://"))
+        .arg(&proto)
+        .output()
+        .expect("the Python client runs");
+    assert!(
+        output.status.success(),
+        "the grpcio client failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let seen: Value = serde_json::from_slice(&output.stdout).expect("its JSON line");
+    assert_eq!(seen["run"], 1);
+    assert_eq!(
+        seen["transitions"],
+        serde_json::json!([
+            "START_ACTIVITY RUNNING",
+            "STOP_ACTIVITY CONFIGURED",
+            "RESET DEPLOYED"
+        ])
+    );
+    assert!(seen["events"].as_u64().is_some_and(|n| n > 50), "{seen}");
+    assert_eq!(
+        seen["statuses"]["missing"],
+        serde_json::json!(["INVALID_ARGUMENT", "received nil request"])
+    );
+    assert_eq!(
+        seen["statuses"]["bad"],
+        serde_json::json!(["INVALID_ARGUMENT", "received bad environment id"])
+    );
+    assert_eq!(seen["statuses"]["unknown"][0], "NOT_FOUND");
+    let through_api = recorded(&server.broker);
+    let (status, stderr) = server.stop();
+    assert!(status.success(), "{stderr}");
+    assert_same_messages_as_the_scenario(&through_api);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_auto_environment_runs_until_its_run_ends_then_tears_itself_down() {
+    let server = Server::start(&[]);
+    let mut client = server.client().await;
+    let mut vars = physics_vars();
+    // AliECS's own timer ends the run: ecsim's tasks never end by themselves.
+    vars.insert("auto_stop_enabled".to_owned(), "true".to_owned());
+    vars.insert("auto_stop_timeout".to_owned(), "1s".to_owned());
+    client
+        .new_auto_environment(pb::NewAutoEnvironmentRequest {
+            workflow_template: "readout-dataflow".to_owned(),
+            vars,
+            id: "calibration-1".to_owned(),
+            request_user: jane(),
+        })
+        .await
+        .expect("NewAutoEnvironment");
+    let mut stream = client
+        .subscribe(pb::SubscribeRequest {
+            id: "calibration-1".to_owned(),
+        })
+        .await
+        .expect("Subscribe with the request's id")
+        .into_inner();
+    let mut transitions = Vec::new();
+    while let Some(event) = tokio::time::timeout(Duration::from_secs(20), stream.message())
+        .await
+        .expect("events keep coming")
+        .expect("no error")
+    {
+        if let Some(ecsim_proto::events::event::Payload::EnvironmentEvent(e)) = event.payload
+            && e.transition_status == ecsim_proto::events::OpStatus::DoneOk as i32
+            && e.transition_step.is_empty()
+        {
+            transitions.push(format!("{} {}", e.transition, e.state));
+        }
+    }
+    assert_eq!(
+        transitions,
+        [
+            "CREATE STANDBY",
+            "DEPLOY DEPLOYED",
+            "CONFIGURE CONFIGURED",
+            "START_ACTIVITY RUNNING",
+            "STOP_ACTIVITY CONFIGURED",
+            "RESET DEPLOYED",
+        ],
+        "created, started, stopped by its timer, reset and torn down; then the stream ends"
+    );
+    let left = client
+        .get_environments(pb::GetEnvironmentsRequest::default())
+        .await
+        .expect("GetEnvironments")
+        .into_inner();
+    assert!(left.environments.is_empty(), "it tore itself down");
+    // One subscriber per subscription id, as AliECS's channel.
+    let again = client
+        .subscribe(pb::SubscribeRequest {
+            id: "calibration-1".to_owned(),
+        })
+        .await
+        .expect_err("taken");
+    assert_eq!(again.code(), Code::InvalidArgument);
 }

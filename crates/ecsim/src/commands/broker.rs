@@ -13,18 +13,25 @@ pub(crate) fn run(port: Option<u16>, partitions: i32) -> Result<(), CliError> {
     broker
         .create_aliecs_topics(partitions)
         .map_err(|error| anyhow::anyhow!("creating AliECS's topics: {error}"))?;
-    let mut stdout = std::io::stdout().lock();
-    writeln!(stdout, "{}", broker.bootstrap_servers()).context("writing to stdout")?;
-    stdout.flush().context("writing to stdout")?;
-    eprintln!(
-        "embedded broker at {} (in memory: every message kept, nothing on disk); Ctrl-C to stop",
-        broker.bootstrap_servers()
-    );
-    serve_until_interrupted(&broker)
+    serve_until_interrupted(&broker, || {
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "{}", broker.bootstrap_servers()).context("writing to stdout")?;
+        stdout.flush().context("writing to stdout")?;
+        eprintln!(
+            "embedded broker at {} (in memory: every message kept, nothing on disk); Ctrl-C to stop",
+            broker.bootstrap_servers()
+        );
+        Ok(())
+    })
 }
 
 /// Keeps `broker` serving until the process is interrupted (Ctrl-C, SIGTERM), then returns.
-pub(crate) fn serve_until_interrupted(broker: &EmbeddedBroker) -> Result<(), CliError> {
+/// `announce` says it is serving: it runs once the signals are caught, so that whoever reads
+/// the announcement and stops the broker at once stops it cleanly.
+pub(crate) fn serve_until_interrupted(
+    broker: &EmbeddedBroker,
+    announce: impl FnOnce() -> Result<(), CliError>,
+) -> Result<(), CliError> {
     tracing::info!(bootstrap = broker.bootstrap_servers(), "serving");
     let (stop, stopped) = std::sync::mpsc::channel();
     ctrlc::set_handler(move || {
@@ -32,6 +39,7 @@ pub(crate) fn serve_until_interrupted(broker: &EmbeddedBroker) -> Result<(), Cli
         let _ = stop.send(());
     })
     .context("listening for Ctrl-C")?;
+    announce()?;
     // An error means the handler is gone, which it never is: stop serving either way.
     let _ = stopped.recv();
     tracing::info!("interrupted; the embedded broker stops");

@@ -219,15 +219,17 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
         && let Some(broker) = &embedded
     {
         // Whatever the outcome: what was published is there to read, failures included.
-        eprintln!(
-            "serving the embedded broker at {} until interrupted (Ctrl-C); then exit {}",
-            broker.bootstrap_servers(),
-            match &status {
-                Ok(()) => 0,
-                Err(error) => error.exit().code(),
-            }
-        );
-        serve_until_interrupted(broker)?;
+        serve_until_interrupted(broker, || {
+            eprintln!(
+                "serving the embedded broker at {} until interrupted (Ctrl-C); then exit {}",
+                broker.bootstrap_servers(),
+                match &status {
+                    Ok(()) => 0,
+                    Err(error) => error.exit().code(),
+                }
+            );
+            Ok(())
+        })?;
     }
     status
 }

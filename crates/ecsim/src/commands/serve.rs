@@ -91,6 +91,7 @@ pub(crate) fn run(args: &ServeArgs) -> Result<(), CliError> {
                 return Err(error.into());
             }
         };
+        let interrupted = interruption()?;
         announce(listener.address(), &broker_address).context("writing to stdout")?;
         eprintln!(
             "serving o2control.Control at {} (AliECS's control API), publishing to {broker_address}{}; records tagged {}={run_id}; Ctrl-C to stop",
@@ -104,7 +105,7 @@ pub(crate) fn run(args: &ServeArgs) -> Result<(), CliError> {
             catalogue,
             Identity::default(),
         );
-        let served = listener.serve(service, interrupted()).await;
+        let served = listener.serve(service, interrupted).await;
         timeline.abort();
         if let Err(error) = served {
             simulation.finish().await;
@@ -167,30 +168,18 @@ fn announce(grpc: SocketAddr, broker: &str) -> std::io::Result<()> {
     stdout.flush()
 }
 
-/// Resolves at Ctrl-C or SIGTERM.
-async fn interrupted() {
-    let terminate = async {
-        #[cfg(unix)]
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(error) => {
-                tracing::warn!(%error, "cannot listen for SIGTERM; Ctrl-C still stops the server");
-                std::future::pending::<()>().await;
-            }
+/// A future that resolves at Ctrl-C (SIGINT) or SIGTERM. The signals are caught from this call
+/// on, not from the first poll: a client that reads the announcement and stops the server at
+/// once stops it cleanly.
+fn interruption() -> Result<impl Future<Output = ()> + Send, CliError> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt()).context("listening for Ctrl-C")?;
+    let mut terminate = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
         }
-        #[cfg(not(unix))]
-        std::future::pending::<()>().await;
-    };
-    tokio::select! {
-        result = tokio::signal::ctrl_c() => {
-            if let Err(error) = result {
-                tracing::warn!(%error, "cannot listen for Ctrl-C");
-                std::future::pending::<()>().await;
-            }
-        }
-        () = terminate => {}
-    }
-    tracing::info!("interrupted: the control server stops");
+        tracing::info!("interrupted: the control server stops");
+    })
 }

@@ -1,0 +1,147 @@
+//! Automatic environments (`NewAutoEnvironment`): created, started, and torn down by the core
+//! once their run is over, their events streamed to the one client that `Subscribe`s with the
+//! request's subscription id.
+//!
+//! AliECS's auto environment (`core/environment/manager.go` CreateAutoEnvironment) deploys,
+//! configures and starts, then looks at its state once a second: back in CONFIGURED (the run
+//! stopped — its tasks ended, or a client or timer stopped it) it resets and tears down; in
+//! ERROR, STANDBY or DEPLOYED it is torn down by force. ecsim's tasks never end by themselves, so
+//! an auto environment's run ends when a client stops it or its `auto_stop_timeout` expires
+//! (`auto_stop_enabled = "true"`, AliECS's own timer).
+
+use std::{collections::BTreeMap, sync::Mutex, time::Duration};
+
+use ecsim_core::{Core, DestroyOptions, EnvironmentId, fsm::State};
+use ecsim_proto::{common::User, events::Event};
+use tokio::sync::{broadcast::error::RecvError, mpsc, oneshot};
+use tonic::Status;
+
+use crate::convert;
+
+/// What a subscriber receives.
+pub(crate) type Feed = mpsc::Receiver<Result<Event, Status>>;
+
+/// The feeds of auto environments nobody has subscribed to yet, by subscription id.
+#[derive(Debug, Default)]
+pub(crate) struct Feeds(Mutex<BTreeMap<String, Feed>>);
+
+impl Feeds {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Feed>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Registers the feed of subscription `id`; false when the id is taken.
+    pub(crate) fn add(&self, id: &str, feed: Feed) -> bool {
+        let mut feeds = self.lock();
+        if feeds.contains_key(id) {
+            return false;
+        }
+        feeds.insert(id.to_owned(), feed);
+        true
+    }
+
+    /// The feed of subscription `id`, for its one subscriber.
+    pub(crate) fn take(&self, id: &str) -> Option<Feed> {
+        self.lock().remove(id)
+    }
+
+    /// Forgets a feed nobody took (its environment is gone).
+    pub(crate) fn forget(&self, id: &str) {
+        self.lock().remove(id);
+    }
+}
+
+/// How many events wait for an auto environment's subscriber.
+const FEED_CAPACITY: usize = 4096;
+
+/// How often AliECS looks at an auto environment's state while its run is on.
+const POLL: Duration = Duration::from_secs(1);
+
+/// Starts forwarding `environment`'s events from now on into a new feed; the returned sender
+/// ends the forwarding (after what was already emitted) when dropped or sent to.
+pub(crate) fn feed(core: &Core, environment: EnvironmentId) -> (Feed, oneshot::Sender<()>) {
+    let mut events = core.subscribe(FEED_CAPACITY);
+    let (sender, feed) = mpsc::channel(FEED_CAPACITY);
+    let (done, mut finished) = oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let forward = |event: &ecsim_core::event::CoreEvent| {
+            (convert::environment_of(event) == Some(environment.as_str()))
+                .then(|| convert::event(event))
+        };
+        loop {
+            tokio::select! {
+                biased;
+                received = events.recv() => match received {
+                    Ok(event) => {
+                        if let Some(event) = forward(&event)
+                            && sender.send(Ok(event)).await.is_err()
+                        {
+                            return;
+                        }
+                    }
+                    Err(RecvError::Lagged(missed)) => {
+                        let _ = sender.send(Err(lagged(missed))).await;
+                        return;
+                    }
+                    Err(RecvError::Closed) => return,
+                },
+                _ = &mut finished => {
+                    // Everything the lifecycle emitted is queued already: pass it on, then end.
+                    while let Ok(event) = events.try_recv() {
+                        if let Some(event) = forward(&event)
+                            && sender.send(Ok(event)).await.is_err()
+                        {
+                            return;
+                        }
+                    }
+                    return;
+                }
+            }
+        }
+    });
+    (feed, done)
+}
+
+pub(crate) fn lagged(missed: u64) -> Status {
+    Status::resource_exhausted(format!(
+        "the subscriber fell {missed} events behind and missed them; subscribe again"
+    ))
+}
+
+/// An auto environment's life after its creation: START, then once a second its state until
+/// the run is over, then its teardown, as AliECS's loop does.
+pub(crate) async fn run(core: &Core, id: &EnvironmentId, user: User) {
+    let destroy = |force| DestroyOptions {
+        force,
+        allow_in_running_state: false,
+    };
+    if core
+        .control(id, ecsim_core::fsm::Transition::StartActivity, user.clone())
+        .await
+        .is_err()
+    {
+        let _ = core.destroy(id, destroy(true), user).await;
+        return;
+    }
+    loop {
+        core.clock().sleep(POLL).await;
+        match core.state(id) {
+            None => return,
+            Some(State::Running) => continue,
+            Some(State::Configured) => {
+                let _ = core.destroy(id, destroy(false), user).await;
+                return;
+            }
+            Some(_) => {
+                let _ = core.destroy(id, destroy(true), user).await;
+                return;
+            }
+        }
+    }
+}
+
+/// How long the feed of an auto environment waits for its subscriber after the environment
+/// ended, before it is dropped.
+pub(crate) const UNCLAIMED: Duration = Duration::from_secs(60);

@@ -139,25 +139,6 @@ impl Catalogue {
     }
 }
 
-/// The variable specs `GetWorkflowTemplates` lists for a template: every default of the
-/// workflow, with its default value. ecsim's workflow keeps no UI metadata (labels, widgets,
-/// panels), so each is a string in an edit box.
-pub fn var_specs(workflow: &Workflow) -> BTreeMap<String, ecsim_proto::o2control::VarSpecMessage> {
-    workflow
-        .defaults
-        .iter()
-        .map(|(name, value)| {
-            (
-                name.clone(),
-                ecsim_proto::o2control::VarSpecMessage {
-                    default_value: value.clone(),
-                    ..Default::default()
-                },
-            )
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

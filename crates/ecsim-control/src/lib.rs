@@ -10,13 +10,15 @@
 //! - [`catalogue`]: the templates, detectors, and how a request becomes an environment;
 //! - `auto`: automatic environments (`NewAutoEnvironment`) and their subscribers' feeds;
 //! - `convert`: the core's views and events as the API's messages;
-//! - `status`: AliECS's error statuses.
+//! - `status`: AliECS's error statuses;
+//! - `varspecs`: the template's public variables, with their UI panels, for creation forms.
 
 mod auto;
 pub mod catalogue;
 mod convert;
 pub mod service;
 mod status;
+mod varspecs;
 
 use std::net::SocketAddr;
 

@@ -529,7 +529,7 @@ impl Control for ControlService {
                 repo: REPOSITORY.to_owned(),
                 template: workflow.name.clone(),
                 revision: REVISION.to_owned(),
-                var_spec_map: crate::catalogue::var_specs(workflow),
+                var_spec_map: crate::varspecs::of(&workflow.name),
                 description: workflow.description.clone(),
             }],
             timestamp: self.now_ms(),

@@ -220,20 +220,25 @@ fn shape(value: &Value, ids: &mut Vec<String>) -> Value {
 }
 
 fn shapes(records: &[(String, Value)]) -> BTreeMap<String, Vec<Value>> {
+    // Per topic, in offset order: the order a recording keeps (across topics it depends on
+    // how the reader interleaved them).
+    let mut by_topic: BTreeMap<String, Vec<&Value>> = BTreeMap::new();
+    for (topic, value) in records {
+        by_topic.entry(topic.clone()).or_default().push(value);
+    }
+    // Ids numbered by first appearance in that order, all of them before any is replaced, so
+    // that a value naming an id before the id's own message does is replaced too.
     let mut ids = Vec::new();
-    // Ids first, in order of appearance, so that a value naming an id before its own
-    // message does is replaced too.
-    for (_, value) in records {
+    for value in by_topic.values().flatten() {
         shape(value, &mut ids);
     }
-    let mut by_topic: BTreeMap<String, Vec<Value>> = BTreeMap::new();
-    for (topic, value) in records {
-        by_topic
-            .entry(topic.clone())
-            .or_default()
-            .push(shape(value, &mut ids));
-    }
     by_topic
+        .into_iter()
+        .map(|(topic, values)| {
+            let shaped = values.into_iter().map(|v| shape(v, &mut ids)).collect();
+            (topic, shaped)
+        })
+        .collect()
 }
 
 /// The same environment and steps as a scenario, replayed in virtual time.
@@ -907,4 +912,124 @@ async fn an_auto_environment_runs_until_its_run_ends_then_tears_itself_down() {
         .await
         .expect_err("taken");
     assert_eq!(again.code(), Code::InvalidArgument);
+}
+
+/// What AliECS's Control GUI asks, in its order: the repositories, the templates with their
+/// creation form, the detectors, then the environments and each one's details.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gui_finds_the_template_its_form_and_each_environments_details() {
+    let server = Server::start(&[]);
+    let mut client = server.client().await;
+    let repos = client
+        .list_repos(pb::ListReposRequest {
+            get_revisions: true,
+        })
+        .await
+        .expect("ListRepos")
+        .into_inner();
+    assert_eq!(repos.repos.len(), 1);
+    let repo = &repos.repos[0];
+    assert_eq!(
+        (
+            repo.name.as_str(),
+            repo.default,
+            repo.default_revision.as_str()
+        ),
+        ("github.com/AliceO2Group/ControlWorkflows/", true, "master")
+    );
+    let templates = client
+        .get_workflow_templates(pb::GetWorkflowTemplatesRequest {
+            repo_pattern: repo.name.clone(),
+            revision_pattern: "master".to_owned(),
+            ..Default::default()
+        })
+        .await
+        .expect("GetWorkflowTemplates")
+        .into_inner();
+    let template = &templates.workflow_templates[0];
+    assert_eq!(template.template, "readout-dataflow");
+    let form = &template.var_spec_map;
+    assert!(
+        form.len() > 100,
+        "the template's public variables: {}",
+        form.len()
+    );
+    assert_eq!(form["dcs_enabled"].panel, "General_Configuration");
+    assert_eq!(
+        form["dcs_enabled"].widget,
+        pb::var_spec_message::UiWidget::CheckBox as i32
+    );
+
+    let id = create_physics(&mut client).await;
+    let listed = client
+        .get_environments(pb::GetEnvironmentsRequest::default())
+        .await
+        .expect("GetEnvironments")
+        .into_inner();
+    assert_eq!(listed.environments[0].id, id);
+    let detail = client
+        .get_environment(pb::GetEnvironmentRequest {
+            id: id.clone(),
+            show_workflow_tree: true,
+        })
+        .await
+        .expect("GetEnvironment")
+        .into_inner();
+    let tree = detail.workflow.expect("the workflow tree");
+    assert_eq!(tree.full_path, "readout-dataflow");
+    let env = detail.environment.expect("info");
+    assert_eq!(
+        tree.task_ids.len(),
+        env.tasks.len(),
+        "the root holds every task"
+    );
+    let hosts: Vec<&str> = tree
+        .roles
+        .iter()
+        .map(|r| r.name.as_str())
+        .filter(|n| n.starts_with("host-"))
+        .collect();
+    assert_eq!(hosts, ["host-alio2-cr1-flp001", "host-alio2-cr1-flp145"]);
+    let roles = client
+        .get_roles(pb::GetRolesRequest {
+            env_id: id.clone(),
+            path_spec: "readout-dataflow.*".to_owned(),
+        })
+        .await
+        .expect("GetRoles")
+        .into_inner();
+    assert_eq!(roles.roles.len(), tree.roles.len(), "the root's children");
+    let task = &env.tasks[0];
+    let one = client
+        .get_task(pb::GetTaskRequest {
+            task_id: task.task_id.clone(),
+        })
+        .await
+        .expect("GetTask")
+        .into_inner()
+        .task
+        .expect("the task");
+    assert_eq!(one.env_id, id);
+    assert_eq!(
+        one.short_info.expect("its short info").class_name,
+        task.class_name
+    );
+    let services = client
+        .get_integrated_services(pb::Empty {})
+        .await
+        .expect("GetIntegratedServices")
+        .into_inner();
+    assert!(
+        services.services.contains_key("kafka"),
+        "{:?}",
+        services.services.keys()
+    );
+    let info = client
+        .get_framework_info(pb::GetFrameworkInfoRequest {})
+        .await
+        .expect("GetFrameworkInfo")
+        .into_inner();
+    assert_eq!(info.environments_count, 1);
+    assert_eq!(info.active_detectors, ["ITS", "TPC"]);
+    assert!(!info.available_detectors.contains(&"TPC".to_owned()));
 }

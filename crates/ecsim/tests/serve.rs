@@ -1033,3 +1033,88 @@ async fn a_gui_finds_the_template_its_form_and_each_environments_details() {
     assert_eq!(info.active_detectors, ["ITS", "TPC"]);
     assert!(!info.available_detectors.contains(&"TPC".to_owned()));
 }
+
+/// `ecsim env` and `ecsim info` as a shell test uses them: their output, and their exit codes
+/// (7 for an error status, 1 for no server).
+#[test]
+fn the_coconut_shaped_client_drives_the_server_from_a_shell() {
+    let server = Server::start(&[]);
+    let endpoint = server.grpc.trim_start_matches("http://").to_owned();
+    let ecsim = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_ecsim"))
+            .args(args)
+            .args(["--endpoint", &endpoint])
+            .env_remove("RUST_LOG")
+            .output()
+            .expect("ecsim runs");
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let (code, out, _) = ecsim(&[
+        "env",
+        "create",
+        "-d",
+        "TPC,ITS",
+        "-e",
+        "run_type=TECHNICAL",
+        "--json",
+    ]);
+    assert_eq!(code, Some(0));
+    let created: Value = serde_json::from_str(&out).expect("the reply as JSON");
+    let id = created["environment"]["id"]
+        .as_str()
+        .expect("an id")
+        .to_owned();
+    assert_eq!(created["environment"]["state"], "CONFIGURED");
+    assert_eq!(created["environment"]["userVars"]["run_type"], "TECHNICAL");
+
+    let (code, out, _) = ecsim(&["env", "control", &id, "-e", "start"]);
+    assert_eq!(code, Some(0));
+    assert!(
+        out.contains("state:              RUNNING") && out.contains("run number:         1"),
+        "{out}"
+    );
+    let (code, out, _) = ecsim(&["env", "list"]);
+    assert_eq!(code, Some(0));
+    assert!(
+        out.lines()
+            .nth(1)
+            .is_some_and(|l| l.starts_with(&id) && l.contains("RUNNING")),
+        "{out}"
+    );
+    let (_, out, _) = ecsim(&["info"]);
+    assert!(
+        out.contains("environments:       1") && out.contains("active detectors:   ITS TPC"),
+        "{out}"
+    );
+
+    // An error status: exit 7 with the code and message.
+    let (code, _, err) = ecsim(&["env", "create", "-d", "TPC"]);
+    assert_eq!(code, Some(7));
+    assert!(err.contains("NewEnvironment: Internal: cannot create new environment: detector TPC is already in use"), "{err}");
+    // A transition that fails: AliECS answers with the reply; the client exits 7 all the same.
+    let (code, out, err) = ecsim(&["env", "control", &id, "-e", "configure"]);
+    assert_eq!(code, Some(7), "{out}{err}");
+    assert!(
+        out.contains("transition failed") && err.contains("is in ERROR"),
+        "{out}{err}"
+    );
+    let (code, out, _) = ecsim(&["env", "destroy", &id]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("task(s) killed"), "{out}");
+    let (code, _, err) = ecsim(&["env", "show", &id]);
+    assert_eq!(code, Some(7));
+    assert!(err.contains("NotFound"), "{err}");
+    drop(server);
+
+    // Nobody there: exit 1, and what to do.
+    let (code, _, err) = ecsim(&["env", "list"]);
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("cannot reach a control server at") && err.contains("--endpoint"),
+        "{err}"
+    );
+}

@@ -354,6 +354,12 @@ pub(crate) struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub(crate) record: Option<PathBuf>,
 
+    /// Write a report of the run to FILE: one self-contained HTML page with a lane per
+    /// environment (its states, runs and failures over simulated time), the messages per topic
+    /// and the summary.
+    #[arg(long, value_name = "FILE.html")]
+    pub(crate) report: Option<PathBuf>,
+
     #[command(flatten)]
     pub(crate) kafka: ProducerArgs,
 

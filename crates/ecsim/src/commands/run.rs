@@ -129,6 +129,13 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
     if let Some(collector) = &collector {
         outputs.push(collector.clone());
     }
+    let timeline = args
+        .report
+        .as_ref()
+        .map(|_| Arc::new(ecsim_report::TimelineRecorder::new()));
+    if let Some(timeline) = &timeline {
+        outputs.push(timeline.clone());
+    }
     let publisher: Arc<dyn Publisher> = Arc::new(FanOut(outputs));
 
     // A bar only where a person watches stderr, and not over JSON lines on the same terminal.
@@ -174,6 +181,28 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
         ),
         None => Vec::new(),
     };
+
+    if let (Some(timeline), Some(path)) = (&timeline, &args.report) {
+        let mut summary = format!("{report}{delivery}");
+        if !outcomes.is_empty() {
+            summary.push_str(&expect::render(&outcomes));
+        }
+        // Lanes by the names the scenario gives (`env-07`), a name created twice numbered.
+        let mut names = std::collections::BTreeMap::new();
+        for (name, ids) in &report.environment_ids {
+            for (n, id) in ids.iter().enumerate() {
+                let label = if ids.len() == 1 {
+                    name.clone()
+                } else {
+                    format!("{name} #{}", n + 1)
+                };
+                names.insert(id.clone(), label);
+            }
+        }
+        let page = ecsim_report::render(&timeline.timeline(), &scenario.name, &summary, &names);
+        std::fs::write(path, page)
+            .with_context(|| format!("writing the report {}", path.display()))?;
+    }
 
     match &args.summary_json {
         None => {

@@ -8,6 +8,7 @@
 
 mod bench;
 mod broker;
+mod browser;
 mod clients;
 mod codegen;
 mod exit_codes;

@@ -67,5 +67,6 @@ fn install_missing_tools() -> anyhow::Result<Vec<(&'static str, std::path::PathB
         ("ECSIM_TANSU", tools::TANSU.ensure()?),
     ];
     envs.extend(crate::clients::ensure()?);
+    envs.push(("ECSIM_CHROMIUM", crate::browser::ensure()?));
     Ok(envs)
 }

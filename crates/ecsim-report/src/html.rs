@@ -142,7 +142,10 @@ fn lanes(page: &mut String, timeline: &Timeline, scale: &Scale, names: &BTreeMap
     let height = AXIS + lane_height * timeline.lanes.len() as f64 + 4.0;
     let _ = writeln!(
         page,
-        "<h2>Environments</h2>\n<svg id=\"timeline\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{height}\" viewBox=\"0 0 {WIDTH} {height}\">"
+        "<h2>Environments</h2>\n<svg id=\"timeline\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{height}\" viewBox=\"0 0 {WIDTH} {height}\" data-start=\"{}\" data-end=\"{}\" data-left=\"{LEFT}\" data-plot=\"{}\" data-axis=\"{AXIS}\" data-lane=\"{lane_height}\">",
+        timeline.start,
+        timeline.end.max(timeline.start + 1),
+        WIDTH - LEFT - RIGHT,
     );
     // The time axis: about ten ticks.
     let span_ms = timeline.end - timeline.start;
@@ -223,7 +226,8 @@ fn draw_lane(
         let (x1, x2) = (scale.x(run.from), scale.x(to));
         let _ = write!(
             page,
-            "<g class=\"run\" data-run=\"{n}\"><rect x=\"{x1:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"#1b5e20\"><title>run {n}: {} to {}</title></rect>",
+            "<g class=\"run\" data-run=\"{n}\" data-from=\"{}\" data-to=\"{to}\"><rect x=\"{x1:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"#1b5e20\"><title>run {n}: {} to {}</title></rect>",
+            run.from,
             y + height - 6.0_f64.min(height / 2.0) - 1.0,
             (x2 - x1).max(1.0),
             6.0_f64.min(height / 2.0),
@@ -343,7 +347,7 @@ mod tests {
         assert!(page.contains(r#"data-environment="2oDvieFrVTi" data-name="physics""#));
         assert!(page.contains("<title>a &amp; b — ecsim report</title>"));
         assert!(page.contains(r#"data-state="RUNNING" data-from="11000" data-to="41000""#));
-        assert!(page.contains(r#"<g class="run" data-run="7">"#));
+        assert!(page.contains(r#"<g class="run" data-run="7" data-from="11000" data-to="41000">"#));
         assert!(
             page.contains(">run 7</text>"),
             "the run's number is written on its bar"

@@ -5,11 +5,16 @@
 use std::process::Command;
 
 fn report(scenario: &str) -> String {
+    report_with(scenario, &[])
+}
+
+fn report_with(scenario: &str, extra: &[&str]) -> String {
     let dir = tempfile::tempdir().expect("a directory");
     let path = dir.path().join("report.html");
     let output = Command::new(env!("CARGO_BIN_EXE_ecsim"))
         .args(["run", scenario, "--report"])
         .arg(&path)
+        .args(extra)
         .env_remove("RUST_LOG")
         .output()
         .expect("ecsim runs");
@@ -100,4 +105,150 @@ fn fifty_environments_make_fifty_lanes_and_their_hundred_and_fifty_runs() {
     runs.sort_unstable();
     assert_eq!(runs, (1..=150).collect::<Vec<u32>>());
     assert!(page.len() < 1_000_000, "small: {} bytes", page.len());
+}
+
+/// Chromium, as `cargo xtask test` installs it; `None` (the test skipped) outside CI.
+#[allow(clippy::print_stdout)] // a skipped test says why
+fn chromium() -> Option<std::path::PathBuf> {
+    match std::env::var_os("ECSIM_CHROMIUM") {
+        Some(path) => Some(path.into()),
+        None => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "Chromium is not installed and CI must run the browser tests: run `cargo xtask test`"
+            );
+            println!("skipped: Chromium is not installed (run `cargo xtask test`)");
+            None
+        }
+    }
+}
+
+/// Where to look: a lane, a time from the start of the run, and which part of the lane (its
+/// upper part shows the state, its bottom the run bar).
+struct Probe {
+    lane: usize,
+    at_ms: i64,
+    run_bar: bool,
+}
+
+/// What a person sees at each probe, as Chromium lays the report out: the page is opened
+/// headless with a script appended that asks the browser which element is drawn at each
+/// point (`elementFromPoint`) and writes the answers into the DOM it dumps.
+fn seen(chromium: &std::path::Path, page: &str, probes: &[Probe]) -> Vec<String> {
+    let probes: Vec<String> = probes
+        .iter()
+        .map(|p| format!("[{},{},{}]", p.lane, p.at_ms, p.run_bar))
+        .collect();
+    let script = format!(
+        r#"<script>
+const svg = document.getElementById('timeline');
+const box = svg.getBoundingClientRect();
+const k = box.width / svg.viewBox.baseVal.width;
+const d = svg.dataset;
+function at([lane, t, runBar]) {{
+  const x = box.left + k * (+d.left + t / (+d.end - +d.start) * +d.plot);
+  const y = box.top + k * (+d.axis + +d.lane * lane + (runBar ? +d.lane - 3 : +d.lane * 0.3));
+  const e = document.elementFromPoint(x, y);
+  if (!e) return 'nothing';
+  const run = e.closest('[data-run]');
+  if (run) return 'run ' + run.dataset.run;
+  if (e.classList.contains('mark')) return 'mark ' + e.classList[1];
+  return e.dataset.state ? 'state ' + e.dataset.state : e.tagName;
+}}
+document.body.dataset.seen = JSON.stringify([{}].map(at));
+</script>"#,
+        probes.join(",")
+    );
+    let dir = tempfile::tempdir().expect("a directory");
+    let path = dir.path().join("probed.html");
+    std::fs::write(&path, page.replace("</body>", &format!("{script}</body>")))
+        .expect("the probed page");
+    let output = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--window-size=1400,4000",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+        ])
+        .arg(format!("file://{}", path.display()))
+        .output()
+        .expect("Chromium runs");
+    let dom = String::from_utf8_lossy(&output.stdout);
+    let json = values(&dom, "data-seen")
+        .first()
+        .map(|v| v.replace("&quot;", "\""))
+        .unwrap_or_else(|| {
+            panic!(
+                "the probe's answer: {}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+        });
+    serde_json::from_str(&json).expect("a JSON list")
+}
+
+#[test]
+fn in_a_browser_the_lanes_show_the_states_the_run_and_the_failure_where_they_happened() {
+    let Some(chromium) = chromium() else { return };
+    // failed-start: STANDBY until 20 s, DEPLOYED until 50 s, CONFIGURED until 1 min, when its
+    // START fails (marks), then ERROR.
+    let page = report("../../scenarios/failed-start.toml");
+    let probe = |at_ms, run_bar| Probe {
+        lane: 0,
+        at_ms,
+        run_bar,
+    };
+    assert_eq!(
+        seen(
+            &chromium,
+            &page,
+            &[
+                probe(10_000, false),
+                probe(30_000, false),
+                probe(55_000, false),
+                probe(60_000, false),
+                probe(120_000, false)
+            ]
+        ),
+        [
+            "state STANDBY",
+            "state DEPLOYED",
+            "state CONFIGURED",
+            "mark core",
+            "state ERROR"
+        ],
+        "what a person sees at 10 s, 30 s, 55 s, 1 min and 2 min"
+    );
+    // physics-run: in the middle of its run, the run's bar and the lane RUNNING above it.
+    let page = report("../../scenarios/physics-run.toml");
+    let start: i64 = values(&page, "data-start")[0].parse().expect("start");
+    let run_from: i64 = page
+        .split("class=\"run\"")
+        .nth(1)
+        .and_then(|rest| {
+            values(rest, "data-from")
+                .first()
+                .map(|v| v.parse().expect("a time"))
+        })
+        .expect("a run");
+    let run_to: i64 = page
+        .split("class=\"run\"")
+        .nth(1)
+        .and_then(|rest| {
+            values(rest, "data-to")
+                .first()
+                .map(|v| v.parse().expect("a time"))
+        })
+        .expect("a run");
+    let middle = (run_from + run_to) / 2 - start;
+    assert_eq!(
+        seen(
+            &chromium,
+            &page,
+            &[probe(middle, true), probe(middle, false)]
+        ),
+        ["run 1", "state RUNNING"],
+        "the run's bar at the bottom of the lane, RUNNING above it"
+    );
 }

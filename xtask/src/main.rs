@@ -63,6 +63,12 @@ enum Task {
     ///
     /// Takes a few minutes; not part of the tests: figures are not pass/fail.
     Bench,
+    /// Redraw the README's picture of a report (docs/report.png) with Chromium, as the report
+    /// tests open reports (installs Chromium when missing).
+    Picture,
+    /// The reports of the largest example scenarios: their size and how long Chromium takes
+    /// to load them (BENCHMARKS.md, "Reports").
+    ReportSizes,
     /// A real Kafka-API broker (tansu) on loopback.
     Broker {
         #[command(subcommand)]
@@ -96,6 +102,8 @@ fn main() -> ExitCode {
         Task::Lint => test::lint(),
         Task::Tidy => tidy::run(),
         Task::Bench => bench::run(),
+        Task::Picture => browser::picture(),
+        Task::ReportSizes => browser::report_sizes(),
         Task::Broker {
             action: BrokerAction::Install,
         } => broker::install(),

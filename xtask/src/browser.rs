@@ -49,13 +49,24 @@ pub(crate) fn picture() -> anyhow::Result<()> {
     let scratch = tempfile::tempdir()?;
     let report = scratch.path().join("report.html");
     let ecsim = root.join("target/debug/ecsim");
-    let report_arg = report.to_str().ok_or_else(|| anyhow::anyhow!("a non-UTF-8 path"))?;
+    let report_arg = report
+        .to_str()
+        .ok_or_else(|| anyhow::anyhow!("a non-UTF-8 path"))?;
     let scenario = root.join(PICTURE_SCENARIO);
-    let scenario_arg = scenario.to_str().ok_or_else(|| anyhow::anyhow!("a non-UTF-8 path"))?;
-    let ecsim_arg = ecsim.to_str().ok_or_else(|| anyhow::anyhow!("a non-UTF-8 path"))?;
-    run::checked(ecsim_arg, &["run", scenario_arg, "--quiet", "--report", report_arg])?;
+    let scenario_arg = scenario
+        .to_str()
+        .ok_or_else(|| anyhow::anyhow!("a non-UTF-8 path"))?;
+    let ecsim_arg = ecsim
+        .to_str()
+        .ok_or_else(|| anyhow::anyhow!("a non-UTF-8 path"))?;
+    run::checked(
+        ecsim_arg,
+        &["run", scenario_arg, "--quiet", "--report", report_arg],
+    )?;
     let picture = root.join(PICTURE);
-    let chromium_arg = chromium.to_str().ok_or_else(|| anyhow::anyhow!("a non-UTF-8 path"))?;
+    let chromium_arg = chromium
+        .to_str()
+        .ok_or_else(|| anyhow::anyhow!("a non-UTF-8 path"))?;
     run::checked(
         chromium_arg,
         &[

@@ -28,8 +28,14 @@ fn ensure_node(dir: &Path) -> anyhow::Result<PathBuf> {
     if !run::available("node", &[]) || !run::available("npm", &[]) {
         bail!("the client tests need Node.js and npm (Debian: apt-get install nodejs npm)");
     }
-    if !dir.join("node_modules/kafkajs/package.json").is_file() {
-        println!("installing kafkajs for the client tests (tests/clients/package-lock.json)");
+    let installed = ["kafkajs", "playwright-core"].iter().all(|package| {
+        dir.join(format!("node_modules/{package}/package.json"))
+            .is_file()
+    });
+    if !installed {
+        println!(
+            "installing kafkajs and playwright-core for the client and live-page tests (tests/clients/package-lock.json)"
+        );
         let dir = dir.to_str().context("the repository path is not UTF-8")?;
         run::checked("npm", &["ci", "--prefix", dir, "--no-audit", "--no-fund"])?;
     }

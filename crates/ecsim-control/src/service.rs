@@ -10,10 +10,11 @@ use std::{collections::BTreeMap, pin::Pin, sync::Arc};
 use ecsim_core::{
     Core, CoreError, DestroyOptions, EnvironmentId, fsm::Transition, view::EnvironmentView,
 };
+pub use ecsim_proto::o2control::control_server::Control;
 use ecsim_proto::{
     common::User,
     events::Event,
-    o2control::{self as pb, control_environment_request::Optype, control_server::Control},
+    o2control::{self as pb, control_environment_request::Optype},
 };
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};

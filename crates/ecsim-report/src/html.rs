@@ -335,6 +335,7 @@ mod tests {
                     kind: MarkKind::Failure,
                     text: "STOP_ACTIVITY: <dcs> refused".into(),
                 }],
+                ..Lane::default()
             }],
             per_topic: [("aliecs.run".to_owned(), [(0, 2), (40, 1)].into())].into(),
         }

@@ -7,8 +7,10 @@
 //! the picture needs (a span per state change, a bar per run, a mark per failure, message
 //! counts per topic and second), never the messages. [`render`] turns it into HTML with the
 //! timeline drawn as SVG here, in Rust: the file needs no network and no script library.
+//! [`live`] serves a page that shows the same while a real-time run goes on.
 
 mod html;
+pub mod live;
 mod timeline;
 
 pub use html::render;

@@ -60,6 +60,10 @@ pub struct Lane {
     pub runs: Vec<RunBar>,
     /// Its failures, core-initiated transitions and service operations, in order.
     pub marks: Vec<Mark>,
+    /// Its detectors (from its "workflow loaded" event).
+    pub detectors: Vec<String>,
+    /// The transition in progress, if any.
+    pub transition: Option<String>,
 }
 
 /// A run's timeline: a lane per environment in order of creation, and message counts.
@@ -210,6 +214,18 @@ impl Builder {
                 state: state.to_owned(),
             });
         }
+        if let Some(detectors) = e.vars.get("detectors")
+            && let Ok(detectors) = serde_json::from_str::<Vec<String>>(detectors)
+        {
+            lane.detectors = detectors;
+        }
+        if !e.transition.is_empty() {
+            let over = matches!(
+                OpStatus::try_from(e.transition_status),
+                Ok(OpStatus::DoneOk | OpStatus::DoneError | OpStatus::DoneTimeout)
+            ) && e.transition_step.is_empty();
+            lane.transition = (!over).then(|| e.transition.clone());
+        }
         if e.run_number != 0 && lane.runs.last().is_none_or(|r| r.number != e.run_number) {
             lane.runs.push(RunBar {
                 number: e.run_number,
@@ -228,15 +244,24 @@ impl Builder {
                 kind: MarkKind::Failure,
                 text: format!("{}: {}", what.trim(), e.error),
             });
-        } else if e.transition == "GO_ERROR"
-            && e.transition_step.is_empty()
-            && e.message == "transition starting"
-        {
-            lane.marks.push(Mark {
-                at,
-                kind: MarkKind::Core,
-                text: "GO_ERROR".to_owned(),
-            });
+        } else if e.transition_step.is_empty() && e.message == "transition starting" {
+            // Transitions the core starts: GO_ERROR, and those its special users request (the
+            // LHC's beam-dump stop, the auto-stop timer).
+            let special = e
+                .last_request_user
+                .as_ref()
+                .filter(|u| matches!(u.external_id, Some(60 | 65)))
+                .map(|u| u.name.clone());
+            if e.transition == "GO_ERROR" || special.is_some() {
+                lane.marks.push(Mark {
+                    at,
+                    kind: MarkKind::Core,
+                    text: match special {
+                        Some(user) => format!("{} by {user}", e.transition),
+                        None => e.transition.clone(),
+                    },
+                });
+            }
         }
     }
 }

@@ -155,6 +155,12 @@ pub(crate) struct ServeArgs {
     #[arg(long)]
     pub(crate) print: bool,
 
+    /// Serve a live page on this port of 127.0.0.1 (0 for a free one): environments, states,
+    /// runs, the timeline, the last message of every topic; environments link to their
+    /// GetEnvironment data. Its address is in the announcement, as "http".
+    #[arg(long, value_name = "PORT")]
+    pub(crate) http_port: Option<u16>,
+
     #[command(flatten)]
     pub(crate) kafka: ProducerArgs,
 
@@ -360,6 +366,13 @@ pub(crate) struct RunArgs {
     #[arg(long, value_name = "FILE.html")]
     pub(crate) report: Option<PathBuf>,
 
+    /// Serve a live page of the run on this port of 127.0.0.1 (0 for a free one) while it
+    /// goes on: environments, states, runs, the timeline growing, the last message of every
+    /// topic. Real time only (the scenario's speed or --speed, not virtual time). Its address
+    /// is printed on stderr.
+    #[arg(long, value_name = "PORT")]
+    pub(crate) http_port: Option<u16>,
+
     #[command(flatten)]
     pub(crate) kafka: ProducerArgs,
 
@@ -534,6 +547,11 @@ pub(crate) struct ReplayArgs {
     /// Print every record as a JSON line on stdout as it is published.
     #[arg(long)]
     pub(crate) print: bool,
+
+    /// Write a report of what was replayed to FILE (as `run --report`): a lane per
+    /// environment, its states, runs and failures, the messages per topic.
+    #[arg(long, value_name = "FILE.html")]
+    pub(crate) report: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -272,3 +272,62 @@ fn record_stops_cleanly_on_ctrl_c_with_every_record_written() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("recorded 403 records"));
     assert_eq!(read(&path).len(), 403, "every line whole");
 }
+
+#[test]
+fn a_replay_draws_the_same_report_as_the_run_it_replays() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::embedded();
+    let (recording, from_run, from_replay) = (
+        dir.path().join("run.jsonl"),
+        dir.path().join("run.html"),
+        dir.path().join("replay.html"),
+    );
+    let path = |p: &Path| p.to_str().expect("a UTF-8 path").to_owned();
+    succeed(&[
+        "run",
+        "../../scenarios/failed-start.toml",
+        "--record",
+        &path(&recording),
+        "--report",
+        &path(&from_run),
+    ]);
+    succeed(&[
+        "replay",
+        &path(&recording),
+        "--brokers",
+        &broker.bootstrap(),
+        "--speed",
+        "0",
+        "--report",
+        &path(&from_replay),
+    ]);
+    let svg = |file: &Path| {
+        let page = std::fs::read_to_string(file).expect("a report");
+        let start = page.find("<svg id=\"timeline\"").expect("the timeline");
+        let end = start + page[start..].find("</svg>").expect("its end");
+        // Lanes are named by the scenario in a run, by id in a replay: compare the drawing.
+        page[start..end]
+            .split("<g class=\"lane\"")
+            .map(|lane| {
+                lane.split_once("\">")
+                    .map_or(lane, |(_, drawn)| drawn)
+                    .to_owned()
+            })
+            .map(|lane| lane.replace(">tpc<", ">").to_owned())
+            .collect::<Vec<_>>()
+    };
+    let (run, replay) = (svg(&from_run), svg(&from_replay));
+    assert_eq!(run.len(), replay.len());
+    // The same states, runs and marks, where they were.
+    let drawn = |lanes: &[String]| -> Vec<String> {
+        lanes
+            .iter()
+            .flat_map(|l| {
+                l.split("<rect")
+                    .skip(1)
+                    .map(|r| r.split("><title>").next().unwrap_or_default().to_owned())
+            })
+            .collect()
+    };
+    assert_eq!(drawn(&run), drawn(&replay));
+}

@@ -252,3 +252,123 @@ fn in_a_browser_the_lanes_show_the_states_the_run_and_the_failure_where_they_hap
         "the run's bar at the bottom of the lane, RUNNING above it"
     );
 }
+
+#[test]
+fn the_live_page_follows_a_real_time_run_in_a_browser() {
+    let Some(chromium) = chromium() else { return };
+    let (Some(node), Some(clients)) = (
+        std::env::var_os("ECSIM_NODE"),
+        std::env::var_os("ECSIM_CLIENTS"),
+    ) else {
+        panic!(
+            "ECSIM_CHROMIUM is set but not ECSIM_NODE and ECSIM_CLIENTS: run `cargo xtask test`"
+        );
+    };
+    // consumer-test: a real-time run of a few seconds (deploy 1 s, configure 1 s, a 5 s run).
+    let mut run = Command::new(env!("CARGO_BIN_EXE_ecsim"))
+        .args([
+            "run",
+            "../../scenarios/consumer-test.toml",
+            "--http-port",
+            "0",
+            "--quiet",
+        ])
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("ecsim runs");
+    let mut stderr = std::io::BufReader::new(run.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut stderr, &mut line).expect("the first line");
+    let url = line
+        .trim()
+        .strip_prefix("live page at ")
+        .unwrap_or_else(|| panic!("the live page's address first: {line:?}"))
+        .to_owned();
+    let rest = std::thread::spawn(move || std::io::read_to_string(stderr).unwrap_or_default());
+    let watched = Command::new(node)
+        .arg(std::path::Path::new(&clients).join("live_page.js"))
+        .arg(&url)
+        .arg(&chromium)
+        .current_dir(&clients)
+        .output()
+        .expect("the browser driver runs");
+    let status = run.wait().expect("ecsim ends");
+    let rest = rest.join().unwrap_or_default();
+    assert!(status.success(), "{rest}");
+    assert!(
+        watched.status.success(),
+        "{}",
+        String::from_utf8_lossy(&watched.stderr)
+    );
+    let seen: serde_json::Value = serde_json::from_slice(&watched.stdout).expect("its JSON line");
+    let states: Vec<&str> = seen["states"]
+        .as_array()
+        .expect("states")
+        .iter()
+        .filter_map(|s| s.as_str())
+        .collect();
+    // What the environment's row showed, change by change, as the run went on: the page
+    // opens while it deploys or configures, then follows it into RUNNING and out again.
+    let running = states
+        .iter()
+        .position(|s| *s == "RUNNING")
+        .expect("RUNNING seen");
+    assert!(
+        running > 0 && states[running + 1..].contains(&"CONFIGURED"),
+        "{states:?}"
+    );
+    assert_eq!(seen["run"], 1, "the run's number in its row");
+    assert!(
+        seen["updates"].as_u64().is_some_and(|n| n >= 3),
+        "updated as it went: {seen}"
+    );
+    assert!(
+        seen["rectsLast"].as_u64() > seen["rectsFirst"].as_u64(),
+        "the timeline grew: {seen}"
+    );
+    let topics = seen["topics"].as_array().expect("topics");
+    assert!(topics.iter().any(|t| t == "aliecs.run"), "{topics:?}");
+    assert_eq!(
+        seen["lastEnvironment"]["environmentEvent"]["lastRequestUser"]["name"], "Jane Shifter",
+        "the last message of a topic, decoded"
+    );
+}
+
+#[test]
+fn the_live_page_needs_real_time() {
+    let output = Command::new(env!("CARGO_BIN_EXE_ecsim"))
+        .args([
+            "run",
+            "../../scenarios/physics-run.toml",
+            "--http-port",
+            "0",
+        ])
+        .output()
+        .expect("ecsim runs");
+    assert_eq!(output.status.code(), Some(3));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("--speed 1"),
+        "says what to do"
+    );
+}
+
+#[test]
+fn stops_the_core_starts_are_marked_with_who_asked() {
+    let page = report("../../scenarios/beam-dump.toml");
+    let core: Vec<&str> = page
+        .split("class=\"mark core\"")
+        .skip(1)
+        .filter_map(|rest| rest.split("<title>").nth(1))
+        .filter_map(|title| title.split("</title>").next())
+        .collect();
+    assert!(
+        core.iter().any(|m| m.ends_with("STOP_ACTIVITY by LHC")),
+        "the beam dump's stop: {core:?}"
+    );
+    assert!(
+        core.iter().any(|m| m.ends_with("STOP_ACTIVITY by TIMER")),
+        "the auto-stop: {core:?}"
+    );
+}

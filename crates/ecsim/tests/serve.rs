@@ -27,6 +27,8 @@ struct Server {
     child: Option<Child>,
     grpc: String,
     broker: String,
+    /// The live page, with `--http-port`.
+    http: Option<String>,
 }
 
 impl Server {
@@ -61,6 +63,7 @@ impl Server {
         Self {
             grpc: format!("http://{}", announced["grpc"].as_str().expect("grpc")),
             broker: announced["broker"].as_str().expect("broker").to_owned(),
+            http: announced["http"].as_str().map(str::to_owned),
             child: Some(child),
         }
     }
@@ -1116,5 +1119,86 @@ fn the_coconut_shaped_client_drives_the_server_from_a_shell() {
     assert!(
         err.contains("cannot reach a control server at") && err.contains("--endpoint"),
         "{err}"
+    );
+}
+
+/// GET `path` from `base` (http://host:port/), plain HTTP/1.1: the status line and the body.
+fn http_get(base: &str, path: &str) -> (String, String) {
+    use std::io::{Read as _, Write as _};
+    let host = base
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    let mut stream = std::net::TcpStream::connect(&host).expect("the live page listens");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("a request");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("a response");
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    (
+        head.lines().next().unwrap_or_default().to_owned(),
+        body.to_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_live_page_of_a_server_links_each_environment_to_its_get_environment() {
+    let server = Server::start(&["--http-port", "0"]);
+    let base = server
+        .http
+        .clone()
+        .expect("the announcement names the live page");
+    let mut client = server.client().await;
+    let id = create_physics(&mut client).await;
+    let (status, page) = tokio::task::spawn_blocking({
+        let base = base.clone();
+        move || http_get(&base, "/")
+    })
+    .await
+    .expect("joined");
+    assert!(status.ends_with("200 OK"), "{status}");
+    assert!(
+        page.contains("const details = true;"),
+        "rows link to the API's data"
+    );
+    let (_, snapshot) = tokio::task::spawn_blocking({
+        let base = base.clone();
+        move || http_get(&base, "/snapshot")
+    })
+    .await
+    .expect("joined");
+    let snapshot: Value = serde_json::from_str(&snapshot).expect("JSON");
+    assert_eq!(snapshot["environments"][0]["id"], id.as_str());
+    assert_eq!(snapshot["environments"][0]["state"], "CONFIGURED");
+    assert_eq!(
+        snapshot["environments"][0]["detectors"],
+        serde_json::json!(["ITS", "TPC"])
+    );
+    let (status, details) = tokio::task::spawn_blocking({
+        let (base, id) = (base.clone(), id.clone());
+        move || http_get(&base, &format!("/api/environments/{id}"))
+    })
+    .await
+    .expect("joined");
+    assert!(status.ends_with("200 OK"), "{status}");
+    let details: Value = serde_json::from_str(&details).expect("JSON");
+    assert_eq!(
+        details["environment"]["id"],
+        id.as_str(),
+        "GetEnvironment's reply"
+    );
+    assert_eq!(details["environment"]["state"], "CONFIGURED");
+    let (status, _) =
+        tokio::task::spawn_blocking(move || http_get(&base, "/api/environments/2oDvieFrVTi"))
+            .await
+            .expect("joined");
+    assert!(status.contains("404"), "{status}");
+    let (status, stderr) = server.stop();
+    assert!(
+        status.success(),
+        "stops although the page's streams were open: {stderr}"
     );
 }

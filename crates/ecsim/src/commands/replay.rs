@@ -127,6 +127,10 @@ pub(crate) fn run(args: &ReplayArgs) -> Result<(), CliError> {
     let run_id = uuid::Uuid::new_v4().to_string();
     kafka.tag_records(&run_id);
     let printer = args.print.then(JsonLines::stdout);
+    let timeline = args
+        .report
+        .as_ref()
+        .map(|_| ecsim_report::TimelineRecorder::new());
     let started = Instant::now();
     let now_ms = Timestamp::system_now().unix_millis();
     let first = survey.first_timestamp.unwrap_or(now_ms);
@@ -174,6 +178,9 @@ pub(crate) fn run(args: &ReplayArgs) -> Result<(), CliError> {
         if let Some(printer) = &printer {
             printer.publish(record.clone());
         }
+        if let Some(timeline) = &timeline {
+            timeline.publish(record.clone());
+        }
         kafka.publish(record);
     }
     let delivery = kafka.finish(args.kafka.flush_timeout);
@@ -189,6 +196,19 @@ pub(crate) fn run(args: &ReplayArgs) -> Result<(), CliError> {
         ecsim_kafka::RUN_HEADER
     );
     eprint!("{delivery}");
+    if let (Some(timeline), Some(report)) = (&timeline, &args.report) {
+        let title = format!("replay of {}", path.display());
+        let summary = format!(
+            "replayed {} records from {} to {}\n{delivery}",
+            survey.lines,
+            path.display(),
+            kafka.brokers()
+        );
+        let page =
+            ecsim_report::render(&timeline.timeline(), &title, &summary, &Default::default());
+        std::fs::write(report, page)
+            .with_context(|| format!("writing the report {}", report.display()))?;
+    }
     if delivery.all_delivered() {
         Ok(())
     } else {

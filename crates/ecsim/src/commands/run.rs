@@ -136,6 +136,25 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
     if let Some(timeline) = &timeline {
         outputs.push(timeline.clone());
     }
+    let live = match args.http_port {
+        Some(_) if scenario.speed == Speed::Virtual => {
+            return Err(CliError::InvalidInput(
+                "--http-port shows a run as it goes, in real time: give --speed 1 (or any speed; the scenario runs in virtual time)".to_owned(),
+            ));
+        }
+        Some(port) => {
+            let listener = ecsim_report::live::bind(port)
+                .with_context(|| format!("listening for the live page on 127.0.0.1:{port}"))?;
+            let address = listener.local_addr().context("the live page's address")?;
+            let view = Arc::new(ecsim_report::live::LiveView::new(&scenario.name));
+            let server = ecsim_report::live::LiveServer::start(listener, Arc::clone(&view))
+                .context("starting the live page")?;
+            eprintln!("live page at http://{address}/");
+            outputs.push(view.clone());
+            Some((view, server))
+        }
+        None => None,
+    };
     let publisher: Arc<dyn Publisher> = Arc::new(FanOut(outputs));
 
     // A bar only where a person watches stderr, and not over JSON lines on the same terminal.
@@ -164,6 +183,11 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
         }
     };
     drop(progress);
+    if let Some((view, server)) = live {
+        // The pages get the last state, then their streams end.
+        view.close();
+        server.stop();
+    }
     let delivery = kafka.finish(kafka_args.flush_timeout);
     if let Some(printer) = &printer {
         printer.finish().context("writing to stdout")?;

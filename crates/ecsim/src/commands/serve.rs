@@ -68,6 +68,16 @@ pub(crate) fn run(args: &ServeArgs) -> Result<(), CliError> {
     if let Some(printer) = &printer {
         outputs.push(printer.clone());
     }
+    let live = match args.http_port {
+        Some(port) => {
+            let listener = ecsim_report::live::bind(port)
+                .with_context(|| format!("listening for the live page on 127.0.0.1:{port}"))?;
+            let view = Arc::new(ecsim_report::live::LiveView::new(&scenario.name));
+            outputs.push(view.clone());
+            Some((listener, view))
+        }
+        None => None,
+    };
     let publisher: Arc<dyn Publisher> = Arc::new(FanOut(outputs));
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -92,7 +102,11 @@ pub(crate) fn run(args: &ServeArgs) -> Result<(), CliError> {
             }
         };
         let interrupted = interruption()?;
-        announce(listener.address(), &broker_address).context("writing to stdout")?;
+        let http = match &live {
+            Some((listener, _)) => Some(listener.local_addr().context("the live page's address")?),
+            None => None,
+        };
+        announce(listener.address(), &broker_address, http).context("writing to stdout")?;
         eprintln!(
             "serving o2control.Control at {} (AliECS's control API), publishing to {broker_address}{}; records tagged {}={run_id}; Ctrl-C to stop",
             listener.address(),
@@ -105,8 +119,32 @@ pub(crate) fn run(args: &ServeArgs) -> Result<(), CliError> {
             catalogue,
             Identity::default(),
         );
+        let live_page = match live {
+            Some((listener, view)) => {
+                let listener = tokio::net::TcpListener::from_std(listener)
+                    .context("serving the live page")?;
+                let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+                let task = tokio::spawn(ecsim_report::live::serve(
+                    listener,
+                    Arc::clone(&view),
+                    Some(details(service.clone())),
+                    async move {
+                        let _ = stopped.await;
+                    },
+                ));
+                Some((view, stop, task))
+            }
+            None => None,
+        };
         let served = listener.serve(service, interrupted).await;
         timeline.abort();
+        if let Some((view, stop, task)) = live_page {
+            view.close();
+            let _ = stop.send(());
+            if let Ok(Err(error)) = task.await {
+                tracing::warn!(%error, "the live page stopped");
+            }
+        }
         if let Err(error) = served {
             simulation.finish().await;
             return Err(error.into());
@@ -156,16 +194,33 @@ pub(crate) fn run(args: &ServeArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-/// The first line of stdout: where to reach the server and its broker, as one JSON object.
-fn announce(grpc: SocketAddr, broker: &str) -> std::io::Result<()> {
+/// The first line of stdout: where to reach the server, its broker and its live page, as one
+/// JSON object.
+fn announce(grpc: SocketAddr, broker: &str, http: Option<SocketAddr>) -> std::io::Result<()> {
     use std::io::Write as _;
+    let mut announcement = serde_json::json!({ "grpc": grpc.to_string(), "broker": broker });
+    if let Some(http) = http {
+        announcement["http"] = serde_json::Value::from(format!("http://{http}/"));
+    }
     let mut stdout = std::io::stdout().lock();
-    writeln!(
-        stdout,
-        "{}",
-        serde_json::json!({ "grpc": grpc.to_string(), "broker": broker })
-    )?;
+    writeln!(stdout, "{announcement}")?;
     stdout.flush()
+}
+
+/// The live page's link of an environment: its `GetEnvironment` reply, through the service.
+fn details(service: ControlService) -> ecsim_report::live::Details {
+    Arc::new(move |id: String| {
+        let service = service.clone();
+        Box::pin(async move {
+            use ecsim_control::service::Control as _;
+            let request = tonic::Request::new(ecsim_proto::o2control::GetEnvironmentRequest {
+                id,
+                show_workflow_tree: false,
+            });
+            let reply = service.get_environment(request).await.ok()?;
+            Some(ecsim_proto::json::to_json(&reply.into_inner()))
+        })
+    })
 }
 
 /// A future that resolves at Ctrl-C (SIGINT) or SIGTERM. The signals are caught from this call

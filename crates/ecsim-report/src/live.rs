@@ -2,7 +2,7 @@
 //! time): environments with their state, run, detectors and transition, the timeline growing,
 //! the last message of every topic decoded, the integrated services' last operations.
 //!
-//! [`LiveView`] is a [`Publisher`] beside the run's others: it keeps the [`Timeline`] (through a
+//! [`LiveView`] is a [`Publisher`] beside the run's others: it keeps the [`Timeline`](crate::Timeline) (through a
 //! [`TimelineRecorder`]) and the last record of each topic (decoded only when a page asks).
 //! [`serve`] serves the page and a server-sent-event stream of snapshots, at most five a second
 //! and only when something changed. Read-only: nothing on the page can change the run.

@@ -74,7 +74,7 @@ pub(crate) fn picture() -> anyhow::Result<()> {
             "--no-sandbox",
             "--disable-gpu",
             "--hide-scrollbars",
-            "--window-size=1240,260",
+            "--window-size=1240,300",
             &format!("--screenshot={}", picture.display()),
             &format!("file://{report_arg}"),
         ],

@@ -1,6 +1,6 @@
 //! A [`Timeline`] as one self-contained HTML page: the lanes as SVG drawn here, the message
-//! counts per topic, and the run's summary. No script, no network: any browser opens it, a CI
-//! job keeps it as an artifact.
+//! counts per topic, and the run's summary. No library, no network — a few inline lines of
+//! script for the zoom: any browser opens it, a CI job keeps it as an artifact.
 //!
 //! Every drawn element carries what it shows in `data-` attributes and a `<title>` (the
 //! browser's hover text), so that tests and people read the same thing.
@@ -142,7 +142,7 @@ fn lanes(page: &mut String, timeline: &Timeline, scale: &Scale, names: &BTreeMap
     let height = AXIS + lane_height * timeline.lanes.len() as f64 + 4.0;
     let _ = writeln!(
         page,
-        "<h2>Environments</h2>\n<svg id=\"timeline\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{height}\" viewBox=\"0 0 {WIDTH} {height}\" data-start=\"{}\" data-end=\"{}\" data-left=\"{LEFT}\" data-plot=\"{}\" data-axis=\"{AXIS}\" data-lane=\"{lane_height}\">",
+        "<h2>Environments</h2>\n<p id=\"zoom\">zoom the time axis: <button data-zoom=\"1\">×1</button> <button data-zoom=\"4\">×4</button> <button data-zoom=\"16\">×16</button> <button data-zoom=\"64\">×64</button> (scroll sideways to move along)</p>\n<div id=\"scroll\" style=\"overflow-x:auto\"><svg id=\"timeline\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{height}\" viewBox=\"0 0 {WIDTH} {height}\" data-start=\"{}\" data-end=\"{}\" data-left=\"{LEFT}\" data-plot=\"{}\" data-axis=\"{AXIS}\" data-lane=\"{lane_height}\">",
         timeline.start,
         timeline.end.max(timeline.start + 1),
         WIDTH - LEFT - RIGHT,
@@ -155,8 +155,9 @@ fn lanes(page: &mut String, timeline: &Timeline, scale: &Scale, names: &BTreeMap
         let x = scale.x(timeline.start + tick);
         let _ = writeln!(
             page,
-            "<line x1=\"{x:.1}\" y1=\"{AXIS}\" x2=\"{x:.1}\" y2=\"{height}\" stroke=\"#eee\"/><text x=\"{x:.1}\" y=\"14\" text-anchor=\"middle\">{}</text>",
-            elapsed(tick)
+            "<line class=\"tick\" data-at=\"{at}\" x1=\"{x:.1}\" y1=\"{AXIS}\" x2=\"{x:.1}\" y2=\"{height}\" stroke=\"#eee\"/><text data-at=\"{at}\" x=\"{x:.1}\" y=\"14\" text-anchor=\"middle\">{}</text>",
+            elapsed(tick),
+            at = timeline.start + tick
         );
         tick += step;
     }
@@ -165,8 +166,39 @@ fn lanes(page: &mut String, timeline: &Timeline, scale: &Scale, names: &BTreeMap
         let name = names.get(&lane.id).map_or(lane.id.as_str(), String::as_str);
         draw_lane(page, lane, name, y, lane_height, named, timeline.end, scale);
     }
-    page.push_str("</svg>\n");
+    page.push_str("</svg></div>\n");
+    page.push_str(ZOOM);
 }
+
+/// Zoom: every element placed in time carries its time (`data-from`/`data-to` for spans and
+/// bars, `data-at` for marks, labels and ticks); the script places them again at a wider plot.
+/// Inline, a few lines, no library: the file stays self-contained.
+const ZOOM: &str = r##"<script>
+"use strict";
+(() => {
+  const svg = document.getElementById("timeline"), d = svg.dataset;
+  const base = +svg.getAttribute("width"), left = +d.left, plot0 = +d.plot;
+  const start = +d.start, span = +d.end - start;
+  function zoom(z) {
+    const plot = plot0 * z, width = base + plot0 * (z - 1), x = t => left + (t - start) / span * plot;
+    svg.setAttribute("width", width);
+    svg.setAttribute("viewBox", `0 0 ${width} ${svg.viewBox.baseVal.height}`);
+    d.plot = plot;
+    for (const e of svg.querySelectorAll("rect[data-from]")) {
+      e.setAttribute("x", x(+e.dataset.from));
+      e.setAttribute("width", Math.max(+e.dataset.min || 0.5, x(+e.dataset.to) - x(+e.dataset.from)));
+    }
+    for (const e of svg.querySelectorAll("[data-at]")) {
+      const at = x(+e.dataset.at) + (+e.dataset.dx || 0);
+      if (e.tagName === "line") { e.setAttribute("x1", at); e.setAttribute("x2", at); }
+      else e.setAttribute("x", at);
+    }
+  }
+  for (const b of document.querySelectorAll("#zoom button")) b.onclick = () => zoom(+b.dataset.zoom);
+  window.ecsimZoom = zoom;
+})();
+</script>
+"##;
 
 /// A round tick interval near `ms`: 1, 2 or 5 times a power of ten seconds, at least one.
 fn nice_step(ms: i64) -> i64 {
@@ -226,7 +258,7 @@ fn draw_lane(
         let (x1, x2) = (scale.x(run.from), scale.x(to));
         let _ = write!(
             page,
-            "<g class=\"run\" data-run=\"{n}\" data-from=\"{}\" data-to=\"{to}\"><rect x=\"{x1:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"#1b5e20\"><title>run {n}: {} to {}</title></rect>",
+            "<g class=\"run\" data-run=\"{n}\" data-from=\"{}\" data-to=\"{to}\"><rect data-from=\"{from}\" data-to=\"{to}\" data-min=\"1\" x=\"{x1:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"#1b5e20\"><title>run {n}: {} to {}</title></rect>",
             run.from,
             y + height - 6.0_f64.min(height / 2.0) - 1.0,
             (x2 - x1).max(1.0),
@@ -234,11 +266,13 @@ fn draw_lane(
             elapsed(run.from - scale.start),
             elapsed(to - scale.start),
             n = run.number,
+            from = run.from,
         );
         if named && x2 - x1 > 40.0 {
             let _ = write!(
                 page,
-                "<text x=\"{:.1}\" y=\"{:.1}\" fill=\"#fff\">run {}</text>",
+                "<text data-at=\"{}\" data-dx=\"3\" x=\"{:.1}\" y=\"{:.1}\" fill=\"#fff\">run {}</text>",
+                run.from,
                 x1 + 3.0,
                 y + height * 0.55,
                 run.number
@@ -255,8 +289,9 @@ fn draw_lane(
         };
         let _ = write!(
             page,
-            "<rect class=\"mark {class}\" data-at=\"{}\" x=\"{:.1}\" y=\"{y:.1}\" width=\"{width}\" height=\"{height}\" fill=\"{color}\"><title>{}: {}</title></rect>",
+            "<rect class=\"mark {class}\" data-at=\"{}\" data-dx=\"{}\" x=\"{:.1}\" y=\"{y:.1}\" width=\"{width}\" height=\"{height}\" fill=\"{color}\"><title>{}: {}</title></rect>",
             mark.at,
+            -width / 2.0,
             x - width / 2.0,
             elapsed(mark.at - scale.start),
             escape(&mark.text)
@@ -359,7 +394,7 @@ mod tests {
         );
         assert!(page.contains(r#"<tr data-topic="aliecs.run"><td>aliecs.run</td><td>3</td>"#));
         assert!(page.contains("summary &lt;ok&gt;"));
-        assert!(!page.contains("<script"), "no script");
+        assert!(!page.contains(" src="), "no script or image from elsewhere");
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //! failures, `aliecs.integrated_service.*` for the services' operations — and keeps only what
 //! the picture needs (a span per state change, a bar per run, a mark per failure, message
 //! counts per topic and second), never the messages. [`render`] turns it into HTML with the
-//! timeline drawn as SVG here, in Rust: the file needs no network and no script library.
+//! timeline drawn as SVG here, in Rust: the file needs no network and no library (a few inline
+//! lines of script zoom its time axis).
 //! [`live`] serves a page that shows the same while a real-time run goes on.
 
 mod html;

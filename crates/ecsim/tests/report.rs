@@ -40,7 +40,10 @@ fn values<'a>(page: &'a str, attribute: &str) -> Vec<&'a str> {
 #[test]
 fn a_failed_start_shows_its_lane_states_run_and_failure() {
     let page = report("../../scenarios/failed-start.toml");
-    assert!(!page.contains("<script"), "no script");
+    assert!(
+        page.matches("<script>").count() == 1,
+        "one inline script (the zoom), none loaded"
+    );
     assert!(
         !page.contains("src=") && !page.contains("href="),
         "self-contained: nothing loaded from elsewhere"
@@ -135,12 +138,18 @@ struct Probe {
 /// headless with a script appended that asks the browser which element is drawn at each
 /// point (`elementFromPoint`) and writes the answers into the DOM it dumps.
 fn seen(chromium: &std::path::Path, page: &str, probes: &[Probe]) -> Vec<String> {
+    seen_zoomed(chromium, page, 1, probes)
+}
+
+/// [`seen`], after the page's zoom control set the time axis to `zoom` times its width.
+fn seen_zoomed(chromium: &std::path::Path, page: &str, zoom: u32, probes: &[Probe]) -> Vec<String> {
     let probes: Vec<String> = probes
         .iter()
         .map(|p| format!("[{},{},{}]", p.lane, p.at_ms, p.run_bar))
         .collect();
     let script = format!(
         r#"<script>
+document.querySelector('#zoom button[data-zoom="{zoom}"]')?.click();
 const svg = document.getElementById('timeline');
 const box = svg.getBoundingClientRect();
 const k = box.width / svg.viewBox.baseVal.width;
@@ -155,9 +164,9 @@ function at([lane, t, runBar]) {{
   if (e.classList.contains('mark')) return 'mark ' + e.classList[1];
   return e.dataset.state ? 'state ' + e.dataset.state : e.tagName;
 }}
-document.body.dataset.seen = JSON.stringify([{}].map(at));
+document.body.dataset.seen = JSON.stringify([...[{probes}].map(at), svg.getAttribute('width')]);
 </script>"#,
-        probes.join(",")
+        probes = probes.join(",")
     );
     let dir = tempfile::tempdir().expect("a directory");
     let path = dir.path().join("probed.html");
@@ -168,7 +177,7 @@ document.body.dataset.seen = JSON.stringify([{}].map(at));
             "--headless",
             "--no-sandbox",
             "--disable-gpu",
-            "--window-size=1400,4000",
+            "--window-size=20000,2000",
             "--virtual-time-budget=5000",
             "--dump-dom",
         ])
@@ -185,7 +194,18 @@ document.body.dataset.seen = JSON.stringify([{}].map(at));
                 String::from_utf8_lossy(&output.stderr)
             )
         });
-    serde_json::from_str(&json).expect("a JSON list")
+    let mut seen: Vec<String> = serde_json::from_str(&json).expect("a JSON list");
+    let width: f64 = seen
+        .pop()
+        .and_then(|w| w.parse().ok())
+        .expect("the drawing's width");
+    // 1200 px, of which 1060 are the plot: zoomed, the plot is `zoom` times as wide.
+    assert_eq!(
+        width,
+        1200.0 + 1060.0 * f64::from(zoom - 1),
+        "zoomed ×{zoom}"
+    );
+    seen
 }
 
 #[test]
@@ -219,6 +239,21 @@ fn in_a_browser_the_lanes_show_the_states_the_run_and_the_failure_where_they_hap
             "state ERROR"
         ],
         "what a person sees at 10 s, 30 s, 55 s, 1 min and 2 min"
+    );
+    // Zoomed ×16 (the page's own control), the same things at the same times.
+    assert_eq!(
+        seen_zoomed(
+            &chromium,
+            &page,
+            16,
+            &[
+                probe(30_000, false),
+                probe(60_000, false),
+                probe(120_000, false)
+            ]
+        ),
+        ["state DEPLOYED", "mark core", "state ERROR"],
+        "zoomed in, what a person sees at 30 s, 1 min and 2 min"
     );
     // physics-run: in the middle of its run, the run's bar and the lane RUNNING above it.
     let page = report("../../scenarios/physics-run.toml");

@@ -113,6 +113,8 @@ pub(crate) fn lagged(missed: u64) -> Status {
 /// An auto environment's life after its creation: START, then once a second its state until
 /// the run is over, then its teardown, as AliECS's loop does.
 pub(crate) async fn run(core: &Core, id: &EnvironmentId, user: User) {
+    // `destroy` fails only for an environment already gone (a client destroyed it): then there
+    // is nothing left to do, as for AliECS's loop, which finds it nil.
     let destroy = |force| DestroyOptions {
         force,
         allow_in_running_state: false,

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::bail;
+use anyhow::{Context as _, bail};
 
 use crate::run;
 
@@ -22,10 +22,15 @@ pub(crate) fn ensure() -> anyhow::Result<PathBuf> {
     println!("installing Chromium for the report tests (Debian package chromium)");
     let install = ["install", "-y", "-q", "chromium"];
     let quiet = [("DEBIAN_FRONTEND", PathBuf::from("noninteractive"))];
+    let advice = || {
+        format!(
+            "installing Chromium for the report tests failed; as root: apt-get update && apt-get install chromium (then {CHROMIUM} is there)"
+        )
+    };
     if run::checked_env("apt-get", &install, &quiet).is_err() {
         // A fresh machine may not have read the package lists yet.
-        run::checked_env("apt-get", &["update", "-q"], &quiet)?;
-        run::checked_env("apt-get", &install, &quiet)?;
+        run::checked_env("apt-get", &["update", "-q"], &quiet).with_context(advice)?;
+        run::checked_env("apt-get", &install, &quiet).with_context(advice)?;
     }
     if !Path::new(CHROMIUM).is_file() {
         bail!("apt-get installed chromium, but {CHROMIUM} is not there");

@@ -8,11 +8,12 @@
 use std::{collections::BTreeMap, pin::Pin, sync::Arc};
 
 use ecsim_core::{
-    Core, CoreError, DestroyOptions, EnvironmentId, fsm::Transition, view::EnvironmentView,
+    Core, CoreError, Creation, DestroyOptions, EnvironmentId, fsm::Transition,
+    view::EnvironmentView,
 };
 pub use ecsim_proto::o2control::control_server::Control;
 use ecsim_proto::{
-    common::User,
+    common::{User, WorkflowTemplateInfo},
     events::Event,
     o2control::{self as pb, control_environment_request::Optype},
 };
@@ -119,14 +120,22 @@ impl ControlService {
         Ok((id, view))
     }
 
-    /// Creates an environment as `NewEnvironment` does; the error is the reply's status.
+    /// Creates an environment as the `creation` RPC does (`public` as the request says); the
+    /// error is the reply's status.
     async fn create(
         &self,
         id: EnvironmentId,
-        template: &str,
-        vars: &BTreeMap<String, String>,
-        user: User,
+        request: &pb::NewEnvironmentRequest,
+        creation: Creation,
     ) -> Result<EnvironmentView, Status> {
+        let (template, vars) = (request.workflow_template.as_str(), &request.vars);
+        let user = user_of(request.request_user.clone());
+        // What the asynchronous RPC's failure event names: the template as requested.
+        let requested = WorkflowTemplateInfo {
+            path: template.to_owned(),
+            public: request.public,
+            ..Default::default()
+        };
         let failed = |error: CoreError| {
             let reason = match &error {
                 CoreError::CreateFailed { reason, .. } => reason.clone(),
@@ -140,8 +149,10 @@ impl ControlService {
                 return Err(failed(self.core.refuse_creation(
                     &id,
                     None,
+                    &requested,
                     user,
                     &error.to_string(),
+                    creation,
                 )));
             }
         };
@@ -154,14 +165,16 @@ impl ControlService {
                 return Err(failed(self.core.refuse_creation(
                     &id,
                     Some(&workflow),
+                    &requested,
                     user,
                     &error.to_string(),
+                    creation,
                 )));
             }
         };
         let created = self
             .core
-            .create_environment_as(id.clone(), spec)
+            .create_environment_as(id.clone(), spec, creation)
             .await
             .map_err(failed)?;
         self.core
@@ -252,14 +265,17 @@ impl Control for ControlService {
         }
         let service = self.clone();
         tokio::spawn(async move {
-            let user = user_of(request.request_user);
+            let user = user_of(request.request_user.clone());
+            let as_new = pb::NewEnvironmentRequest {
+                workflow_template: request.workflow_template,
+                vars: request.vars,
+                public: false,
+                auto_transition: false,
+                request_user: request.request_user,
+            };
+            // AliECS's auto path writes neither of the asynchronous RPC's words on success.
             let created = service
-                .create(
-                    id.clone(),
-                    &request.workflow_template,
-                    &request.vars,
-                    user.clone(),
-                )
+                .create(id.clone(), &as_new, Creation::Synchronous)
                 .await;
             match created {
                 Ok(_) => auto::run(&service.core, &id, user).await,
@@ -283,14 +299,7 @@ impl Control for ControlService {
     ) -> Result<Response<pb::NewEnvironmentReply>, Status> {
         let request = request.into_inner();
         let id = self.core.new_environment_id();
-        let view = self
-            .create(
-                id,
-                &request.workflow_template,
-                &request.vars,
-                user_of(request.request_user),
-            )
-            .await?;
+        let view = self.create(id, &request, Creation::Synchronous).await?;
         Ok(Response::new(pb::NewEnvironmentReply {
             environment: Some(self.info(&view, true, true)),
             public: view.workflow.public,
@@ -445,15 +454,7 @@ impl Control for ControlService {
         tokio::spawn(async move {
             // The outcome reaches clients as events ("created new environment", or the
             // failure's), as in AliECS.
-            if let Err(error) = service
-                .create(
-                    id,
-                    &request.workflow_template,
-                    &request.vars,
-                    user_of(request.request_user),
-                )
-                .await
-            {
+            if let Err(error) = service.create(id, &request, Creation::Asynchronous).await {
                 tracing::info!(error = error.message(), "asynchronous creation failed");
             }
         });

@@ -42,8 +42,8 @@ pub mod view;
 pub mod workflow;
 
 pub use control::{
-    Core, CoreConfig, CoreError, DestroyOptions, EnvironmentSpec, TaskFault, TaskFaultOutcome,
-    Timing, TransitionError,
+    Core, CoreConfig, CoreError, Creation, DestroyOptions, EnvironmentSpec, TaskFault,
+    TaskFaultOutcome, Timing, TransitionError,
 };
 pub use id::{EnvironmentId, TaskId};
 pub use tasks::TaskSelector;

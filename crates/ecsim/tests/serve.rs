@@ -312,7 +312,24 @@ fn assert_same_messages_as_the_scenario(through_api: &[(String, Value)]) {
         })
         .collect();
 
-    let (api, scenario) = (shapes(through_api), shapes(&from_scenario));
+    let (api, mut scenario) = (shapes(through_api), shapes(&from_scenario));
+    // A scenario's `create` is the GUI's asynchronous RPC, whose last word is "created new
+    // environment"; the clients here use NewEnvironment, which answers them instead.
+    let created = |m: &Value| m["environmentEvent"]["message"] == "created new environment";
+    let environment = scenario
+        .get_mut("aliecs.environment")
+        .expect("environment events");
+    let before = environment.len();
+    environment.retain(|m| !created(m));
+    assert_eq!(
+        environment.len(),
+        before - 1,
+        "the scenario's creation says so once"
+    );
+    assert!(
+        !api["aliecs.environment"].iter().any(created),
+        "NewEnvironment writes no such event"
+    );
     assert_eq!(
         api.keys().collect::<Vec<_>>(),
         scenario.keys().collect::<Vec<_>>(),
@@ -1201,4 +1218,95 @@ async fn the_live_page_of_a_server_links_each_environment_to_its_get_environment
         status.success(),
         "stops although the page's streams were open: {stderr}"
     );
+}
+
+/// The asynchronous RPC tells the outcome as an event, as AliECS's GUI expects; the synchronous
+/// one only in its reply.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_asynchronous_creation_announces_its_outcome_as_an_event() {
+    let server = Server::start(&[]);
+    let mut client = server.client().await;
+    let mut request = new_environment(physics_vars());
+    request.workflow_template = "no-such-template".to_owned();
+    client
+        .new_environment(request.clone())
+        .await
+        .expect_err("refused");
+    let reply = client
+        .new_environment_async(request)
+        .await
+        .expect("the asynchronous RPC answers at once")
+        .into_inner();
+    let pending = reply.environment.expect("its info");
+    assert_eq!(pending.state, "PENDING");
+    let async_id = create_physics_async(&mut client).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let broker = server.broker.clone();
+    let records = tokio::task::spawn_blocking(move || recorded(&broker))
+        .await
+        .expect("recorded");
+    let words: Vec<(String, String, String)> = records
+        .iter()
+        .filter(|(topic, _)| topic == "aliecs.environment")
+        .map(|(_, v)| &v["environmentEvent"])
+        .filter(|e| {
+            e["message"] == "cannot create new environment"
+                || e["message"] == "created new environment"
+        })
+        .map(|e| {
+            (
+                e["environmentId"].as_str().unwrap_or_default().to_owned(),
+                e["message"].as_str().unwrap_or_default().to_owned(),
+                e["workflowTemplateInfo"]["path"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        words,
+        [
+            (
+                pending.id.clone(),
+                "cannot create new environment".to_owned(),
+                "no-such-template".to_owned()
+            ),
+            (
+                async_id,
+                "created new environment".to_owned(),
+                "github.com/AliceO2Group/ControlWorkflows/workflows/readout-dataflow@master"
+                    .to_owned()
+            ),
+        ],
+        "the asynchronous creations' words, and none for the synchronous refusal"
+    );
+}
+
+/// Creates the physics environment with NewEnvironmentAsync; its id, once it is CONFIGURED.
+async fn create_physics_async(client: &mut ControlClient<Channel>) -> String {
+    let id = client
+        .new_environment_async(new_environment(physics_vars()))
+        .await
+        .expect("NewEnvironmentAsync")
+        .into_inner()
+        .environment
+        .expect("info")
+        .id;
+    for _ in 0..100 {
+        let state = client
+            .get_environment(pb::GetEnvironmentRequest {
+                id: id.clone(),
+                show_workflow_tree: false,
+            })
+            .await
+            .ok()
+            .and_then(|r| r.into_inner().environment)
+            .map(|e| e.state);
+        if state.as_deref() == Some("CONFIGURED") {
+            return id;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{id} never reached CONFIGURED");
 }

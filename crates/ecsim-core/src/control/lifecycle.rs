@@ -41,6 +41,19 @@ pub(crate) enum Teardown {
     Refusable,
 }
 
+/// Which of AliECS's creation RPCs a creation is: the asynchronous one (`NewEnvironmentAsync`,
+/// what the GUI uses, and what a scenario's `create` models) writes a last word of its own —
+/// "created new environment", or "cannot create new environment" with the error — after the
+/// CREATE events (`core/server.go` doNewEnvironmentAsync); the synchronous one (`NewEnvironment`)
+/// answers its client instead and writes nothing more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Creation {
+    /// `NewEnvironmentAsync`: the outcome also as an event.
+    Asynchronous,
+    /// `NewEnvironment`: the outcome only in the reply.
+    Synchronous,
+}
+
 impl Core {
     /// Creates an environment and brings it to CONFIGURED (AliECS's `CreateEnvironment` and
     /// `NewEnvironment` RPC). Returns its id; on failure the environment has been torn down and
@@ -50,7 +63,8 @@ impl Core {
         spec: EnvironmentSpec,
     ) -> Result<EnvironmentId, CoreError> {
         let id = self.new_environment_id();
-        self.create_environment_as(id, spec).await
+        self.create_environment_as(id, spec, Creation::Asynchronous)
+            .await
     }
 
     /// A fresh environment id, as AliECS's server makes one before creating (so that an
@@ -59,11 +73,13 @@ impl Core {
         EnvironmentId::from(self.uids().next_id(self.now()))
     }
 
-    /// [`Core::create_environment`] with an id from [`Core::new_environment_id`].
+    /// [`Core::create_environment`] with an id from [`Core::new_environment_id`], as the
+    /// `creation` RPC does it.
     pub async fn create_environment_as(
         &self,
         id: EnvironmentId,
         spec: EnvironmentSpec,
+        creation: Creation,
     ) -> Result<EnvironmentId, CoreError> {
         let created = self.now();
         let id = id.to_string();
@@ -164,7 +180,11 @@ impl Core {
             }
         };
         if let Err(reason) = self.claim_detectors(&id, &detectors) {
-            return Err(creation_failed(reason));
+            let error = creation_failed(reason.clone());
+            if creation == Creation::Asynchronous {
+                self.announce_creation_failure(&id, &spec.user, &info, &reason);
+            }
+            return Err(error);
         }
 
         let loaded = LoadedWorkflow::load(&workflow, &vars);
@@ -261,49 +281,68 @@ impl Core {
                 self.teardown_locked(&env, Teardown::Forced).await;
                 let error = error.to_string();
                 creation_failed(error.clone());
-                // The asynchronous creation RPC's word (`core/server.go`): the template as
-                // requested, since the environment is gone.
-                self.emit(CorePayload::Environment(EvEnvironmentEvent {
-                    environment_id: id.clone(),
-                    state: State::Error.as_str().to_owned(),
-                    message: "cannot create new environment".to_owned(),
-                    error: error.clone(),
-                    last_request_user: Some(spec.user.clone()),
-                    workflow_template_info: Some(WorkflowTemplateInfo {
-                        path: info.path.clone(),
-                        public: info.public,
-                        ..Default::default()
-                    }),
-                    ..Default::default()
-                }));
+                if creation == Creation::Asynchronous {
+                    self.announce_creation_failure(&id, &spec.user, &info, &error);
+                }
                 return Err(CoreError::CreateFailed {
                     id: EnvironmentId::from(id),
                     reason: error,
                 });
             }
         }
+        if creation == Creation::Asynchronous {
+            self.emit(CorePayload::Environment(EvEnvironmentEvent {
+                environment_id: id.clone(),
+                state: env.state().as_str().to_owned(),
+                message: "created new environment".to_owned(),
+                last_request_user: Some(spec.user.clone()),
+                workflow_template_info: Some(info),
+                ..Default::default()
+            }));
+        }
+        Ok(EnvironmentId::from(id))
+    }
+
+    /// The asynchronous creation RPC's word on a failure (`core/server.go`
+    /// doNewEnvironmentAsync, "GUI listens for this concrete string"): state ERROR, the error,
+    /// and the template as requested — its path and whether it is public — since the
+    /// environment is gone.
+    fn announce_creation_failure(
+        &self,
+        id: &str,
+        user: &User,
+        template: &WorkflowTemplateInfo,
+        error: &str,
+    ) {
         self.emit(CorePayload::Environment(EvEnvironmentEvent {
-            environment_id: id.clone(),
-            state: env.state().as_str().to_owned(),
-            message: "created new environment".to_owned(),
-            last_request_user: Some(spec.user.clone()),
-            workflow_template_info: Some(info),
+            environment_id: id.to_owned(),
+            state: State::Error.as_str().to_owned(),
+            message: "cannot create new environment".to_owned(),
+            error: error.to_owned(),
+            last_request_user: Some(user.clone()),
+            workflow_template_info: Some(WorkflowTemplateInfo {
+                path: template.path.clone(),
+                public: template.public,
+                ..Default::default()
+            }),
             ..Default::default()
         }));
-        Ok(EnvironmentId::from(id))
     }
 
     /// A creation that fails before the environment exists, as AliECS's `CreateEnvironment`
     /// fails when it cannot read the template (`workflow` is `None`: "transition starting",
     /// then "transition error") or cannot load it with the request's variables (`Some`: the
     /// events up to "loading workflow", then "transition error"). Nothing is claimed or kept.
-    /// `id` comes from [`Core::new_environment_id`]. Returns the error to give the client.
+    /// `id` comes from [`Core::new_environment_id`]; `requested` is the template as the request
+    /// named it (path, public). Returns the error to give the client.
     pub fn refuse_creation(
         &self,
         id: &EnvironmentId,
         workflow: Option<&Workflow>,
+        requested: &WorkflowTemplateInfo,
         user: User,
         reason: &str,
+        creation: Creation,
     ) -> CoreError {
         let id = id.to_string();
         let event = |state: &str, step: &str, status: OpStatus, message: &str| EvEnvironmentEvent {
@@ -341,6 +380,9 @@ impl Core {
         let mut failed = event("PENDING", "", OpStatus::DoneError, "transition error");
         failed.error = reason.to_owned();
         self.emit(CorePayload::Environment(failed));
+        if creation == Creation::Asynchronous {
+            self.announce_creation_failure(&id, &user, requested, reason);
+        }
         CoreError::CreateFailed {
             id: EnvironmentId::from(id),
             reason: reason.to_owned(),

@@ -17,6 +17,7 @@ mod run;
 mod task_faults;
 mod transition;
 
+pub use lifecycle::Creation;
 pub use task_faults::{TaskFault, TaskFaultOutcome};
 pub use transition::TransitionError;
 

@@ -231,14 +231,24 @@ async fn a_detector_serves_one_environment_at_a_time() {
         panic!("{second:?}")
     };
     assert_eq!(reason, "detector TPC is already in use");
-    let last = recorder.environment_events().pop().unwrap();
+    // CREATE's "transition error", then the asynchronous creation RPC's word.
+    let mut events = recorder.environment_events();
+    let (last, before) = (events.pop().unwrap(), events.pop().unwrap());
+    assert_eq!(
+        (
+            before.state.as_str(),
+            before.message.as_str(),
+            before.error.as_str()
+        ),
+        ("PENDING", "transition error", reason.as_str())
+    );
     assert_eq!(
         (
             last.state.as_str(),
             last.message.as_str(),
             last.error.as_str()
         ),
-        ("PENDING", "transition error", reason.as_str())
+        ("ERROR", "cannot create new environment", reason.as_str())
     );
 
     core.destroy(&first, DestroyOptions::default(), user::person("x"))

@@ -31,8 +31,56 @@ use crate::{
     assembly::{Plugins, Setup},
     lhc::LhcClient,
     model::{Action, AtEnd, Scenario, ScheduledStep, Speed},
-    report::{Environments, LeftEnvironment, Messages, Report, RequestFailure, Requests},
+    report::{Environments, LeftEnvironment, Messages, Report, RequestFailure, Requests, Stopped},
 };
+
+/// A request to stop a replay before the end of its timeline, made from anywhere: a signal
+/// handler's thread, a panic hook, a test. The first request wins; later ones change nothing.
+#[derive(Debug, Clone)]
+pub struct Stop(Arc<tokio::sync::watch::Sender<Option<Stopped>>>);
+
+impl Default for Stop {
+    fn default() -> Self {
+        Self(Arc::new(tokio::sync::watch::Sender::new(None)))
+    }
+}
+
+impl Stop {
+    /// A stop nobody has asked for yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Asks the replay to stop, for `why`; returns whether this was the first request.
+    pub fn request(&self, why: Stopped) -> bool {
+        self.0.send_if_modified(|current| {
+            if current.is_some() {
+                return false;
+            }
+            *current = Some(why);
+            true
+        })
+    }
+
+    /// Why a stop was asked for, if it was.
+    pub fn requested(&self) -> Option<Stopped> {
+        self.0.borrow().clone()
+    }
+
+    /// Resolves when a stop is asked for.
+    async fn asked(&self) -> Stopped {
+        let mut receiver = self.0.subscribe();
+        let why = match receiver.wait_for(Option::is_some).await {
+            Ok(why) => why.clone(),
+            // The sender lives in `self`: it cannot be gone while this waits.
+            Err(_) => None,
+        };
+        match why {
+            Some(why) => why,
+            None => std::future::pending().await,
+        }
+    }
+}
 
 /// Told about progress as the replay advances (a progress bar, a log).
 pub trait Progress: Send + Sync {
@@ -93,8 +141,25 @@ pub fn run_blocking(
     extra_plugins: Vec<Arc<dyn IntegrationPlugin>>,
     progress: Arc<dyn Progress>,
 ) -> Result<Report, ReplayError> {
+    run_blocking_until(scenario, publisher, extra_plugins, progress, &Stop::new())
+}
+
+/// [`run_blocking`], ending early when `stop` is asked for: the steps under way are dropped,
+/// no further step is played, the scenario's `at_end` is not applied, and the report says why
+/// ([`Report::stopped`]). A step that panics asks for the stop itself.
+pub fn run_blocking_until(
+    scenario: &Scenario,
+    publisher: Arc<dyn Publisher>,
+    extra_plugins: Vec<Arc<dyn IntegrationPlugin>>,
+    progress: Arc<dyn Progress>,
+    stop: &Stop,
+) -> Result<Report, ReplayError> {
     let runtime = runtime(scenario.speed).map_err(ReplayError::Runtime)?;
-    runtime.block_on(run(scenario, publisher, extra_plugins, progress))
+    runtime.block_on(async {
+        let simulation = Simulation::start(scenario, publisher, extra_plugins, progress).await?;
+        simulation.play_until(stop.clone()).await;
+        Ok(simulation.finish().await)
+    })
 }
 
 #[derive(Default)]
@@ -107,6 +172,8 @@ struct Outcomes {
     destroyed: u64,
     /// Every id each environment had.
     ids: BTreeMap<String, Vec<String>>,
+    /// Why the timeline was not played to its end.
+    stopped: Option<Stopped>,
 }
 
 /// The state of one replay, shared by its tasks.
@@ -264,6 +331,18 @@ impl Replay {
     }
 }
 
+/// A task's panic, in words.
+fn panic_message(error: tokio::task::JoinError) -> String {
+    match error.try_into_panic() {
+        Ok(panic) => panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic without a message".to_owned()),
+        Err(error) => error.to_string(),
+    }
+}
+
 /// Replays `scenario` on the current runtime (see [`runtime`]), publishing through `publisher`.
 /// `extra_plugins` (the scenario's plugin libraries, test plugins) are registered after the
 /// Kafka plugin and before the core producer. If a plugin fails to start, nothing is replayed.
@@ -390,6 +469,12 @@ impl Simulation {
     /// earlier than its time. Returns when every step is done. The future owns what it needs,
     /// so it can be spawned.
     pub fn play(&self) -> impl Future<Output = ()> + Send + 'static {
+        self.play_until(Stop::new())
+    }
+
+    /// [`Simulation::play`], until `stop` is asked for; a step that panics asks for it. The
+    /// reason goes into the report [`Simulation::finish`] makes.
+    pub fn play_until(&self, stop: Stop) -> impl Future<Output = ()> + Send + 'static {
         let replay = Arc::clone(&self.replay);
         let schedule = self.scenario.schedule.clone();
         let epoch = self.scenario.epoch;
@@ -405,22 +490,39 @@ impl Simulation {
                 });
                 queues[index].push_back(step);
             }
-            let mut tasks = Vec::new();
+            let mut tasks = tokio::task::JoinSet::new();
             for queue in queues {
                 let replay = Arc::clone(&replay);
-                tasks.push(tokio::spawn(async move {
+                tasks.spawn(async move {
                     for step in queue {
                         let due = step.at.saturating_sub(replay.simulated(epoch));
                         replay.core.clock().sleep(due).await;
                         let result = replay.execute(&step).await;
                         replay.record(&step, result, epoch);
                     }
-                }));
+                });
             }
-            for task in tasks {
-                if let Err(error) = task.await {
-                    tracing::error!(%error, "a replay task failed");
+            let stopped = loop {
+                tokio::select! {
+                    biased;
+                    why = stop.asked() => break Some(why),
+                    joined = tasks.join_next() => match joined {
+                        None => break None,
+                        Some(Ok(())) => {}
+                        Some(Err(error)) => {
+                            let message = panic_message(error);
+                            tracing::error!(%message, "a replay step panicked");
+                            stop.request(Stopped::Panicked { message });
+                        }
+                    },
                 }
+            };
+            if let Some(why) = stopped {
+                // Steps under way are dropped where they wait; the core is left as they left it.
+                tasks.abort_all();
+                while tasks.join_next().await.is_some() {}
+                tracing::info!(%why, "the replay stops early");
+                lock(&replay.outcomes).stopped = Some(why);
             }
         }
     }
@@ -436,7 +538,9 @@ impl Simulation {
             replay,
         } = self;
         let epoch = scenario.epoch;
-        if scenario.at_end == AtEnd::Destroy {
+        let stopped = lock(&replay.outcomes).stopped.is_some();
+        // Stopped early, the user wants it over: what is alive is listed, not torn down.
+        if scenario.at_end == AtEnd::Destroy && !stopped {
             let alive: Vec<(String, EnvironmentId)> =
                 lock(&replay.ids).clone().into_iter().collect();
             for (name, id) in alive {
@@ -495,6 +599,7 @@ impl Simulation {
                 by_topic,
             },
             environment_ids: outcomes.ids,
+            stopped: outcomes.stopped,
         }
     }
 }

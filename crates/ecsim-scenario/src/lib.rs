@@ -27,7 +27,7 @@ pub use diagnostic::{InvalidScenario, Problem};
 pub use model::{
     Action, AtEnd, Fault, FaultOutcome, KafkaKeys, PluginLibrary, Scenario, ScheduledStep, Speed,
 };
-pub use report::Report;
+pub use report::{Report, Stopped};
 pub use validate::{DEFAULT_EPOCH, parse, parse_epoch};
 
 /// Why a scenario could not be loaded.

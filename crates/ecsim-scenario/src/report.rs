@@ -28,6 +28,31 @@ pub struct Report {
     pub messages: Messages,
     /// The AliECS ids each scenario environment had, in creation order.
     pub environment_ids: BTreeMap<String, Vec<String>>,
+    /// Why the replay stopped before its timeline was done, if it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<Stopped>,
+}
+
+/// Why a replay stopped before the end of its timeline.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(tag = "why", rename_all = "snake_case")]
+pub enum Stopped {
+    /// A signal (Ctrl-C, SIGTERM) asked it to.
+    Interrupted,
+    /// A panic — a bug in ecsim or in a plugin linked into it — ended it.
+    Panicked {
+        /// The panic's message.
+        message: String,
+    },
+}
+
+impl fmt::Display for Stopped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Stopped::Interrupted => f.write_str("interrupted"),
+            Stopped::Panicked { message } => write!(f, "an internal error (panic: {message})"),
+        }
+    }
 }
 
 /// Environments in a report.
@@ -103,6 +128,13 @@ impl fmt::Display for Report {
             "scenario {} (seed {}, {} time): {simulated} simulated in {} ms",
             self.scenario, self.seed, self.speed, self.wall_ms
         )?;
+        if let Some(stopped) = &self.stopped {
+            writeln!(
+                f,
+                "stopped early by {stopped}: {} step(s) done; the rest of the timeline was not played",
+                self.requests.total
+            )?;
+        }
         let e = &self.environments;
         writeln!(
             f,

@@ -29,11 +29,15 @@ pub(crate) enum Exit {
     Plugin = 6,
     /// A control server answered a request with an error status.
     Refused = 7,
+    /// ecsim panicked: a bug. What it did until then is reported; the rest was not done.
+    Internal = 8,
+    /// A signal (Ctrl-C, SIGTERM) stopped a replay before the end of its timeline.
+    Interrupted = 130,
 }
 
 impl Exit {
     /// Every exit status, in code order.
-    pub(crate) const ALL: [Exit; 8] = [
+    pub(crate) const ALL: [Exit; 10] = [
         Exit::Ok,
         Exit::Runtime,
         Exit::Usage,
@@ -42,6 +46,8 @@ impl Exit {
         Exit::Undelivered,
         Exit::Plugin,
         Exit::Refused,
+        Exit::Internal,
+        Exit::Interrupted,
     ];
 
     /// The status's number.
@@ -60,6 +66,8 @@ impl Exit {
             Exit::Undelivered => "messages not delivered",
             Exit::Plugin => "a plugin library refused or not started",
             Exit::Refused => "the control server refused the request",
+            Exit::Internal => "internal error (a bug)",
+            Exit::Interrupted => "interrupted",
         }
     }
 
@@ -82,6 +90,12 @@ impl Exit {
             }
             Exit::Refused => {
                 "a control server answered with an error status: the gRPC code and message are printed (`env`, `info`)"
+            }
+            Exit::Internal => {
+                "internal error: ecsim panicked, which is a bug (please report it); what was done until then is reported, the rest was not done"
+            }
+            Exit::Interrupted => {
+                "interrupted by a signal (Ctrl-C, SIGTERM) before the end: the summary, the delivery report and what was printed are complete up to there (`run`, `replay`)"
             }
         }
     }
@@ -218,6 +232,17 @@ pub(crate) enum CliError {
         /// How many were checked.
         total: usize,
     },
+    /// A replay stopped by a signal before the end of its timeline (its summary already
+    /// printed).
+    #[error("interrupted after {done} of {total} {what}: the rest was not played")]
+    Interrupted {
+        /// Steps (records) played.
+        done: u64,
+        /// Steps (records) there were.
+        total: u64,
+        /// What was played: "steps", "records".
+        what: &'static str,
+    },
     /// Standard streams and files the command writes, and anything else at run time, with the
     /// context of what was being done.
     #[error(transparent)]
@@ -250,14 +275,14 @@ impl CliError {
             CliError::Serve(_) | CliError::Unreachable { .. } => Exit::Runtime,
             CliError::Refused { .. } => Exit::Refused,
             CliError::ExpectationsFailed { .. } => Exit::ExpectationsFailed,
+            CliError::Interrupted { .. } => Exit::Interrupted,
         }
     }
 
     /// Prints the error and its causes to stderr and returns the exit status.
-    #[allow(clippy::print_stderr)] // the user-facing error report is the point of this function
     pub(crate) fn report(self) -> ExitCode {
         let exit = self.exit();
-        eprintln!("error: {:#}", anyhow::Error::from(self));
+        sayln!("error: {:#}", anyhow::Error::from(self));
         exit.into()
     }
 }
@@ -341,7 +366,7 @@ mod tests {
     #[test]
     fn codes_are_distinct_and_in_order() {
         let codes: Vec<u8> = Exit::ALL.iter().map(|e| e.code()).collect();
-        assert_eq!(codes, (0..8).collect::<Vec<u8>>());
+        assert_eq!(codes, [0, 1, 2, 3, 4, 5, 6, 7, 8, 130]);
         assert!(help_text().starts_with("Exit codes: 0 success, 1 runtime failure, 2 usage error"));
     }
 }

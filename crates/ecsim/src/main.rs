@@ -4,11 +4,14 @@
 //! one command against the library crates, and turns the outcome into a documented exit code
 //! (see [`exit::Exit`]). Everything a command does that is worth testing lives in a library.
 
+#[macro_use]
+mod say;
 mod cli;
 mod commands;
 mod exit;
 mod logging;
 mod print;
+mod stop;
 
 use std::process::ExitCode;
 
@@ -22,9 +25,31 @@ use crate::{cli::Cli, exit::Exit};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    stop::install_panic_hook();
     let cli = Cli::parse();
     logging::init(&cli.verbosity);
-    let outcome = match cli.command {
+    // A panic on this thread ends here; on any thread, it was kept by the hook.
+    let outcome = std::panic::catch_unwind(|| dispatch(cli));
+    if let Some(panic) = stop::panicked() {
+        if let Ok(Err(error)) = outcome {
+            sayln!("error: {:#}", anyhow::Error::from(error));
+        }
+        sayln!(
+            "error: ecsim stopped on an internal error ({panic}); what it reported is complete up to there, the rest was not done"
+        );
+        return Exit::Internal.into();
+    }
+    match outcome {
+        Ok(Ok(())) => Exit::Ok.into(),
+        Ok(Err(error)) => error.report(),
+        // Unreachable: the hook keeps every panic. Never a success, though.
+        Err(_) => Exit::Internal.into(),
+    }
+}
+
+/// Runs the command `cli` names.
+fn dispatch(cli: Cli) -> Result<(), exit::CliError> {
+    match cli.command {
         cli::Command::Run(mut args) => {
             args.quiet = cli.verbosity.quiet;
             commands::run::run(&args)
@@ -42,9 +67,5 @@ fn main() -> ExitCode {
         cli::Command::Serve(args) => commands::serve::run(&args),
         cli::Command::Env(command) => commands::env::run(&command),
         cli::Command::Info { endpoint } => commands::env::info(&endpoint),
-    };
-    match outcome {
-        Ok(()) => Exit::Ok.into(),
-        Err(error) => error.report(),
     }
 }

@@ -1,7 +1,9 @@
 //! `--print`: every published record as one JSON line on stdout, as it is published; and
 //! `--record FILE`: the same records in the recording format (`ecsim_kafka::recording`).
 //!
-//! Lines are written through a buffer, so printing costs little on the simulation's path. When
+//! `--print` writes each line as it is published (one write per line): a program reading the
+//! pipe sees a message when the broker does, and a replay stopped by a signal has printed
+//! everything it published. A recording goes through a buffer, flushed at the end. When
 //! stdout goes away (`ecsim run … --print | head`), printing stops quietly and the replay goes
 //! on; any other write error is reported at the end.
 
@@ -26,6 +28,8 @@ pub(crate) enum Format {
 pub(crate) struct JsonLines {
     state: Mutex<State>,
     format: Format,
+    /// Flush after every line (stdout), or when the buffer is full (a file).
+    line_by_line: bool,
 }
 
 struct State {
@@ -44,7 +48,10 @@ impl std::fmt::Debug for State {
 
 impl JsonLines {
     pub(crate) fn stdout() -> Self {
-        Self::to(Box::new(io::stdout()), Format::Print)
+        Self {
+            line_by_line: true,
+            ..Self::to(Box::new(io::stdout()), Format::Print)
+        }
     }
 
     /// Records to `out` in `format`.
@@ -55,6 +62,7 @@ impl JsonLines {
                 error: None,
             }),
             format,
+            line_by_line: false,
         }
     }
 
@@ -89,7 +97,11 @@ impl Publisher for JsonLines {
             Format::Print => record.to_json_line(),
             Format::Recording => ecsim_kafka::recording::Recorded::from_record(&record).to_line(),
         };
-        if let Err(error) = writeln!(state.out, "{line}") {
+        let mut written = writeln!(state.out, "{line}");
+        if self.line_by_line {
+            written = written.and_then(|()| state.out.flush());
+        }
+        if let Err(error) = written {
             state.error = Some(error);
         }
     }

@@ -7,7 +7,6 @@ use ecsim_kafka::EmbeddedBroker;
 
 use crate::exit::CliError;
 
-#[allow(clippy::print_stderr)] // telling the user how to stop it
 pub(crate) fn run(port: Option<u16>, partitions: i32) -> Result<(), CliError> {
     let broker = EmbeddedBroker::start(port)?;
     broker
@@ -17,7 +16,7 @@ pub(crate) fn run(port: Option<u16>, partitions: i32) -> Result<(), CliError> {
         let mut stdout = std::io::stdout().lock();
         writeln!(stdout, "{}", broker.bootstrap_servers()).context("writing to stdout")?;
         stdout.flush().context("writing to stdout")?;
-        eprintln!(
+        sayln!(
             "embedded broker at {} (in memory: every message kept, nothing on disk); Ctrl-C to stop",
             broker.bootstrap_servers()
         );
@@ -34,11 +33,10 @@ pub(crate) fn serve_until_interrupted(
 ) -> Result<(), CliError> {
     tracing::info!(bootstrap = broker.bootstrap_servers(), "serving");
     let (stop, stopped) = std::sync::mpsc::channel();
-    ctrlc::set_handler(move || {
+    crate::stop::on_signal(move || {
         // A second signal finds the receiver gone; nothing more to do.
         let _ = stop.send(());
-    })
-    .context("listening for Ctrl-C")?;
+    })?;
     announce()?;
     // An error means the handler is gone, which it never is: stop serving either way.
     let _ = stopped.recv();

@@ -8,16 +8,15 @@ use ecsim_plugin_host::{Inspection, locate};
 
 use crate::exit::CliError;
 
-#[allow(clippy::print_stdout)] // the inspection is the command's output
 pub(crate) fn inspect(library: &str, json: bool) -> Result<(), CliError> {
     let cwd = std::env::current_dir().unwrap_or_else(|_| ".".into());
     let path = locate::resolve(library, &cwd);
     let inspection = Inspection::of(&path);
     if json {
         let text = serde_json::to_string(&inspection).map_err(anyhow::Error::from)?;
-        println!("{text}");
+        crate::say::stdout(&format!("{text}\n")).map_err(anyhow::Error::from)?;
     } else {
-        print!("{inspection}");
+        crate::say::stdout(&inspection.to_string()).map_err(anyhow::Error::from)?;
     }
     if inspection.loads {
         return Ok(());

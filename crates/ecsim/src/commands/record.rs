@@ -27,13 +27,11 @@ use crate::{
     exit::CliError,
 };
 
-#[allow(clippy::print_stderr)] // the closing count is for the user
 pub(crate) fn run(args: &RecordArgs) -> Result<(), CliError> {
     let kafka = &args.kafka;
     let stop = Arc::new(AtomicBool::new(false));
     let on_signal = Arc::clone(&stop);
-    ctrlc::set_handler(move || on_signal.store(true, Ordering::Relaxed))
-        .context("listening for Ctrl-C")?;
+    crate::stop::on_signal(move || on_signal.store(true, Ordering::Relaxed))?;
     let options = ReadOptions {
         settings: consumer_settings(kafka)?,
         topics: topics_or_default(&args.topics),
@@ -71,7 +69,7 @@ pub(crate) fn run(args: &RecordArgs) -> Result<(), CliError> {
             .into());
     }
     if !to_stdout {
-        eprintln!("recorded {count} records to {name}");
+        sayln!("recorded {count} records to {name}");
     }
     Ok(())
 }

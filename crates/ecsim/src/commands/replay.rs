@@ -95,7 +95,6 @@ fn survey(path: &Path) -> Result<Survey, CliError> {
     Ok(survey)
 }
 
-#[allow(clippy::print_stderr)] // the summary is for the user
 pub(crate) fn run(args: &ReplayArgs) -> Result<(), CliError> {
     let path = args.recording.as_path();
     let given = settings(
@@ -122,6 +121,19 @@ pub(crate) fn run(args: &ReplayArgs) -> Result<(), CliError> {
             path.display()
         )));
     }
+    // A signal ends the replay between two records; what was sent is then flushed and reported.
+    let (interrupt, interrupted) = std::sync::mpsc::channel::<()>();
+    let signalled = std::sync::atomic::AtomicBool::new(false);
+    crate::stop::on_signal(move || {
+        if signalled.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            sayln!("interrupted again: quitting without waiting for the broker");
+            std::process::exit(i32::from(crate::exit::Exit::Interrupted.code()));
+        }
+        sayln!(
+            "interrupted: stopping the replay; the delivery report follows (again to quit at once)"
+        );
+        let _ = interrupt.send(());
+    })?;
     let (kafka, _) = open_publisher(&args.kafka, None, survey.topics.clone())?;
     // As `run` does: each replay's records say which replay they came from.
     let run_id = uuid::Uuid::new_v4().to_string();
@@ -139,7 +151,13 @@ pub(crate) fn run(args: &ReplayArgs) -> Result<(), CliError> {
         Some(Epoch::Now) => now_ms.saturating_sub(first),
         Some(Epoch::At(at)) => at.unix_millis().saturating_sub(first),
     };
+    let mut sent = 0_u64;
+    let mut stopped = false;
     for (number, line) in lines(path)? {
+        if interrupted.try_recv().is_ok() {
+            stopped = true;
+            break;
+        }
         let recorded = parse(path, number, line)?;
         let timestamp = recorded.timestamp.map_or_else(
             || Timestamp::system_now().unix_millis(),
@@ -152,8 +170,11 @@ pub(crate) fn run(args: &ReplayArgs) -> Result<(), CliError> {
             // Within the span checked above, so the sum cannot overflow.
             let due = due_after(recorded_at.saturating_sub(first), args.speed)
                 .and_then(|after| started.checked_add(after));
-            if let Some(wait) = due.and_then(|due| due.checked_duration_since(Instant::now())) {
-                std::thread::sleep(wait);
+            if let Some(wait) = due.and_then(|due| due.checked_duration_since(Instant::now()))
+                && interrupted.recv_timeout(wait).is_ok()
+            {
+                stopped = true;
+                break;
             }
         }
         // Checked by the survey; a file changed since is reported, not half-replayed silently.
@@ -182,20 +203,25 @@ pub(crate) fn run(args: &ReplayArgs) -> Result<(), CliError> {
             timeline.publish(record.clone());
         }
         kafka.publish(record);
+        sent += 1;
     }
     let delivery = kafka.finish(args.kafka.flush_timeout);
     if let Some(printer) = &printer {
         printer.finish().context("writing to stdout")?;
     }
-    eprintln!(
-        "replayed {} records from {} to {} in {:.1} s; records tagged {}={run_id}",
-        survey.lines,
+    let of_all = if stopped {
+        format!("{sent} of {}", survey.lines)
+    } else {
+        sent.to_string()
+    };
+    sayln!(
+        "replayed {of_all} records from {} to {} in {:.1} s; records tagged {}={run_id}",
         path.display(),
         kafka.brokers(),
         started.elapsed().as_secs_f64(),
         ecsim_kafka::RUN_HEADER
     );
-    eprint!("{delivery}");
+    say!("{delivery}");
     if let (Some(timeline), Some(report)) = (&timeline, &args.report) {
         let title = format!("replay of {}", path.display());
         let summary = format!(
@@ -209,7 +235,13 @@ pub(crate) fn run(args: &ReplayArgs) -> Result<(), CliError> {
         std::fs::write(report, page)
             .with_context(|| format!("writing the report {}", report.display()))?;
     }
-    if delivery.all_delivered() {
+    if stopped {
+        Err(CliError::Interrupted {
+            done: sent,
+            total: survey.lines as u64,
+            what: "records",
+        })
+    } else if delivery.all_delivered() {
         Ok(())
     } else {
         let total = delivery.total();

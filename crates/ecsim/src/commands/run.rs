@@ -63,13 +63,12 @@ struct Summary<'a> {
     expectations: Vec<expect::Outcome>,
 }
 
-#[allow(clippy::print_stderr)] // the summary is for the user
 pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
     let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let mut scenario = match ecsim_scenario::load(&args.scenario) {
         Ok(scenario) => scenario,
         Err(LoadError::Invalid(problems)) => {
-            eprint!("{}", problems.render(color, width()));
+            say!("{}", problems.render(color, width()));
             return Err(LoadError::Invalid(problems).into());
         }
         Err(error) => return Err(error.into()),
@@ -92,6 +91,12 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
             Speed::Factor(speed)
         };
     }
+
+    // Caught from here, before anything is announced: a signal stops the replay, which then
+    // ends as it always does (summary, delivery report), and exits 130.
+    let stop = driver::Stop::new();
+    crate::stop::stop_on_signal(&stop)?;
+    crate::stop::on_panic(&stop);
 
     let (plugins, plugin_topics) = plugins_of(&scenario, &args.plugins)?;
 
@@ -120,6 +125,9 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
     let collector = (!scenario.expectations.is_empty())
         .then(|| Arc::new(expect::Collector::new(&scenario.expectations)));
     let mut outputs: Vec<Arc<dyn Publisher>> = vec![kafka.clone()];
+    if let Some(fault) = crate::stop::injected_panic() {
+        outputs.push(Arc::new(fault));
+    }
     if let Some(printer) = &printer {
         outputs.push(printer.clone());
     }
@@ -149,7 +157,7 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
             let view = Arc::new(ecsim_report::live::LiveView::new(&scenario.name));
             let server = ecsim_report::live::LiveServer::start(listener, Arc::clone(&view))
                 .context("starting the live page")?;
-            eprintln!("live page at http://{address}/");
+            sayln!("live page at http://{address}/");
             outputs.push(view.clone());
             Some((view, server))
         }
@@ -173,7 +181,9 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
     };
 
     tracing::info!(scenario = %scenario.name, seed = scenario.seed, broker = %broker_address, "replaying");
-    let report = match driver::run_blocking(&scenario, publisher, plugins, Arc::clone(&progress)) {
+    let replayed =
+        driver::run_blocking_until(&scenario, publisher, plugins, Arc::clone(&progress), &stop);
+    let report = match replayed {
         Ok(report) => report,
         Err(error) => {
             // What was published before the failure still goes out.
@@ -198,6 +208,8 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
             .with_context(|| format!("writing the recording {}", path.display()))?;
     }
     let outcomes = match &collector {
+        // A timeline not played to its end: its expectations would only report the stop.
+        Some(_) if report.stopped.is_some() => Vec::new(),
         Some(collector) => expect::check(
             &scenario.expectations,
             &collector.observed(),
@@ -230,8 +242,8 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
 
     match &args.summary_json {
         None => {
-            eprint!("{report}");
-            eprintln!(
+            say!("{report}");
+            sayln!(
                 "broker: {broker_address}{}; records tagged {}={run_id}",
                 if embedded.is_some() {
                     " (embedded)"
@@ -240,9 +252,9 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
                 },
                 ecsim_kafka::RUN_HEADER
             );
-            eprint!("{delivery}");
+            say!("{delivery}");
             if !outcomes.is_empty() {
-                eprint!("{}", expect::render(&outcomes));
+                say!("{}", expect::render(&outcomes));
             }
         }
         Some(path) => {
@@ -254,7 +266,7 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
                 expectations: outcomes.clone(),
             };
             if path.as_os_str() == "-" {
-                eprintln!(
+                sayln!(
                     "{}",
                     serde_json::to_string(&summary).context("rendering the summary")?
                 );
@@ -267,13 +279,21 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
         }
     }
 
-    let status = status(&delivery, &outcomes, broker_address);
+    let status = match report.stopped {
+        // Expectations of a timeline not played to its end say nothing: the stop is the news.
+        Some(ecsim_scenario::Stopped::Interrupted) => Err(CliError::Interrupted {
+            done: report.requests.total,
+            total: scenario.schedule.len() as u64,
+            what: "steps",
+        }),
+        _ => status(&delivery, &outcomes, broker_address),
+    };
     if args.serve
         && let Some(broker) = &embedded
     {
         // Whatever the outcome: what was published is there to read, failures included.
         serve_until_interrupted(broker, || {
-            eprintln!(
+            sayln!(
                 "serving the embedded broker at {} until interrupted (Ctrl-C); then exit {}",
                 broker.bootstrap_servers(),
                 match &status {

@@ -33,9 +33,8 @@ fn scenario(args: &ServeArgs) -> Result<Scenario, CliError> {
             Err(LoadError::Invalid(problems)) => {
                 let color =
                     std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-                #[allow(clippy::print_stderr)] // the problems, for the user
                 {
-                    eprint!("{}", problems.render(color, width()));
+                    say!("{}", problems.render(color, width()));
                 }
                 return Err(LoadError::Invalid(problems).into());
             }
@@ -55,7 +54,6 @@ fn scenario(args: &ServeArgs) -> Result<Scenario, CliError> {
     Ok(scenario)
 }
 
-#[allow(clippy::print_stderr)] // what the server does, for the person who started it
 pub(crate) fn run(args: &ServeArgs) -> Result<(), CliError> {
     let scenario = scenario(args)?;
     let (plugins, plugin_topics) = crate::commands::run::plugins_of(&scenario, &args.plugins)?;
@@ -107,7 +105,7 @@ pub(crate) fn run(args: &ServeArgs) -> Result<(), CliError> {
             None => None,
         };
         announce(listener.address(), &broker_address, http).context("writing to stdout")?;
-        eprintln!(
+        sayln!(
             "serving o2control.Control at {} (AliECS's control API), publishing to {broker_address}{}; records tagged {}={run_id}; Ctrl-C to stop",
             listener.address(),
             if embedded.is_some() { " (embedded broker)" } else { "" },
@@ -154,14 +152,14 @@ pub(crate) fn run(args: &ServeArgs) -> Result<(), CliError> {
     let simulation = served?;
     let alive = simulation.core().views();
     if alive.is_empty() {
-        eprintln!("stopped; no environment was alive");
+        sayln!("stopped; no environment was alive");
     } else {
-        eprintln!(
+        sayln!(
             "stopped with {} environment(s) alive, left as they were (not destroyed):",
             alive.len()
         );
         for view in &alive {
-            eprintln!(
+            sayln!(
                 "  {} {}{} [{}]",
                 view.id,
                 view.state.as_str(),
@@ -178,11 +176,12 @@ pub(crate) fn run(args: &ServeArgs) -> Result<(), CliError> {
     if let Some(printer) = &printer {
         printer.finish().context("writing to stdout")?;
     }
-    eprintln!(
+    sayln!(
         "{} message(s) published; {} run number(s) handed out",
-        report.messages.total, report.runs
+        report.messages.total,
+        report.runs
     );
-    eprint!("{delivery}");
+    say!("{delivery}");
     if !delivery.all_delivered() {
         let total = delivery.total();
         return Err(CliError::Undelivered {

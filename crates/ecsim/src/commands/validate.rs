@@ -6,14 +6,13 @@ use ecsim_scenario::LoadError;
 
 use crate::exit::CliError;
 
-#[allow(clippy::print_stderr)] // reporting to the user is this command's job
 pub(crate) fn run(paths: &[PathBuf]) -> Result<(), CliError> {
     let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let mut invalid = 0;
     let mut unreadable = 0;
     for path in paths {
         match ecsim_scenario::load(path) {
-            Ok(scenario) => eprintln!(
+            Ok(scenario) => sayln!(
                 "ok: {} — {} environment{}, {} steps over {}",
                 path.display(),
                 scenario.environments.len(),
@@ -27,12 +26,12 @@ pub(crate) fn run(paths: &[PathBuf]) -> Result<(), CliError> {
             ),
             Err(LoadError::Invalid(problems)) => {
                 invalid += 1;
-                eprint!("{}", problems.render(color, width()));
-                eprintln!("{problems}");
+                say!("{}", problems.render(color, width()));
+                sayln!("{problems}");
             }
             Err(error @ LoadError::Read { .. }) => {
                 unreadable += 1;
-                eprintln!("error: {error}");
+                sayln!("error: {error}");
             }
         }
     }

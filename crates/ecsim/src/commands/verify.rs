@@ -23,13 +23,12 @@ use crate::{
     exit::CliError,
 };
 
-#[allow(clippy::print_stderr, clippy::print_stdout)] // the report is for the user
 pub(crate) fn run(args: &VerifyArgs) -> Result<(), CliError> {
     let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let scenario = match ecsim_scenario::load(&args.scenario) {
         Ok(scenario) => scenario,
         Err(LoadError::Invalid(problems)) => {
-            eprint!("{}", problems.render(color, width()));
+            say!("{}", problems.render(color, width()));
             return Err(LoadError::Invalid(problems).into());
         }
         Err(error) => return Err(error.into()),
@@ -91,22 +90,22 @@ pub(crate) fn run(args: &VerifyArgs) -> Result<(), CliError> {
         .collect();
     let ids = expect::environment_ids_from_stream(&observed, &environments);
     let outcomes = expect::check(&scenario.expectations, &observed, &ids);
-    eprintln!(
+    sayln!(
         "read {read_count} messages from {}",
         options.settings.bootstrap_servers().unwrap_or_default()
     );
     if let Some((_, id)) = &chosen {
-        eprintln!(
+        sayln!(
             "checking run {id} ({} of its messages; {} run(s) on the broker; --run to choose)",
             observed.len(),
             runs.ids.len()
         );
     }
-    eprint!("{}", expect::render(&outcomes));
+    say!("{}", expect::render(&outcomes));
     if let Some(path) = &args.json {
         let json = serde_json::to_string_pretty(&outcomes).context("rendering the outcomes")?;
         if path.as_os_str() == "-" {
-            println!("{json}");
+            crate::say::stdout(&(json + "\n")).context("writing to stdout")?;
         } else {
             std::fs::write(path, json + "\n")
                 .with_context(|| format!("writing {}", path.display()))?;

@@ -1,0 +1,285 @@
+//! The abuse findings of issue 16, one test each, named after the finding: what a careless user
+//! or an attacker did, and what ecsim does about it now — a clear error with a documented exit
+//! status, nothing lost, never a panic reported as success.
+
+#![allow(clippy::unwrap_used)] // a test that unwraps fails with the value it did not get
+
+use std::{
+    io::{BufRead as _, BufReader},
+    path::{Path, PathBuf},
+    process::{Command, Output, Stdio},
+    time::{Duration, Instant},
+};
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn scenario(name: &str) -> String {
+    workspace()
+        .join("scenarios")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn ecsim() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ecsim"));
+    command
+        .env_remove("RUST_LOG")
+        .env_remove("RUST_BACKTRACE")
+        .stdin(Stdio::null());
+    command
+}
+
+fn output(command: &mut Command) -> Output {
+    command.output().expect("ecsim runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A scenario file in a temporary directory.
+fn write_scenario(dir: &tempfile::TempDir, name: &str, toml: &str) -> String {
+    let path = dir.path().join(name);
+    std::fs::write(&path, toml).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+fn signal(child: &std::process::Child, signal: nix::sys::signal::Signal) {
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
+    nix::sys::signal::kill(pid, signal).unwrap();
+}
+
+/// The write end of a pipe nobody reads: a write to it fails with EPIPE.
+fn closed_pipe() -> std::io::PipeWriter {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    writer
+}
+
+/// The number after `label` on the line that starts with it (`messages: 168`).
+fn count_after(stderr: &str, label: &str) -> u64 {
+    stderr
+        .lines()
+        .find_map(|line| line.strip_prefix(label))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no line `{label} N` in:\n{stderr}"))
+}
+
+#[test]
+fn a_panic_in_the_core_ends_the_replay_with_exit_8_never_0() {
+    // A bug on the core's publishing path, injected at the 100th message.
+    let out = output(
+        ecsim()
+            .args(["run", &scenario("physics-run.toml")])
+            .env("ECSIM_TEST_PANIC_AT_MESSAGE", "100"),
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(8), "{stderr}");
+    assert!(
+        stderr.contains("internal error in ecsim (a bug)")
+            && stderr.contains("injected by ECSIM_TEST_PANIC_AT_MESSAGE at message 100"),
+        "{stderr}"
+    );
+    // The replay stopped there, and still said what it had published and delivered.
+    assert!(
+        stderr.contains("stopped early by an internal error"),
+        "{stderr}"
+    );
+    let sent = count_after(&stderr, "delivery: ");
+    assert_eq!(sent, count_after(&stderr, "messages: "), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{sent} sent, {sent} acknowledged")),
+        "{stderr}"
+    );
+    // physics-run publishes 403 messages when it is played to its end.
+    assert!((100..403).contains(&sent), "{stderr}");
+    // No backtrace unless asked for.
+    assert!(!stderr.contains("stack backtrace"), "{stderr}");
+}
+
+#[test]
+fn the_first_run_number_4294967295_is_given_then_start_fails_as_used_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_scenario(
+        &dir,
+        "last-run.toml",
+        r#"
+[scenario]
+name = "last-run"
+first_run_number = 4294967295
+
+[[environment]]
+name = "physics"
+detectors = ["ITS"]
+
+[[timeline]]
+at = "0s"
+env = "physics"
+do = "create"
+
+[[timeline]]
+after = "1s"
+env = "physics"
+do = "start"
+
+[[timeline]]
+after = "1s"
+env = "physics"
+do = "stop"
+
+[[timeline]]
+after = "1s"
+env = "physics"
+do = "start"
+"#,
+    );
+    let out = output(ecsim().args(["run", &path, "--print"]));
+    let stderr = text(&out.stderr);
+    // The second START fails as AliECS's does; the replay goes on and ends normally.
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("requests: 4 (1 failed)"), "{stderr}");
+    assert!(
+        stderr.contains("START_ACTIVITY physics: START_ACTIVITY failed on environment")
+            && stderr.contains(
+                "which is now ERROR: transition canceled with error: run numbers are used up"
+            ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("runs: 1\n"), "{stderr}");
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains(r#""runNumber":4294967295"#), "{stdout}");
+}
+
+#[test]
+fn sigint_during_a_real_time_run_ends_with_the_summary_the_delivery_report_and_every_printed_line()
+{
+    let mut child = ecsim()
+        .args(["run", &scenario("consumer-test.toml"), "--print"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // `--print` comes out line by line: the first lines arrive while the run goes on (it lasts
+    // 12 s of real time), not when a 64 KB buffer fills or the run ends.
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let started = Instant::now();
+    let mut printed = 0_u64;
+    let mut line = String::new();
+    while printed < 20 {
+        line.clear();
+        assert!(
+            stdout.read_line(&mut line).unwrap() > 0,
+            "stdout ended early"
+        );
+        printed += 1;
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "20 lines took {:?}: --print is buffered",
+        started.elapsed()
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    signal(&child, nix::sys::signal::Signal::SIGINT);
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    printed += rest.lines().count() as u64;
+    let out = child.wait_with_output().unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("stopped early by interrupted"), "{stderr}");
+    assert!(
+        stderr.contains("error: interrupted after") && stderr.contains("of 4 steps"),
+        "{stderr}"
+    );
+    let published = count_after(&stderr, "messages: ");
+    assert_eq!(printed, published, "every published message printed");
+    assert!(
+        stderr.contains(&format!(
+            "delivery: {published} sent, {published} acknowledged, 0 failed, 0 pending"
+        )),
+        "{stderr}"
+    );
+    // Its expectations are not judged on half a timeline.
+    assert!(!stderr.contains("expectations:"), "{stderr}");
+}
+
+#[test]
+fn a_closed_stderr_loses_the_words_not_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let summary = dir.path().join("summary.json");
+    let status = ecsim()
+        .args(["run", &scenario("physics-run.toml"), "--summary-json"])
+        .arg(&summary)
+        .stdout(Stdio::null())
+        .stderr(closed_pipe())
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    let summary = std::fs::read_to_string(&summary).unwrap();
+    assert!(
+        summary.contains(r#""scenario": "physics-run""#),
+        "{summary}"
+    );
+}
+
+#[test]
+fn plugin_inspect_into_a_closed_pipe_ends_without_a_backtrace() {
+    let dir = tempfile::tempdir().unwrap();
+    let library = dir.path().join("libnothing.so");
+    std::fs::write(&library, b"not an ELF file").unwrap();
+    let out = ecsim()
+        .args(["plugin", "inspect"])
+        .arg(&library)
+        .stdout(closed_pipe())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(6), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn sigint_during_a_replay_reports_what_was_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    // A recording of 20 s: replayed at real speed, it is interrupted midway.
+    let recording = dir.path().join("physics.jsonl");
+    let out = output(
+        ecsim()
+            .args(["run", &scenario("physics-run.toml"), "--record"])
+            .arg(&recording),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let records = std::fs::read_to_string(&recording).unwrap().lines().count();
+    let broker = ecsim_e2e::brokers::Broker::embedded();
+    let child = ecsim()
+        .args(["replay"])
+        .arg(&recording)
+        .args(["--speed", "1", "--brokers", &broker.bootstrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    signal(&child, nix::sys::signal::Signal::SIGTERM);
+    let out = child.wait_with_output().unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    let sent = count_after(&stderr, "delivery: ");
+    assert!(sent > 0, "{stderr}");
+    assert!(
+        stderr.contains(&format!("replayed {sent} of {records} records")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "error: interrupted after {sent} of {records} records"
+        )),
+        "{stderr}"
+    );
+    assert!(sent < records as u64, "{stderr}");
+}

@@ -116,6 +116,30 @@ impl InvalidScenario {
     }
 }
 
+/// Where each line of a text starts, so that the line of an offset costs a binary search, not
+/// a count from the start of the file: validation asks for the line of every step, and a
+/// generated timeline has hundreds of thousands of them.
+#[derive(Debug, Clone)]
+pub struct LineIndex {
+    /// The byte offset of each line's first byte; the first is 0.
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    /// The index of `text`'s lines.
+    pub fn new(text: &str) -> Self {
+        let starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(at, _)| at + 1))
+            .collect();
+        Self { starts }
+    }
+
+    /// The 1-based line of byte `offset` (as [`line_column`] counts it).
+    pub fn line(&self, offset: usize) -> usize {
+        self.starts.partition_point(|&start| start <= offset)
+    }
+}
+
 /// 1-based line and column of byte `offset` in `text`.
 pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
@@ -127,6 +151,22 @@ pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_line_index_agrees_with_counting() {
+        for text in ["", "a", "a\n", "a = 1\nbb = 2\n", "\n\nx\n\n", "é\nü\n"] {
+            let index = LineIndex::new(text);
+            // Spans start on characters; line_column slices there.
+            let starts = (0..=text.len() + 2).filter(|&o| text.is_char_boundary(o.min(text.len())));
+            for offset in starts {
+                assert_eq!(
+                    index.line(offset),
+                    line_column(text, offset).0,
+                    "{text:?} at {offset}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn positions_are_one_based() {

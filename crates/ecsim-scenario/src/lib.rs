@@ -28,7 +28,7 @@ pub use model::{
     Action, AtEnd, Fault, FaultOutcome, KafkaKeys, PluginLibrary, Scenario, ScheduledStep, Speed,
 };
 pub use report::{Report, Stopped};
-pub use validate::{DEFAULT_EPOCH, parse, parse_epoch};
+pub use validate::{DEFAULT_EPOCH, LATEST_EPOCH, parse, parse_epoch};
 
 /// Why a scenario could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -50,14 +50,30 @@ pub enum LoadError {
 /// Reads and validates the scenario at `path`.
 pub fn load(path: &Path) -> Result<Scenario, LoadError> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|cause| LoadError::Read {
+    let bytes = std::fs::read(path).map_err(|cause| LoadError::Read {
         path: name.clone(),
         cause,
     })?;
+    let text = String::from_utf8(bytes).map_err(|error| not_utf8(&name, &error))?;
     let mut scenario = parse(&name, &text)?;
     scenario.base_dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
         _ => std::path::PathBuf::from("."),
     };
     Ok(scenario)
+}
+
+/// A file that is not UTF-8 is invalid input, shown where its first bad byte is.
+fn not_utf8(name: &str, error: &std::string::FromUtf8Error) -> LoadError {
+    let at = error.utf8_error().valid_up_to();
+    // The lossy text is the same bytes up to `at`; the bad bytes become U+FFFD (3 bytes).
+    let text = String::from_utf8_lossy(error.as_bytes()).into_owned();
+    LoadError::Invalid(InvalidScenario {
+        name: name.to_owned(),
+        text: std::sync::Arc::new(text),
+        problems: vec![
+            Problem::new(at..at + 3, "the file is not UTF-8 text", "not UTF-8 from here")
+                .help("a scenario is a TOML file, which is UTF-8; convert it, e.g. `iconv -f LATIN1 -t UTF-8`"),
+        ],
+    })
 }

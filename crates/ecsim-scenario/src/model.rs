@@ -187,6 +187,32 @@ pub enum Speed {
     Factor(f64),
 }
 
+impl Speed {
+    /// The slowest speed: a simulated second lasts 1000 s. Slower, a step's wait would exceed
+    /// what the runtime's timers can wait for.
+    pub const MIN: f64 = 1e-3;
+    /// The fastest speed: a simulated day passes in 86 ms. Faster is virtual time (`0`), which
+    /// is faster still and deterministic.
+    pub const MAX: f64 = 1e6;
+
+    /// The speed `factor` means: 0 is virtual time, [`Speed::MIN`]..=[`Speed::MAX`] a factor;
+    /// anything else (negative, not finite, out of range) is not a speed, and the error says
+    /// what is.
+    pub fn from_factor(factor: f64) -> Result<Speed, String> {
+        if factor == 0.0 {
+            Ok(Speed::Virtual)
+        } else if (Self::MIN..=Self::MAX).contains(&factor) {
+            Ok(Speed::Factor(factor))
+        } else {
+            Err(format!(
+                "the speed must be 0 (virtual time) or between {} and {}",
+                Self::MIN,
+                Self::MAX
+            ))
+        }
+    }
+}
+
 /// What to do with environments still alive at the end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AtEnd {

@@ -212,19 +212,24 @@ fn parse_epoch(text: &str) -> Result<Epoch, String> {
     if text.trim() == "now" {
         return Ok(Epoch::Now);
     }
-    ecsim_scenario::parse_epoch(text)
-        .map(Epoch::At)
-        .ok_or_else(|| {
+    match ecsim_scenario::parse_epoch(text) {
+        Some(epoch) if epoch > ecsim_scenario::LATEST_EPOCH => Err(
+            "the epoch is at the latest 2200-01-01T00:00:00Z (timestamps end in 2262)".to_owned(),
+        ),
+        Some(epoch) => Ok(Epoch::At(epoch)),
+        None => Err(
             "the epoch is \"now\" or an RFC 3339 instant in UTC, such as 2025-06-15T12:00:00Z"
-                .to_owned()
-        })
+                .to_owned(),
+        ),
+    }
 }
 
+/// `--speed`: 0 (virtual time) or a factor within [`ecsim_scenario::Speed`]'s range.
 fn parse_speed(text: &str) -> Result<f64, String> {
-    match text.parse::<f64>() {
-        Ok(speed) if speed.is_finite() && speed >= 0.0 => Ok(speed),
-        _ => Err("the speed is 0 (virtual time) or a positive number (1 is real time)".to_owned()),
-    }
+    let speed: f64 = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number"))?;
+    ecsim_scenario::Speed::from_factor(speed).map(|_| speed)
 }
 
 /// Where to publish, and how.

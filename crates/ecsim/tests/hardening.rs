@@ -283,3 +283,78 @@ fn sigint_during_a_replay_reports_what_was_sent() {
     );
     assert!(sent < records as u64, "{stderr}");
 }
+
+#[test]
+fn a_template_width_over_65535_is_invalid_input_not_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_scenario(
+        &dir,
+        "wide.toml",
+        "[scenario]\nname = \"wide\"\n\n[[environment]]\nname = \"e{i:070000}\"\ncount = 2\ndetectors = [\"D{i}\"]\n",
+    );
+    let out = output(ecsim().args(["validate", &path]));
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("pads the index to 70000 digits"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_scenario_that_is_not_utf8_is_invalid_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("latin1.toml");
+    std::fs::write(&path, b"[scenario]\nname = \"caf\xe9\"\n").unwrap();
+    for command in ["validate", "run"] {
+        let out = output(ecsim().arg(command).arg(&path));
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{command}: {stderr}");
+        assert!(
+            stderr.contains("the file is not UTF-8 text") && stderr.contains("latin1.toml:2:12"),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
+fn a_speed_out_of_range_is_a_usage_error_before_anything_runs() {
+    for speed in ["1e-300", "1e300", "-1", "NaN", "inf"] {
+        let flag = format!("--speed={speed}");
+        let out = output(ecsim().args(["run", &scenario("physics-run.toml"), &flag]));
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "--speed {speed}: {stderr}");
+        assert!(
+            stderr.contains("between 0.001 and 1000000") || stderr.contains("is not a number"),
+            "{stderr}"
+        );
+    }
+    let out = output(ecsim().args([
+        "run",
+        &scenario("physics-run.toml"),
+        "--epoch",
+        "2300-01-01T00:00:00Z",
+    ]));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+}
+
+#[test]
+fn stagger_in_many_environments_spreads_the_runs_as_the_file_asks() {
+    let out = output(ecsim().args(["run", &scenario("many-environments.toml"), "--print"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let mut starts: Vec<i64> = text(&out.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|record| record["topic"] == "aliecs.env_state.RUNNING")
+        .filter_map(|record| {
+            record["value"]["envInfo"]["enterStateTimestamp"]
+                .as_str()
+                .and_then(|t| t.parse().ok())
+        })
+        .collect();
+    starts.sort_unstable();
+    assert_eq!(starts.len(), 150);
+    // Each environment's first run 7 s after the previous one's: 49 × 7 s from first to last
+    // (they started within 3 s of each other before).
+    assert_eq!(starts[49] - starts[0], 49 * 7_000);
+}

@@ -108,7 +108,7 @@ fn has(step: &RawStep, key: &str) -> bool {
     }
 }
 
-impl Checker<'_> {
+impl Checker {
     pub(super) fn action(&mut self, step: &RawStep, text: &Spanned<String>) -> Option<Action> {
         let name = text.get_ref().trim().to_ascii_lowercase();
         let Some(verb) = Verb::parse(&name) else {

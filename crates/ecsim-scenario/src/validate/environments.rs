@@ -4,13 +4,16 @@
 
 use super::*;
 
-impl Checker<'_> {
+impl Checker {
     pub(super) fn environments(&mut self, raws: &[Spanned<RawEnvironment>]) -> Vec<Defined> {
         let mut defined: Vec<Defined> = Vec::new();
         // Name → where it was first defined: a scenario may define 100,000 environments.
         let mut names: BTreeMap<String, Range<usize>> = BTreeMap::new();
-        for raw in raws {
-            let raw = raw.get_ref();
+        // What all definitions add up to, against the scenario's limits.
+        let mut hosts_in_all = 0_usize;
+        let mut tasks_in_all = 0_usize;
+        for spanned in raws {
+            let raw = spanned.get_ref();
             let count = match &raw.count {
                 None => 1,
                 Some(count) if (1..=MAX_ENVIRONMENTS).contains(count.get_ref()) => {
@@ -25,6 +28,22 @@ impl Checker<'_> {
                     continue;
                 }
             };
+            if !self.templates(raw) {
+                continue;
+            }
+            if defined.len() + count > MAX_ENVIRONMENTS as usize {
+                self.report(
+                    Problem::new(
+                        span(spanned),
+                        format!(
+                            "the scenario defines more than {MAX_ENVIRONMENTS} environments in all"
+                        ),
+                        "past the limit",
+                    )
+                    .help("lower `count`, or split the scenario"),
+                );
+                break;
+            }
             if raw.count.is_some() && !raw.name.get_ref().contains("{i") {
                 self.report(
                     Problem::new(
@@ -54,6 +73,34 @@ impl Checker<'_> {
                     3
                 }
             };
+            let hosts_each = match &raw.hosts {
+                Some(hosts) => hosts.get_ref().len(),
+                None => raw.detectors.get_ref().len(),
+            };
+            hosts_in_all = hosts_in_all.saturating_add(hosts_each.saturating_mul(count));
+            tasks_in_all = tasks_in_all.saturating_add(
+                hosts_each
+                    .saturating_mul(tasks_per_host)
+                    .saturating_mul(count),
+            );
+            for (what, total, limit) in [
+                ("hosts", hosts_in_all, MAX_HOSTS),
+                ("tasks", tasks_in_all, MAX_TASKS),
+            ] {
+                if total > limit {
+                    self.report(
+                        Problem::new(
+                            span(spanned),
+                            format!(
+                                "the scenario's environments have more than {limit} {what} in all"
+                            ),
+                            "past the limit",
+                        )
+                        .help("fewer hosts, a lower `tasks_per_host` or `count`; or split the scenario"),
+                    );
+                    return defined;
+                }
+            }
             if raw.detectors.get_ref().is_empty() {
                 self.report(Problem::new(
                     span(&raw.detectors),
@@ -130,6 +177,42 @@ impl Checker<'_> {
         defined
     }
 
+    /// The name, detectors and hosts of a definition are names no longer than
+    /// [`MAX_NAME_BYTES`], whose `{i:0W}` pads to at most [`MAX_INDEX_WIDTH`] digits: checked
+    /// before they are expanded `count` times.
+    fn templates(&mut self, raw: &RawEnvironment) -> bool {
+        let mut fine = true;
+        let templates = std::iter::once(&raw.name)
+            .chain(raw.detectors.get_ref())
+            .chain(raw.hosts.iter().flat_map(|hosts| hosts.get_ref()));
+        for template in templates {
+            let text = template.get_ref();
+            if text.len() > MAX_NAME_BYTES {
+                self.report(Problem::new(
+                    span(template),
+                    format!(
+                        "a name is at most {MAX_NAME_BYTES} bytes; this one is {}",
+                        text.len()
+                    ),
+                    "too long",
+                ));
+                fine = false;
+            }
+            if let Some(width) = widths(text).find(|&w| w > MAX_INDEX_WIDTH) {
+                self.report(
+                    Problem::new(
+                        span(template),
+                        format!("`{{i:0{width}}}` pads the index to {width} digits; at most {MAX_INDEX_WIDTH}"),
+                        "too wide",
+                    )
+                    .help("100,000 environments need 6 digits: {i:06}"),
+                );
+                fine = false;
+            }
+        }
+        fine
+    }
+
     pub(super) fn vars(&mut self, raw: &RawEnvironment) -> BTreeMap<String, String> {
         let mut vars = BTreeMap::new();
         if let Some(run_type) = &raw.run_type {
@@ -184,10 +267,8 @@ impl Checker<'_> {
                     continue;
                 }
             };
-            if let Some(duration) = parse_go_duration(value.get_ref().trim()) {
+            if let Some(duration) = self.duration(value, "duration") {
                 *slot = duration;
-            } else {
-                self.duration(value, "duration");
             }
         }
         timing
@@ -318,4 +399,16 @@ impl Checker<'_> {
         spec.return_var = raw.return_var.clone().filter(|r| !r.is_empty());
         ok.then_some(spec)
     }
+}
+
+/// The widths of a template's `{i:0W}` placeholders (a width too large for `usize` counts as
+/// `usize::MAX`).
+fn widths(template: &str) -> impl Iterator<Item = usize> + '_ {
+    template.match_indices("{i:0").filter_map(|(at, _)| {
+        let digits: &str = &template[at + 4..];
+        let end = digits.find('}')?;
+        let digits = &digits[..end];
+        (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| digits.parse().unwrap_or(usize::MAX))
+    })
 }

@@ -3,7 +3,7 @@
 
 use super::*;
 
-impl Checker<'_> {
+impl Checker {
     pub(super) fn expectations(
         &mut self,
         raws: &[Spanned<RawExpectation>],

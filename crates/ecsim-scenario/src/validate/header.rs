@@ -3,7 +3,7 @@
 
 use super::*;
 
-impl Checker<'_> {
+impl Checker {
     pub(super) fn header(&mut self, raw: Spanned<RawHeader>) -> Option<Header> {
         let raw = raw.into_inner();
         let name = raw.name.get_ref().trim().to_owned();
@@ -30,18 +30,29 @@ impl Checker<'_> {
         );
         let epoch = match &raw.epoch {
             None => DEFAULT_EPOCH,
-            Some(epoch) => {
-                let text = match epoch.get_ref() {
+            Some(written) => {
+                let text = match written.get_ref() {
                     Value::String(text) => text.clone(),
                     Value::Datetime(datetime) => datetime.to_string(),
                     _ => String::new(),
                 };
                 match parse_epoch(&text) {
+                    Some(epoch) if epoch > LATEST_EPOCH => {
+                        self.report(
+                            Problem::new(
+                                span(written),
+                                "the epoch is after 2200-01-01",
+                                "too late",
+                            )
+                            .help("AliECS's timestamps (int64 nanoseconds) end in 2262, and a timeline may last 10 years"),
+                        );
+                        DEFAULT_EPOCH
+                    }
                     Some(epoch) => epoch,
                     None => {
                         self.report(
                             Problem::new(
-                                span(epoch),
+                                span(written),
                                 "the epoch is not a UTC date and time, nor `now`",
                                 "not an RFC 3339 instant in UTC",
                             )
@@ -60,12 +71,17 @@ impl Checker<'_> {
                     Value::Float(f) => Some(*f),
                     _ => None,
                 };
-                match number {
-                    Some(0.0) => Speed::Virtual,
-                    Some(n) if n.is_finite() && n > 0.0 => Speed::Factor(n),
-                    _ => {
+                match number.map(Speed::from_factor) {
+                    Some(Ok(speed)) => speed,
+                    Some(Err(error)) => {
+                        self.report(Problem::new(span(value), error, "not a speed").help(
+                            "0 runs in virtual time, as fast as possible; 1 is real time; 10 is ten times faster",
+                        ));
+                        Speed::Virtual
+                    }
+                    None => {
                         self.report(
-                            Problem::new(span(value), "the speed must be 0 or a positive number", "not a speed")
+                            Problem::new(span(value), "the speed must be a number", "not a speed")
                                 .help("0 runs in virtual time, as fast as possible; 1 is real time; 10 is ten times faster"),
                         );
                         Speed::Virtual

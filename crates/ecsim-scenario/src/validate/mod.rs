@@ -44,7 +44,7 @@ mod timeline;
 mod users;
 
 use crate::{
-    diagnostic::{InvalidScenario, Problem, line_column},
+    diagnostic::{InvalidScenario, LineIndex, Problem},
     expect::Expectation,
     model::{Action, AtEnd, BeamChange, KafkaKeys, Scenario, ScheduledStep, Speed},
     raw::{RawCall, RawEnvironment, RawExpectation, RawHeader, RawScenario, RawStep},
@@ -66,6 +66,10 @@ fn task_selector(step: &RawStep) -> TaskSelector {
     }
 }
 
+/// The latest epoch, 2200-01-01T00:00:00Z: ten years of timeline later, timestamps are still
+/// far from the end of int64 nanoseconds (2262).
+pub const LATEST_EPOCH: Timestamp = Timestamp::from_unix_millis(7_258_118_400_000);
+
 /// Where virtual time starts when the scenario does not say: 2026-01-01T00:00:00Z.
 pub const DEFAULT_EPOCH: Timestamp = Timestamp::from_unix_millis(1_767_225_600_000);
 
@@ -73,8 +77,24 @@ pub const DEFAULT_EPOCH: Timestamp = Timestamp::from_unix_millis(1_767_225_600_0
 /// is a year of runs for dozens of environments; past that, the expanded timeline alone would
 /// take gigabytes.
 const MAX_STEPS: usize = 1_000_000;
-/// The most environments a scenario may define.
+/// The latest a step may be due, from the start: beyond, timestamps near the end of what
+/// AliECS's int64 nanoseconds hold, and the runtime's timers clamp at about 30 years.
+const MAX_TIMELINE: Duration = Duration::from_secs(87_600 * 3600);
+/// [`MAX_TIMELINE`], for messages.
+const MAX_TIMELINE_TEXT: &str = "87600h (10 years)";
+/// The most environments a scenario may define, all definitions together.
 const MAX_ENVIRONMENTS: i64 = 100_000;
+/// The most hosts all of a scenario's environments may have together (FLPs are counted once
+/// per environment that lists them).
+const MAX_HOSTS: usize = 200_000;
+/// The most tasks all of a scenario's environments may have together (hosts ×
+/// `tasks_per_host`). Each task is a few hundred bytes in the core and a message on every
+/// transition; BENCHMARKS.md measures the memory at the limit.
+const MAX_TASKS: usize = 1_000_000;
+/// The longest name (of an environment, a detector, a host), after expansion.
+const MAX_NAME_BYTES: usize = 253;
+/// The widest `{i:0W}`: ten digits hold every index there can be.
+const MAX_INDEX_WIDTH: usize = 10;
 
 /// AliECS's run types (`common/runtype`).
 const RUN_TYPES: &[&str] = &[
@@ -134,7 +154,8 @@ pub fn parse(name: &str, text: &str) -> Result<Scenario, InvalidScenario> {
     let raw: RawScenario =
         toml::from_str(text).map_err(|error| invalid(vec![toml_problem(text, &error)]))?;
     let mut checker = Checker {
-        text,
+        lines: LineIndex::new(text),
+        names: BTreeMap::new(),
         problems: Vec::new(),
     };
     let scenario = checker.scenario(raw).map(|scenario| Scenario {
@@ -268,8 +289,11 @@ fn expand(template: &str, index: usize) -> String {
     out
 }
 
-struct Checker<'a> {
-    text: &'a str,
+struct Checker {
+    /// The file's lines, for the line of each step.
+    lines: LineIndex,
+    /// Each defined environment's index in the definitions, by name.
+    names: BTreeMap<String, usize>,
     problems: Vec<Problem>,
 }
 
@@ -294,18 +318,30 @@ struct Defined {
     detector_spans: Vec<Range<usize>>,
 }
 
-impl Checker<'_> {
+impl Checker {
     fn report(&mut self, problem: Problem) {
         self.problems.push(problem);
     }
 
     fn duration(&mut self, value: &Spanned<String>, what: &str) -> Option<Duration> {
         let parsed = parse_go_duration(value.get_ref().trim());
-        if parsed.is_none() {
-            self.report(
+        match parsed {
+            None => self.report(
                 Problem::new(span(value), format!("`{}` is not a duration", value.get_ref()), format!("not a {what}"))
                     .help("write durations as Go does: 90s, 10m, 1h30m, 500ms (no spaces, no negative values)"),
-            );
+            ),
+            Some(duration) if duration > MAX_TIMELINE => {
+                self.report(Problem::new(
+                    span(value),
+                    format!(
+                        "a {what} is at most {MAX_TIMELINE_TEXT}; this one is {}",
+                        humantime::format_duration(duration)
+                    ),
+                    "too long",
+                ));
+                return None;
+            }
+            Some(_) => {}
         }
         parsed
     }
@@ -313,6 +349,11 @@ impl Checker<'_> {
     fn scenario(&mut self, raw: RawScenario) -> Option<Scenario> {
         let header = self.header(raw.scenario);
         let defined = self.environments(&raw.environments);
+        self.names = defined
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (d.spec.name.clone(), i))
+            .collect();
         let default_user = header
             .as_ref()
             .map_or_else(users::default_user, |h| h.user.clone());

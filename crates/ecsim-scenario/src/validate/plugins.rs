@@ -18,7 +18,7 @@ use crate::{
 /// The service name of faults of the environment's tasks, which ecsim's core plays.
 pub(crate) const TASKS: &str = "tasks";
 
-impl Checker<'_> {
+impl Checker {
     /// A `tasks` fault: a transition's task step that times out (DEPLOY, CONFIGURE) or that a
     /// task fails (CONFIGURE, START_ACTIVITY, STOP_ACTIVITY, RESET).
     fn task_fault(&mut self, raw: &RawFault, operation: &str, outcome: FaultOutcome) -> bool {

@@ -14,6 +14,13 @@ enum Place {
     Block,
 }
 
+/// What a repeated block passes to its steps: the environments they address and how far apart.
+#[derive(Debug, Clone, Copy, Default)]
+struct Inherited<'a> {
+    env: Option<&'a Spanned<Value>>,
+    stagger: Option<&'a Spanned<String>>,
+}
+
 /// The timeline as it is expanded: what every entry needs, and what it adds to.
 struct Expansion<'a> {
     defined: &'a [Defined],
@@ -24,9 +31,9 @@ struct Expansion<'a> {
     schedule: Vec<(ScheduledStep, Range<usize>)>,
 }
 
-impl Checker<'_> {
+impl Checker {
     pub(super) fn line(&self, at: usize) -> usize {
-        line_column(self.text, at).0
+        self.lines.line(at)
     }
 
     /// Expands the timeline into scheduled steps, each with the span it came from.
@@ -43,7 +50,10 @@ impl Checker<'_> {
             schedule: Vec::new(),
         };
         for raw in raws {
-            if self.entry(&mut expansion, raw, None, Place::Top).is_break() {
+            if self
+                .entry(&mut expansion, raw, Inherited::default(), Place::Top)
+                .is_break()
+            {
                 break;
             }
         }
@@ -53,23 +63,40 @@ impl Checker<'_> {
         schedule
     }
 
-    /// One timeline entry, a step or a repeated block, at `place`; `inherited_env` is its
-    /// block's `env`. Breaks when expanding must stop (the step limit).
-    fn entry(
+    /// One timeline entry, a step or a repeated block, at `place`; `inherited` is what its
+    /// block gives it (`env`, `stagger`), which its own keys override. Breaks when expanding
+    /// must stop (a limit).
+    fn entry<'r>(
         &mut self,
         x: &mut Expansion<'_>,
-        raw: &Spanned<RawStep>,
-        inherited_env: Option<&Spanned<Value>>,
+        raw: &'r Spanned<RawStep>,
+        inherited: Inherited<'r>,
         place: Place,
     ) -> ControlFlow<()> {
         let step = raw.get_ref();
         self.advance(x, step, place);
-        let env = step.env.as_ref().or(inherited_env);
+        let inherited = Inherited {
+            env: step.env.as_ref().or(inherited.env),
+            stagger: step.stagger.as_ref().or(inherited.stagger),
+        };
+        if x.cursor > MAX_TIMELINE {
+            self.report(
+                Problem::new(
+                    span(raw),
+                    format!(
+                        "this step is due {} after the start; a timeline lasts at most {MAX_TIMELINE_TEXT}",
+                        humantime::format_duration(x.cursor),
+                    ),
+                    "too late",
+                )
+                .help("simulated time runs from the epoch; shorten the delays"),
+            );
+            return ControlFlow::Break(());
+        }
         if step.repeat.is_some() || step.steps.is_some() {
-            self.block(x, raw, env)
+            self.block(x, raw, inherited)
         } else {
-            self.step(x, raw, env);
-            ControlFlow::Continue(())
+            self.step(x, raw, inherited)
         }
     }
 
@@ -119,11 +146,11 @@ impl Checker<'_> {
     }
 
     /// A repeated block: its `steps`, `repeat` times, within the step limit.
-    fn block(
+    fn block<'r>(
         &mut self,
         x: &mut Expansion<'_>,
-        raw: &Spanned<RawStep>,
-        env: Option<&Spanned<Value>>,
+        raw: &'r Spanned<RawStep>,
+        inherited: Inherited<'r>,
     ) -> ControlFlow<()> {
         let entry_span = span(raw);
         let step = raw.get_ref();
@@ -161,30 +188,16 @@ impl Checker<'_> {
             ));
             return ControlFlow::Continue(());
         }
-        let too_many = |checker: &mut Self| {
-            checker.report(
-                Problem::new(
-                    entry_span.clone(),
-                    format!("the timeline expands to more than {MAX_STEPS} steps"),
-                    "too many",
-                )
-                .help("lower `repeat`, or split the scenario"),
-            );
-            ControlFlow::Break(())
-        };
         if times
             .saturating_mul(steps.get_ref().len())
             .saturating_add(x.schedule.len())
             > MAX_STEPS
         {
-            return too_many(self);
+            return self.too_many_steps(raw);
         }
         for _ in 0..times {
             for inner in steps.get_ref() {
-                self.entry(x, inner, env, Place::Block)?;
-            }
-            if x.schedule.len() > MAX_STEPS {
-                return too_many(self);
+                self.entry(x, inner, inherited, Place::Block)?;
             }
         }
         ControlFlow::Continue(())
@@ -196,8 +209,9 @@ impl Checker<'_> {
         &mut self,
         x: &mut Expansion<'_>,
         raw: &Spanned<RawStep>,
-        env: Option<&Spanned<Value>>,
-    ) {
+        inherited: Inherited<'_>,
+    ) -> ControlFlow<()> {
+        let env = inherited.env;
         let entry_span = span(raw);
         let step = raw.get_ref();
         let Some(action_text) = &step.action else {
@@ -205,16 +219,16 @@ impl Checker<'_> {
                 Problem::new(entry_span, "a step needs `do` (what to do)", "no action")
                     .help(format!("actions: {}", actions::Verb::names().join(", "))),
             );
-            return;
+            return ControlFlow::Continue(());
         };
         let Some(action) = self.action(step, action_text) else {
-            return;
+            return ControlFlow::Continue(());
         };
         let user = match &step.user {
             None => x.default_user.clone(),
             Some(written) => match self.user(written) {
                 Some(user) => user,
-                None => return,
+                None => return ControlFlow::Continue(()),
             },
         };
         let line = self.line(span(action_text).start);
@@ -228,7 +242,7 @@ impl Checker<'_> {
                     ),
                     "remove `env`",
                 ));
-                return;
+                return ControlFlow::Continue(());
             }
             let scheduled = ScheduledStep {
                 at: x.cursor,
@@ -238,7 +252,7 @@ impl Checker<'_> {
                 line,
             };
             x.schedule.push((scheduled, entry_span));
-            return;
+            return self.within_step_limit(x, raw);
         }
         let Some(env) = env else {
             self.report(Problem::new(
@@ -246,26 +260,46 @@ impl Checker<'_> {
                 "this step needs `env`: the environment it addresses",
                 "which environment?",
             ));
-            return;
+            return ControlFlow::Continue(());
         };
         let Some(names) = self.resolve_environments(env, x.defined) else {
-            return;
+            return ControlFlow::Continue(());
         };
         if let Action::GoError(which) | Action::TaskInternalError(which) = &action {
             for name in &names {
-                if let Some(defined) = x.defined.iter().find(|d| &d.spec.name == name) {
+                if let Some(defined) = self.names.get(name).map(|&i| &x.defined[i]) {
                     self.check_task(which, &defined.spec, span(action_text));
                 }
             }
         }
-        let stagger = step
+        // A block's stagger applies to each of its steps: the k-th environment's steps are all
+        // k × stagger after the first one's.
+        let stagger = inherited
             .stagger
-            .as_ref()
             .and_then(|s| self.duration(s, "stagger"))
             .unwrap_or(Duration::ZERO);
+        if x.schedule.len().saturating_add(names.len()) > MAX_STEPS {
+            return self.too_many_steps(raw);
+        }
+        let last = stagger
+            .checked_mul(u32::try_from(names.len().saturating_sub(1)).unwrap_or(u32::MAX))
+            .and_then(|spread| x.cursor.checked_add(spread));
+        if last.is_none_or(|last| last > MAX_TIMELINE) {
+            self.report(Problem::new(
+                span(env),
+                format!(
+                    "staggered, the last of these {} environments would be due after {MAX_TIMELINE_TEXT}, the end of a timeline",
+                    names.len(),
+                ),
+                "too late",
+            ));
+            return ControlFlow::Break(());
+        }
         for (k, name) in names.into_iter().enumerate() {
+            // At most `last`, checked above.
+            let at = x.cursor + stagger * u32::try_from(k).unwrap_or(u32::MAX);
             let scheduled = ScheduledStep {
-                at: x.cursor + stagger * u32::try_from(k).unwrap_or(u32::MAX),
+                at,
                 environment: Some(name),
                 action: action.clone(),
                 user: user.clone(),
@@ -273,6 +307,28 @@ impl Checker<'_> {
             };
             x.schedule.push((scheduled, span(env)));
         }
+        ControlFlow::Continue(())
+    }
+
+    /// Breaks when the schedule has grown past [`MAX_STEPS`].
+    fn within_step_limit(&mut self, x: &Expansion<'_>, raw: &Spanned<RawStep>) -> ControlFlow<()> {
+        if x.schedule.len() > MAX_STEPS {
+            return self.too_many_steps(raw);
+        }
+        ControlFlow::Continue(())
+    }
+
+    /// Reports the step limit at `raw`, and breaks.
+    fn too_many_steps(&mut self, raw: &Spanned<RawStep>) -> ControlFlow<()> {
+        self.report(
+            Problem::new(
+                span(raw),
+                format!("the timeline expands to more than {MAX_STEPS} steps"),
+                "too many",
+            )
+            .help("lower `repeat`, address fewer environments, or split the scenario"),
+        );
+        ControlFlow::Break(())
     }
 
     /// The task a `go_error` or `task_internal_error` step names exists in the environment.
@@ -337,18 +393,31 @@ impl Checker<'_> {
         };
         let mut names = Vec::new();
         for pattern in patterns {
-            let matched: Vec<String> = match pattern.strip_suffix('*') {
-                Some(prefix) => defined
-                    .iter()
-                    .filter(|d| d.spec.name.starts_with(prefix))
-                    .map(|d| d.spec.name.clone())
+            // By the name index: a step costs what it addresses, not the number of
+            // environments defined. Matches in definition order (the order of `stagger`).
+            let mut matched: Vec<usize> = match pattern.strip_suffix('*') {
+                Some(prefix) => self
+                    .names
+                    .range::<str, _>((
+                        std::ops::Bound::Included(prefix),
+                        std::ops::Bound::Unbounded,
+                    ))
+                    .take_while(|(name, _)| name.starts_with(prefix))
+                    .map(|(_, &i)| i)
                     .collect(),
-                None => defined
-                    .iter()
-                    .filter(|d| d.spec.name == pattern)
-                    .map(|d| d.spec.name.clone())
+                None => self
+                    .names
+                    .get(pattern.as_str())
+                    .copied()
+                    .into_iter()
                     .collect(),
             };
+            matched.sort_unstable();
+            let matched: Vec<String> = matched
+                .into_iter()
+                .filter_map(|i| defined.get(i))
+                .map(|d| d.spec.name.clone())
+                .collect();
             if matched.is_empty() {
                 self.report(unknown_environment(&pattern, span(value), defined));
                 return None;

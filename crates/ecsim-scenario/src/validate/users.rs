@@ -19,7 +19,7 @@ pub(crate) fn default_user() -> User {
 
 const KEYS: &[&str] = &["name", "external_id", "id"];
 
-impl Checker<'_> {
+impl Checker {
     /// A user as written, or `None` (with the problems reported).
     pub(super) fn user(&mut self, value: &Spanned<Value>) -> Option<User> {
         let at = span(value);

@@ -3,7 +3,8 @@
 //! - `broken`: every file of `broken/` refused, its diagnostics snapshotted;
 //! - `fuzz`: mutated scenarios never panic the validator;
 //! - `examples`: the scenarios of `scenarios/` replayed (what each shows, determinism);
-//! - `core_settings`: AliECS's core settings (`integration_plugins`, `enable_kafka`, …).
+//! - `core_settings`: AliECS's core settings (`integration_plugins`, `enable_kafka`, …);
+//! - `limits`: every limit of an expanded scenario, and validation time linear in the file.
 
 #![allow(clippy::unwrap_used)] // a test that unwraps fails with the value it did not get
 
@@ -11,3 +12,4 @@ mod broken;
 mod core_settings;
 mod examples;
 mod fuzz;
+mod limits;

@@ -86,9 +86,14 @@ fn parse_timing(text: &str) -> Result<TimingArg, String> {
 }
 
 fn parse_serve_speed(text: &str) -> Result<f64, String> {
+    use ecsim_scenario::Speed;
     match text.parse::<f64>() {
-        Ok(speed) if speed.is_finite() && speed > 0.0 => Ok(speed),
-        _ => Err("the speed is a positive number (1 is real time)".to_owned()),
+        Ok(speed) if (Speed::MIN..=Speed::MAX).contains(&speed) => Ok(speed),
+        _ => Err(format!(
+            "the speed is between {} and {} (1 is real time): a server runs in real time",
+            Speed::MIN,
+            Speed::MAX
+        )),
     }
 }
 

@@ -40,8 +40,10 @@ pub struct ReadOptions {
     pub idle: Option<Duration>,
     /// Stop once every partition has been read up to where it ended when reading started, and
     /// nothing more has come for a second (some brokers report high watermarks that lag
-    /// behind what they hold).
+    /// behind what they hold) — or, under steady traffic, five seconds after reaching the end.
     pub to_end: bool,
+    /// Give up when reading has taken this long ([`ReadError::Deadline`]).
+    pub deadline: Option<Duration>,
     /// How long to wait for the cluster's metadata.
     pub timeout: Duration,
     /// Stop when this becomes true (set from a signal handler, say); checked between polls.
@@ -88,6 +90,19 @@ pub enum ReadError {
         /// librdkafka's error.
         reason: String,
     },
+    /// The deadline passed before reading was done.
+    #[error(
+        "read {read} messages from {brokers} in {} s without reaching the end of the topics; give a longer --deadline",
+        .deadline.as_secs()
+    )]
+    Deadline {
+        /// The bootstrap servers.
+        brokers: String,
+        /// The deadline.
+        deadline: Duration,
+        /// Messages read by then.
+        read: u64,
+    },
     /// Reading failed for good.
     #[error("reading from {brokers} failed: {reason}")]
     Read {
@@ -112,6 +127,9 @@ impl ConsumerContext for Quiet {}
 
 /// With `to_end`, how long to keep reading after reaching the watermarks.
 const SETTLE: Duration = Duration::from_secs(1);
+/// How long reading goes on past the end when messages keep coming: a producer writing every
+/// second never leaves a second of quiet.
+const PAST_THE_END: Duration = Duration::from_secs(5);
 
 /// The state of one read: which partitions are assigned, where they ended, how far they are read.
 struct Reader<'a> {
@@ -242,6 +260,8 @@ pub fn read(
     reader.assign(true)?;
 
     let mut read = 0_u64;
+    let started = Instant::now();
+    let mut at_end_since: Option<Instant> = None;
     let mut last_message = Instant::now();
     let mut last_refresh = Instant::now();
     loop {
@@ -250,12 +270,24 @@ pub fn read(
                 .stop
                 .as_ref()
                 .is_some_and(|stop| stop.load(Ordering::Relaxed))
-            || (options.to_end && reader.at_end() && last_message.elapsed() >= SETTLE)
+            || (options.to_end
+                && reader.at_end()
+                && (last_message.elapsed() >= SETTLE
+                    || at_end_since.get_or_insert_with(Instant::now).elapsed() >= PAST_THE_END))
             || options
                 .idle
                 .is_some_and(|idle| last_message.elapsed() >= idle)
         {
             break;
+        }
+        if let Some(deadline) = options.deadline
+            && started.elapsed() >= deadline
+        {
+            return Err(ReadError::Deadline {
+                brokers: reader.brokers.clone(),
+                deadline,
+                read,
+            });
         }
         if !options.to_end && last_refresh.elapsed() >= Duration::from_secs(2) {
             reader.assign(false)?;

@@ -33,6 +33,7 @@ fn read_all(brokers: &str, topics: &[&str]) -> Vec<Received> {
         count: None,
         idle: Some(Duration::from_secs(10)),
         to_end: true,
+        deadline: None,
         timeout: Duration::from_secs(10),
         stop: None,
     };
@@ -213,6 +214,7 @@ fn reading_without_a_broker_says_so() {
         count: Some(1),
         idle: None,
         to_end: false,
+        deadline: None,
         timeout: Duration::from_secs(1),
         stop: None,
     };

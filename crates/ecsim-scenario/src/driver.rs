@@ -82,10 +82,39 @@ impl Stop {
     }
 }
 
-/// Told about progress as the replay advances (a progress bar, a log).
+/// Told about the replay as it advances (a progress bar, a log, expectations checked live).
 pub trait Progress: Send + Sync {
     /// `done` of `total` steps have run; `simulated` is the simulated time since the start.
     fn advanced(&self, done: u64, total: u64, simulated: Duration);
+
+    /// The scenario's environment `name` is being created with the AliECS id `id`: told before
+    /// anything about it is published.
+    fn environment_named(&self, _name: &str, _id: &str) {}
+}
+
+/// Several listeners told the same, in order.
+pub struct Listeners(pub Vec<Arc<dyn Progress>>);
+
+impl std::fmt::Debug for Listeners {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Listeners")
+            .field("count", &self.0.len())
+            .finish()
+    }
+}
+
+impl Progress for Listeners {
+    fn advanced(&self, done: u64, total: u64, simulated: Duration) {
+        for listener in &self.0 {
+            listener.advanced(done, total, simulated);
+        }
+    }
+
+    fn environment_named(&self, name: &str, id: &str) {
+        for listener in &self.0 {
+            listener.environment_named(name, id);
+        }
+    }
 }
 
 /// Progress that goes nowhere.
@@ -273,7 +302,15 @@ impl Replay {
                 .cloned()
                 .ok_or_else(|| format!("no environment {name} in the scenario"))?;
             spec.user = step.user.clone();
-            return match self.core.create_environment(spec).await {
+            // The id first, as `Core::create_environment` makes it: the listeners learn which
+            // scenario environment it is before its first message.
+            let id = self.core.new_environment_id();
+            self.progress.environment_named(name, id.as_str());
+            let created = self
+                .core
+                .create_environment_as(id, spec, ecsim_core::Creation::Asynchronous)
+                .await;
+            return match created {
                 Ok(id) => {
                     lock(&self.ids).insert(name.clone(), id.clone());
                     let mut outcomes = lock(&self.outcomes);

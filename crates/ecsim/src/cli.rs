@@ -384,6 +384,11 @@ pub(crate) struct VerifyArgs {
     /// prints it) [default: the latest run on the broker].
     #[arg(long, value_name = "ID")]
     pub(crate) run: Option<String>,
+
+    /// Give up (exit 1) when reading the topics takes longer than this. Reading ends at the
+    /// end the topics had when it started, five seconds later under steady traffic.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    pub(crate) deadline: std::time::Duration,
 }
 
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {

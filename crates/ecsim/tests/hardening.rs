@@ -358,3 +358,161 @@ fn stagger_in_many_environments_spreads_the_runs_as_the_file_asks() {
     // (they started within 3 s of each other before).
     assert_eq!(starts[49] - starts[0], 49 * 7_000);
 }
+
+#[test]
+fn verify_returns_while_a_producer_writes_every_100_ms() {
+    let broker = ecsim_e2e::brokers::Broker::embedded();
+    let address = broker.bootstrap();
+    let run = output(ecsim().args(["run", &scenario("physics-run.toml"), "--brokers", &address]));
+    let stderr = text(&run.stderr);
+    assert!(run.status.success(), "{stderr}");
+    let run_id = stderr
+        .split("ecsim.run=")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap()
+        .to_owned();
+    // A steady producer on a topic verify reads: ten messages a second for a minute.
+    let dir = tempfile::tempdir().unwrap();
+    let steady = dir.path().join("steady.jsonl");
+    let lines: Vec<String> = (0..600)
+        .map(|n| {
+            format!(
+                r#"{{"topic":"aliecs.environment","value_hex":"","timestamp":{}}}"#,
+                1_750_000_000_000_i64 + n * 100
+            )
+        })
+        .collect();
+    std::fs::write(&steady, lines.join("\n") + "\n").unwrap();
+    let mut producer = ecsim()
+        .arg("replay")
+        .arg(&steady)
+        .args(["--speed", "1", "--brokers", &address])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    let started = Instant::now();
+    let verify = output(ecsim().args([
+        "verify",
+        &scenario("physics-run.toml"),
+        "--brokers",
+        &address,
+        "--run",
+        &run_id,
+        "--deadline",
+        "50s",
+    ]));
+    let took = started.elapsed();
+    let _ = producer.kill();
+    let _ = producer.wait();
+    let stderr = text(&verify.stderr);
+    assert_eq!(verify.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("expectations: 5 of 5 met"), "{stderr}");
+    // It waited for a second of silence that never came; now it stops past the end it found.
+    assert!(took < Duration::from_secs(45), "verify took {took:?}");
+}
+
+#[test]
+fn verify_gives_up_at_its_deadline_with_exit_1() {
+    let broker = ecsim_e2e::brokers::Broker::embedded();
+    let address = broker.bootstrap();
+    let run = output(ecsim().args(["run", &scenario("physics-run.toml"), "--brokers", &address]));
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let verify = output(ecsim().args([
+        "verify",
+        &scenario("physics-run.toml"),
+        "--brokers",
+        &address,
+        "--deadline",
+        "0s",
+    ]));
+    let stderr = text(&verify.stderr);
+    assert_eq!(verify.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("without reaching the end of the topics; give a longer --deadline"),
+        "{stderr}"
+    );
+}
+
+/// A scenario of `count` environments, each created, run once and destroyed, and
+/// `expectations` appended.
+fn crowd(count: usize, expectations: &str) -> String {
+    format!(
+        r#"[scenario]
+name = "crowd"
+
+[[environment]]
+name = "env-{{i}}"
+count = {count}
+detectors = ["D{{i}}"]
+hosts = ["flp-{{i}}"]
+tasks_per_host = 2
+vars = {{ kafka_enabled = "true" }}
+
+[[timeline]]
+at = "0s"
+env = "env-*"
+do = "create"
+
+[[timeline]]
+after = "1m"
+env = "env-*"
+do = "start"
+
+[[timeline]]
+after = "1m"
+env = "env-*"
+do = "stop"
+
+[[timeline]]
+after = "1m"
+env = "env-*"
+do = "destroy"
+{expectations}"#
+    )
+}
+
+/// The largest peak resident memory of the children waited for so far, in KiB.
+fn children_peak_rss_kib() -> i64 {
+    nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN)
+        .unwrap()
+        .max_rss()
+}
+
+#[test]
+fn expectations_keep_no_message_a_thousand_environments_take_the_same_memory_with_them() {
+    // Published to a broker of its own process, so that ecsim's memory is ecsim's.
+    let broker = ecsim_e2e::brokers::Broker::embedded();
+    let address = broker.bootstrap();
+    let dir = tempfile::tempdir().unwrap();
+    let without = write_scenario(&dir, "without.toml", &crowd(1000, ""));
+    // One trivial expectation made ecsim keep every aliecs.environment message as JSON
+    // (~8 KB each): 20 times the memory at 10,000 environments.
+    let with = write_scenario(
+        &dir,
+        "with.toml",
+        &crowd(
+            1000,
+            "\n[[expect]]\ntopic = \"aliecs.core\"\ncount = 1\n\n[[expect]]\ntopic = \"aliecs.environment\"\nenv = \"env-7\"\nmin = 10\n",
+        ),
+    );
+    let plain = output(ecsim().args(["run", &without, "--brokers", &address]));
+    assert!(plain.status.success(), "{}", text(&plain.stderr));
+    let without_kib = children_peak_rss_kib();
+    let checked = output(ecsim().args(["run", &with, "--brokers", &address]));
+    let stderr = text(&checked.stderr);
+    assert!(checked.status.success(), "{stderr}");
+    assert!(stderr.contains("expectations: 2 of 2 met"), "{stderr}");
+    // The peak of both runs: the larger of the two.
+    let with_kib = children_peak_rss_kib().max(without_kib);
+    // Run to run, the peak moves by ±15% here (librdkafka's queue at the busiest moment);
+    // keeping the messages made it seven times as large. BENCHMARKS.md measures 10,000
+    // environments in a release build.
+    let ratio = with_kib as f64 / without_kib as f64;
+    assert!(
+        ratio <= 1.5,
+        "peak RSS without expectations {without_kib} KiB, with {with_kib} KiB: ratio {ratio:.2}"
+    );
+}

@@ -39,6 +39,7 @@ fn read_back(bootstrap: &str, topics: &[&str]) -> Vec<Received> {
         count: None,
         idle: Some(Duration::from_secs(30)),
         to_end: true,
+        deadline: None,
         timeout: TIMEOUT,
         stop: None,
     };

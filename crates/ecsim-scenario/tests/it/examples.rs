@@ -39,6 +39,15 @@ impl Publisher for Digest {
 
 /// Replays with the plugin libraries the scenario names (the mock services), as `ecsim run`.
 fn replay(scenario: &Scenario, publisher: Arc<dyn Publisher>) -> Report {
+    replay_told(scenario, publisher, Arc::new(driver::Silent))
+}
+
+/// [`replay`], telling `progress` how it goes.
+fn replay_told(
+    scenario: &Scenario,
+    publisher: Arc<dyn Publisher>,
+    progress: Arc<dyn driver::Progress>,
+) -> Report {
     // A plain `cargo test` does not build the mock services' library; build it when missing.
     if !scenario.plugins.is_empty()
         && let Err(error) = ecsim_plugin_host::testing::ensure_built("ecsim-mock-services")
@@ -50,7 +59,7 @@ fn replay(scenario: &Scenario, publisher: Arc<dyn Publisher>) -> Report {
         .into_iter()
         .map(|p| p as Arc<dyn ecsim_core::plugin::IntegrationPlugin>)
         .collect();
-    driver::run_blocking(scenario, publisher, plugins, Arc::new(driver::Silent)).unwrap()
+    driver::run_blocking(scenario, publisher, plugins, progress).unwrap()
 }
 
 fn digest(scenario: &Scenario) -> (u64, u64) {
@@ -111,13 +120,9 @@ fn every_example_meets_its_own_expectations() {
         if scenario.expectations.is_empty() {
             continue;
         }
-        let collector = Arc::new(expect::Collector::new(&scenario.expectations));
-        let report = replay(&scenario, collector.clone());
-        let outcomes = expect::check(
-            &scenario.expectations,
-            &collector.observed(),
-            &report.environment_ids,
-        );
+        let check = Arc::new(expect::LiveCheck::new(&scenario.expectations));
+        replay_told(&scenario, check.clone(), check.clone());
+        let outcomes = check.outcomes();
         assert!(
             outcomes.iter().all(|o| o.met),
             "{}:\n{}",

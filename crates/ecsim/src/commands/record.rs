@@ -39,6 +39,7 @@ pub(crate) fn run(args: &RecordArgs) -> Result<(), CliError> {
         count: args.count,
         idle: args.idle,
         to_end: args.to_end,
+        deadline: None,
         timeout: kafka.connect_timeout,
         stop: Some(stop),
     };

@@ -123,7 +123,7 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
         None => None,
     };
     let collector = (!scenario.expectations.is_empty())
-        .then(|| Arc::new(expect::Collector::new(&scenario.expectations)));
+        .then(|| Arc::new(expect::LiveCheck::new(&scenario.expectations)));
     let mut outputs: Vec<Arc<dyn Publisher>> = vec![kafka.clone()];
     if let Some(fault) = crate::stop::injected_panic() {
         outputs.push(Arc::new(fault));
@@ -169,7 +169,7 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
     let show_bar = std::io::stderr().is_terminal()
         && !(args.print && std::io::stdout().is_terminal())
         && !args.quiet;
-    let progress: Arc<dyn driver::Progress> = if show_bar {
+    let shown: Arc<dyn driver::Progress> = if show_bar {
         let bar = ProgressBar::new(scenario.schedule.len() as u64);
         bar.set_style(
             ProgressStyle::with_template("{spinner} {pos}/{len} steps {wide_bar} {msg}")
@@ -178,6 +178,11 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
         Arc::new(Bar(bar))
     } else {
         Arc::new(driver::Silent)
+    };
+    // Expectations learn each environment's id from the driver, before its first message.
+    let progress: Arc<dyn driver::Progress> = match &collector {
+        Some(check) => Arc::new(driver::Listeners(vec![shown, check.clone()])),
+        None => shown,
     };
 
     tracing::info!(scenario = %scenario.name, seed = scenario.seed, broker = %broker_address, "replaying");
@@ -210,11 +215,7 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
     let outcomes = match &collector {
         // A timeline not played to its end: its expectations would only report the stop.
         Some(_) if report.stopped.is_some() => Vec::new(),
-        Some(collector) => expect::check(
-            &scenario.expectations,
-            &collector.observed(),
-            &report.environment_ids,
-        ),
+        Some(check) => check.outcomes(),
         None => Vec::new(),
     };
 

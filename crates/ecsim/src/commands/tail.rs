@@ -36,6 +36,7 @@ pub(crate) fn run(args: &TailArgs) -> Result<(), CliError> {
         count: args.count,
         idle: args.idle,
         to_end: false,
+        deadline: None,
         timeout: kafka.connect_timeout,
         stop: None,
     };

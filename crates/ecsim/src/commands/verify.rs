@@ -14,7 +14,7 @@ use ecsim_kafka::{
 use ecsim_proto::{json::decode_to_json, topics};
 use ecsim_scenario::{
     LoadError,
-    expect::{self, Observed},
+    expect::{self, Evaluator, Namer},
 };
 
 use crate::{
@@ -40,64 +40,94 @@ pub(crate) fn run(args: &VerifyArgs) -> Result<(), CliError> {
         )));
     }
     let kafka = &args.kafka;
-    let mut wanted: Vec<String> = scenario
-        .expectations
-        .iter()
-        .map(|e| e.topic.clone())
-        .collect();
-    wanted.push(topics::ENVIRONMENT.to_owned());
-    let options = ReadOptions {
-        settings: consumer_settings(kafka)?,
-        topics: wanted,
-        from_beginning: true,
-        count: None,
-        idle: None,
-        to_end: true,
-        timeout: kafka.connect_timeout,
-        stop: None,
-    };
-    let mut observed = Vec::new();
-    let mut runs = Runs::default();
-    read(&options, |message| {
-        let message_type = topics::message_type_for_topic(&message.topic).unwrap_or("");
-        let value = decode_to_json(message_type, &message.value).unwrap_or(serde_json::Value::Null);
-        let run = runs.saw(&message);
-        observed.push((
-            run,
-            Observed {
-                topic: message.topic,
-                value,
-            },
-        ));
-        ControlFlow::Continue(())
-    })?;
-    let read_count = observed.len();
-    let chosen = runs.choose(args.run.as_deref())?;
-    let observed: Vec<Observed> = observed
-        .into_iter()
-        .filter(|(run, _)| {
-            chosen
-                .as_ref()
-                .is_none_or(|(index, _)| *run == Some(*index))
-        })
-        .map(|(_, observed)| observed)
-        .collect();
-
     let environments: Vec<(String, Vec<String>)> = scenario
         .environments
         .iter()
         .map(|e| (e.name.clone(), e.detectors.clone()))
         .collect();
-    let ids = expect::environment_ids_from_stream(&observed, &environments);
-    let outcomes = expect::check(&scenario.expectations, &observed, &ids);
+    let options = |topics: Vec<String>| -> Result<ReadOptions, CliError> {
+        Ok(ReadOptions {
+            settings: consumer_settings(kafka)?,
+            topics,
+            from_beginning: true,
+            count: None,
+            idle: None,
+            to_end: true,
+            deadline: Some(args.deadline),
+            timeout: kafka.connect_timeout,
+            stop: None,
+        })
+    };
+    let mut runs = Runs::default();
+
+    // First, which environment id is which scenario environment, per run: from the creation
+    // events of aliecs.environment, which may come after other topics' messages about them.
+    // Only the ids are kept.
+    let mut named: BTreeMap<Option<usize>, Learned> = BTreeMap::new();
+    let fresh = || (Namer::new(&environments), Vec::new());
+    let mut all_named = fresh();
+    let first = options(vec![topics::ENVIRONMENT.to_owned()])?;
+    let environment_count = read(&first, |message| {
+        let run = runs.saw(&message);
+        let message_type = topics::message_type_for_topic(&message.topic).unwrap_or("");
+        let value = decode_to_json(message_type, &message.value).unwrap_or(serde_json::Value::Null);
+        for (namer, learned) in [named.entry(run).or_insert_with(fresh), &mut all_named] {
+            learned.extend(namer.learn(&message.topic, &value));
+        }
+        ControlFlow::Continue(())
+    })?;
+
+    // Then the expectations, evaluated as the messages are read: per run, and over everything
+    // (when the records carry no run, or one).
+    let evaluator = |learned: &[(String, String)]| {
+        let mut evaluator = Evaluator::new(&scenario.expectations);
+        for (id, name) in learned {
+            evaluator.name(id, name);
+        }
+        evaluator
+    };
+    let mut everything = evaluator(&all_named.1);
+    let mut per_run: BTreeMap<Option<usize>, (Evaluator, u64)> = BTreeMap::new();
+    let mut wanted: Vec<String> = scenario
+        .expectations
+        .iter()
+        .map(|e| e.topic.clone())
+        .collect();
+    wanted.dedup();
+    let second = options(wanted)?;
+    let read_count = read(&second, |message| {
+        let run = runs.saw(&message);
+        if !everything.reads(&message.topic) {
+            return ControlFlow::Continue(());
+        }
+        let message_type = topics::message_type_for_topic(&message.topic).unwrap_or("");
+        let value = decode_to_json(message_type, &message.value).unwrap_or(serde_json::Value::Null);
+        let (of_run, count) = per_run.entry(run).or_insert_with(|| {
+            let learned = named.get(&run).map_or(&[][..], |(_, learned)| learned);
+            (evaluator(learned), 0)
+        });
+        of_run.observe(&message.topic, &value);
+        *count += 1;
+        everything.observe(&message.topic, &value);
+        ControlFlow::Continue(())
+    })?;
+    let chosen = runs.choose(args.run.as_deref())?;
+    let (outcomes, checked) = match &chosen {
+        Some((index, _)) => match per_run.get(&Some(*index)) {
+            Some((evaluator, count)) => (evaluator.outcomes(), *count),
+            None => (Evaluator::new(&scenario.expectations).outcomes(), 0),
+        },
+        None => (everything.outcomes(), read_count),
+    };
     sayln!(
-        "read {read_count} messages from {}",
-        options.settings.bootstrap_servers().unwrap_or_default()
+        "read {environment_count} messages of {} (which environment is which) and {read_count} of the expected topics from {}",
+        topics::ENVIRONMENT,
+        first.settings.bootstrap_servers().unwrap_or_default()
     );
     if let Some((_, id)) = &chosen {
         sayln!(
             "checking run {id} ({} of its messages; {} run(s) on the broker; --run to choose)",
-            observed.len(),
+            checked,
             runs.ids.len()
         );
     }
@@ -120,6 +150,10 @@ pub(crate) fn run(args: &VerifyArgs) -> Result<(), CliError> {
     }
     Ok(())
 }
+
+/// What the creation events of one run said: the namer, and the (id, scenario environment)
+/// pairs it learned.
+type Learned = (Namer, Vec<(String, String)>);
 
 /// The runs found in the records' `ecsim.run` headers.
 #[derive(Debug, Default)]

@@ -7,11 +7,21 @@
 //! messages there must be (`count`, `min`, `max`, `absent`) and, optionally, values that must
 //! come in a given order (`in_order`). Messages of one topic and one environment keep their
 //! order on the wire (they share a key), so `in_order` is checked within one topic.
+//!
+//! Expectations are evaluated as messages go by ([`Evaluator`]): what is kept is a few counters
+//! and one example per expectation, never the messages, so a replay of a million messages
+//! checks its expectations in the memory of a replay without any.
+
+mod evaluate;
+mod naming;
 
 use std::{collections::BTreeMap, fmt};
 
 use serde::Serialize;
 use serde_json::Value;
+
+pub use evaluate::{Evaluator, LiveCheck};
+pub use naming::{Namer, environment_ids_from_stream};
 
 /// One `[[expect]]`.
 #[derive(Debug, Clone, PartialEq)]
@@ -169,200 +179,29 @@ fn abbreviate(value: &Value) -> String {
     }
 }
 
-/// Checks every expectation against `observed`.
+/// Checks every expectation against `observed`, whose environments have the AliECS ids of
+/// `ids`: [`Evaluator`] over a list.
 pub fn check(
     expectations: &[Expectation],
     observed: &[Observed],
     ids: &EnvironmentIds,
 ) -> Vec<Outcome> {
-    expectations
-        .iter()
-        .map(|expectation| {
-            let environment_ids: Option<&[String]> = expectation
-                .environment
-                .as_ref()
-                .map(|name| ids.get(name).map_or(&[][..], Vec::as_slice));
-            let in_scope: Vec<&Observed> = observed
-                .iter()
-                .filter(|o| topic_matches(&expectation.topic, &o.topic))
-                .filter(|o| {
-                    environment_ids.is_none_or(|wanted| {
-                        environment_ids_in(&o.value).any(|id| wanted.iter().any(|w| w == id))
-                    })
-                })
-                .collect();
-            let matching: Vec<&Observed> = in_scope
-                .iter()
-                .copied()
-                .filter(|o| fields_match(&o.value, &expectation.fields))
-                .collect();
-            let found = matching.len() as u64;
-            let count_ok =
-                found >= expectation.min && expectation.max.is_none_or(|max| found <= max);
-
-            let mut detail = None;
-            if !count_ok {
-                let mut text = format!("expected {}, found {found}", count_rule(expectation));
-                if in_scope.is_empty() {
-                    text.push_str(&format!("; nothing at all on {}", scope(expectation)));
-                } else if found == 0 {
-                    text.push_str(&format!(
-                        "; {} message(s) on {}, e.g. {}",
-                        in_scope.len(),
-                        scope(expectation),
-                        abbreviate(&in_scope[0].value)
-                    ));
-                }
-                detail = Some(text);
-            }
-            let mut order_ok = true;
-            if count_ok && !expectation.in_order.is_empty() {
-                let mut next = 0;
-                for message in &matching {
-                    if next < expectation.in_order.len()
-                        && fields_match(&message.value, &expectation.in_order[next])
-                    {
-                        next += 1;
-                    }
-                }
-                if next < expectation.in_order.len() {
-                    order_ok = false;
-                    detail = Some(if next == 0 {
-                        format!(
-                            "no message with {}",
-                            describe_fields(&expectation.in_order[0])
-                        )
-                    } else {
-                        format!(
-                            "after {}, no message with {} came",
-                            describe_fields(&expectation.in_order[next - 1]),
-                            describe_fields(&expectation.in_order[next])
-                        )
-                    });
-                }
-            }
-            let mut expected = format!("{} {expectation}", count_rule(expectation));
-            if !expectation.in_order.is_empty() {
-                let steps: Vec<String> = expectation
-                    .in_order
-                    .iter()
-                    .map(|step| format!("[{}]", describe_fields(step)))
-                    .collect();
-                expected.push_str(&format!(", in order: {}", steps.join(" then ")));
-            }
-            Outcome {
-                line: expectation.line,
-                expected,
-                met: count_ok && order_ok,
-                found,
-                detail,
-            }
-        })
-        .collect()
-}
-
-fn environment_ids_in(value: &Value) -> impl Iterator<Item = &str> {
-    environment_ids(value).into_iter()
+    let mut evaluator = Evaluator::new(expectations);
+    for (name, ids) in ids {
+        for id in ids {
+            evaluator.name(id, name);
+        }
+    }
+    for message in observed {
+        evaluator.observe(&message.topic, &message.value);
+    }
+    evaluator.outcomes()
 }
 
 fn scope(expectation: &Expectation) -> String {
     match &expectation.environment {
         Some(environment) => format!("{} for {environment}", expectation.topic),
         None => expectation.topic.clone(),
-    }
-}
-
-/// Finds each scenario environment's ids in what reached `aliecs.environment`: the "workflow
-/// loaded" event of a creation carries the environment's variables, among them its
-/// `detectors`, which identify the scenario environment (two environments alive at once never
-/// share a detector). Environments with the same detectors are told apart by creation order.
-pub fn environment_ids_from_stream(
-    observed: &[Observed],
-    environments: &[(String, Vec<String>)],
-) -> EnvironmentIds {
-    let mut ids: EnvironmentIds = BTreeMap::new();
-    let mut taken_by_detectors: BTreeMap<String, usize> = BTreeMap::new();
-    for message in observed
-        .iter()
-        .filter(|o| o.topic == ecsim_proto::topics::ENVIRONMENT)
-    {
-        let event = &message.value["environmentEvent"];
-        if event["transitionStep"] != "after_CREATE" {
-            continue;
-        }
-        let (Some(id), Some(detectors)) = (
-            event["environmentId"].as_str(),
-            event["vars"]["detectors"].as_str(),
-        ) else {
-            continue;
-        };
-        let candidates: Vec<&String> = environments
-            .iter()
-            .filter(|(_, env_detectors)| {
-                let mut sorted = env_detectors.clone();
-                sorted.sort();
-                serde_json::to_string(&sorted).is_ok_and(|json| json == detectors)
-            })
-            .map(|(name, _)| name)
-            .collect();
-        if candidates.is_empty() {
-            continue;
-        }
-        let turn = taken_by_detectors.entry(detectors.to_owned()).or_default();
-        let name = candidates[*turn % candidates.len()];
-        *turn += 1;
-        ids.entry(name.clone()).or_default().push(id.to_owned());
-    }
-    ids
-}
-
-/// Keeps, decoded, what is published to the topics some expectation reads (and to
-/// `aliecs.environment`, which tells environments apart), so that a replay can check its own
-/// expectations.
-#[derive(Debug)]
-pub struct Collector {
-    patterns: Vec<String>,
-    observed: std::sync::Mutex<Vec<Observed>>,
-}
-
-impl Collector {
-    /// Collects for these expectations.
-    pub fn new(expectations: &[Expectation]) -> Self {
-        let mut patterns: Vec<String> = expectations.iter().map(|e| e.topic.clone()).collect();
-        patterns.push(ecsim_proto::topics::ENVIRONMENT.to_owned());
-        Self {
-            patterns,
-            observed: std::sync::Mutex::new(Vec::new()),
-        }
-    }
-
-    /// Everything collected, in publishing order.
-    pub fn observed(&self) -> Vec<Observed> {
-        self.observed
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
-    }
-}
-
-impl ecsim_core::publish::Publisher for Collector {
-    fn publish(&self, record: ecsim_core::publish::Record) {
-        if !self
-            .patterns
-            .iter()
-            .any(|p| topic_matches(p, &record.topic))
-        {
-            return;
-        }
-        let value = ecsim_proto::json::decode_to_json(record.message_type.name(), &record.value)
-            .unwrap_or(Value::Null);
-        self.observed
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .push(Observed {
-                topic: record.topic.into_owned(),
-                value,
-            });
     }
 }
 

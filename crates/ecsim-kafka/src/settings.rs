@@ -31,6 +31,33 @@ pub const PRODUCER_DEFAULTS: &[(&str, &str)] = &[
     ("queue.buffering.max.messages", "1000000"),
 ];
 
+/// librdkafka properties that load or run code, or put a pretend cluster in place of the real
+/// one: given by a careless copy-paste or a hostile properties file, they run a library's
+/// constructor (`plugin.library.paths`, an OpenSSL engine or provider), a command
+/// (`sasl.kerberos.kinit.cmd`), or make every message "delivered" to a mock cluster inside the
+/// client (`test.mock.*`). Refused unless allowed by name (`--allow-property KEY`).
+pub const RISKY_PROPERTIES: &[(&str, &str)] = &[
+    ("plugin.library.paths", "loads libraries into ecsim"),
+    ("ssl.engine.location", "loads an OpenSSL engine into ecsim"),
+    ("ssl.providers", "loads OpenSSL providers into ecsim"),
+    ("sasl.kerberos.kinit.cmd", "runs a command"),
+    (
+        "test.mock.*",
+        "replaces the cluster with librdkafka's mock: nothing reaches a broker",
+    ),
+];
+
+/// Why `key` is risky, if it is ([`RISKY_PROPERTIES`]).
+pub fn risk(key: &str) -> Option<&'static str> {
+    RISKY_PROPERTIES
+        .iter()
+        .find(|(pattern, _)| match pattern.strip_suffix('*') {
+            Some(prefix) => key.starts_with(prefix),
+            None => key == *pattern,
+        })
+        .map(|(_, why)| *why)
+}
+
 /// A Kafka property as given, `key=value`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Property {
@@ -54,6 +81,16 @@ pub enum SettingsError {
         /// Why (in the message above, so not also a `source()`: a report printing the chain
         /// would say it twice).
         cause: std::io::Error,
+    },
+    /// A property that loads code or replaces the cluster, not allowed.
+    #[error(
+        "property {key} {why}; ecsim refuses it unless allowed by name: --allow-property {key}"
+    )]
+    Risky {
+        /// The property.
+        key: String,
+        /// What it does.
+        why: &'static str,
     },
     /// The properties file is malformed.
     #[error("{path}{}: {message}", .line.map(|l| format!(":{l}")).unwrap_or_default())]
@@ -109,6 +146,21 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// Refuses a property of [`RISKY_PROPERTIES`] that `allowed` does not name.
+    pub fn refuse_risky(&self, allowed: &[String]) -> Result<(), SettingsError> {
+        for property in &self.properties {
+            if let Some(why) = risk(&property.key)
+                && !allowed.iter().any(|a| a == &property.key)
+            {
+                return Err(SettingsError::Risky {
+                    key: property.key.clone(),
+                    why,
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// Settings for `brokers` with no extra property.
     pub fn brokers(brokers: impl Into<String>) -> Self {
         Self {

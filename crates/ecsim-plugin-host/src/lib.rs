@@ -18,6 +18,7 @@
 
 pub mod call;
 mod error;
+pub mod exit_guard;
 mod library;
 pub mod locate;
 mod plugin;

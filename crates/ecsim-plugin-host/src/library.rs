@@ -213,9 +213,15 @@ impl Library {
 /// The checks, in order, recording what they find in `inspection`.
 fn open(path: &Path, inspection: &mut Inspection) -> Result<Library, LoadError> {
     sniff(path)?;
+    // The file checked is the file loaded: dlopen searches LD_LIBRARY_PATH and the system's
+    // directories for a name without a slash (`libname.so`), so it gets the absolute path.
+    let path = &std::fs::canonicalize(path).map_err(|error| LoadError::Unreadable {
+        path: path.to_owned(),
+        message: error.to_string(),
+    })?;
     // SAFETY: loading a library runs its initializers. ecsim loads only libraries a user named
-    // explicitly, which is the trust a user gives any plugin; the file has been checked to be a
-    // shared library above.
+    // explicitly, by absolute path, which is the trust a user gives any plugin; the file has
+    // been checked to be a shared library above.
     let library = unsafe { libloading::Library::new(path) }.map_err(|error| LoadError::Open {
         path: path.to_owned(),
         message: error.to_string(),

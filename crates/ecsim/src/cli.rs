@@ -243,6 +243,12 @@ pub(crate) struct ProducerArgs {
     #[arg(short = 'X', value_name = "KEY=VALUE")]
     pub(crate) properties: Vec<String>,
 
+    /// Allow a property that loads or runs code or replaces the cluster
+    /// (plugin.library.paths, ssl.engine.location, ssl.providers, sasl.kerberos.kinit.cmd,
+    /// test.mock.*), refused otherwise (repeatable).
+    #[arg(long, value_name = "KEY")]
+    pub(crate) allow_property: Vec<String>,
+
     /// Producer properties from a Java-style .properties file (bootstrap.servers, acks, …).
     #[arg(long, value_name = "FILE")]
     pub(crate) producer_config: Option<PathBuf>,
@@ -274,6 +280,11 @@ pub(crate) struct ConsumerArgs {
     /// A librdkafka consumer property (repeatable).
     #[arg(short = 'X', value_name = "KEY=VALUE")]
     pub(crate) properties: Vec<String>,
+
+    /// Allow a property that loads or runs code or replaces the cluster (see `run --help`),
+    /// refused otherwise (repeatable).
+    #[arg(long, value_name = "KEY")]
+    pub(crate) allow_property: Vec<String>,
 
     /// Consumer properties from a Java-style .properties file.
     #[arg(long, value_name = "FILE")]

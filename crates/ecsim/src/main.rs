@@ -28,6 +28,15 @@ fn main() -> ExitCode {
     stop::install_panic_hook();
     let cli = Cli::parse();
     logging::init(&cli.verbosity);
+    // From here, an exit() ecsim did not decide (a plugin library's) is a failure, never 0.
+    ecsim_plugin_host::exit_guard::arm(Exit::Plugin.code());
+    let status = run(cli);
+    ecsim_plugin_host::exit_guard::disarm();
+    status
+}
+
+/// Runs the command, and turns its outcome (or a panic) into the exit status.
+fn run(cli: Cli) -> ExitCode {
     // A panic on this thread ends here; on any thread, it was kept by the hook.
     let outcome = std::panic::catch_unwind(|| dispatch(cli));
     if let Some(panic) = stop::panicked() {

@@ -102,7 +102,7 @@ pub(crate) fn stop_on_signal(stop: &Stop) -> anyhow::Result<()> {
             stop.request(Stopped::Interrupted);
         } else {
             sayln!("interrupted again: quitting without waiting for the broker");
-            std::process::exit(i32::from(crate::exit::Exit::Interrupted.code()));
+            quit_now(crate::exit::Exit::Interrupted);
         }
     })
 }
@@ -135,4 +135,10 @@ impl ecsim_core::publish::Publisher for PanicAt {
             panic!("injected by ECSIM_TEST_PANIC_AT_MESSAGE at message {seen}");
         }
     }
+}
+
+/// Ends the process at once with `exit`, as ecsim's own decision (the exit guard lets it pass).
+pub(crate) fn quit_now(exit: crate::exit::Exit) -> ! {
+    ecsim_plugin_host::exit_guard::disarm();
+    std::process::exit(i32::from(exit.code()))
 }

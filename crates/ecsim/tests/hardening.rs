@@ -516,3 +516,154 @@ fn expectations_keep_no_message_a_thousand_environments_take_the_same_memory_wit
         "peak RSS without expectations {without_kib} KiB, with {with_kib} KiB: ratio {ratio:.2}"
     );
 }
+
+/// A shared library compiled from C `source` into `dir` (the C compiler the Kafka client's
+/// build needs anyway).
+fn c_library(dir: &Path, name: &str, source: &str) -> PathBuf {
+    let c = dir.join(format!("{name}.c"));
+    std::fs::write(&c, source).unwrap();
+    let library = dir.join(format!("lib{name}.so"));
+    let status = Command::new("cc")
+        .args(["-shared", "-fPIC", "-o"])
+        .arg(&library)
+        .arg(&c)
+        .status()
+        .expect("a C compiler (cc)");
+    assert!(status.success());
+    library
+}
+
+/// A plugin library that loads: the mock services, built beside ecsim.
+fn mock_services() -> PathBuf {
+    ecsim_plugin_host::testing::ensure_built("ecsim-mock-services")
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn a_plugin_named_by_its_file_name_is_that_file_never_one_on_the_library_path() {
+    let here = tempfile::tempdir().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    std::fs::copy(mock_services(), here.path().join("libplanted.so")).unwrap();
+    // The same name on LD_LIBRARY_PATH, whose constructor leaves a mark when it runs.
+    let mark = elsewhere.path().join("constructor-ran");
+    let planted = c_library(
+        elsewhere.path(),
+        "planted-src",
+        &format!(
+            "#include <stdio.h>\n__attribute__((constructor)) static void planted(void) {{ FILE *f = fopen(\"{}\", \"w\"); if (f) fclose(f); }}\n",
+            mark.display()
+        ),
+    );
+    std::fs::rename(&planted, elsewhere.path().join("libplanted.so")).unwrap();
+    for args in [
+        vec![
+            "run".to_owned(),
+            scenario("physics-run.toml"),
+            "--plugin".to_owned(),
+            "libplanted.so".to_owned(),
+        ],
+        vec![
+            "plugin".to_owned(),
+            "inspect".to_owned(),
+            "libplanted.so".to_owned(),
+        ],
+    ] {
+        let out = output(
+            ecsim()
+                .args(&args)
+                .current_dir(here.path())
+                .env("LD_LIBRARY_PATH", elsewhere.path()),
+        );
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(
+            !mark.exists(),
+            "{args:?} ran the library on LD_LIBRARY_PATH"
+        );
+    }
+}
+
+#[test]
+fn a_library_that_calls_exit_0_when_loaded_is_a_plugin_failure_not_a_success() {
+    let dir = tempfile::tempdir().unwrap();
+    let library = c_library(
+        dir.path(),
+        "quitter",
+        "#include <stdlib.h>\n__attribute__((constructor)) static void quit(void) { exit(0); }\n",
+    );
+    let library = library.display().to_string();
+    for args in [
+        vec!["plugin", "inspect", &library],
+        vec!["run", &scenario("physics-run.toml"), "--plugin", &library][..].to_vec(),
+    ] {
+        let out = output(ecsim().args(&args));
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(6), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("a plugin library ended the process (it called exit())"),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
+fn kafka_properties_that_load_code_or_replace_the_cluster_are_refused_unless_allowed() {
+    // With librdkafka's mock cluster, a run against a dead address "delivered" everything.
+    let out = output(ecsim().args([
+        "run",
+        &scenario("physics-run.toml"),
+        "--brokers",
+        "127.0.0.1:1",
+        "-X",
+        "test.mock.num.brokers=1",
+    ]));
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr
+            .contains("property test.mock.num.brokers replaces the cluster with librdkafka's mock")
+            && stderr.contains("--allow-property test.mock.num.brokers"),
+        "{stderr}"
+    );
+    // A properties file is held to the same rule, for readers as for writers.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("consumer.properties");
+    std::fs::write(
+        &file,
+        "bootstrap.servers=127.0.0.1:1\nplugin.library.paths=/tmp/libevil.so\n",
+    )
+    .unwrap();
+    let out = output(ecsim().args(["tail", "--consumer-config"]).arg(&file));
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("property plugin.library.paths loads libraries into ecsim"),
+        "{stderr}"
+    );
+    // Allowed by name, it is the user's choice.
+    let out = output(ecsim().args([
+        "run",
+        &scenario("physics-run.toml"),
+        "--brokers",
+        "127.0.0.1:1",
+        "-X",
+        "test.mock.num.brokers=1",
+        "--allow-property",
+        "test.mock.num.brokers",
+    ]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
+
+#[test]
+fn port_0_is_a_free_port_and_the_address_says_which() {
+    let out = output(ecsim().args(["run", &scenario("physics-run.toml"), "--port", "0"]));
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let broker = stderr
+        .lines()
+        .find_map(|line| line.strip_prefix("broker: 127.0.0.1:"))
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|port| port.parse::<u16>().ok())
+        .unwrap();
+    assert_ne!(broker, 0, "{stderr}");
+}

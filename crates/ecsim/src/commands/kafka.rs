@@ -30,6 +30,7 @@ pub(crate) fn consumer_settings(args: &ConsumerArgs) -> Result<Settings, CliErro
         args.brokers.as_deref(),
         args.consumer_config.as_deref(),
         &args.properties,
+        &args.allow_property,
     )
 }
 
@@ -38,6 +39,7 @@ pub(crate) fn settings(
     brokers: Option<&str>,
     file: Option<&Path>,
     flags: &[String],
+    allowed: &[String],
 ) -> Result<Settings, CliError> {
     let mut properties = match file {
         Some(path) => read_properties_file(path)?,
@@ -46,10 +48,12 @@ pub(crate) fn settings(
     for flag in flags {
         properties.push(flag.parse()?);
     }
-    Ok(Settings {
+    let settings = Settings {
         brokers: brokers.map(str::to_owned),
         properties,
-    })
+    };
+    settings.refuse_risky(allowed)?;
+    Ok(settings)
 }
 
 /// A publisher to the cluster given with `--brokers` (or a properties file), else to an
@@ -63,6 +67,7 @@ pub(crate) fn open_publisher(
         args.brokers.as_deref(),
         args.producer_config.as_deref(),
         &args.properties,
+        &args.allow_property,
     )?;
     let layout = TopicLayout {
         partitions: args.partitions,

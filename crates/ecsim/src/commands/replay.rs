@@ -101,6 +101,7 @@ pub(crate) fn run(args: &ReplayArgs) -> Result<(), CliError> {
         args.kafka.brokers.as_deref(),
         args.kafka.producer_config.as_deref(),
         &args.kafka.properties,
+        &args.kafka.allow_property,
     )?;
     if given.bootstrap_servers().is_none() {
         return Err(CliError::InvalidInput(
@@ -127,7 +128,7 @@ pub(crate) fn run(args: &ReplayArgs) -> Result<(), CliError> {
     crate::stop::on_signal(move || {
         if signalled.swap(true, std::sync::atomic::Ordering::SeqCst) {
             sayln!("interrupted again: quitting without waiting for the broker");
-            std::process::exit(i32::from(crate::exit::Exit::Interrupted.code()));
+            crate::stop::quit_now(crate::exit::Exit::Interrupted);
         }
         sayln!(
             "interrupted: stopping the replay; the delivery report follows (again to quit at once)"

@@ -22,18 +22,28 @@ use ecsim_scenario::{Scenario, driver};
 /// A publisher that keeps nothing and counts what it is given: the simulator's own cost,
 /// without a broker.
 #[derive(Debug, Default)]
-pub struct NullPublisher(AtomicU64);
+pub struct NullPublisher {
+    records: AtomicU64,
+    bytes: AtomicU64,
+}
 
 impl NullPublisher {
     /// How many records it was given.
     pub fn count(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
+        self.records.load(Ordering::Relaxed)
+    }
+
+    /// How many bytes of record values it was given.
+    pub fn bytes(&self) -> u64 {
+        self.bytes.load(Ordering::Relaxed)
     }
 }
 
 impl Publisher for NullPublisher {
-    fn publish(&self, _record: Record) {
-        self.0.fetch_add(1, Ordering::Relaxed);
+    fn publish(&self, record: Record) {
+        self.records.fetch_add(1, Ordering::Relaxed);
+        self.bytes
+            .fetch_add(record.value.len() as u64, Ordering::Relaxed);
     }
 }
 
@@ -85,7 +95,16 @@ steps = [
 
 /// Replays `scenario` in virtual time into `publisher`; returns the messages published.
 pub fn replay(scenario: &Scenario, publisher: Arc<dyn Publisher>) -> u64 {
-    match driver::run_blocking(scenario, publisher, Vec::new(), Arc::new(driver::Silent)) {
+    replay_told(scenario, publisher, Arc::new(driver::Silent))
+}
+
+/// [`replay`], telling `progress` (expectations checked live, say) how it goes.
+pub fn replay_told(
+    scenario: &Scenario,
+    publisher: Arc<dyn Publisher>,
+    progress: Arc<dyn driver::Progress>,
+) -> u64 {
+    match driver::run_blocking(scenario, publisher, Vec::new(), progress) {
         Ok(report) => report.messages.total,
         Err(error) => panic!("the benchmark replay failed: {error}"),
     }
@@ -161,4 +180,19 @@ pub fn rss_kib() -> Option<u64> {
         .lines()
         .find_map(|line| line.strip_prefix("VmRSS:"))
         .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// A timeline of about `steps` steps over 100 environments (created together, then started
+/// and stopped one at a time), as scenario text: what validation time is measured on.
+pub fn timeline_text(steps: usize) -> String {
+    let mut text = String::from(
+        "[scenario]\nname = \"validation\"\n\n[[environment]]\nname = \"env-{i}\"\ncount = 100\ndetectors = [\"D{i}\"]\n\n[[timeline]]\nat = \"0s\"\nenv = \"env-*\"\ndo = \"create\"\n\n",
+    );
+    for n in 0..steps.saturating_sub(100) / 2 {
+        let env = n % 100 + 1;
+        text.push_str(&format!(
+            "[[timeline]]\nafter = \"1m\"\nenv = \"env-{env}\"\ndo = \"start\"\n\n[[timeline]]\nafter = \"1m\"\nenv = \"env-{env}\"\ndo = \"stop\"\n\n"
+        ));
+    }
+    text
 }

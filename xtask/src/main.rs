@@ -13,6 +13,7 @@ mod clients;
 mod codegen;
 mod exit_codes;
 mod fdset;
+mod fuzz;
 mod modules;
 mod run;
 mod test;
@@ -63,6 +64,13 @@ enum Task {
     ///
     /// Takes a few minutes; not part of the tests: figures are not pass/fail.
     Bench,
+    /// Run every cargo-fuzz target of `fuzz/` for RUNS inputs each (needs nightly and
+    /// cargo-fuzz; outside CI). Fails on the first target that finds a crash.
+    Fuzz {
+        /// Inputs per target.
+        #[arg(long, default_value_t = 1_000_000)]
+        runs: u64,
+    },
     /// Redraw the README's picture of a report (docs/report.png) with Chromium, as the report
     /// tests open reports (installs Chromium when missing).
     Picture,
@@ -102,6 +110,7 @@ fn main() -> ExitCode {
         Task::Lint => test::lint(),
         Task::Tidy => tidy::run(),
         Task::Bench => bench::run(),
+        Task::Fuzz { runs } => fuzz::run(runs),
         Task::Picture => browser::picture(),
         Task::ReportSizes => browser::report_sizes(),
         Task::Broker {

@@ -47,6 +47,15 @@ pub fn request(call: &CallContext, now: Timestamp, timeout: Duration) -> CallReq
     }
 }
 
+/// What a call does to a plugin's reply bytes before playing them: decodes them and checks
+/// every event and core request. `Err` says what is wrong, as the failed call would. The
+/// fuzzer's entry point (`fuzz/`): no bytes may make it panic.
+pub fn check_reply(bytes: &[u8]) -> Result<(), String> {
+    use ecsim_proto::prost::Message as _;
+    let mut reply = CallReply::decode(bytes).map_err(|error| error.to_string())?;
+    Timeline::from_reply(&mut reply).map(|_| ())
+}
+
 /// Completes `call` with `reply` from plugin `plugin`: checks the reply, publishes its events
 /// as they fall due from `start`, waits out its duration (at most `timeout`), and returns the
 /// outcome. A reply that says the call takes longer than its timeout fails it at the timeout.

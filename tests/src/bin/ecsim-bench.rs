@@ -21,7 +21,7 @@ use std::{
 
 use ecsim_core::publish::Publisher;
 use ecsim_e2e::{
-    bench::{NullPublisher, lifecycles, peak_rss_kib, records, replay},
+    bench::{NullPublisher, lifecycles, peak_rss_kib, records, replay, replay_told, timeline_text},
     brokers::Broker,
 };
 use ecsim_kafka::{TopicLayout, baseline};
@@ -122,27 +122,121 @@ fn latency(broker: &Broker) -> Value {
     })
 }
 
-/// One scale point, in this process: `environments` alive at once, one run each.
-fn scale(environments: usize, kafka: bool) -> Value {
+/// One scale point, in this process: `environments` alive at once, one run each; with
+/// `expect`, two expectations checked as the replay goes (one reads every
+/// `aliecs.environment` message).
+fn scale(environments: usize, kafka: bool, expect: bool) -> Value {
     let scenario = ecsim_e2e::bench::scenario(environments, 1, 1, kafka);
     let null = Arc::new(NullPublisher::default());
     let started = Instant::now();
-    let messages = replay(&scenario, null.clone());
+    let messages = if expect {
+        let expectation =
+            |topic: &str, min: u64, max: Option<u64>| ecsim_scenario::expect::Expectation {
+                line: 1,
+                topic: topic.to_owned(),
+                environment: None,
+                fields: Vec::new(),
+                min,
+                max,
+                in_order: Vec::new(),
+            };
+        let check = Arc::new(ecsim_scenario::expect::LiveCheck::new(&[
+            expectation("aliecs.core", 1, Some(1)),
+            expectation("aliecs.environment", 1, None),
+        ]));
+        let both: Arc<dyn Publisher> = Arc::new(ecsim_core::publish::FanOut(vec![
+            null.clone(),
+            check.clone(),
+        ]));
+        let messages = replay_told(&scenario, both, check.clone());
+        assert!(
+            check.outcomes().iter().all(|o| o.met),
+            "{:?}",
+            check.outcomes()
+        );
+        messages
+    } else {
+        replay(&scenario, null.clone())
+    };
     let wall = started.elapsed();
+    let bytes = null.bytes();
     json!({
         "environments": environments,
         "messages": messages,
+        "bytes": bytes,
         "wall_s": wall.as_secs_f64(),
         "peak_rss_kib": peak_rss_kib(),
     })
 }
 
+/// Validation time of generated timelines of 10,000 and 40,000 steps, alternating, the median
+/// of five each: linear validation makes the ratio 4.
+fn validation() -> Value {
+    let texts = [timeline_text(10_000), timeline_text(40_000)];
+    let mut samples = [Vec::new(), Vec::new()];
+    // The TOML parser alone, on the same texts: the part of the cost that is not ecsim's.
+    let mut toml_samples = [Vec::new(), Vec::new()];
+    for _ in 0..REPEATS {
+        for ((text, samples), toml_samples) in texts.iter().zip(&mut samples).zip(&mut toml_samples)
+        {
+            let started = Instant::now();
+            let parsed = ecsim_scenario::parse("validation.toml", text);
+            samples.push(started.elapsed().as_secs_f64());
+            assert!(parsed.is_ok(), "the validation scenario is valid");
+            let started = Instant::now();
+            let parsed = toml::de::DeTable::parse(text);
+            toml_samples.push(started.elapsed().as_secs_f64());
+            assert!(parsed.is_ok(), "the validation scenario is TOML");
+        }
+    }
+    let [small, large] = samples.map(median);
+    let [toml_small, toml_large] = toml_samples.map(median);
+    json!({
+        "steps": [10_000, 40_000],
+        "seconds": [small, large],
+        "ratio": large / small,
+        "toml_seconds": [toml_small, toml_large],
+        "toml_ratio": toml_large / toml_small,
+    })
+}
+
+/// Peak memory of 10,000 environments (Kafka plugin on) with and without expectations, each in
+/// processes of their own, the median of three.
+fn expectations_memory() -> Value {
+    let peak = |expect: bool| {
+        median(
+            (0..3)
+                .map(|_| {
+                    scale_in_child_with(10_000, true, expect)["peak_rss_kib"]
+                        .as_f64()
+                        .unwrap_or(f64::NAN)
+                })
+                .collect(),
+        )
+    };
+    let (without, with) = (peak(false), peak(true));
+    json!({
+        "environments": 10_000,
+        "without_kib": without,
+        "with_kib": with,
+        "ratio": with / without,
+    })
+}
+
 /// A scale point in a child process, so that each peak is its own.
 fn scale_in_child(environments: usize, kafka: bool) -> Value {
+    scale_in_child_with(environments, kafka, false)
+}
+
+/// [`scale_in_child`], with expectations checked or not.
+fn scale_in_child_with(environments: usize, kafka: bool, expect: bool) -> Value {
     let exe = std::env::current_exe().unwrap_or_else(|error| panic!("no executable path: {error}"));
     let mut args = vec!["scale".to_owned(), environments.to_string()];
     if !kafka {
         args.push("--no-kafka".to_owned());
+    }
+    if expect {
+        args.push("--expect".to_owned());
     }
     let output = std::process::Command::new(exe)
         .args(&args)
@@ -202,17 +296,28 @@ fn all() -> Value {
             (Some(large), Some(small)) => json!((large - small) / 9_000.0),
             _ => Value::Null,
         };
+        let bytes = |point: &Value| point["bytes"].as_f64().unwrap_or(f64::NAN);
+        let time_ratio = seconds(&large) / seconds(&small);
+        let bytes_ratio = bytes(&large) / bytes(&small);
         scale.push(json!({
             "kafka_plugin": kafka,
-            "time_ratio": seconds(&large) / seconds(&small),
+            "time_ratio": time_ratio,
+            "bytes_ratio": bytes_ratio,
+            "per_byte_ratio": time_ratio / bytes_ratio,
             "kib_per_environment": per_environment_kib,
             "points": [small, large],
         }));
     }
+    eprintln!("validation time …");
+    let validation = validation();
+    eprintln!("memory with expectations …");
+    let expectations = expectations_memory();
     json!({
         "publish": publish_results,
         "latency": latency_results,
         "scale": scale,
+        "validation": validation,
+        "expectations_memory": expectations,
     })
 }
 
@@ -221,10 +326,16 @@ fn main() {
     let result = match args.first().map(String::as_str) {
         Some("scale") => {
             let environments = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(1_000);
-            scale(environments, !args.iter().any(|a| a == "--no-kafka"))
+            scale(
+                environments,
+                !args.iter().any(|a| a == "--no-kafka"),
+                args.iter().any(|a| a == "--expect"),
+            )
         }
         Some("publish") => Value::Array(brokers().iter().map(publish).collect()),
         Some("latency") => Value::Array(brokers().iter().map(latency).collect()),
+        Some("validation") => validation(),
+        Some("memory") => expectations_memory(),
         Some("all") => all(),
         _ => {
             eprintln!("usage: ecsim-bench all [--json FILE] | publish | latency | scale N");

@@ -151,8 +151,10 @@ pub fn parse(name: &str, text: &str) -> Result<Scenario, InvalidScenario> {
     if !unknown.is_empty() {
         return Err(invalid(unknown));
     }
-    let raw: RawScenario =
-        toml::from_str(text).map_err(|error| invalid(vec![toml_problem(text, &error)]))?;
+    // From the document already parsed: parsing the text again cost as much as all the checks.
+    let raw =
+        <RawScenario as serde::Deserialize>::deserialize(toml::de::Deserializer::from(document))
+            .map_err(|error| invalid(vec![toml_problem(text, &error)]))?;
     let mut checker = Checker {
         lines: LineIndex::new(text),
         names: BTreeMap::new(),

@@ -27,103 +27,18 @@ use ecsim_core::{
 };
 use ecsim_plugin_run_conditions::LhcState;
 
+mod progress;
+mod stop;
+
+pub use progress::{Listeners, Progress, Silent};
+pub use stop::Stop;
+
 use crate::{
     assembly::{Plugins, Setup},
     lhc::LhcClient,
     model::{Action, AtEnd, Scenario, ScheduledStep, Speed},
     report::{Environments, LeftEnvironment, Messages, Report, RequestFailure, Requests, Stopped},
 };
-
-/// A request to stop a replay before the end of its timeline, made from anywhere: a signal
-/// handler's thread, a panic hook, a test. The first request wins; later ones change nothing.
-#[derive(Debug, Clone)]
-pub struct Stop(Arc<tokio::sync::watch::Sender<Option<Stopped>>>);
-
-impl Default for Stop {
-    fn default() -> Self {
-        Self(Arc::new(tokio::sync::watch::Sender::new(None)))
-    }
-}
-
-impl Stop {
-    /// A stop nobody has asked for yet.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Asks the replay to stop, for `why`; returns whether this was the first request.
-    pub fn request(&self, why: Stopped) -> bool {
-        self.0.send_if_modified(|current| {
-            if current.is_some() {
-                return false;
-            }
-            *current = Some(why);
-            true
-        })
-    }
-
-    /// Why a stop was asked for, if it was.
-    pub fn requested(&self) -> Option<Stopped> {
-        self.0.borrow().clone()
-    }
-
-    /// Resolves when a stop is asked for.
-    async fn asked(&self) -> Stopped {
-        let mut receiver = self.0.subscribe();
-        let why = match receiver.wait_for(Option::is_some).await {
-            Ok(why) => why.clone(),
-            // The sender lives in `self`: it cannot be gone while this waits.
-            Err(_) => None,
-        };
-        match why {
-            Some(why) => why,
-            None => std::future::pending().await,
-        }
-    }
-}
-
-/// Told about the replay as it advances (a progress bar, a log, expectations checked live).
-pub trait Progress: Send + Sync {
-    /// `done` of `total` steps have run; `simulated` is the simulated time since the start.
-    fn advanced(&self, done: u64, total: u64, simulated: Duration);
-
-    /// The scenario's environment `name` is being created with the AliECS id `id`: told before
-    /// anything about it is published.
-    fn environment_named(&self, _name: &str, _id: &str) {}
-}
-
-/// Several listeners told the same, in order.
-pub struct Listeners(pub Vec<Arc<dyn Progress>>);
-
-impl std::fmt::Debug for Listeners {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Listeners")
-            .field("count", &self.0.len())
-            .finish()
-    }
-}
-
-impl Progress for Listeners {
-    fn advanced(&self, done: u64, total: u64, simulated: Duration) {
-        for listener in &self.0 {
-            listener.advanced(done, total, simulated);
-        }
-    }
-
-    fn environment_named(&self, name: &str, id: &str) {
-        for listener in &self.0 {
-            listener.environment_named(name, id);
-        }
-    }
-}
-
-/// Progress that goes nowhere.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Silent;
-
-impl Progress for Silent {
-    fn advanced(&self, _done: u64, _total: u64, _simulated: Duration) {}
-}
 
 /// A tokio runtime suited to the scenario's speed: current-thread, with its clock paused for
 /// virtual time (deterministic scheduling, time jumps to the next timer).

@@ -10,7 +10,7 @@
 //! through a global writer), so it is a trait of its own: a plugin that publishes core events
 //! implements both, and is registered with `PluginRegistry::register_observing`.
 
-use std::sync::{Arc, RwLock, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 
 use ecsim_proto::events::{
     EvCallEvent, EvEnvironmentEvent, EvIntegratedServiceEvent, EvMetaEventCoreStart, EvRoleEvent,
@@ -61,9 +61,11 @@ pub trait CoreObserver: Send + Sync + 'static {
 /// The observers of core events, in registry order.
 #[derive(Default)]
 pub(crate) struct EventBus {
-    observers: RwLock<Vec<Arc<dyn CoreObserver>>>,
+    /// Set once, when the core starts. Once-cells, not locks: every event reads both, and a
+    /// read of a set cell is a plain load.
+    observers: OnceLock<Vec<Arc<dyn CoreObserver>>>,
     /// Live subscribers (see [`EventBus::subscribe`]); made at the first subscription.
-    live: RwLock<Option<tokio::sync::broadcast::Sender<Arc<CoreEvent>>>>,
+    live: OnceLock<tokio::sync::broadcast::Sender<Arc<CoreEvent>>>,
 }
 
 impl std::fmt::Debug for EventBus {
@@ -73,28 +75,18 @@ impl std::fmt::Debug for EventBus {
 }
 
 impl EventBus {
+    /// The observers, in order; set once, when the core starts (a second call changes nothing).
     pub(crate) fn set_observers(&self, observers: Vec<Arc<dyn CoreObserver>>) {
-        *self
-            .observers
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = observers;
+        let _ = self.observers.set(observers);
     }
 
     /// Hands `event` to every observer, in order, before returning: events reach publishers in
     /// exactly the order the core emits them. Then to the live subscribers, if any.
     pub(crate) fn emit(&self, event: &CoreEvent) {
-        let observers = self
-            .observers
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        for observer in observers.iter() {
+        for observer in self.observers.get().into_iter().flatten() {
             observer.observe(event);
         }
-        let live = self
-            .live
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(sender) = live.as_ref().filter(|s| s.receiver_count() > 0) {
+        if let Some(sender) = self.live.get().filter(|s| s.receiver_count() > 0) {
             // No receiver left between the check and the send is not an error.
             let _ = sender.send(Arc::new(event.clone()));
         }
@@ -106,11 +98,8 @@ impl EventBus {
         &self,
         capacity: usize,
     ) -> tokio::sync::broadcast::Receiver<Arc<CoreEvent>> {
-        let mut live = self
-            .live
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        live.get_or_insert_with(|| tokio::sync::broadcast::channel(capacity.max(1)).0)
+        self.live
+            .get_or_init(|| tokio::sync::broadcast::channel(capacity.max(1)).0)
             .subscribe()
     }
 }

@@ -162,7 +162,7 @@ mod tests {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"))
             .parent()
             .context("the workspace")?;
-        assert_eq!(check(root)?, 8);
+        assert_eq!(check(root)?, 10);
         Ok(())
     }
 }

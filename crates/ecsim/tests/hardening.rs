@@ -667,3 +667,48 @@ fn port_0_is_a_free_port_and_the_address_says_which() {
         .unwrap();
     assert_ne!(broker, 0, "{stderr}");
 }
+
+#[test]
+fn a_panic_in_a_served_core_stops_the_server_with_exit_8() {
+    let mut server = ecsim()
+        .args([
+            "serve",
+            "--grpc-port",
+            "0",
+            "--timing",
+            "deploy=100ms,configure=100ms",
+        ])
+        .env("ECSIM_TEST_PANIC_AT_MESSAGE", "20")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut announcement = String::new();
+    BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut announcement)
+        .unwrap();
+    let announced: serde_json::Value = serde_json::from_str(&announcement).unwrap();
+    let endpoint = announced["grpc"].as_str().unwrap().to_owned();
+    // A creation publishes more than 20 messages: the 20th panics inside the core.
+    let _client = output(ecsim().args(["env", "create", "-d", "ITS", "--endpoint", &endpoint]));
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = server.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            let _ = server.kill();
+            panic!("the server kept serving after a panic");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let out = server.wait_with_output().unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(status.code(), Some(8), "{stderr}");
+    assert!(
+        stderr.contains("internal error in ecsim (a bug)") && stderr.contains("stopped with"),
+        "{stderr}"
+    );
+    // What was published is still flushed and accounted for.
+    assert!(stderr.contains("0 failed, 0 pending"), "{stderr}");
+}

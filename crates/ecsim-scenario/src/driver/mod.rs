@@ -457,7 +457,7 @@ impl Simulation {
             let stopped = loop {
                 tokio::select! {
                     biased;
-                    why = stop.asked() => break Some(why),
+                    why = stop.wait() => break Some(why),
                     joined = tasks.join_next() => match joined {
                         None => break None,
                         Some(Ok(())) => {}

@@ -38,8 +38,8 @@ impl Stop {
         self.0.borrow().clone()
     }
 
-    /// Resolves when a stop is asked for.
-    pub(super) async fn asked(&self) -> Stopped {
+    /// Resolves when a stop is asked for, with why.
+    pub async fn wait(&self) -> Stopped {
         let mut receiver = self.0.subscribe();
         let why = match receiver.wait_for(Option::is_some).await {
             Ok(why) => why.clone(),

@@ -63,6 +63,9 @@ pub(crate) fn run(args: &ServeArgs) -> Result<(), CliError> {
     kafka.tag_records(&run_id);
     let printer = args.print.then(|| Arc::new(JsonLines::stdout()));
     let mut outputs: Vec<Arc<dyn Publisher>> = vec![kafka.clone()];
+    if let Some(fault) = crate::stop::injected_panic() {
+        outputs.push(Arc::new(fault));
+    }
     if let Some(printer) = &printer {
         outputs.push(printer.clone());
     }
@@ -99,7 +102,11 @@ pub(crate) fn run(args: &ServeArgs) -> Result<(), CliError> {
                 return Err(error.into());
             }
         };
-        let interrupted = interruption()?;
+        // A panic (a bug) stops the server as a signal does, and the exit is 8: the core's state
+        // after a panic is not to be trusted.
+        let bug = driver::Stop::new();
+        crate::stop::on_panic(&bug);
+        let interrupted = interruption(bug.clone())?;
         let http = match &live {
             Some((listener, _)) => Some(listener.local_addr().context("the live page's address")?),
             None => None,
@@ -111,7 +118,7 @@ pub(crate) fn run(args: &ServeArgs) -> Result<(), CliError> {
             if embedded.is_some() { " (embedded broker)" } else { "" },
             ecsim_kafka::RUN_HEADER,
         );
-        let timeline = tokio::spawn(simulation.play());
+        let timeline = tokio::spawn(simulation.play_until(bug));
         let service = ControlService::new(
             simulation.core().clone(),
             catalogue,
@@ -222,18 +229,19 @@ fn details(service: ControlService) -> ecsim_report::live::Details {
     })
 }
 
-/// A future that resolves at Ctrl-C (SIGINT) or SIGTERM. The signals are caught from this call
-/// on, not from the first poll: a client that reads the announcement and stops the server at
-/// once stops it cleanly.
-fn interruption() -> Result<impl Future<Output = ()> + Send, CliError> {
+/// A future that resolves at Ctrl-C (SIGINT), SIGTERM, or a panic (`bug`). The signals are
+/// caught from this call on, not from the first poll: a client that reads the announcement and
+/// stops the server at once stops it cleanly.
+fn interruption(bug: driver::Stop) -> Result<impl Future<Output = ()> + Send, CliError> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut interrupt = signal(SignalKind::interrupt()).context("listening for Ctrl-C")?;
     let mut terminate = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
     Ok(async move {
         tokio::select! {
-            _ = interrupt.recv() => {}
-            _ = terminate.recv() => {}
+            biased;
+            _ = interrupt.recv() => tracing::info!("interrupted: the control server stops"),
+            _ = terminate.recv() => tracing::info!("terminated: the control server stops"),
+            why = bug.wait() => tracing::error!(%why, "the control server stops"),
         }
-        tracing::info!("interrupted: the control server stops");
     })
 }

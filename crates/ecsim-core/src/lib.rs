@@ -27,6 +27,7 @@ mod control;
 pub use ecsim_proto::duration;
 pub mod event;
 pub mod fsm;
+pub mod panics;
 pub mod id;
 pub mod plugin;
 pub mod publish;

@@ -245,11 +245,7 @@ impl Core {
                         .catch_unwind()
                         .await
                         .unwrap_or_else(|panic| {
-                            let message = panic
-                                .downcast_ref::<&str>()
-                                .map(|s| (*s).to_owned())
-                                .or_else(|| panic.downcast_ref::<String>().cloned())
-                                .unwrap_or_else(|| "unknown panic".to_owned());
+                            let message = crate::panics::message(panic.as_ref());
                             CallOutcome::failed(format!("panic: {message}"), None)
                         })
                 }

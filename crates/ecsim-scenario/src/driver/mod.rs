@@ -286,11 +286,7 @@ impl Replay {
 /// A task's panic, in words.
 fn panic_message(error: tokio::task::JoinError) -> String {
     match error.try_into_panic() {
-        Ok(panic) => panic
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "a panic without a message".to_owned()),
+        Ok(panic) => ecsim_core::panics::message(panic.as_ref()),
         Err(error) => error.to_string(),
     }
 }

@@ -56,7 +56,20 @@ pub fn lifecycles(environments: usize, tasks_per_host: usize, runs: usize) -> Sc
 
 /// As [`lifecycles`], with the Kafka plugin's calls on or off (`kafka_enabled`).
 pub fn scenario(environments: usize, tasks_per_host: usize, runs: usize, kafka: bool) -> Scenario {
-    let text = format!(
+    let text = scenario_text(environments, tasks_per_host, runs, kafka);
+    // The text is ours and valid; a failure here is a bug in this function.
+    #[allow(clippy::expect_used)]
+    ecsim_scenario::parse("bench.toml", &text).expect("the benchmark scenario is valid")
+}
+
+/// The text of [`scenario`], for what reads a file (`ecsim run` in the end-to-end tests).
+pub fn scenario_text(
+    environments: usize,
+    tasks_per_host: usize,
+    runs: usize,
+    kafka: bool,
+) -> String {
+    format!(
         r#"
 [scenario]
 name = "bench-{environments}x{runs}"
@@ -87,10 +100,7 @@ steps = [
   {{ after = "1m", do = "wait" }},
 ]
 "#
-    );
-    // The text is ours and valid; a failure here is a bug in this function.
-    #[allow(clippy::expect_used)]
-    ecsim_scenario::parse("bench.toml", &text).expect("the benchmark scenario is valid")
+    )
 }
 
 /// Replays `scenario` in virtual time into `publisher`; returns the messages published.

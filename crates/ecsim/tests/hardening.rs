@@ -59,6 +59,16 @@ fn closed_pipe() -> std::io::PipeWriter {
     writer
 }
 
+/// `out`'s stderr, once it is checked that `out` exited with `code` and said each of `says`.
+fn exits(out: &Output, code: i32, says: &[&str]) -> String {
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "{stderr}");
+    for said in says {
+        assert!(stderr.contains(said), "{said:?} not in:\n{stderr}");
+    }
+    stderr
+}
+
 /// The number after `label` on the line that starts with it (`messages: 168`).
 fn count_after(stderr: &str, label: &str) -> u64 {
     stderr
@@ -77,12 +87,13 @@ fn a_panic_in_the_core_ends_the_replay_with_exit_8_never_0() {
             .args(["run", &scenario("physics-run.toml")])
             .env("ECSIM_TEST_PANIC_AT_MESSAGE", "100"),
     );
-    let stderr = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(8), "{stderr}");
-    assert!(
-        stderr.contains("internal error in ecsim (a bug)")
-            && stderr.contains("injected by ECSIM_TEST_PANIC_AT_MESSAGE at message 100"),
-        "{stderr}"
+    let stderr = exits(
+        &out,
+        8,
+        &[
+            "internal error in ecsim (a bug)",
+            "injected by ECSIM_TEST_PANIC_AT_MESSAGE at message 100",
+        ],
     );
     // The replay stopped there, and still said what it had published and delivered.
     assert!(
@@ -293,12 +304,7 @@ fn a_template_width_over_65535_is_invalid_input_not_a_crash() {
         "[scenario]\nname = \"wide\"\n\n[[environment]]\nname = \"e{i:070000}\"\ncount = 2\ndetectors = [\"D{i}\"]\n",
     );
     let out = output(ecsim().args(["validate", &path]));
-    let stderr = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(3), "{stderr}");
-    assert!(
-        stderr.contains("pads the index to 70000 digits"),
-        "{stderr}"
-    );
+    exits(&out, 3, &["pads the index to 70000 digits"]);
 }
 
 #[test]
@@ -428,50 +434,17 @@ fn verify_gives_up_at_its_deadline_with_exit_1() {
         "--deadline",
         "0s",
     ]));
-    let stderr = text(&verify.stderr);
-    assert_eq!(verify.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains("without reaching the end of the topics; give a longer --deadline"),
-        "{stderr}"
+    exits(
+        &verify,
+        1,
+        &["without reaching the end of the topics; give a longer --deadline"],
     );
 }
 
-/// A scenario of `count` environments, each created, run once and destroyed, and
+/// `count` environments, each created, run once and destroyed (the benchmarks' scenario), and
 /// `expectations` appended.
 fn crowd(count: usize, expectations: &str) -> String {
-    format!(
-        r#"[scenario]
-name = "crowd"
-
-[[environment]]
-name = "env-{{i}}"
-count = {count}
-detectors = ["D{{i}}"]
-hosts = ["flp-{{i}}"]
-tasks_per_host = 2
-vars = {{ kafka_enabled = "true" }}
-
-[[timeline]]
-at = "0s"
-env = "env-*"
-do = "create"
-
-[[timeline]]
-after = "1m"
-env = "env-*"
-do = "start"
-
-[[timeline]]
-after = "1m"
-env = "env-*"
-do = "stop"
-
-[[timeline]]
-after = "1m"
-env = "env-*"
-do = "destroy"
-{expectations}"#
-    )
+    ecsim_e2e::bench::scenario_text(count, 2, 1, true) + expectations
 }
 
 /// The largest peak resident memory of the children waited for so far, in KiB.
@@ -634,11 +607,10 @@ fn kafka_properties_that_load_code_or_replace_the_cluster_are_refused_unless_all
     )
     .unwrap();
     let out = output(ecsim().args(["tail", "--consumer-config"]).arg(&file));
-    let stderr = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(3), "{stderr}");
-    assert!(
-        stderr.contains("property plugin.library.paths loads libraries into ecsim"),
-        "{stderr}"
+    exits(
+        &out,
+        3,
+        &["property plugin.library.paths loads libraries into ecsim"],
     );
     // Allowed by name, it is the user's choice.
     let out = output(ecsim().args([

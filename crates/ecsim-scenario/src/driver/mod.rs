@@ -99,11 +99,13 @@ pub fn run_blocking_until(
     stop: &Stop,
 ) -> Result<Report, ReplayError> {
     let runtime = runtime(scenario.speed).map_err(ReplayError::Runtime)?;
-    runtime.block_on(async {
-        let simulation = Simulation::start(scenario, publisher, extra_plugins, progress).await?;
-        simulation.play_until(stop.clone()).await;
-        Ok(simulation.finish().await)
-    })
+    runtime.block_on(run_until(
+        scenario,
+        publisher,
+        extra_plugins,
+        progress,
+        stop,
+    ))
 }
 
 #[derive(Default)]
@@ -300,8 +302,19 @@ pub async fn run(
     extra_plugins: Vec<Arc<dyn IntegrationPlugin>>,
     progress: Arc<dyn Progress>,
 ) -> Result<Report, ReplayError> {
+    run_until(scenario, publisher, extra_plugins, progress, &Stop::new()).await
+}
+
+/// [`run`], ending early when `stop` is asked for (see [`run_blocking_until`]).
+pub async fn run_until(
+    scenario: &Scenario,
+    publisher: Arc<dyn Publisher>,
+    extra_plugins: Vec<Arc<dyn IntegrationPlugin>>,
+    progress: Arc<dyn Progress>,
+    stop: &Stop,
+) -> Result<Report, ReplayError> {
     let simulation = Simulation::start(scenario, publisher, extra_plugins, progress).await?;
-    simulation.play().await;
+    simulation.play_until(stop.clone()).await;
     Ok(simulation.finish().await)
 }
 

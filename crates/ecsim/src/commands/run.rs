@@ -122,20 +122,17 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
         }
         None => None,
     };
-    let collector = (!scenario.expectations.is_empty())
+    let expectations = (!scenario.expectations.is_empty())
         .then(|| Arc::new(expect::LiveCheck::new(&scenario.expectations)));
     let mut outputs: Vec<Arc<dyn Publisher>> = vec![kafka.clone()];
-    if let Some(fault) = crate::stop::injected_panic() {
-        outputs.push(Arc::new(fault));
-    }
     if let Some(printer) = &printer {
         outputs.push(printer.clone());
     }
     if let Some(recorder) = &recorder {
         outputs.push(recorder.clone());
     }
-    if let Some(collector) = &collector {
-        outputs.push(collector.clone());
+    if let Some(expectations) = &expectations {
+        outputs.push(expectations.clone());
     }
     let timeline = args
         .report
@@ -163,6 +160,10 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
         }
         None => None,
     };
+    // Last, so that every output has the message it panics at.
+    if let Some(fault) = crate::stop::injected_panic() {
+        outputs.push(Arc::new(fault));
+    }
     let publisher: Arc<dyn Publisher> = Arc::new(FanOut(outputs));
 
     // A bar only where a person watches stderr, and not over JSON lines on the same terminal.
@@ -180,7 +181,7 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
         Arc::new(driver::Silent)
     };
     // Expectations learn each environment's id from the driver, before its first message.
-    let progress: Arc<dyn driver::Progress> = match &collector {
+    let progress: Arc<dyn driver::Progress> = match &expectations {
         Some(check) => Arc::new(driver::Listeners(vec![shown, check.clone()])),
         None => shown,
     };
@@ -212,7 +213,7 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
             .finish()
             .with_context(|| format!("writing the recording {}", path.display()))?;
     }
-    let outcomes = match &collector {
+    let outcomes = match &expectations {
         // A timeline not played to its end: its expectations would only report the stop.
         Some(_) if report.stopped.is_some() => Vec::new(),
         Some(check) => check.outcomes(),

@@ -63,9 +63,6 @@ pub(crate) fn run(args: &ServeArgs) -> Result<(), CliError> {
     kafka.tag_records(&run_id);
     let printer = args.print.then(|| Arc::new(JsonLines::stdout()));
     let mut outputs: Vec<Arc<dyn Publisher>> = vec![kafka.clone()];
-    if let Some(fault) = crate::stop::injected_panic() {
-        outputs.push(Arc::new(fault));
-    }
     if let Some(printer) = &printer {
         outputs.push(printer.clone());
     }
@@ -79,6 +76,10 @@ pub(crate) fn run(args: &ServeArgs) -> Result<(), CliError> {
         }
         None => None,
     };
+    // Last, so that every output has the message it panics at.
+    if let Some(fault) = crate::stop::injected_panic() {
+        outputs.push(Arc::new(fault));
+    }
     let publisher: Arc<dyn Publisher> = Arc::new(FanOut(outputs));
 
     let runtime = tokio::runtime::Builder::new_multi_thread()

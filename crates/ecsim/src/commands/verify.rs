@@ -160,6 +160,8 @@ type Learned = (Namer, Vec<(String, String)>);
 struct Runs {
     /// Every id, in the order first seen.
     ids: Vec<String>,
+    /// Each id's place in `ids`: a broker may hold many runs, and every record asks.
+    index: BTreeMap<String, usize>,
     /// Per partition, the run of its last record (`None`: a record without the header).
     last: BTreeMap<(String, i32), Option<usize>>,
 }
@@ -173,12 +175,11 @@ impl Runs {
             .find(|(name, _)| name == RUN_HEADER)
             .and_then(|(_, value)| value.as_deref())
             .map(|value| String::from_utf8_lossy(value).into_owned());
-        let index = id.map(|id| match self.ids.iter().position(|known| *known == id) {
-            Some(index) => index,
-            None => {
-                self.ids.push(id);
+        let index = id.map(|id| {
+            *self.index.entry(id).or_insert_with_key(|id| {
+                self.ids.push(id.clone());
                 self.ids.len() - 1
-            }
+            })
         });
         self.last
             .insert((message.topic.clone(), message.partition), index);

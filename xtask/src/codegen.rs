@@ -16,14 +16,15 @@ use std::{
 use anyhow::Context as _;
 
 /// The .proto files, by their path under the include root `proto/`. `events.proto` imports
-/// `protos/common.proto` by exactly this path, as AliECS's does. The first four are AliECS's
-/// (the Kafka wire schema, then the control API); the last is ecsim's own plugin protocol,
+/// `protos/common.proto` by exactly this path, as AliECS's does. The first five are AliECS's
+/// (the Kafka wire schema, the control API, the configuration service); the last is ecsim's own plugin protocol,
 /// which carries AliECS events and so imports them.
 const PROTOS: &[&str] = &[
     "protos/common.proto",
     "protos/events.proto",
     "protos/kafka.proto",
     "protos/o2control.proto",
+    "protos/apricot.proto",
     "ecsim/plugin/v1/plugin.proto",
 ];
 

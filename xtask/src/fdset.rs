@@ -3,8 +3,9 @@
 //! AliECS documents `make fdset` so that its topics can be read with `pq`; this is ecsim's
 //! equivalent. `pq` reads every file in the directory named by `FDSET_PATH`, so one file holding
 //! every package (imports included, so `events.Event` can resolve `common.User`) is enough. It
-//! holds the control API too (service `o2control.Control`), for descriptor-driven gRPC tools
-//! such as `grpcurl -protoset` against `ecsim serve`.
+//! holds the control API and the configuration service too (`o2control.Control`,
+//! `apricot.Apricot`), for descriptor-driven gRPC tools such as `grpcurl -protoset` against
+//! `ecsim serve`.
 
 use std::{fs, path::Path};
 

@@ -34,7 +34,7 @@ fn write_fdset(dir: &std::path::Path) -> std::path::PathBuf {
 }
 
 #[test]
-fn the_descriptor_set_holds_the_aliecs_files_the_control_api_and_the_plugin_protocol() {
+fn the_descriptor_set_holds_the_aliecs_files_the_control_api_apricot_and_the_plugin_protocol() {
     let dir = tempfile::tempdir().unwrap();
     let path = write_fdset(&dir.path().join("nested/fdset"));
     let pool = DescriptorPool::decode(std::fs::read(path).unwrap().as_slice()).unwrap();
@@ -46,8 +46,18 @@ fn the_descriptor_set_holds_the_aliecs_files_the_control_api_and_the_plugin_prot
             "protos/events.proto",
             "protos/kafka.proto",
             "protos/o2control.proto",
+            "protos/apricot.proto",
             "ecsim/plugin/v1/plugin.proto"
         ]
+    );
+    // The configuration service too: the GUI's other half.
+    let apricot = pool
+        .get_service_by_name("apricot.Apricot")
+        .expect("the Apricot service");
+    assert!(
+        apricot
+            .methods()
+            .any(|m| m.name() == "GetDetectorsForHosts")
     );
     // The control API's service, for grpcurl-style tools given the descriptor set.
     let control = pool

@@ -13,43 +13,92 @@ use std::{collections::BTreeMap, sync::Mutex, time::Duration};
 
 use ecsim_core::{Core, DestroyOptions, EnvironmentId, fsm::State};
 use ecsim_proto::{common::User, events::Event};
-use tokio::sync::{broadcast::error::RecvError, mpsc, oneshot};
+use tokio::sync::{Notify, broadcast::error::RecvError, mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
 use tonic::Status;
 
-use crate::convert;
+use crate::{convert, templates};
 
 /// What a subscriber receives.
 pub(crate) type Feed = mpsc::Receiver<Result<Event, Status>>;
 
-/// The feeds of auto environments nobody has subscribed to yet, by subscription id.
+/// At most this many `Subscribe` calls wait at once for an id to be registered.
+pub(crate) const MAX_WAITING: usize = 1024;
+
+/// The feeds of auto environments nobody has subscribed to yet, by subscription id, and the
+/// subscribers waiting for theirs (AliECS's `Subscribe` waits until its id is registered).
 #[derive(Debug, Default)]
-pub(crate) struct Feeds(Mutex<BTreeMap<String, Feed>>);
+pub(crate) struct Feeds {
+    /// Each feed with the number of its registration, so that forgetting an old one never
+    /// drops a newer feed of the same id.
+    feeds: Mutex<BTreeMap<String, (u64, Feed)>>,
+    registrations: std::sync::atomic::AtomicU64,
+    registered: Notify,
+    waiting: std::sync::atomic::AtomicUsize,
+}
 
 impl Feeds {
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Feed>> {
-        self.0
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, (u64, Feed)>> {
+        self.feeds
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Registers the feed of subscription `id`; false when the id is taken.
-    pub(crate) fn add(&self, id: &str, feed: Feed) -> bool {
-        let mut feeds = self.lock();
-        if feeds.contains_key(id) {
-            return false;
-        }
-        feeds.insert(id.to_owned(), feed);
-        true
+    /// Registers the feed of subscription `id`, replacing one nobody took (AliECS overwrites
+    /// the stream of an id given twice), and wakes the subscribers waiting.
+    /// Returns the registration's number, for [`Feeds::forget`].
+    pub(crate) fn add(&self, id: &str, feed: Feed) -> u64 {
+        let number = self
+            .registrations
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.lock().insert(id.to_owned(), (number, feed));
+        self.registered.notify_waiters();
+        number
     }
 
     /// The feed of subscription `id`, for its one subscriber.
     pub(crate) fn take(&self, id: &str) -> Option<Feed> {
-        self.lock().remove(id)
+        self.lock().remove(id).map(|(_, feed)| feed)
     }
 
-    /// Forgets a feed nobody took (its environment is gone).
-    pub(crate) fn forget(&self, id: &str) {
-        self.lock().remove(id);
+    /// The feed of subscription `id`, once it is registered; `None` if `stop` is cancelled
+    /// first. Bounded: past [`MAX_WAITING`] waiting subscribers, an error.
+    pub(crate) async fn wait(
+        &self,
+        id: &str,
+        stop: &CancellationToken,
+    ) -> Result<Option<Feed>, Status> {
+        use std::sync::atomic::Ordering;
+        if self.waiting.fetch_add(1, Ordering::SeqCst) >= MAX_WAITING {
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+            return Err(Status::resource_exhausted(format!(
+                "{MAX_WAITING} subscribers already wait for ids nobody has registered"
+            )));
+        }
+        let feed = loop {
+            // Armed before looking, so that a registration in between is not missed.
+            let registered = self.registered.notified();
+            tokio::pin!(registered);
+            registered.as_mut().enable();
+            if let Some(feed) = self.take(id) {
+                break Some(feed);
+            }
+            tokio::select! {
+                biased;
+                () = stop.cancelled() => break None,
+                () = registered => {}
+            }
+        };
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        Ok(feed)
+    }
+
+    /// Forgets the feed of registration `number` if nobody took it (its environment is gone).
+    pub(crate) fn forget(&self, id: &str, number: u64) {
+        let mut feeds = self.lock();
+        if feeds.get(id).is_some_and(|(n, _)| *n == number) {
+            feeds.remove(id);
+        }
     }
 }
 
@@ -111,13 +160,15 @@ pub(crate) fn lagged(missed: u64) -> Status {
 }
 
 /// An auto environment's life after its creation: START, then once a second its state until
-/// the run is over, then its teardown, as AliECS's loop does.
-pub(crate) async fn run(core: &Core, id: &EnvironmentId, user: User) {
+/// the run is over, then its teardown, as AliECS's loop does. The basic tasks of a utility
+/// template end by themselves a moment after START, and the core then stops the run.
+pub(crate) async fn run(core: &Core, id: &EnvironmentId, user: User, basic_tasks: bool) {
     // `destroy` fails only for an environment already gone (a client destroyed it): then there
     // is nothing left to do, as for AliECS's loop, which finds it nil.
     let destroy = |force| DestroyOptions {
         force,
         allow_in_running_state: false,
+        keep_tasks: false,
     };
     if core
         .control(id, ecsim_core::fsm::Transition::StartActivity, user.clone())
@@ -126,6 +177,15 @@ pub(crate) async fn run(core: &Core, id: &EnvironmentId, user: User) {
     {
         let _ = core.destroy(id, destroy(true), user).await;
         return;
+    }
+    if basic_tasks {
+        let core = core.clone();
+        let id = id.clone();
+        tokio::spawn(async move {
+            core.clock().sleep(templates::BASIC_TASK_RUN).await;
+            // Every task terminated: AliECS stops the run as at END_OF_STREAM.
+            let _ = core.stop_from_core(&id, "basic tasks terminated").await;
+        });
     }
     loop {
         core.clock().sleep(POLL).await;

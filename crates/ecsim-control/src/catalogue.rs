@@ -1,27 +1,32 @@
 //! What the server offers to create environments from: one repository of workflow templates,
-//! ALICE's detectors, and how a `NewEnvironment` request becomes an [`EnvironmentSpec`].
+//! ALICE's detectors and FLPs, and how a `NewEnvironment` request becomes an
+//! [`EnvironmentSpec`].
 //!
 //! AliECS resolves a template expression (`readout-dataflow`,
 //! `github.com/AliceO2Group/ControlWorkflows/workflows/readout-dataflow@master`) against the
-//! repositories it has cloned, and computes an environment's detectors from its FLPs through
-//! its configuration service. ecsim has one repository with the one template it simulates,
-//! and takes the detectors from the `detectors` variable (a JSON list, as AliECS's own
-//! `detectors` variable is) — the FLPs from `hosts` when given, else one per detector.
+//! repositories it has cloned, and computes an environment's detectors from its FLPs through its
+//! configuration service. ecsim has one repository with the templates it simulates —
+//! `readout-dataflow`, and the two utility templates the GUI runs as automatic environments
+//! ([`crate::templates`]) — and computes detectors from hosts through its [`Inventory`], as
+//! AliECS does; a request that gives `detectors` (a JSON list, as AliECS's own variable is) and
+//! no hosts gets one FLP of ecsim's per detector (`flp-<detector>`), which AliECS cannot do.
 
 use std::{collections::BTreeMap, sync::Arc};
 
 use ecsim_core::{EnvironmentSpec, Timing, readout_dataflow, workflow::Workflow};
+
+use crate::{
+    inventory::{Inventory, SYSTEM_IDS, UnknownHost},
+    templates,
+};
 
 /// The repository ecsim lists, as AliECS lists ControlWorkflows.
 pub const REPOSITORY: &str = "github.com/AliceO2Group/ControlWorkflows/";
 /// Its default (and only) revision.
 pub const REVISION: &str = "master";
 
-/// ALICE's detectors, by ECS name, as AliECS's configuration lists them.
-pub const DETECTORS: &[&str] = &[
-    "CPV", "EMC", "FDD", "FT0", "FV0", "HMP", "ITS", "MCH", "MFT", "MID", "PHS", "TOF", "TPC",
-    "TRD", "TST", "ZDC",
-];
+/// At most this many hosts, or detectors, in one request's lists.
+pub const MAX_LIST: usize = 10_000;
 
 /// Why a request cannot become an environment: the text is what AliECS's creation error says
 /// after its prefix.
@@ -32,7 +37,7 @@ pub enum RequestError {
     #[error(
         "workflow public info parsing failed: no workflow template {expression} in {REPOSITORY} \
          (ecsim simulates {})",
-        readout_dataflow::NAME
+        simulated()
     )]
     UnknownTemplate {
         /// What the request said.
@@ -48,16 +53,38 @@ pub enum RequestError {
         /// The parser's words.
         reason: String,
     },
+    /// A list longer than ecsim takes.
+    #[error(
+        "cannot load workflow template: variable {name} lists {count} entries; ecsim takes at most {MAX_LIST}"
+    )]
+    TooLong {
+        /// `detectors` or `hosts`.
+        name: &'static str,
+        /// How many it lists.
+        count: usize,
+    },
+    /// A host the inventory does not know: AliECS fails computing the detectors.
+    #[error("cannot acquire detectors in loaded workflow template: {0}")]
+    UnknownHost(#[from] UnknownHost),
+    /// A detector name that is not one of AliECS's.
+    #[error(
+        "cannot acquire detectors in loaded workflow template: {0} does not belong to ID values"
+    )]
+    UnknownDetector(String),
 }
 
 /// What the server builds environments of, and how.
 #[derive(Debug, Clone)]
 pub struct Catalogue {
-    /// The workflow environments are made of.
+    /// The data-taking workflow, `readout-dataflow`.
     pub workflow: Arc<Workflow>,
+    /// The utility templates automatic environments run (`resources-cleanup`, `o2-roc-config`).
+    pub utilities: Vec<Arc<Workflow>>,
+    /// ALICE's detectors and FLPs.
+    pub inventory: Arc<Inventory>,
     /// Task step durations of environments created through the API.
     pub timing: Timing,
-    /// Simulated tasks per FLP.
+    /// Simulated tasks per FLP of `readout-dataflow`.
     pub tasks_per_host: usize,
 }
 
@@ -65,20 +92,88 @@ impl Default for Catalogue {
     fn default() -> Self {
         Self {
             workflow: Arc::new(readout_dataflow::workflow()),
+            utilities: vec![
+                Arc::new(templates::resources_cleanup()),
+                Arc::new(templates::roc_config()),
+            ],
+            inventory: Arc::new(Inventory::alice()),
             timing: Timing::default(),
             tasks_per_host: 3,
         }
     }
 }
 
+fn simulated() -> String {
+    [
+        readout_dataflow::NAME,
+        templates::RESOURCES_CLEANUP,
+        templates::ROC_CONFIG,
+    ]
+    .join(", ")
+}
+
 impl Catalogue {
-    /// The template a workflow expression names: `readout-dataflow`, with or without the
+    /// Every template, the data-taking one first.
+    pub fn templates(&self) -> impl Iterator<Item = &Arc<Workflow>> {
+        std::iter::once(&self.workflow).chain(&self.utilities)
+    }
+
+    /// The templates `GetWorkflowTemplates` lists for `request`, as AliECS's repository manager
+    /// selects them: repositories by glob pattern (or index), the revision by glob pattern (or
+    /// the default), public templates unless every one is asked for.
+    pub fn query(
+        &self,
+        request: &ecsim_proto::o2control::GetWorkflowTemplatesRequest,
+    ) -> Result<Vec<&Arc<Workflow>>, tonic::Status> {
+        let (repo, revision) = (&request.repo_pattern, &request.revision_pattern);
+        let refused = |why: String| {
+            tonic::Status::invalid_argument(format!(
+                "cannot query available workflows for {}@{}: {why}",
+                crate::status::clip(repo),
+                crate::status::clip(revision)
+            ))
+        };
+        if (request.all_branches || request.all_tags) && !revision.is_empty() {
+            return Err(refused(
+                "cannot use all{Branches,Tags} with a revision specified".to_owned(),
+            ));
+        }
+        let matches = |pattern: &str, candidate: &str| -> Result<bool, tonic::Status> {
+            globset::Glob::new(pattern)
+                .map(|glob| glob.compile_matcher().is_match(candidate))
+                .map_err(|error| refused(error.to_string()))
+        };
+        let identifier = REPOSITORY.trim_end_matches('/');
+        let repo_matches = match repo.parse::<i64>() {
+            Ok(0) => true,
+            Ok(index) => {
+                return Err(refused(format!(
+                    "getRepoByIndex: repo not found for index :{index}"
+                )));
+            }
+            Err(_) if repo.is_empty() => true,
+            Err(_) => matches(repo, identifier)? || matches(repo, REPOSITORY)?,
+        };
+        let revision_matches = request.all_branches
+            || request.all_tags
+            || revision.is_empty()
+            || matches(revision, REVISION)?;
+        if !(repo_matches && revision_matches) {
+            return Ok(Vec::new());
+        }
+        Ok(self
+            .templates()
+            .filter(|workflow| request.all_workflows || workflow.public)
+            .collect())
+    }
+
+    /// The template a workflow expression names: a template's name, with or without the
     /// repository (`…/ControlWorkflows/workflows/readout-dataflow`, with or without the
     /// trailing slash of the repository name) and a revision (`@master`, any revision: ecsim has
     /// one).
     pub fn resolve(&self, expression: &str) -> Result<Arc<Workflow>, RequestError> {
         let unknown = || RequestError::UnknownTemplate {
-            expression: expression.to_owned(),
+            expression: crate::status::clip(expression),
         };
         let without_revision = expression.split('@').next().unwrap_or_default().trim();
         let name = match without_revision.strip_prefix(REPOSITORY.trim_end_matches('/')) {
@@ -91,35 +186,64 @@ impl Catalogue {
                 .unwrap_or(without_revision),
         };
         let name = name.strip_suffix(".yaml").unwrap_or(name);
-        if name == self.workflow.name {
-            Ok(Arc::clone(&self.workflow))
-        } else {
-            Err(unknown())
-        }
+        self.templates()
+            .find(|workflow| workflow.name == name)
+            .cloned()
+            .ok_or_else(unknown)
     }
 
     /// The environment a request asks for: its variables as user variables, the detectors
-    /// from `detectors`, the FLPs from `hosts`.
+    /// from `detectors`, else from the FLPs; the FLPs from `hosts` (each one the inventory
+    /// knows), else — for a utility template — every FLP.
     pub fn spec(
         &self,
         workflow: Arc<Workflow>,
         vars: &BTreeMap<String, String>,
         user: ecsim_proto::common::User,
     ) -> Result<EnvironmentSpec, RequestError> {
-        let list = |name: &'static str| -> Result<Vec<String>, RequestError> {
+        let list = |name: &'static str| -> Result<Option<Vec<String>>, RequestError> {
             match vars.get(name) {
-                None => Ok(Vec::new()),
-                Some(text) if text.trim().is_empty() => Ok(Vec::new()),
-                Some(text) => serde_json::from_str::<Vec<String>>(text).map_err(|error| {
-                    RequestError::MalformedVariable {
-                        name,
-                        reason: error.to_string(),
+                None => Ok(None),
+                Some(text) if text.trim().is_empty() => Ok(None),
+                Some(text) => {
+                    let list = serde_json::from_str::<Vec<String>>(text).map_err(|error| {
+                        RequestError::MalformedVariable {
+                            name,
+                            reason: error.to_string(),
+                        }
+                    })?;
+                    if list.len() > MAX_LIST {
+                        return Err(RequestError::TooLong {
+                            name,
+                            count: list.len(),
+                        });
                     }
-                }),
+                    Ok(Some(list))
+                }
             }
         };
-        let detectors = list("detectors")?;
-        let hosts = list("hosts")?;
+        let utility = templates::runs_basic_tasks(&workflow);
+        let hosts = match list("hosts")? {
+            Some(hosts) => hosts,
+            None if utility => self.inventory.hosts(""),
+            None => Vec::new(),
+        };
+        // AliECS asks its configuration service for the detectors of the FLPs whatever else the
+        // request says: an FLP it does not know fails the creation.
+        let of_hosts = self
+            .inventory
+            .detectors_for(&hosts)
+            .map_err(|UnknownHost(host)| UnknownHost(crate::status::clip(&host)))?;
+        let detectors = match list("detectors")? {
+            Some(detectors) => {
+                if let Some(unknown) = detectors.iter().find(|d| !SYSTEM_IDS.contains(&d.as_str()))
+                {
+                    return Err(RequestError::UnknownDetector(crate::status::clip(unknown)));
+                }
+                detectors
+            }
+            None => of_hosts,
+        };
         let mut user_vars = vars.clone();
         // The core computes both from the lists, as AliECS computes them: the request's text is
         // not kept as a user variable over them.
@@ -127,10 +251,15 @@ impl Catalogue {
         user_vars.remove("hosts");
         Ok(EnvironmentSpec {
             name: String::new(),
+            tasks_per_host: if utility {
+                workflow.task_classes.len()
+            } else {
+                self.tasks_per_host
+            },
             workflow,
-            detectors,
+            // A utility environment holds no detector: the GUI runs it beside data taking.
+            detectors: if utility { Vec::new() } else { detectors },
             hosts,
-            tasks_per_host: self.tasks_per_host,
             vars: user_vars,
             user,
             timing: self.timing,

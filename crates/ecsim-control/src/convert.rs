@@ -18,11 +18,13 @@ use ecsim_proto::{
 
 /// An environment's `EnvironmentInfo`. `tasks` says whether to list its tasks (AliECS lists
 /// them in `GetEnvironment` and `NewEnvironment`, and in `GetEnvironments` only when asked);
-/// `services` is the integrated services' data about it, by plugin name.
+/// `services` is the integrated services' data about it, by plugin name; `framework_id` names
+/// where its tasks run.
 pub(crate) fn environment_info(
     view: &EnvironmentView,
     tasks: bool,
     services: BTreeMap<String, String>,
+    framework_id: &str,
 ) -> EnvironmentInfo {
     let active = view.tasks.iter().filter(|t| t.status == "ACTIVE").count();
     EnvironmentInfo {
@@ -30,7 +32,10 @@ pub(crate) fn environment_info(
         created_when: view.created.unix_millis(),
         state: view.state.as_str().to_owned(),
         tasks: if tasks {
-            view.tasks.iter().map(short_task_info).collect()
+            view.tasks
+                .iter()
+                .map(|task| short_task_info(task, framework_id))
+                .collect()
         } else {
             Vec::new()
         },
@@ -55,24 +60,105 @@ fn count(n: usize) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
 }
 
-/// A task's `ShortTaskInfo`: locked (claimed by its environment) while the environment lives.
-pub(crate) fn short_task_info(task: &TaskView) -> ShortTaskInfo {
+/// A task's `ShortTaskInfo`, as AliECS's `taskToShortTaskInfo` fills it: locked (claimed by
+/// its environment) while the environment lives; its status, state and criticality its role's,
+/// or UNKNOWN for a task outside any environment; where Mesos runs it (agent, offer, executor,
+/// process) and the address of its standard output in the agent's sandbox. ecsim has no Mesos:
+/// those identifiers are made up from the framework id, the host and the task, the same each
+/// time they are asked for, in Mesos's shapes.
+pub(crate) fn short_task_info(task: &TaskView, framework_id: &str) -> ShortTaskInfo {
+    let owned = !task.environment_id.is_empty();
+    let deployment = Deployment::of(task, framework_id);
     ShortTaskInfo {
         name: task.name.clone(),
-        locked: !task.environment_id.is_empty(),
+        locked: owned,
         task_id: task.id.clone(),
-        status: task.status.clone(),
-        state: task.state.clone(),
+        status: if owned {
+            task.status.clone()
+        } else {
+            UNKNOWN.to_owned()
+        },
+        state: if owned {
+            task.state.clone()
+        } else {
+            UNKNOWN.to_owned()
+        },
         class_name: task.class_name.clone(),
+        sandbox_stdout: deployment.sandbox_stdout(&task.hostname, framework_id),
+        pid: deployment.pid,
         deployment_info: Some(TaskDeploymentInfo {
             hostname: task.hostname.clone(),
-            ..Default::default()
+            agent_id: deployment.agent_id,
+            offer_id: deployment.offer_id,
+            executor_id: deployment.executor_id,
         }),
-        pid: String::new(),
-        sandbox_stdout: String::new(),
         claimable: false,
-        critical: true,
+        critical: owned,
     }
+}
+
+const UNKNOWN: &str = "UNKNOWN";
+
+/// Where Mesos runs a task, in Mesos's identifiers.
+struct Deployment {
+    agent_id: String,
+    offer_id: String,
+    executor_id: String,
+    pid: String,
+}
+
+impl Deployment {
+    fn of(task: &TaskView, framework_id: &str) -> Self {
+        // Mesos names agents and offers after its master: the framework id without its
+        // `-0000` sequence number.
+        let master = framework_id
+            .rsplit_once('-')
+            .map_or(framework_id, |(master, _)| master);
+        let host = fnv1a(&[framework_id, &task.hostname]);
+        Self {
+            agent_id: format!("{master}-S{}", host % 1000),
+            offer_id: format!(
+                "{master}-O{}",
+                fnv1a(&[&task.environment_id, &task.hostname]) % 100_000
+            ),
+            // AliECS starts one executor per agent, named like its other ids.
+            executor_id: base58(host),
+            pid: (1000 + fnv1a(&[&task.id]) % 60_000).to_string(),
+        }
+    }
+
+    /// The task's standard output through the Mesos agent (`core/serverutil.go`).
+    fn sandbox_stdout(&self, hostname: &str, framework_id: &str) -> String {
+        format!(
+            "http://{hostname}:5051/files/download?path=/var/mesos/slaves/{}/frameworks/{framework_id}/executors/{}/runs/latest/stdout",
+            self.agent_id, self.executor_id
+        )
+    }
+}
+
+/// FNV-1a over some strings, each followed by a zero byte: a stable hash, the same on every
+/// run and platform.
+fn fnv1a(parts: &[&str]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for byte in part.bytes().chain(std::iter::once(0)) {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    hash
+}
+
+/// Eleven base58 characters, the shape of AliECS's ids.
+fn base58(mut value: u64) -> String {
+    const ALPHABET: &[u8] = b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+    (0..11)
+        .map(|_| {
+            let digit = ALPHABET[(value % 58) as usize];
+            value /= 58;
+            char::from(digit)
+        })
+        .collect()
 }
 
 /// The role tree under `root` (an index into `view.roles`), as `RoleInfo`s nest.
@@ -180,5 +266,60 @@ pub(crate) fn event(event: &CoreEvent) -> Event {
         timestamp: event.timestamp.unix_millis(),
         timestamp_nano: event.timestamp.unix_nanos(),
         payload: Some(payload),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task(environment: &str) -> TaskView {
+        TaskView {
+            id: "2oDvieFrVTj".to_owned(),
+            name: "readout#2oDvieFrVTj".to_owned(),
+            class_name: "github.com/AliceO2Group/ControlWorkflows/tasks/readout@master".to_owned(),
+            hostname: "alio2-cr1-flp187".to_owned(),
+            role_path: "readout-dataflow.host-alio2-cr1-flp187.readout".to_owned(),
+            state: "CONFIGURED".to_owned(),
+            status: "ACTIVE".to_owned(),
+            environment_id: environment.to_owned(),
+        }
+    }
+
+    const FRAMEWORK: &str = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d-0000";
+
+    #[test]
+    fn a_task_shows_where_mesos_runs_it_as_aliecs_fills_it() {
+        let info = short_task_info(&task("2oDvieFrVTi"), FRAMEWORK);
+        let deployment = info.deployment_info.clone().expect("deployment info");
+        let master = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
+        assert!(deployment.agent_id.starts_with(&format!("{master}-S")));
+        assert!(deployment.offer_id.starts_with(&format!("{master}-O")));
+        assert_eq!(deployment.executor_id.len(), 11);
+        assert!(info.pid.parse::<u32>().is_ok_and(|pid| pid >= 1000));
+        assert_eq!(
+            info.sandbox_stdout,
+            format!(
+                "http://alio2-cr1-flp187:5051/files/download?path=/var/mesos/slaves/{}/frameworks/{FRAMEWORK}/executors/{}/runs/latest/stdout",
+                deployment.agent_id, deployment.executor_id
+            )
+        );
+        assert!(info.locked && info.critical);
+        assert_eq!(
+            (info.status.as_str(), info.state.as_str()),
+            ("ACTIVE", "CONFIGURED")
+        );
+        // The same each time: a GUI polling the task list sees one agent per host.
+        assert_eq!(short_task_info(&task("2oDvieFrVTi"), FRAMEWORK), info);
+    }
+
+    #[test]
+    fn a_task_outside_any_environment_has_no_role_to_report() {
+        let info = short_task_info(&task(""), FRAMEWORK);
+        assert!(!info.locked && !info.critical);
+        assert_eq!(
+            (info.status.as_str(), info.state.as_str()),
+            ("UNKNOWN", "UNKNOWN")
+        );
     }
 }

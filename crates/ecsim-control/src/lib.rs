@@ -6,23 +6,40 @@
 //! a [`ecsim_core::Core`] and calls what a scenario's timeline calls — so an environment made
 //! through the API publishes exactly what the same steps in a scenario publish.
 //!
-//! - [`service`]: the RPCs, with AliECS's checks, codes and replies;
-//! - [`catalogue`]: the templates, detectors, and how a request becomes an environment;
+//! Beside it, on the same port, AliECS's configuration service `apricot.Apricot`, which the
+//! Control GUI cannot work without: ALICE's detectors and their FLPs, run numbers, and a
+//! runtime key-value store.
+//!
+//! - [`service`]: the RPCs, with AliECS's checks, codes and replies; the work of those that
+//!   change an environment runs detached from the handler, so a client that gives up changes
+//!   nothing of the outcome;
+//! - [`apricot`]: the configuration service;
+//! - [`catalogue`]: the templates, and how a request becomes an environment;
+//! - [`inventory`]: ALICE's detectors and the FLPs of each;
+//! - [`templates`]: the utility templates automatic environments run;
+//! - `subscribe`: `Subscribe`'s streams, which wait for their id as AliECS's do;
 //! - `auto`: automatic environments (`NewAutoEnvironment`) and their subscribers' feeds;
 //! - `convert`: the core's views and events as the API's messages;
+//! - `limits`: what one request may carry;
 //! - `status`: AliECS's error statuses;
 //! - `varspecs`: the template's public variables, with their UI panels, for creation forms.
 
+pub mod apricot;
 mod auto;
 pub mod catalogue;
 mod convert;
+pub mod inventory;
+pub mod limits;
 pub mod service;
 mod status;
+mod subscribe;
+pub mod templates;
 mod varspecs;
 
 use std::net::SocketAddr;
 
 pub use catalogue::Catalogue;
+pub use inventory::Inventory;
 pub use service::{ControlService, Identity};
 
 /// AliECS's default control port.
@@ -69,17 +86,44 @@ impl Listener {
         self.address
     }
 
-    /// Serves `service` until `shutdown` resolves; requests in flight are answered first.
+    /// Serves `service` and its configuration service until `shutdown` resolves. Then every
+    /// `Subscribe` stream ends with `UNAVAILABLE`, every call waiting for a transition answers
+    /// `UNAVAILABLE` (the transition goes on in the core), and connections close; a client
+    /// that keeps its connection open longer than [`STOP_GRACE`] is cut off.
     pub async fn serve(
         self,
         service: ControlService,
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<(), ServeError> {
         let incoming = tokio_stream::wrappers::TcpListenerStream::new(self.listener);
-        tonic::transport::Server::builder()
+        let stopping = tokio_util::sync::CancellationToken::new();
+        let signal = {
+            let (service, stopping) = (service.clone(), stopping.clone());
+            async move {
+                shutdown.await;
+                service.stop();
+                stopping.cancel();
+            }
+        };
+        let apricot = service.apricot();
+        let server = tonic::transport::Server::builder()
             .add_service(service.into_server())
-            .serve_with_incoming_shutdown(incoming, shutdown)
-            .await?;
+            .add_service(apricot.into_server())
+            .serve_with_incoming_shutdown(incoming, signal);
+        tokio::pin!(server);
+        tokio::select! {
+            biased;
+            served = &mut server => served?,
+            () = async {
+                stopping.cancelled().await;
+                tokio::time::sleep(STOP_GRACE).await;
+            } => {
+                tracing::warn!("clients still connected {STOP_GRACE:?} after the stop: cut off");
+            }
+        }
         Ok(())
     }
 }
+
+/// How long connections may stay open once the server stops.
+pub const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(3);

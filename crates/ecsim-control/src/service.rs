@@ -2,8 +2,13 @@
 //!
 //! Each method does what AliECS's `core/server.go` does with the same request: the same
 //! checks in the same order, the same codes and texts, the same reply fields. Where AliECS's
-//! behaviour would leave a client waiting forever (a `Subscribe` to an id that never comes)
-//! ecsim answers instead, as the README's "Differences from AliECS" says.
+//! behaviour would hurt a client ecsim does better, as the README's "Differences from AliECS"
+//! says.
+//!
+//! The work of every request that changes an environment runs on a task of its own, not in the
+//! handler: a client that gives up or disconnects changes nothing of the outcome — the
+//! transition finishes, as AliECS's does whatever its client does — and the next request sees
+//! it finished. The handler only waits for the answer, or for the server to stop.
 
 use std::{collections::BTreeMap, pin::Pin, sync::Arc};
 
@@ -18,12 +23,13 @@ use ecsim_proto::{
     o2control::{self as pb, control_environment_request::Optype},
 };
 use tokio_stream::Stream;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tonic::{Request, Response, Status};
 
 use crate::{
     auto,
-    catalogue::{Catalogue, DETECTORS, REPOSITORY, REVISION},
-    convert, status,
+    catalogue::{Catalogue, REPOSITORY, REVISION},
+    convert, limits, status, subscribe, templates,
 };
 
 /// How the server presents itself (`GetFrameworkInfo`).
@@ -33,6 +39,9 @@ pub struct Identity {
     pub instance_name: String,
     /// The version reported, `major.minor.patch`.
     pub version: (i32, i32, i32),
+    /// Where its configuration service is (`configurationEndpoint`): ecsim serves it on the
+    /// control API's own address, `apricot://HOST:PORT`.
+    pub configuration_endpoint: String,
 }
 
 impl Default for Identity {
@@ -45,9 +54,24 @@ impl Default for Identity {
                 part(env!("CARGO_PKG_VERSION_MINOR")),
                 part(env!("CARGO_PKG_VERSION_PATCH")),
             ),
+            configuration_endpoint: String::new(),
         }
     }
 }
+
+/// The plugins AliECS registers (`cmd/o2-aliecs-core/main.go`), which `GetIntegratedServices`
+/// lists whether loaded or not.
+const REGISTERED_PLUGINS: &[&str] = &[
+    "bookkeeping",
+    "ccdb",
+    "dcs",
+    "ddsched",
+    "kafka",
+    "lhc",
+    "odc",
+    "trg",
+    "testplugin",
+];
 
 /// The control API over one core.
 #[derive(Debug, Clone)]
@@ -57,10 +81,11 @@ pub struct ControlService {
     identity: Arc<Identity>,
     /// The event feeds of auto environments, until their subscriber takes them.
     feeds: Arc<auto::Feeds>,
+    /// Cancelled when the server stops: streams end, waiting calls answer.
+    stopping: CancellationToken,
+    /// The work requests started, which goes on without them.
+    work: TaskTracker,
 }
-
-/// How many events wait for a slow `Subscribe` client before it misses some.
-const SUBSCRIBER_BACKLOG: usize = 16 * 1024;
 
 impl ControlService {
     /// The service over `core`, creating environments as `catalogue` says.
@@ -70,6 +95,8 @@ impl ControlService {
             catalogue: Arc::new(catalogue),
             identity: Arc::new(identity),
             feeds: Arc::new(auto::Feeds::default()),
+            stopping: CancellationToken::new(),
+            work: TaskTracker::new(),
         }
     }
 
@@ -78,8 +105,45 @@ impl ControlService {
         pb::control_server::ControlServer::new(self)
     }
 
+    /// The configuration service beside it, over the same core and inventory.
+    pub fn apricot(&self) -> crate::apricot::ApricotService {
+        crate::apricot::ApricotService::new(
+            self.core.clone(),
+            Arc::clone(&self.catalogue.inventory),
+        )
+    }
+
+    /// Tells every stream and waiting call that the server stops: streams end with
+    /// `UNAVAILABLE`, calls waiting for a transition answer `UNAVAILABLE` (the transition goes
+    /// on in the core).
+    pub fn stop(&self) {
+        self.stopping.cancel();
+    }
+
+    /// The work requests started and that is still going on (a creation, a transition), to
+    /// wait for before the core shuts down.
+    pub fn work(&self) -> &TaskTracker {
+        &self.work
+    }
+
     fn now_ms(&self) -> i64 {
         self.core.clock().now().unix_millis()
+    }
+
+    /// Runs `work` on a task of its own and waits for its answer: the work finishes even if
+    /// the client goes away (dropping this future drops only the wait).
+    async fn detached<T: Send + 'static>(
+        &self,
+        work: impl Future<Output = Result<T, Status>> + Send + 'static,
+    ) -> Result<T, Status> {
+        let handle = self.work.spawn(work);
+        tokio::select! {
+            biased;
+            joined = handle => joined.unwrap_or_else(|error| {
+                Err(Status::internal(format!("ecsim failed while serving the request (a bug): {error}")))
+            }),
+            () = self.stopping.cancelled() => Err(stopping()),
+        }
     }
 
     /// The integrated services' data about `ids`, per environment and plugin.
@@ -111,7 +175,7 @@ impl ControlService {
             .services_data(std::slice::from_ref(&id), detailed)
             .remove(&id)
             .unwrap_or_default();
-        convert::environment_info(view, tasks, services)
+        convert::environment_info(view, tasks, services, self.core.framework_id())
     }
 
     fn live(&self, id: &str) -> Result<(EnvironmentId, EnvironmentView), Status> {
@@ -120,69 +184,78 @@ impl ControlService {
         Ok((id, view))
     }
 
-    /// Creates an environment as the `creation` RPC does (`public` as the request says); the
-    /// error is the reply's status.
-    async fn create(
-        &self,
-        id: EnvironmentId,
-        request: &pb::NewEnvironmentRequest,
-        creation: Creation,
-    ) -> Result<EnvironmentView, Status> {
-        let (template, vars) = (request.workflow_template.as_str(), &request.vars);
-        let user = user_of(request.request_user.clone());
-        // What the asynchronous RPC's failure event names: the template as requested.
-        let requested = WorkflowTemplateInfo {
-            path: template.to_owned(),
-            public: request.public,
-            ..Default::default()
-        };
-        let failed = |error: CoreError| {
-            let reason = match &error {
-                CoreError::CreateFailed { reason, .. } => reason.clone(),
-                other => other.to_string(),
-            };
-            status::creation_failed(&id, self.now_ms(), &reason)
-        };
-        let workflow = match self.catalogue.resolve(template) {
-            Ok(workflow) => workflow,
-            Err(error) => {
-                return Err(failed(self.core.refuse_creation(
-                    &id,
-                    None,
-                    &requested,
-                    user,
-                    &error.to_string(),
-                    creation,
-                )));
-            }
-        };
-        let spec = match self
-            .catalogue
-            .spec(Arc::clone(&workflow), vars, user.clone())
-        {
-            Ok(spec) => spec,
-            Err(error) => {
-                return Err(failed(self.core.refuse_creation(
-                    &id,
-                    Some(&workflow),
-                    &requested,
-                    user,
-                    &error.to_string(),
-                    creation,
-                )));
-            }
-        };
-        let created = self
-            .core
-            .create_environment_as(id.clone(), spec, creation)
-            .await
-            .map_err(failed)?;
-        self.core
-            .view(&created)
-            .ok_or_else(|| status::creation_failed(&id, self.now_ms(), "the environment is gone"))
+    fn task_info(&self, task: &ecsim_core::view::TaskView) -> pb::ShortTaskInfo {
+        convert::short_task_info(task, self.core.framework_id())
     }
 }
 
+/// The answer of a call whose work the server's stop cut short.
+fn stopping() -> Status {
+    Status::unavailable(
+        "ecsim serve is stopping: the request was taken and goes on in the core, but its answer will not come",
+    )
+}
+
+/// Creates an environment as the `creation` RPC does (`public` as the request says); the error
+/// is the reply's status.
+async fn create(
+    core: Core,
+    catalogue: Arc<Catalogue>,
+    id: EnvironmentId,
+    request: pb::NewEnvironmentRequest,
+    creation: Creation,
+) -> Result<EnvironmentView, Status> {
+    let (template, vars) = (request.workflow_template.as_str(), &request.vars);
+    let user = user_of(request.request_user.clone());
+    // What the asynchronous RPC's failure event names: the template as requested.
+    let requested = WorkflowTemplateInfo {
+        path: status::clip(template),
+        public: request.public,
+        ..Default::default()
+    };
+    let now_ms = || core.clock().now().unix_millis();
+    let failed = |error: CoreError| {
+        let reason = match &error {
+            CoreError::CreateFailed { reason, .. } => reason.clone(),
+            other => other.to_string(),
+        };
+        status::creation_failed(&id, now_ms(), &reason)
+    };
+    let workflow = match catalogue.resolve(template) {
+        Ok(workflow) => workflow,
+        Err(error) => {
+            return Err(failed(core.refuse_creation(
+                &id,
+                None,
+                &requested,
+                user,
+                &error.to_string(),
+                creation,
+            )));
+        }
+    };
+    let spec = match catalogue.spec(Arc::clone(&workflow), vars, user.clone()) {
+        Ok(spec) => spec,
+        Err(error) => {
+            return Err(failed(core.refuse_creation(
+                &id,
+                Some(&workflow),
+                &requested,
+                user,
+                &error.to_string(),
+                creation,
+            )));
+        }
+    };
+    let created = core
+        .create_environment_as(id.clone(), spec, creation)
+        .await
+        .map_err(failed)?;
+    core.view(&created)
+        .ok_or_else(|| status::creation_failed(&id, now_ms(), "the environment is gone"))
+}
+
+/// The request's user, or none: AliECS then writes `null` as the last request's user.
 fn user_of(user: Option<User>) -> User {
     user.unwrap_or_default()
 }
@@ -195,19 +268,17 @@ impl Control for ControlService {
         &self,
         _: Request<pb::GetFrameworkInfoRequest>,
     ) -> Result<Response<pb::GetFrameworkInfoReply>, Status> {
-        let views = self.core.views();
+        let (environments, tasks) = self.core.counts();
         let active = self.core.detectors_in_use();
-        let mut hosts: Vec<&String> = views.iter().flat_map(|v| &v.hosts).collect();
-        hosts.sort();
-        hosts.dedup();
         let (major, minor, patch) = self.identity.version;
+        let inventory = &self.catalogue.inventory;
         Ok(Response::new(pb::GetFrameworkInfoReply {
             framework_id: self.core.framework_id().to_owned(),
-            environments_count: i32::try_from(views.len()).unwrap_or(i32::MAX),
-            tasks_count: i32::try_from(views.iter().map(|v| v.tasks.len()).sum::<usize>())
-                .unwrap_or(i32::MAX),
+            environments_count: count(environments),
+            tasks_count: count(tasks),
             state: "CONNECTED".to_owned(),
-            hosts_count: i32::try_from(hosts.len()).unwrap_or(i32::MAX),
+            // AliECS counts the Mesos agents: every FLP of the inventory is one.
+            hosts_count: count(inventory.hosts("").len()),
             instance_name: self.identity.instance_name.clone(),
             version: Some(pb::Version {
                 major,
@@ -217,9 +288,9 @@ impl Control for ControlService {
                 product_name: "ecsim".to_owned(),
                 version_str: format!("{major}.{minor}.{patch}"),
             }),
-            configuration_endpoint: String::new(),
-            detectors_in_instance: DETECTORS.iter().map(|d| (*d).to_owned()).collect(),
-            available_detectors: available(&active),
+            configuration_endpoint: self.identity.configuration_endpoint.clone(),
+            detectors_in_instance: inventory.detectors(true),
+            available_detectors: available(&inventory.detectors(true), &active),
             active_detectors: active,
             timestamp: self.now_ms(),
         }))
@@ -240,7 +311,12 @@ impl Control for ControlService {
             .iter()
             .map(|view| {
                 let services = data.remove(view.id.as_str()).unwrap_or_default();
-                convert::environment_info(view, request.show_task_infos, services)
+                convert::environment_info(
+                    view,
+                    request.show_task_infos,
+                    services,
+                    self.core.framework_id(),
+                )
             })
             .collect();
         Ok(Response::new(pb::GetEnvironmentsReply {
@@ -255,16 +331,18 @@ impl Control for ControlService {
         request: Request<pb::NewAutoEnvironmentRequest>,
     ) -> Result<Response<pb::NewAutoEnvironmentReply>, Status> {
         let request = request.into_inner();
+        limits::subscription_id(&request.id)?;
+        limits::vars(&request.vars)?;
         let id = self.core.new_environment_id();
         let (feed, done) = auto::feed(&self.core, id.clone());
-        if !self.feeds.add(&request.id, feed) {
-            return Err(Status::already_exists(format!(
-                "the subscription id {:?} is in use: give each auto environment its own",
-                request.id
-            )));
-        }
-        let service = self.clone();
-        tokio::spawn(async move {
+        // A subscription id given twice replaces the first one's stream, as in AliECS.
+        let registration = self.feeds.add(&request.id, feed);
+        let (core, catalogue, feeds) = (
+            self.core.clone(),
+            Arc::clone(&self.catalogue),
+            Arc::clone(&self.feeds),
+        );
+        self.work.spawn(async move {
             let user = user_of(request.request_user.clone());
             let as_new = pb::NewEnvironmentRequest {
                 workflow_template: request.workflow_template,
@@ -274,11 +352,19 @@ impl Control for ControlService {
                 request_user: request.request_user,
             };
             // AliECS's auto path writes neither of the asynchronous RPC's words on success.
-            let created = service
-                .create(id.clone(), &as_new, Creation::Synchronous)
-                .await;
+            let created = create(
+                core.clone(),
+                catalogue,
+                id.clone(),
+                as_new,
+                Creation::Synchronous,
+            )
+            .await;
             match created {
-                Ok(_) => auto::run(&service.core, &id, user).await,
+                Ok(view) => {
+                    let basic = templates::runs_basic_tasks(&view.workflow);
+                    auto::run(&core, &id, user, basic).await;
+                }
                 Err(error) => {
                     tracing::info!(error = error.message(), "auto environment not created");
                 }
@@ -286,7 +372,7 @@ impl Control for ControlService {
             let _ = done.send(());
             // A feed nobody came for is dropped a while after its environment ended.
             tokio::time::sleep(auto::UNCLAIMED).await;
-            service.feeds.forget(&request.id);
+            feeds.forget(&request.id, registration);
         });
         Ok(Response::new(pb::NewAutoEnvironmentReply {
             timestamp: self.now_ms(),
@@ -298,8 +384,26 @@ impl Control for ControlService {
         request: Request<pb::NewEnvironmentRequest>,
     ) -> Result<Response<pb::NewEnvironmentReply>, Status> {
         let request = request.into_inner();
+        limits::vars(&request.vars)?;
         let id = self.core.new_environment_id();
-        let view = self.create(id, &request, Creation::Synchronous).await?;
+        let auto_transition = request.auto_transition;
+        let user = user_of(request.request_user.clone());
+        let (core, catalogue) = (self.core.clone(), Arc::clone(&self.catalogue));
+        let work = self.work.clone();
+        let view = self
+            .detached(async move {
+                let view =
+                    create(core.clone(), catalogue, id, request, Creation::Synchronous).await?;
+                if auto_transition {
+                    // AliECS starts the run once CONFIGURED and watches it as an auto
+                    // environment's, after answering.
+                    let (core, id) = (core.clone(), view.id.clone());
+                    let basic = templates::runs_basic_tasks(&view.workflow);
+                    work.spawn(async move { auto::run(&core, &id, user, basic).await });
+                }
+                Ok(view)
+            })
+            .await?;
         Ok(Response::new(pb::NewEnvironmentReply {
             environment: Some(self.info(&view, true, true)),
             public: view.workflow.public,
@@ -335,42 +439,56 @@ impl Control for ControlService {
     ) -> Result<Response<pb::ControlEnvironmentReply>, Status> {
         let request = request.into_inner();
         let (id, _) = self.live(&request.id)?;
-        let optype = Optype::try_from(request.r#type).unwrap_or(Optype::Noop);
-        let transition = match optype {
-            Optype::Deploy => Transition::Deploy,
-            Optype::Configure => Transition::Configure,
-            Optype::StartActivity => Transition::StartActivity,
-            Optype::StopActivity => Transition::StopActivity,
-            Optype::Reset => Transition::Reset,
-            Optype::GoError | Optype::Noop => {
-                return Err(Status::invalid_argument(format!(
-                    "cannot prepare invalid transition {}",
-                    optype.as_str_name()
-                )));
-            }
+        let transition = match Optype::try_from(request.r#type) {
+            Ok(Optype::Deploy) => Transition::Deploy,
+            Ok(Optype::Configure) => Transition::Configure,
+            Ok(Optype::StartActivity) => Transition::StartActivity,
+            Ok(Optype::StopActivity) => Transition::StopActivity,
+            Ok(Optype::Reset) => Transition::Reset,
+            // Not requestable: the core sets the user and refuses.
+            Ok(Optype::GoError | Optype::Noop) | Err(_) => Transition::GoError,
         };
-        let start = self.core.clock().now();
-        let result = self
-            .core
-            .control(&id, transition, user_of(request.request_user))
-            .await;
-        let end = self.core.clock().now();
+        let core = self.core.clone();
+        let user = user_of(request.request_user);
+        let (result, times, run) = self
+            .detached(async move {
+                let (result, times) = core.control_timed(&id, transition, user).await;
+                Ok((result, times, core.run_number(&id)))
+            })
+            .await?;
         let state = match result {
             Ok(state) => state,
             // AliECS answers a failed transition whose GO_ERROR went through with the reply and
-            // no error status: the state (ERROR) says it.
-            Err(CoreError::TransitionFailed { state, .. }) => state,
+            // no error status: the state (ERROR) says it. A GO_ERROR that failed too is ABORTED.
+            Err(CoreError::TransitionFailed {
+                state,
+                go_error: None,
+                ..
+            }) => state,
+            Err(CoreError::TransitionFailed {
+                go_error: Some(error),
+                ..
+            }) => return Err(Status::aborted(error.to_string())),
             Err(CoreError::UnknownEnvironment(id)) => return Err(status::not_found(&id)),
+            Err(CoreError::NotRequestable(_)) => {
+                // Go prints an enum value it does not know by its number.
+                let name = Optype::try_from(request.r#type).map_or_else(
+                    |_| request.r#type.to_string(),
+                    |optype| optype.as_str_name().to_owned(),
+                );
+                return Err(Status::invalid_argument(format!(
+                    "cannot prepare invalid transition {name}"
+                )));
+            }
             Err(other) => return Err(Status::aborted(other.to_string())),
         };
-        let run = self.core.run_number(&id);
         Ok(Response::new(pb::ControlEnvironmentReply {
-            id: id.to_string(),
+            id: request.id,
             state: state.as_str().to_owned(),
             current_run_number: ecsim_core::run_number::RunNumber::wire(run),
-            start_of_transition: start.unix_millis(),
-            end_of_transition: end.unix_millis(),
-            transition_duration: end.unix_millis() - start.unix_millis(),
+            start_of_transition: times.started.unix_millis(),
+            end_of_transition: times.ended.unix_millis(),
+            transition_duration: times.ended.unix_millis() - times.started.unix_millis(),
             timestamp: self.now_ms(),
         }))
     }
@@ -384,22 +502,24 @@ impl Control for ControlService {
         let options = DestroyOptions {
             force: request.force,
             allow_in_running_state: request.allow_in_running_state,
+            keep_tasks: request.keep_tasks,
         };
-        match self
-            .core
-            .destroy(&id, options, user_of(request.request_user))
-            .await
-        {
-            Ok(()) => {}
-            Err(CoreError::UnknownEnvironment(id)) => return Err(status::not_found(&id)),
-            Err(other) => return Err(Status::internal(other.to_string())),
-        }
+        let core = self.core.clone();
+        let user = user_of(request.request_user);
+        self.detached(async move {
+            match core.destroy(&id, options, user).await {
+                Ok(()) => Ok(()),
+                Err(CoreError::UnknownEnvironment(id)) => Err(status::not_found(&id)),
+                Err(other) => Err(Status::internal(other.to_string())),
+            }
+        })
+        .await?;
         let cleanup_tasks_reply = (!request.keep_tasks).then(|| pb::CleanupTasksReply {
             killed_tasks: before
                 .tasks
                 .iter()
                 .map(|task| {
-                    let mut info = convert::short_task_info(task);
+                    let mut info = self.task_info(task);
                     info.locked = false;
                     info.status = "INACTIVE".to_owned();
                     info
@@ -429,7 +549,10 @@ impl Control for ControlService {
         _: Request<pb::Empty>,
     ) -> Result<Response<pb::GetAvailableDetectorsReply>, Status> {
         Ok(Response::new(pb::GetAvailableDetectorsReply {
-            detectors: available(&self.core.detectors_in_use()),
+            detectors: available(
+                &self.catalogue.inventory.detectors(true),
+                &self.core.detectors_in_use(),
+            ),
             timestamp: self.now_ms(),
         }))
     }
@@ -439,6 +562,7 @@ impl Control for ControlService {
         request: Request<pb::NewEnvironmentRequest>,
     ) -> Result<Response<pb::NewEnvironmentReply>, Status> {
         let request = request.into_inner();
+        limits::vars(&request.vars)?;
         let id = self.core.new_environment_id();
         let reply = pb::NewEnvironmentReply {
             environment: Some(pb::EnvironmentInfo {
@@ -450,12 +574,24 @@ impl Control for ControlService {
             public: request.public,
             timestamp: self.now_ms(),
         };
-        let service = self.clone();
-        tokio::spawn(async move {
+        let (core, catalogue) = (self.core.clone(), Arc::clone(&self.catalogue));
+        let work = self.work.clone();
+        self.work.spawn(async move {
+            let (auto_transition, user) = (
+                request.auto_transition,
+                user_of(request.request_user.clone()),
+            );
             // The outcome reaches clients as events ("created new environment", or the
             // failure's), as in AliECS.
-            if let Err(error) = service.create(id, &request, Creation::Asynchronous).await {
-                tracing::info!(error = error.message(), "asynchronous creation failed");
+            match create(core.clone(), catalogue, id, request, Creation::Asynchronous).await {
+                Ok(view) if auto_transition => {
+                    let basic = templates::runs_basic_tasks(&view.workflow);
+                    work.spawn(async move { auto::run(&core, &view.id, user, basic).await });
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    tracing::info!(error = error.message(), "asynchronous creation failed");
+                }
             }
         });
         Ok(Response::new(reply))
@@ -467,9 +603,9 @@ impl Control for ControlService {
     ) -> Result<Response<pb::GetTasksReply>, Status> {
         let tasks = self
             .core
-            .views()
+            .tasks()
             .iter()
-            .flat_map(|v| v.tasks.iter().map(convert::short_task_info))
+            .map(|task| self.task_info(task))
             .collect();
         Ok(Response::new(pb::GetTasksReply {
             tasks,
@@ -482,27 +618,37 @@ impl Control for ControlService {
         request: Request<pb::GetTaskRequest>,
     ) -> Result<Response<pb::GetTaskReply>, Status> {
         let wanted = request.into_inner().task_id;
-        for view in self.core.views() {
-            if let Some(task) = view.tasks.iter().find(|t| t.id == wanted) {
-                return Ok(Response::new(pb::GetTaskReply {
-                    task: Some(pb::TaskInfo {
-                        short_info: Some(convert::short_task_info(task)),
-                        task_path: task.role_path.clone(),
-                        env_id: task.environment_id.clone(),
-                        ..Default::default()
-                    }),
-                    timestamp: self.now_ms(),
-                }));
-            }
+        match self.core.tasks().into_iter().find(|t| t.id == wanted) {
+            Some(task) => Ok(Response::new(pb::GetTaskReply {
+                task: Some(pb::TaskInfo {
+                    short_info: Some(self.task_info(&task)),
+                    task_path: task.role_path.clone(),
+                    env_id: task.environment_id.clone(),
+                    ..Default::default()
+                }),
+                timestamp: self.now_ms(),
+            })),
+            None => Err(Status::not_found("task not found")),
         }
-        Err(Status::not_found("task not found"))
     }
 
     async fn cleanup_tasks(
         &self,
-        _: Request<pb::CleanupTasksRequest>,
+        request: Request<pb::CleanupTasksRequest>,
     ) -> Result<Response<pb::CleanupTasksReply>, Status> {
-        Err(status::unimplemented("CleanupTasks"))
+        let ids = request.into_inner().task_ids;
+        limits::task_ids(&ids)?;
+        let killed = self
+            .core
+            .cleanup_tasks(&ids)
+            .iter()
+            .map(|task| self.task_info(task))
+            .collect();
+        Ok(Response::new(pb::CleanupTasksReply {
+            killed_tasks: killed,
+            running_tasks: Vec::new(),
+            timestamp: self.now_ms(),
+        }))
     }
 
     async fn get_roles(
@@ -523,17 +669,23 @@ impl Control for ControlService {
 
     async fn get_workflow_templates(
         &self,
-        _: Request<pb::GetWorkflowTemplatesRequest>,
+        request: Request<pb::GetWorkflowTemplatesRequest>,
     ) -> Result<Response<pb::GetWorkflowTemplatesReply>, Status> {
-        let workflow = &self.catalogue.workflow;
-        Ok(Response::new(pb::GetWorkflowTemplatesReply {
-            workflow_templates: vec![pb::WorkflowTemplateInfo {
+        let request = request.into_inner();
+        let workflow_templates = self
+            .catalogue
+            .query(&request)?
+            .into_iter()
+            .map(|workflow| pb::WorkflowTemplateInfo {
                 repo: REPOSITORY.to_owned(),
                 template: workflow.name.clone(),
                 revision: REVISION.to_owned(),
                 var_spec_map: crate::varspecs::of(&workflow.name),
                 description: workflow.description.clone(),
-            }],
+            })
+            .collect();
+        Ok(Response::new(pb::GetWorkflowTemplatesReply {
+            workflow_templates,
             timestamp: self.now_ms(),
         }))
     }
@@ -608,66 +760,41 @@ impl Control for ControlService {
         request: Request<pb::SubscribeRequest>,
     ) -> Result<Response<Self::SubscribeStream>, Status> {
         let id = request.into_inner().id;
-        if let Some(feed) = self.feeds.take(&id) {
-            return Ok(Response::new(Box::pin(
-                tokio_stream::wrappers::ReceiverStream::new(feed),
-            )));
-        }
-        let (id, _) = self.live(&id)?;
-        let mut events = self.core.subscribe(SUBSCRIBER_BACKLOG);
-        // Subscribed first, checked after: an environment destroyed in between is noticed.
-        if self.core.state(&id).is_none() {
-            return Err(status::not_found(&id));
-        }
-        let (sender, receiver) = tokio::sync::mpsc::channel(64);
-        tokio::spawn(async move {
-            use tokio::sync::broadcast::error::RecvError;
-            loop {
-                let event = match events.recv().await {
-                    Ok(event) => event,
-                    Err(RecvError::Lagged(missed)) => {
-                        let _ = sender.send(Err(auto::lagged(missed))).await;
-                        return;
-                    }
-                    Err(RecvError::Closed) => return,
-                };
-                if convert::environment_of(&event) != Some(id.as_str()) {
-                    continue;
-                }
-                let last = matches!(&event.payload,
-                    ecsim_core::event::CorePayload::Environment(e)
-                        if e.state == "DONE" && e.message == "environment teardown complete");
-                if sender.send(Ok(convert::event(&event))).await.is_err() || last {
-                    return;
-                }
-            }
-        });
-        Ok(Response::new(Box::pin(
-            tokio_stream::wrappers::ReceiverStream::new(receiver),
-        )))
+        limits::subscription_id(&id)?;
+        let stream = subscribe::open(
+            &self.core,
+            Arc::clone(&self.feeds),
+            &id,
+            self.stopping.clone(),
+        )?;
+        Ok(Response::new(stream))
     }
 
     async fn get_integrated_services(
         &self,
         _: Request<pb::Empty>,
     ) -> Result<Response<pb::ListIntegratedServicesReply>, Status> {
-        let services = self
-            .core
-            .plugins()
+        // Every plugin AliECS registers, loaded or not (then with an empty info), and the
+        // libraries' plugins, which a real AliECS would have registered to load them.
+        let mut services: BTreeMap<String, pb::IntegratedServiceInfo> = REGISTERED_PLUGINS
             .iter()
-            .map(|plugin| {
-                (
-                    plugin.name().to_owned(),
-                    pb::IntegratedServiceInfo {
-                        name: plugin.pretty_name().to_owned(),
-                        enabled: true,
-                        endpoint: plugin.endpoint(),
-                        connection_state: plugin.connection_state(),
-                        data: plugin.data(),
-                    },
-                )
-            })
+            .map(|name| ((*name).to_owned(), pb::IntegratedServiceInfo::default()))
             .collect();
+        for plugin in self.core.plugins() {
+            if !plugin.is_integrated_service() {
+                continue;
+            }
+            services.insert(
+                plugin.name().to_owned(),
+                pb::IntegratedServiceInfo {
+                    name: plugin.pretty_name().to_owned(),
+                    enabled: true,
+                    endpoint: plugin.endpoint(),
+                    connection_state: plugin.connection_state(),
+                    data: plugin.data(),
+                },
+            );
+        }
         Ok(Response::new(pb::ListIntegratedServicesReply {
             services,
             timestamp: self.now_ms(),
@@ -691,11 +818,14 @@ impl Control for ControlService {
     }
 }
 
-/// ALICE's detectors no environment holds.
-fn available(active: &[String]) -> Vec<String> {
-    DETECTORS
-        .iter()
+fn count(n: usize) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+/// The detectors of `all` no environment holds.
+fn available(all: &[String], active: &[String]) -> Vec<String> {
+    all.iter()
         .filter(|d| !active.iter().any(|a| a == *d))
-        .map(|d| (*d).to_owned())
+        .cloned()
         .collect()
 }

@@ -30,7 +30,7 @@ pub(crate) fn environment_id(id: &str) -> Result<EnvironmentId, Status> {
     if id.is_empty() {
         return Err(Status::invalid_argument("received nil request"));
     }
-    if !id.chars().all(|c| BASE58.contains(c)) {
+    if id.len() > crate::limits::MAX_ENVIRONMENT_ID || !id.chars().all(|c| BASE58.contains(c)) {
         return Err(Status::invalid_argument("received bad environment id"));
     }
     Ok(EnvironmentId::from(id))
@@ -62,6 +62,21 @@ pub(crate) fn creation_failed(id: &EnvironmentId, created_when: i64, reason: &st
         }],
     };
     Status::with_details(Code::Internal, message, details.encode_to_vec().into())
+}
+
+/// A piece of a request echoed in an error (an id, a host, a template), cut to 200 bytes on a
+/// character boundary: a client that sends a megabyte gets a readable error, not one too large
+/// for its own message limit.
+pub(crate) fn clip(text: &str) -> String {
+    const MAX: usize = 200;
+    if text.len() <= MAX {
+        return text.to_owned();
+    }
+    let mut end = MAX;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes)", &text[..end], text.len())
 }
 
 /// AliECS cuts error texts in statuses at `MAX_ERROR_LENGTH` (6,000 bytes) with an ellipsis.
@@ -104,7 +119,8 @@ mod tests {
             environment_id("").unwrap_err().message(),
             "received nil request"
         );
-        for bad in ["2oDvieFrVTi!", "0OIl", "id with space"] {
+        let long = "2".repeat(1 << 20);
+        for bad in ["2oDvieFrVTi!", "0OIl", "id with space", long.as_str()] {
             let status = environment_id(bad).unwrap_err();
             assert_eq!(status.code(), Code::InvalidArgument);
             assert_eq!(status.message(), "received bad environment id");

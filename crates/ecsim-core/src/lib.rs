@@ -44,7 +44,7 @@ pub mod workflow;
 
 pub use control::{
     Core, CoreConfig, CoreError, Creation, DestroyOptions, EnvironmentSpec, TaskFault,
-    TaskFaultOutcome, Timing, TransitionError,
+    TaskFaultOutcome, Timing, TransitionError, TransitionTimes,
 };
 pub use id::{EnvironmentId, TaskId};
 pub use tasks::TaskSelector;

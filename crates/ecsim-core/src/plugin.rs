@@ -41,6 +41,13 @@ pub trait IntegrationPlugin: Send + Sync + 'static {
     /// Display name.
     fn pretty_name(&self) -> &str;
 
+    /// Whether AliECS would list it among its integrated services (`GetIntegratedServices`):
+    /// true for AliECS's plugins and for libraries' plugins, false for what ecsim adds to
+    /// stand in for AliECS's own core (the core event producer).
+    fn is_integrated_service(&self) -> bool {
+        true
+    }
+
     /// The endpoint the plugin talks to.
     fn endpoint(&self) -> String {
         String::new()

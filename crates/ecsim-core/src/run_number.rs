@@ -39,7 +39,7 @@ impl fmt::Display for RunNumber {
 
 /// Why no run number could be handed out: the texts AliECS's START fails with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub(crate) enum RunNumberError {
+pub enum RunNumberError {
     /// The counter is past the last 32-bit run number.
     #[error("run numbers are used up: the last one is 4294967295")]
     UsedUp,

@@ -112,6 +112,15 @@ impl VarStack {
         self.get(key) == Some("true")
     }
 
+    /// Whether a variable is true as Go's `strconv.ParseBool` reads it (`1`, `t`, `T`, `TRUE`,
+    /// `true`, `True`), where AliECS reads a switch that way (`stop_at_beam_dump`).
+    pub fn parses_true(&self, key: &str) -> bool {
+        matches!(
+            self.get(key),
+            Some("1" | "t" | "T" | "TRUE" | "true" | "True")
+        )
+    }
+
     /// Every variable, resolved: what a call sees as its var stack and what the after_CREATE
     /// event carries. A snapshot: later writes to the stack do not change it.
     pub fn consolidated(&self) -> Vars {

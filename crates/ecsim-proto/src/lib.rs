@@ -77,6 +77,22 @@ pub mod o2control {
     include!("generated/o2control.rs");
 }
 
+/// Package `apricot`: AliECS's configuration service, the gRPC service `apricot.Apricot` (the
+/// detector and FLP inventory, run numbers, the runtime key-value store), with the `grpc`
+/// feature its tonic client and server.
+#[allow(
+    missing_docs,
+    missing_debug_implementations,
+    clippy::all,
+    clippy::pedantic,
+    unreachable_pub,
+    unused_qualifications,
+    rust_2018_idioms
+)]
+pub mod apricot {
+    include!("generated/apricot.rs");
+}
+
 /// Package `ecsim.plugin.v1`: ecsim's own messages between the host and a dynamically loaded
 /// plugin library (see `ecsim-plugin-abi`). Not AliECS's: nothing here goes on Kafka.
 pub use self::ecsim::plugin::v1 as plugin;
@@ -100,9 +116,12 @@ pub const ALIECS_PACKAGES: &[&str] = &["common", "events", "kafka"];
 /// The protobuf package of AliECS's control API (gRPC), apart from its Kafka wire schema.
 pub const CONTROL_PACKAGE: &str = "o2control";
 
+/// The protobuf package of AliECS's configuration service (gRPC), served beside the control API.
+pub const APRICOT_PACKAGE: &str = "apricot";
+
 /// The compiled schema (`google.protobuf.FileDescriptorSet`, with imports and comments) of
-/// `protos/common.proto`, `protos/events.proto`, `protos/kafka.proto`, `protos/o2control.proto`
-/// (AliECS's) and `ecsim/plugin/v1/plugin.proto` (ecsim's plugin protocol).
+/// `protos/common.proto`, `protos/events.proto`, `protos/kafka.proto`, `protos/o2control.proto`,
+/// `protos/apricot.proto` (AliECS's) and `ecsim/plugin/v1/plugin.proto` (ecsim's plugin protocol).
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!("generated/file_descriptor_set.bin");
 
 /// [`FILE_DESCRIPTOR_SET`] decoded once, for reflection by message name.

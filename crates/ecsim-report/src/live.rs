@@ -7,7 +7,9 @@
 //! [`serve`] serves the page and a server-sent-event stream of snapshots, at most five a second
 //! and only when something changed. Read-only: nothing on the page can change the run.
 
-use std::{collections::BTreeMap, convert::Infallible, sync::Arc, time::Duration};
+use std::{
+    collections::BTreeMap, convert::Infallible, future::IntoFuture, sync::Arc, time::Duration,
+};
 
 use axum::{
     Json, Router,
@@ -155,10 +157,31 @@ pub async fn serve(
         .route("/snapshot", get(snapshot))
         .route("/api/environments/{id}", get(environment))
         .with_state(App { view, details });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    // Once told to stop, connections get a moment to finish what they are sending; a client
+    // that half-sent a request, or keeps its connection open, does not hold the command up.
+    let (stopping, stopped) = watch::channel(false);
+    let signal = async move {
+        shutdown.await;
+        let _ = stopping.send(true);
+    };
+    let server = IntoFuture::into_future(axum::serve(listener, app).with_graceful_shutdown(signal));
+    tokio::pin!(server);
+    let mut stopped = stopped;
+    tokio::select! {
+        biased;
+        served = &mut server => served,
+        () = async {
+            let _ = stopped.wait_for(|stopping| *stopping).await;
+            tokio::time::sleep(STOP_GRACE).await;
+        } => {
+            tracing::debug!("live page connections still open {STOP_GRACE:?} after the stop: closed");
+            Ok(())
+        }
+    }
 }
+
+/// How long the live page's connections may stay open once it stops.
+pub const STOP_GRACE: Duration = Duration::from_secs(2);
 
 async fn page(State(app): State<App>) -> Html<String> {
     Html(PAGE.replace(

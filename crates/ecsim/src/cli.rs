@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand};
 
 mod control;
 
-pub(crate) use control::{EndpointArgs, EnvCommand, ServeArgs};
+pub(crate) use control::{EndpointArgs, EnvCommand, ServeArgs, UserArgs};
 
 const LONG_VERSION: &str = concat!(
     env!("CARGO_PKG_VERSION"),

@@ -137,6 +137,11 @@ impl IntegrationPlugin for CoreProducer {
     fn pretty_name(&self) -> &str {
         "AliECS core event producer"
     }
+
+    /// AliECS's core writes these events itself: no plugin of its does.
+    fn is_integrated_service(&self) -> bool {
+        false
+    }
 }
 
 impl CoreObserver for CoreProducer {

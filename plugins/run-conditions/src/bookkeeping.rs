@@ -7,9 +7,14 @@
 //! the `fill_info_*` variables, otherwise it deletes them. Bookkeeping's latest fill is the
 //! LHC's, as ALICE's DIP client writes both.
 
+use std::collections::BTreeMap;
+
 use ecsim_core::plugin::{CallContext, CallOutcome, IntegrationPlugin, async_trait};
 
 use crate::{FILL_INFO_VARS, LhcState};
+
+/// AliECS's `GetData` with nothing pending.
+const PENDING_MAPS: &str = r#"{"missingUpdateRunStarts":{},"pendingO2Starts":{},"pendingO2Stops":{},"pendingRunStops":{},"pendingTrgStarts":{},"pendingTrgStops":{}}"#;
 
 /// AliECS's `bookkeeping` plugin.
 #[derive(Debug)]
@@ -44,6 +49,28 @@ impl IntegrationPlugin for BookkeepingPlugin {
 
     fn pretty_name(&self) -> &str {
         "Bookkeeping"
+    }
+
+    /// AliECS's pending maps (runs whose Bookkeeping updates wait), as its plugin reports them
+    /// (a Go map: keys sorted). They fill only for environments Bookkeeping does not follow on
+    /// Kafka, whose updates ecsim does not make: empty.
+    fn data(&self) -> String {
+        PENDING_MAPS.to_owned()
+    }
+
+    /// Per environment, what is pending for it: nothing, `{}` — for every environment, which
+    /// is what makes AliECS's per-environment services data never empty (the Control GUI reads
+    /// it for every environment).
+    fn environments_data(&self, environment_ids: &[String]) -> BTreeMap<String, String> {
+        environment_ids
+            .iter()
+            .map(|id| (id.clone(), "{}".to_owned()))
+            .collect()
+    }
+
+    /// The same as [`IntegrationPlugin::environments_data`], as in AliECS.
+    fn environments_short_data(&self, environment_ids: &[String]) -> BTreeMap<String, String> {
+        self.environments_data(environment_ids)
     }
 
     fn functions(&self) -> Vec<String> {

@@ -17,7 +17,7 @@ impl IntegrationPlugin for CcdbPlugin {
     }
 
     fn pretty_name(&self) -> &str {
-        "CCDB Interface"
+        "CCDB"
     }
 
     fn functions(&self) -> Vec<String> {

@@ -140,6 +140,8 @@ pub(crate) struct EnvData {
     pub(crate) watching: bool,
     /// Task steps that fail, and how often each has.
     pub(crate) task_faults: super::task_faults::TaskFaults,
+    /// Whether its teardown releases its tasks instead of killing them (`keepTasks`).
+    pub(crate) keep_tasks: bool,
 }
 
 /// An environment.

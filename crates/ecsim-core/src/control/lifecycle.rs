@@ -83,6 +83,9 @@ impl Core {
     ) -> Result<EnvironmentId, CoreError> {
         let created = self.now();
         let id = id.to_string();
+        // AliECS's pre-deployment cleanup: tasks left running outside any environment are
+        // killed first.
+        self.cleanup_tasks(&[]);
         let workflow = Arc::clone(&spec.workflow);
         let detectors = spec.sorted_detectors();
         let hosts = spec.hosts_or_default();
@@ -242,6 +245,7 @@ impl Core {
             auto_stop_generation: 0,
             watching: false,
             task_faults: super::task_faults::TaskFaults::new(spec.task_faults.clone()),
+            keep_tasks: false,
         };
         let env = Arc::new(Env::new(
             EnvironmentId::from(id.clone()),
@@ -399,7 +403,11 @@ impl Core {
         let env = self.environment(id)?;
         let _transition = env.transition_lock.lock().await;
         Self::set_last_request_user(&env, user);
+        // AliECS keeps the tasks only on the destruction's own teardown, not on the forced one
+        // that follows a failure (or a state it cannot destroy from).
+        let keep = |keep: bool| env.data().keep_tasks = keep;
         if options.force {
+            keep(options.keep_tasks);
             self.teardown_locked(&env, Teardown::Forced).await;
             return Ok(());
         }
@@ -409,6 +417,7 @@ impl Core {
                 State::Running if options.allow_in_running_state => Transition::StopActivity,
                 State::Configured => Transition::Reset,
                 State::Deployed | State::Standby => {
+                    keep(options.keep_tasks);
                     if !self.teardown_locked(&env, Teardown::Refusable).await {
                         // A refused non-forced teardown is retried once, forced.
                         self.teardown_locked(&env, Teardown::Forced).await;
@@ -547,10 +556,19 @@ impl Core {
             OpStatus::DoneOk,
             "environment teardown complete",
         ));
-        // Then the tasks are killed; they report as tasks of no environment.
-        let killed = env.data().tasks.kill();
-        for task in killed {
-            self.emit(CorePayload::Task(task));
+        // Then the tasks are killed; they report as tasks of no environment. Kept, they run on
+        // outside it, and report so when a cleanup kills them.
+        let (keep, views, killed) = {
+            let mut data = env.data();
+            let views = data.tasks.task_views();
+            (data.keep_tasks, views, data.tasks.kill())
+        };
+        if keep {
+            self.release_tasks(views, killed);
+        } else {
+            for task in killed {
+                self.emit(CorePayload::Task(task));
+            }
         }
         true
     }

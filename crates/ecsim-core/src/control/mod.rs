@@ -12,19 +12,22 @@
 mod environment;
 mod hooks;
 mod lifecycle;
+mod released;
 mod requests;
 mod run;
 mod task_faults;
+mod timing;
 mod transition;
 
 pub use lifecycle::Creation;
+pub use requests::TransitionTimes;
 pub use task_faults::{TaskFault, TaskFaultOutcome};
+pub use timing::Timing;
 pub use transition::TransitionError;
 
 use std::{
     collections::BTreeMap,
     sync::{Arc, Mutex, MutexGuard, Weak},
-    time::Duration,
 };
 
 use ecsim_proto::{common::User, events::EvMetaEventCoreStart};
@@ -45,84 +48,10 @@ use crate::{
     workflow::Workflow,
 };
 
-use self::environment::{Env, EnvEvent};
-
-/// How long each task step takes (simulated time). AliECS's steps take as long as the tasks
-/// need; these defaults are in the range of a small physics environment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Timing {
-    /// `tasks_DEPLOY`: acquiring and launching the tasks.
-    pub deploy: Duration,
-    /// `tasks_CONFIGURE`.
-    pub configure: Duration,
-    /// `tasks_START_ACTIVITY`.
-    pub start: Duration,
-    /// `tasks_STOP_ACTIVITY`.
-    pub stop: Duration,
-    /// `tasks_RESET`.
-    pub reset: Duration,
-    /// `tasks_GO_ERROR`: stopping what can be stopped.
-    pub go_error: Duration,
-    /// Teardown's "releasing tasks".
-    pub release: Duration,
-}
-
-impl Default for Timing {
-    fn default() -> Self {
-        Self {
-            deploy: Duration::from_secs(20),
-            configure: Duration::from_secs(30),
-            start: Duration::from_secs(5),
-            stop: Duration::from_secs(5),
-            reset: Duration::from_secs(5),
-            go_error: Duration::from_secs(2),
-            release: Duration::from_secs(2),
-        }
-    }
-}
-
-impl Timing {
-    /// Every step instantaneous.
-    pub const ZERO: Timing = Timing {
-        deploy: Duration::ZERO,
-        configure: Duration::ZERO,
-        start: Duration::ZERO,
-        stop: Duration::ZERO,
-        reset: Duration::ZERO,
-        go_error: Duration::ZERO,
-        release: Duration::ZERO,
-    };
-
-    /// The names of the steps, as scenarios' `timing` and `serve --timing` write them.
-    pub const STEPS: &'static str = "deploy, configure, start, stop, reset, go_error, release";
-
-    /// The duration of the step named `step` (see [`Timing::STEPS`]), to set it.
-    pub fn step_mut(&mut self, step: &str) -> Option<&mut Duration> {
-        Some(match step {
-            "deploy" => &mut self.deploy,
-            "configure" => &mut self.configure,
-            "start" => &mut self.start,
-            "stop" => &mut self.stop,
-            "reset" => &mut self.reset,
-            "go_error" => &mut self.go_error,
-            "release" => &mut self.release,
-            _ => return None,
-        })
-    }
-
-    /// How long the task step of `transition` takes.
-    pub fn of(&self, transition: Transition) -> Duration {
-        match transition {
-            Transition::Deploy => self.deploy,
-            Transition::Configure => self.configure,
-            Transition::StartActivity => self.start,
-            Transition::StopActivity => self.stop,
-            Transition::Reset => self.reset,
-            Transition::GoError => self.go_error,
-            Transition::Recover | Transition::Exit => Duration::ZERO,
-        }
-    }
-}
+use self::{
+    environment::{Env, EnvEvent},
+    released::ReleasedTask,
+};
 
 /// What an environment is made of.
 #[derive(Debug, Clone)]
@@ -198,6 +127,9 @@ pub struct DestroyOptions {
     pub force: bool,
     /// A RUNNING environment is stopped first rather than torn down while running.
     pub allow_in_running_state: bool,
+    /// The tasks are released, not killed: they keep running outside any environment until a
+    /// cleanup (`CleanupTasks`, or the next creation's) kills them.
+    pub keep_tasks: bool,
 }
 
 /// Why a request failed.
@@ -230,6 +162,9 @@ pub enum CoreError {
         error: TransitionError,
         /// The state after the failure handling.
         state: State,
+        /// GO_ERROR's own error, when the GO_ERROR that followed failed too (AliECS then forces
+        /// ERROR and its server answers `ABORTED` with this error).
+        go_error: Option<TransitionError>,
     },
     /// No task of the environment matches.
     #[error("environment {id} has no {which}")]
@@ -279,6 +214,8 @@ struct Inner {
     detectors_in_use: Mutex<BTreeMap<String, String>>,
     /// The plugins whose `init` failed, and why.
     init_failures: Mutex<Vec<(String, crate::plugin::PluginError)>>,
+    /// Tasks released by a destruction that kept them, running outside any environment.
+    released: Mutex<Vec<ReleasedTask>>,
 }
 
 /// The simulated AliECS core.
@@ -359,6 +296,7 @@ impl Core {
             environments: Mutex::new(BTreeMap::new()),
             detectors_in_use: Mutex::new(BTreeMap::new()),
             init_failures: Mutex::new(Vec::new()),
+            released: Mutex::new(Vec::new()),
         }));
         core.emit(CorePayload::CoreStart(EvMetaEventCoreStart {
             framework_id: framework_id.clone(),
@@ -417,6 +355,17 @@ impl Core {
         self.environments().iter().map(|env| env.view()).collect()
     }
 
+    /// How many live environments there are and how many tasks the core knows, without
+    /// copying them (AliECS's `GetFrameworkInfo` counts).
+    pub fn counts(&self) -> (usize, usize) {
+        let environments = self.environments();
+        let tasks: usize = environments
+            .iter()
+            .map(|env| env.data().tasks.task_count())
+            .sum();
+        (environments.len(), tasks + lock(&self.0.released).len())
+    }
+
     /// The detectors live environments hold, sorted (AliECS's `GetActiveDetectors`).
     pub fn detectors_in_use(&self) -> Vec<String> {
         lock(&self.0.detectors_in_use).keys().cloned().collect()
@@ -471,6 +420,12 @@ impl Core {
     #[cfg(feature = "test-hooks")]
     pub fn inject_run_number_failures(&self, count: u32) {
         lock(&self.0.run_numbers).failures_to_inject += count;
+    }
+
+    /// A run number from the core's counter for a client that asks outside a START (AliECS's
+    /// configuration service's `NewRunNumber`): consumed as a START consumes it.
+    pub fn new_run_number(&self) -> Result<RunNumber, RunNumberError> {
+        self.allocate_run_number()
     }
 
     fn allocate_run_number(&self) -> Result<RunNumber, RunNumberError> {

@@ -16,6 +16,7 @@ use ecsim_proto::{
 };
 
 use crate::{
+    clock::Timestamp,
     duration::parse_go_duration,
     event::CorePayload,
     fsm::{State, Transition},
@@ -78,6 +79,15 @@ impl std::fmt::Display for GoErrorCause<'_> {
     }
 }
 
+/// When a client's transition started and ended (`ControlEnvironment`'s reply).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TransitionTimes {
+    /// Before waiting for a transition in progress.
+    pub started: Timestamp,
+    /// When the requested transition ended, before any GO_ERROR that followed.
+    pub ended: Timestamp,
+}
+
 /// How long AliECS waits after a critical task went to ERROR before GO_ERROR.
 const CRITICAL_TASK_GRACE: Duration = Duration::from_millis(500);
 
@@ -91,13 +101,46 @@ impl Core {
         transition: Transition,
         user: User,
     ) -> Result<State, CoreError> {
-        if !transition.is_client_requestable() {
-            return Err(CoreError::NotRequestable(transition));
-        }
-        let env = self.environment(id)?;
-        let _transition = env.transition_lock.lock().await;
+        self.control_timed(id, transition, user).await.0
+    }
+
+    /// [`Core::control`], with when the requested transition started and ended: AliECS's
+    /// server times the transition itself, waiting for one in progress included, and not the
+    /// GO_ERROR that follows a failure. The request's user becomes the environment's last
+    /// requester before anything else, even for a transition clients cannot request, so that
+    /// the events of a transition in progress carry it from then on, as AliECS's do.
+    pub async fn control_timed(
+        &self,
+        id: &EnvironmentId,
+        transition: Transition,
+        user: User,
+    ) -> (Result<State, CoreError>, TransitionTimes) {
+        let started = self.now();
+        let untimed = |result| {
+            (
+                result,
+                TransitionTimes {
+                    started,
+                    ended: started,
+                },
+            )
+        };
+        let env = match self.environment(id) {
+            Ok(env) => env,
+            Err(error) => return untimed(Err(error)),
+        };
         Self::set_last_request_user(&env, user);
-        match self.try_transition(&env, transition).await {
+        if !transition.is_client_requestable() {
+            return untimed(Err(CoreError::NotRequestable(transition)));
+        }
+        let started = self.now();
+        let _transition = env.transition_lock.lock().await;
+        let result = self.try_transition(&env, transition).await;
+        let times = TransitionTimes {
+            started,
+            ended: self.now(),
+        };
+        let result = match result {
             Ok(()) => Ok(env.state()),
             Err(error) => {
                 let cause = GoErrorCause::Transition {
@@ -105,15 +148,17 @@ impl Core {
                     error: &error,
                 };
                 self.announce_go_error(&env, cause);
-                self.go_error_locked(&env).await;
+                let go_error = self.go_error_locked(&env).await;
                 Err(CoreError::TransitionFailed {
                     id: id.to_owned(),
                     transition,
                     error,
                     state: env.state(),
+                    go_error,
                 })
             }
-        }
+        };
+        (result, times)
     }
 
     /// A critical error inside the environment (a task gone to ERROR, an ODC partition error,
@@ -192,10 +237,12 @@ impl Core {
         Ok(env.state())
     }
 
-    /// The workflow went to ERROR: unless the environment is already in ERROR (or gone), the
-    /// imminent event with AliECS's reason, and GO_ERROR. The environment stops watching.
+    /// The workflow went to ERROR: the imminent event with AliECS's reason, and GO_ERROR —
+    /// whatever the state, as AliECS's watch does (in ERROR already, its GO_ERROR fails as
+    /// inappropriate and the state stays ERROR); only an environment gone has nothing to do.
+    /// The environment stops watching: AliECS's watch fires once.
     async fn handle_critical_tasks_locked(&self, env: &Arc<Env>) {
-        if matches!(env.state(), State::Error | State::Done) {
+        if env.state() == State::Done {
             return;
         }
         let reason = {
@@ -275,7 +322,7 @@ impl Core {
             };
             let eligible = {
                 let data = env.data();
-                data.state == State::Running && data.vars.is_true("stop_at_beam_dump")
+                data.state == State::Running && data.vars.parses_true("stop_at_beam_dump")
             };
             if eligible {
                 Self::set_last_request_user(&env, user::lhc());
@@ -309,12 +356,31 @@ impl Core {
         self.emit(CorePayload::Environment(imminent));
     }
 
-    /// GO_ERROR; if it fails, the state is forced to ERROR. Caller holds the transition lock.
-    pub(crate) async fn go_error_locked(&self, env: &Arc<Env>) {
-        if let Err(error) = self.try_transition(env, Transition::GoError).await {
-            tracing::info!(environment = %env.id, %error, "GO_ERROR failed; forcing ERROR");
-            env.data().state = State::Error;
+    /// GO_ERROR; if it fails, the state is forced to ERROR and GO_ERROR's error returned.
+    /// Caller holds the transition lock.
+    pub(crate) async fn go_error_locked(&self, env: &Arc<Env>) -> Option<TransitionError> {
+        let error = self.try_transition(env, Transition::GoError).await.err()?;
+        tracing::info!(environment = %env.id, %error, "GO_ERROR failed; forcing ERROR");
+        env.data().state = State::Error;
+        Some(error)
+    }
+
+    /// A task went to ERROR during a transition: if the environment watches its workflow (it
+    /// has been CONFIGURED), AliECS's watch fires half a second later, once the transition in
+    /// progress (and its own failure handling) has let go of the environment.
+    pub(crate) fn workflow_went_to_error(&self, env: &Arc<Env>) {
+        if !env.data().watching {
+            return;
         }
+        let core = self.clone();
+        let env = Arc::clone(env);
+        tokio::spawn(async move {
+            core.clock().sleep(CRITICAL_TASK_GRACE).await;
+            let _transition = env.transition_lock.lock().await;
+            if env.data().watching {
+                core.handle_critical_tasks_locked(&env).await;
+            }
+        });
     }
 
     pub(crate) fn set_last_request_user(env: &Env, user: User) {

@@ -440,6 +440,8 @@ impl Core {
                     (data.tasks.transition_failing_first(destination), first)
                 };
                 self.emit_task_changes(changes);
+                // The failed task takes the workflow to ERROR: AliECS's critical-task watch sees it.
+                self.workflow_went_to_error(env);
                 let (role, class, host, id) = first.unwrap_or_default();
                 let name = if transition == Transition::Configure {
                     role

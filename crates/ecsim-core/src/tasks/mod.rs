@@ -29,6 +29,8 @@
 //! critical. So an aggregator of non-critical calls never has a state, and the root, which
 //! counts it, stays MIXED — what AliECS's code does, as we read it.
 
+use std::collections::BTreeMap;
+
 use ecsim_proto::events::{EvRoleEvent, EvTaskEvent, Traits};
 
 use crate::{
@@ -189,16 +191,28 @@ impl TaskTree {
             looked_up: false,
         };
         let root = workflow.name.clone();
-        // Paths first, parents resolved once every role exists.
+        // Paths first, parents resolved once every role exists. `index` finds a path's place in
+        // `paths` in logarithmic time: a creation with thousands of hosts stays linear-ish.
         let mut paths: Vec<(String, Kind, bool)> = Vec::new();
-        let add = |paths: &mut Vec<(String, Kind, bool)>, path: String, kind, critical| {
-            if !paths.iter().any(|(p, _, _)| *p == path) {
+        let mut index: BTreeMap<String, usize> = BTreeMap::new();
+        let add = |paths: &mut Vec<(String, Kind, bool)>,
+                   index: &mut BTreeMap<String, usize>,
+                   path: String,
+                   kind,
+                   critical| {
+            if !index.contains_key(&path) {
+                index.insert(path.clone(), paths.len());
                 paths.push((path, kind, critical));
             }
         };
+        let mut hooks_of: BTreeMap<&str, Vec<&PlannedHook>> = BTreeMap::new();
+        for hook in &hooks {
+            hooks_of.entry(hook.host.as_str()).or_default().push(hook);
+        }
+        let classes = workflow.tasks_for_host(tasks_per_host);
         for host in hosts {
             let host_path = format!("{root}.host-{host}");
-            for class in workflow.tasks_for_host(tasks_per_host) {
+            for class in &classes {
                 let parent = match &class.group {
                     Some(group) => format!("{host_path}.{group}"),
                     None => host_path.clone(),
@@ -206,31 +220,32 @@ impl TaskTree {
                 let path = format!("{parent}.{}", class.name);
                 tree.planned
                     .push((paths.len(), host.clone(), class.class_name.clone(), None));
-                add(&mut paths, path, Kind::Task, true);
+                add(&mut paths, &mut index, path, Kind::Task, true);
             }
-            for hook in hooks.iter().filter(|h| h.host == *host) {
+            for hook in hooks_of.get(host.as_str()).into_iter().flatten() {
                 let path = format!("{host_path}.{}", hook.name);
                 tree.planned.push((
                     paths.len(),
                     host.clone(),
                     hook.class_name.clone(),
-                    Some(hook.clone()),
+                    Some((*hook).clone()),
                 ));
-                add(&mut paths, path, Kind::Task, hook.critical);
+                add(&mut paths, &mut index, path, Kind::Task, hook.critical);
             }
         }
         for (path, critical) in &call_roles {
-            add(&mut paths, path.clone(), Kind::Call, *critical);
+            add(&mut paths, &mut index, path.clone(), Kind::Call, *critical);
         }
         // Every ancestor of those roles below the root is an aggregator; deeper ones first.
         let mut aggregators: Vec<String> = Vec::new();
+        let mut seen: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
         for (path, _, _) in &paths {
             let mut at = path.as_str();
             while let Some((parent, _)) = at.rsplit_once('.') {
                 if parent == root {
                     break;
                 }
-                if !aggregators.iter().any(|a| a == parent) {
+                if seen.insert(parent.to_owned()) {
                     aggregators.push(parent.to_owned());
                 }
                 at = parent;
@@ -238,10 +253,10 @@ impl TaskTree {
         }
         aggregators.sort_by_key(|a| std::cmp::Reverse(a.matches('.').count()));
         for aggregator in aggregators {
-            add(&mut paths, aggregator, Kind::Aggregator, true);
+            add(&mut paths, &mut index, aggregator, Kind::Aggregator, true);
         }
-        add(&mut paths, root.clone(), Kind::Aggregator, true);
-        let index_of = |path: &str| paths.iter().position(|(p, _, _)| p == path);
+        add(&mut paths, &mut index, root.clone(), Kind::Aggregator, true);
+        let index_of = |path: &str| index.get(path).copied();
         tree.roles = paths
             .iter()
             .map(|(path, kind, critical)| {
@@ -655,7 +670,6 @@ impl TaskTree {
     }
 
     /// How many tasks the environment runs.
-    #[cfg(test)]
     pub(crate) fn task_count(&self) -> usize {
         self.tasks.len()
     }

@@ -172,7 +172,8 @@ async fn a_critical_failure_at_before_cancels_and_leads_to_error() {
             id: id.clone(),
             transition: Transition::StartActivity,
             error: expected_error,
-            state: State::Error
+            state: State::Error,
+            go_error: None,
         })
     );
     assert_eq!(

@@ -129,6 +129,7 @@ async fn run(requests: Vec<Request>) -> Result<(), TestCaseError> {
                     let options = DestroyOptions {
                         force,
                         allow_in_running_state: allow_running,
+                        keep_tasks: false,
                     };
                     prop_assert!(core.destroy(&id, options, user::person("p")).await.is_ok());
                     prop_assert_eq!(core.state(&id), None);

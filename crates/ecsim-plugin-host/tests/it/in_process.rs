@@ -585,6 +585,7 @@ async fn a_reply_that_does_not_decode_fails_the_call_and_the_simulator_goes_on()
         ecsim_core::DestroyOptions {
             force: true,
             allow_in_running_state: true,
+            ..Default::default()
         },
         user::person("alice"),
     )

@@ -508,6 +508,7 @@ impl Simulation {
                 let options = DestroyOptions {
                     force: false,
                     allow_in_running_state: true,
+                    keep_tasks: false,
                 };
                 if core
                     .destroy(&id, options, scenario.user.clone())

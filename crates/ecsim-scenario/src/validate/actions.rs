@@ -147,6 +147,7 @@ impl Checker {
             Verb::Destroy => Action::Destroy(DestroyOptions {
                 force: step.force.unwrap_or(false),
                 allow_in_running_state: step.allow_in_running_state.unwrap_or(false),
+                keep_tasks: false,
             }),
             Verb::GoError => Action::GoError(task_selector(step)),
             Verb::EndOfStream => Action::EndOfStream {

@@ -32,11 +32,19 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "N")]
     pub(crate) seed: Option<u64>,
 
-    /// How long the task steps of environments created through the API take, e.g.
-    /// `--timing deploy=1s,configure=1s` (deploy, configure, start, stop, reset, go_error,
-    /// release; default: 20s, 30s, 5s, 5s, 5s, 2s, 2s).
+    /// How long the task steps of environments created through the API take: `aliecs` (the
+    /// default: deploy 20s, configure 30s, start, stop and reset 5s, go_error and release 2s,
+    /// in the range of a small physics environment), `fast` (every step 1s or less: a creation
+    /// takes 2s, well inside a GUI's 20s deadline), and/or steps, e.g. `--timing
+    /// deploy=1s,configure=1s` or `--timing fast,start=3s` (deploy, configure, start, stop,
+    /// reset, go_error, release).
     #[arg(long, value_name = "STEP=DURATION,…", value_parser = parse_timing)]
     pub(crate) timing: Option<TimingArg>,
+
+    /// ALICE's detectors and their FLPs, replacing the built-in inventory: a TOML file of
+    /// `[detectors]` with a list of host names each (`TPC = ["alio2-cr1-flp001", …]`).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) inventory: Option<PathBuf>,
 
     /// Simulated tasks per FLP of environments created through the API.
     #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=64))]
@@ -71,9 +79,20 @@ pub(crate) struct TimingArg(pub(crate) ecsim_core::Timing);
 fn parse_timing(text: &str) -> Result<TimingArg, String> {
     let mut timing = ecsim_core::Timing::default();
     for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let (step, value) = part
-            .split_once('=')
-            .ok_or_else(|| format!("{part:?} is not STEP=DURATION (deploy=1s)"))?;
+        match part {
+            "aliecs" => {
+                timing = ecsim_core::Timing::default();
+                continue;
+            }
+            "fast" => {
+                timing = ecsim_core::Timing::FAST;
+                continue;
+            }
+            _ => {}
+        }
+        let (step, value) = part.split_once('=').ok_or_else(|| {
+            format!("{part:?} is neither a preset (aliecs, fast) nor STEP=DURATION (deploy=1s)")
+        })?;
         // Go durations, as a scenario's `timing` writes them.
         let duration = ecsim_core::duration::parse_go_duration(value.trim())
             .ok_or_else(|| format!("{step}: {value:?} is not a duration (1s, 500ms, 1m30s)"))?;
@@ -115,6 +134,37 @@ pub(crate) struct EndpointArgs {
     pub(crate) json: bool,
 }
 
+/// Who a request is from: the `requestUser` every changing request carries, which AliECS writes
+/// into its events as `lastRequestUser` and Bookkeeping needs the `externalId` of.
+#[derive(Debug, Args)]
+pub(crate) struct UserArgs {
+    /// The requester's name (also ECSIM_USER).
+    #[arg(
+        long = "user",
+        value_name = "NAME",
+        env = "ECSIM_USER",
+        default_value = "ecsim"
+    )]
+    pub(crate) name: String,
+
+    /// The requester's CERN person id (`externalId`; also ECSIM_EXTERNAL_ID), as the Control
+    /// GUI sends it. Without it the request carries a name only, as `coconut`'s do, and a
+    /// consumer that needs the person (Bookkeeping) cannot tell who it was.
+    #[arg(long, value_name = "N", env = "ECSIM_EXTERNAL_ID")]
+    pub(crate) external_id: Option<i32>,
+}
+
+impl UserArgs {
+    /// The request's user.
+    pub(crate) fn user(&self) -> ecsim_proto::common::User {
+        ecsim_proto::common::User {
+            name: self.name.clone(),
+            external_id: self.external_id,
+            ..Default::default()
+        }
+    }
+}
+
 /// `ecsim env …`, after `coconut environment …`.
 #[derive(Debug, Subcommand)]
 pub(crate) enum EnvCommand {
@@ -141,9 +191,8 @@ pub(crate) enum EnvCommand {
         /// A variable, KEY=VALUE (repeatable).
         #[arg(short = 'e', long = "extra-vars", value_name = "KEY=VALUE", value_parser = parse_var)]
         vars: Vec<(String, String)>,
-        /// Who asks (the request's user).
-        #[arg(long, default_value = "ecsim")]
-        user: String,
+        #[command(flatten)]
+        user: UserArgs,
         #[command(flatten)]
         endpoint: EndpointArgs,
     },
@@ -154,9 +203,8 @@ pub(crate) enum EnvCommand {
         /// The transition (coconut's -e): START_ACTIVITY or start, STOP_ACTIVITY or stop, …
         #[arg(short = 'e', long = "event", value_parser = parse_transition)]
         event: i32,
-        /// Who asks.
-        #[arg(long, default_value = "ecsim")]
-        user: String,
+        #[command(flatten)]
+        user: UserArgs,
         #[command(flatten)]
         endpoint: EndpointArgs,
     },
@@ -173,9 +221,8 @@ pub(crate) enum EnvCommand {
         /// Leave the tasks running.
         #[arg(short = 'k', long)]
         keep_tasks: bool,
-        /// Who asks.
-        #[arg(long, default_value = "ecsim")]
-        user: String,
+        #[command(flatten)]
+        user: UserArgs,
         #[command(flatten)]
         endpoint: EndpointArgs,
     },

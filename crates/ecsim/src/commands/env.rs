@@ -70,11 +70,8 @@ fn refused(method: &'static str) -> impl Fn(tonic::Status) -> CliError {
     }
 }
 
-fn user(name: &str) -> Option<User> {
-    Some(User {
-        name: name.to_owned(),
-        ..Default::default()
-    })
+fn user(who: &crate::cli::UserArgs) -> Option<User> {
+    Some(who.user())
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, CliError> {

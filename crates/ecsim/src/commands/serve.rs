@@ -11,7 +11,7 @@
 use std::{net::SocketAddr, sync::Arc};
 
 use anyhow::Context as _;
-use ecsim_control::{Catalogue, ControlService, Identity, Listener};
+use ecsim_control::{Catalogue, ControlService, Identity, Inventory, Listener};
 use ecsim_core::publish::{FanOut, Publisher};
 use ecsim_scenario::{LoadError, Scenario, Speed, driver};
 
@@ -54,8 +54,28 @@ fn scenario(args: &ServeArgs) -> Result<Scenario, CliError> {
     Ok(scenario)
 }
 
+/// The catalogue of API-created environments: `--timing`, `--tasks-per-host`, `--inventory`.
+fn catalogue(args: &ServeArgs) -> Result<Catalogue, CliError> {
+    let inventory = match &args.inventory {
+        None => Inventory::alice(),
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading the inventory {}", path.display()))?;
+            Inventory::from_toml(&text)
+                .map_err(|error| CliError::InvalidInput(format!("{}: {error}", path.display())))?
+        }
+    };
+    Ok(Catalogue {
+        timing: args.timing.map_or_else(Default::default, |t| t.0),
+        tasks_per_host: usize::from(args.tasks_per_host),
+        inventory: Arc::new(inventory),
+        ..Catalogue::default()
+    })
+}
+
 pub(crate) fn run(args: &ServeArgs) -> Result<(), CliError> {
     let scenario = scenario(args)?;
+    let catalogue = catalogue(args)?;
     let (plugins, plugin_topics) = crate::commands::run::plugins_of(&scenario, &args.plugins)?;
     let (kafka, embedded) = open_publisher(&args.kafka, args.port, plugin_topics)?;
     let broker_address = kafka.brokers().to_owned();
@@ -82,71 +102,74 @@ pub(crate) fn run(args: &ServeArgs) -> Result<(), CliError> {
     }
     let publisher: Arc<dyn Publisher> = Arc::new(FanOut(outputs));
 
+    // A signal or a panic (a bug) stops the server; the exit is 8 after a panic, the core's
+    // state then not to be trusted. A second signal quits at once.
+    let stop = driver::Stop::new();
+    crate::stop::on_panic(&stop);
+    stop_on_signal(&stop)?;
+
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the runtime")?;
-    let catalogue = Catalogue {
-        timing: args.timing.map_or_else(Default::default, |t| t.0),
-        tasks_per_host: usize::from(args.tasks_per_host),
-        ..Catalogue::default()
-    };
     let address = SocketAddr::new(args.grpc_host, args.grpc_port);
     let served: Result<driver::Simulation, CliError> = runtime.block_on(async {
-        let simulation =
-            driver::Simulation::start(&scenario, publisher, plugins, Arc::new(driver::Silent))
-                .await?;
-        let listener = match Listener::bind(address).await {
-            Ok(listener) => listener,
-            Err(error) => {
-                simulation.finish().await;
-                return Err(error.into());
-            }
-        };
-        // A panic (a bug) stops the server as a signal does, and the exit is 8: the core's state
-        // after a panic is not to be trusted.
-        let bug = driver::Stop::new();
-        crate::stop::on_panic(&bug);
-        let interrupted = interruption(bug.clone())?;
+        // Bound and announced before the core starts, so that the announcement is stdout's
+        // first line whatever else is printed.
+        let listener = Listener::bind(address).await?;
         let http = match &live {
             Some((listener, _)) => Some(listener.local_addr().context("the live page's address")?),
             None => None,
         };
         announce(listener.address(), &broker_address, http).context("writing to stdout")?;
+        let simulation = driver::Simulation::start(
+            &scenario,
+            publisher,
+            plugins,
+            Arc::new(driver::Silent),
+        )
+        .await?;
         sayln!(
-            "serving o2control.Control at {} (AliECS's control API), publishing to {broker_address}{}; records tagged {}={run_id}; Ctrl-C to stop",
+            "serving o2control.Control and apricot.Apricot at {} (AliECS's control API and configuration service), publishing to {broker_address}{}; records tagged {}={run_id}; Ctrl-C to stop",
             listener.address(),
             if embedded.is_some() { " (embedded broker)" } else { "" },
             ecsim_kafka::RUN_HEADER,
         );
-        let timeline = tokio::spawn(simulation.play_until(bug));
-        let service = ControlService::new(
-            simulation.core().clone(),
-            catalogue,
-            Identity::default(),
-        );
+        let timeline = tokio::spawn(simulation.play_until(stop.clone()));
+        let identity = Identity {
+            configuration_endpoint: format!("apricot://{}", listener.address()),
+            ..Identity::default()
+        };
+        let service = ControlService::new(simulation.core().clone(), catalogue, identity);
         let live_page = match live {
             Some((listener, view)) => {
                 let listener = tokio::net::TcpListener::from_std(listener)
                     .context("serving the live page")?;
-                let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+                let (stop_page, page_stopped) = tokio::sync::oneshot::channel::<()>();
                 let task = tokio::spawn(ecsim_report::live::serve(
                     listener,
                     Arc::clone(&view),
                     Some(details(service.clone())),
                     async move {
-                        let _ = stopped.await;
+                        let _ = page_stopped.await;
                     },
                 ));
-                Some((view, stop, task))
+                Some((view, stop_page, task))
             }
             None => None,
         };
-        let served = listener.serve(service, interrupted).await;
+        let stopped = {
+            let stop = stop.clone();
+            async move {
+                let why = stop.wait().await;
+                tracing::info!(?why, "the control server stops");
+            }
+        };
+        let served = listener.serve(service, stopped).await;
         timeline.abort();
-        if let Some((view, stop, task)) = live_page {
+        if let Some((view, stop_page, task)) = live_page {
             view.close();
-            let _ = stop.send(());
+            let _ = stop_page.send(());
             if let Ok(Err(error)) = task.await {
                 tracing::warn!(%error, "the live page stopped");
             }
@@ -168,9 +191,13 @@ pub(crate) fn run(args: &ServeArgs) -> Result<(), CliError> {
         );
         for view in &alive {
             sayln!(
-                "  {} {}{} [{}]",
+                "  {} {}{}{} [{}]",
                 view.id,
                 view.state.as_str(),
+                view.current_transition
+                    .as_deref()
+                    .map(|transition| format!(" (in {transition})"))
+                    .unwrap_or_default(),
                 view.run_number
                     .map(|run| format!(" run {run}"))
                     .unwrap_or_default(),
@@ -179,7 +206,8 @@ pub(crate) fn run(args: &ServeArgs) -> Result<(), CliError> {
         }
     }
     let report = runtime.block_on(simulation.finish());
-    drop(runtime);
+    // Whatever the requests had under way ends with the runtime.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     let delivery = kafka.finish(args.kafka.flush_timeout);
     if let Some(printer) = &printer {
         printer.finish().context("writing to stdout")?;
@@ -198,6 +226,22 @@ pub(crate) fn run(args: &ServeArgs) -> Result<(), CliError> {
             broker: broker_address,
         });
     }
+    Ok(())
+}
+
+/// Ctrl-C, SIGTERM or SIGHUP stops the server; a second quits at once.
+fn stop_on_signal(stop: &driver::Stop) -> Result<(), CliError> {
+    let stop = stop.clone();
+    crate::stop::on_signal(move || {
+        if stop.request(ecsim_scenario::Stopped::Interrupted) {
+            sayln!(
+                "interrupted: the control server stops; streams and waiting calls are answered, the environments alive are listed, messages flushed (again to quit at once)"
+            );
+        } else {
+            sayln!("interrupted again: quitting without waiting for the broker");
+            crate::stop::quit_now(crate::exit::Exit::Interrupted);
+        }
+    })?;
     Ok(())
 }
 
@@ -227,22 +271,5 @@ fn details(service: ControlService) -> ecsim_report::live::Details {
             let reply = service.get_environment(request).await.ok()?;
             Some(ecsim_proto::json::to_json(&reply.into_inner()))
         })
-    })
-}
-
-/// A future that resolves at Ctrl-C (SIGINT), SIGTERM, or a panic (`bug`). The signals are
-/// caught from this call on, not from the first poll: a client that reads the announcement and
-/// stops the server at once stops it cleanly.
-fn interruption(bug: driver::Stop) -> Result<impl Future<Output = ()> + Send, CliError> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut interrupt = signal(SignalKind::interrupt()).context("listening for Ctrl-C")?;
-    let mut terminate = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
-    Ok(async move {
-        tokio::select! {
-            biased;
-            _ = interrupt.recv() => tracing::info!("interrupted: the control server stops"),
-            _ = terminate.recv() => tracing::info!("terminated: the control server stops"),
-            why = bug.wait() => tracing::error!(%why, "the control server stops"),
-        }
     })
 }

@@ -65,7 +65,7 @@ pub enum RequestError {
     },
     /// A host the inventory does not know: AliECS fails computing the detectors.
     #[error("cannot acquire detectors in loaded workflow template: {0}")]
-    UnknownHost(#[from] UnknownHost),
+    UnknownHost(UnknownHost),
     /// A detector name that is not one of AliECS's.
     #[error(
         "cannot acquire detectors in loaded workflow template: {0} does not belong to ID values"
@@ -233,7 +233,9 @@ impl Catalogue {
         let of_hosts = self
             .inventory
             .detectors_for(&hosts)
-            .map_err(|UnknownHost(host)| UnknownHost(crate::status::clip(&host)))?;
+            .map_err(|UnknownHost(host)| {
+                RequestError::UnknownHost(UnknownHost(crate::status::clip(&host)))
+            })?;
         let detectors = match list("detectors")? {
             Some(detectors) => {
                 if let Some(unknown) = detectors.iter().find(|d| !SYSTEM_IDS.contains(&d.as_str()))
@@ -295,16 +297,17 @@ mod tests {
         }
     }
 
+    fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
     #[test]
     fn detectors_and_hosts_must_be_json_lists() {
         let catalogue = Catalogue::default();
         let workflow = Arc::clone(&catalogue.workflow);
-        let vars = |pairs: &[(&str, &str)]| {
-            pairs
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect::<BTreeMap<_, _>>()
-        };
         let spec = catalogue
             .spec(
                 Arc::clone(&workflow),
@@ -331,6 +334,142 @@ mod tests {
                 .to_string()
                 .starts_with("cannot load workflow template: variable detectors is not a JSON"),
             "{error}"
+        );
+    }
+
+    #[test]
+    fn hosts_alone_give_the_detectors_as_aliecs_computes_them() {
+        let catalogue = Catalogue::default();
+        let workflow = Arc::clone(&catalogue.workflow);
+        let spec = catalogue
+            .spec(
+                Arc::clone(&workflow),
+                &vars(&[(
+                    "hosts",
+                    r#"["alio2-cr1-flp187","alio2-cr1-flp188","alio2-cr1-flp001"]"#,
+                )]),
+                Default::default(),
+            )
+            .expect("hosts the inventory knows");
+        assert_eq!(spec.detectors, ["ITS", "TPC"]);
+        assert_eq!(spec.hosts.len(), 3);
+        let unknown = catalogue
+            .spec(
+                Arc::clone(&workflow),
+                &vars(&[("hosts", r#"["alio2-cr1-flp001","flp-nowhere"]"#)]),
+                Default::default(),
+            )
+            .unwrap_err();
+        assert_eq!(
+            unknown.to_string(),
+            "cannot acquire detectors in loaded workflow template: detector not found for host flp-nowhere"
+        );
+        let not_a_detector = catalogue
+            .spec(
+                Arc::clone(&workflow),
+                &vars(&[("detectors", r#"["TPC","NOPE"]"#)]),
+                Default::default(),
+            )
+            .unwrap_err();
+        assert_eq!(
+            not_a_detector.to_string(),
+            "cannot acquire detectors in loaded workflow template: NOPE does not belong to ID values"
+        );
+        let many: Vec<String> = (0..=MAX_LIST)
+            .map(|_| "alio2-cr1-flp001".to_owned())
+            .collect();
+        let too_long = catalogue
+            .spec(
+                workflow,
+                &vars(&[("hosts", &serde_json::to_string(&many).expect("JSON"))]),
+                Default::default(),
+            )
+            .unwrap_err();
+        assert!(matches!(
+            too_long,
+            RequestError::TooLong { name: "hosts", .. }
+        ));
+    }
+
+    #[test]
+    fn a_utility_template_runs_on_every_flp_and_holds_no_detector() {
+        let catalogue = Catalogue::default();
+        let cleanup = catalogue
+            .resolve("github.com/AliceO2Group/ControlWorkflows/workflows/resources-cleanup@master")
+            .expect("the GUI's expression");
+        let spec = catalogue
+            .spec(Arc::clone(&cleanup), &BTreeMap::new(), Default::default())
+            .expect("no hosts: every FLP");
+        assert_eq!(spec.hosts.len(), catalogue.inventory.hosts("").len());
+        assert!(spec.detectors.is_empty());
+        assert_eq!(spec.tasks_per_host, 2);
+        let some = catalogue
+            .spec(
+                cleanup,
+                &vars(&[("hosts", r#"["alio2-cr1-flp187"]"#)]),
+                Default::default(),
+            )
+            .expect("some hosts");
+        assert_eq!(some.hosts, ["alio2-cr1-flp187"]);
+        assert!(catalogue.resolve("o2-roc-config").is_ok());
+    }
+
+    #[test]
+    fn templates_are_listed_as_aliecs_s_repository_manager_selects_them() {
+        use ecsim_proto::o2control::GetWorkflowTemplatesRequest as Query;
+        let catalogue = Catalogue::default();
+        let names = |query: Query| -> Vec<String> {
+            catalogue
+                .query(&query)
+                .expect("a valid query")
+                .iter()
+                .map(|w| w.name.clone())
+                .collect()
+        };
+        assert_eq!(names(Query::default()), ["readout-dataflow"]);
+        assert_eq!(
+            names(Query {
+                all_workflows: true,
+                ..Query::default()
+            }),
+            ["readout-dataflow", "resources-cleanup", "o2-roc-config"]
+        );
+        assert_eq!(
+            names(Query {
+                repo_pattern: "*ControlWorkflows*".to_owned(),
+                revision_pattern: "mas*".to_owned(),
+                ..Query::default()
+            }),
+            ["readout-dataflow"]
+        );
+        assert!(
+            names(Query {
+                repo_pattern: "github.com/other/*".to_owned(),
+                ..Query::default()
+            })
+            .is_empty()
+        );
+        assert!(
+            names(Query {
+                revision_pattern: "v1.*".to_owned(),
+                ..Query::default()
+            })
+            .is_empty()
+        );
+        let refused = catalogue
+            .query(&Query {
+                all_tags: true,
+                revision_pattern: "master".to_owned(),
+                ..Query::default()
+            })
+            .unwrap_err();
+        assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+        assert!(
+            refused
+                .message()
+                .ends_with("cannot use all{Branches,Tags} with a revision specified"),
+            "{}",
+            refused.message()
         );
     }
 }

@@ -30,7 +30,7 @@ const ALICE: &str = include_str!("../data/inventory.toml");
 pub enum InventoryError {
     /// Not TOML of the expected shape.
     #[error("the inventory is not a `[detectors]` table of host lists: {0}")]
-    Syntax(#[from] toml::de::Error),
+    Syntax(String),
     /// A detector name AliECS does not know.
     #[error(
         "the inventory names detector {name:?}, which is not one of AliECS's ({known})",
@@ -98,7 +98,8 @@ impl Inventory {
 
     /// An inventory from a file's text (`[detectors]`, each a list of host names).
     pub fn from_toml(text: &str) -> Result<Self, InventoryError> {
-        let file: File = toml::from_str(text)?;
+        let file: File =
+            toml::from_str(text).map_err(|error| InventoryError::Syntax(error.to_string()))?;
         let mut detector_of: BTreeMap<String, String> = BTreeMap::new();
         let mut detectors = BTreeMap::new();
         for (detector, mut hosts) in file.detectors {

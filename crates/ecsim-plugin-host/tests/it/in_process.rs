@@ -580,17 +580,13 @@ async fn a_reply_that_does_not_decode_fails_the_call_and_the_simulator_goes_on()
         "{error}"
     );
     // The environment can still be torn down: the core is fine.
-    core.destroy(
-        &id,
-        ecsim_core::DestroyOptions {
-            force: true,
-            allow_in_running_state: true,
-            ..Default::default()
-        },
-        user::person("alice"),
-    )
-    .await
-    .unwrap();
+    let force = ecsim_core::DestroyOptions {
+        force: true,
+        ..Default::default()
+    };
+    core.destroy(&id, force, user::person("alice"))
+        .await
+        .unwrap();
 }
 
 #[test]

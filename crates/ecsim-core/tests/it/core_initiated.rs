@@ -449,3 +449,105 @@ async fn task_internal_error_sets_the_role_to_error_stops_then_goes_to_error() {
         .error;
     assert_eq!(reason, "no critical tasks in ERROR");
 }
+
+/// AliECS's critical-task watch (`environment.go` subscribeToWfState) fires whatever the state:
+/// a task failing START_ACTIVITY sends the environment to ERROR through the failed transition,
+/// and half a second after the task's ERROR the watch still announces GO_ERROR, naming the
+/// task, and tries it — which the state machine refuses in ERROR. It fires once.
+#[tokio::test(start_paused = true)]
+async fn a_task_failing_a_transition_still_fires_the_critical_task_watch_once() {
+    use ecsim_core::{TaskFault, TaskFaultOutcome};
+    let (core, recorder) = core(Arc::new(Probe::default()), 6).await;
+    let mut with_tasks = (*workflow(Vec::new())).clone();
+    with_tasks.task_classes = ecsim_core::readout_dataflow::workflow().task_classes;
+    let mut spec = spec(Arc::new(with_tasks), "TOF");
+    spec.task_faults = vec![TaskFault {
+        transition: Transition::StartActivity,
+        outcome: TaskFaultOutcome::Error,
+        message: None,
+        times: None,
+        from: None,
+    }];
+    let id = core.create_environment(spec).await.unwrap();
+    recorder.take();
+    let failed = core
+        .control(&id, Transition::StartActivity, user::person("alice"))
+        .await;
+    assert!(failed.is_err(), "{failed:?}");
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let after: Vec<(String, String, String)> = recorder
+        .environment_events()
+        .into_iter()
+        .map(|e| (e.transition, e.message, e.error))
+        .collect();
+    let imminent: Vec<&(String, String, String)> = after
+        .iter()
+        .filter(|(_, message, _)| message.ends_with("GO_ERROR transition imminent"))
+        .collect();
+    assert_eq!(
+        imminent.len(),
+        2,
+        "the transition's, then the watch's: {after:#?}"
+    );
+    assert!(
+        imminent[1]
+            .2
+            .starts_with("critical task 'readout' on host 'flp-tof'"),
+        "{:?}",
+        imminent[1]
+    );
+    let last = after.last().unwrap();
+    assert_eq!(
+        (last.0.as_str(), last.1.as_str(), last.2.as_str()),
+        (
+            "GO_ERROR",
+            "transition error",
+            "event GO_ERROR inappropriate in current state ERROR"
+        )
+    );
+    assert_eq!(core.state(&id), Some(State::Error));
+    // Fired once: a later task error is not watched any more.
+    recorder.take();
+    let which = ecsim_core::TaskSelector::default();
+    core.task_error(&id, &which).await.unwrap();
+    assert!(
+        recorder
+            .environment_events()
+            .iter()
+            .all(|e| !e.message.ends_with("GO_ERROR transition imminent")),
+        "no second watch"
+    );
+}
+
+/// AliECS's server sets the request's user before the transition, even one it refuses, and
+/// times the requested transition alone (`core/server.go` ControlEnvironment).
+#[tokio::test(start_paused = true)]
+async fn a_request_s_user_is_the_environment_s_at_once_and_its_times_are_the_transition_s() {
+    let (core, _) = core(Arc::new(Probe::default()), 7).await;
+    let id = core
+        .create_environment(spec(workflow(Vec::new()), "TPC"))
+        .await
+        .unwrap();
+    let refused = core
+        .control(&id, Transition::GoError, user::person("bob"))
+        .await;
+    assert_eq!(
+        refused,
+        Err(ecsim_core::CoreError::NotRequestable(Transition::GoError))
+    );
+    assert!(
+        core.var(&id, "last_request_user")
+            .is_some_and(|user| user.contains("bob")),
+        "{:?}",
+        core.var(&id, "last_request_user")
+    );
+    // A START while RUNNING fails at once; the GO_ERROR that follows takes 2 s, not counted.
+    core.control(&id, Transition::StartActivity, user::person("alice"))
+        .await
+        .unwrap();
+    let (result, times) = core
+        .control_timed(&id, Transition::StartActivity, user::person("alice"))
+        .await;
+    assert!(result.is_err());
+    assert_eq!(times.ended.unix_millis() - times.started.unix_millis(), 0);
+}

@@ -16,6 +16,7 @@
 pub mod accounting;
 pub mod baseline;
 pub mod consumer;
+pub mod dip;
 pub mod embedded;
 mod handoff;
 pub mod publisher;

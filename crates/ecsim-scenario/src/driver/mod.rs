@@ -98,14 +98,28 @@ pub fn run_blocking_until(
     progress: Arc<dyn Progress>,
     stop: &Stop,
 ) -> Result<Report, ReplayError> {
+    run_blocking_with(scenario, publisher, extra_plugins, progress, stop, |_| ())
+        .map(|(report, ())| report)
+}
+
+/// [`run_blocking_until`], with `started` called on the runtime once the core has started and
+/// before the timeline plays (to feed it from outside, say); what it returns comes back with
+/// the report, after the timeline.
+pub fn run_blocking_with<T>(
+    scenario: &Scenario,
+    publisher: Arc<dyn Publisher>,
+    extra_plugins: Vec<Arc<dyn IntegrationPlugin>>,
+    progress: Arc<dyn Progress>,
+    stop: &Stop,
+    started: impl FnOnce(&Simulation) -> T,
+) -> Result<(Report, T), ReplayError> {
     let runtime = runtime(scenario.speed).map_err(ReplayError::Runtime)?;
-    runtime.block_on(run_until(
-        scenario,
-        publisher,
-        extra_plugins,
-        progress,
-        stop,
-    ))
+    runtime.block_on(async {
+        let simulation = Simulation::start(scenario, publisher, extra_plugins, progress).await?;
+        let extra = started(&simulation);
+        simulation.play_until(stop.clone()).await;
+        Ok((simulation.finish().await, extra))
+    })
 }
 
 #[derive(Default)]
@@ -329,6 +343,42 @@ pub struct Simulation {
     replay: Arc<Replay>,
 }
 
+/// Beam mode changes from outside the timeline — ALICE's DIP client's, read from the broker
+/// (`dip.lhc.beam_mode`) — into a running simulation (see [`Simulation::lhc_input`]).
+#[derive(Clone)]
+pub struct LhcInput(Arc<Replay>);
+
+impl std::fmt::Debug for LhcInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LhcInput").finish_non_exhaustive()
+    }
+}
+
+impl LhcInput {
+    /// The `lhc` plugin's fill information follows `info`, and unless it was on the topic
+    /// already (`backlog`), the runs that asked for it stop on a beam dump, as AliECS's `lhc`
+    /// plugin does. Returns the environments stopped.
+    pub async fn apply(
+        &self,
+        info: ecsim_proto::common::BeamInfo,
+        backlog: bool,
+    ) -> Vec<EnvironmentId> {
+        let replay = &self.0;
+        let mode = info.beam_mode();
+        replay.lhc_state.update(info);
+        if backlog || !replay.lhc_loaded {
+            return Vec::new();
+        }
+        let stopped = replay.core.beam_mode_changed(mode).await;
+        tracing::info!(
+            mode = mode.as_str_name(),
+            stopped = stopped.len(),
+            "beam mode changed (read from the broker)"
+        );
+        stopped
+    }
+}
+
 impl std::fmt::Debug for Simulation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Simulation")
@@ -414,6 +464,12 @@ impl Simulation {
     /// The simulated core: what the timeline drives, and what a server may drive beside it.
     pub fn core(&self) -> &Core {
         &self.core
+    }
+
+    /// Where beam mode changes that do not come from the timeline enter: ALICE's DIP
+    /// client's, read from the broker.
+    pub fn lhc_input(&self) -> LhcInput {
+        LhcInput(Arc::clone(&self.replay))
     }
 
     /// The scenario, with `epoch = "now"` resolved.

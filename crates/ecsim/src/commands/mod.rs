@@ -3,6 +3,7 @@
 
 pub(crate) mod broker;
 pub(crate) mod decode;
+pub(crate) mod dip;
 pub(crate) mod env;
 pub(crate) mod kafka;
 pub(crate) mod plugin;

@@ -187,10 +187,33 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
     };
 
     tracing::info!(scenario = %scenario.name, seed = scenario.seed, broker = %broker_address, "replaying");
-    let replayed =
-        driver::run_blocking_until(&scenario, publisher, plugins, Arc::clone(&progress), &stop);
+    // In real time the LHC's state is also read from the broker, as AliECS's lhc plugin reads
+    // it; in virtual time the timeline is over in milliseconds and must not depend on the wall
+    // clock, so only its own beam_mode steps count.
+    let real_time = scenario.speed != Speed::Virtual;
+    let replayed = driver::run_blocking_with(
+        &scenario,
+        publisher,
+        plugins,
+        Arc::clone(&progress),
+        &stop,
+        |simulation| {
+            real_time
+                .then(|| {
+                    crate::commands::dip::follow(&broker_address, &run_id, simulation.lhc_input())
+                })
+                .transpose()
+        },
+    );
     let report = match replayed {
-        Ok(report) => report,
+        Ok((report, dip)) => {
+            if let Ok(Some(dip)) = dip {
+                dip.stop();
+            } else if let Err(error) = dip {
+                tracing::warn!(%error, "the LHC's state was not read from the broker");
+            }
+            report
+        }
         Err(error) => {
             // What was published before the failure still goes out.
             drop(progress);

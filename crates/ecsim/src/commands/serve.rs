@@ -135,6 +135,8 @@ pub(crate) fn run(args: &ServeArgs) -> Result<(), CliError> {
             if embedded.is_some() { " (embedded broker)" } else { "" },
             ecsim_kafka::RUN_HEADER,
         );
+        // The LHC's state, from whoever publishes it on the broker, as AliECS's lhc plugin reads it.
+        let dip = crate::commands::dip::follow(&broker_address, &run_id, simulation.lhc_input())?;
         let timeline = tokio::spawn(simulation.play_until(stop.clone()));
         let identity = Identity {
             configuration_endpoint: format!("apricot://{}", listener.address()),
@@ -167,6 +169,7 @@ pub(crate) fn run(args: &ServeArgs) -> Result<(), CliError> {
         };
         let served = listener.serve(service, stopped).await;
         timeline.abort();
+        dip.stop();
         if let Some((view, stop_page, task)) = live_page {
             view.close();
             let _ = stop_page.send(());

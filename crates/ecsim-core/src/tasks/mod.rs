@@ -637,6 +637,15 @@ impl TaskTree {
 
     /// The role tree, as the control API shows it.
     pub(crate) fn role_views(&self) -> Vec<RoleView> {
+        // Each task role's task, found once: a view costs a pass over the tasks, not one per role.
+        let mut task_of: Vec<Option<&Task>> = vec![None; self.roles.len()];
+        for task in &self.tasks {
+            if let Some(slot) = task_of.get_mut(task.role)
+                && slot.is_none()
+            {
+                *slot = Some(task);
+            }
+        }
         self.roles
             .iter()
             .enumerate()
@@ -650,11 +659,7 @@ impl TaskTree {
                 state: role.state.to_owned(),
                 status: role.status.to_owned(),
                 parent: role.parent,
-                task_id: self
-                    .tasks
-                    .iter()
-                    .find(|task| task.role == index)
-                    .map(|task| task.id.to_string()),
+                task_id: task_of[index].map(|task| task.id.to_string()),
             })
             .collect()
     }

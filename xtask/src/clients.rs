@@ -28,13 +28,20 @@ fn ensure_node(dir: &Path) -> anyhow::Result<PathBuf> {
     if !run::available("node", &[]) || !run::available("npm", &[]) {
         bail!("the client tests need Node.js and npm (Debian: apt-get install nodejs npm)");
     }
-    let installed = ["kafkajs", "playwright-core"].iter().all(|package| {
+    let installed = [
+        "kafkajs",
+        "playwright-core",
+        "@grpc/grpc-js",
+        "@grpc/proto-loader",
+    ]
+    .iter()
+    .all(|package| {
         dir.join(format!("node_modules/{package}/package.json"))
             .is_file()
     });
     if !installed {
         println!(
-            "installing kafkajs and playwright-core for the client and live-page tests (tests/clients/package-lock.json)"
+            "installing kafkajs, playwright-core and the Control GUI's gRPC client for the client, live-page and serve tests (tests/clients/package-lock.json)"
         );
         let dir = dir.to_str().context("the repository path is not UTF-8")?;
         run::checked("npm", &["ci", "--prefix", dir, "--no-audit", "--no-fund"])?;

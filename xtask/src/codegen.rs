@@ -108,6 +108,8 @@ fn generate(include_root: &Path, out: &Path) -> anyhow::Result<Vec<String>> {
             .build_client(true)
             .build_server(true)
             .build_transport(true)
+            // Map entries written whole, as protobuf-go writes them (`go_codec.rs`).
+            .codec_path("crate::go_codec::GoCodec")
             .client_mod_attribute(".", "#[cfg(feature = \"grpc\")]")
             .server_mod_attribute(".", "#[cfg(feature = \"grpc\")]")
             .service_generator(),

@@ -84,7 +84,29 @@ pub struct ControlService {
     /// Cancelled when the server stops: streams end, waiting calls answer.
     stopping: CancellationToken,
     /// The work requests started, which goes on without them.
-    work: TaskTracker,
+    work: Work,
+}
+
+/// Where the work requests start runs: on a runtime of its own when the server is given one, so
+/// that a large creation (whose events the core hands to the publisher synchronously) never
+/// keeps the server's threads from answering other clients.
+#[derive(Debug, Clone)]
+struct Work {
+    tracker: TaskTracker,
+    runtime: Option<tokio::runtime::Handle>,
+}
+
+impl Work {
+    fn spawn<F>(&self, task: F) -> tokio::task::JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        match &self.runtime {
+            Some(runtime) => self.tracker.spawn_on(task, runtime),
+            None => self.tracker.spawn(task),
+        }
+    }
 }
 
 impl ControlService {
@@ -96,8 +118,18 @@ impl ControlService {
             identity: Arc::new(identity),
             feeds: Arc::new(auto::Feeds::default()),
             stopping: CancellationToken::new(),
-            work: TaskTracker::new(),
+            work: Work {
+                tracker: TaskTracker::new(),
+                runtime: None,
+            },
         }
+    }
+
+    /// Runs the work of the requests (creations, transitions, automatic environments) on
+    /// `runtime` rather than the server's.
+    pub fn with_work_runtime(mut self, runtime: tokio::runtime::Handle) -> Self {
+        self.work.runtime = Some(runtime);
+        self
     }
 
     /// The tonic service, to add to a server.
@@ -123,7 +155,7 @@ impl ControlService {
     /// The work requests started and that is still going on (a creation, a transition), to
     /// wait for before the core shuts down.
     pub fn work(&self) -> &TaskTracker {
-        &self.work
+        &self.work.tracker
     }
 
     fn now_ms(&self) -> i64 {

@@ -93,6 +93,9 @@ pub mod apricot {
     include!("generated/apricot.rs");
 }
 
+#[cfg(feature = "grpc")]
+pub mod go_codec;
+
 /// Package `ecsim.plugin.v1`: ecsim's own messages between the host and a dynamically loaded
 /// plugin library (see `ecsim-plugin-abi`). Not AliECS's: nothing here goes on Kafka.
 pub use self::ecsim::plugin::v1 as plugin;

@@ -160,6 +160,9 @@ pub(crate) struct Env {
     pub(crate) timing: Timing,
     /// Held for the whole of a transition (or a teardown): a second request waits.
     pub(crate) transition_lock: tokio::sync::Mutex<()>,
+    /// How many tasks it runs, readable without its data's lock (which a large environment's
+    /// view holds for a while).
+    pub(crate) task_count: std::sync::atomic::AtomicUsize,
     data: Mutex<EnvData>,
 }
 
@@ -186,6 +189,7 @@ impl Env {
             loaded,
             timing,
             transition_lock: tokio::sync::Mutex::new(()),
+            task_count: std::sync::atomic::AtomicUsize::new(0),
             data: Mutex::new(data),
         }
     }

@@ -361,7 +361,7 @@ impl Core {
         let environments = self.environments();
         let tasks: usize = environments
             .iter()
-            .map(|env| env.data().tasks.task_count())
+            .map(|env| env.task_count.load(std::sync::atomic::Ordering::Relaxed))
             .sum();
         (environments.len(), tasks + lock(&self.0.released).len())
     }

@@ -389,7 +389,12 @@ impl Core {
                 Transition::Deploy => {
                     let now = self.now();
                     let mut uids = self.uids();
-                    data.tasks.deploy(&mut uids, now)
+                    let deployed = data.tasks.deploy(&mut uids, now);
+                    env.task_count.store(
+                        data.tasks.task_count(),
+                        std::sync::atomic::Ordering::Relaxed,
+                    );
+                    deployed
                 }
                 Transition::Configure | Transition::StopActivity => {
                     data.tasks.transition(State::Configured, |_| true)

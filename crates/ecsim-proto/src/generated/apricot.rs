@@ -1038,7 +1038,7 @@ pub mod apricot_client {
                         format!("Service was not ready: {}", e.into()),
                     )
                 })?;
-            let codec = tonic_prost::ProstCodec::default();
+            let codec = crate::go_codec::GoCodec::default();
             let path = http::uri::PathAndQuery::from_static(
                 "/apricot.Apricot/NewRunNumber",
             );
@@ -1060,7 +1060,7 @@ pub mod apricot_client {
                         format!("Service was not ready: {}", e.into()),
                     )
                 })?;
-            let codec = tonic_prost::ProstCodec::default();
+            let codec = crate::go_codec::GoCodec::default();
             let path = http::uri::PathAndQuery::from_static(
                 "/apricot.Apricot/GetDefaults",
             );
@@ -1081,7 +1081,7 @@ pub mod apricot_client {
                         format!("Service was not ready: {}", e.into()),
                     )
                 })?;
-            let codec = tonic_prost::ProstCodec::default();
+            let codec = crate::go_codec::GoCodec::default();
             let path = http::uri::PathAndQuery::from_static("/apricot.Apricot/GetVars");
             let mut req = request.into_request();
             req.extensions_mut().insert(GrpcMethod::new("apricot.Apricot", "GetVars"));
@@ -1103,7 +1103,7 @@ pub mod apricot_client {
                         format!("Service was not ready: {}", e.into()),
                     )
                 })?;
-            let codec = tonic_prost::ProstCodec::default();
+            let codec = crate::go_codec::GoCodec::default();
             let path = http::uri::PathAndQuery::from_static(
                 "/apricot.Apricot/RawGetRecursive",
             );
@@ -1128,7 +1128,7 @@ pub mod apricot_client {
                         format!("Service was not ready: {}", e.into()),
                     )
                 })?;
-            let codec = tonic_prost::ProstCodec::default();
+            let codec = crate::go_codec::GoCodec::default();
             let path = http::uri::PathAndQuery::from_static(
                 "/apricot.Apricot/ListDetectors",
             );
@@ -1152,7 +1152,7 @@ pub mod apricot_client {
                         format!("Service was not ready: {}", e.into()),
                     )
                 })?;
-            let codec = tonic_prost::ProstCodec::default();
+            let codec = crate::go_codec::GoCodec::default();
             let path = http::uri::PathAndQuery::from_static(
                 "/apricot.Apricot/GetHostInventory",
             );
@@ -1176,7 +1176,7 @@ pub mod apricot_client {
                         format!("Service was not ready: {}", e.into()),
                     )
                 })?;
-            let codec = tonic_prost::ProstCodec::default();
+            let codec = crate::go_codec::GoCodec::default();
             let path = http::uri::PathAndQuery::from_static(
                 "/apricot.Apricot/GetDetectorsInventory",
             );
@@ -1200,7 +1200,7 @@ pub mod apricot_client {
                         format!("Service was not ready: {}", e.into()),
                     )
                 })?;
-            let codec = tonic_prost::ProstCodec::default();
+            let codec = crate::go_codec::GoCodec::default();
             let path = http::uri::PathAndQuery::from_static(
                 "/apricot.Apricot/GetDetectorForHost",
             );
@@ -1224,7 +1224,7 @@ pub mod apricot_client {
                         format!("Service was not ready: {}", e.into()),
                     )
                 })?;
-            let codec = tonic_prost::ProstCodec::default();
+            let codec = crate::go_codec::GoCodec::default();
             let path = http::uri::PathAndQuery::from_static(
                 "/apricot.Apricot/GetDetectorsForHosts",
             );
@@ -1248,7 +1248,7 @@ pub mod apricot_client {
                         format!("Service was not ready: {}", e.into()),
                     )
                 })?;
-            let codec = tonic_prost::ProstCodec::default();
+            let codec = crate::go_codec::GoCodec::default();
             let path = http::uri::PathAndQuery::from_static(
                 "/apricot.Apricot/GetCRUCardsForHost",
             );
@@ -1272,7 +1272,7 @@ pub mod apricot_client {
                         format!("Service was not ready: {}", e.into()),
                     )
                 })?;
-            let codec = tonic_prost::ProstCodec::default();
+            let codec = crate::go_codec::GoCodec::default();
             let path = http::uri::PathAndQuery::from_static(
                 "/apricot.Apricot/GetEndpointsForCRUCard",
             );
@@ -1296,7 +1296,7 @@ pub mod apricot_client {
                         format!("Service was not ready: {}", e.into()),
                     )
                 })?;
-            let codec = tonic_prost::ProstCodec::default();
+            let codec = crate::go_codec::GoCodec::default();
             let path = http::uri::PathAndQuery::from_static(
                 "/apricot.Apricot/GetLinkIDsForCRUEndpoint",
             );
@@ -1320,7 +1320,7 @@ pub mod apricot_client {
                         format!("Service was not ready: {}", e.into()),
                     )
                 })?;
-            let codec = tonic_prost::ProstCodec::default();
+            let codec = crate::go_codec::GoCodec::default();
             let path = http::uri::PathAndQuery::from_static(
                 "/apricot.Apricot/GetAliasedLinkIDsForDetector",
             );
@@ -1347,7 +1347,7 @@ pub mod apricot_client {
                         format!("Service was not ready: {}", e.into()),
                     )
                 })?;
-            let codec = tonic_prost::ProstCodec::default();
+            let codec = crate::go_codec::GoCodec::default();
             let path = http::uri::PathAndQuery::from_static(
                 "/apricot.Apricot/GetRuntimeEntry",
             );
@@ -1368,7 +1368,7 @@ pub mod apricot_client {
                         format!("Service was not ready: {}", e.into()),
                     )
                 })?;
-            let codec = tonic_prost::ProstCodec::default();
+            let codec = crate::go_codec::GoCodec::default();
             let path = http::uri::PathAndQuery::from_static(
                 "/apricot.Apricot/SetRuntimeEntry",
             );
@@ -1389,7 +1389,7 @@ pub mod apricot_client {
                         format!("Service was not ready: {}", e.into()),
                     )
                 })?;
-            let codec = tonic_prost::ProstCodec::default();
+            let codec = crate::go_codec::GoCodec::default();
             let path = http::uri::PathAndQuery::from_static(
                 "/apricot.Apricot/GetRuntimeEntries",
             );
@@ -1413,7 +1413,7 @@ pub mod apricot_client {
                         format!("Service was not ready: {}", e.into()),
                     )
                 })?;
-            let codec = tonic_prost::ProstCodec::default();
+            let codec = crate::go_codec::GoCodec::default();
             let path = http::uri::PathAndQuery::from_static(
                 "/apricot.Apricot/ListRuntimeEntries",
             );
@@ -1438,7 +1438,7 @@ pub mod apricot_client {
                         format!("Service was not ready: {}", e.into()),
                     )
                 })?;
-            let codec = tonic_prost::ProstCodec::default();
+            let codec = crate::go_codec::GoCodec::default();
             let path = http::uri::PathAndQuery::from_static(
                 "/apricot.Apricot/ListComponents",
             );
@@ -1462,7 +1462,7 @@ pub mod apricot_client {
                         format!("Service was not ready: {}", e.into()),
                     )
                 })?;
-            let codec = tonic_prost::ProstCodec::default();
+            let codec = crate::go_codec::GoCodec::default();
             let path = http::uri::PathAndQuery::from_static(
                 "/apricot.Apricot/ListComponentEntries",
             );
@@ -1486,7 +1486,7 @@ pub mod apricot_client {
                         format!("Service was not ready: {}", e.into()),
                     )
                 })?;
-            let codec = tonic_prost::ProstCodec::default();
+            let codec = crate::go_codec::GoCodec::default();
             let path = http::uri::PathAndQuery::from_static(
                 "/apricot.Apricot/GetComponentConfiguration",
             );
@@ -1510,7 +1510,7 @@ pub mod apricot_client {
                         format!("Service was not ready: {}", e.into()),
                     )
                 })?;
-            let codec = tonic_prost::ProstCodec::default();
+            let codec = crate::go_codec::GoCodec::default();
             let path = http::uri::PathAndQuery::from_static(
                 "/apricot.Apricot/GetComponentConfigurationWithLastIndex",
             );
@@ -1536,7 +1536,7 @@ pub mod apricot_client {
                         format!("Service was not ready: {}", e.into()),
                     )
                 })?;
-            let codec = tonic_prost::ProstCodec::default();
+            let codec = crate::go_codec::GoCodec::default();
             let path = http::uri::PathAndQuery::from_static(
                 "/apricot.Apricot/ResolveComponentQuery",
             );
@@ -1560,7 +1560,7 @@ pub mod apricot_client {
                         format!("Service was not ready: {}", e.into()),
                     )
                 })?;
-            let codec = tonic_prost::ProstCodec::default();
+            let codec = crate::go_codec::GoCodec::default();
             let path = http::uri::PathAndQuery::from_static(
                 "/apricot.Apricot/ImportComponentConfiguration",
             );
@@ -1583,7 +1583,7 @@ pub mod apricot_client {
                         format!("Service was not ready: {}", e.into()),
                     )
                 })?;
-            let codec = tonic_prost::ProstCodec::default();
+            let codec = crate::go_codec::GoCodec::default();
             let path = http::uri::PathAndQuery::from_static(
                 "/apricot.Apricot/InvalidateComponentTemplateCache",
             );
@@ -1871,7 +1871,7 @@ pub mod apricot_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = NewRunNumberSvc(inner);
-                        let codec = tonic_prost::ProstCodec::default();
+                        let codec = crate::go_codec::GoCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
                                 accept_compression_encodings,
@@ -1914,7 +1914,7 @@ pub mod apricot_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = GetDefaultsSvc(inner);
-                        let codec = tonic_prost::ProstCodec::default();
+                        let codec = crate::go_codec::GoCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
                                 accept_compression_encodings,
@@ -1957,7 +1957,7 @@ pub mod apricot_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = GetVarsSvc(inner);
-                        let codec = tonic_prost::ProstCodec::default();
+                        let codec = crate::go_codec::GoCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
                                 accept_compression_encodings,
@@ -2002,7 +2002,7 @@ pub mod apricot_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = RawGetRecursiveSvc(inner);
-                        let codec = tonic_prost::ProstCodec::default();
+                        let codec = crate::go_codec::GoCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
                                 accept_compression_encodings,
@@ -2045,7 +2045,7 @@ pub mod apricot_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = ListDetectorsSvc(inner);
-                        let codec = tonic_prost::ProstCodec::default();
+                        let codec = crate::go_codec::GoCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
                                 accept_compression_encodings,
@@ -2088,7 +2088,7 @@ pub mod apricot_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = GetHostInventorySvc(inner);
-                        let codec = tonic_prost::ProstCodec::default();
+                        let codec = crate::go_codec::GoCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
                                 accept_compression_encodings,
@@ -2132,7 +2132,7 @@ pub mod apricot_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = GetDetectorsInventorySvc(inner);
-                        let codec = tonic_prost::ProstCodec::default();
+                        let codec = crate::go_codec::GoCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
                                 accept_compression_encodings,
@@ -2175,7 +2175,7 @@ pub mod apricot_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = GetDetectorForHostSvc(inner);
-                        let codec = tonic_prost::ProstCodec::default();
+                        let codec = crate::go_codec::GoCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
                                 accept_compression_encodings,
@@ -2219,7 +2219,7 @@ pub mod apricot_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = GetDetectorsForHostsSvc(inner);
-                        let codec = tonic_prost::ProstCodec::default();
+                        let codec = crate::go_codec::GoCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
                                 accept_compression_encodings,
@@ -2263,7 +2263,7 @@ pub mod apricot_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = GetCRUCardsForHostSvc(inner);
-                        let codec = tonic_prost::ProstCodec::default();
+                        let codec = crate::go_codec::GoCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
                                 accept_compression_encodings,
@@ -2307,7 +2307,7 @@ pub mod apricot_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = GetEndpointsForCRUCardSvc(inner);
-                        let codec = tonic_prost::ProstCodec::default();
+                        let codec = crate::go_codec::GoCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
                                 accept_compression_encodings,
@@ -2354,7 +2354,7 @@ pub mod apricot_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = GetLinkIDsForCRUEndpointSvc(inner);
-                        let codec = tonic_prost::ProstCodec::default();
+                        let codec = crate::go_codec::GoCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
                                 accept_compression_encodings,
@@ -2403,7 +2403,7 @@ pub mod apricot_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = GetAliasedLinkIDsForDetectorSvc(inner);
-                        let codec = tonic_prost::ProstCodec::default();
+                        let codec = crate::go_codec::GoCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
                                 accept_compression_encodings,
@@ -2448,7 +2448,7 @@ pub mod apricot_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = GetRuntimeEntrySvc(inner);
-                        let codec = tonic_prost::ProstCodec::default();
+                        let codec = crate::go_codec::GoCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
                                 accept_compression_encodings,
@@ -2493,7 +2493,7 @@ pub mod apricot_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = SetRuntimeEntrySvc(inner);
-                        let codec = tonic_prost::ProstCodec::default();
+                        let codec = crate::go_codec::GoCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
                                 accept_compression_encodings,
@@ -2538,7 +2538,7 @@ pub mod apricot_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = GetRuntimeEntriesSvc(inner);
-                        let codec = tonic_prost::ProstCodec::default();
+                        let codec = crate::go_codec::GoCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
                                 accept_compression_encodings,
@@ -2583,7 +2583,7 @@ pub mod apricot_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = ListRuntimeEntriesSvc(inner);
-                        let codec = tonic_prost::ProstCodec::default();
+                        let codec = crate::go_codec::GoCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
                                 accept_compression_encodings,
@@ -2626,7 +2626,7 @@ pub mod apricot_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = ListComponentsSvc(inner);
-                        let codec = tonic_prost::ProstCodec::default();
+                        let codec = crate::go_codec::GoCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
                                 accept_compression_encodings,
@@ -2672,7 +2672,7 @@ pub mod apricot_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = ListComponentEntriesSvc(inner);
-                        let codec = tonic_prost::ProstCodec::default();
+                        let codec = crate::go_codec::GoCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
                                 accept_compression_encodings,
@@ -2716,7 +2716,7 @@ pub mod apricot_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = GetComponentConfigurationSvc(inner);
-                        let codec = tonic_prost::ProstCodec::default();
+                        let codec = crate::go_codec::GoCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
                                 accept_compression_encodings,
@@ -2765,7 +2765,7 @@ pub mod apricot_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = GetComponentConfigurationWithLastIndexSvc(inner);
-                        let codec = tonic_prost::ProstCodec::default();
+                        let codec = crate::go_codec::GoCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
                                 accept_compression_encodings,
@@ -2809,7 +2809,7 @@ pub mod apricot_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = ResolveComponentQuerySvc(inner);
-                        let codec = tonic_prost::ProstCodec::default();
+                        let codec = crate::go_codec::GoCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
                                 accept_compression_encodings,
@@ -2861,7 +2861,7 @@ pub mod apricot_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = ImportComponentConfigurationSvc(inner);
-                        let codec = tonic_prost::ProstCodec::default();
+                        let codec = crate::go_codec::GoCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
                                 accept_compression_encodings,
@@ -2908,7 +2908,7 @@ pub mod apricot_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = InvalidateComponentTemplateCacheSvc(inner);
-                        let codec = tonic_prost::ProstCodec::default();
+                        let codec = crate::go_codec::GoCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
                                 accept_compression_encodings,

@@ -2046,7 +2046,7 @@ pub mod control_client {
                         format!("Service was not ready: {}", e.into()),
                     )
                 })?;
-            let codec = tonic_prost::ProstCodec::default();
+            let codec = crate::go_codec::GoCodec::default();
             let path = http::uri::PathAndQuery::from_static(
                 "/o2control.Control/GetFrameworkInfo",
             );
@@ -2070,7 +2070,7 @@ pub mod control_client {
                         format!("Service was not ready: {}", e.into()),
                     )
                 })?;
-            let codec = tonic_prost::ProstCodec::default();
+            let codec = crate::go_codec::GoCodec::default();
             let path = http::uri::PathAndQuery::from_static(
                 "/o2control.Control/GetEnvironments",
             );
@@ -2095,7 +2095,7 @@ pub mod control_client {
                         format!("Service was not ready: {}", e.into()),
                     )
                 })?;
-            let codec = tonic_prost::ProstCodec::default();
+            let codec = crate::go_codec::GoCodec::default();
             let path = http::uri::PathAndQuery::from_static(
                 "/o2control.Control/NewAutoEnvironment",
             );
@@ -2120,7 +2120,7 @@ pub mod control_client {
                         format!("Service was not ready: {}", e.into()),
                     )
                 })?;
-            let codec = tonic_prost::ProstCodec::default();
+            let codec = crate::go_codec::GoCodec::default();
             let path = http::uri::PathAndQuery::from_static(
                 "/o2control.Control/NewEnvironment",
             );
@@ -2144,7 +2144,7 @@ pub mod control_client {
                         format!("Service was not ready: {}", e.into()),
                     )
                 })?;
-            let codec = tonic_prost::ProstCodec::default();
+            let codec = crate::go_codec::GoCodec::default();
             let path = http::uri::PathAndQuery::from_static(
                 "/o2control.Control/GetEnvironment",
             );
@@ -2168,7 +2168,7 @@ pub mod control_client {
                         format!("Service was not ready: {}", e.into()),
                     )
                 })?;
-            let codec = tonic_prost::ProstCodec::default();
+            let codec = crate::go_codec::GoCodec::default();
             let path = http::uri::PathAndQuery::from_static(
                 "/o2control.Control/ControlEnvironment",
             );
@@ -2192,7 +2192,7 @@ pub mod control_client {
                         format!("Service was not ready: {}", e.into()),
                     )
                 })?;
-            let codec = tonic_prost::ProstCodec::default();
+            let codec = crate::go_codec::GoCodec::default();
             let path = http::uri::PathAndQuery::from_static(
                 "/o2control.Control/DestroyEnvironment",
             );
@@ -2216,7 +2216,7 @@ pub mod control_client {
                         format!("Service was not ready: {}", e.into()),
                     )
                 })?;
-            let codec = tonic_prost::ProstCodec::default();
+            let codec = crate::go_codec::GoCodec::default();
             let path = http::uri::PathAndQuery::from_static(
                 "/o2control.Control/GetActiveDetectors",
             );
@@ -2240,7 +2240,7 @@ pub mod control_client {
                         format!("Service was not ready: {}", e.into()),
                     )
                 })?;
-            let codec = tonic_prost::ProstCodec::default();
+            let codec = crate::go_codec::GoCodec::default();
             let path = http::uri::PathAndQuery::from_static(
                 "/o2control.Control/GetAvailableDetectors",
             );
@@ -2265,7 +2265,7 @@ pub mod control_client {
                         format!("Service was not ready: {}", e.into()),
                     )
                 })?;
-            let codec = tonic_prost::ProstCodec::default();
+            let codec = crate::go_codec::GoCodec::default();
             let path = http::uri::PathAndQuery::from_static(
                 "/o2control.Control/NewEnvironmentAsync",
             );
@@ -2286,7 +2286,7 @@ pub mod control_client {
                         format!("Service was not ready: {}", e.into()),
                     )
                 })?;
-            let codec = tonic_prost::ProstCodec::default();
+            let codec = crate::go_codec::GoCodec::default();
             let path = http::uri::PathAndQuery::from_static(
                 "/o2control.Control/GetTasks",
             );
@@ -2307,7 +2307,7 @@ pub mod control_client {
                         format!("Service was not ready: {}", e.into()),
                     )
                 })?;
-            let codec = tonic_prost::ProstCodec::default();
+            let codec = crate::go_codec::GoCodec::default();
             let path = http::uri::PathAndQuery::from_static(
                 "/o2control.Control/GetTask",
             );
@@ -2330,7 +2330,7 @@ pub mod control_client {
                         format!("Service was not ready: {}", e.into()),
                     )
                 })?;
-            let codec = tonic_prost::ProstCodec::default();
+            let codec = crate::go_codec::GoCodec::default();
             let path = http::uri::PathAndQuery::from_static(
                 "/o2control.Control/CleanupTasks",
             );
@@ -2351,7 +2351,7 @@ pub mod control_client {
                         format!("Service was not ready: {}", e.into()),
                     )
                 })?;
-            let codec = tonic_prost::ProstCodec::default();
+            let codec = crate::go_codec::GoCodec::default();
             let path = http::uri::PathAndQuery::from_static(
                 "/o2control.Control/GetRoles",
             );
@@ -2375,7 +2375,7 @@ pub mod control_client {
                         format!("Service was not ready: {}", e.into()),
                     )
                 })?;
-            let codec = tonic_prost::ProstCodec::default();
+            let codec = crate::go_codec::GoCodec::default();
             let path = http::uri::PathAndQuery::from_static(
                 "/o2control.Control/GetWorkflowTemplates",
             );
@@ -2396,7 +2396,7 @@ pub mod control_client {
                         format!("Service was not ready: {}", e.into()),
                     )
                 })?;
-            let codec = tonic_prost::ProstCodec::default();
+            let codec = crate::go_codec::GoCodec::default();
             let path = http::uri::PathAndQuery::from_static(
                 "/o2control.Control/ListRepos",
             );
@@ -2417,7 +2417,7 @@ pub mod control_client {
                         format!("Service was not ready: {}", e.into()),
                     )
                 })?;
-            let codec = tonic_prost::ProstCodec::default();
+            let codec = crate::go_codec::GoCodec::default();
             let path = http::uri::PathAndQuery::from_static(
                 "/o2control.Control/AddRepo",
             );
@@ -2440,7 +2440,7 @@ pub mod control_client {
                         format!("Service was not ready: {}", e.into()),
                     )
                 })?;
-            let codec = tonic_prost::ProstCodec::default();
+            let codec = crate::go_codec::GoCodec::default();
             let path = http::uri::PathAndQuery::from_static(
                 "/o2control.Control/RemoveRepo",
             );
@@ -2461,7 +2461,7 @@ pub mod control_client {
                         format!("Service was not ready: {}", e.into()),
                     )
                 })?;
-            let codec = tonic_prost::ProstCodec::default();
+            let codec = crate::go_codec::GoCodec::default();
             let path = http::uri::PathAndQuery::from_static(
                 "/o2control.Control/RefreshRepos",
             );
@@ -2482,7 +2482,7 @@ pub mod control_client {
                         format!("Service was not ready: {}", e.into()),
                     )
                 })?;
-            let codec = tonic_prost::ProstCodec::default();
+            let codec = crate::go_codec::GoCodec::default();
             let path = http::uri::PathAndQuery::from_static(
                 "/o2control.Control/SetDefaultRepo",
             );
@@ -2503,7 +2503,7 @@ pub mod control_client {
                         format!("Service was not ready: {}", e.into()),
                     )
                 })?;
-            let codec = tonic_prost::ProstCodec::default();
+            let codec = crate::go_codec::GoCodec::default();
             let path = http::uri::PathAndQuery::from_static(
                 "/o2control.Control/SetGlobalDefaultRevision",
             );
@@ -2529,7 +2529,7 @@ pub mod control_client {
                         format!("Service was not ready: {}", e.into()),
                     )
                 })?;
-            let codec = tonic_prost::ProstCodec::default();
+            let codec = crate::go_codec::GoCodec::default();
             let path = http::uri::PathAndQuery::from_static(
                 "/o2control.Control/SetRepoDefaultRevision",
             );
@@ -2553,7 +2553,7 @@ pub mod control_client {
                         format!("Service was not ready: {}", e.into()),
                     )
                 })?;
-            let codec = tonic_prost::ProstCodec::default();
+            let codec = crate::go_codec::GoCodec::default();
             let path = http::uri::PathAndQuery::from_static(
                 "/o2control.Control/Subscribe",
             );
@@ -2577,7 +2577,7 @@ pub mod control_client {
                         format!("Service was not ready: {}", e.into()),
                     )
                 })?;
-            let codec = tonic_prost::ProstCodec::default();
+            let codec = crate::go_codec::GoCodec::default();
             let path = http::uri::PathAndQuery::from_static(
                 "/o2control.Control/GetIntegratedServices",
             );
@@ -2599,7 +2599,7 @@ pub mod control_client {
                         format!("Service was not ready: {}", e.into()),
                     )
                 })?;
-            let codec = tonic_prost::ProstCodec::default();
+            let codec = crate::go_codec::GoCodec::default();
             let path = http::uri::PathAndQuery::from_static(
                 "/o2control.Control/Teardown",
             );
@@ -2623,7 +2623,7 @@ pub mod control_client {
                         format!("Service was not ready: {}", e.into()),
                     )
                 })?;
-            let codec = tonic_prost::ProstCodec::default();
+            let codec = crate::go_codec::GoCodec::default();
             let path = http::uri::PathAndQuery::from_static(
                 "/o2control.Control/ModifyEnvironment",
             );
@@ -2914,7 +2914,7 @@ pub mod control_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = GetFrameworkInfoSvc(inner);
-                        let codec = tonic_prost::ProstCodec::default();
+                        let codec = crate::go_codec::GoCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
                                 accept_compression_encodings,
@@ -2959,7 +2959,7 @@ pub mod control_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = GetEnvironmentsSvc(inner);
-                        let codec = tonic_prost::ProstCodec::default();
+                        let codec = crate::go_codec::GoCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
                                 accept_compression_encodings,
@@ -3004,7 +3004,7 @@ pub mod control_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = NewAutoEnvironmentSvc(inner);
-                        let codec = tonic_prost::ProstCodec::default();
+                        let codec = crate::go_codec::GoCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
                                 accept_compression_encodings,
@@ -3049,7 +3049,7 @@ pub mod control_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = NewEnvironmentSvc(inner);
-                        let codec = tonic_prost::ProstCodec::default();
+                        let codec = crate::go_codec::GoCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
                                 accept_compression_encodings,
@@ -3094,7 +3094,7 @@ pub mod control_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = GetEnvironmentSvc(inner);
-                        let codec = tonic_prost::ProstCodec::default();
+                        let codec = crate::go_codec::GoCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
                                 accept_compression_encodings,
@@ -3139,7 +3139,7 @@ pub mod control_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = ControlEnvironmentSvc(inner);
-                        let codec = tonic_prost::ProstCodec::default();
+                        let codec = crate::go_codec::GoCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
                                 accept_compression_encodings,
@@ -3184,7 +3184,7 @@ pub mod control_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = DestroyEnvironmentSvc(inner);
-                        let codec = tonic_prost::ProstCodec::default();
+                        let codec = crate::go_codec::GoCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
                                 accept_compression_encodings,
@@ -3227,7 +3227,7 @@ pub mod control_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = GetActiveDetectorsSvc(inner);
-                        let codec = tonic_prost::ProstCodec::default();
+                        let codec = crate::go_codec::GoCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
                                 accept_compression_encodings,
@@ -3271,7 +3271,7 @@ pub mod control_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = GetAvailableDetectorsSvc(inner);
-                        let codec = tonic_prost::ProstCodec::default();
+                        let codec = crate::go_codec::GoCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
                                 accept_compression_encodings,
@@ -3316,7 +3316,7 @@ pub mod control_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = NewEnvironmentAsyncSvc(inner);
-                        let codec = tonic_prost::ProstCodec::default();
+                        let codec = crate::go_codec::GoCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
                                 accept_compression_encodings,
@@ -3359,7 +3359,7 @@ pub mod control_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = GetTasksSvc(inner);
-                        let codec = tonic_prost::ProstCodec::default();
+                        let codec = crate::go_codec::GoCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
                                 accept_compression_encodings,
@@ -3402,7 +3402,7 @@ pub mod control_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = GetTaskSvc(inner);
-                        let codec = tonic_prost::ProstCodec::default();
+                        let codec = crate::go_codec::GoCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
                                 accept_compression_encodings,
@@ -3447,7 +3447,7 @@ pub mod control_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = CleanupTasksSvc(inner);
-                        let codec = tonic_prost::ProstCodec::default();
+                        let codec = crate::go_codec::GoCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
                                 accept_compression_encodings,
@@ -3490,7 +3490,7 @@ pub mod control_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = GetRolesSvc(inner);
-                        let codec = tonic_prost::ProstCodec::default();
+                        let codec = crate::go_codec::GoCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
                                 accept_compression_encodings,
@@ -3536,7 +3536,7 @@ pub mod control_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = GetWorkflowTemplatesSvc(inner);
-                        let codec = tonic_prost::ProstCodec::default();
+                        let codec = crate::go_codec::GoCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
                                 accept_compression_encodings,
@@ -3579,7 +3579,7 @@ pub mod control_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = ListReposSvc(inner);
-                        let codec = tonic_prost::ProstCodec::default();
+                        let codec = crate::go_codec::GoCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
                                 accept_compression_encodings,
@@ -3622,7 +3622,7 @@ pub mod control_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = AddRepoSvc(inner);
-                        let codec = tonic_prost::ProstCodec::default();
+                        let codec = crate::go_codec::GoCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
                                 accept_compression_encodings,
@@ -3667,7 +3667,7 @@ pub mod control_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = RemoveRepoSvc(inner);
-                        let codec = tonic_prost::ProstCodec::default();
+                        let codec = crate::go_codec::GoCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
                                 accept_compression_encodings,
@@ -3712,7 +3712,7 @@ pub mod control_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = RefreshReposSvc(inner);
-                        let codec = tonic_prost::ProstCodec::default();
+                        let codec = crate::go_codec::GoCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
                                 accept_compression_encodings,
@@ -3757,7 +3757,7 @@ pub mod control_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = SetDefaultRepoSvc(inner);
-                        let codec = tonic_prost::ProstCodec::default();
+                        let codec = crate::go_codec::GoCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
                                 accept_compression_encodings,
@@ -3805,7 +3805,7 @@ pub mod control_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = SetGlobalDefaultRevisionSvc(inner);
-                        let codec = tonic_prost::ProstCodec::default();
+                        let codec = crate::go_codec::GoCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
                                 accept_compression_encodings,
@@ -3851,7 +3851,7 @@ pub mod control_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = SetRepoDefaultRevisionSvc(inner);
-                        let codec = tonic_prost::ProstCodec::default();
+                        let codec = crate::go_codec::GoCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
                                 accept_compression_encodings,
@@ -3897,7 +3897,7 @@ pub mod control_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = SubscribeSvc(inner);
-                        let codec = tonic_prost::ProstCodec::default();
+                        let codec = crate::go_codec::GoCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
                                 accept_compression_encodings,
@@ -3941,7 +3941,7 @@ pub mod control_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = GetIntegratedServicesSvc(inner);
-                        let codec = tonic_prost::ProstCodec::default();
+                        let codec = crate::go_codec::GoCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
                                 accept_compression_encodings,
@@ -3984,7 +3984,7 @@ pub mod control_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = TeardownSvc(inner);
-                        let codec = tonic_prost::ProstCodec::default();
+                        let codec = crate::go_codec::GoCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
                                 accept_compression_encodings,
@@ -4029,7 +4029,7 @@ pub mod control_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = ModifyEnvironmentSvc(inner);
-                        let codec = tonic_prost::ProstCodec::default();
+                        let codec = crate::go_codec::GoCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
                                 accept_compression_encodings,

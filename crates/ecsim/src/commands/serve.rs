@@ -112,6 +112,13 @@ pub(crate) fn run(args: &ServeArgs) -> Result<(), CliError> {
         .enable_all()
         .build()
         .context("starting the runtime")?;
+    // The requests' work (creations, transitions) on threads of its own: a large creation
+    // never keeps the server from answering other clients.
+    let work = tokio::runtime::Builder::new_multi_thread()
+        .thread_name("ecsim-core")
+        .enable_all()
+        .build()
+        .context("starting the core's runtime")?;
     let address = SocketAddr::new(args.grpc_host, args.grpc_port);
     let served: Result<driver::Simulation, CliError> = runtime.block_on(async {
         // Bound and announced before the core starts, so that the announcement is stdout's
@@ -142,7 +149,8 @@ pub(crate) fn run(args: &ServeArgs) -> Result<(), CliError> {
             configuration_endpoint: format!("apricot://{}", listener.address()),
             ..Identity::default()
         };
-        let service = ControlService::new(simulation.core().clone(), catalogue, identity);
+        let service = ControlService::new(simulation.core().clone(), catalogue, identity)
+            .with_work_runtime(work.handle().clone());
         let live_page = match live {
             Some((listener, view)) => {
                 let listener = tokio::net::TcpListener::from_std(listener)
@@ -209,7 +217,8 @@ pub(crate) fn run(args: &ServeArgs) -> Result<(), CliError> {
         }
     }
     let report = runtime.block_on(simulation.finish());
-    // Whatever the requests had under way ends with the runtime.
+    // Whatever the requests had under way ends with the runtimes.
+    work.shutdown_timeout(std::time::Duration::from_secs(1));
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     let delivery = kafka.finish(args.kafka.flush_timeout);
     if let Some(printer) = &printer {

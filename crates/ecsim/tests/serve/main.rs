@@ -5,6 +5,8 @@
 //! scenario, modulo ids and times.
 
 mod api;
+mod gui;
 mod harness;
+mod resilience;
 
 use harness::*;

@@ -93,12 +93,20 @@ impl BookkeepingPlugin {
         // (Go's strconv error text), but goes on to the latest fill all the same.
         let outcome = match run_number.parse::<i32>() {
             Ok(_) => CallOutcome::ok(""),
-            Err(_) => CallOutcome::failed(
-                "Bookkeeping RetrieveFillInfo call failed",
-                Some(format!(
-                    r#"strconv.ParseInt: parsing "{run_number}": invalid syntax"#
-                )),
-            ),
+            Err(error) => {
+                let why = match error.kind() {
+                    std::num::IntErrorKind::PosOverflow | std::num::IntErrorKind::NegOverflow => {
+                        "value out of range"
+                    }
+                    _ => "invalid syntax",
+                };
+                CallOutcome::failed(
+                    "Bookkeeping RetrieveFillInfo call failed",
+                    Some(format!(
+                        r#"strconv.ParseInt: parsing "{run_number}": {why}"#
+                    )),
+                )
+            }
         };
         let fill = self.lhc.current();
         let stable_beams_on = fill.stable_beams_start != 0 && fill.stable_beams_end == 0;
@@ -183,6 +191,22 @@ mod tests {
         assert_eq!(
             outcome.error.unwrap().to_string(),
             r#"Bookkeeping RetrieveFillInfo call failed. REASON: strconv.ParseInt: parsing "": invalid syntax"#
+        );
+    }
+
+    #[tokio::test]
+    async fn a_run_number_past_32_bits_is_out_of_range_as_go_says() {
+        let plugin = BookkeepingPlugin::new(LhcState::default());
+        let outcome = plugin
+            .call(call(
+                "bookkeeping",
+                "RetrieveFillInfo",
+                &[("run_number", "4294967295")],
+            ))
+            .await;
+        assert_eq!(
+            outcome.error.unwrap().to_string(),
+            r#"Bookkeeping RetrieveFillInfo call failed. REASON: strconv.ParseInt: parsing "4294967295": value out of range"#
         );
     }
 }

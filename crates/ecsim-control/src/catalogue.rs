@@ -223,10 +223,19 @@ impl Catalogue {
             }
         };
         let utility = templates::runs_basic_tasks(&workflow);
-        let hosts = match list("hosts")? {
-            Some(hosts) => hosts,
-            None if utility => self.inventory.hosts(""),
-            None => Vec::new(),
+        // The Control GUI takes the FLPs of "Clean resources" from Consul; without one it sends
+        // JavaScript's `undefined` for them. It means every FLP, and that is what a cleanup is
+        // given then (AliECS would fail reading the list).
+        let gui_without_consul = utility
+            && vars
+                .get("hosts")
+                .is_some_and(|hosts| hosts.trim() == "undefined");
+        let hosts = match list("hosts") {
+            _ if gui_without_consul => self.inventory.hosts(""),
+            Ok(Some(hosts)) => hosts,
+            Ok(None) if utility => self.inventory.hosts(""),
+            Ok(None) => Vec::new(),
+            Err(error) => return Err(error),
         };
         // AliECS asks its configuration service for the detectors of the FLPs whatever else the
         // request says: an FLP it does not know fails the creation.
@@ -405,12 +414,23 @@ mod tests {
         assert_eq!(spec.tasks_per_host, 2);
         let some = catalogue
             .spec(
-                cleanup,
+                Arc::clone(&cleanup),
                 &vars(&[("hosts", r#"["alio2-cr1-flp187"]"#)]),
                 Default::default(),
             )
             .expect("some hosts");
         assert_eq!(some.hosts, ["alio2-cr1-flp187"]);
+        let from_a_gui_without_consul = catalogue
+            .spec(
+                Arc::clone(&cleanup),
+                &vars(&[("hosts", "undefined")]),
+                Default::default(),
+            )
+            .expect("every FLP");
+        assert_eq!(
+            from_a_gui_without_consul.hosts.len(),
+            catalogue.inventory.hosts("").len()
+        );
         assert!(catalogue.resolve("o2-roc-config").is_ok());
     }
 

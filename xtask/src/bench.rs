@@ -203,6 +203,17 @@ fn render(criterion: &Path, end_to_end: &Value) -> anyhow::Result<(String, Strin
             verdict(ratio <= 4.4)
         )?;
     }
+    let creation = &end_to_end["creation"];
+    if !creation.is_null() {
+        let ratio = f(&creation["ratio"]);
+        writeln!(
+            summary,
+            "| creation of one environment, 10,000 FLPs ÷ 1,000 (three tasks each, Kafka plugin on) | {ratio:.2} ({:.0} ms vs {:.0} ms) | ≤ 11 | {} |",
+            f(&creation["seconds"][1]) * 1000.0,
+            f(&creation["seconds"][0]) * 1000.0,
+            verdict(ratio <= 11.0)
+        )?;
+    }
     let memory = &end_to_end["expectations_memory"];
     if !memory.is_null() {
         let ratio = f(&memory["ratio"]);

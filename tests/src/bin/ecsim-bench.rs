@@ -7,7 +7,10 @@
 //! - `latency`: from the moment the core emits a message (a hook moment, publishing is
 //!   synchronous) to the broker's acknowledgement, while a scenario runs in scaled real time;
 //! - `scale`: 1,000 and 10,000 environments alive at once, each in a process of its own so that
-//!   its peak memory is its own.
+//!   its peak memory is its own;
+//! - `creation`: one environment of 1,000 and of 10,000 FLPs created (deployed, configured) by a
+//!   core with the Kafka plugin and the core producer, as `ecsim serve` creates one: the cost of
+//!   a large request.
 //!
 //! `ecsim-bench all --json FILE` runs them all; `cargo xtask bench` runs it with the micro
 //! benchmarks and writes `BENCHMARKS.md`. Build with `--release`.
@@ -200,6 +203,65 @@ fn validation() -> Value {
     })
 }
 
+/// The time to create one environment of `hosts` FLPs (three tasks each) through the core, with
+/// the Kafka plugin and the core producer publishing into nothing, in virtual time.
+fn creation_once(hosts: usize) -> f64 {
+    let scenario = match ecsim_scenario::parse("creation.toml", "[scenario]\nname = \"creation\"\n")
+    {
+        Ok(scenario) => scenario,
+        Err(problems) => panic!("the creation benchmark's setup: {problems:?}"),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .unwrap_or_else(|error| panic!("a runtime: {error}"));
+    runtime.block_on(async {
+        let simulation = ecsim_scenario::driver::Simulation::start(
+            &scenario,
+            Arc::new(NullPublisher::default()),
+            Vec::new(),
+            Arc::new(ecsim_scenario::driver::Silent),
+        )
+        .await
+        .unwrap_or_else(|error| panic!("the core starts: {error}"));
+        let mut spec = ecsim_core::EnvironmentSpec::new(
+            "large",
+            Arc::new(ecsim_core::readout_dataflow::workflow()),
+            &["TST"],
+        );
+        spec.hosts = (0..hosts).map(|n| format!("alio2-cr1-flp{n:05}")).collect();
+        spec.timing = ecsim_core::Timing::ZERO;
+        spec.vars
+            .insert("kafka_enabled".to_owned(), "true".to_owned());
+        let started = Instant::now();
+        simulation
+            .core()
+            .create_environment(spec)
+            .await
+            .unwrap_or_else(|error| panic!("created: {error}"));
+        let took = started.elapsed().as_secs_f64();
+        simulation.finish().await;
+        took
+    })
+}
+
+/// Creation of one environment of 10,000 FLPs ÷ of 1,000, alternating, the median of five
+/// each: creation linear in its hosts makes the ratio 10.
+fn creation() -> Value {
+    let (mut small, mut large) = (Vec::new(), Vec::new());
+    for _ in 0..REPEATS {
+        small.push(creation_once(1_000));
+        large.push(creation_once(10_000));
+    }
+    let (small, large) = (median(small), median(large));
+    json!({
+        "hosts": [1_000, 10_000],
+        "seconds": [small, large],
+        "ratio": large / small,
+    })
+}
+
 /// Peak memory of 10,000 environments (Kafka plugin on) with and without expectations, each in
 /// processes of their own, the median of three.
 fn expectations_memory() -> Value {
@@ -312,12 +374,15 @@ fn all() -> Value {
     let validation = validation();
     eprintln!("memory with expectations …");
     let expectations = expectations_memory();
+    eprintln!("creation in hosts …");
+    let creation = creation();
     json!({
         "publish": publish_results,
         "latency": latency_results,
         "scale": scale,
         "validation": validation,
         "expectations_memory": expectations,
+        "creation": creation,
     })
 }
 
@@ -336,6 +401,7 @@ fn main() {
         Some("latency") => Value::Array(brokers().iter().map(latency).collect()),
         Some("validation") => validation(),
         Some("memory") => expectations_memory(),
+        Some("creation") => creation(),
         Some("all") => all(),
         _ => {
             eprintln!("usage: ecsim-bench all [--json FILE] | publish | latency | scale N");

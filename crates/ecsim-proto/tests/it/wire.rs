@@ -414,3 +414,11 @@ fn the_schema_is_aliecs_schema() {
 fn the_control_api_is_aliecs_control_api() {
     insta::assert_snapshot!(describe_schema(&[CONTROL_PACKAGE]));
 }
+
+/// AliECS's configuration service (`apricot`, issue 23): checked token for token against
+/// AliECS's `apricot/protos/apricot.proto` (Control 9770b1f5) when it was written; this snapshot
+/// keeps it so.
+#[test]
+fn the_configuration_service_is_aliecs_apricot() {
+    insta::assert_snapshot!(describe_schema(&[ecsim_proto::APRICOT_PACKAGE]));
+}

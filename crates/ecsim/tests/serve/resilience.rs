@@ -326,3 +326,21 @@ async fn a_beam_dump_published_on_the_broker_stops_the_runs_that_asked() {
         .next_back();
     assert_eq!(stop_user, Some("LHC"), "the LHC special user stopped it");
 }
+
+/// With `--print`, the announcement is still stdout's first line: the core's start (its
+/// `aliecs.core` message, printed) comes after it (the harness parses the first line as the
+/// announcement, and fails otherwise).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_announcement_comes_first_on_stdout_even_with_print() {
+    let server = Server::start(&["--print"]);
+    let mut client = server.client().await;
+    let info = client
+        .get_framework_info(pb::GetFrameworkInfoRequest {})
+        .await
+        .expect("serving")
+        .into_inner();
+    assert_eq!(
+        info.configuration_endpoint,
+        format!("apricot://{}", server.grpc.trim_start_matches("http://"))
+    );
+}

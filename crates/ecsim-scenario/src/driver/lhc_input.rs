@@ -9,7 +9,7 @@ use ecsim_core::EnvironmentId;
 use super::Replay;
 
 /// Beam mode changes from outside the timeline — ALICE's DIP client's, read from the broker
-/// (`dip.lhc.beam_mode`) — into a running simulation (see [`Simulation::lhc_input`]).
+/// (`dip.lhc.beam_mode`) — into a running simulation (see [`super::Simulation::lhc_input`]).
 #[derive(Clone)]
 pub struct LhcInput(pub(super) Arc<Replay>);
 

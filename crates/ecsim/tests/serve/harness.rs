@@ -129,8 +129,16 @@ pub(crate) fn new_environment(vars: BTreeMap<String, String>) -> pb::NewEnvironm
 
 /// Creates the physics environment; its id.
 pub(crate) async fn create_physics(client: &mut ControlClient<Channel>) -> String {
+    create(client, physics_vars()).await
+}
+
+/// Creates an environment of readout-dataflow with `vars`; its id.
+pub(crate) async fn create(
+    client: &mut ControlClient<Channel>,
+    vars: BTreeMap<String, String>,
+) -> String {
     client
-        .new_environment(new_environment(physics_vars()))
+        .new_environment(new_environment(vars))
         .await
         .expect("created")
         .into_inner()

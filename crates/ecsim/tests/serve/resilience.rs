@@ -290,14 +290,7 @@ async fn a_beam_dump_published_on_the_broker_stops_the_runs_that_asked() {
     let mut client = server.client().await;
     let mut vars = physics_vars();
     vars.insert("stop_at_beam_dump".to_owned(), "true".to_owned());
-    let id = client
-        .new_environment(new_environment(vars))
-        .await
-        .expect("created")
-        .into_inner()
-        .environment
-        .expect("info")
-        .id;
+    let id = create(&mut client, vars).await;
     client
         .control_environment(control(&id, Optype::StartActivity))
         .await

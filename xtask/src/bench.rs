@@ -350,7 +350,11 @@ pub(crate) fn run() -> anyhow::Result<()> {
          (100 environments started and stopped in turn), five each alternating, the median.\n\
          - **Memory with expectations**: 10,000 environments (Kafka plugin on, one run each) replayed \
          with and without two expectations checked live (one reads every `aliecs.environment` \
-         message), three processes each, the median peak resident memory.\n\n\
+         message), three processes each, the median peak resident memory.\n\
+         - **Creation**: one `readout-dataflow` environment of 1,000 and of 10,000 FLPs (three tasks \
+         each, task steps instantaneous, the Kafka plugin on, a publisher that keeps nothing) \
+         created by a core in virtual time, as `ecsim serve` creates one: five each alternating, the \
+         median; creation linear in its hosts makes the ratio 10.\n\n\
          ## Details\n\n{details}"
     );
     // The analysis of the gaps is written by people, from profiles: kept as it is.

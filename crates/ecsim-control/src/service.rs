@@ -152,12 +152,6 @@ impl ControlService {
         self.stopping.cancel();
     }
 
-    /// The work requests started and that is still going on (a creation, a transition), to
-    /// wait for before the core shuts down.
-    pub fn work(&self) -> &TaskTracker {
-        &self.work.tracker
-    }
-
     fn now_ms(&self) -> i64 {
         self.core.clock().now().unix_millis()
     }

@@ -69,28 +69,34 @@ impl Feeds {
         stop: &CancellationToken,
     ) -> Result<Option<Feed>, Status> {
         use std::sync::atomic::Ordering;
-        if self.waiting.fetch_add(1, Ordering::SeqCst) >= MAX_WAITING {
-            self.waiting.fetch_sub(1, Ordering::SeqCst);
+        /// Counts a waiter for as long as it lives: a subscriber that goes away while it waits
+        /// (the wait dropped) is uncounted as surely as one that got its feed.
+        struct Waiting<'a>(&'a std::sync::atomic::AtomicUsize);
+        impl Drop for Waiting<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+        let waiting = Waiting(&self.waiting);
+        if waiting.0.fetch_add(1, Ordering::SeqCst) >= MAX_WAITING {
             return Err(Status::resource_exhausted(format!(
                 "{MAX_WAITING} subscribers already wait for ids nobody has registered"
             )));
         }
-        let feed = loop {
+        loop {
             // Armed before looking, so that a registration in between is not missed.
             let registered = self.registered.notified();
             tokio::pin!(registered);
             registered.as_mut().enable();
             if let Some(feed) = self.take(id) {
-                break Some(feed);
+                return Ok(Some(feed));
             }
             tokio::select! {
                 biased;
-                () = stop.cancelled() => break None,
+                () = stop.cancelled() => return Ok(None),
                 () = registered => {}
             }
-        };
-        self.waiting.fetch_sub(1, Ordering::SeqCst);
-        Ok(feed)
+        }
     }
 
     /// Forgets the feed of registration `number` if nobody took it (its environment is gone).
@@ -207,3 +213,43 @@ pub(crate) async fn run(core: &Core, id: &EnvironmentId, user: User, basic_tasks
 /// How long the feed of an auto environment waits for its subscriber after the environment
 /// ended, before it is dropped.
 pub(crate) const UNCLAIMED: Duration = Duration::from_secs(60);
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::Ordering;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_subscriber_waits_for_its_id_and_one_that_leaves_is_uncounted() {
+        let feeds = std::sync::Arc::new(Feeds::default());
+        let stop = CancellationToken::new();
+        // Subscribers that give up while they wait free their place.
+        for _ in 0..MAX_WAITING + 10 {
+            let gave_up =
+                tokio::time::timeout(Duration::from_millis(1), feeds.wait("nobody", &stop)).await;
+            assert!(gave_up.is_err());
+        }
+        assert_eq!(feeds.waiting.load(Ordering::SeqCst), 0);
+        // One that waits gets the feed registered after it began.
+        let waiter = {
+            let (feeds, stop) = (std::sync::Arc::clone(&feeds), stop.clone());
+            tokio::spawn(async move { feeds.wait("d4jr2k0l8d0c", &stop).await })
+        };
+        tokio::task::yield_now().await;
+        let (_sender, feed) = mpsc::channel(1);
+        feeds.add("d4jr2k0l8d0c", feed);
+        let got = waiter.await.expect("joined").expect("not refused");
+        assert!(got.is_some());
+        // The server's stop ends a wait.
+        stop.cancel();
+        assert!(
+            feeds
+                .wait("nobody", &stop)
+                .await
+                .expect("not refused")
+                .is_none()
+        );
+        assert_eq!(feeds.waiting.load(Ordering::SeqCst), 0);
+    }
+}

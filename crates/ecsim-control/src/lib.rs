@@ -88,8 +88,8 @@ impl Listener {
 
     /// Serves `service` and its configuration service until `shutdown` resolves. Then every
     /// `Subscribe` stream ends with `UNAVAILABLE`, every call waiting for a transition answers
-    /// `UNAVAILABLE` (the transition goes on in the core), and connections close; a client
-    /// that keeps its connection open longer than [`STOP_GRACE`] is cut off.
+    /// `UNAVAILABLE` (the transition stops where it is, with the server), and connections
+    /// close; a client that keeps its connection open longer than [`STOP_GRACE`] is cut off.
     pub async fn serve(
         self,
         service: ControlService,

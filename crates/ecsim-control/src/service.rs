@@ -23,7 +23,7 @@ use ecsim_proto::{
     o2control::{self as pb, control_environment_request::Optype},
 };
 use tokio_stream::Stream;
-use tokio_util::{sync::CancellationToken, task::TaskTracker};
+use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
 use crate::{
@@ -83,18 +83,15 @@ pub struct ControlService {
     feeds: Arc<auto::Feeds>,
     /// Cancelled when the server stops: streams end, waiting calls answer.
     stopping: CancellationToken,
-    /// The work requests started, which goes on without them.
+    /// Where the work requests start runs, without them.
     work: Work,
 }
 
 /// Where the work requests start runs: on a runtime of its own when the server is given one, so
 /// that a large creation (whose events the core hands to the publisher synchronously) never
 /// keeps the server's threads from answering other clients.
-#[derive(Debug, Clone)]
-struct Work {
-    tracker: TaskTracker,
-    runtime: Option<tokio::runtime::Handle>,
-}
+#[derive(Debug, Clone, Default)]
+struct Work(Option<tokio::runtime::Handle>);
 
 impl Work {
     fn spawn<F>(&self, task: F) -> tokio::task::JoinHandle<F::Output>
@@ -102,9 +99,9 @@ impl Work {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        match &self.runtime {
-            Some(runtime) => self.tracker.spawn_on(task, runtime),
-            None => self.tracker.spawn(task),
+        match &self.0 {
+            Some(runtime) => runtime.spawn(task),
+            None => tokio::spawn(task),
         }
     }
 }
@@ -118,17 +115,14 @@ impl ControlService {
             identity: Arc::new(identity),
             feeds: Arc::new(auto::Feeds::default()),
             stopping: CancellationToken::new(),
-            work: Work {
-                tracker: TaskTracker::new(),
-                runtime: None,
-            },
+            work: Work::default(),
         }
     }
 
     /// Runs the work of the requests (creations, transitions, automatic environments) on
     /// `runtime` rather than the server's.
     pub fn with_work_runtime(mut self, runtime: tokio::runtime::Handle) -> Self {
-        self.work.runtime = Some(runtime);
+        self.work = Work(Some(runtime));
         self
     }
 
@@ -146,8 +140,8 @@ impl ControlService {
     }
 
     /// Tells every stream and waiting call that the server stops: streams end with
-    /// `UNAVAILABLE`, calls waiting for a transition answer `UNAVAILABLE` (the transition goes
-    /// on in the core).
+    /// `UNAVAILABLE`, calls waiting for a transition answer `UNAVAILABLE` (the transition stops
+    /// where it is, with the server).
     pub fn stop(&self) {
         self.stopping.cancel();
     }
@@ -218,7 +212,7 @@ impl ControlService {
 /// The answer of a call whose work the server's stop cut short.
 fn stopping() -> Status {
     Status::unavailable(
-        "ecsim serve is stopping: the request was taken and goes on in the core, but its answer will not come",
+        "ecsim serve is stopping: the request was under way and stops where it is, with the server",
     )
 }
 

@@ -192,6 +192,9 @@ pub(crate) fn run(args: &ServeArgs) -> Result<(), CliError> {
         Ok(simulation)
     });
     let simulation = served?;
+    // What the requests had under way stops where it is, before the core shuts its plugins
+    // down, so that nothing runs beside the shutdown.
+    work.shutdown_timeout(std::time::Duration::from_secs(1));
     let alive = simulation.core().views();
     if alive.is_empty() {
         sayln!("stopped; no environment was alive");
@@ -217,8 +220,6 @@ pub(crate) fn run(args: &ServeArgs) -> Result<(), CliError> {
         }
     }
     let report = runtime.block_on(simulation.finish());
-    // Whatever the requests had under way ends with the runtimes.
-    work.shutdown_timeout(std::time::Duration::from_secs(1));
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     let delivery = kafka.finish(args.kafka.flush_timeout);
     if let Some(printer) = &printer {

@@ -20,6 +20,13 @@ pub const MAX_VARS: usize = 4096;
 pub const MAX_VAR_NAME: usize = 1024;
 /// At most this many task ids in `CleanupTasks`.
 pub const MAX_TASK_IDS: usize = 100_000;
+/// At most this many bytes of variables (names and values) in a request: the creation's
+/// events carry them on Kafka, whose producers take messages of up to 1,000,000 bytes by
+/// default (`message.max.bytes`); with the environment's own variables beside them, they fit.
+pub const MAX_VARS_BYTES: usize = 512 * 1024;
+/// The longest requester's name (`requestUser.name`), which every event of the environment
+/// carries from then on: as long as a scenario's names.
+pub const MAX_USER_NAME: usize = 253;
 
 /// A request's variables.
 pub(crate) fn vars(vars: &BTreeMap<String, String>) -> Result<(), Status> {
@@ -27,6 +34,12 @@ pub(crate) fn vars(vars: &BTreeMap<String, String>) -> Result<(), Status> {
         return Err(Status::invalid_argument(format!(
             "received bad request: {} variables; ecsim takes at most {MAX_VARS}",
             vars.len()
+        )));
+    }
+    let bytes: usize = vars.iter().map(|(k, v)| k.len() + v.len()).sum();
+    if bytes > MAX_VARS_BYTES {
+        return Err(Status::invalid_argument(format!(
+            "received bad request: {bytes} bytes of variables; ecsim takes at most {MAX_VARS_BYTES}"
         )));
     }
     if let Some(name) = vars.keys().find(|name| name.len() > MAX_VAR_NAME) {
@@ -37,6 +50,17 @@ pub(crate) fn vars(vars: &BTreeMap<String, String>) -> Result<(), Status> {
         )));
     }
     Ok(())
+}
+
+/// The requester.
+pub(crate) fn user(user: Option<&ecsim_proto::common::User>) -> Result<(), Status> {
+    match user {
+        Some(user) if user.name.len() > MAX_USER_NAME => Err(Status::invalid_argument(format!(
+            "received bad request: a requester's name of {} bytes; ecsim takes at most {MAX_USER_NAME}",
+            user.name.len()
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// A subscription id.
@@ -80,5 +104,20 @@ mod tests {
         assert!(subscription_id(&"x".repeat(MAX_SUBSCRIPTION_ID + 1)).is_err());
         assert!(subscription_id("538201").is_ok());
         assert!(task_ids(&vec![String::new(); MAX_TASK_IDS + 1]).is_err());
+        let heavy: BTreeMap<String, String> =
+            [("qc_config".to_owned(), "x".repeat(MAX_VARS_BYTES))].into();
+        assert!(
+            vars(&heavy).is_err(),
+            "a value that would not fit a Kafka message"
+        );
+        let long_name = ecsim_proto::common::User {
+            name: "j".repeat(MAX_USER_NAME + 1),
+            ..Default::default()
+        };
+        assert_eq!(
+            user(Some(&long_name)).unwrap_err().code(),
+            tonic::Code::InvalidArgument
+        );
+        assert!(user(None).is_ok());
     }
 }

@@ -353,6 +353,7 @@ impl Control for ControlService {
         let request = request.into_inner();
         limits::subscription_id(&request.id)?;
         limits::vars(&request.vars)?;
+        limits::user(request.request_user.as_ref())?;
         let id = self.core.new_environment_id();
         let (feed, done) = auto::feed(&self.core, id.clone());
         // A subscription id given twice replaces the first one's stream, as in AliECS.
@@ -405,6 +406,7 @@ impl Control for ControlService {
     ) -> Result<Response<pb::NewEnvironmentReply>, Status> {
         let request = request.into_inner();
         limits::vars(&request.vars)?;
+        limits::user(request.request_user.as_ref())?;
         let id = self.core.new_environment_id();
         let auto_transition = request.auto_transition;
         let user = user_of(request.request_user.clone());
@@ -458,7 +460,11 @@ impl Control for ControlService {
         request: Request<pb::ControlEnvironmentRequest>,
     ) -> Result<Response<pb::ControlEnvironmentReply>, Status> {
         let request = request.into_inner();
-        let (id, _) = self.live(&request.id)?;
+        let id = status::environment_id(&request.id)?;
+        if self.core.state(&id).is_none() {
+            return Err(status::not_found(&id));
+        }
+        limits::user(request.request_user.as_ref())?;
         let transition = match Optype::try_from(request.r#type) {
             Ok(Optype::Deploy) => Transition::Deploy,
             Ok(Optype::Configure) => Transition::Configure,
@@ -519,6 +525,7 @@ impl Control for ControlService {
     ) -> Result<Response<pb::DestroyEnvironmentReply>, Status> {
         let request = request.into_inner();
         let (id, before) = self.live(&request.id)?;
+        limits::user(request.request_user.as_ref())?;
         let options = DestroyOptions {
             force: request.force,
             allow_in_running_state: request.allow_in_running_state,
@@ -583,6 +590,7 @@ impl Control for ControlService {
     ) -> Result<Response<pb::NewEnvironmentReply>, Status> {
         let request = request.into_inner();
         limits::vars(&request.vars)?;
+        limits::user(request.request_user.as_ref())?;
         let id = self.core.new_environment_id();
         let reply = pb::NewEnvironmentReply {
             environment: Some(pb::EnvironmentInfo {

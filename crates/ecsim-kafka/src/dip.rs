@@ -74,12 +74,24 @@ impl BeamModeFollower {
         let thread = std::thread::Builder::new()
             .name("ecsim-dip".to_owned())
             .spawn(move || {
-                let followed = read(&options, |record| match update(&record, own_run.as_deref()) {
-                    Some(info) => each(BeamUpdate {
-                        info,
-                        backlog: record.timestamp_ms.is_some_and(|at| at < started_ms),
-                    }),
-                    None => ControlFlow::Continue(()),
+                // The backlog comes partition by partition: only a record later than the one
+                // kept so far may replace it, so that what is kept is the LHC's latest state.
+                let mut latest_backlog = i64::MIN;
+                let followed = read(&options, |record| {
+                    let Some(info) = update(&record, own_run.as_deref()) else {
+                        return ControlFlow::Continue(());
+                    };
+                    let backlog = match record.timestamp_ms {
+                        Some(at) if at < started_ms => {
+                            if at < latest_backlog {
+                                return ControlFlow::Continue(());
+                            }
+                            latest_backlog = at;
+                            true
+                        }
+                        _ => false,
+                    };
+                    each(BeamUpdate { info, backlog })
                 });
                 if let Err(error) = followed {
                     tracing::warn!(%error, "following dip.lhc.beam_mode stopped: the LHC's state is no longer read from the broker");

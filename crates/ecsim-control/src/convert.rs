@@ -61,7 +61,8 @@ fn count(n: usize) -> i32 {
 }
 
 /// A task's `ShortTaskInfo`, as AliECS's `taskToShortTaskInfo` fills it: locked (claimed by
-/// its environment) while the environment lives; its status, state and criticality its role's,
+/// its environment) while the environment lives; its status, state and criticality its role's
+/// (a hook's role may not be critical),
 /// or UNKNOWN for a task outside any environment; where Mesos runs it (agent, offer, executor,
 /// process) and the address of its standard output in the agent's sandbox. ecsim has no Mesos:
 /// those identifiers are made up from the framework id, the host and the task, the same each
@@ -93,7 +94,7 @@ pub(crate) fn short_task_info(task: &TaskView, framework_id: &str) -> ShortTaskI
             executor_id: deployment.executor_id,
         }),
         claimable: false,
-        critical: owned,
+        critical: owned && task.critical,
     }
 }
 
@@ -283,6 +284,7 @@ mod tests {
             state: "CONFIGURED".to_owned(),
             status: "ACTIVE".to_owned(),
             environment_id: environment.to_owned(),
+            critical: true,
         }
     }
 
@@ -305,6 +307,14 @@ mod tests {
             )
         );
         assert!(info.locked && info.critical);
+        let hook = TaskView {
+            critical: false,
+            ..task("2oDvieFrVTi")
+        };
+        assert!(
+            !short_task_info(&hook, FRAMEWORK).critical,
+            "a non-critical hook"
+        );
         assert_eq!(
             (info.status.as_str(), info.state.as_str()),
             ("ACTIVE", "CONFIGURED")

@@ -63,6 +63,8 @@ pub struct TaskView {
     pub status: String,
     /// The environment it belongs to.
     pub environment_id: String,
+    /// Whether its role is critical (a task hook's may not be: the shared-memory monitor's).
+    pub critical: bool,
 }
 
 /// One role of the role tree.

@@ -72,6 +72,7 @@ impl Core {
                     view: TaskView {
                         environment_id: String::new(),
                         role_path: String::new(),
+                        critical: false,
                         ..view
                     },
                     killed,

@@ -630,6 +630,7 @@ impl TaskTree {
                     state: event.state,
                     status: event.status,
                     environment_id: event.environment_id,
+                    critical: event.traits.is_some_and(|traits| traits.critical),
                 }
             })
             .collect()

@@ -335,4 +335,27 @@ mod tests {
         assert!(stack.is_true("a"));
         assert!(!stack.is_true("b") && !stack.is_true("c") && !stack.is_true("missing"));
     }
+
+    #[test]
+    fn a_switch_go_parses_is_on_for_each_of_go_s_true_spellings() {
+        let trues = ["1", "t", "T", "TRUE", "true", "True"];
+        let falses = ["0", "f", "false", "yes", "tRuE", ""];
+        let stack = VarStack::new(
+            trues
+                .iter()
+                .chain(&falses)
+                .enumerate()
+                .map(|(n, v)| (n.to_string(), (*v).to_owned()))
+                .collect(),
+            BTreeMap::new(),
+        );
+        for n in 0..trues.len() {
+            assert!(stack.parses_true(&n.to_string()), "{}", trues[n]);
+        }
+        for n in 0..falses.len() {
+            let key = (trues.len() + n).to_string();
+            assert!(!stack.parses_true(&key), "{:?}", falses[n]);
+        }
+        assert!(!stack.parses_true("missing"));
+    }
 }

@@ -183,6 +183,33 @@ async fn bad_requests_get_aliecs_statuses_and_the_server_keeps_serving() {
         .expect("AliECS answers with the reply")
         .into_inner();
     assert_eq!(reply.state, "ERROR");
+    // In ERROR, a transition fails and so does the GO_ERROR after it: AliECS answers ABORTED
+    // with GO_ERROR's error (M1).
+    let aborted = client
+        .control_environment(control(&id, Optype::StartActivity))
+        .await
+        .expect_err("aborted");
+    assert_eq!(
+        (aborted.code(), aborted.message()),
+        (
+            Code::Aborted,
+            "event GO_ERROR inappropriate in current state ERROR"
+        )
+    );
+    // An operation type the API does not know is named by its number, as Go prints it (L5).
+    let mut unknown = control(&id, Optype::StartActivity);
+    unknown.r#type = 99;
+    let unknown = client
+        .control_environment(unknown)
+        .await
+        .expect_err("invalid");
+    assert_eq!(
+        (unknown.code(), unknown.message()),
+        (
+            Code::InvalidArgument,
+            "cannot prepare invalid transition 99"
+        )
+    );
     // GO_ERROR and NOOP cannot be requested.
     let invalid = client
         .control_environment(control(&id, Optype::GoError))

@@ -349,12 +349,9 @@ mod tests {
                 .collect(),
             BTreeMap::new(),
         );
-        for n in 0..trues.len() {
-            assert!(stack.parses_true(&n.to_string()), "{}", trues[n]);
-        }
-        for n in 0..falses.len() {
-            let key = (trues.len() + n).to_string();
-            assert!(!stack.parses_true(&key), "{:?}", falses[n]);
+        for (n, value) in trues.iter().chain(&falses).enumerate() {
+            let on = n < trues.len();
+            assert_eq!(stack.parses_true(&n.to_string()), on, "{value:?}");
         }
         assert!(!stack.parses_true("missing"));
     }

@@ -287,3 +287,61 @@ async fn transitions_of_one_environment_wait_for_each_other() {
         "the second request waited for the first to finish"
     );
 }
+
+/// `keepTasks`: a destruction releases the tasks instead of killing them — they run on,
+/// outside any environment — until a cleanup kills them, `CleanupTasks` or the next creation's
+/// pre-deployment cleanup (AliECS's `taskman.Cleanup()` in CreateEnvironment).
+#[tokio::test(start_paused = true)]
+async fn kept_tasks_run_on_until_a_cleanup_or_the_next_creation_kills_them() {
+    use ecsim_core::event::CorePayload;
+    let (core, recorder) = core(Arc::new(Probe::default()), 11).await;
+    let mut with_tasks = (*workflow(Vec::new())).clone();
+    with_tasks.task_classes = ecsim_core::readout_dataflow::workflow().task_classes;
+    let with_tasks = Arc::new(with_tasks);
+    let killed_outside = |events: Vec<ecsim_core::event::CoreEvent>| {
+        events
+            .into_iter()
+            .filter(|e| {
+                matches!(&e.payload, CorePayload::Task(t)
+                    if t.status == "INACTIVE" && t.environment_id.is_empty())
+            })
+            .count()
+    };
+    let three_tasks = |detector: &str| {
+        let mut spec = spec(Arc::clone(&with_tasks), detector);
+        spec.tasks_per_host = 3;
+        spec
+    };
+    for (detector, cleanup) in [("TPC", true), ("ITS", false)] {
+        let id = core
+            .create_environment(three_tasks(detector))
+            .await
+            .unwrap();
+        let keep = DestroyOptions {
+            keep_tasks: true,
+            ..DestroyOptions::default()
+        };
+        recorder.take();
+        core.destroy(&id, keep, user::person("alice"))
+            .await
+            .unwrap();
+        assert_eq!(killed_outside(recorder.take()), 0, "kept, not killed");
+        let kept = core.tasks();
+        assert_eq!(kept.len(), 3, "{kept:?}");
+        assert!(
+            kept.iter()
+                .all(|t| t.environment_id.is_empty() && t.status == "ACTIVE")
+        );
+        if cleanup {
+            let killed = core.cleanup_tasks(&[]);
+            assert_eq!(killed.len(), 3);
+            assert!(killed.iter().all(|t| t.status == "INACTIVE"));
+            assert_eq!(killed_outside(recorder.take()), 3);
+            assert!(core.tasks().is_empty());
+        } else {
+            core.create_environment(three_tasks("TOF")).await.unwrap();
+            assert_eq!(killed_outside(recorder.take()), 3, "the creation's cleanup");
+            assert!(core.tasks().iter().all(|t| !t.environment_id.is_empty()));
+        }
+    }
+}

@@ -233,6 +233,33 @@ async fn apricot_answers_beside_the_control_api_and_creation_uses_its_inventory(
     assert_eq!(first, 1, "the core's counter");
 
     let mut client = server.client().await;
+    // Every plugin AliECS registers, the unloaded ones with an empty info; none of ecsim's own.
+    let services = client
+        .get_integrated_services(pb::Empty {})
+        .await
+        .expect("GetIntegratedServices")
+        .into_inner()
+        .services;
+    let names: Vec<&str> = services.keys().map(String::as_str).collect();
+    assert_eq!(
+        names,
+        [
+            "bookkeeping",
+            "ccdb",
+            "dcs",
+            "ddsched",
+            "kafka",
+            "lhc",
+            "odc",
+            "testplugin",
+            "trg"
+        ]
+    );
+    assert_eq!(services["ccdb"].name, "CCDB");
+    assert!(
+        services["bookkeeping"].enabled && services["bookkeeping"].data.contains("pendingRunStops")
+    );
+    assert_eq!(services["odc"], pb::IntegratedServiceInfo::default());
     let mut vars = BTreeMap::new();
     vars.insert(
         "hosts".to_owned(),

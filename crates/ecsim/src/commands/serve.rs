@@ -59,8 +59,21 @@ fn catalogue(args: &ServeArgs) -> Result<Catalogue, CliError> {
     let inventory = match &args.inventory {
         None => Inventory::alice(),
         Some(path) => {
-            let text = std::fs::read_to_string(path)
+            // An inventory at its limit (20,000 FLPs) is well under a megabyte: a file of
+            // more than 16 MiB (or a device that never ends) is not one, and is not read whole.
+            use std::io::Read as _;
+            const MAX_BYTES: u64 = 16 << 20;
+            let mut text = String::new();
+            std::fs::File::open(path)
+                .and_then(|file| file.take(MAX_BYTES + 1).read_to_string(&mut text))
                 .with_context(|| format!("reading the inventory {}", path.display()))?;
+            if text.len() as u64 > MAX_BYTES {
+                return Err(CliError::InvalidInput(format!(
+                    "{}: an inventory is at most {} MiB",
+                    path.display(),
+                    MAX_BYTES >> 20
+                )));
+            }
             Inventory::from_toml(&text)
                 .map_err(|error| CliError::InvalidInput(format!("{}: {error}", path.display())))?
         }

@@ -337,3 +337,27 @@ async fn the_announcement_comes_first_on_stdout_even_with_print() {
         format!("apricot://{}", server.grpc.trim_start_matches("http://"))
     );
 }
+
+/// A bad inventory file is invalid input (exit 3), named with what is wrong, before anything is
+/// served.
+#[test]
+fn a_bad_inventory_is_refused_before_serving() {
+    let inventory = tempfile::NamedTempFile::new().expect("a file");
+    std::fs::write(
+        inventory.path(),
+        "[detectors]\nTPC = [\"flp-a\"]\nITS = [\"flp-a\"]\n",
+    )
+    .expect("the inventory");
+    let output = Command::new(env!("CARGO_BIN_EXE_ecsim"))
+        .args(["serve", "--grpc-port", "0", "--inventory"])
+        .arg(inventory.path())
+        .output()
+        .expect("ecsim serve runs");
+    assert_eq!(output.status.code(), Some(3), "{output:?}");
+    assert!(output.stdout.is_empty(), "nothing announced");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("gives host flp-a to both ITS and TPC"),
+        "{stderr}"
+    );
+}

@@ -175,6 +175,7 @@ async fn large_requests_are_refused_at_once_and_a_large_creation_starves_nobody(
     );
     let mut client = server.client().await;
 
+    // A hundred thousand hosts are more bytes of variables than a request may carry.
     let many: Vec<String> = (0..100_000)
         .map(|n| format!("flp{:05}", n % 10_000))
         .collect();
@@ -187,16 +188,37 @@ async fn large_requests_are_refused_at_once_and_a_large_creation_starves_nobody(
     let refused = client
         .new_environment(new_environment(vars))
         .await
-        .expect_err("too many");
-    assert_eq!(refused.code(), Code::Internal);
-    assert_eq!(
-        refused.message(),
-        "cannot create new environment: cannot load workflow template: variable hosts lists 100000 entries; ecsim takes at most 10000"
+        .expect_err("too large");
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    assert!(
+        refused.message().starts_with("received bad request: ")
+            && refused
+                .message()
+                .ends_with("bytes of variables; ecsim takes at most 524288"),
+        "{}",
+        refused.message()
     );
     assert!(
         asked.elapsed() < Duration::from_secs(5),
         "{:?}",
         asked.elapsed()
+    );
+    // Short names fit: past 10,000 entries the list itself is refused, as AliECS fails a
+    // creation, before anything is deployed.
+    let many: Vec<String> = (0..10_001).map(|n| format!("h{n}")).collect();
+    let mut vars = BTreeMap::new();
+    vars.insert(
+        "hosts".to_owned(),
+        serde_json::to_string(&many).expect("JSON"),
+    );
+    let refused = client
+        .new_environment(new_environment(vars))
+        .await
+        .expect_err("too many");
+    assert_eq!(refused.code(), Code::Internal);
+    assert_eq!(
+        refused.message(),
+        "cannot create new environment: cannot load workflow template: variable hosts lists 10001 entries; ecsim takes at most 10000"
     );
     let huge_id = "2".repeat(1 << 20);
     let bad = client

@@ -14,6 +14,8 @@
 //! - Layers: no cycle between the top-level modules of `ecsim-core` ([`crate::modules`]).
 //! - Generated code: `crates/ecsim-proto/src/generated/` is what `cargo xtask codegen` makes of
 //!   `proto/` ([`crate::codegen`]).
+//! - Vendored code: `vendor/kafka-protocol` is upstream's release but for the lines marked
+//!   `// ecsim:` that its `ECSIM.md` lists, and the workspace patches crates.io with it.
 //! - Exit codes: every status of `enum Exit` is in `Exit::ALL` and in the README's table
 //!   ([`crate::exit_codes`]).
 
@@ -28,9 +30,9 @@ use anyhow::Context as _;
 const REFERENCE: &str = "docs/aliecs.md";
 /// Files whose text is checked.
 const EXTENSIONS: &[&str] = &["rs", "md", "toml", "proto"];
-/// Directories never read: build output, dependencies, version control, generated code (whose
-/// source, `proto/`, is read).
-const SKIPPED: &[&str] = &["target", ".git", "node_modules", "generated"];
+/// Directories never read: build output, dependencies (vendored ones too: upstream's code,
+/// checked by [`vendored`]), version control, generated code (whose source, `proto/`, is read).
+const SKIPPED: &[&str] = &["target", ".git", "node_modules", "generated", "vendor"];
 
 /// A citation of a section that does not exist.
 #[derive(Debug, PartialEq, Eq)]
@@ -54,6 +56,7 @@ pub(crate) fn run() -> anyhow::Result<()> {
     causes_said_once(root)?;
     core_dependencies(root)?;
     layers(root)?;
+    vendored(root)?;
     let stale = crate::codegen::stale(root)?;
     anyhow::ensure!(
         stale.is_empty(),
@@ -67,6 +70,36 @@ pub(crate) fn run() -> anyhow::Result<()> {
     println!("tidy: the generated types are proto/'s");
     let codes = crate::exit_codes::check(root)?;
     println!("tidy: the {codes} exit codes are in Exit::ALL and in the README's table");
+    Ok(())
+}
+
+/// How many lines of `vendor/kafka-protocol` are ecsim's (its `ECSIM.md` says which).
+const VENDORED_CHANGES: usize = 5;
+
+/// The vendored crate differs from its release in the marked lines only — as far as a check
+/// without the release at hand can tell: the count of markers, and the patch in use.
+fn vendored(root: &Path) -> anyhow::Result<()> {
+    let vendor = root.join("vendor/kafka-protocol");
+    let mut files = Vec::new();
+    collect(&vendor.join("src"), &mut files)?;
+    let mut marked = 0;
+    for file in &files {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("reading {}", file.display()))?;
+        marked += text.matches("// ecsim:").count();
+    }
+    anyhow::ensure!(
+        marked == VENDORED_CHANGES,
+        "vendor/kafka-protocol has {marked} lines marked `// ecsim:`, ECSIM.md lists {VENDORED_CHANGES}: \
+         keep the patch to what ECSIM.md says, or update both"
+    );
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml"))?;
+    anyhow::ensure!(
+        manifest.contains("kafka-protocol = { path = \"vendor/kafka-protocol\" }"),
+        "the workspace no longer patches kafka-protocol with vendor/kafka-protocol: delete the \
+         directory, or restore the `[patch.crates-io]` entry"
+    );
+    println!("tidy: vendor/kafka-protocol is upstream's but for its {marked} marked lines");
     Ok(())
 }
 

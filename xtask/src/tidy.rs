@@ -84,8 +84,8 @@ fn vendored(root: &Path) -> anyhow::Result<()> {
     collect(&vendor.join("src"), &mut files)?;
     let mut marked = 0;
     for file in &files {
-        let text = std::fs::read_to_string(file)
-            .with_context(|| format!("reading {}", file.display()))?;
+        let text =
+            std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
         marked += text.matches("// ecsim:").count();
     }
     anyhow::ensure!(

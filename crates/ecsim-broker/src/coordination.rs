@@ -22,9 +22,13 @@ use kafka_protocol::{
 
 use crate::{
     NODE_ID,
+    data::NO_TRANSACTIONS,
     dispatch::Context,
     group::{Committed, JoinRequest, Joined, Pending, Synced},
 };
+
+/// FindCoordinator's key types.
+const GROUP: i8 = 0;
 
 pub(crate) fn find_coordinator(
     context: &Context<'_>,
@@ -33,19 +37,41 @@ pub(crate) fn find_coordinator(
     let address = context.shared.advertised;
     let host = StrBytes::from_string(address.ip().to_string());
     let port = i32::from(address.port());
+    // Only groups have a coordinator here: a transaction coordinator is refused with the error
+    // clients report at once (see `data::init_producer_id`).
+    let refused = (request.key_type != GROUP).then(|| {
+        (
+            ResponseError::TransactionalIdAuthorizationFailed.code(),
+            Some(StrBytes::from_static_str(NO_TRANSACTIONS)),
+        )
+    });
     if context.version >= 4 {
         let coordinators = request
             .coordinator_keys
             .into_iter()
             .map(|key| {
-                Coordinator::default()
-                    .with_key(key)
-                    .with_node_id(BrokerId(NODE_ID))
-                    .with_host(host.clone())
-                    .with_port(port)
+                let coordinator = Coordinator::default().with_key(key);
+                match &refused {
+                    Some((error, message)) => coordinator
+                        .with_node_id(BrokerId(-1))
+                        .with_port(-1)
+                        .with_error_code(*error)
+                        .with_error_message(message.clone()),
+                    None => coordinator
+                        .with_node_id(BrokerId(NODE_ID))
+                        .with_host(host.clone())
+                        .with_port(port),
+                }
             })
             .collect();
         return FindCoordinatorResponse::default().with_coordinators(coordinators);
+    }
+    if let Some((error, message)) = refused {
+        return FindCoordinatorResponse::default()
+            .with_error_code(error)
+            .with_error_message(message)
+            .with_node_id(BrokerId(-1))
+            .with_port(-1);
     }
     FindCoordinatorResponse::default()
         .with_node_id(BrokerId(NODE_ID))
@@ -175,10 +201,18 @@ pub(crate) fn leave_group(context: &Context<'_>, request: LeaveGroupRequest) -> 
         };
         return LeaveGroupResponse::default().with_error_code(error);
     }
+    // A static member may leave by its instance id alone (KIP-345).
     let ids: Vec<StrBytes> = request
         .members
         .iter()
-        .map(|member| member.member_id.clone())
+        .map(|member| match &member.group_instance_id {
+            Some(instance) if member.member_id.is_empty() => context
+                .shared
+                .groups
+                .member_for_instance(&request.group_id.0, instance)
+                .unwrap_or_default(),
+            _ => member.member_id.clone(),
+        })
         .collect();
     let left = context.shared.groups.leave(&request.group_id.0, &ids);
     let members = request

@@ -1,20 +1,22 @@
-//! The data APIs: Metadata, Produce, Fetch, ListOffsets, topic administration, producer ids.
+//! The data APIs: Metadata, Produce, Fetch, ListOffsets, producer ids.
+//!
+//! A fetch reads at most Kafka's `fetch.max.bytes` (55 MiB) whatever the client asks, names
+//! each partition once however often the request does, and holds the bytes it answers with in
+//! the broker's in-flight budget before it copies them (`server.rs`).
 
 use std::{
     sync::atomic::Ordering,
     time::{Duration, Instant},
 };
 
-use bytes::Bytes;
+use std::{collections::HashSet, pin::Pin, sync::Arc};
+
 use kafka_protocol::{
     ResponseError,
     messages::{
-        BrokerId, CreateTopicsRequest, CreateTopicsResponse, DeleteTopicsRequest,
-        DeleteTopicsResponse, FetchRequest, FetchResponse, InitProducerIdRequest,
-        InitProducerIdResponse, ListOffsetsRequest, ListOffsetsResponse, MetadataRequest,
-        MetadataResponse, ProduceRequest, ProduceResponse, ProducerId, TopicName,
-        create_topics_response::CreatableTopicResult,
-        delete_topics_response::DeletableTopicResult,
+        BrokerId, FetchRequest, FetchResponse, InitProducerIdRequest, InitProducerIdResponse,
+        ListOffsetsRequest, ListOffsetsResponse, MetadataRequest, MetadataResponse, ProduceRequest,
+        ProduceResponse, ProducerId, TopicName,
         fetch_response::{FetchableTopicResponse, PartitionData},
         list_offsets_response::{ListOffsetsPartitionResponse, ListOffsetsTopicResponse},
         metadata_response::{
@@ -25,9 +27,14 @@ use kafka_protocol::{
     protocol::StrBytes,
 };
 
-use crate::{CLUSTER_ID, NODE_ID, dispatch::Context, log::Topic};
+use crate::{
+    CLUSTER_ID, NODE_ID,
+    dispatch::Context,
+    log::{Partition, Topic},
+    server::Held,
+};
 
-fn code(error: ResponseError) -> i16 {
+pub(crate) fn code(error: ResponseError) -> i16 {
     error.code()
 }
 
@@ -56,9 +63,7 @@ pub(crate) fn metadata(context: &Context<'_>, request: MetadataRequest) -> Metad
                 let name = match wanted.name {
                     Some(name) => name.0.to_string(),
                     None => store
-                        .all()
-                        .into_iter()
-                        .find(|(_, topic)| topic.id == wanted.topic_id)
+                        .by_id(wanted.topic_id)
                         .map(|(name, _)| name)
                         .unwrap_or_default(),
                 };
@@ -113,7 +118,11 @@ fn describe_topic(name: &str, topic: Option<&Topic>, error: i16) -> MetadataResp
 /// `None` for acks=0, which Kafka does not answer.
 pub(crate) fn produce(context: &Context<'_>, request: ProduceRequest) -> Option<ProduceResponse> {
     let store = &context.shared.store;
-    let mut appended = false;
+    if request.transactional_id.is_some() {
+        // No transaction was begun here (InitProducerId refuses them), so none can be written.
+        let refused = refuse_all(&request, ResponseError::TransactionalIdAuthorizationFailed);
+        return (request.acks != 0).then_some(refused);
+    }
     let responses = request
         .topic_data
         .into_iter()
@@ -124,16 +133,18 @@ pub(crate) fn produce(context: &Context<'_>, request: ProduceRequest) -> Option<
                 .into_iter()
                 .map(|data| {
                     let response = PartitionProduceResponse::default().with_index(data.index);
-                    let Some(mut log) = topic.as_ref().and_then(|t| t.partition(data.index)) else {
+                    let Some((topic, partition)) = topic
+                        .as_ref()
+                        .and_then(|t| Some((t, t.partition(data.index)?)))
+                    else {
                         return response
                             .with_error_code(code(ResponseError::UnknownTopicOrPartition));
                     };
                     let records = data.records.unwrap_or_default();
-                    match log.append(&records) {
-                        Ok(base_offset) => {
-                            appended = true;
-                            response.with_base_offset(base_offset)
-                        }
+                    match store.append(topic, &partition, &records) {
+                        Ok(base_offset) => response
+                            .with_base_offset(base_offset)
+                            .with_log_start_offset(partition.log().start_offset()),
                         Err(error) => response
                             .with_error_code(error.code())
                             .with_error_message(Some(StrBytes::from_string(error.to_string()))),
@@ -145,100 +156,198 @@ pub(crate) fn produce(context: &Context<'_>, request: ProduceRequest) -> Option<
                 .with_partition_responses(partitions)
         })
         .collect();
-    if appended {
-        store.notify_appended();
-    }
     (request.acks != 0).then(|| ProduceResponse::default().with_responses(responses))
 }
 
+fn refuse_all(request: &ProduceRequest, error: ResponseError) -> ProduceResponse {
+    let message = StrBytes::from_static_str(NO_TRANSACTIONS);
+    ProduceResponse::default().with_responses(
+        request
+            .topic_data
+            .iter()
+            .map(|topic| {
+                TopicProduceResponse::default()
+                    .with_name(topic.name.clone())
+                    .with_partition_responses(
+                        topic
+                            .partition_data
+                            .iter()
+                            .map(|data| {
+                                PartitionProduceResponse::default()
+                                    .with_index(data.index)
+                                    .with_error_code(error.code())
+                                    .with_error_message(Some(message.clone()))
+                            })
+                            .collect(),
+                    )
+            })
+            .collect(),
+    )
+}
+
+/// Kafka's `fetch.max.bytes` default: the most one fetch response carries, whatever the client
+/// asks (a client's own default is at most this).
+pub(crate) const MAX_FETCH_BYTES: usize = 57_671_680;
+
+/// One partition a fetch asks for, resolved.
+struct Wanted {
+    partition: i32,
+    fetch_offset: i64,
+    max_bytes: usize,
+    log: Option<Arc<Partition>>,
+}
+
+/// One topic a fetch asks for: as the client named it (name and id), and its partitions.
+struct WantedTopic {
+    name: TopicName,
+    id: uuid::Uuid,
+    partitions: Vec<Wanted>,
+}
+
 /// Answers when there is at least `min_bytes` to give, on an error, or at the client's
-/// `max_wait_ms` — woken by every append, so a waiting consumer gets a record as soon as it
-/// is stored.
-pub(crate) async fn fetch(context: &Context<'_>, request: FetchRequest) -> FetchResponse {
-    let store = &context.shared.store;
+/// `max_wait_ms` — woken by an append to one of its own partitions, so a waiting consumer gets
+/// a record as soon as it is stored.
+pub(crate) async fn fetch(context: &Context<'_>, request: FetchRequest) -> (FetchResponse, Held) {
     let wait =
         Duration::from_millis(u64::try_from(request.max_wait_ms).unwrap_or(0)).min(MAX_FETCH_WAIT);
     let deadline = tokio::time::Instant::from_std(Instant::now() + wait);
-    let mut appends = store.watch_appends();
+    let max_bytes = usize::try_from(request.max_bytes)
+        .unwrap_or(0)
+        .min(MAX_FETCH_BYTES);
+    let min_bytes = usize::try_from(request.min_bytes).unwrap_or(0).max(1);
+    let wanted = resolve(context, &request);
+    let logs: Vec<&Partition> = wanted
+        .iter()
+        .flat_map(|topic| topic.partitions.iter().filter_map(|p| p.log.as_deref()))
+        .collect();
     loop {
-        // Marked seen before looking, so that an append after the look wakes the wait.
-        appends.borrow_and_update();
-        let (response, bytes, failed) = read_for_fetch(context, &request);
-        let enough = bytes >= usize::try_from(request.min_bytes).unwrap_or(0).max(1);
-        if enough || failed || tokio::time::Instant::now() >= deadline {
-            return response;
+        // Listening before looking, so that an append after the look wakes the wait.
+        let mut appended: Vec<Pin<Box<tokio::sync::futures::Notified<'_>>>> = logs
+            .iter()
+            .map(|log| Box::pin(log.appended().notified()))
+            .collect();
+        for notified in &mut appended {
+            notified.as_mut().enable();
+        }
+        let (sizes, total, failed) = plan(&wanted, max_bytes);
+        if total >= min_bytes || failed || tokio::time::Instant::now() >= deadline {
+            // The bytes are held in the broker's budget before they are copied.
+            let held = context.shared.budget.hold(total).await;
+            return (read(&wanted, &sizes), held);
+        }
+        if appended.is_empty() {
+            tokio::time::sleep_until(deadline).await;
+            continue;
         }
         tokio::select! {
-            changed = appends.changed() => if changed.is_err() { return response },
+            _ = futures::future::select_all(appended) => {}
             () = tokio::time::sleep_until(deadline) => {}
         }
     }
 }
 
-/// The response as things are now, its record bytes, and whether a partition had an error.
-fn read_for_fetch(context: &Context<'_>, request: &FetchRequest) -> (FetchResponse, usize, bool) {
+/// The request's partitions, each once (Kafka keys a fetch's partitions by topic and
+/// partition: one named twice is answered once).
+fn resolve(context: &Context<'_>, request: &FetchRequest) -> Vec<WantedTopic> {
     let store = &context.shared.store;
-    let mut budget = usize::try_from(request.max_bytes).unwrap_or(usize::MAX);
-    let mut total = 0;
-    let mut failed = false;
-    let responses = request
+    let mut seen = HashSet::new();
+    request
         .topics
         .iter()
         .map(|wanted| {
-            let topic = store.get(&wanted.topic);
+            let topic = if wanted.topic.0.is_empty() {
+                store.by_id(wanted.topic_id).map(|(_, topic)| topic)
+            } else {
+                store.get(&wanted.topic)
+            };
             let partitions = wanted
                 .partitions
                 .iter()
+                .filter(|p| seen.insert((wanted.topic.clone(), wanted.topic_id, p.partition)))
+                .map(|p| Wanted {
+                    partition: p.partition,
+                    fetch_offset: p.fetch_offset,
+                    max_bytes: usize::try_from(p.partition_max_bytes).unwrap_or(0),
+                    log: topic.as_ref().and_then(|t| t.partition(p.partition)),
+                })
+                .collect();
+            WantedTopic {
+                name: wanted.topic.clone(),
+                id: wanted.topic_id,
+                partitions,
+            }
+        })
+        .collect()
+}
+
+/// How many bytes each partition would give now (`None`: an error), their total, and whether
+/// a partition had an error.
+fn plan(wanted: &[WantedTopic], max_bytes: usize) -> (Vec<Option<usize>>, usize, bool) {
+    let mut total = 0;
+    let mut failed = false;
+    let sizes = wanted
+        .iter()
+        .flat_map(|topic| &topic.partitions)
+        .map(|partition| {
+            let Some(log) = &partition.log else {
+                failed = true;
+                return None;
+            };
+            let limit = partition.max_bytes.min(max_bytes - total);
+            // The first batch of a response always comes (KIP-74); after it, only what fits.
+            let size = log.log().plan(partition.fetch_offset, limit, total == 0);
+            if size.is_none() {
+                failed = true;
+            }
+            total += size.unwrap_or(0);
+            size
+        })
+        .collect();
+    (sizes, total, failed)
+}
+
+/// The response: each partition's planned bytes (what was there when planned is still there:
+/// a log only grows, but for DeleteRecords, which then answers out of range).
+fn read(wanted: &[WantedTopic], sizes: &[Option<usize>]) -> FetchResponse {
+    let mut sizes = sizes.iter();
+    let responses = wanted
+        .iter()
+        .map(|topic| {
+            let partitions = topic
+                .partitions
+                .iter()
                 .map(|partition| {
+                    let size = sizes.next().copied().flatten();
                     let data = PartitionData::default().with_partition_index(partition.partition);
-                    let Some(log) = topic
-                        .as_ref()
-                        .and_then(|t| t.partition(partition.partition))
-                    else {
-                        failed = true;
+                    let Some(log) = &partition.log else {
                         return data.with_error_code(code(ResponseError::UnknownTopicOrPartition));
                     };
-                    let limit = usize::try_from(partition.partition_max_bytes)
-                        .unwrap_or(0)
-                        .min(budget);
-                    let Some(read) = log.read(partition.fetch_offset, limit) else {
-                        failed = true;
+                    let log = log.log();
+                    let read = size.and_then(|size| log.read(partition.fetch_offset, size, false));
+                    let Some(read) = read else {
                         return data
                             .with_error_code(code(ResponseError::OffsetOutOfRange))
                             .with_high_watermark(log.next_offset())
                             .with_last_stable_offset(log.next_offset())
-                            .with_log_start_offset(0);
+                            .with_log_start_offset(log.start_offset());
                     };
-                    // The first batch of a response always comes (KIP-74); after it, only
-                    // what fits.
-                    let records = if total > 0 && read.records.len() > limit {
-                        Bytes::new()
-                    } else {
-                        read.records
-                    };
-                    total += records.len();
-                    budget = budget.saturating_sub(records.len());
                     data.with_high_watermark(read.high_watermark)
                         .with_last_stable_offset(read.high_watermark)
-                        .with_log_start_offset(0)
-                        .with_records(Some(records))
+                        .with_log_start_offset(log.start_offset())
+                        .with_records(Some(read.records))
                 })
                 .collect();
             FetchableTopicResponse::default()
-                .with_topic(wanted.topic.clone())
-                .with_topic_id(wanted.topic_id)
+                .with_topic(topic.name.clone())
+                .with_topic_id(topic.id)
                 .with_partitions(partitions)
         })
         .collect();
     // Session id 0: no fetch session (KIP-227 lets a broker decline), so clients send full
     // fetches.
-    (
-        FetchResponse::default()
-            .with_session_id(0)
-            .with_responses(responses),
-        total,
-        failed,
-    )
+    FetchResponse::default()
+        .with_session_id(0)
+        .with_responses(responses)
 }
 
 /// Kafka's special timestamps in ListOffsets.
@@ -263,16 +372,17 @@ pub(crate) fn list_offsets(
                 .map(|partition| {
                     let response = ListOffsetsPartitionResponse::default()
                         .with_partition_index(partition.partition_index);
-                    let Some(log) = topic
+                    let Some(partition_log) = topic
                         .as_ref()
                         .and_then(|t| t.partition(partition.partition_index))
                     else {
                         return response
                             .with_error_code(code(ResponseError::UnknownTopicOrPartition));
                     };
+                    let log = partition_log.log();
                     let found = match partition.timestamp {
                         LATEST => Some((log.next_offset(), -1)),
-                        EARLIEST | EARLIEST_LOCAL => Some((0, -1)),
+                        EARLIEST | EARLIEST_LOCAL => Some((log.start_offset(), -1)),
                         MAX_TIMESTAMP => log.max_timestamp(),
                         timestamp if timestamp >= 0 => log.offset_for_timestamp(timestamp),
                         _ => {
@@ -293,80 +403,24 @@ pub(crate) fn list_offsets(
     ListOffsetsResponse::default().with_topics(topics)
 }
 
-pub(crate) fn create_topics(
-    context: &Context<'_>,
-    request: CreateTopicsRequest,
-) -> CreateTopicsResponse {
-    let store = &context.shared.store;
-    let topics = request
-        .topics
-        .into_iter()
-        .map(|wanted| {
-            let partitions = if !wanted.assignments.is_empty() {
-                i32::try_from(wanted.assignments.len()).unwrap_or(i32::MAX)
-            } else if wanted.num_partitions == -1 {
-                context.shared.auto_create_partitions
-            } else {
-                wanted.num_partitions
-            };
-            let result = CreatableTopicResult::default()
-                .with_name(wanted.name.clone())
-                .with_num_partitions(partitions)
-                .with_replication_factor(1);
-            let created = if request.validate_only {
-                store.get(&wanted.name).map_or(Ok(None), |_| {
-                    Err(crate::TopicError::Exists(wanted.name.to_string()))
-                })
-            } else {
-                store.create(&wanted.name, partitions).map(Some)
-            };
-            match created {
-                Ok(topic) => result.with_topic_id(topic.map(|t| t.id).unwrap_or_default()),
-                Err(error) => result
-                    .with_error_code(error.code())
-                    .with_error_message(Some(StrBytes::from_string(error.to_string()))),
-            }
-        })
-        .collect();
-    CreateTopicsResponse::default().with_topics(topics)
-}
+/// What a client wanting a transaction is told: the error clients report as fatal and
+/// non-retriable, with this message where the version carries one.
+pub(crate) const NO_TRANSACTIONS: &str = "transactions are not supported by this broker (ecsim's embedded broker has no transaction coordinator)";
 
-pub(crate) fn delete_topics(
-    context: &Context<'_>,
-    request: DeleteTopicsRequest,
-) -> DeleteTopicsResponse {
-    let store = &context.shared.store;
-    let names: Vec<TopicName> = if request.topic_names.is_empty() {
-        request
-            .topics
-            .into_iter()
-            .filter_map(|topic| topic.name)
-            .collect()
-    } else {
-        request.topic_names
-    };
-    let responses = names
-        .into_iter()
-        .map(|name| {
-            let error = if store.delete(&name) {
-                0
-            } else {
-                code(ResponseError::UnknownTopicOrPartition)
-            };
-            DeletableTopicResult::default()
-                .with_name(Some(name))
-                .with_error_code(error)
-        })
-        .collect();
-    DeleteTopicsResponse::default().with_responses(responses)
-}
-
-/// A producer id for idempotent producers (transactions are not supported: nothing
-/// coordinates them here).
+/// A producer id for idempotent producers. A transactional one is refused, as by a Kafka whose
+/// ACLs deny transactional ids: clients then stop with a clear error instead of failing later
+/// at the first transactional request.
 pub(crate) fn init_producer_id(
     context: &Context<'_>,
-    _request: InitProducerIdRequest,
+    request: InitProducerIdRequest,
 ) -> InitProducerIdResponse {
+    if request.transactional_id.is_some() {
+        tracing::debug!(peer = %context.peer, "{NO_TRANSACTIONS}");
+        return InitProducerIdResponse::default()
+            .with_error_code(code(ResponseError::TransactionalIdAuthorizationFailed))
+            .with_producer_id(ProducerId(-1))
+            .with_producer_epoch(-1);
+    }
     let id = context
         .shared
         .next_producer_id

@@ -17,12 +17,29 @@
 //! - **offsets by timestamp** (ListOffsets) are exact;
 //! - **nothing is dropped**: no retention limit (`log.rs`).
 //!
-//! What it does not do, by design: replication (one node, id 1), transactions, quotas,
+//! - **Kafka's limits and refusals**: any client may connect, so every request is bounded
+//!   before anything is allocated for it, and what Kafka refuses is refused with Kafka's error
+//!   ([`Limits`] lists the ceilings; the memory they add up to is documented there).
+//!
+//! What it does not do, by design: replication (one node, id 1; a replication factor above 1
+//! is refused), transactions (refused at `InitProducerId` and `FindCoordinator` with
+//! `TRANSACTIONAL_ID_AUTHORIZATION_FAILED`, which clients report at once), quotas,
 //! authentication, TLS, persistence, compaction, the old message formats (magic 0 and 1), the
 //! KIP-848 consumer protocol, fetch sessions (a client asking for one is told, as the protocol
 //! allows, to send full fetches). An idempotent producer gets a producer id; its sequence
 //! numbers are not checked.
+//!
+//! APIs not served (a client asking gets none of them in ApiVersions, and a request for one
+//! closes its connection, as Kafka does for an API it does not have): the transaction APIs
+//! (AddPartitionsToTxn, AddOffsetsToTxn, EndTxn, TxnOffsetCommit, WriteTxnMarkers,
+//! DescribeTransactions, ListTransactions), the ACL and SASL APIs, AlterConfigs and
+//! IncrementalAlterConfigs, OffsetDelete, ElectLeaders, AlterPartitionReassignments, quotas,
+//! delegation tokens, DescribeCluster, DescribeProducers, the KIP-848 and KRaft APIs, and the
+//! versions `dispatch::SUPPORTED` leaves out (OffsetCommit v0–v1 and OffsetFetch v0, which
+//! Kafka 4 dropped too).
 
+mod admin;
+mod batch;
 mod coordination;
 mod data;
 mod dispatch;
@@ -34,9 +51,11 @@ use std::{
     net::{SocketAddr, TcpListener},
     sync::{Arc, atomic::AtomicI64},
     thread,
+    time::Duration,
 };
 
-pub use log::{AppendError, MAX_PARTITIONS, TopicError};
+pub use batch::{AppendError, DEFAULT_MESSAGE_MAX_BYTES, MAX_INFLATED};
+pub use log::{MAX_PARTITIONS, TopicError};
 
 /// The broker's node id, in metadata and coordinator replies.
 pub const NODE_ID: i32 = 1;
@@ -67,6 +86,8 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Partitions of a topic created because a client asked for it (Kafka's `num.partitions`).
     pub auto_create_partitions: i32,
+    /// What the broker holds at most.
+    pub limits: Limits,
 }
 
 impl Default for Config {
@@ -74,6 +95,59 @@ impl Default for Config {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             auto_create_partitions: 1,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// The broker's ceilings, each named after Kafka's setting where Kafka has one.
+///
+/// Memory stays under `max_stored_bytes + in_flight_bytes + 64 MiB` plus what the
+/// requests being served have decoded (a waiting Fetch, JoinGroup or SyncGroup: each at most a
+/// few times its frame, which `max_request_bytes` bounds) and the groups' state (at most
+/// `max_groups`). Nothing is dropped to stay under it: a produce past the store's ceiling is
+/// refused, a connection past the budget waits.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Connections open at once (Kafka's `max.connections`). At the limit, the connection idle
+    /// the longest is closed to make room, so that idle connections cannot lock clients out.
+    pub max_connections: usize,
+    /// A connection with no request for this long is closed (`connections.max.idle.ms`).
+    pub idle_timeout: Duration,
+    /// The largest Produce request (`socket.request.max.bytes`).
+    pub max_request_bytes: usize,
+    /// The largest request of any other API: none a client sends comes near it.
+    pub max_other_request_bytes: usize,
+    /// Bytes of requests being read and fetch responses being written, all connections
+    /// together (Kafka's `queued.max.request.bytes`); past it, connections wait.
+    pub in_flight_bytes: usize,
+    /// The largest record batch a producer may send to a topic created without its own
+    /// `max.message.bytes` (`message.max.bytes`).
+    pub message_max_bytes: usize,
+    /// Record bytes stored, all partitions together.
+    pub max_stored_bytes: usize,
+    /// Partitions, all topics together.
+    pub max_partitions: usize,
+    /// Consumer groups; past it, a new group is refused.
+    pub max_groups: usize,
+    /// An empty group and its offsets are forgotten this long after its last member left or
+    /// its last commit (`offsets.retention.minutes`).
+    pub group_retention: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_connections: 1_000,
+            idle_timeout: Duration::from_secs(600),
+            max_request_bytes: 100 * 1024 * 1024,
+            max_other_request_bytes: 8 * 1024 * 1024,
+            in_flight_bytes: 512 * 1024 * 1024,
+            message_max_bytes: DEFAULT_MESSAGE_MAX_BYTES,
+            max_stored_bytes: 4 * 1024 * 1024 * 1024,
+            max_partitions: 100_000,
+            max_groups: 10_000,
+            group_retention: Duration::from_secs(7 * 24 * 3600),
         }
     }
 }
@@ -86,6 +160,9 @@ pub(crate) struct Shared {
     pub(crate) advertised: SocketAddr,
     pub(crate) auto_create_partitions: i32,
     pub(crate) next_producer_id: AtomicI64,
+    pub(crate) limits: Limits,
+    /// Bytes of requests and responses in flight ([`Limits::in_flight_bytes`]).
+    pub(crate) budget: server::Budget,
 }
 
 /// A running broker. Dropping it stops it: the listener closes and connections end.
@@ -109,13 +186,21 @@ impl Broker {
             cause,
         })?;
         listener.set_nonblocking(true).map_err(StartError::Thread)?;
+        let limits = config.limits;
         let shared = Arc::new(Shared {
-            store: log::Store::new(),
-            groups: group::Groups::default(),
+            store: log::Store::new(log::Limits {
+                max_stored_bytes: limits.max_stored_bytes,
+                max_partitions: limits.max_partitions,
+                message_max_bytes: limits.message_max_bytes,
+            }),
+            groups: group::Groups::new(limits.max_groups, limits.group_retention),
             advertised,
             auto_create_partitions: config.auto_create_partitions.clamp(1, MAX_PARTITIONS),
             next_producer_id: AtomicI64::new(1000),
+            limits,
+            budget: server::Budget::new(limits.in_flight_bytes),
         });
+        server::raise_file_limit(limits.max_connections);
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -147,6 +232,11 @@ impl Broker {
             .map(|_| ())
     }
 
+    /// Record bytes stored, all topics together (bounded by [`Limits::max_stored_bytes`]).
+    pub fn stored_bytes(&self) -> usize {
+        self.shared.store.stored_bytes()
+    }
+
     /// Every topic with, per partition, its record count (the next offset) and bytes stored.
     pub fn topics(&self) -> Vec<(String, Vec<(i64, usize)>)> {
         self.shared
@@ -156,7 +246,10 @@ impl Broker {
             .map(|(name, topic)| {
                 let partitions = (0..topic.partition_count())
                     .filter_map(|index| topic.partition(i32::try_from(index).ok()?))
-                    .map(|log| (log.next_offset(), log.bytes()))
+                    .map(|partition| {
+                        let log = partition.log();
+                        (log.next_offset(), log.bytes())
+                    })
                     .collect();
                 (name, partitions)
             })

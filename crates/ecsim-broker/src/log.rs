@@ -1,60 +1,31 @@
-//! Topics and their partitions' logs, in memory, with nothing dropped.
+//! Topics and their partitions' logs, in memory, within the broker's ceilings.
 //!
-//! A partition is the record batches producers sent, kept as the bytes they arrived in (their
-//! base offset rewritten, which the batch's checksum does not cover), so a fetch answers with
-//! slices of what was produced and nothing is re-encoded. Offsets, timestamps and sizes come
-//! from each batch's fixed header; only a lookup by timestamp opens a batch's records.
+//! A partition is the record batches producers sent, checked ([`crate::batch`]) and kept as the
+//! bytes they arrived in — slices of the request, not copies — so a produce costs what reading
+//! it cost. A batch's base offset is the producer's (the checksum does not cover it) until a
+//! fetch copies it out with the offset the log gave it. Offsets, timestamps and sizes come from
+//! each batch's header; only a lookup by timestamp walks a batch's records.
 //!
-//! There is no retention: a partition keeps every record for the broker's life. Memory grows
-//! with what was produced, which is what a user of a development broker asks of it; the
-//! librdkafka mock this replaces dropped the oldest records past 5 MiB per partition without
-//! a word.
+//! There is no retention: a partition keeps every record for the broker's life, unless a client
+//! deletes records (DeleteRecords) or the topic. What the store holds in all is bounded by
+//! [`Limits::max_stored_bytes`]; past it a produce is refused with a message that says so, and
+//! nothing already stored is dropped. Topics and partitions are bounded too
+//! ([`Limits::max_partitions`]).
 
 use std::{
-    collections::BTreeMap,
-    sync::{Arc, Mutex, MutexGuard},
+    collections::{BTreeMap, VecDeque},
+    sync::{
+        Arc, Mutex, MutexGuard, RwLock,
+        atomic::{AtomicUsize, Ordering},
+    },
 };
 
-use bytes::{Buf as _, BufMut as _, Bytes, BytesMut};
-use kafka_protocol::{ResponseError, records::RecordBatchDecoder};
-use tokio::sync::watch;
+use bytes::{BufMut as _, Bytes, BytesMut};
+use kafka_protocol::ResponseError;
+use tokio::sync::Notify;
 use uuid::Uuid;
 
-/// Where the fields of a record batch (magic 2) sit in its header.
-mod header {
-    pub(super) const BASE_OFFSET: usize = 0;
-    pub(super) const LENGTH: usize = 8;
-    /// Bytes before the part `LENGTH` counts.
-    pub(super) const LOG_OVERHEAD: usize = 12;
-    pub(super) const MAGIC: usize = 16;
-    pub(super) const CRC: usize = 17;
-    /// The checksum covers everything from here to the end of the batch.
-    pub(super) const ATTRIBUTES: usize = 21;
-    pub(super) const LAST_OFFSET_DELTA: usize = 23;
-    pub(super) const MAX_TIMESTAMP: usize = 35;
-    /// The shortest possible batch: the header alone.
-    pub(super) const SIZE: usize = 61;
-}
-
-/// Why a produce request's records cannot be appended (each maps to a Kafka error code).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum AppendError {
-    /// The bytes do not frame record batches, or a checksum does not match.
-    #[error("the records are not well-formed record batches")]
-    Corrupt,
-    /// A batch in the old message formats (magic 0 or 1), which this broker does not store.
-    #[error("record batches of format version {0} are not supported; use version 2 (Kafka 0.11+)")]
-    OldFormat(i8),
-}
-
-impl AppendError {
-    pub(crate) fn code(self) -> i16 {
-        match self {
-            Self::Corrupt => ResponseError::CorruptMessage.code(),
-            Self::OldFormat(_) => ResponseError::UnsupportedForMessageFormat.code(),
-        }
-    }
-}
+use crate::batch::{self, AppendError, Checked, header};
 
 /// One stored batch.
 #[derive(Debug)]
@@ -65,13 +36,16 @@ struct Batch {
     /// The largest timestamp of this batch and every one before it: never decreases, so a
     /// lookup by timestamp can bisect even when producers' clocks do not.
     running_max_timestamp: i64,
+    /// As checked: its base offset still the producer's.
     data: Bytes,
 }
 
 /// One partition's records.
 #[derive(Debug, Default)]
 pub(crate) struct PartitionLog {
-    batches: Vec<Batch>,
+    batches: VecDeque<Batch>,
+    /// The first offset a consumer may read (DeleteRecords moves it).
+    start_offset: i64,
     next_offset: i64,
     bytes: usize,
 }
@@ -89,49 +63,75 @@ impl PartitionLog {
         self.next_offset
     }
 
-    /// Appends a produce request's record batches; all or none. Returns the first record's
-    /// offset.
-    pub(crate) fn append(&mut self, records: &Bytes) -> Result<i64, AppendError> {
-        let batches = split_batches(records)?;
-        let base = self.next_offset;
-        for raw in batches {
-            let mut data = BytesMut::from(&raw[..]);
-            let records_in_batch = i64::from(read_i32(&raw, header::LAST_OFFSET_DELTA)) + 1;
-            let base_offset = self.next_offset;
-            (&mut data[header::BASE_OFFSET..header::LENGTH]).put_i64(base_offset);
-            let max_timestamp = read_i64(&raw, header::MAX_TIMESTAMP);
-            let running_max_timestamp = self.batches.last().map_or(max_timestamp, |last| {
-                last.running_max_timestamp.max(max_timestamp)
-            });
-            self.next_offset += records_in_batch;
-            self.bytes += data.len();
-            self.batches.push(Batch {
-                base_offset,
-                last_offset: self.next_offset - 1,
-                max_timestamp,
-                running_max_timestamp,
-                data: data.freeze(),
-            });
-        }
-        Ok(base)
+    /// The first offset still held.
+    pub(crate) fn start_offset(&self) -> i64 {
+        self.start_offset
     }
 
-    /// The batches from the one holding `offset` on, up to `max_bytes` — but always the first,
-    /// however large, so that a consumer can make progress (as Kafka does since KIP-74).
+    /// Appends checked batches; returns the first record's offset.
+    fn append(&mut self, batches: Vec<Checked>) -> i64 {
+        let base = self.next_offset;
+        for checked in batches {
+            let base_offset = self.next_offset;
+            let running_max_timestamp = self.batches.back().map_or(checked.max_timestamp, |last| {
+                last.running_max_timestamp.max(checked.max_timestamp)
+            });
+            self.next_offset += checked.records;
+            self.bytes += checked.data.len();
+            self.batches.push_back(Batch {
+                base_offset,
+                last_offset: self.next_offset - 1,
+                max_timestamp: checked.max_timestamp,
+                running_max_timestamp,
+                data: checked.data,
+            });
+        }
+        base
+    }
+
+    /// Where a read from `offset` of up to `max_bytes` starts, how many batches it takes and
+    /// their size: the batches from the one holding `offset` on — and the first however large
+    /// when `first_always` (so that a consumer can make progress, as Kafka does since KIP-74).
     /// `None` when `offset` is past the end or before the start.
-    pub(crate) fn read(&self, offset: i64, max_bytes: usize) -> Option<Read> {
-        if offset < 0 || offset > self.next_offset {
+    fn span(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        first_always: bool,
+    ) -> Option<(usize, usize, usize)> {
+        if offset < self.start_offset || offset > self.next_offset {
             return None;
         }
         let first = self
             .batches
             .partition_point(|batch| batch.last_offset < offset);
-        let mut out = BytesMut::new();
-        for batch in &self.batches[first..] {
-            if !out.is_empty() && out.len() + batch.data.len() > max_bytes {
+        let mut size = 0;
+        let mut taken = 0;
+        for batch in self.batches.range(first..) {
+            let fits = size + batch.data.len() <= max_bytes;
+            if !(fits || (taken == 0 && first_always)) {
                 break;
             }
+            size += batch.data.len();
+            taken += 1;
+        }
+        Some((first, taken, size))
+    }
+
+    /// How many bytes [`Self::read`] would give.
+    pub(crate) fn plan(&self, offset: i64, max_bytes: usize, first_always: bool) -> Option<usize> {
+        self.span(offset, max_bytes, first_always)
+            .map(|(_, _, size)| size)
+    }
+
+    /// The batches [`Self::span`] finds, copied out with the offsets the log gave them.
+    pub(crate) fn read(&self, offset: i64, max_bytes: usize, first_always: bool) -> Option<Read> {
+        let (first, taken, size) = self.span(offset, max_bytes, first_always)?;
+        let mut out = BytesMut::with_capacity(size);
+        for batch in self.batches.range(first..first + taken) {
+            let at = out.len();
             out.extend_from_slice(&batch.data);
+            (&mut out[at + header::BASE_OFFSET..at + header::LENGTH]).put_i64(batch.base_offset);
         }
         Some(Read {
             records: out.freeze(),
@@ -144,15 +144,16 @@ impl PartitionLog {
         let first = self
             .batches
             .partition_point(|batch| batch.running_max_timestamp < timestamp);
-        self.batches[first..]
-            .iter()
+        self.batches
+            .range(first..)
             .filter(|batch| batch.max_timestamp >= timestamp)
             .find_map(|batch| first_record(batch, |record_timestamp| record_timestamp >= timestamp))
+            .map(|(offset, found)| (offset.max(self.start_offset), found))
     }
 
     /// The record with the largest timestamp (the first such): its offset and timestamp.
     pub(crate) fn max_timestamp(&self) -> Option<(i64, i64)> {
-        let max = self.batches.last()?.running_max_timestamp;
+        let max = self.batches.back()?.running_max_timestamp;
         let batch = self
             .batches
             .iter()
@@ -164,101 +165,104 @@ impl PartitionLog {
     pub(crate) fn bytes(&self) -> usize {
         self.bytes
     }
+
+    /// Deletes the records before `offset` (DeleteRecords): whole batches go, so a batch that
+    /// straddles the new start stays, its first records unreadable. Returns the bytes freed.
+    fn delete_before(&mut self, offset: i64) -> usize {
+        self.start_offset = self.start_offset.max(offset);
+        let mut freed = 0;
+        while self
+            .batches
+            .front()
+            .is_some_and(|batch| batch.last_offset < self.start_offset)
+        {
+            if let Some(batch) = self.batches.pop_front() {
+                freed += batch.data.len();
+            }
+        }
+        self.bytes -= freed;
+        freed
+    }
 }
 
 /// The first record of `batch` whose timestamp satisfies `wanted`.
 fn first_record(batch: &Batch, wanted: impl Fn(i64) -> bool) -> Option<(i64, i64)> {
-    let mut data = batch.data.clone();
-    match RecordBatchDecoder::decode(&mut data) {
-        Ok(set) => set
-            .records
-            .iter()
-            .find(|record| wanted(record.timestamp))
-            .map(|record| (record.offset, record.timestamp)),
-        // Checked when it was appended; a codec this build lacks is the only way here. The
-        // batch's first offset is then the best answer there is.
-        Err(error) => {
-            tracing::warn!(%error, "cannot open a stored batch to look up a timestamp");
-            Some((batch.base_offset, batch.max_timestamp))
+    let mut found = None;
+    let walked = batch::walk(&batch.data, |delta, timestamp| {
+        if wanted(timestamp) {
+            found = Some((batch.base_offset + i64::from(delta), timestamp));
         }
+        found.is_some()
+    });
+    if let Err(error) = walked {
+        // Checked when it was appended, so this cannot happen; the batch's first offset is
+        // then the best answer there is.
+        tracing::warn!(%error, "cannot walk a stored batch to look up a timestamp");
+        return Some((batch.base_offset, batch.max_timestamp));
+    }
+    found
+}
+
+/// One partition: its log, and the signal fetches waiting on it hear.
+#[derive(Debug, Default)]
+pub(crate) struct Partition {
+    log: Mutex<PartitionLog>,
+    appended: Notify,
+}
+
+impl Partition {
+    pub(crate) fn log(&self) -> MutexGuard<'_, PartitionLog> {
+        // A panic while a log was locked leaves it consistent: every change completes with no
+        // step that can panic half-way.
+        self.log
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Resolves at the next append.
+    pub(crate) fn appended(&self) -> &Notify {
+        &self.appended
     }
 }
 
-/// Splits `records` into whole, checked record batches.
-fn split_batches(records: &Bytes) -> Result<Vec<Bytes>, AppendError> {
-    let mut batches = Vec::new();
-    let mut rest = records.clone();
-    while !rest.is_empty() {
-        if rest.len() < header::LOG_OVERHEAD + 5 {
-            return Err(AppendError::Corrupt);
-        }
-        let magic = rest[header::MAGIC] as i8;
-        if magic != 2 {
-            return Err(AppendError::OldFormat(magic));
-        }
-        let length = usize::try_from(read_i32(&rest, header::LENGTH))
-            .map_err(|_| AppendError::Corrupt)?
-            + header::LOG_OVERHEAD;
-        if length < header::SIZE || length > rest.len() {
-            return Err(AppendError::Corrupt);
-        }
-        let batch = rest.split_to(length);
-        let crc = u32::from_be_bytes([
-            batch[header::CRC],
-            batch[header::CRC + 1],
-            batch[header::CRC + 2],
-            batch[header::CRC + 3],
-        ]);
-        if crc32c::crc32c(&batch[header::ATTRIBUTES..]) != crc
-            || read_i32(&batch, header::LAST_OFFSET_DELTA) < 0
-        {
-            return Err(AppendError::Corrupt);
-        }
-        batches.push(batch);
-    }
-    if batches.is_empty() {
-        return Err(AppendError::Corrupt);
-    }
-    Ok(batches)
-}
-
-fn read_i32(bytes: &[u8], at: usize) -> i32 {
-    (&bytes[at..at + 4]).get_i32()
-}
-
-fn read_i64(bytes: &[u8], at: usize) -> i64 {
-    (&bytes[at..at + 8]).get_i64()
-}
-
-/// A topic: a name, an id (for the protocol versions that name topics by id), partitions.
+/// A topic: a name, an id (for the protocol versions that name topics by id), partitions, the
+/// configs a client set.
 #[derive(Debug)]
 pub(crate) struct Topic {
     pub(crate) id: Uuid,
-    partitions: Vec<Mutex<PartitionLog>>,
+    partitions: RwLock<Vec<Arc<Partition>>>,
+    /// Kafka's `max.message.bytes`: the largest batch a producer may send.
+    pub(crate) max_message_bytes: usize,
+    /// The topic configs set at creation, as given (DescribeConfigs reports them).
+    pub(crate) configs: BTreeMap<String, String>,
 }
 
 impl Topic {
     pub(crate) fn partition_count(&self) -> usize {
-        self.partitions.len()
+        self.partitions().len()
     }
 
-    /// The partition's log, locked; `None` for a partition the topic does not have.
-    pub(crate) fn partition(&self, index: i32) -> Option<MutexGuard<'_, PartitionLog>> {
-        let log = self.partitions.get(usize::try_from(index).ok()?)?;
-        // A panic while a log was locked leaves it consistent: every change is one push.
-        Some(
-            log.lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner),
-        )
+    fn partitions(&self) -> std::sync::RwLockReadGuard<'_, Vec<Arc<Partition>>> {
+        self.partitions
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The partition; `None` for one the topic does not have.
+    pub(crate) fn partition(&self, index: i32) -> Option<Arc<Partition>> {
+        self.partitions().get(usize::try_from(index).ok()?).cloned()
     }
 }
 
-/// Why a topic cannot be created.
+/// Why a topic cannot be created or changed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TopicError {
     /// A topic of that name exists.
     #[error("topic {0:?} already exists")]
     Exists(String),
+    /// No topic of that name.
+    #[error("topic {0:?} does not exist")]
+    Unknown(String),
     /// Kafka's rules for names: 1 to 249 characters of `[a-zA-Z0-9._-]`, not `.` or `..`.
     #[error(
         "{0:?} is not a valid topic name: use 1 to 249 of the characters a-z A-Z 0-9 . _ -, not \".\" or \"..\""
@@ -267,14 +271,46 @@ pub enum TopicError {
     /// Fewer than one partition, or more than [`MAX_PARTITIONS`].
     #[error("a topic has 1 to {MAX_PARTITIONS} partitions, not {0}")]
     InvalidPartitions(i32),
+    /// The broker holds as many partitions as it may.
+    #[error(
+        "the broker holds {held} partitions and may hold {limit}: delete topics, or ask for fewer"
+    )]
+    TooManyPartitions {
+        /// Partitions the broker has.
+        held: usize,
+        /// Its ceiling.
+        limit: usize,
+    },
+    /// A replication factor other than 1 (or -1, the broker's default): one node here.
+    #[error("Replication factor: {0} larger than available brokers: 1.")]
+    ReplicationFactor(i16),
+    /// A topic config Kafka does not have.
+    #[error("Unknown topic config name: {0}")]
+    UnknownConfig(String),
+    /// A topic config with a value Kafka would refuse.
+    #[error("Invalid value {value} for configuration {name}: {why}")]
+    InvalidConfig {
+        /// The config's name.
+        name: String,
+        /// The value given.
+        value: String,
+        /// What it must be.
+        why: &'static str,
+    },
 }
 
 impl TopicError {
     pub(crate) fn code(&self) -> i16 {
         match self {
             Self::Exists(_) => ResponseError::TopicAlreadyExists.code(),
+            Self::Unknown(_) => ResponseError::UnknownTopicOrPartition.code(),
             Self::InvalidName(_) => ResponseError::InvalidTopicException.code(),
             Self::InvalidPartitions(_) => ResponseError::InvalidPartitions.code(),
+            Self::TooManyPartitions { .. } => ResponseError::PolicyViolation.code(),
+            Self::ReplicationFactor(_) => ResponseError::InvalidReplicationFactor.code(),
+            Self::UnknownConfig(_) | Self::InvalidConfig { .. } => {
+                ResponseError::InvalidConfig.code()
+            }
         }
     }
 }
@@ -282,19 +318,91 @@ impl TopicError {
 /// The most partitions one topic may have here.
 pub const MAX_PARTITIONS: i32 = 10_000;
 
-/// Every topic, and the signal fetches wait on.
+/// Kafka's topic configs (`TopicConfig`), which CreateTopics accepts by name. Only
+/// `max.message.bytes` changes what this broker does; the others are kept and described, and
+/// have no effect (no retention, compaction, segments or replicas here).
+pub(crate) const TOPIC_CONFIGS: &[&str] = &[
+    "cleanup.policy",
+    "compression.type",
+    "delete.retention.ms",
+    "file.delete.delay.ms",
+    "flush.messages",
+    "flush.ms",
+    "follower.replication.throttled.replicas",
+    "index.interval.bytes",
+    "leader.replication.throttled.replicas",
+    "local.retention.bytes",
+    "local.retention.ms",
+    "max.compaction.lag.ms",
+    "max.message.bytes",
+    "message.downconversion.enable",
+    "message.format.version",
+    "message.timestamp.after.max.ms",
+    "message.timestamp.before.max.ms",
+    "message.timestamp.difference.max.ms",
+    "message.timestamp.type",
+    "min.cleanable.dirty.ratio",
+    "min.compaction.lag.ms",
+    "min.insync.replicas",
+    "preallocate",
+    "remote.storage.enable",
+    "retention.bytes",
+    "retention.ms",
+    "segment.bytes",
+    "segment.index.bytes",
+    "segment.jitter.ms",
+    "segment.ms",
+    "unclean.leader.election.enable",
+];
+
+/// What the store may hold.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    /// Record bytes, all partitions together.
+    pub(crate) max_stored_bytes: usize,
+    /// Partitions, all topics together.
+    pub(crate) max_partitions: usize,
+    /// The `max.message.bytes` of a topic created without one.
+    pub(crate) message_max_bytes: usize,
+}
+
+/// A topic to create.
+#[derive(Debug)]
+pub(crate) struct NewTopic<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) partitions: i32,
+    pub(crate) replication_factor: i16,
+    pub(crate) configs: Vec<(String, Option<String>)>,
+}
+
+impl<'a> NewTopic<'a> {
+    /// A topic with the broker's defaults (auto-created, or made by ecsim).
+    pub(crate) fn plain(name: &'a str, partitions: i32) -> Self {
+        Self {
+            name,
+            partitions,
+            replication_factor: -1,
+            configs: Vec::new(),
+        }
+    }
+}
+
+/// Every topic, and what they hold.
 #[derive(Debug)]
 pub(crate) struct Store {
     topics: Mutex<BTreeMap<String, Arc<Topic>>>,
-    /// Counts appends; a fetch waiting for data watches it.
-    appended: watch::Sender<u64>,
+    limits: Limits,
+    stored: AtomicUsize,
+    partitions: AtomicUsize,
 }
 
 impl Store {
-    pub(crate) fn new() -> Self {
+    pub(crate) fn new(limits: Limits) -> Self {
         Self {
             topics: Mutex::new(BTreeMap::new()),
-            appended: watch::Sender::new(0),
+            limits,
+            stored: AtomicUsize::new(0),
+            partitions: AtomicUsize::new(0),
         }
     }
 
@@ -316,21 +424,87 @@ impl Store {
             .collect()
     }
 
-    pub(crate) fn create(&self, name: &str, partitions: i32) -> Result<Arc<Topic>, TopicError> {
-        check_name(name)?;
-        if !(1..=MAX_PARTITIONS).contains(&partitions) {
-            return Err(TopicError::InvalidPartitions(partitions));
+    /// The topic whose id is `id`.
+    pub(crate) fn by_id(&self, id: Uuid) -> Option<(String, Arc<Topic>)> {
+        self.topics()
+            .iter()
+            .find(|(_, topic)| topic.id == id)
+            .map(|(name, topic)| (name.clone(), Arc::clone(topic)))
+    }
+
+    /// Checks a topic as CreateTopics would, without creating it.
+    pub(crate) fn validate(&self, new: &NewTopic<'_>) -> Result<Topic, TopicError> {
+        check_name(new.name)?;
+        if !(1..=MAX_PARTITIONS).contains(&new.partitions) {
+            return Err(TopicError::InvalidPartitions(new.partitions));
         }
-        let mut topics = self.topics();
-        if topics.contains_key(name) {
-            return Err(TopicError::Exists(name.to_owned()));
+        if !matches!(new.replication_factor, -1 | 1) {
+            return Err(TopicError::ReplicationFactor(new.replication_factor));
         }
-        let topic = Arc::new(Topic {
+        let mut max_message_bytes = self.limits.message_max_bytes;
+        let mut configs = BTreeMap::new();
+        for (name, value) in &new.configs {
+            if !TOPIC_CONFIGS.contains(&name.as_str()) {
+                return Err(TopicError::UnknownConfig(name.clone()));
+            }
+            let Some(value) = value else { continue };
+            if name == "max.message.bytes" {
+                max_message_bytes = value
+                    .parse::<u32>()
+                    .ok()
+                    .and_then(|bytes| usize::try_from(bytes).ok())
+                    .ok_or_else(|| TopicError::InvalidConfig {
+                        name: name.clone(),
+                        value: value.clone(),
+                        why: "a number of bytes from 0 to 2147483647",
+                    })?;
+            }
+            configs.insert(name.clone(), value.clone());
+        }
+        if self.topics().contains_key(new.name) {
+            return Err(TopicError::Exists(new.name.to_owned()));
+        }
+        self.check_room(new.partitions)?;
+        Ok(Topic {
             id: Uuid::new_v4(),
-            partitions: (0..partitions).map(|_| Mutex::default()).collect(),
-        });
-        topics.insert(name.to_owned(), Arc::clone(&topic));
-        tracing::debug!(topic = name, partitions, "topic created");
+            partitions: RwLock::new(
+                (0..new.partitions)
+                    .map(|_| Arc::new(Partition::default()))
+                    .collect(),
+            ),
+            max_message_bytes,
+            configs,
+        })
+    }
+
+    fn check_room(&self, more: i32) -> Result<(), TopicError> {
+        let held = self.partitions.load(Ordering::Relaxed);
+        let more = usize::try_from(more).unwrap_or(0);
+        if held + more > self.limits.max_partitions {
+            return Err(TopicError::TooManyPartitions {
+                held,
+                limit: self.limits.max_partitions,
+            });
+        }
+        Ok(())
+    }
+
+    pub(crate) fn create(&self, new: &NewTopic<'_>) -> Result<Arc<Topic>, TopicError> {
+        let topic = Arc::new(self.validate(new)?);
+        let mut topics = self.topics();
+        // Checked again under the lock: another connection may have created it meanwhile.
+        if topics.contains_key(new.name) {
+            return Err(TopicError::Exists(new.name.to_owned()));
+        }
+        self.check_room(new.partitions)?;
+        self.partitions
+            .fetch_add(topic.partition_count(), Ordering::Relaxed);
+        topics.insert(new.name.to_owned(), Arc::clone(&topic));
+        tracing::debug!(
+            topic = new.name,
+            partitions = new.partitions,
+            "topic created"
+        );
         Ok(topic)
     }
 
@@ -340,7 +514,10 @@ impl Store {
         name: &str,
         partitions: i32,
     ) -> Result<Arc<Topic>, TopicError> {
-        match self.create(name, partitions) {
+        if let Some(topic) = self.get(name) {
+            return Ok(topic);
+        }
+        match self.create(&NewTopic::plain(name, partitions)) {
             Err(TopicError::Exists(_)) => self
                 .get(name)
                 .ok_or_else(|| TopicError::Exists(name.to_owned())),
@@ -349,17 +526,84 @@ impl Store {
     }
 
     pub(crate) fn delete(&self, name: &str) -> bool {
-        self.topics().remove(name).is_some()
+        let Some(topic) = self.topics().remove(name) else {
+            return false;
+        };
+        let partitions = topic.partitions();
+        let freed: usize = partitions.iter().map(|p| p.log().bytes()).sum();
+        self.stored.fetch_sub(freed, Ordering::Relaxed);
+        self.partitions
+            .fetch_sub(partitions.len(), Ordering::Relaxed);
+        true
     }
 
-    /// Tells waiting fetches that records arrived.
-    pub(crate) fn notify_appended(&self) {
-        self.appended
-            .send_modify(|count| *count = count.wrapping_add(1));
+    /// Grows a topic to `count` partitions (CreatePartitions); `validate_only` checks alone.
+    pub(crate) fn grow(
+        &self,
+        name: &str,
+        count: i32,
+        validate_only: bool,
+    ) -> Result<(), TopicError> {
+        let topic = self
+            .get(name)
+            .ok_or_else(|| TopicError::Unknown(name.to_owned()))?;
+        let mut partitions = topic
+            .partitions
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = i32::try_from(partitions.len()).unwrap_or(i32::MAX);
+        if count <= now || count > MAX_PARTITIONS {
+            return Err(TopicError::InvalidPartitions(count));
+        }
+        self.check_room(count - now)?;
+        if !validate_only {
+            let more = usize::try_from(count - now).unwrap_or(0);
+            partitions.extend((0..more).map(|_| Arc::new(Partition::default())));
+            self.partitions.fetch_add(more, Ordering::Relaxed);
+        }
+        Ok(())
     }
 
-    pub(crate) fn watch_appends(&self) -> watch::Receiver<u64> {
-        self.appended.subscribe()
+    /// Appends a produce request's records to a partition of `topic`: checked whole, stored
+    /// whole or not at all. Returns the first record's offset.
+    pub(crate) fn append(
+        &self,
+        topic: &Topic,
+        partition: &Partition,
+        records: &Bytes,
+    ) -> Result<i64, AppendError> {
+        let checked = batch::check_all(records, topic.max_message_bytes)?;
+        let size: usize = checked.iter().map(|c| c.data.len()).sum();
+        let limit = self.limits.max_stored_bytes;
+        self.stored
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |stored| {
+                (stored + size <= limit).then_some(stored + size)
+            })
+            .map_err(|_| AppendError::StoreFull { limit })?;
+        let base = partition.log().append(checked);
+        partition.appended.notify_waiters();
+        Ok(base)
+    }
+
+    /// Deletes a partition's records before `offset` (-1: all); returns the new start offset.
+    pub(crate) fn delete_records(&self, partition: &Partition, offset: i64) -> Option<i64> {
+        let mut log = partition.log();
+        let offset = if offset == -1 {
+            log.next_offset
+        } else {
+            offset
+        };
+        if offset < 0 || offset > log.next_offset {
+            return None;
+        }
+        let freed = log.delete_before(offset);
+        self.stored.fetch_sub(freed, Ordering::Relaxed);
+        Some(log.start_offset)
+    }
+
+    /// Record bytes held, all partitions together.
+    pub(crate) fn stored_bytes(&self) -> usize {
+        self.stored.load(Ordering::Relaxed)
     }
 }
 
@@ -380,84 +624,82 @@ fn check_name(name: &str) -> Result<(), TopicError> {
 
 #[cfg(test)]
 mod tests {
-    use indexmap::IndexMap;
-    use kafka_protocol::records::{
-        Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-    };
+    use kafka_protocol::records::{Compression, RecordBatchDecoder};
 
     use super::*;
 
     fn batch(timestamps: &[i64]) -> Bytes {
-        let records: Vec<Record> = timestamps
+        batch::tests::encoded(timestamps, Compression::None, 4)
+    }
+
+    const LIMITS: Limits = Limits {
+        max_stored_bytes: 1 << 30,
+        max_partitions: 100,
+        message_max_bytes: batch::DEFAULT_MESSAGE_MAX_BYTES,
+    };
+
+    fn one_partition(store: &Store) -> (Arc<Topic>, Arc<Partition>) {
+        let topic = store.get_or_create("t", 1).unwrap();
+        let partition = topic.partition(0).unwrap();
+        (topic, partition)
+    }
+
+    fn offsets(records: &Bytes) -> Vec<i64> {
+        RecordBatchDecoder::decode_all(&mut records.clone())
+            .unwrap()
             .iter()
-            .zip(0..)
-            .map(|(&timestamp, offset)| Record {
-                transactional: false,
-                control: false,
-                delete_horizon: false,
-                partition_leader_epoch: -1,
-                producer_id: -1,
-                producer_epoch: -1,
-                timestamp_type: TimestampType::Creation,
-                offset,
-                // The encoder starts a new batch where offset - sequence changes.
-                sequence: i32::try_from(offset).unwrap(),
-                timestamp,
-                key: Some(Bytes::from_static(b"k")),
-                value: Some(Bytes::from(timestamp.to_string())),
-                headers: IndexMap::new(),
-            })
-            .collect();
-        let mut out = BytesMut::new();
-        RecordBatchEncoder::encode(
-            &mut out,
-            &records,
-            &RecordEncodeOptions {
-                version: 2,
-                compression: Compression::None,
-            },
-        )
-        .unwrap();
-        out.freeze()
+            .flat_map(|set| set.records.iter().map(|r| r.offset))
+            .collect()
     }
 
     #[test]
     fn offsets_follow_on_across_batches_and_reads_start_at_the_holding_batch() {
-        let mut log = PartitionLog::default();
-        assert_eq!(log.append(&batch(&[10, 11, 12])), Ok(0));
-        assert_eq!(log.append(&batch(&[13, 14])), Ok(3));
+        let store = Store::new(LIMITS);
+        let (topic, partition) = one_partition(&store);
+        assert_eq!(
+            store.append(&topic, &partition, &batch(&[10, 11, 12])),
+            Ok(0)
+        );
+        assert_eq!(store.append(&topic, &partition, &batch(&[13, 14])), Ok(3));
+        let log = partition.log();
         assert_eq!(log.next_offset(), 5);
 
-        let read = log.read(4, 1 << 20).unwrap();
+        let read = log.read(4, 1 << 20, true).unwrap();
         assert_eq!(read.high_watermark, 5);
-        let sets = RecordBatchDecoder::decode_all(&mut read.records.clone()).unwrap();
-        let offsets: Vec<i64> = sets
-            .iter()
-            .flat_map(|set| set.records.iter().map(|r| r.offset))
-            .collect();
-        assert_eq!(offsets, [3, 4], "the batch holding offset 4 starts at 3");
-
-        let all = log.read(0, 1).unwrap();
-        let sets = RecordBatchDecoder::decode_all(&mut all.records.clone()).unwrap();
         assert_eq!(
-            sets.len(),
-            1,
-            "max_bytes stops after the first batch, which always comes"
+            offsets(&read.records),
+            [3, 4],
+            "the batch holding offset 4 starts at 3"
         );
+        assert_eq!(
+            offsets(&log.read(0, 1, true).unwrap().records),
+            [0, 1, 2],
+            "max_bytes stops after the first batch, which comes when asked for"
+        );
+        assert!(log.read(0, 1, false).unwrap().records.is_empty());
         assert!(
-            log.read(5, 100).unwrap().records.is_empty(),
+            log.read(5, 100, true).unwrap().records.is_empty(),
             "at the end: nothing yet"
         );
-        assert!(log.read(6, 100).is_none(), "past the end: out of range");
-        assert!(log.read(-1, 100).is_none());
+        assert!(
+            log.read(6, 100, true).is_none(),
+            "past the end: out of range"
+        );
+        assert!(log.read(-1, 100, true).is_none());
     }
 
     #[test]
     fn lookup_by_timestamp_finds_the_first_record_at_or_after_it() {
-        let mut log = PartitionLog::default();
-        log.append(&batch(&[100, 200, 300])).unwrap();
+        let store = Store::new(LIMITS);
+        let (topic, partition) = one_partition(&store);
+        store
+            .append(&topic, &partition, &batch(&[100, 200, 300]))
+            .unwrap();
         // A producer whose clock went back: the running maximum keeps the bisection right.
-        log.append(&batch(&[150, 400])).unwrap();
+        store
+            .append(&topic, &partition, &batch(&[150, 400]))
+            .unwrap();
+        let log = partition.log();
         assert_eq!(log.offset_for_timestamp(0), Some((0, 100)));
         assert_eq!(log.offset_for_timestamp(200), Some((1, 200)));
         assert_eq!(log.offset_for_timestamp(301), Some((4, 400)));
@@ -468,34 +710,75 @@ mod tests {
 
     #[test]
     fn damaged_or_old_batches_are_refused_whole() {
-        let mut log = PartitionLog::default();
+        let store = Store::new(LIMITS);
+        let (topic, partition) = one_partition(&store);
         let good = batch(&[1]);
         let mut damaged = BytesMut::from(&good[..]);
         let last = damaged.len() - 1;
         damaged[last] ^= 0xff;
         let mut two = BytesMut::from(&good[..]);
         two.extend_from_slice(&damaged);
-        assert_eq!(log.append(&two.freeze()), Err(AppendError::Corrupt));
+        assert!(matches!(
+            store.append(&topic, &partition, &two.freeze()),
+            Err(AppendError::Corrupt(_))
+        ));
         assert_eq!(
-            log.next_offset(),
+            partition.log().next_offset(),
             0,
             "the good first batch was not kept either"
         );
 
         let mut old = BytesMut::from(&good[..]);
         old[header::MAGIC] = 1;
-        assert_eq!(log.append(&old.freeze()), Err(AppendError::OldFormat(1)));
-        assert_eq!(log.append(&good.slice(..20)), Err(AppendError::Corrupt));
-        assert_eq!(log.append(&Bytes::new()), Err(AppendError::Corrupt));
-        assert_eq!(log.append(&good), Ok(0));
+        assert_eq!(
+            store.append(&topic, &partition, &old.freeze()),
+            Err(AppendError::OldFormat(1))
+        );
+        assert!(store.append(&topic, &partition, &good.slice(..20)).is_err());
+        assert!(store.append(&topic, &partition, &Bytes::new()).is_err());
+        assert_eq!(store.append(&topic, &partition, &good), Ok(0));
     }
 
     #[test]
-    fn topic_names_and_partitions_follow_kafka_rules() {
-        let store = Store::new();
-        assert!(store.create("aliecs.environment", 1).is_ok());
+    fn the_store_refuses_past_its_ceiling_and_keeps_what_it_has() {
+        let one = batch(&[1]);
+        let store = Store::new(Limits {
+            max_stored_bytes: one.len() * 2,
+            ..LIMITS
+        });
+        let (topic, partition) = one_partition(&store);
+        assert_eq!(store.append(&topic, &partition, &one), Ok(0));
+        assert_eq!(store.append(&topic, &partition, &one), Ok(1));
         assert_eq!(
-            store.create("aliecs.environment", 1).unwrap_err(),
+            store.append(&topic, &partition, &one),
+            Err(AppendError::StoreFull {
+                limit: one.len() * 2
+            })
+        );
+        assert_eq!(partition.log().next_offset(), 2);
+        assert_eq!(store.delete_records(&partition, 1), Some(1));
+        assert_eq!(
+            store.stored_bytes(),
+            one.len(),
+            "the deleted batch's bytes are free"
+        );
+        assert_eq!(store.append(&topic, &partition, &one), Ok(2));
+        assert!(
+            partition.log().read(0, 100, true).is_none(),
+            "before the start"
+        );
+        assert!(store.delete("t"));
+        assert_eq!(store.stored_bytes(), 0);
+    }
+
+    #[test]
+    fn topic_names_partitions_replicas_and_configs_follow_kafka_rules() {
+        let store = Store::new(LIMITS);
+        assert!(store.get_or_create("aliecs.environment", 1).is_ok());
+        assert_eq!(
+            store
+                .create(&NewTopic::plain("aliecs.environment", 1))
+                .unwrap_err(),
             TopicError::Exists("aliecs.environment".into())
         );
         assert!(store.get_or_create("aliecs.environment", 3).is_ok());
@@ -505,13 +788,62 @@ mod tests {
         );
         for bad in ["", ".", "..", "a b", &"x".repeat(250)] {
             assert!(
-                matches!(store.create(bad, 1), Err(TopicError::InvalidName(_))),
+                matches!(
+                    store.create(&NewTopic::plain(bad, 1)),
+                    Err(TopicError::InvalidName(_))
+                ),
                 "{bad:?}"
             );
         }
         assert_eq!(
-            store.create("t", 0).unwrap_err(),
+            store.create(&NewTopic::plain("t", 0)).unwrap_err(),
             TopicError::InvalidPartitions(0)
+        );
+        assert_eq!(
+            store.create(&NewTopic::plain("t", 100)).unwrap_err(),
+            TopicError::TooManyPartitions {
+                held: 1,
+                limit: 100
+            }
+        );
+        let replicated = NewTopic {
+            replication_factor: 3,
+            ..NewTopic::plain("t", 1)
+        };
+        assert_eq!(
+            store.create(&replicated).unwrap_err().to_string(),
+            "Replication factor: 3 larger than available brokers: 1."
+        );
+        let configured = |name: &str, value: &str| NewTopic {
+            configs: vec![(name.to_owned(), Some(value.to_owned()))],
+            ..NewTopic::plain("t", 1)
+        };
+        assert_eq!(
+            store
+                .create(&configured("retention.msx", "1"))
+                .unwrap_err()
+                .to_string(),
+            "Unknown topic config name: retention.msx"
+        );
+        assert!(matches!(
+            store.create(&configured("max.message.bytes", "-1")),
+            Err(TopicError::InvalidConfig { .. })
+        ));
+        let topic = store
+            .create(&configured("max.message.bytes", "100"))
+            .unwrap();
+        assert_eq!(topic.max_message_bytes, 100);
+        let partition = topic.partition(0).unwrap();
+        let large = batch::tests::encoded(&[1], Compression::None, 200);
+        assert!(matches!(
+            store.append(&topic, &partition, &large),
+            Err(AppendError::TooLarge { limit: 100, .. })
+        ));
+        store.grow("t", 3, false).unwrap();
+        assert_eq!(topic.partition_count(), 3);
+        assert_eq!(
+            store.grow("t", 2, false),
+            Err(TopicError::InvalidPartitions(2))
         );
     }
 }

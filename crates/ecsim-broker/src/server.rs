@@ -1,25 +1,179 @@
-//! Connections: accept, read size-prefixed requests, answer each in turn.
+//! Connections: accepted within [`Limits::max_connections`], requests read as their bytes
+//! arrive, each answered in turn.
 //!
 //! A connection's requests are answered in the order they came, one at a time, as Kafka does
 //! (clients rely on it to match replies); a request that waits (a long-polling fetch, a
 //! JoinGroup) holds back the ones behind it on the same connection only.
+//!
+//! Any client may connect, so nothing is allocated on a client's word: a frame's buffer grows
+//! as its bytes arrive (a 4-byte length claiming 100 MiB costs nothing until the bytes come),
+//! the bytes being read and the fetch responses being written are held in one [`Budget`], an
+//! idle connection is closed after [`Limits::idle_timeout`], and at the connection limit the
+//! connection idle the longest makes room for the new one.
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
-
-use bytes::Bytes;
-use tokio::{
-    io::{AsyncReadExt as _, AsyncWriteExt as _, BufReader},
-    net::{TcpListener, TcpStream},
-    sync::oneshot,
+use std::{
+    collections::HashMap,
+    net::SocketAddr,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
 };
 
-use crate::{Shared, dispatch};
+use bytes::{Bytes, BytesMut};
+use tokio::{
+    io::{AsyncRead, AsyncReadExt as _, AsyncWriteExt as _, BufReader},
+    net::{TcpListener, TcpStream},
+    sync::{Notify, OwnedSemaphorePermit, Semaphore, oneshot},
+};
 
-/// Kafka's `socket.request.max.bytes`: a larger request closes the connection.
-const MAX_REQUEST: usize = 100 * 1024 * 1024;
+use crate::{Limits, Shared, dispatch};
 
 /// How often group timers (rebalance deadlines, session timeouts) are checked.
 const TICK: Duration = Duration::from_millis(20);
+
+/// A frame is read in pieces of at most this, each held in the budget before it is read.
+const CHUNK: usize = 64 * 1024;
+
+/// Bytes in flight, all connections together.
+#[derive(Debug)]
+pub(crate) struct Budget {
+    permits: Arc<Semaphore>,
+    total: usize,
+}
+
+/// Bytes held in the [`Budget`] until dropped.
+#[derive(Debug, Default)]
+pub(crate) struct Held {
+    _permits: Option<OwnedSemaphorePermit>,
+}
+
+impl Budget {
+    pub(crate) fn new(bytes: usize) -> Self {
+        let total = bytes.clamp(CHUNK, u32::MAX as usize);
+        Self {
+            permits: Arc::new(Semaphore::new(total)),
+            total,
+        }
+    }
+
+    /// Holds `bytes` (at most the whole budget), waiting until they are free.
+    pub(crate) async fn hold(&self, bytes: usize) -> Held {
+        let bytes = u32::try_from(bytes.min(self.total)).unwrap_or(u32::MAX);
+        if bytes == 0 {
+            return Held::default();
+        }
+        Held {
+            // The semaphore is never closed.
+            _permits: Arc::clone(&self.permits)
+                .acquire_many_owned(bytes)
+                .await
+                .ok(),
+        }
+    }
+}
+
+/// The open connections, for the connection limit.
+#[derive(Debug, Default)]
+struct Connections {
+    open: Mutex<HashMap<u64, Arc<Slot>>>,
+    next: AtomicU64,
+    started: Option<Instant>,
+}
+
+/// One connection as the limit sees it.
+#[derive(Debug, Default)]
+struct Slot {
+    /// Milliseconds since the broker started, at its last request.
+    last_active: AtomicU64,
+    /// Told to close (to make room for a newer connection).
+    close: Notify,
+}
+
+impl Connections {
+    fn now(&self) -> u64 {
+        self.started.map_or(0, |started| {
+            started.elapsed().as_millis().try_into().unwrap_or(u64::MAX)
+        })
+    }
+
+    /// Registers a connection; at the limit, tells the one idle the longest to close.
+    fn open(self: &Arc<Self>, limit: usize) -> Registered {
+        let mut open = self
+            .open
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if open.len() >= limit
+            && let Some(oldest) = open
+                .iter()
+                .min_by_key(|(_, slot)| slot.last_active.load(Ordering::Relaxed))
+                .map(|(id, _)| *id)
+            && let Some(slot) = open.remove(&oldest)
+        {
+            tracing::warn!(
+                limit,
+                "connection limit reached: closing the connection idle the longest"
+            );
+            // Heard even if the connection is not waiting yet.
+            slot.close.notify_one();
+        }
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let slot = Arc::new(Slot {
+            last_active: AtomicU64::new(self.now()),
+            close: Notify::new(),
+        });
+        open.insert(id, Arc::clone(&slot));
+        Registered {
+            connections: Arc::clone(self),
+            id,
+            slot,
+        }
+    }
+}
+
+/// A connection's place among the open ones; removed when dropped.
+struct Registered {
+    connections: Arc<Connections>,
+    id: u64,
+    slot: Arc<Slot>,
+}
+
+impl Registered {
+    fn active(&self) {
+        self.slot
+            .last_active
+            .store(self.connections.now(), Ordering::Relaxed);
+    }
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        self.connections
+            .open
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&self.id);
+    }
+}
+
+/// Raises the soft limit on open files to what the connection limit needs (up to the hard
+/// limit): the common soft limit of 1,024 would otherwise refuse connections, and files, long
+/// before the broker's own limit.
+pub(crate) fn raise_file_limit(connections: usize) {
+    let wanted = u64::try_from(connections)
+        .unwrap_or(u64::MAX)
+        .saturating_add(256);
+    match rlimit::increase_nofile_limit(wanted) {
+        Ok(got) if got < wanted => tracing::warn!(
+            got,
+            wanted,
+            "the open-file limit is below what the broker's connection limit needs"
+        ),
+        Ok(_) => {}
+        Err(error) => tracing::warn!(%error, "cannot raise the open-file limit"),
+    }
+}
 
 pub(crate) async fn serve(
     listener: std::net::TcpListener,
@@ -33,6 +187,10 @@ pub(crate) async fn serve(
             return;
         }
     };
+    let connections = Arc::new(Connections {
+        started: Some(Instant::now()),
+        ..Connections::default()
+    });
     let mut ticks = tokio::time::interval(TICK);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -42,9 +200,11 @@ pub(crate) async fn serve(
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
-                    tokio::spawn(connection(stream, peer, Arc::clone(&shared)));
+                    let registered = connections.open(shared.limits.max_connections);
+                    tokio::spawn(connection(stream, peer, Arc::clone(&shared), registered));
                 }
                 Err(error) => {
+                    // Out of file descriptors, most often: wait for connections to end.
                     tracing::warn!(%error, "the broker could not accept a connection");
                     tokio::time::sleep(TICK).await;
                 }
@@ -53,27 +213,33 @@ pub(crate) async fn serve(
     }
 }
 
-async fn connection(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
+/// Why a connection's next frame did not come.
+enum Ended {
+    /// The client closed, went idle, sent too much, or was told to make room.
+    Closed,
+}
+
+async fn connection(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>, slot: Registered) {
     let (reader, mut writer) = stream.into_split();
     let mut reader = BufReader::new(reader);
+    let limits = shared.limits;
     loop {
-        let Ok(size) = reader.read_u32().await else {
-            return; // The client closed the connection.
+        let frame = tokio::select! {
+            frame = read_frame(&mut reader, &shared, &limits, peer) => frame,
+            () = slot.slot.close.notified() => return,
         };
-        let size = size as usize;
-        if size > MAX_REQUEST {
-            tracing::warn!(%peer, size, "request larger than {MAX_REQUEST} bytes: closing the connection");
+        let Ok((frame, held)) = frame else {
             return;
-        }
-        let mut frame = vec![0; size];
-        if reader.read_exact(&mut frame).await.is_err() {
-            return;
-        }
-        match dispatch::handle(&shared, Bytes::from(frame), peer).await {
-            Ok(Some(response)) => {
+        };
+        slot.active();
+        let handled = dispatch::handle(&shared, frame, peer).await;
+        drop(held);
+        match handled {
+            Ok(Some((response, held))) => {
                 if writer.write_all(&response).await.is_err() {
                     return;
                 }
+                drop(held);
             }
             Ok(None) => {} // acks=0: no reply.
             Err(error) => {
@@ -83,5 +249,68 @@ async fn connection(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
                 return;
             }
         }
+        slot.active();
     }
+}
+
+/// The longest a frame may go without a byte once begun.
+const STALLED: Duration = Duration::from_secs(30);
+
+/// Appends exactly `bytes` bytes from `reader` to `frame`.
+async fn read_exactly<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    frame: &mut BytesMut,
+    bytes: usize,
+) -> Result<(), Ended> {
+    let mut piece = reader.take(bytes as u64);
+    while piece.limit() > 0 {
+        match tokio::time::timeout(STALLED, piece.read_buf(frame)).await {
+            Ok(Ok(0) | Err(_)) | Err(_) => return Err(Ended::Closed),
+            Ok(Ok(_)) => {}
+        }
+    }
+    Ok(())
+}
+
+/// Reads one size-prefixed frame, its bytes held in the budget: its length within the idle
+/// timeout, its bytes each within [`STALLED`] of the one before.
+async fn read_frame<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    shared: &Shared,
+    limits: &Limits,
+    peer: SocketAddr,
+) -> Result<(Bytes, Vec<Held>), Ended> {
+    let idle = limits.idle_timeout;
+    let size = match tokio::time::timeout(idle, reader.read_u32()).await {
+        Ok(Ok(size)) => size as usize,
+        Ok(Err(_)) => return Err(Ended::Closed), // The client closed the connection.
+        Err(_) => {
+            tracing::debug!(%peer, "idle for {idle:?}: closing the connection");
+            return Err(Ended::Closed);
+        }
+    };
+    if size > limits.max_request_bytes {
+        tracing::warn!(%peer, size, "a request larger than {} bytes: closing the connection", limits.max_request_bytes);
+        return Err(Ended::Closed);
+    }
+    // The first piece, then — the client having shown it sends — the rest at once: held whole
+    // (a frame never waits for budget while holding part of it, so frames cannot starve each
+    // other) and allocated whole (copied once at most).
+    let first = size.min(CHUNK);
+    let mut held = vec![shared.budget.hold(first).await];
+    let mut frame = BytesMut::with_capacity(first);
+    read_exactly(reader, &mut frame, first).await?;
+    if size > first {
+        let api = i16::from_be_bytes([frame[0], frame[1]]);
+        if size > limits.max_other_request_bytes
+            && api != kafka_protocol::messages::ApiKey::Produce as i16
+        {
+            tracing::warn!(%peer, size, api, "a request other than Produce larger than {} bytes: closing the connection", limits.max_other_request_bytes);
+            return Err(Ended::Closed);
+        }
+        held.push(shared.budget.hold(size - first).await);
+        frame.reserve(size - first);
+        read_exactly(reader, &mut frame, size - first).await?;
+    }
+    Ok((frame.freeze(), held))
 }

@@ -47,6 +47,9 @@ pub(super) struct Group {
     not_before: Instant,
     offsets: BTreeMap<(StrBytes, i32), Committed>,
     arrivals: u64,
+    /// When the group last became Empty or was committed to while Empty: it is forgotten a
+    /// retention period after (`Groups`).
+    idle_since: Instant,
 }
 
 impl Group {
@@ -63,7 +66,65 @@ impl Group {
             not_before: now,
             offsets: BTreeMap::new(),
             arrivals: 0,
+            idle_since: now,
         }
+    }
+
+    /// Whether the group has timers to run: members, or ids handed out.
+    pub(super) fn is_active(&self) -> bool {
+        self.state != State::Empty || !self.pending_ids.is_empty()
+    }
+
+    /// Whether an Empty group may be forgotten at `now`: at once without offsets (Kafka's Dead
+    /// group), else a retention period after it was last used.
+    pub(super) fn expired(&self, now: Instant, retention: Duration) -> bool {
+        self.state == State::Empty
+            && self.pending_ids.is_empty()
+            && (self.offsets.is_empty() || now >= self.idle_since + retention)
+    }
+
+    /// The member holding a static instance id.
+    pub(super) fn member_for_instance(&self, instance: &StrBytes) -> Option<StrBytes> {
+        self.members
+            .iter()
+            .find(|(_, member)| member.group_instance_id.as_ref() == Some(instance))
+            .map(|(id, _)| id.clone())
+    }
+
+    /// KIP-345: a static member rejoining without its member id takes its place under a new
+    /// one; the old id is fenced. In a Stable group, a follower gets its generation back at
+    /// once, with no rebalance; otherwise (or a leader) the join goes on as any other.
+    fn replace_static(
+        &mut self,
+        old: &StrBytes,
+        instance: &StrBytes,
+    ) -> (StrBytes, Option<Joined>) {
+        let new = StrBytes::from_string(format!("{instance}-{}", uuid::Uuid::new_v4()));
+        let Some(mut member) = self.members.remove(old) else {
+            return (new, None);
+        };
+        if let Some(join) = member.awaiting_join.take() {
+            let _ = join.send(Joined::error(ResponseError::FencedInstanceId, old.clone()));
+        }
+        if let Some(sync) = member.awaiting_sync.take() {
+            let _ = sync.send(Synced::error(ResponseError::FencedInstanceId));
+        }
+        let was_leader = self.leader.as_ref() == Some(old);
+        self.members.insert(new.clone(), member);
+        tracing::debug!(%instance, %old, %new, "static member replaced");
+        if self.state == State::Stable && !was_leader {
+            let joined = Joined {
+                error: 0,
+                generation: self.generation,
+                protocol_type: self.protocol_type.clone(),
+                protocol_name: self.protocol.clone(),
+                leader: self.leader.clone().unwrap_or_default(),
+                member_id: new.clone(),
+                members: Vec::new(),
+            };
+            return (new, Some(joined));
+        }
+        (new, None)
     }
 
     pub(super) fn join(&mut self, request: JoinRequest, now: Instant) -> Pending<Joined> {
@@ -99,19 +160,40 @@ impl Group {
                 member_id,
             ));
         }
-        let member_id = if member_id.is_empty() {
-            let id = StrBytes::from_string(format!("{client_id}-{}", uuid::Uuid::new_v4()));
-            if requires_known_member_id {
-                self.pending_ids.insert(id.clone(), now);
-                return Pending::Now(Joined::error(ResponseError::MemberIdRequired, id));
+        let holder = group_instance_id
+            .as_ref()
+            .and_then(|instance| Some((instance, self.member_for_instance(instance)?)));
+        let member_id = match holder {
+            Some((instance, old)) if member_id.is_empty() => {
+                let (new, at_once) = self.replace_static(&old, instance);
+                if let Some(member) = self.members.get_mut(&new) {
+                    member.last_seen = now;
+                    member.protocols.clone_from(&protocols);
+                }
+                if let Some(joined) = at_once {
+                    return Pending::Now(joined);
+                }
+                new
             }
-            id
-        } else if self.members.contains_key(&member_id)
-            || self.pending_ids.remove(&member_id).is_some()
-        {
-            member_id
-        } else {
-            return Pending::Now(Joined::error(ResponseError::UnknownMemberId, member_id));
+            Some((_, old)) if old != member_id => {
+                return Pending::Now(Joined::error(ResponseError::FencedInstanceId, member_id));
+            }
+            _ if member_id.is_empty() => {
+                let prefix = group_instance_id.as_ref().unwrap_or(&client_id);
+                let id = StrBytes::from_string(format!("{prefix}-{}", uuid::Uuid::new_v4()));
+                // Static members skip the round trip (KIP-345).
+                if requires_known_member_id && group_instance_id.is_none() {
+                    self.pending_ids.insert(id.clone(), now);
+                    return Pending::Now(Joined::error(ResponseError::MemberIdRequired, id));
+                }
+                id
+            }
+            _ if self.members.contains_key(&member_id)
+                || self.pending_ids.remove(&member_id).is_some() =>
+            {
+                member_id
+            }
+            _ => return Pending::Now(Joined::error(ResponseError::UnknownMemberId, member_id)),
         };
 
         let (sender, receiver) = oneshot::channel();
@@ -198,7 +280,7 @@ impl Group {
             .retain(|_, member| member.awaiting_join.is_some());
         self.generation += 1;
         if self.members.is_empty() {
-            self.become_empty();
+            self.become_empty(now);
             return;
         }
         self.protocol = self.choose_protocol();
@@ -269,11 +351,12 @@ impl Group {
             .cloned()
     }
 
-    fn become_empty(&mut self) {
+    /// Kafka keeps an Empty group's protocol type (tools list it as "consumer", not "simple").
+    fn become_empty(&mut self, now: Instant) {
         self.state = State::Empty;
         self.leader = None;
         self.protocol = None;
-        self.protocol_type = None;
+        self.idle_since = now;
     }
 
     pub(super) fn sync(
@@ -371,7 +454,7 @@ impl Group {
         match self.state {
             State::Stable | State::CompletingRebalance if self.members.is_empty() => {
                 self.generation += 1;
-                self.become_empty();
+                self.become_empty(now);
             }
             State::Stable | State::CompletingRebalance => self.prepare_rebalance(now),
             State::PreparingRebalance => self.try_complete_join(now, false),
@@ -438,6 +521,9 @@ impl Group {
         }
         for (topic, partition, committed) in offsets {
             self.offsets.insert((topic, partition), committed);
+        }
+        if self.state == State::Empty {
+            self.idle_since = now;
         }
         0
     }

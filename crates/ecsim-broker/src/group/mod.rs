@@ -14,7 +14,7 @@
 mod machine;
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     sync::{Mutex, MutexGuard},
     time::{Duration, Instant},
 };
@@ -152,26 +152,87 @@ pub(crate) struct DescribedMember {
 }
 
 /// Every group of the broker.
-#[derive(Debug, Default)]
+///
+/// Only groups with timers to run (members, ids handed out) are ticked, so idle groups cost
+/// nothing; an Empty group is forgotten once its retention ends (at once if it has no
+/// offsets), checked every [`SWEEP`]. At most `max` groups exist: a JoinGroup or commit that
+/// would make one more is refused.
+#[derive(Debug)]
 pub(crate) struct Groups {
-    groups: Mutex<HashMap<StrBytes, Group>>,
+    inner: Mutex<Inner>,
+    max: usize,
+    retention: Duration,
 }
 
+#[derive(Debug, Default)]
+struct Inner {
+    groups: HashMap<StrBytes, Group>,
+    /// Groups to tick.
+    active: HashSet<StrBytes>,
+    last_sweep: Option<Instant>,
+}
+
+/// How often Empty groups are looked at for expiry.
+const SWEEP: Duration = Duration::from_secs(10);
+
 impl Groups {
-    fn lock(&self) -> MutexGuard<'_, HashMap<StrBytes, Group>> {
+    pub(crate) fn new(max: usize, retention: Duration) -> Self {
+        Self {
+            inner: Mutex::default(),
+            max,
+            retention,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
         // Every change to a group completes under the lock without anything that can panic
         // half-way, so a poisoned lock still guards consistent groups.
-        self.groups
+        self.inner
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// The group, created if there is room.
+    fn entry<'a>(
+        &self,
+        inner: &'a mut Inner,
+        group: &StrBytes,
+        now: Instant,
+    ) -> Option<&'a mut Group> {
+        if !inner.groups.contains_key(group) {
+            if inner.groups.len() >= self.max {
+                tracing::warn!(
+                    max = self.max,
+                    "group limit reached: a new group is refused"
+                );
+                return None;
+            }
+            inner.groups.insert(group.clone(), Group::new(now));
+        }
+        inner.groups.get_mut(group)
+    }
+
     pub(crate) fn join(&self, group: &StrBytes, request: JoinRequest) -> Pending<Joined> {
         let now = Instant::now();
-        self.lock()
-            .entry(group.clone())
-            .or_insert_with(|| Group::new(now))
-            .join(request, now)
+        let mut inner = self.lock();
+        let member_id = request.member_id.clone();
+        let Some(entry) = self.entry(&mut inner, group, now) else {
+            return Pending::Now(Joined::error(ResponseError::PolicyViolation, member_id));
+        };
+        let joined = entry.join(request, now);
+        if entry.is_active() {
+            inner.active.insert(group.clone());
+        }
+        joined
+    }
+
+    /// The member id of a static member (LeaveGroup names members by instance id).
+    pub(crate) fn member_for_instance(
+        &self,
+        group: &StrBytes,
+        instance: &StrBytes,
+    ) -> Option<StrBytes> {
+        self.lock().groups.get(group)?.member_for_instance(instance)
     }
 
     pub(crate) fn sync(
@@ -181,14 +242,14 @@ impl Groups {
         generation: i32,
         assignments: Vec<(StrBytes, Bytes)>,
     ) -> Pending<Synced> {
-        match self.lock().get_mut(group) {
+        match self.lock().groups.get_mut(group) {
             Some(group) => group.sync(member_id, generation, assignments, Instant::now()),
             None => Pending::Now(Synced::error(ResponseError::UnknownMemberId)),
         }
     }
 
     pub(crate) fn heartbeat(&self, group: &StrBytes, member_id: &StrBytes, generation: i32) -> i16 {
-        match self.lock().get_mut(group) {
+        match self.lock().groups.get_mut(group) {
             Some(group) => group.heartbeat(member_id, generation, Instant::now()),
             None => code(ResponseError::UnknownMemberId),
         }
@@ -197,8 +258,8 @@ impl Groups {
     /// Removes members that leave; for each, whether it was a member.
     pub(crate) fn leave(&self, group: &StrBytes, member_ids: &[StrBytes]) -> Vec<bool> {
         let now = Instant::now();
-        let mut groups = self.lock();
-        let Some(group) = groups.get_mut(group) else {
+        let mut inner = self.lock();
+        let Some(group) = inner.groups.get_mut(group) else {
             return vec![false; member_ids.len()];
         };
         member_ids.iter().map(|id| group.remove(id, now)).collect()
@@ -213,11 +274,11 @@ impl Groups {
         offsets: Vec<(StrBytes, i32, Committed)>,
     ) -> i16 {
         let now = Instant::now();
-        let mut groups = self.lock();
-        let group = groups
-            .entry(group.clone())
-            .or_insert_with(|| Group::new(now));
-        group.commit(member_id, generation, offsets, now)
+        let mut inner = self.lock();
+        match self.entry(&mut inner, group, now) {
+            Some(group) => group.commit(member_id, generation, offsets, now),
+            None => code(ResponseError::PolicyViolation),
+        }
     }
 
     /// Committed offsets: of the given partitions, or all of the group's (`None`).
@@ -226,8 +287,8 @@ impl Groups {
         group: &StrBytes,
         partitions: Option<Vec<(StrBytes, i32)>>,
     ) -> Vec<(StrBytes, i32, Option<Committed>)> {
-        let groups = self.lock();
-        match groups.get(group) {
+        let inner = self.lock();
+        match inner.groups.get(group) {
             Some(group) => group.committed(partitions),
             None => partitions
                 .into_iter()
@@ -241,6 +302,7 @@ impl Groups {
     pub(crate) fn list(&self) -> Vec<(StrBytes, StrBytes, State)> {
         let mut listed: Vec<_> = self
             .lock()
+            .groups
             .iter()
             .map(|(id, group)| {
                 let (protocol_type, state) = group.listing();
@@ -252,14 +314,28 @@ impl Groups {
     }
 
     pub(crate) fn describe(&self, group: &StrBytes) -> Option<Description> {
-        self.lock().get(group).map(Group::describe)
+        self.lock().groups.get(group).map(Group::describe)
     }
 
-    /// Ends rebalances whose time has come and removes members whose session ran out.
+    /// Ends rebalances whose time has come and removes members whose session ran out — in the
+    /// groups that have timers only; and, every [`SWEEP`], forgets expired Empty groups.
     pub(crate) fn tick(&self) {
         let now = Instant::now();
-        for group in self.lock().values_mut() {
-            group.tick(now);
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        let groups = &mut inner.groups;
+        inner.active.retain(|id| {
+            groups.get_mut(id).is_some_and(|group| {
+                group.tick(now);
+                group.is_active()
+            })
+        });
+        if inner.last_sweep.is_none_or(|last| now >= last + SWEEP) {
+            inner.last_sweep = Some(now);
+            let retention = self.retention;
+            inner
+                .groups
+                .retain(|_, group| !group.expired(now, retention));
         }
     }
 }

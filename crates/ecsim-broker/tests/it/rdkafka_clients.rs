@@ -1,5 +1,5 @@
-//! The broker through real clients' eyes: librdkafka (rdkafka) for what clients ask, raw
-//! frames for what a client newer than the broker sends first.
+//! The broker through librdkafka's eyes (rdkafka) for what clients ask, and raw frames for
+//! what a client newer than the broker sends first.
 
 use std::{
     io::{Read as _, Write as _},

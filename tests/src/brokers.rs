@@ -189,6 +189,36 @@ impl Broker {
         }
     }
 
+    /// CPU time the broker has used so far (user and system), in seconds: the embedded broker's
+    /// own thread in this process, or tansu's process. `None` where /proc cannot tell.
+    pub fn cpu_seconds(&self) -> Option<f64> {
+        let ticks = |stat: &str| -> Option<f64> {
+            // The fields after the command name, which is in parentheses and may hold spaces.
+            let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+            let user: f64 = fields.get(11)?.parse().ok()?;
+            let system: f64 = fields.get(12)?.parse().ok()?;
+            // Linux's USER_HZ, 100 on every platform ecsim runs on.
+            Some((user + system) / 100.0)
+        };
+        match self {
+            Broker::Embedded(_) => {
+                let mut total = 0.0;
+                for task in std::fs::read_dir("/proc/self/task").ok()? {
+                    let path = task.ok()?.path();
+                    let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+                    if comm.starts_with("kafka-broker") {
+                        total += ticks(&std::fs::read_to_string(path.join("stat")).ok()?)?;
+                    }
+                }
+                Some(total)
+            }
+            Broker::Tansu(tansu) => {
+                let pid = tansu.child.as_ref()?.id();
+                ticks(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+            }
+        }
+    }
+
     /// Which broker, for messages.
     pub fn name(&self) -> &'static str {
         match self {

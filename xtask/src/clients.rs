@@ -1,8 +1,9 @@
 //! The Kafka clients of the end-to-end client tests (`tests/clients/`), installed from the
 //! package registries at the versions pinned there: kafkajs with npm into
-//! `tests/clients/node_modules`, confluent-kafka and kafka-python with pip into a virtual
-//! environment under the tools directory, named after the requirements it holds (a change of
-//! pins makes a new one).
+//! `tests/clients/node_modules`, confluent-kafka, kafka-python and aiokafka with pip into a
+//! virtual environment under the tools directory, named after the requirements it holds (a
+//! change of pins makes a new one); kcat, Go and sarama from Debian's packages, the sarama probe
+//! (`tests/clients/sarama/`) built with them offline.
 
 use std::path::{Path, PathBuf};
 
@@ -21,7 +22,74 @@ pub(crate) fn ensure() -> anyhow::Result<Vec<(&'static str, PathBuf)>> {
         ("ECSIM_CLIENTS", dir.clone()),
         ("ECSIM_NODE", ensure_node(&dir)?),
         ("ECSIM_PYTHON", ensure_python(&dir)?),
+        ("ECSIM_KCAT", ensure_debian("kcat", KCAT)?),
+        ("ECSIM_SARAMA", ensure_sarama(&dir)?),
     ])
+}
+
+/// Where Debian's packages put kcat, Go, and sarama's source.
+const KCAT: &str = "/usr/bin/kcat";
+const GO: &str = "/usr/bin/go";
+const SARAMA: &str = "/usr/share/gocode/src/github.com/Shopify/sarama";
+
+/// Installs Debian `packages` with apt when `path` is missing; `path`.
+fn ensure_debian(packages: &str, path: &str) -> anyhow::Result<PathBuf> {
+    if Path::new(path).exists() {
+        return Ok(PathBuf::from(path));
+    }
+    if !run::available("apt-get", &[]) {
+        bail!("the client tests need {path}: install Debian's {packages}");
+    }
+    println!("installing {packages} for the client tests (Debian)");
+    let mut install = vec!["install", "-y", "-q"];
+    install.extend(packages.split(' '));
+    let quiet = [("DEBIAN_FRONTEND", PathBuf::from("noninteractive"))];
+    let advice = || {
+        format!(
+            "installing {packages} failed; as root: apt-get update && apt-get install {packages}"
+        )
+    };
+    if run::checked_env("apt-get", &install, &quiet).is_err() {
+        // A fresh machine may not have read the package lists yet.
+        run::checked_env("apt-get", &["update", "-q"], &quiet).with_context(advice)?;
+        run::checked_env("apt-get", &install, &quiet).with_context(advice)?;
+    }
+    if !Path::new(path).exists() {
+        bail!("apt-get installed {packages}, but {path} is not there");
+    }
+    Ok(PathBuf::from(path))
+}
+
+/// The sarama probe, built with Debian's Go and Debian's sarama 1.22 (GOPATH mode: no module
+/// download), into the tools directory under the hash of its source.
+fn ensure_sarama(dir: &Path) -> anyhow::Result<PathBuf> {
+    ensure_debian("golang-go", GO)?;
+    ensure_debian("golang-github-shopify-sarama-dev", SARAMA)?;
+    let source = dir.join("sarama/features.go");
+    let text =
+        std::fs::read_to_string(&source).context("reading tests/clients/sarama/features.go")?;
+    let built = tools::root().join(format!("sarama-features-{:016x}", fnv1a(&text)));
+    let binary = built.join("features");
+    if binary.is_file() {
+        return Ok(binary);
+    }
+    println!("building the sarama probe (tests/clients/sarama, Debian's Go and sarama)");
+    let output = binary
+        .to_str()
+        .context("the tools directory is not UTF-8")?;
+    let cache = built.join("go-cache");
+    let envs = [
+        ("GO111MODULE", PathBuf::from("off")),
+        ("GOPATH", PathBuf::from("/usr/share/gocode")),
+        ("GOCACHE", cache.clone()),
+    ];
+    let source = source
+        .to_str()
+        .context("the repository path is not UTF-8")?;
+    let made = run::checked_env(GO, &["build", "-o", output, source], &envs);
+    let _ = std::fs::remove_dir_all(&cache);
+    made.context("building the sarama probe with Debian's Go")?;
+    Ok(binary)
 }
 
 fn ensure_node(dir: &Path) -> anyhow::Result<PathBuf> {

@@ -20,7 +20,7 @@ use kafka_protocol::{
 use crate::{
     data::code,
     dispatch::Context,
-    log::{NewTopic, Topic, TopicError},
+    store::{NewTopic, Topic, TopicError},
 };
 
 pub(crate) fn create_topics(

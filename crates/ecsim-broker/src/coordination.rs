@@ -22,14 +22,14 @@ use kafka_protocol::{
 
 use crate::{
     NODE_ID,
-    data::NO_TRANSACTIONS,
     dispatch::Context,
     group::{Committed, JoinRequest, Joined, Pending, Synced},
 };
 
-/// FindCoordinator's key types.
-const GROUP: i8 = 0;
-
+/// Every key, a group's or a transaction's, has this node for coordinator. A transaction is
+/// refused at the next step, InitProducerId (`data::init_producer_id`): refused here, kafkajs
+/// would report "Failed to find group coordinator" where every client reports the refusal
+/// itself at InitProducerId.
 pub(crate) fn find_coordinator(
     context: &Context<'_>,
     request: FindCoordinatorRequest,
@@ -37,41 +37,19 @@ pub(crate) fn find_coordinator(
     let address = context.shared.advertised;
     let host = StrBytes::from_string(address.ip().to_string());
     let port = i32::from(address.port());
-    // Only groups have a coordinator here: a transaction coordinator is refused with the error
-    // clients report at once (see `data::init_producer_id`).
-    let refused = (request.key_type != GROUP).then(|| {
-        (
-            ResponseError::TransactionalIdAuthorizationFailed.code(),
-            Some(StrBytes::from_static_str(NO_TRANSACTIONS)),
-        )
-    });
     if context.version >= 4 {
         let coordinators = request
             .coordinator_keys
             .into_iter()
             .map(|key| {
-                let coordinator = Coordinator::default().with_key(key);
-                match &refused {
-                    Some((error, message)) => coordinator
-                        .with_node_id(BrokerId(-1))
-                        .with_port(-1)
-                        .with_error_code(*error)
-                        .with_error_message(message.clone()),
-                    None => coordinator
-                        .with_node_id(BrokerId(NODE_ID))
-                        .with_host(host.clone())
-                        .with_port(port),
-                }
+                Coordinator::default()
+                    .with_key(key)
+                    .with_node_id(BrokerId(NODE_ID))
+                    .with_host(host.clone())
+                    .with_port(port)
             })
             .collect();
         return FindCoordinatorResponse::default().with_coordinators(coordinators);
-    }
-    if let Some((error, message)) = refused {
-        return FindCoordinatorResponse::default()
-            .with_error_code(error)
-            .with_error_message(message)
-            .with_node_id(BrokerId(-1))
-            .with_port(-1);
     }
     FindCoordinatorResponse::default()
         .with_node_id(BrokerId(NODE_ID))

@@ -27,12 +27,7 @@ use kafka_protocol::{
     protocol::StrBytes,
 };
 
-use crate::{
-    CLUSTER_ID, NODE_ID,
-    dispatch::Context,
-    log::{Partition, Topic},
-    server::Held,
-};
+use crate::{CLUSTER_ID, NODE_ID, dispatch::Context, log::Partition, server::Held, store::Topic};
 
 pub(crate) fn code(error: ResponseError) -> i16 {
     error.code()
@@ -408,8 +403,9 @@ pub(crate) fn list_offsets(
 pub(crate) const NO_TRANSACTIONS: &str = "transactions are not supported by this broker (ecsim's embedded broker has no transaction coordinator)";
 
 /// A producer id for idempotent producers. A transactional one is refused, as by a Kafka whose
-/// ACLs deny transactional ids: clients then stop with a clear error instead of failing later
-/// at the first transactional request.
+/// ACLs deny transactional ids: clients then stop with a clear, fatal error ("Transactional Id
+/// authorization failed") instead of failing later at the first transactional request
+/// (kafka-go with "unexpected EOF", confluent-kafka with a timeout, kafkajs hanging).
 pub(crate) fn init_producer_id(
     context: &Context<'_>,
     request: InitProducerIdRequest,

@@ -15,18 +15,20 @@ use kafka_protocol::{
     protocol::{Decodable as _, Encodable as _, StrBytes},
 };
 
-use crate::{Shared, admin, coordination, data, server::Held};
+use crate::{Shared, admin, coordination, data, legacy, server::Held};
 
 /// The APIs served and their versions (min, max). Each range is one this broker implements
 /// in full and [`kafka_protocol`] encodes; the maxima are below those that name topics by id
 /// only (Fetch 13, Produce 13) or batch groups (OffsetFetch 8), which no client needs:
 /// clients use the highest version both sides support.
 pub(crate) const SUPPORTED: &[(ApiKey, i16, i16)] = &[
-    (ApiKey::Produce, 3, 9),
+    // v0–v2 (the old message formats) answered by `legacy`, refused partition by partition.
+    (ApiKey::Produce, 0, 9),
     (ApiKey::Fetch, 4, 12),
     (ApiKey::ListOffsets, 1, 7),
     (ApiKey::Metadata, 0, 12),
-    (ApiKey::OffsetCommit, 2, 8),
+    // v0–v1 read by `legacy`: sarama commits with v1.
+    (ApiKey::OffsetCommit, 0, 8),
     (ApiKey::OffsetFetch, 1, 7),
     (ApiKey::FindCoordinator, 0, 4),
     (ApiKey::JoinGroup, 0, 9),
@@ -110,7 +112,30 @@ pub(crate) async fn handle(
     };
     let header = RequestHeader::decode(&mut frame, api.request_header_version(version))
         .map_err(decode_failed)?;
-    let request = RequestKind::decode(api, &mut frame, version).map_err(decode_failed)?;
+    if api == ApiKey::Produce && version < 3 {
+        return legacy::refuse_old_produce(&mut frame, version)
+            .map_err(|error| ProtocolError::Decode {
+                api,
+                version,
+                cause: error.to_string(),
+            })?
+            .map(|body| raw_reply(correlation_id, &body))
+            .transpose()
+            .map(|reply| reply.map(|r| (r, Held::default())));
+    }
+    // OffsetCommit v0–v1 are read by hand, their reply sent at v2 (the same bytes).
+    let legacy = api == ApiKey::OffsetCommit && version < 2;
+    let request = if legacy {
+        legacy::offset_commit(&mut frame, version)
+            .map(RequestKind::OffsetCommit)
+            .map_err(|error| ProtocolError::Decode {
+                api,
+                version,
+                cause: error.to_string(),
+            })?
+    } else {
+        RequestKind::decode(api, &mut frame, version).map_err(decode_failed)?
+    };
     let context = Context {
         shared,
         version,
@@ -150,6 +175,7 @@ pub(crate) async fn handle(
         // Not in SUPPORTED, so not decoded: kept for the compiler's sake.
         _ => return Err(ProtocolError::Unsupported { api, version }),
     };
+    let version = if legacy { 2 } else { version };
     encode(api, version, correlation_id, &response).map(|r| Some((r, held)))
 }
 
@@ -175,6 +201,20 @@ fn encode(
         .map_err(|error| failed(error.to_string()))?;
     let size = u32::try_from(out.len() - 4).map_err(|_| failed("larger than 4 GiB".into()))?;
     out[..4].copy_from_slice(&size.to_be_bytes());
+    Ok(out.freeze())
+}
+
+/// A response body encoded by hand, framed with a version 0 header.
+fn raw_reply(correlation_id: i32, body: &[u8]) -> Result<Bytes, ProtocolError> {
+    let size = u32::try_from(body.len() + 4).map_err(|_| ProtocolError::Encode {
+        api: ApiKey::Produce,
+        version: 0,
+        cause: "larger than 4 GiB".into(),
+    })?;
+    let mut out = BytesMut::with_capacity(body.len() + 8);
+    out.put_u32(size);
+    out.put_i32(correlation_id);
+    out.put_slice(body);
     Ok(out.freeze())
 }
 

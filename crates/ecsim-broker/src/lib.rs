@@ -22,8 +22,8 @@
 //!   ([`Limits`] lists the ceilings; the memory they add up to is documented there).
 //!
 //! What it does not do, by design: replication (one node, id 1; a replication factor above 1
-//! is refused), transactions (refused at `InitProducerId` and `FindCoordinator` with
-//! `TRANSACTIONAL_ID_AUTHORIZATION_FAILED`, which clients report at once), quotas,
+//! is refused), transactions (refused at `InitProducerId` with
+//! `TRANSACTIONAL_ID_AUTHORIZATION_FAILED`, which every client reports at once as fatal), quotas,
 //! authentication, TLS, persistence, compaction, the old message formats (magic 0 and 1), the
 //! KIP-848 consumer protocol, fetch sessions (a client asking for one is told, as the protocol
 //! allows, to send full fetches). An idempotent producer gets a producer id; its sequence
@@ -35,17 +35,22 @@
 //! DescribeTransactions, ListTransactions), the ACL and SASL APIs, AlterConfigs and
 //! IncrementalAlterConfigs, OffsetDelete, ElectLeaders, AlterPartitionReassignments, quotas,
 //! delegation tokens, DescribeCluster, DescribeProducers, the KIP-848 and KRaft APIs, and the
-//! versions `dispatch::SUPPORTED` leaves out (OffsetCommit v0–v1 and OffsetFetch v0, which
-//! Kafka 4 dropped too).
+//! versions `dispatch::SUPPORTED` leaves out (OffsetFetch v0, which reads offsets Kafka kept in
+//! ZooKeeper; Produce before v3 and Fetch before v4, the old message formats').
 
 mod admin;
 mod batch;
 mod coordination;
 mod data;
 mod dispatch;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod group;
+mod legacy;
 mod log;
 mod server;
+mod store;
 
 use std::{
     net::{SocketAddr, TcpListener},
@@ -55,7 +60,7 @@ use std::{
 };
 
 pub use batch::{AppendError, DEFAULT_MESSAGE_MAX_BYTES, MAX_INFLATED};
-pub use log::{MAX_PARTITIONS, TopicError};
+pub use store::{MAX_PARTITIONS, TopicError};
 
 /// The broker's node id, in metadata and coordinator replies.
 pub const NODE_ID: i32 = 1;
@@ -155,7 +160,7 @@ impl Default for Limits {
 /// What connections share: the topics, the groups, the address clients are given.
 #[derive(Debug)]
 pub(crate) struct Shared {
-    pub(crate) store: log::Store,
+    pub(crate) store: store::Store,
     pub(crate) groups: group::Groups,
     pub(crate) advertised: SocketAddr,
     pub(crate) auto_create_partitions: i32,
@@ -188,7 +193,7 @@ impl Broker {
         listener.set_nonblocking(true).map_err(StartError::Thread)?;
         let limits = config.limits;
         let shared = Arc::new(Shared {
-            store: log::Store::new(log::Limits {
+            store: store::Store::new(store::Limits {
                 max_stored_bytes: limits.max_stored_bytes,
                 max_partitions: limits.max_partitions,
                 message_max_bytes: limits.message_max_bytes,

@@ -4,6 +4,8 @@
 //! - `publish`: a large scenario replayed to a broker (embedded, tansu), messages per second
 //!   from the first message to the last acknowledgement, against a bare rdkafka producer sending
 //!   the same records, already encoded, to the same broker;
+//! - `produce-cpu`: the broker's CPU time per MiB a bare producer sends it (the embedded
+//!   broker's thread, tansu's process), same records, same client;
 //! - `latency`: from the moment the core emits a message (a hook moment, publishing is
 //!   synchronous) to the broker's acknowledgement, while a scenario runs in scaled real time;
 //! - `scale`: 1,000 and 10,000 environments alive at once, each in a process of its own so that
@@ -81,6 +83,34 @@ fn publish(broker: &Broker) -> Value {
         "ecsim_msgs_per_s": ours,
         "ceiling_msgs_per_s": ceiling,
         "ratio": ours / ceiling,
+    })
+}
+
+/// The broker's CPU time per MiB a bare producer sends it (the same records as `publish`, the
+/// same client for every broker), the median of [`REPEATS`].
+fn produce_cpu(broker: &Broker) -> Value {
+    let all = records(&lifecycles(200, 3, 10));
+    let bytes: usize = all
+        .iter()
+        .map(|r| r.value.len() + r.key.as_ref().map_or(0, Vec::len))
+        .sum();
+    let mib = bytes as f64 / (1024.0 * 1024.0);
+    let mut samples = Vec::new();
+    for _ in 0..REPEATS {
+        let before = broker.cpu_seconds();
+        baseline::send_all(&broker.bootstrap(), &all)
+            .unwrap_or_else(|error| panic!("the bare producer failed: {error}"));
+        // The last acknowledgement is sent before the broker's accounting settles.
+        std::thread::sleep(Duration::from_millis(200));
+        match (before, broker.cpu_seconds()) {
+            (Some(before), Some(after)) => samples.push((after - before) / mib),
+            _ => return json!({ "broker": broker.name(), "cpu_s_per_mib": Value::Null }),
+        }
+    }
+    json!({
+        "broker": broker.name(),
+        "mib": mib,
+        "cpu_s_per_mib": median(samples),
     })
 }
 
@@ -329,7 +359,10 @@ fn brokers() -> Vec<Broker> {
 fn all() -> Value {
     let mut publish_results = Vec::new();
     let mut latency_results = Vec::new();
+    let mut produce_cpu_results = Vec::new();
     for broker in brokers() {
+        eprintln!("produce CPU on {} …", broker.name());
+        produce_cpu_results.push(produce_cpu(&broker));
         // Latency first, on a broker that has not yet taken the throughput runs' million
         // messages (tansu answers more slowly with them in memory).
         eprintln!("latency on {} …", broker.name());
@@ -378,6 +411,7 @@ fn all() -> Value {
     let creation = creation();
     json!({
         "publish": publish_results,
+        "produce_cpu": produce_cpu_results,
         "latency": latency_results,
         "scale": scale,
         "validation": validation,
@@ -399,6 +433,7 @@ fn main() {
         }
         Some("publish") => Value::Array(brokers().iter().map(publish).collect()),
         Some("latency") => Value::Array(brokers().iter().map(latency).collect()),
+        Some("produce-cpu") => Value::Array(brokers().iter().map(produce_cpu).collect()),
         Some("validation") => validation(),
         Some("memory") => expectations_memory(),
         Some("creation") => creation(),

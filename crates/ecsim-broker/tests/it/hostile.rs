@@ -7,13 +7,12 @@ use std::{net::SocketAddr, time::Duration};
 
 use bytes::{BufMut as _, Bytes, BytesMut};
 use ecsim_broker::{Broker, Config, Limits};
-use indexmap::IndexMap;
 use kafka_protocol::{
     ResponseError,
     messages::{
         ApiKey, ApiVersionsRequest, CreateTopicsRequest, FetchRequest, FindCoordinatorRequest,
         GroupId, InitProducerIdRequest, ListGroupsRequest, ListOffsetsRequest, MetadataRequest,
-        OffsetCommitRequest, ProduceRequest, TopicName, TransactionalId,
+        OffsetCommitRequest, ProduceRequest, TransactionalId,
         create_topics_request::CreatableTopic,
         fetch_request::{FetchPartition, FetchTopic},
         list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic},
@@ -21,10 +20,10 @@ use kafka_protocol::{
         produce_request::{PartitionProduceData, TopicProduceData},
     },
     protocol::StrBytes,
-    records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType},
+    records::Compression,
 };
 
-use crate::wire::{Wire, api, rss};
+use crate::wire::{Wire, api, batch, name, rss};
 
 const MIB: usize = 1024 * 1024;
 
@@ -41,44 +40,6 @@ fn still_serves(address: SocketAddr) {
     let versions = Wire::connect(address).call(&ApiVersionsRequest::default(), 3);
     assert_eq!(versions.error_code, 0);
     assert!(!versions.api_keys.is_empty());
-}
-
-fn name(topic: &str) -> TopicName {
-    TopicName(StrBytes::from_string(topic.to_owned()))
-}
-
-/// A batch as a client encodes it.
-fn batch(timestamps: &[i64], compression: Compression, value_size: usize) -> Bytes {
-    let records: Vec<Record> = timestamps
-        .iter()
-        .zip(0..)
-        .map(|(&timestamp, offset)| Record {
-            transactional: false,
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: -1,
-            producer_id: -1,
-            producer_epoch: -1,
-            timestamp_type: TimestampType::Creation,
-            offset,
-            sequence: i32::try_from(offset).expect("a small offset"),
-            timestamp,
-            key: Some(Bytes::from_static(b"env")),
-            value: Some(Bytes::from(vec![b'v'; value_size])),
-            headers: IndexMap::new(),
-        })
-        .collect();
-    let mut out = BytesMut::new();
-    RecordBatchEncoder::encode(
-        &mut out,
-        &records,
-        &RecordEncodeOptions {
-            version: 2,
-            compression,
-        },
-    )
-    .expect("a batch");
-    out.freeze()
 }
 
 fn produce(wire: &mut Wire, topic: &str, records: Bytes) -> (i16, i64) {
@@ -412,21 +373,6 @@ fn transactions_are_refused_where_clients_ask_for_them() {
         0,
         "idempotence is fine"
     );
-    let find = FindCoordinatorRequest::default()
-        .with_key(StrBytes::from_static_str("tx"))
-        .with_key_type(1);
-    let found = wire.call(&find, 3);
-    assert_eq!(found.error_code, refused);
-    assert!(
-        found
-            .error_message
-            .unwrap()
-            .contains("transactions are not supported")
-    );
-    let find = FindCoordinatorRequest::default()
-        .with_key_type(1)
-        .with_coordinator_keys(vec![StrBytes::from_static_str("tx")]);
-    assert_eq!(wire.call(&find, 4).coordinators[0].error_code, refused);
     let group = FindCoordinatorRequest::default()
         .with_key(StrBytes::from_static_str("g"))
         .with_key_type(0);

@@ -8,9 +8,11 @@ use std::{
 };
 
 use bytes::{Bytes, BytesMut};
+use indexmap::IndexMap;
 use kafka_protocol::{
-    messages::{ApiKey, RequestHeader, ResponseHeader},
+    messages::{ApiKey, RequestHeader, ResponseHeader, TopicName},
     protocol::{Decodable, Encodable, HeaderVersion, Request, StrBytes},
+    records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType},
 };
 
 pub(crate) const TIMEOUT: Duration = Duration::from_secs(10);
@@ -47,9 +49,28 @@ impl Wire {
             .with_client_id(Some(StrBytes::from_static_str("wire")))
             .encode(&mut body, R::header_version(version))
             .expect("a header");
-        request.encode(&mut body, version).expect("a request");
+        if let Err(error) = request.encode(&mut body, version) {
+            panic!(
+                "{:?} v{version} does not encode: {error}",
+                ApiKey::try_from(R::KEY)
+            );
+        }
+        if let Some(seeds) = std::env::var_os("ECSIM_FUZZ_SEEDS") {
+            // `cargo xtask fuzz` seeds the broker's fuzz target with every request sent here.
+            let path = std::path::Path::new(&seeds).join(format!(
+                "{}-v{version}-{}-{}",
+                R::KEY,
+                std::process::id(),
+                self.correlation
+            ));
+            let _ = std::fs::write(path, &body);
+        }
         let mut frame = BytesMut::new();
-        frame.extend_from_slice(&u32::try_from(body.len()).expect("a small request").to_be_bytes());
+        frame.extend_from_slice(
+            &u32::try_from(body.len())
+                .expect("a small request")
+                .to_be_bytes(),
+        );
         frame.extend_from_slice(&body);
         frame
     }
@@ -108,4 +129,42 @@ pub(crate) fn rss() -> usize {
 /// An ApiKey as the protocol numbers it.
 pub(crate) fn api(key: ApiKey) -> i16 {
     key as i16
+}
+
+pub(crate) fn name(topic: &str) -> TopicName {
+    TopicName(StrBytes::from_string(topic.to_owned()))
+}
+
+/// A batch as a client encodes it.
+pub(crate) fn batch(timestamps: &[i64], compression: Compression, value_size: usize) -> Bytes {
+    let records: Vec<Record> = timestamps
+        .iter()
+        .zip(0..)
+        .map(|(&timestamp, offset)| Record {
+            transactional: false,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: -1,
+            producer_id: -1,
+            producer_epoch: -1,
+            timestamp_type: TimestampType::Creation,
+            offset,
+            sequence: i32::try_from(offset).expect("a small offset"),
+            timestamp,
+            key: Some(Bytes::from_static(b"env")),
+            value: Some(Bytes::from(vec![b'v'; value_size])),
+            headers: IndexMap::new(),
+        })
+        .collect();
+    let mut out = BytesMut::new();
+    RecordBatchEncoder::encode(
+        &mut out,
+        &records,
+        &RecordEncodeOptions {
+            version: 2,
+            compression,
+        },
+    )
+    .expect("a batch");
+    out.freeze()
 }

@@ -121,6 +121,24 @@ fn render(criterion: &Path, end_to_end: &Value) -> anyhow::Result<(String, Strin
             verdict(ratio >= 0.9)
         )?;
     }
+    let produce_cpu = |name: &str| {
+        end_to_end["produce_cpu"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|point| point["broker"].as_str() == Some(name))
+            .map(|point| f(&point["cpu_s_per_mib"]))
+    };
+    if let (Some(embedded), Some(tansu)) = (produce_cpu("embedded"), produce_cpu("tansu")) {
+        let ratio = embedded / tansu;
+        writeln!(
+            summary,
+            "| produce, broker CPU per MiB from the same bare producer: embedded ÷ tansu | {ratio:.2} ({:.2} ms vs {:.2} ms a MiB) | ≤ 1.0 | {} |",
+            embedded * 1000.0,
+            tansu * 1000.0,
+            verdict(ratio <= 1.0)
+        )?;
+    }
     writeln!(
         summary,
         "| core throughput, no broker: messages ÷ encode-only | {core_ratio:.2} ({:.0} vs {:.0} messages/s; {:.0} lifecycles/s) | ≥ 0.5 | {} |",
@@ -329,6 +347,9 @@ pub(crate) fn run() -> anyhow::Result<()> {
          idempotence, linger 1 ms) sending the same records, already encoded, to the same broker, its \
          first message untimed as ecsim's producer is warm. Five alternating rounds; the medians. \
          Loopback; the embedded broker (ecsim-broker) and tansu.\n\
+         - **Produce CPU**: the same records (about 50 MiB) sent by the same bare producer to each \
+         broker, five times; the broker's CPU time (user and system, from /proc: the embedded \
+         broker's thread, tansu's process) per MiB, the median.\n\
          - **Core throughput**: ten environments through create, one run, destroy, with a publisher \
          that keeps nothing; against encoding the same messages and nothing else (criterion).\n\
          - **Plugin call**: `example.StartOfRun()` to the example plugin loaded from its library (C ABI, \

@@ -23,7 +23,6 @@ use kafka_protocol::ResponseError;
 
 /// Where the fields of a record batch (format version 2) sit in its header.
 pub(crate) mod header {
-    pub(crate) const BASE_OFFSET: usize = 0;
     pub(crate) const LENGTH: usize = 8;
     /// Bytes before the part `LENGTH` counts.
     pub(crate) const LOG_OVERHEAD: usize = 12;

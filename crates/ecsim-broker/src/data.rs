@@ -288,7 +288,7 @@ fn plan(wanted: &[WantedTopic], max_bytes: usize) -> (Vec<Option<usize>>, usize,
                 failed = true;
                 return None;
             };
-            let limit = partition.max_bytes.min(max_bytes - total);
+            let limit = partition.max_bytes.min(max_bytes.saturating_sub(total));
             // The first batch of a response always comes (KIP-74); after it, only what fits.
             let size = log.log().plan(partition.fetch_offset, limit, total == 0);
             if size.is_none() {

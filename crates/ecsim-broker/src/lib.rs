@@ -51,6 +51,7 @@ mod legacy;
 mod log;
 mod server;
 mod store;
+mod stored;
 
 use std::{
     net::{SocketAddr, TcpListener},

@@ -1,10 +1,11 @@
 //! A partition's log: the record batches producers sent, in memory, nothing dropped.
 //!
-//! A batch is checked ([`crate::batch`]) and kept as the bytes it arrived in — a slice of the
-//! request, not a copy — so a produce costs what reading it cost. Its base offset is the
-//! producer's (the checksum does not cover it) until a fetch copies it out with the offset the
-//! log gave it. Offsets, timestamps and sizes come from each batch's header; only a lookup by
-//! timestamp walks a batch's records.
+//! A batch is checked ([`crate::batch`]) and copied, with the base offset the log gives it (the
+//! checksum does not cover it), into memory of its own ([`crate::stored`]), so a fetch answers
+//! with the stored bytes. One copy is cheaper than the alternative measured first, keeping
+//! slices of the requests: each request then needed fresh memory, which is what costs
+//! (BENCHMARKS.md), where a connection's request buffer is now used again and again. Offsets, timestamps and sizes come from each
+//! batch's header; only a lookup by timestamp walks a batch's records.
 //!
 //! There is no retention: a partition keeps every record for the broker's life, unless a client
 //! deletes records (DeleteRecords) or the topic (`store.rs`, which also bounds what all logs
@@ -15,10 +16,10 @@ use std::{
     sync::{Mutex, MutexGuard},
 };
 
-use bytes::{BufMut as _, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use tokio::sync::Notify;
 
-use crate::batch::{self, Checked, header};
+use crate::batch::{self, Checked};
 
 /// One stored batch.
 #[derive(Debug)]
@@ -71,12 +72,13 @@ impl PartitionLog {
             });
             self.next_offset += checked.records;
             self.bytes += checked.data.len();
+            let data = crate::stored::copy_with_offset(&checked.data, base_offset);
             self.batches.push_back(Batch {
                 base_offset,
                 last_offset: self.next_offset - 1,
                 max_timestamp: checked.max_timestamp,
                 running_max_timestamp,
-                data: checked.data,
+                data,
             });
         }
         base
@@ -117,14 +119,19 @@ impl PartitionLog {
             .map(|(_, _, size)| size)
     }
 
-    /// The batches [`Self::span`] finds, copied out with the offsets the log gave them.
+    /// The batches [`Self::span`] finds: the stored bytes themselves when there is one, a copy
+    /// of them one after the other when there are more.
     pub(crate) fn read(&self, offset: i64, max_bytes: usize, first_always: bool) -> Option<Read> {
         let (first, taken, size) = self.span(offset, max_bytes, first_always)?;
+        if taken == 1 {
+            return Some(Read {
+                records: self.batches[first].data.clone(),
+                high_watermark: self.next_offset,
+            });
+        }
         let mut out = BytesMut::with_capacity(size);
         for batch in self.batches.range(first..first + taken) {
-            let at = out.len();
             out.extend_from_slice(&batch.data);
-            (&mut out[at + header::BASE_OFFSET..at + header::LENGTH]).put_i64(batch.base_offset);
         }
         Some(Read {
             records: out.freeze(),
@@ -226,7 +233,7 @@ mod tests {
     use std::sync::Arc;
 
     use crate::{
-        batch::AppendError,
+        batch::{AppendError, header},
         store::{Limits, Store, Topic},
     };
 

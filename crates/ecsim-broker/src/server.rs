@@ -33,8 +33,11 @@ use crate::{Limits, Shared, dispatch};
 /// How often group timers (rebalance deadlines, session timeouts) are checked.
 const TICK: Duration = Duration::from_millis(20);
 
-/// A frame is read in pieces of at most this, each held in the budget before it is read.
+/// A frame's first piece: read before the rest is held in the budget and allocated.
 const CHUNK: usize = 64 * 1024;
+
+/// The largest frame buffer a connection keeps for its next request.
+const KEPT_BUFFER: usize = 4 * 1024 * 1024;
 
 /// Bytes in flight, all connections together.
 #[derive(Debug)]
@@ -223,17 +226,31 @@ async fn connection(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>, sl
     let (reader, mut writer) = stream.into_split();
     let mut reader = BufReader::new(reader);
     let limits = shared.limits;
+    // The connection's frame buffer, used again request after request: a request's bytes are
+    // not kept (the log copies what it stores), so no request costs fresh memory — whose first
+    // touch, page by page (2 MiB at a time under transparent huge pages), was most of what a
+    // produce cost.
+    let mut buffer = BytesMut::new();
     loop {
         let frame = tokio::select! {
-            frame = read_frame(&mut reader, &shared, &limits, peer) => frame,
+            frame = read_frame(&mut reader, &mut buffer, &shared, &limits, peer) => frame,
             () = slot.slot.close.notified() => return,
         };
         let Ok((frame, held)) = frame else {
             return;
         };
         slot.active();
-        let handled = dispatch::handle(&shared, frame, peer).await;
+        let handled = dispatch::handle(&shared, frame.clone(), peer).await;
         drop(held);
+        // Nothing else holds the frame now (the request was dropped): its buffer comes back,
+        // unless it grew past what is worth keeping for the next request.
+        buffer = match frame.try_into_mut() {
+            Ok(mut again) if again.capacity() <= KEPT_BUFFER => {
+                again.clear();
+                again
+            }
+            _ => BytesMut::new(),
+        };
         match handled {
             Ok(Some((response, held))) => {
                 if writer.write_all(&response).await.is_err() {
@@ -276,6 +293,7 @@ async fn read_exactly<R: AsyncRead + Unpin>(
 /// timeout, its bytes each within [`STALLED`] of the one before.
 async fn read_frame<R: AsyncRead + Unpin>(
     reader: &mut R,
+    buffer: &mut BytesMut,
     shared: &Shared,
     limits: &Limits,
     peer: SocketAddr,
@@ -298,7 +316,9 @@ async fn read_frame<R: AsyncRead + Unpin>(
     // other) and allocated whole (copied once at most).
     let first = size.min(CHUNK);
     let mut held = vec![shared.budget.hold(first).await];
-    let mut frame = BytesMut::with_capacity(first);
+    let mut frame = std::mem::take(buffer);
+    frame.clear();
+    frame.reserve(first);
     read_exactly(reader, &mut frame, first).await?;
     if size > first {
         let api = i16::from_be_bytes([frame[0], frame[1]]);

@@ -819,4 +819,100 @@ mod tests {
         assert_eq!(committed.len(), 1);
         assert_eq!(committed[0].2.as_ref().map(|c| c.offset), Some(7));
     }
+
+    fn static_request(member_id: &str, instance: &str) -> JoinRequest {
+        JoinRequest {
+            group_instance_id: Some(StrBytes::from_string(instance.to_owned())),
+            ..request(member_id)
+        }
+    }
+
+    #[test]
+    fn a_restarted_static_member_takes_its_place_at_once_and_fences_its_old_id() {
+        let t0 = Instant::now();
+        let mut group = Group::new(t0);
+        // Two static members: no MEMBER_ID_REQUIRED round trip for them (KIP-345).
+        let Pending::Later(mut a_reply) = group.join(static_request("", "a"), t0) else {
+            panic!("a static member joins at once");
+        };
+        let Pending::Later(mut b_reply) = group.join(static_request("", "b"), t0) else {
+            panic!("a static member joins at once");
+        };
+        group.tick(t0 + INITIAL_DELAY);
+        let (a, b) = (joined(&mut a_reply), joined(&mut b_reply));
+        assert!(a.member_id.starts_with("a-"), "{}", a.member_id);
+        group.sync(
+            &a.member_id,
+            1,
+            vec![(b.member_id.clone(), Bytes::from_static(b"for b"))],
+            t0 + INITIAL_DELAY,
+        );
+        assert!(group.is_active());
+
+        // b restarts: it rejoins without its member id, and is back in generation 1 at once.
+        let Pending::Now(back) = group.join(static_request("", "b"), t0 + ms(500)) else {
+            panic!("a follower's restart needs no rebalance");
+        };
+        assert_eq!((back.error, back.generation), (0, 1));
+        assert_ne!(back.member_id, b.member_id, "a new member id");
+        let Pending::Now(synced) = group.sync(&back.member_id, 1, vec![], t0 + ms(510)) else {
+            panic!("the group is stable");
+        };
+        assert_eq!(synced.assignment, &b"for b"[..], "its assignment kept");
+        assert_eq!(
+            group.heartbeat(&a.member_id, 1, t0 + ms(520)),
+            0,
+            "a was not disturbed"
+        );
+        assert_eq!(
+            group.heartbeat(&b.member_id, 1, t0 + ms(520)),
+            code(ResponseError::UnknownMemberId),
+            "the old id is gone"
+        );
+        let Pending::Now(fenced) = group.join(static_request(&b.member_id, "b"), t0 + ms(530))
+        else {
+            panic!("answered at once");
+        };
+        assert_eq!(fenced.error, code(ResponseError::FencedInstanceId));
+    }
+
+    #[test]
+    fn an_empty_group_is_forgotten_at_once_without_offsets_and_after_its_retention_with_them() {
+        let t0 = Instant::now();
+        let retention = Duration::from_secs(3600);
+        let mut group = Group::new(t0);
+        let (a, mut reply) = join(&mut group, t0);
+        group.tick(t0 + INITIAL_DELAY);
+        joined(&mut reply);
+        assert!(
+            !group.expired(t0 + INITIAL_DELAY, retention),
+            "a group with members stays"
+        );
+        assert!(group.remove(&a, t0 + ms(200)));
+        assert!(
+            group.expired(t0 + ms(200), retention),
+            "empty, no offsets: Dead"
+        );
+        assert_eq!(
+            group.listing().0.as_str(),
+            "consumer",
+            "an empty group keeps its protocol type"
+        );
+
+        let offsets = vec![(
+            StrBytes::from_static_str("t"),
+            0,
+            Committed {
+                offset: 5,
+                leader_epoch: -1,
+                metadata: None,
+            },
+        )];
+        assert_eq!(
+            group.commit(&StrBytes::default(), -1, offsets, t0 + ms(300)),
+            0
+        );
+        assert!(!group.expired(t0 + ms(300) + retention - ms(1), retention));
+        assert!(group.expired(t0 + ms(300) + retention, retention));
+    }
 }

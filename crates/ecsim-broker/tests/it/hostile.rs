@@ -382,3 +382,54 @@ fn transactions_are_refused_where_clients_ask_for_them() {
         "groups keep their coordinator"
     );
 }
+
+#[test]
+fn a_first_batch_larger_than_max_bytes_comes_alone() {
+    let broker = broker(Limits::default());
+    broker.ensure_topic("two", 2).unwrap();
+    let mut wire = Wire::connect(broker.address());
+    for partition in 0..2 {
+        let request = ProduceRequest::default()
+            .with_acks(-1)
+            .with_timeout_ms(5000)
+            .with_topic_data(vec![
+                TopicProduceData::default()
+                    .with_name(name("two"))
+                    .with_partition_data(vec![
+                        PartitionProduceData::default()
+                            .with_index(partition)
+                            .with_records(Some(batch(&[1], Compression::None, 1_000))),
+                    ]),
+            ]);
+        assert_eq!(
+            wire.call(&request, 7).responses[0].partition_responses[0].error_code,
+            0
+        );
+    }
+    let partitions = (0..2)
+        .map(|partition| {
+            FetchPartition::default()
+                .with_partition(partition)
+                .with_partition_max_bytes(1 << 20)
+        })
+        .collect();
+    let request = FetchRequest::default()
+        .with_replica_id(kafka_protocol::messages::BrokerId(-1))
+        .with_max_bytes(10)
+        .with_topics(vec![
+            FetchTopic::default()
+                .with_topic(name("two"))
+                .with_partitions(partitions),
+        ]);
+    let response = wire.call(&request, 11);
+    let sizes: Vec<usize> = response.responses[0]
+        .partitions
+        .iter()
+        .map(|p| p.records.as_ref().map_or(0, Bytes::len))
+        .collect();
+    assert!(
+        sizes[0] > 1_000,
+        "KIP-74: the first batch comes whatever max bytes: {sizes:?}"
+    );
+    assert_eq!(sizes[1], 0, "and nothing after it: {sizes:?}");
+}

@@ -11,12 +11,14 @@
 //! - **the protocol** is [`kafka_protocol`]'s (a well-kept crate generated from Kafka's own
 //!   message definitions), at the versions `dispatch::SUPPORTED` lists, so every mainstream
 //!   client negotiates a version it speaks;
-//! - **a waiting fetch is answered as soon as a record is appended**, not at its `MaxWait`;
-//! - **consumer groups** follow Kafka's classic protocol, with a short initial delay and
-//!   LeaveGroup taking effect at once (`group/`);
-//! - **offsets by timestamp** (ListOffsets) are exact;
-//! - **nothing is dropped**: no retention limit (`log.rs`).
-//!
+//! - **a waiting fetch is answered as soon as a record is appended** to one of its partitions,
+//!   not at its `MaxWait`;
+//! - **consumer groups** follow Kafka's classic protocol, with a short initial delay, LeaveGroup
+//!   taking effect at once and static members (KIP-345) replaced at once (`group/`);
+//! - **offsets by timestamp** (ListOffsets) are exact, the batches' maximum timestamps
+//!   recomputed from their records as Kafka does (`batch.rs`);
+//! - **nothing is dropped**: no retention limit (`log.rs`); past the store's ceiling a produce is
+//!   refused, never a stored record dropped (`store.rs`);
 //! - **Kafka's limits and refusals**: any client may connect, so every request is bounded
 //!   before anything is allocated for it, and what Kafka refuses is refused with Kafka's error
 //!   ([`Limits`] lists the ceilings; the memory they add up to is documented there).
@@ -36,7 +38,8 @@
 //! IncrementalAlterConfigs, OffsetDelete, ElectLeaders, AlterPartitionReassignments, quotas,
 //! delegation tokens, DescribeCluster, DescribeProducers, the KIP-848 and KRaft APIs, and the
 //! versions `dispatch::SUPPORTED` leaves out (OffsetFetch v0, which reads offsets Kafka kept in
-//! ZooKeeper; Produce before v3 and Fetch before v4, the old message formats').
+//! ZooKeeper; Fetch before v4, the old message formats'). Produce v0–v2 are answered, each
+//! partition refused (`legacy.rs`).
 
 mod admin;
 mod batch;

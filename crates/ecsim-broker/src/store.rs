@@ -192,6 +192,9 @@ pub(crate) struct Store {
     limits: Limits,
     stored: AtomicUsize,
     partitions: AtomicUsize,
+    /// Whether the store has said, once, that it is full: a client's error may not show the
+    /// broker's message (librdkafka says "Policy violation"), so the log does.
+    said_full: std::sync::atomic::AtomicBool,
 }
 
 impl Store {
@@ -201,6 +204,7 @@ impl Store {
             limits,
             stored: AtomicUsize::new(0),
             partitions: AtomicUsize::new(0),
+            said_full: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -377,7 +381,13 @@ impl Store {
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |stored| {
                 (stored + size <= limit).then_some(stored + size)
             })
-            .map_err(|_| AppendError::StoreFull { limit })?;
+            .map_err(|_| {
+                let error = AppendError::StoreFull { limit };
+                if !self.said_full.swap(true, Ordering::Relaxed) {
+                    tracing::warn!("{error}");
+                }
+                error
+            })?;
         let base = partition.log().append(checked);
         partition.appended().notify_waiters();
         Ok(base)

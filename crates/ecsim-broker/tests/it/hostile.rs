@@ -433,3 +433,28 @@ fn a_first_batch_larger_than_max_bytes_comes_alone() {
     );
     assert_eq!(sizes[1], 0, "and nothing after it: {sizes:?}");
 }
+
+#[test]
+fn idle_connections_past_the_common_file_limit_lock_nobody_out() {
+    // The common soft limit, which the broker raises at start (to the hard limit).
+    let (_, hard) = rlimit::getrlimit(rlimit::Resource::NOFILE).expect("the file limit");
+    if hard < 4_096 {
+        return; // Nothing to raise to: the machine's hard limit is the common one.
+    }
+    rlimit::setrlimit(rlimit::Resource::NOFILE, 1_024, hard).expect("a lower soft limit");
+    let broker = broker(Limits::default());
+    let (soft, _) = rlimit::getrlimit(rlimit::Resource::NOFILE).expect("the file limit");
+    assert_eq!(soft, hard, "raised at start");
+    let before = rss();
+    // 1,100 connections that never send a byte: this process holds both ends of each.
+    let idle: Vec<Wire> = (0..1_100)
+        .map(|_| Wire::connect(broker.address()))
+        .collect();
+    still_serves(broker.address());
+    assert!(
+        rss() < before + 128 * MIB,
+        "{} MiB for 1,100 idle connections",
+        (rss() - before) / MIB
+    );
+    drop(idle);
+}

@@ -123,6 +123,9 @@ pub struct Limits {
     pub max_connections: usize,
     /// A connection with no request for this long is closed (`connections.max.idle.ms`).
     pub idle_timeout: Duration,
+    /// A request begun and not finished, or a response not read, for this long closes its
+    /// connection: its bytes are held in the in-flight budget meanwhile.
+    pub stall_timeout: Duration,
     /// The largest Produce request (`socket.request.max.bytes`).
     pub max_request_bytes: usize,
     /// The largest request of any other API: none a client sends comes near it.
@@ -149,6 +152,7 @@ impl Default for Limits {
         Self {
             max_connections: 1_000,
             idle_timeout: Duration::from_secs(600),
+            stall_timeout: Duration::from_secs(30),
             max_request_bytes: 100 * 1024 * 1024,
             max_other_request_bytes: 8 * 1024 * 1024,
             in_flight_bytes: 512 * 1024 * 1024,

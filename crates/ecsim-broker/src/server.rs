@@ -254,10 +254,17 @@ async fn connection(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>, sl
         };
         match handled {
             Ok(Some((response, held))) => {
-                if writer.write_all(&response).await.is_err() {
-                    return;
+                // A client that does not read its responses would hold their bytes in the
+                // budget for ever: it has as long as a stalled request to take them.
+                match tokio::time::timeout(limits.stall_timeout, writer.write_all(&response)).await
+                {
+                    Ok(Ok(())) => drop(held),
+                    Ok(Err(_)) => return,
+                    Err(_) => {
+                        tracing::warn!(%peer, "a response not read for {:?}: closing the connection", limits.stall_timeout);
+                        return;
+                    }
                 }
-                drop(held);
             }
             Ok(None) => {} // acks=0: no reply.
             Err(error) => {
@@ -271,18 +278,16 @@ async fn connection(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>, sl
     }
 }
 
-/// The longest a frame may go without a byte once begun.
-const STALLED: Duration = Duration::from_secs(30);
-
 /// Appends exactly `bytes` bytes from `reader` to `frame`.
 async fn read_exactly<R: AsyncRead + Unpin>(
     reader: &mut R,
     frame: &mut BytesMut,
     bytes: usize,
+    stalled: Duration,
 ) -> Result<(), Ended> {
     let mut piece = reader.take(bytes as u64);
     while piece.limit() > 0 {
-        match tokio::time::timeout(STALLED, piece.read_buf(frame)).await {
+        match tokio::time::timeout(stalled, piece.read_buf(frame)).await {
             Ok(Ok(0) | Err(_)) | Err(_) => return Err(Ended::Closed),
             Ok(Ok(_)) => {}
         }
@@ -291,7 +296,7 @@ async fn read_exactly<R: AsyncRead + Unpin>(
 }
 
 /// Reads one size-prefixed frame, its bytes held in the budget: its length within the idle
-/// timeout, its bytes each within [`STALLED`] of the one before.
+/// timeout, its bytes each within [`Limits::stall_timeout`] of the one before.
 async fn read_frame<R: AsyncRead + Unpin>(
     reader: &mut R,
     buffer: &mut BytesMut,
@@ -320,7 +325,7 @@ async fn read_frame<R: AsyncRead + Unpin>(
     let mut frame = std::mem::take(buffer);
     frame.clear();
     frame.reserve(first);
-    read_exactly(reader, &mut frame, first).await?;
+    read_exactly(reader, &mut frame, first, limits.stall_timeout).await?;
     if size > first {
         let api = i16::from_be_bytes([frame[0], frame[1]]);
         if size > limits.max_other_request_bytes
@@ -331,7 +336,7 @@ async fn read_frame<R: AsyncRead + Unpin>(
         }
         held.push(shared.budget.hold(size - first).await);
         frame.reserve(size - first);
-        read_exactly(reader, &mut frame, size - first).await?;
+        read_exactly(reader, &mut frame, size - first, limits.stall_timeout).await?;
     }
     Ok((frame.freeze(), held))
 }

@@ -458,3 +458,50 @@ fn idle_connections_past_the_common_file_limit_lock_nobody_out() {
     );
     drop(idle);
 }
+
+#[test]
+fn a_client_that_reads_no_response_gives_its_budget_back() {
+    let broker = broker(Limits {
+        in_flight_bytes: 4 * MIB,
+        stall_timeout: Duration::from_millis(500),
+        ..Limits::default()
+    });
+    broker.ensure_topic("big", 1).unwrap();
+    let mut wire = Wire::connect(broker.address());
+    for i in 0..3 {
+        let (error, _) = produce(&mut wire, "big", batch(&[i], Compression::None, 1_000_000));
+        assert_eq!(error, 0);
+    }
+    let fetch_all = FetchRequest::default()
+        .with_replica_id(kafka_protocol::messages::BrokerId(-1))
+        .with_max_bytes(i32::MAX)
+        .with_topics(vec![
+            FetchTopic::default()
+                .with_topic(name("big"))
+                .with_partitions(vec![
+                    FetchPartition::default()
+                        .with_partition(0)
+                        .with_partition_max_bytes(i32::MAX),
+                ]),
+        ]);
+    // Thirty fetches of 3 MB, none of whose responses is read: the broker blocks writing them,
+    // holding their bytes in its 4 MiB budget.
+    let mut greedy = Wire::connect(broker.address());
+    for _ in 0..30 {
+        let frame = greedy.frame(&fetch_all, 11);
+        greedy.send_raw(&frame).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let started = std::time::Instant::now();
+    let response = wire.call(&fetch_all, 11);
+    let records = response.responses[0].partitions[0]
+        .records
+        .as_ref()
+        .unwrap();
+    assert!(records.len() > 3_000_000, "{}", records.len());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "served {:?} after the greedy client stalled",
+        started.elapsed()
+    );
+}

@@ -79,7 +79,8 @@ pub enum AppendError {
     /// The broker's store has reached its ceiling.
     #[error(
         "the embedded broker holds {limit} bytes of records, its ceiling: nothing more is stored \
-         (start it with a larger `max_stored_bytes`, or use a real Kafka)"
+         (give it more: `ecsim broker --max-memory MIB`, `Limits::max_stored_bytes`; or use a \
+         real Kafka)"
     )]
     StoreFull {
         /// The ceiling.

@@ -41,8 +41,21 @@ pub struct EmbeddedBroker {
 impl EmbeddedBroker {
     /// Starts a broker on loopback; on `port` if given, else on a free port.
     pub fn start(port: Option<u16>) -> Result<Self, EmbeddedError> {
+        Self::start_storing(port, ecsim_broker::Limits::default().max_stored_bytes)
+    }
+
+    /// Starts a broker that stores at most `max_stored_bytes` of records (past them, a produce
+    /// is refused and nothing stored is dropped).
+    pub fn start_storing(
+        port: Option<u16>,
+        max_stored_bytes: usize,
+    ) -> Result<Self, EmbeddedError> {
         let config = Config {
             listen: SocketAddr::from(([127, 0, 0, 1], port.unwrap_or(0))),
+            limits: ecsim_broker::Limits {
+                max_stored_bytes,
+                ..ecsim_broker::Limits::default()
+            },
             ..Config::default()
         };
         let broker = Broker::start(config).map_err(|error| match error {

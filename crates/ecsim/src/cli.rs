@@ -64,6 +64,10 @@ pub(crate) enum Command {
         /// Partitions of the AliECS topics it creates at start.
         #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(i32).range(1..))]
         partitions: i32,
+        /// The most record bytes it keeps, in MiB: past them a produce is refused with a
+        /// message that says so, and nothing stored is dropped.
+        #[arg(long, value_name = "MIB", default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
+        max_memory: u64,
     },
     /// Print what AliECS topics hold, one JSON line per message, without joining a consumer
     /// group or committing offsets.

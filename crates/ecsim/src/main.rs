@@ -64,7 +64,11 @@ fn dispatch(cli: Cli) -> Result<(), exit::CliError> {
             commands::run::run(&args)
         }
         cli::Command::Validate { scenarios } => commands::validate::run(&scenarios),
-        cli::Command::Broker { port, partitions } => commands::broker::run(port, partitions),
+        cli::Command::Broker {
+            port,
+            partitions,
+            max_memory,
+        } => commands::broker::run(port, partitions, max_memory),
         cli::Command::Tail(args) => commands::tail::run(&args),
         cli::Command::Verify(args) => commands::verify::run(&args),
         cli::Command::Record(args) => commands::record::run(&args),

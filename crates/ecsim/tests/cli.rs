@@ -345,10 +345,15 @@ struct BrokerProcess {
 
 impl BrokerProcess {
     fn start() -> Self {
+        Self::start_with(&[], Stdio::null())
+    }
+
+    fn start_with(args: &[&str], stderr: Stdio) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_ecsim"))
             .arg("broker")
+            .args(args)
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .unwrap();
         let mut line = String::new();
@@ -1029,4 +1034,43 @@ fn serve_serves_a_run_whose_expectations_fail_and_then_exits_4() {
         Some(4),
         "the run's own status, after serving"
     );
+}
+
+#[test]
+fn a_broker_at_its_memory_ceiling_refuses_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("broker.log");
+    let broker = BrokerProcess::start_with(
+        &["--max-memory", "1"],
+        Stdio::from(std::fs::File::create(&log).unwrap()),
+    );
+    let run = ecsim(
+        &[
+            "run",
+            "../../scenarios/soak.toml",
+            "--brokers",
+            &broker.address,
+        ],
+        b"",
+    );
+    assert_eq!(
+        run.status.code(),
+        Some(5),
+        "messages not delivered: {}",
+        text(&run.stderr)
+    );
+    assert!(
+        text(&run.stderr).contains("Policy violation"),
+        "{}",
+        text(&run.stderr)
+    );
+    drop(broker);
+    let said = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        said.contains("holds 1048576 bytes of records, its ceiling")
+            && said.contains("--max-memory"),
+        "{said}"
+    );
+    let refused = ecsim(&["broker", "--max-memory", "0"], b"");
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused.stderr));
 }

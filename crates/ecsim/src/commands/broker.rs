@@ -7,8 +7,10 @@ use ecsim_kafka::EmbeddedBroker;
 
 use crate::exit::CliError;
 
-pub(crate) fn run(port: Option<u16>, partitions: i32) -> Result<(), CliError> {
-    let broker = EmbeddedBroker::start(port)?;
+pub(crate) fn run(port: Option<u16>, partitions: i32, max_memory_mib: u64) -> Result<(), CliError> {
+    let max_stored_bytes =
+        usize::try_from(max_memory_mib.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX);
+    let broker = EmbeddedBroker::start_storing(port, max_stored_bytes)?;
     broker
         .create_aliecs_topics(partitions)
         .map_err(|error| anyhow::anyhow!("creating AliECS's topics: {error}"))?;
@@ -17,7 +19,7 @@ pub(crate) fn run(port: Option<u16>, partitions: i32) -> Result<(), CliError> {
         writeln!(stdout, "{}", broker.bootstrap_servers()).context("writing to stdout")?;
         stdout.flush().context("writing to stdout")?;
         sayln!(
-            "embedded broker at {} (in memory: every message kept, nothing on disk); Ctrl-C to stop",
+            "embedded broker at {} (in memory: every message kept, up to {max_memory_mib} MiB, nothing on disk); Ctrl-C to stop",
             broker.bootstrap_servers()
         );
         Ok(())

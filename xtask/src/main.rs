@@ -14,6 +14,7 @@ mod codegen;
 mod exit_codes;
 mod fdset;
 mod fuzz;
+mod header;
 mod modules;
 mod run;
 mod test;
@@ -104,7 +105,12 @@ enum BrokerAction {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.task {
-        Task::Codegen => codegen::write(),
+        Task::Codegen => codegen::write().and_then(|()| {
+            let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .parent()
+                .ok_or_else(|| anyhow::anyhow!("xtask is not inside the workspace"))?;
+            header::write(root)
+        }),
         Task::Fdset { dir } => fdset::write(&dir),
         Task::Test { runner_args } => test::run(&runner_args),
         Task::Lint => test::lint(),

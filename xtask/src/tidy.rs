@@ -16,6 +16,8 @@
 //!   `proto/` ([`crate::codegen`]).
 //! - Vendored code: `vendor/kafka-protocol` is upstream's release but for the lines marked
 //!   `// ecsim:` that its `ECSIM.md` lists, and the workspace patches crates.io with it.
+//! - The C header: `crates/ecsim-plugin-abi/include/ecsim_plugin.h` is what `cargo xtask
+//!   codegen` makes of the ABI crate ([`crate::header`]).
 //! - Exit codes: every status of `enum Exit` is in `Exit::ALL` and in the README's table
 //!   ([`crate::exit_codes`]).
 
@@ -68,6 +70,12 @@ pub(crate) fn run() -> anyhow::Result<()> {
             .join(", ")
     );
     println!("tidy: the generated types are proto/'s");
+    anyhow::ensure!(
+        crate::header::fresh(root)?,
+        "{} is stale: crates/ecsim-plugin-abi changed since it was generated; run `cargo xtask codegen`",
+        crate::header::HEADER
+    );
+    println!("tidy: {} is the ABI crate's", crate::header::HEADER);
     let codes = crate::exit_codes::check(root)?;
     println!("tidy: the {codes} exit codes are in Exit::ALL and in the README's table");
     Ok(())

@@ -1074,3 +1074,96 @@ fn a_broker_at_its_memory_ceiling_refuses_and_says_so() {
     let refused = ecsim(&["broker", "--max-memory", "0"], b"");
     assert_eq!(refused.status.code(), Some(2), "{}", text(&refused.stderr));
 }
+
+/// The C example plugin (`plugins/c-example/example.c`), built with the system's C compiler
+/// against the generated header, into `dir`.
+fn built_c_example(dir: &std::path::Path) -> String {
+    let library = dir.join("libexample_c.so");
+    let compiler = std::env::var("CC").unwrap_or_else(|_| "cc".to_owned());
+    let built = Command::new(&compiler)
+        .args([
+            "-shared", "-fPIC", "-std=c11", "-O2", "-Wall", "-Wextra", "-Werror",
+        ])
+        .args([
+            "-I",
+            "../ecsim-plugin-abi/include",
+            "../../plugins/c-example/example.c",
+            "-o",
+        ])
+        .arg(&library)
+        .output()
+        .unwrap_or_else(|error| panic!("the C compiler `{compiler}` does not start: {error}"));
+    assert!(built.status.success(), "{}", text(&built.stderr));
+    library.display().to_string()
+}
+
+/// What a plugin's calls make visible: the call events, the plugin's service events and the
+/// environment's messages (which carry its runtime variables), as JSON lines.
+fn plugin_traffic(scenario: &str, library: &str, config: &str) -> (Option<i32>, Vec<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    let text_of = std::fs::read_to_string(scenario).unwrap();
+    let with_plugin = text_of.replacen(
+        "[scenario]",
+        &format!("[[plugin]]\nlibrary = {library:?}\n{config}\n[scenario]"),
+        1,
+    );
+    let path = dir.path().join("scenario.toml");
+    std::fs::write(&path, with_plugin).unwrap();
+    let out = ecsim(&["run", path.to_str().unwrap(), "--print"], b"");
+    // 0, or 4 when a refused run fails the scenario's expectations.
+    assert!(
+        matches!(out.status.code(), Some(0 | 4)),
+        "{}",
+        text(&out.stderr)
+    );
+    let lines = text(&out.stdout)
+        .lines()
+        .filter(|line| {
+            [
+                "\"aliecs.call\"",
+                "\"aliecs.integrated_service.example\"",
+                "\"aliecs.environment\"",
+            ]
+            .iter()
+            .any(|topic| line.starts_with(&format!("{{\"topic\":{topic}")))
+        })
+        .map(str::to_owned)
+        .collect();
+    (out.status.code(), lines)
+}
+
+#[test]
+fn the_c_example_plugin_makes_the_same_traffic_as_the_rust_example() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = built_c_example(dir.path());
+    let rust = built_library("ecsim-example-plugin");
+    let inspect = ecsim(&["plugin", "inspect", &c], b"");
+    assert!(
+        text(&inspect.stdout).contains("loads:       yes"),
+        "{}",
+        text(&inspect.stdout)
+    );
+    let scenario = "../../plugins/example/scenario.toml";
+    for config in [
+        "",
+        "[plugin.config.example]\nlatency = \"500ms\"\nrefuse_detectors = [\"TPC\"]\n",
+    ] {
+        let from_c = plugin_traffic(scenario, &c, config);
+        let from_rust = plugin_traffic(scenario, &rust, config);
+        assert!(from_c.1.len() > 40, "{} messages", from_c.1.len());
+        assert_eq!(from_c, from_rust, "config {config:?}");
+    }
+    // The failure path was taken: TPC refused.
+    let (code, refused) = plugin_traffic(
+        scenario,
+        &c,
+        "[plugin.config.example]\nrefuse_detectors = [\"TPC\"]\n",
+    );
+    assert_eq!(code, Some(4), "the scenario's expectations see the refusal");
+    assert!(
+        refused
+            .iter()
+            .any(|line| line.contains("the logbook refuses runs with TPC")),
+        "{refused:#?}"
+    );
+}

@@ -24,16 +24,17 @@ pub(crate) fn ensure() -> anyhow::Result<Vec<(&'static str, PathBuf)>> {
         ("ECSIM_PYTHON", ensure_python(&dir)?),
         ("ECSIM_KCAT", ensure_debian("kcat", KCAT)?),
         ("ECSIM_SARAMA", ensure_sarama(&dir)?),
+        ("ECSIM_GO_EXAMPLE", crate::go_sdk::ensure_example()?),
     ])
 }
 
 /// Where Debian's packages put kcat, Go, and sarama's source.
 const KCAT: &str = "/usr/bin/kcat";
-const GO: &str = "/usr/bin/go";
+pub(crate) const GO: &str = "/usr/bin/go";
 const SARAMA: &str = "/usr/share/gocode/src/github.com/Shopify/sarama";
 
 /// Installs Debian `packages` with apt when `path` is missing; `path`.
-fn ensure_debian(packages: &str, path: &str) -> anyhow::Result<PathBuf> {
+pub(crate) fn ensure_debian(packages: &str, path: &str) -> anyhow::Result<PathBuf> {
     if Path::new(path).exists() {
         return Ok(PathBuf::from(path));
     }
@@ -156,7 +157,7 @@ fn ensure_python(dir: &Path) -> anyhow::Result<PathBuf> {
 }
 
 /// A stable hash of the pins (FNV-1a): std's hasher may change between Rust releases.
-fn fnv1a(text: &str) -> u64 {
+pub(crate) fn fnv1a(text: &str) -> u64 {
     text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
         (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
     })

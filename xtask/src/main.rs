@@ -14,6 +14,7 @@ mod codegen;
 mod exit_codes;
 mod fdset;
 mod fuzz;
+mod go_sdk;
 mod header;
 mod modules;
 mod run;
@@ -109,7 +110,14 @@ fn main() -> ExitCode {
             let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
                 .parent()
                 .ok_or_else(|| anyhow::anyhow!("xtask is not inside the workspace"))?;
-            header::write(root)
+            header::write(root)?;
+            // The Go SDK's types need protoc; regenerated where it is installed.
+            if std::path::Path::new("/usr/bin/protoc").is_file() {
+                go_sdk::write()?;
+            } else {
+                println!("codegen: protoc is not installed: sdk/go/pb left as it is (cargo xtask test checks it)");
+            }
+            Ok(())
         }),
         Task::Fdset { dir } => fdset::write(&dir),
         Task::Test { runner_args } => test::run(&runner_args),

@@ -1167,3 +1167,33 @@ fn the_c_example_plugin_makes_the_same_traffic_as_the_rust_example() {
         "{refused:#?}"
     );
 }
+
+#[test]
+fn the_go_example_plugin_makes_the_same_traffic_as_the_rust_example() {
+    // Built by `cargo xtask test` with Debian's Go (sdk/go/example).
+    let Some(go) = std::env::var_os("ECSIM_GO_EXAMPLE") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "ECSIM_GO_EXAMPLE is not set: `cargo xtask test` builds the Go example"
+        );
+        return;
+    };
+    let go = go.to_string_lossy().into_owned();
+    let rust = built_library("ecsim-example-plugin");
+    let inspect = ecsim(&["plugin", "inspect", &go], b"");
+    assert!(
+        text(&inspect.stdout).contains("loads:       yes"),
+        "{}",
+        text(&inspect.stdout)
+    );
+    let scenario = "../../plugins/example/scenario.toml";
+    for config in [
+        "",
+        "[plugin.config.example]\nlatency = \"500ms\"\nrefuse_detectors = [\"TPC\"]\n",
+    ] {
+        let from_go = plugin_traffic(scenario, &go, config);
+        let from_rust = plugin_traffic(scenario, &rust, config);
+        assert!(from_go.1.len() > 40, "{} messages", from_go.1.len());
+        assert_eq!(from_go, from_rust, "config {config:?}");
+    }
+}

@@ -1,0 +1,1 @@
+../../crates/ecsim-plugin-abi/include/ecsim_plugin.h

@@ -44,6 +44,27 @@ pub(crate) mod header {
 /// compression, so this leaves room for any real one.
 pub const MAX_INFLATED: usize = 64 * 1024 * 1024;
 
+/// The most one request may have inflated, all its compressed batches together (a produce
+/// checking them, a ListOffsets looking up times in them): one batch stays under
+/// [`MAX_INFLATED`], but a 100 MiB request could hold thousands of such batches, each a
+/// second of the broker's only thread.
+pub const MAX_INFLATED_PER_REQUEST: usize = 256 * 1024 * 1024;
+
+/// What a request may still inflate.
+#[derive(Debug)]
+pub(crate) struct Inflation {
+    left: usize,
+}
+
+impl Inflation {
+    /// A new request's budget, [`MAX_INFLATED_PER_REQUEST`].
+    pub(crate) fn per_request() -> Self {
+        Self {
+            left: MAX_INFLATED_PER_REQUEST,
+        }
+    }
+}
+
 /// Kafka's default `message.max.bytes` (and a topic's `max.message.bytes`): the largest record
 /// batch a produce request may carry.
 pub const DEFAULT_MESSAGE_MAX_BYTES: usize = 1_048_588;
@@ -71,6 +92,11 @@ pub enum AppendError {
     /// A compressed batch that inflates past [`MAX_INFLATED`].
     #[error("a compressed record batch inflates to more than {MAX_INFLATED} bytes")]
     Inflated,
+    /// A request whose compressed batches inflate past [`MAX_INFLATED_PER_REQUEST`] together.
+    #[error(
+        "the request's compressed record batches inflate to more than {MAX_INFLATED_PER_REQUEST} bytes together: send fewer in one request"
+    )]
+    RequestInflated,
     /// A batch of a transaction, or a control batch: this broker has no transactions.
     #[error(
         "transactional and control record batches are refused: this broker has no transactions"
@@ -93,7 +119,9 @@ impl AppendError {
         match self {
             Self::Corrupt(_) => ResponseError::CorruptMessage.code(),
             Self::OldFormat(_) => ResponseError::UnsupportedForMessageFormat.code(),
-            Self::TooLarge { .. } | Self::Inflated => ResponseError::MessageTooLarge.code(),
+            Self::TooLarge { .. } | Self::Inflated | Self::RequestInflated => {
+                ResponseError::MessageTooLarge.code()
+            }
             Self::Transactional => ResponseError::InvalidTxnState.code(),
             // Kafka's answer when its log cannot take more.
             Self::StoreFull { .. } => ResponseError::PolicyViolation.code(),
@@ -113,7 +141,11 @@ pub(crate) struct Checked {
 }
 
 /// Splits a produce request's `records` into checked batches: all good, or the first error.
-pub(crate) fn check_all(records: &Bytes, max_bytes: usize) -> Result<Vec<Checked>, AppendError> {
+pub(crate) fn check_all(
+    records: &Bytes,
+    max_bytes: usize,
+    inflation: &mut Inflation,
+) -> Result<Vec<Checked>, AppendError> {
     let mut checked = Vec::new();
     let mut rest = records.clone();
     while !rest.is_empty() {
@@ -136,7 +168,7 @@ pub(crate) fn check_all(records: &Bytes, max_bytes: usize) -> Result<Vec<Checked
         if length < header::SIZE || length > rest.len() {
             return Err(AppendError::Corrupt("a batch length past the records sent"));
         }
-        checked.push(check(rest.split_to(length))?);
+        checked.push(check(rest.split_to(length), inflation)?);
     }
     if checked.is_empty() {
         return Err(AppendError::Corrupt("no record batch"));
@@ -145,7 +177,7 @@ pub(crate) fn check_all(records: &Bytes, max_bytes: usize) -> Result<Vec<Checked
 }
 
 /// Checks one framed batch.
-fn check(batch: Bytes) -> Result<Checked, AppendError> {
+fn check(batch: Bytes, inflation: &mut Inflation) -> Result<Checked, AppendError> {
     if crc32c::crc32c(&batch[header::ATTRIBUTES..]) != read_u32(&batch, header::CRC) {
         return Err(AppendError::Corrupt("a checksum that does not match"));
     }
@@ -162,7 +194,7 @@ fn check(batch: Bytes) -> Result<Checked, AppendError> {
         ));
     }
     let mut max_timestamp = -1;
-    walk(&batch, |_, timestamp| {
+    walk(&batch, inflation, |_, timestamp| {
         max_timestamp = max_timestamp.max(timestamp);
         false
     })?;
@@ -185,9 +217,11 @@ fn check(batch: Bytes) -> Result<Checked, AppendError> {
 
 /// Walks the records of a framed batch (checked or not), calling `each(offset_delta,
 /// timestamp)` until it returns `true`. Fails on anything that does not add up; a compressed
-/// batch is inflated to at most [`MAX_INFLATED`] bytes.
+/// batch is inflated to at most [`MAX_INFLATED`] bytes, and what it inflates to is taken from
+/// the request's `inflation`.
 pub(crate) fn walk(
     batch: &[u8],
+    inflation: &mut Inflation,
     mut each: impl FnMut(i32, i64) -> bool,
 ) -> Result<(), AppendError> {
     let count = read_i32(batch, header::RECORD_COUNT);
@@ -197,7 +231,8 @@ pub(crate) fn walk(
     let mut records: &[u8] = match read_i16(batch, header::ATTRIBUTES) & 0x7 {
         0 => body,
         codec => {
-            inflated = inflate(codec, body)?;
+            inflated = inflate(codec, body, MAX_INFLATED.min(inflation.left))?;
+            inflation.left -= inflated.len();
             &inflated
         }
     };
@@ -280,10 +315,16 @@ fn skip_bytes(record: &mut &[u8], nullable: bool) -> Result<(), AppendError> {
     Ok(())
 }
 
-/// Inflates a compressed batch's records, refusing past [`MAX_INFLATED`].
-fn inflate(codec: i16, compressed: &[u8]) -> Result<Vec<u8>, AppendError> {
+/// Inflates a compressed batch's records, refusing past `most` bytes ([`MAX_INFLATED`], or
+/// less when the request has used its budget).
+fn inflate(codec: i16, compressed: &[u8], most: usize) -> Result<Vec<u8>, AppendError> {
     let broken = |_| AppendError::Corrupt("compressed records that do not inflate");
-    let limit = MAX_INFLATED as u64 + 1;
+    let too_much = if most < MAX_INFLATED {
+        AppendError::RequestInflated
+    } else {
+        AppendError::Inflated
+    };
+    let limit = most as u64 + 1;
     let mut out = Vec::new();
     match codec {
         1 => {
@@ -292,7 +333,10 @@ fn inflate(codec: i16, compressed: &[u8]) -> Result<Vec<u8>, AppendError> {
                 .read_to_end(&mut out)
                 .map_err(broken)?;
         }
-        2 => snappy(compressed, &mut out)?,
+        2 => snappy(compressed, &mut out, most).map_err(|error| match error {
+            AppendError::Inflated => too_much.clone(),
+            other => other,
+        })?,
         3 => {
             lz4::Decoder::new(compressed)
                 .map_err(broken)?
@@ -313,21 +357,21 @@ fn inflate(codec: i16, compressed: &[u8]) -> Result<Vec<u8>, AppendError> {
             ));
         }
     }
-    if out.len() > MAX_INFLATED {
-        return Err(AppendError::Inflated);
+    if out.len() > most {
+        return Err(too_much);
     }
     Ok(out)
 }
 
 /// Snappy as Kafka's clients write it: xerial's framing (Java's), or one raw block (some
 /// others). Each block's inflated length is read before anything is allocated for it.
-fn snappy(mut compressed: &[u8], out: &mut Vec<u8>) -> Result<(), AppendError> {
+fn snappy(mut compressed: &[u8], out: &mut Vec<u8>, most: usize) -> Result<(), AppendError> {
     const XERIAL: &[u8] = b"\x82SNAPPY\x00";
     const XERIAL_HEADER: usize = 16;
     let broken = |_| AppendError::Corrupt("compressed records that do not inflate");
     let block = |block: &[u8], out: &mut Vec<u8>| -> Result<(), AppendError> {
         let length = snap::raw::decompress_len(block).map_err(broken)?;
-        if out.len() + length > MAX_INFLATED {
+        if out.len() + length > most {
             return Err(AppendError::Inflated);
         }
         let start = out.len();
@@ -439,8 +483,12 @@ pub(crate) mod tests {
             Compression::Zstd,
         ] {
             let batch = encoded(&[5, 9, 7], compression, 100);
-            let checked = check_all(&batch, DEFAULT_MESSAGE_MAX_BYTES)
-                .unwrap_or_else(|error| panic!("{compression:?}: {error}"));
+            let checked = check_all(
+                &batch,
+                DEFAULT_MESSAGE_MAX_BYTES,
+                &mut Inflation::per_request(),
+            )
+            .unwrap_or_else(|error| panic!("{compression:?}: {error}"));
             assert_eq!(checked.len(), 1);
             assert_eq!(checked[0].records, 3, "{compression:?}");
             assert_eq!(checked[0].max_timestamp, 9, "{compression:?}");
@@ -453,7 +501,12 @@ pub(crate) mod tests {
         let mut batch = BytesMut::from(&encoded(&[100, 300, 200], Compression::None, 1)[..]);
         (&mut batch[header::MAX_TIMESTAMP..header::MAX_TIMESTAMP + 8]).put_i64(-1);
         let sent = reseal(batch);
-        let checked = check_all(&sent, DEFAULT_MESSAGE_MAX_BYTES).unwrap();
+        let checked = check_all(
+            &sent,
+            DEFAULT_MESSAGE_MAX_BYTES,
+            &mut Inflation::per_request(),
+        )
+        .unwrap();
         assert_eq!(checked[0].max_timestamp, 300);
         assert_eq!(read_i64(&checked[0].data, header::MAX_TIMESTAMP), 300);
         assert_eq!(
@@ -471,7 +524,11 @@ pub(crate) mod tests {
             *byte = 0xff;
         }
         assert!(matches!(
-            check_all(&reseal(garbage), DEFAULT_MESSAGE_MAX_BYTES),
+            check_all(
+                &reseal(garbage),
+                DEFAULT_MESSAGE_MAX_BYTES,
+                &mut Inflation::per_request()
+            ),
             Err(AppendError::Corrupt(_))
         ));
         let mut claims_more = BytesMut::from(&good[..]);
@@ -479,7 +536,11 @@ pub(crate) mod tests {
         (&mut claims_more[header::LAST_OFFSET_DELTA..header::LAST_OFFSET_DELTA + 4])
             .put_i32(i32::MAX - 1);
         assert!(matches!(
-            check_all(&reseal(claims_more), DEFAULT_MESSAGE_MAX_BYTES),
+            check_all(
+                &reseal(claims_more),
+                DEFAULT_MESSAGE_MAX_BYTES,
+                &mut Inflation::per_request()
+            ),
             Err(AppendError::Corrupt(_))
         ));
     }
@@ -488,7 +549,7 @@ pub(crate) mod tests {
     fn size_limits_are_kafkas() {
         let batch = encoded(&[1], Compression::None, 2000);
         assert_eq!(
-            check_all(&batch, 1000).unwrap_err(),
+            check_all(&batch, 1000, &mut Inflation::per_request()).unwrap_err(),
             AppendError::TooLarge {
                 size: batch.len(),
                 limit: 1000
@@ -498,9 +559,30 @@ pub(crate) mod tests {
         let bomb = encoded(&[1], Compression::Zstd, MAX_INFLATED + 16 * 1024 * 1024);
         assert!(bomb.len() < 100_000, "{}", bomb.len());
         assert_eq!(
-            check_all(&bomb, DEFAULT_MESSAGE_MAX_BYTES).unwrap_err(),
+            check_all(
+                &bomb,
+                DEFAULT_MESSAGE_MAX_BYTES,
+                &mut Inflation::per_request()
+            )
+            .unwrap_err(),
             AppendError::Inflated
         );
+    }
+
+    #[test]
+    fn a_request_inflates_at_most_its_budget_all_batches_together() {
+        // 48 MiB each: under one batch's limit, six of them past a request's.
+        let batch = encoded(&[1], Compression::Zstd, 48 * 1024 * 1024);
+        let mut inflation = Inflation::per_request();
+        for _ in 0..5 {
+            assert!(check_all(&batch, DEFAULT_MESSAGE_MAX_BYTES, &mut inflation).is_ok());
+        }
+        assert_eq!(
+            check_all(&batch, DEFAULT_MESSAGE_MAX_BYTES, &mut inflation).unwrap_err(),
+            AppendError::RequestInflated
+        );
+        let mut fresh = Inflation::per_request();
+        assert!(check_all(&batch, DEFAULT_MESSAGE_MAX_BYTES, &mut fresh).is_ok());
     }
 
     #[test]
@@ -511,7 +593,12 @@ pub(crate) mod tests {
             let attributes = read_i16(&batch, header::ATTRIBUTES) | bit;
             (&mut batch[header::ATTRIBUTES..header::ATTRIBUTES + 2]).put_i16(attributes);
             assert_eq!(
-                check_all(&reseal(batch), DEFAULT_MESSAGE_MAX_BYTES).unwrap_err(),
+                check_all(
+                    &reseal(batch),
+                    DEFAULT_MESSAGE_MAX_BYTES,
+                    &mut Inflation::per_request()
+                )
+                .unwrap_err(),
                 AppendError::Transactional
             );
         }

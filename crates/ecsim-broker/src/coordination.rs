@@ -273,19 +273,24 @@ pub(crate) fn offset_fetch(
     });
     let committed = context.shared.groups.committed(&request.group_id.0, wanted);
     let mut topics: Vec<OffsetFetchResponseTopic> = Vec::new();
+    // Each topic's place in `topics`: a group may hold offsets of many topics.
+    let mut places: std::collections::HashMap<StrBytes, usize> = std::collections::HashMap::new();
     for (topic, partition, committed) in committed {
         let entry = OffsetFetchResponsePartition::default()
             .with_partition_index(partition)
             .with_committed_offset(committed.as_ref().map_or(-1, |c| c.offset))
             .with_committed_leader_epoch(committed.as_ref().map_or(-1, |c| c.leader_epoch))
             .with_metadata(Some(committed.and_then(|c| c.metadata).unwrap_or_default()));
-        match topics.iter_mut().find(|t| t.name.0 == topic) {
-            Some(existing) => existing.partitions.push(entry),
-            None => topics.push(
-                OffsetFetchResponseTopic::default()
-                    .with_name(kafka_protocol::messages::TopicName(topic))
-                    .with_partitions(vec![entry]),
-            ),
+        match places.get(&topic) {
+            Some(&place) => topics[place].partitions.push(entry),
+            None => {
+                places.insert(topic.clone(), topics.len());
+                topics.push(
+                    OffsetFetchResponseTopic::default()
+                        .with_name(kafka_protocol::messages::TopicName(topic))
+                        .with_partitions(vec![entry]),
+                );
+            }
         }
     }
     OffsetFetchResponse::default().with_topics(topics)

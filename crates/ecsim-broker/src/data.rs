@@ -27,7 +27,10 @@ use kafka_protocol::{
     protocol::StrBytes,
 };
 
-use crate::{CLUSTER_ID, NODE_ID, dispatch::Context, log::Partition, server::Held, store::Topic};
+use crate::{
+    CLUSTER_ID, NODE_ID, batch::Inflation, dispatch::Context, log::Partition, server::Held,
+    store::Topic,
+};
 
 pub(crate) fn code(error: ResponseError) -> i16 {
     error.code()
@@ -118,6 +121,8 @@ pub(crate) fn produce(context: &Context<'_>, request: ProduceRequest) -> Option<
         let refused = refuse_all(&request, ResponseError::TransactionalIdAuthorizationFailed);
         return (request.acks != 0).then_some(refused);
     }
+    // One budget for the whole request, every partition's batches together.
+    let mut inflation = Inflation::per_request();
     let responses = request
         .topic_data
         .into_iter()
@@ -136,7 +141,7 @@ pub(crate) fn produce(context: &Context<'_>, request: ProduceRequest) -> Option<
                             .with_error_code(code(ResponseError::UnknownTopicOrPartition));
                     };
                     let records = data.records.unwrap_or_default();
-                    match store.append(topic, &partition, &records) {
+                    match store.append(topic, &partition, &mut inflation, &records) {
                         Ok(base_offset) => response
                             .with_base_offset(base_offset)
                             .with_log_start_offset(partition.log().start_offset()),
@@ -356,6 +361,8 @@ pub(crate) fn list_offsets(
     request: ListOffsetsRequest,
 ) -> ListOffsetsResponse {
     let store = &context.shared.store;
+    // One budget for the whole request: lookups by time open compressed batches.
+    let mut inflation = Inflation::per_request();
     let topics = request
         .topics
         .into_iter()
@@ -376,14 +383,22 @@ pub(crate) fn list_offsets(
                     };
                     let log = partition_log.log();
                     let found = match partition.timestamp {
-                        LATEST => Some((log.next_offset(), -1)),
-                        EARLIEST | EARLIEST_LOCAL => Some((log.start_offset(), -1)),
-                        MAX_TIMESTAMP => log.max_timestamp(),
-                        timestamp if timestamp >= 0 => log.offset_for_timestamp(timestamp),
+                        LATEST => Ok(Some((log.next_offset(), -1))),
+                        EARLIEST | EARLIEST_LOCAL => Ok(Some((log.start_offset(), -1))),
+                        MAX_TIMESTAMP => log.max_timestamp(&mut inflation),
+                        timestamp if timestamp >= 0 => {
+                            log.offset_for_timestamp(timestamp, &mut inflation)
+                        }
                         _ => {
                             return response
                                 .with_error_code(code(ResponseError::UnsupportedVersion));
                         }
+                    };
+                    // A request that has opened all the compressed batches it may: the rest of
+                    // its lookups are refused (ListOffsets carries no message; the log says).
+                    let Ok(found) = found else {
+                        tracing::warn!(peer = %context.peer, "a ListOffsets inflated {} bytes of compressed batches: its other lookups are refused", crate::batch::MAX_INFLATED_PER_REQUEST);
+                        return response.with_error_code(code(ResponseError::PolicyViolation));
                     };
                     // Nothing at or after the timestamp: Kafka's answer is offset -1.
                     let (offset, timestamp) = found.unwrap_or((-1, -1));

@@ -63,7 +63,7 @@ use std::{
     time::Duration,
 };
 
-pub use batch::{AppendError, DEFAULT_MESSAGE_MAX_BYTES, MAX_INFLATED};
+pub use batch::{AppendError, DEFAULT_MESSAGE_MAX_BYTES, MAX_INFLATED, MAX_INFLATED_PER_REQUEST};
 pub use store::{MAX_PARTITIONS, TopicError};
 
 /// The broker's node id, in metadata and coordinator replies.

@@ -19,7 +19,7 @@ use std::{
 use bytes::{Bytes, BytesMut};
 use tokio::sync::Notify;
 
-use crate::batch::{self, Checked};
+use crate::batch::{self, AppendError, Checked, Inflation};
 
 /// One stored batch.
 #[derive(Debug)]
@@ -139,26 +139,42 @@ impl PartitionLog {
         })
     }
 
-    /// The first record whose timestamp is at least `timestamp`: its offset and timestamp.
-    pub(crate) fn offset_for_timestamp(&self, timestamp: i64) -> Option<(i64, i64)> {
+    /// The first record whose timestamp is at least `timestamp`: its offset and timestamp. Fails
+    /// only when the request has inflated all it may ([`Inflation`]).
+    pub(crate) fn offset_for_timestamp(
+        &self,
+        timestamp: i64,
+        inflation: &mut Inflation,
+    ) -> Result<Option<(i64, i64)>, AppendError> {
         let first = self
             .batches
             .partition_point(|batch| batch.running_max_timestamp < timestamp);
-        self.batches
+        // The first batch whose largest timestamp reaches it holds the record: one is opened.
+        let Some(batch) = self
+            .batches
             .range(first..)
-            .filter(|batch| batch.max_timestamp >= timestamp)
-            .find_map(|batch| first_record(batch, |record_timestamp| record_timestamp >= timestamp))
-            .map(|(offset, found)| (offset.max(self.start_offset), found))
+            .find(|batch| batch.max_timestamp >= timestamp)
+        else {
+            return Ok(None);
+        };
+        let found = first_record(batch, inflation, |record_timestamp| {
+            record_timestamp >= timestamp
+        })?;
+        Ok(found.map(|(offset, found)| (offset.max(self.start_offset), found)))
     }
 
     /// The record with the largest timestamp (the first such): its offset and timestamp.
-    pub(crate) fn max_timestamp(&self) -> Option<(i64, i64)> {
-        let max = self.batches.back()?.running_max_timestamp;
-        let batch = self
-            .batches
-            .iter()
-            .find(|batch| batch.max_timestamp == max)?;
-        first_record(batch, |timestamp| timestamp == max)
+    pub(crate) fn max_timestamp(
+        &self,
+        inflation: &mut Inflation,
+    ) -> Result<Option<(i64, i64)>, AppendError> {
+        let Some(max) = self.batches.back().map(|last| last.running_max_timestamp) else {
+            return Ok(None);
+        };
+        let Some(batch) = self.batches.iter().find(|batch| batch.max_timestamp == max) else {
+            return Ok(None);
+        };
+        first_record(batch, inflation, |timestamp| timestamp == max)
     }
 
     /// Bytes stored, for the broker's report.
@@ -186,21 +202,28 @@ impl PartitionLog {
 }
 
 /// The first record of `batch` whose timestamp satisfies `wanted`.
-fn first_record(batch: &Batch, wanted: impl Fn(i64) -> bool) -> Option<(i64, i64)> {
+fn first_record(
+    batch: &Batch,
+    inflation: &mut Inflation,
+    wanted: impl Fn(i64) -> bool,
+) -> Result<Option<(i64, i64)>, AppendError> {
     let mut found = None;
-    let walked = batch::walk(&batch.data, |delta, timestamp| {
+    let walked = batch::walk(&batch.data, inflation, |delta, timestamp| {
         if wanted(timestamp) {
             found = Some((batch.base_offset + i64::from(delta), timestamp));
         }
         found.is_some()
     });
-    if let Err(error) = walked {
-        // Checked when it was appended, so this cannot happen; the batch's first offset is
-        // then the best answer there is.
-        tracing::warn!(%error, "cannot walk a stored batch to look up a timestamp");
-        return Some((batch.base_offset, batch.max_timestamp));
+    match walked {
+        Ok(()) => Ok(found),
+        Err(AppendError::RequestInflated) => Err(AppendError::RequestInflated),
+        Err(error) => {
+            // Checked when it was appended, so this cannot happen; the batch's first offset
+            // is then the best answer there is.
+            tracing::warn!(%error, "cannot walk a stored batch to look up a timestamp");
+            Ok(Some((batch.base_offset, batch.max_timestamp)))
+        }
     }
-    found
 }
 
 /// One partition: its log, and the signal fetches waiting on it hear.
@@ -233,7 +256,7 @@ mod tests {
     use std::sync::Arc;
 
     use crate::{
-        batch::{AppendError, header},
+        batch::header,
         store::{Limits, Store, Topic},
     };
 
@@ -266,10 +289,23 @@ mod tests {
         let store = Store::new(LIMITS);
         let (topic, partition) = one_partition(&store);
         assert_eq!(
-            store.append(&topic, &partition, &batch(&[10, 11, 12])),
+            store.append(
+                &topic,
+                &partition,
+                &mut Inflation::per_request(),
+                &batch(&[10, 11, 12])
+            ),
             Ok(0)
         );
-        assert_eq!(store.append(&topic, &partition, &batch(&[13, 14])), Ok(3));
+        assert_eq!(
+            store.append(
+                &topic,
+                &partition,
+                &mut Inflation::per_request(),
+                &batch(&[13, 14])
+            ),
+            Ok(3)
+        );
         let log = partition.log();
         assert_eq!(log.next_offset(), 5);
 
@@ -302,19 +338,34 @@ mod tests {
         let store = Store::new(LIMITS);
         let (topic, partition) = one_partition(&store);
         store
-            .append(&topic, &partition, &batch(&[100, 200, 300]))
+            .append(
+                &topic,
+                &partition,
+                &mut Inflation::per_request(),
+                &batch(&[100, 200, 300]),
+            )
             .unwrap();
         // A producer whose clock went back: the running maximum keeps the bisection right.
         store
-            .append(&topic, &partition, &batch(&[150, 400]))
+            .append(
+                &topic,
+                &partition,
+                &mut Inflation::per_request(),
+                &batch(&[150, 400]),
+            )
             .unwrap();
         let log = partition.log();
-        assert_eq!(log.offset_for_timestamp(0), Some((0, 100)));
-        assert_eq!(log.offset_for_timestamp(200), Some((1, 200)));
-        assert_eq!(log.offset_for_timestamp(301), Some((4, 400)));
-        assert_eq!(log.offset_for_timestamp(401), None);
-        assert_eq!(log.max_timestamp(), Some((4, 400)));
-        assert_eq!(PartitionLog::default().max_timestamp(), None);
+        let mut budget = Inflation::per_request();
+        let mut at = |t| log.offset_for_timestamp(t, &mut budget).unwrap();
+        assert_eq!(at(0), Some((0, 100)));
+        assert_eq!(at(200), Some((1, 200)));
+        assert_eq!(at(301), Some((4, 400)));
+        assert_eq!(at(401), None);
+        assert_eq!(log.max_timestamp(&mut budget).unwrap(), Some((4, 400)));
+        assert_eq!(
+            PartitionLog::default().max_timestamp(&mut budget).unwrap(),
+            None
+        );
     }
 
     #[test]
@@ -328,7 +379,12 @@ mod tests {
         let mut two = BytesMut::from(&good[..]);
         two.extend_from_slice(&damaged);
         assert!(matches!(
-            store.append(&topic, &partition, &two.freeze()),
+            store.append(
+                &topic,
+                &partition,
+                &mut Inflation::per_request(),
+                &two.freeze()
+            ),
             Err(AppendError::Corrupt(_))
         ));
         assert_eq!(
@@ -340,11 +396,37 @@ mod tests {
         let mut old = BytesMut::from(&good[..]);
         old[header::MAGIC] = 1;
         assert_eq!(
-            store.append(&topic, &partition, &old.freeze()),
+            store.append(
+                &topic,
+                &partition,
+                &mut Inflation::per_request(),
+                &old.freeze()
+            ),
             Err(AppendError::OldFormat(1))
         );
-        assert!(store.append(&topic, &partition, &good.slice(..20)).is_err());
-        assert!(store.append(&topic, &partition, &Bytes::new()).is_err());
-        assert_eq!(store.append(&topic, &partition, &good), Ok(0));
+        assert!(
+            store
+                .append(
+                    &topic,
+                    &partition,
+                    &mut Inflation::per_request(),
+                    &good.slice(..20)
+                )
+                .is_err()
+        );
+        assert!(
+            store
+                .append(
+                    &topic,
+                    &partition,
+                    &mut Inflation::per_request(),
+                    &Bytes::new()
+                )
+                .is_err()
+        );
+        assert_eq!(
+            store.append(&topic, &partition, &mut Inflation::per_request(), &good),
+            Ok(0)
+        );
     }
 }

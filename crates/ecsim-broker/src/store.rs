@@ -189,6 +189,9 @@ impl<'a> NewTopic<'a> {
 #[derive(Debug)]
 pub(crate) struct Store {
     topics: Mutex<BTreeMap<String, Arc<Topic>>>,
+    /// Topic names by id: requests of the versions that name topics by id look them up for
+    /// each one they name, so not by a search of every topic.
+    ids: Mutex<std::collections::HashMap<Uuid, String>>,
     limits: Limits,
     stored: AtomicUsize,
     partitions: AtomicUsize,
@@ -201,6 +204,7 @@ impl Store {
     pub(crate) fn new(limits: Limits) -> Self {
         Self {
             topics: Mutex::new(BTreeMap::new()),
+            ids: Mutex::default(),
             limits,
             stored: AtomicUsize::new(0),
             partitions: AtomicUsize::new(0),
@@ -228,10 +232,14 @@ impl Store {
 
     /// The topic whose id is `id`.
     pub(crate) fn by_id(&self, id: Uuid) -> Option<(String, Arc<Topic>)> {
-        self.topics()
-            .iter()
-            .find(|(_, topic)| topic.id == id)
-            .map(|(name, topic)| (name.clone(), Arc::clone(topic)))
+        let name = self
+            .ids
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&id)
+            .cloned()?;
+        let topic = self.get(&name)?;
+        (topic.id == id).then_some((name, topic))
     }
 
     /// Checks a topic as CreateTopics would, without creating it.
@@ -302,6 +310,10 @@ impl Store {
         self.partitions
             .fetch_add(topic.partition_count(), Ordering::Relaxed);
         topics.insert(new.name.to_owned(), Arc::clone(&topic));
+        self.ids
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(topic.id, new.name.to_owned());
         tracing::debug!(
             topic = new.name,
             partitions = new.partitions,
@@ -331,6 +343,10 @@ impl Store {
         let Some(topic) = self.topics().remove(name) else {
             return false;
         };
+        self.ids
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&topic.id);
         let partitions = topic.partitions();
         let freed: usize = partitions.iter().map(|p| p.log().bytes()).sum();
         self.stored.fetch_sub(freed, Ordering::Relaxed);
@@ -372,9 +388,10 @@ impl Store {
         &self,
         topic: &Topic,
         partition: &Partition,
+        inflation: &mut batch::Inflation,
         records: &Bytes,
     ) -> Result<i64, AppendError> {
-        let checked = batch::check_all(records, topic.max_message_bytes)?;
+        let checked = batch::check_all(records, topic.max_message_bytes, inflation)?;
         let size: usize = checked.iter().map(|c| c.data.len()).sum();
         let limit = self.limits.max_stored_bytes;
         self.stored
@@ -460,10 +477,31 @@ mod tests {
             ..LIMITS
         });
         let (topic, partition) = one_partition(&store);
-        assert_eq!(store.append(&topic, &partition, &one), Ok(0));
-        assert_eq!(store.append(&topic, &partition, &one), Ok(1));
         assert_eq!(
-            store.append(&topic, &partition, &one),
+            store.append(
+                &topic,
+                &partition,
+                &mut batch::Inflation::per_request(),
+                &one
+            ),
+            Ok(0)
+        );
+        assert_eq!(
+            store.append(
+                &topic,
+                &partition,
+                &mut batch::Inflation::per_request(),
+                &one
+            ),
+            Ok(1)
+        );
+        assert_eq!(
+            store.append(
+                &topic,
+                &partition,
+                &mut batch::Inflation::per_request(),
+                &one
+            ),
             Err(AppendError::StoreFull {
                 limit: one.len() * 2
             })
@@ -475,12 +513,22 @@ mod tests {
             one.len(),
             "the deleted batch's bytes are free"
         );
-        assert_eq!(store.append(&topic, &partition, &one), Ok(2));
+        assert_eq!(
+            store.append(
+                &topic,
+                &partition,
+                &mut batch::Inflation::per_request(),
+                &one
+            ),
+            Ok(2)
+        );
         assert!(
             partition.log().read(0, 100, true).is_none(),
             "before the start"
         );
+        let id = store.get("t").unwrap().id;
         assert!(store.delete("t"));
+        assert!(store.by_id(id).is_none(), "the id goes with the topic");
         assert_eq!(store.stored_bytes(), 0);
     }
 
@@ -549,9 +597,16 @@ mod tests {
         let partition = topic.partition(0).unwrap();
         let large = batch::tests::encoded(&[1], Compression::None, 200);
         assert!(matches!(
-            store.append(&topic, &partition, &large),
+            store.append(
+                &topic,
+                &partition,
+                &mut batch::Inflation::per_request(),
+                &large
+            ),
             Err(AppendError::TooLarge { limit: 100, .. })
         ));
+        let id = topic.id;
+        assert_eq!(store.by_id(id).map(|(name, _)| name), Some("t".to_owned()));
         store.grow("t", 3, false).unwrap();
         assert_eq!(topic.partition_count(), 3);
         assert_eq!(

@@ -75,7 +75,7 @@ func ecsimGoCreate(bytes C.EcsimBytes) (out C.EcsimOwnedBytes) {
 func ecsimGoCall(id C.uint64_t, bytes C.EcsimBytes) (out C.EcsimOwnedBytes) {
 	defer func() {
 		if recovered := recover(); recovered != nil {
-			out = reply(&pluginpb.CallReply{Error: &pluginpb.CallError{Message: fmt.Sprintf("the call panicked: %v", recovered)}})
+			out = reply(&pluginpb.CallReply{Error: &pluginpb.CallError{Message: fmt.Sprintf("the call panicked: %v", recovered), Panicked: true}})
 		}
 	}()
 	var req pluginpb.CallRequest

@@ -264,6 +264,7 @@ func call(id uint64, request *pluginpb.CallRequest) (reply *pluginpb.CallReply) 
 	defer func() {
 		if recovered := recover(); recovered != nil {
 			reply = c.finish("", fmt.Errorf("%s.%s panicked: %v", in.plugin.GetName(), request.Function, recovered))
+			reply.Error.Panicked = true
 		}
 	}()
 	output, err := fn(c)

@@ -25,6 +25,7 @@ pub(crate) fn ensure() -> anyhow::Result<Vec<(&'static str, PathBuf)>> {
         ("ECSIM_KCAT", ensure_debian("kcat", KCAT)?),
         ("ECSIM_SARAMA", ensure_sarama(&dir)?),
         ("ECSIM_GO_EXAMPLE", crate::go_sdk::ensure_example()?),
+        ("ECSIM_GO_CRASHER", crate::go_sdk::ensure_crasher()?),
     ])
 }
 

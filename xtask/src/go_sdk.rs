@@ -86,29 +86,36 @@ fn check_fresh(root: &Path) -> anyhow::Result<()> {
 
 /// The Go example plugin, built into the tools directory under the hash of the SDK's sources.
 pub(crate) fn ensure_example() -> anyhow::Result<PathBuf> {
+    ensure_built("example", "libexample_go.so", true)
+}
+
+/// The Go plugin that crashes on request (`sdk/go/testdata/crasher`), for the isolation tests.
+pub(crate) fn ensure_crasher() -> anyhow::Result<PathBuf> {
+    ensure_built("testdata/crasher", "libcrasher_go.so", false)
+}
+
+/// Builds the Go plugin of package `sdk/go/<package>` into `<library>`, once per version of the
+/// SDK's sources; `test` runs the SDK's own tests first.
+fn ensure_built(package: &str, library: &str, test: bool) -> anyhow::Result<PathBuf> {
     let root = root()?;
     check_fresh(&root)?;
     ensure_debian("golang-go", GO)?;
     ensure_debian("golang-google-protobuf-dev", GO_PROTOBUF)?;
     let sdk = root.join("sdk/go");
+    let main = format!("{package}/main.go");
     let mut sources = String::new();
-    for file in [
-        "plugin.go",
-        "plugin_test.go",
-        "export.go",
-        "table.c",
-        "example/main.go",
-    ] {
+    for file in ["plugin.go", "plugin_test.go", "export.go", "table.c", &main] {
         sources += &std::fs::read_to_string(sdk.join(file))
             .with_context(|| format!("reading sdk/go/{file}"))?;
     }
     sources += &std::fs::read_to_string(root.join(crate::header::HEADER))?;
-    let built = tools::root().join(format!("go-example-{:016x}", fnv1a(&sources)));
-    let library = built.join("libexample_go.so");
+    let stem = library.trim_end_matches(".so");
+    let built = tools::root().join(format!("go-{stem}-{:016x}", fnv1a(&sources)));
+    let library = built.join(library);
     if library.is_file() {
         return Ok(library);
     }
-    println!("building the Go example plugin (sdk/go/example, Debian's Go and protobuf)");
+    println!("building the Go plugin sdk/go/{package} (Debian's Go and protobuf)");
     // GOPATH mode: the SDK under its import path, beside Debian's Go packages.
     let gopath = tempfile::tempdir().context("a temporary GOPATH")?;
     let parent = gopath.path().join("src/ecsim.dev/sdk");
@@ -121,21 +128,20 @@ pub(crate) fn ensure_example() -> anyhow::Result<PathBuf> {
         ("GOCACHE", gopath.path().join("cache")),
         ("CGO_ENABLED", PathBuf::from("1")),
     ];
+    if test {
+        run::checked_env(GO, &["test", "ecsim.dev/sdk/go"], &envs)
+            .context("the Go SDK's tests (go test ecsim.dev/sdk/go)")?;
+    }
     let output = library
         .to_str()
         .context("the tools directory is not UTF-8")?;
     std::fs::create_dir_all(&built)?;
+    let import = format!("ecsim.dev/sdk/go/{package}");
     run::checked_env(
         GO,
-        &[
-            "build",
-            "-buildmode=c-shared",
-            "-o",
-            output,
-            "ecsim.dev/sdk/go/example",
-        ],
+        &["build", "-buildmode=c-shared", "-o", output, &import],
         &envs,
     )
-    .context("building the Go example plugin with Debian's Go")?;
+    .with_context(|| format!("building sdk/go/{package} with Debian's Go"))?;
     Ok(library)
 }

@@ -43,7 +43,7 @@ pub mod view;
 pub mod workflow;
 
 pub use control::{
-    Core, CoreConfig, CoreError, Creation, DestroyOptions, EnvironmentSpec, TaskFault,
+    CallCounts, Core, CoreConfig, CoreError, Creation, DestroyOptions, EnvironmentSpec, TaskFault,
     TaskFaultOutcome, Timing, TransitionError, TransitionTimes,
 };
 pub use id::{EnvironmentId, TaskId};

@@ -201,7 +201,7 @@ pub type CallTraits = ecsim_proto::events::Traits;
 
 /// A failed call (AliECS's `__call_error` and `__call_error_reason`), shared with the plugin
 /// SDK.
-pub use ecsim_proto::call::CallError;
+pub use ecsim_proto::call::{CallError, CallFailure};
 
 /// Everything a plugin function sees of the call it serves: AliECS's call var stack, with
 /// `environment_id` and the `__call_*` entries on top of the environment's consolidated
@@ -275,11 +275,21 @@ impl CallOutcome {
 
     /// A failed call.
     pub fn failed(message: impl Into<String>, reason: Option<String>) -> Self {
+        Self::failed_by(CallFailure::Reported, message, reason)
+    }
+
+    /// A call that failed in the way `kind` says.
+    pub fn failed_by(
+        kind: CallFailure,
+        message: impl Into<String>,
+        reason: Option<String>,
+    ) -> Self {
         Self {
             output: String::new(),
             error: Some(CallError {
                 message: message.into(),
                 reason,
+                kind,
             }),
             runtime_vars: Vec::new(),
             removed_vars: Vec::new(),

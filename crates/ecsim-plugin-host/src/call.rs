@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use ecsim_core::{
     clock::Timestamp,
-    plugin::{CallContext, CallOutcome, PluginContext},
+    plugin::{CallContext, CallFailure, CallOutcome, PluginContext},
 };
 use ecsim_proto::plugin::{CallReply, CallRequest};
 
@@ -80,7 +80,8 @@ pub async fn complete(
     let overran = duration > timeout;
     timeline.play(context, start, duration.min(timeout)).await;
     if overran {
-        return CallOutcome::failed(
+        return CallOutcome::failed_by(
+            CallFailure::Timeout,
             format!("{} timed out after {}", call.func, human(timeout)),
             Some(format!(
                 "plugin {plugin} said the call takes {}",
@@ -88,13 +89,22 @@ pub async fn complete(
             )),
         );
     }
+    let kind = |error: &ecsim_proto::plugin::CallError| {
+        if error.panicked {
+            CallFailure::Panic
+        } else {
+            CallFailure::Reported
+        }
+    };
     let mut outcome = match reply.error {
         // A failure must say something: AliECS would report the bare `__call_error`.
-        Some(error) if error.message.is_empty() => CallOutcome::failed(
+        Some(error) if error.message.is_empty() => CallOutcome::failed_by(
+            kind(&error),
             format!("{} failed (plugin {plugin} gave no message)", call.func),
             (!error.reason.is_empty()).then_some(error.reason),
         ),
-        Some(error) => CallOutcome::failed(
+        Some(error) => CallOutcome::failed_by(
+            kind(&error),
             error.message,
             (!error.reason.is_empty()).then_some(error.reason),
         ),

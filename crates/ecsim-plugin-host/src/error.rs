@@ -127,6 +127,20 @@ pub enum LoadError {
         /// Its message.
         message: String,
     },
+    /// An isolated library's host process refused it: the refusal, which names the library.
+    #[error("{message}")]
+    Isolated {
+        /// The host process's refusal.
+        message: String,
+    },
+    /// An isolated library's host process did not start or died while loading it.
+    #[error("the plugin host process for {path} failed: {message}")]
+    Host {
+        /// The library.
+        path: PathBuf,
+        /// What happened.
+        message: String,
+    },
     /// The library did not answer in time.
     #[error("{path}: {what} did not return within {seconds} s; the library is stuck")]
     Unresponsive {

@@ -19,6 +19,7 @@
 pub mod call;
 mod error;
 pub mod exit_guard;
+pub mod isolation;
 mod library;
 pub mod locate;
 mod plugin;
@@ -28,6 +29,7 @@ mod timeline;
 pub mod worker;
 
 pub use error::LoadError;
+pub use isolation::{Isolation, process::HostCommand};
 pub use library::{Inspection, Library};
 pub use plugin::DylibPlugin;
 

@@ -18,7 +18,15 @@ use ecsim_proto::{
 };
 use serde::Serialize;
 
-use crate::{HOST_SDK_VERSION, LoadError, plugin::DylibPlugin, worker};
+use crate::{
+    HOST_SDK_VERSION, LoadError,
+    isolation::{
+        Isolation,
+        process::{Death, Hello, HostProcess},
+    },
+    plugin::DylibPlugin,
+    worker,
+};
 
 /// How long a library may take to describe itself.
 const MANIFEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -27,9 +35,18 @@ const MANIFEST_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug)]
 pub struct Library {
     path: PathBuf,
-    table: &'static PluginTable,
+    backend: Backend,
     sdk_version: String,
     manifest: Manifest,
+}
+
+/// Where a library's code runs.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Backend {
+    /// Loaded into ecsim: its table.
+    InProcess(&'static PluginTable),
+    /// Loaded by a host process per instance ([`crate::isolation`]).
+    Isolated(Isolation),
 }
 
 /// What a library turned out to be, as far as the checks got (`ecsim plugin inspect`).
@@ -147,6 +164,61 @@ impl Library {
         open(path, &mut scratch).map(Arc::new)
     }
 
+    /// Checks the library at `path` in a host process of its own, and keeps it there: each of
+    /// its plugins' instances will run in a process of its own ([`crate::isolation`]). The
+    /// checks are the in-process ones, made by the host process.
+    pub fn open_isolated(path: &Path, policy: Isolation) -> Result<Arc<Self>, LoadError> {
+        sniff(path)?;
+        let path = &std::fs::canonicalize(path).map_err(|error| LoadError::Unreadable {
+            path: path.to_owned(),
+            message: error.to_string(),
+        })?;
+        let host_failed = |message: String| LoadError::Host {
+            path: path.to_owned(),
+            message,
+        };
+        let label = path.file_stem().map_or_else(
+            || "library".to_owned(),
+            |s| s.to_string_lossy().into_owned(),
+        );
+        let mut process =
+            HostProcess::spawn(path, &label).map_err(|Death(why)| host_failed(why))?;
+        let hello = worker::run_with_timeout(
+            move || {
+                let hello = process.hello();
+                (process, hello)
+            },
+            MANIFEST_TIMEOUT,
+        )
+        .map_err(|_| LoadError::Unresponsive {
+            path: path.to_owned(),
+            what: "its host process".to_owned(),
+            seconds: MANIFEST_TIMEOUT.as_secs(),
+        })?;
+        let (process, hello) = hello;
+        let (sdk_version, manifest) = match hello {
+            Ok(Hello::Loaded(version, manifest)) => {
+                process.close(Duration::from_secs(1));
+                (version, manifest)
+            }
+            Ok(Hello::Refused(why)) => {
+                process.close(Duration::from_secs(1));
+                return Err(LoadError::Isolated { message: why });
+            }
+            Err(failure) => {
+                let Death(why) = process.reap(&failure, Duration::from_millis(500));
+                return Err(host_failed(format!("it {why}")));
+            }
+        };
+        let manifest = check_manifest(path, &manifest)?;
+        Ok(Arc::new(Library {
+            path: path.to_owned(),
+            backend: Backend::Isolated(policy),
+            sdk_version,
+            manifest,
+        }))
+    }
+
     /// Checks a table that is already in memory (a plugin linked into the same program, as
     /// tests do): every check after the symbol lookup. `label` stands for the path in messages.
     pub fn from_table(label: &Path, table: &'static PluginTable) -> Result<Arc<Self>, LoadError> {
@@ -169,9 +241,27 @@ impl Library {
         &self.manifest.plugins
     }
 
-    /// The library's table (for the worker threads).
-    pub(crate) fn table(&self) -> &'static PluginTable {
-        self.table
+    /// Where its code runs.
+    pub(crate) fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Whether its plugins run in processes of their own.
+    pub fn is_isolated(&self) -> bool {
+        matches!(self.backend, Backend::Isolated(_))
+    }
+
+    /// Its table, when it is loaded into this process.
+    pub(crate) fn in_process_table(&self) -> Option<&'static PluginTable> {
+        match self.backend {
+            Backend::InProcess(table) => Some(table),
+            Backend::Isolated(_) => None,
+        }
+    }
+
+    /// Its manifest.
+    pub(crate) fn manifest(&self) -> &Manifest {
+        &self.manifest
     }
 
     /// Plugin `name` of this library, to be configured with `config_json` (JSON text; empty
@@ -407,12 +497,23 @@ fn check_table(
             what: "its manifest function".to_owned(),
             seconds: MANIFEST_TIMEOUT.as_secs(),
         })?;
+    let manifest = check_manifest(path, &bytes)?;
+    Ok(Library {
+        path: path.to_owned(),
+        backend: Backend::InProcess(table),
+        sdk_version: found,
+        manifest,
+    })
+}
+
+/// Decodes a library's manifest and checks its names.
+fn check_manifest(path: &Path, bytes: &[u8]) -> Result<Manifest, LoadError> {
     let invalid = |problem: String| LoadError::Manifest {
         path: path.to_owned(),
         problem,
     };
-    let manifest = Manifest::decode(bytes.as_slice())
-        .map_err(|error| invalid(format!("it does not decode: {error}")))?;
+    let manifest =
+        Manifest::decode(bytes).map_err(|error| invalid(format!("it does not decode: {error}")))?;
     if !manifest.error.is_empty() {
         return Err(invalid(manifest.error.clone()));
     }
@@ -444,12 +545,7 @@ fn check_table(
             )));
         }
     }
-    Ok(Library {
-        path: path.to_owned(),
-        table,
-        sdk_version: found,
-        manifest,
-    })
+    Ok(manifest)
 }
 
 #[cfg(test)]

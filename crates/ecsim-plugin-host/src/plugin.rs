@@ -14,7 +14,8 @@ use std::{
 use ecsim_core::{
     clock::Timestamp,
     plugin::{
-        CallContext, CallOutcome, IntegrationPlugin, PluginContext, PluginError, async_trait,
+        CallContext, CallFailure, CallOutcome, IntegrationPlugin, PluginContext, PluginError,
+        async_trait,
     },
 };
 use ecsim_proto::{
@@ -24,7 +25,8 @@ use ecsim_proto::{
 
 use crate::{
     Library,
-    worker::{self, Worker},
+    library::Backend,
+    worker::{self, Ended, Worker},
 };
 
 /// How long an instance may take to start (wall clock).
@@ -83,19 +85,27 @@ impl DylibPlugin {
             seed: context.seed,
             virtual_time: context.clock.is_virtual(),
         };
-        let (worker, created) = Worker::start(
-            self.library.table(),
-            &self.info.name,
-            request.encode_to_vec(),
-        )
-        .map_err(|error| self.error(format!("cannot start its thread: {error}")))?;
+        let started = match self.library.backend() {
+            Backend::InProcess(table) => {
+                Worker::start(table, &self.info.name, request.encode_to_vec())
+            }
+            Backend::Isolated(policy) => Worker::isolated(
+                self.library.path(),
+                &self.info.name,
+                policy,
+                request.encode_to_vec(),
+            ),
+        };
+        let (worker, created) =
+            started.map_err(|error| self.error(format!("cannot start its thread: {error}")))?;
         let reply = worker::wait(created, CREATE_TIMEOUT, context.clock.is_virtual())
             .await
             .map_err(|_| crate::LoadError::Unresponsive {
                 path: self.library.path().to_owned(),
                 what: format!("creating plugin {}", self.info.name),
                 seconds: CREATE_TIMEOUT.as_secs(),
-            })?;
+            })?
+            .map_err(|Ended(why)| self.error(why))?;
         match CreateReply::decode(reply.as_slice()).map(|r| r.result) {
             Ok(Some(create_reply::Result::Instance(_))) => {}
             Ok(Some(create_reply::Result::Error(message))) => return Err(self.error(message)),
@@ -145,15 +155,23 @@ impl DylibPlugin {
             clock.runtime_duration(timeout)
         };
         let bytes = match worker::wait(receiver, wall, clock.is_virtual()).await {
-            Ok(bytes) => bytes,
+            Ok(Ok(bytes)) => bytes,
+            Ok(Err(Ended(why))) => {
+                return CallOutcome::failed_by(
+                    CallFailure::Crash,
+                    format!("{} failed: plugin {} crashed", call.func, self.info.name),
+                    Some(why),
+                );
+            }
             Err(worker::TimedOut) => {
                 let what = format!("{} (environment {})", call.func, call.environment_id);
                 tracing::error!(plugin = %self.info.name, call = %what, timeout = %crate::call::human(timeout),
-                    "a plugin call did not return in time; the plugin is marked stuck");
-                started.worker.mark_stuck(what);
+                    "a plugin call did not return in time; the plugin is given up on");
+                started.worker.abandon(what);
                 // In virtual time the wait took no simulated time; the caller waited `timeout`.
                 clock.sleep_until(at(start, timeout)).await;
-                return CallOutcome::failed(
+                return CallOutcome::failed_by(
+                    CallFailure::Timeout,
                     format!(
                         "{} timed out after {}",
                         call.func,
@@ -250,6 +268,12 @@ impl IntegrationPlugin for DylibPlugin {
                 "plugin {} did not stop within {} s",
                 self.info.name,
                 DESTROY_TIMEOUT.as_secs()
+            ))
+        })?;
+        let reply = reply.map_err(|Ended(why)| {
+            PluginError(format!(
+                "plugin {} did not stop cleanly: {why}",
+                self.info.name
             ))
         })?;
         match DestroyReply::decode(reply.as_slice()) {

@@ -7,6 +7,9 @@
 //! and every later request to it fails at once (its thread is left blocked, and dies with the
 //! process).
 //!
+//! An isolated instance's thread runs the instance's host process instead ([`crate::isolation`]):
+//! the same jobs, answered through a pipe, and an answer may be that the process died.
+//!
 //! How ecsim waits depends on the clock. In virtual time it blocks the (single) runtime thread
 //! on purpose: no simulated time may pass while a plugin computes, or the runtime would jump
 //! to the next timer of some other environment, and replays would stop being deterministic. In
@@ -20,9 +23,14 @@ use std::{
     time::{Duration, Instant},
 };
 
+use std::path::Path;
+
 use ecsim_plugin_abi::{Bytes, PluginTable};
 
-use crate::library::take;
+use crate::{
+    isolation::{Isolation, Running},
+    library::take,
+};
 
 /// No answer in time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,7 +61,7 @@ pub fn run_with_timeout<T: Send + 'static>(
 const SPIN: Duration = Duration::from_micros(50);
 
 /// Receives from `receiver`, polling for [`SPIN`] before sleeping until `deadline`.
-fn receive<T>(receiver: &Receiver<T>, deadline: Option<Instant>) -> Result<T, TimedOut> {
+pub(crate) fn receive<T>(receiver: &Receiver<T>, deadline: Option<Instant>) -> Result<T, TimedOut> {
     let spin_until = Instant::now() + SPIN;
     loop {
         match receiver.try_recv() {
@@ -88,14 +96,33 @@ pub async fn wait<T: Send + 'static>(
         .map_err(|_: RecvTimeoutError| TimedOut)
 }
 
-enum Job {
+/// An instance that can no longer answer: its isolated process died (why, in words).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ended(pub String);
+
+/// What an instance's thread answers: the library's encoded reply, or why there is none.
+pub type Reply = Result<Vec<u8>, Ended>;
+
+/// A request for an instance's thread.
+pub(crate) enum Job {
     Call {
         request: Vec<u8>,
-        reply: SyncSender<Vec<u8>>,
+        reply: SyncSender<Reply>,
     },
     Destroy {
-        reply: SyncSender<Vec<u8>>,
+        reply: SyncSender<Reply>,
     },
+}
+
+/// The instance id in an encoded `CreateReply`, when it is one.
+pub(crate) fn created_instance(reply: &[u8]) -> Option<u64> {
+    ecsim_proto::prost::Message::decode(reply)
+        .ok()
+        .and_then(|r: ecsim_proto::plugin::CreateReply| r.result)
+        .and_then(|result| match result {
+            ecsim_proto::plugin::create_reply::Result::Instance(id) => Some(id),
+            ecsim_proto::plugin::create_reply::Result::Error(_) => None,
+        })
 }
 
 /// The thread of one plugin instance.
@@ -104,6 +131,8 @@ pub struct Worker {
     jobs: Mutex<Option<Sender<Job>>>,
     /// Set when a request did not come back in time: what it was.
     stuck: Arc<Mutex<Option<String>>>,
+    /// An isolated instance's process, to kill when it does not answer.
+    running: Option<Arc<Running>>,
 }
 
 impl Worker {
@@ -114,7 +143,7 @@ impl Worker {
         table: &'static PluginTable,
         name: &str,
         create_request: Vec<u8>,
-    ) -> std::io::Result<(Self, Receiver<Vec<u8>>)> {
+    ) -> std::io::Result<(Self, Receiver<Reply>)> {
         let (jobs, incoming) = mpsc::channel::<Job>();
         let (created, created_reply) = mpsc::sync_channel(1);
         std::thread::Builder::new()
@@ -124,26 +153,21 @@ impl Worker {
                 // which checked its version and size before reading it; each buffer goes back
                 // to the table that made it, once (`take`). The same holds for the calls below.
                 let reply = unsafe { take(table, (table.create)(Bytes::new(&create_request))) };
-                let instance = ecsim_proto::prost::Message::decode(reply.as_slice())
-                    .ok()
-                    .and_then(|r: ecsim_proto::plugin::CreateReply| r.result)
-                    .and_then(|result| match result {
-                        ecsim_proto::plugin::create_reply::Result::Instance(id) => Some(id),
-                        ecsim_proto::plugin::create_reply::Result::Error(_) => None,
-                    });
-                let _ = created.send(reply);
+                let instance = created_instance(&reply);
+                let _ = created.send(Ok(reply));
                 let Some(instance) = instance else { return };
                 while let Ok(job) = receive(&incoming, None) {
                     match job {
                         Job::Call { request, reply } => {
                             let request = Bytes::new(&request);
                             // SAFETY: as for `create` above.
-                            let _ =
-                                reply.send(unsafe { take(table, (table.call)(instance, request)) });
+                            let _ = reply
+                                .send(Ok(unsafe { take(table, (table.call)(instance, request)) }));
                         }
                         Job::Destroy { reply } => {
                             // SAFETY: as for `create` above.
-                            let _ = reply.send(unsafe { take(table, (table.destroy)(instance)) });
+                            let _ =
+                                reply.send(Ok(unsafe { take(table, (table.destroy)(instance)) }));
                             return;
                         }
                     }
@@ -153,9 +177,56 @@ impl Worker {
             Self {
                 jobs: Mutex::new(Some(jobs)),
                 stuck: Arc::new(Mutex::new(None)),
+                running: None,
             },
             created_reply,
         ))
+    }
+
+    /// Starts the thread of an isolated instance: it runs the library's host process, which
+    /// creates the instance with `create_request`. The receiver gets the encoded `CreateReply`,
+    /// or why the process did not start.
+    pub fn isolated(
+        library: &Path,
+        name: &str,
+        policy: Isolation,
+        create_request: Vec<u8>,
+    ) -> std::io::Result<(Self, Receiver<Reply>)> {
+        let (jobs, incoming) = mpsc::channel::<Job>();
+        let (created, created_reply) = mpsc::sync_channel(1);
+        let running = Arc::new(Running::default());
+        let (library, label, shared) = (library.to_owned(), name.to_owned(), Arc::clone(&running));
+        std::thread::Builder::new()
+            .name(format!("plugin-{name}"))
+            .spawn(move || {
+                crate::isolation::serve(
+                    library,
+                    label,
+                    policy,
+                    create_request,
+                    created,
+                    incoming,
+                    shared,
+                );
+            })?;
+        Ok((
+            Self {
+                jobs: Mutex::new(Some(jobs)),
+                stuck: Arc::new(Mutex::new(None)),
+                running: Some(running),
+            },
+            created_reply,
+        ))
+    }
+
+    /// Gives up on a request that did not return in time (`what`). An in-process instance is
+    /// marked stuck for good; an isolated one has its process killed, and starts again at its
+    /// next call if it may.
+    pub fn abandon(&self, what: String) {
+        match &self.running {
+            Some(running) => running.kill(format!("{what} did not return in time")),
+            None => self.mark_stuck(what),
+        }
     }
 
     /// What the instance is stuck in, if it is.
@@ -181,14 +252,14 @@ impl Worker {
 
     /// Sends an encoded `CallRequest`; the receiver gets the encoded `CallReply`. `None` when
     /// the thread is gone.
-    pub fn call(&self, request: Vec<u8>) -> Option<Receiver<Vec<u8>>> {
+    pub fn call(&self, request: Vec<u8>) -> Option<Receiver<Reply>> {
         let (reply, receiver) = mpsc::sync_channel(1);
         self.send(Job::Call { request, reply }).then_some(receiver)
     }
 
     /// Asks the instance to stop; the receiver gets the encoded `DestroyReply`. The thread ends
     /// after it.
-    pub fn destroy(&self) -> Option<Receiver<Vec<u8>>> {
+    pub fn destroy(&self) -> Option<Receiver<Reply>> {
         let (reply, receiver) = mpsc::sync_channel(1);
         let sent = self.send(Job::Destroy { reply });
         *self.jobs.lock().unwrap_or_else(PoisonError::into_inner) = None;

@@ -216,6 +216,15 @@ impl Call {
 
     /// The reply for ecsim: what the call did, how long it took, and how it ended.
     pub fn into_reply(self, outcome: Result<String, CallError>) -> CallReply {
+        self.into_reply_of(outcome, false)
+    }
+
+    /// As [`Call::into_reply`]; `panicked` says the error is a panic the SDK caught.
+    pub(crate) fn into_reply_of(
+        self,
+        outcome: Result<String, CallError>,
+        panicked: bool,
+    ) -> CallReply {
         let mut reply = self.reply;
         reply.duration_ms = millis(self.elapsed);
         match outcome {
@@ -224,6 +233,7 @@ impl Call {
                 reply.error = Some(ecsim_proto::plugin::CallError {
                     message: error.message,
                     reason: error.reason.unwrap_or_default(),
+                    panicked,
                 });
             }
         }

@@ -206,21 +206,26 @@ fn create_guarded(factories: &[Factory], bytes: &[u8]) -> OwnedBytes {
     }
 }
 
-fn call_error(message: String, reason: String) -> OwnedBytes {
+fn call_error(message: String, reason: String, panicked: bool) -> OwnedBytes {
     encode(&CallReply {
-        error: Some(ecsim_proto::plugin::CallError { message, reason }),
+        error: Some(ecsim_proto::plugin::CallError {
+            message,
+            reason,
+            panicked,
+        }),
         ..Default::default()
     })
 }
 
 /// Runs one call on an instance.
 pub fn call(instance: u64, request: Bytes<'_>) -> OwnedBytes {
-    guarded(|| call_guarded(instance, request.as_slice()))
-        .unwrap_or_else(|panic| call_error(format!("plugin instance {instance} panicked"), panic))
+    guarded(|| call_guarded(instance, request.as_slice())).unwrap_or_else(|panic| {
+        call_error(format!("plugin instance {instance} panicked"), panic, true)
+    })
 }
 
 fn call_guarded(instance: u64, bytes: &[u8]) -> OwnedBytes {
-    let failed = |message: String| call_error(message, String::new());
+    let failed = |message: String| call_error(message, String::new(), false);
     let request = match CallRequest::decode(bytes) {
         Ok(request) => request,
         Err(error) => return failed(format!("the call request does not decode: {error}")),
@@ -232,9 +237,14 @@ fn call_guarded(instance: u64, bytes: &[u8]) -> OwnedBytes {
     let mut plugin = shared.lock().unwrap_or_else(PoisonError::into_inner);
     let mut call = Call::new(request);
     // What the call published before a panic stays published, as a Go plugin's events are.
-    let outcome = guarded(|| plugin.call(&mut call))
-        .unwrap_or_else(|panic| Err(CallError::new(format!("{func} panicked")).reason(panic)));
-    encode(&call.into_reply(outcome))
+    let (outcome, panicked) = match guarded(|| plugin.call(&mut call)) {
+        Ok(outcome) => (outcome, false),
+        Err(panic) => (
+            Err(CallError::new(format!("{func} panicked")).reason(panic)),
+            true,
+        ),
+    };
+    encode(&call.into_reply_of(outcome, panicked))
 }
 
 /// Destroys an instance.

@@ -16,6 +16,23 @@ pub struct CallError {
     pub message: String,
     /// `__call_error_reason`, the detail.
     pub reason: Option<String>,
+    /// How the call came to fail (ecsim's summary counts each kind; AliECS's texts do not
+    /// change with it).
+    pub kind: CallFailure,
+}
+
+/// How a call came to fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash, PartialOrd, Ord)]
+pub enum CallFailure {
+    /// The plugin answered that it failed.
+    #[default]
+    Reported,
+    /// The plugin's function panicked, and the panic was caught.
+    Panic,
+    /// The plugin did not answer within the call's timeout.
+    Timeout,
+    /// The plugin's isolated process died during the call, or had died before it.
+    Crash,
 }
 
 impl CallError {
@@ -24,7 +41,15 @@ impl CallError {
         Self {
             message: message.into(),
             reason: None,
+            kind: CallFailure::Reported,
         }
+    }
+
+    /// Says how the call failed.
+    #[must_use]
+    pub fn kind(mut self, kind: CallFailure) -> Self {
+        self.kind = kind;
+        self
     }
 
     /// Adds the reason.

@@ -66,6 +66,11 @@ pub struct PluginLibrary {
     pub only: Option<Vec<String>>,
     /// Each plugin's configuration, by plugin name, as JSON.
     pub config: BTreeMap<String, serde_json::Value>,
+    /// Whether its plugins run in processes of their own (`isolate = true`).
+    pub isolate: bool,
+    /// How many times an isolated plugin's process is started again after it dies (`None`:
+    /// the default, three).
+    pub restarts: Option<u32>,
     /// Where it is declared (1-based line).
     pub line: usize,
 }

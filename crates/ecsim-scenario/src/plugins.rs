@@ -13,7 +13,7 @@ use std::{
     sync::Arc,
 };
 
-use ecsim_plugin_host::{DylibPlugin, Library, LoadError, locate};
+use ecsim_plugin_host::{DylibPlugin, Isolation, Library, LoadError, locate};
 
 use crate::model::Scenario;
 
@@ -48,11 +48,46 @@ struct Planned {
     origin: String,
 }
 
-/// Loads every library of `scenario` and `command_line` (paths, relative to the working
-/// directory), and makes their plugins, configured. The plugins start with the core.
+/// A library named on the command line (`--plugin`, `--plugin-isolated`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandLineLibrary {
+    /// Its path, relative to the working directory.
+    pub path: PathBuf,
+    /// Whether its plugins run in processes of their own, and how.
+    pub isolation: Option<Isolation>,
+}
+
+impl CommandLineLibrary {
+    /// `--plugin PATH`.
+    pub fn in_process(path: PathBuf) -> Self {
+        Self {
+            path,
+            isolation: None,
+        }
+    }
+
+    /// `--plugin-isolated PATH`.
+    pub fn isolated(path: PathBuf) -> Self {
+        Self {
+            path,
+            isolation: Some(Isolation::default()),
+        }
+    }
+
+    fn flag(&self) -> &'static str {
+        if self.isolation.is_some() {
+            "--plugin-isolated"
+        } else {
+            "--plugin"
+        }
+    }
+}
+
+/// Loads every library of `scenario` and `command_line`, and makes their plugins, configured.
+/// The plugins start with the core.
 pub fn load(
     scenario: &Scenario,
-    command_line: &[PathBuf],
+    command_line: &[CommandLineLibrary],
 ) -> Result<Vec<Arc<DylibPlugin>>, PluginSetupError> {
     let mut planned: Vec<Planned> = Vec::new();
     let add = |planned: &mut Vec<Planned>, plan: Planned| {
@@ -72,7 +107,10 @@ pub fn load(
     for entry in &scenario.plugins {
         let origin = format!("{}:{} ([[plugin]])", scenario.file, entry.line);
         let path = locate::resolve(&entry.library, &scenario.base_dir);
-        let library = open(&path, &entry.library, &origin)?;
+        let isolation = entry.isolate.then(|| Isolation {
+            restarts: entry.restarts.unwrap_or(Isolation::DEFAULT_RESTARTS),
+        });
+        let library = open(&path, &entry.library, &origin, isolation)?;
         let names: Vec<String> = match &entry.only {
             Some(only) => only.clone(),
             None => library.plugins().iter().map(|p| p.name.clone()).collect(),
@@ -117,9 +155,10 @@ pub fn load(
             )?;
         }
     }
-    for path in command_line {
-        let origin = format!("--plugin {}", path.display());
-        let library = open(path, &path.display().to_string(), &origin)?;
+    for given in command_line {
+        let path = &given.path;
+        let origin = format!("{} {}", given.flag(), path.display());
+        let library = open(path, &path.display().to_string(), &origin, given.isolation)?;
         for info in library.plugins() {
             add(
                 &mut planned,
@@ -211,8 +250,17 @@ pub fn load(
     Ok(plugins)
 }
 
-fn open(path: &Path, written: &str, origin: &str) -> Result<Arc<Library>, PluginSetupError> {
-    Library::open(path).map_err(|error| {
+fn open(
+    path: &Path,
+    written: &str,
+    origin: &str,
+    isolation: Option<Isolation>,
+) -> Result<Arc<Library>, PluginSetupError> {
+    match isolation {
+        Some(policy) => Library::open_isolated(path, policy),
+        None => Library::open(path),
+    }
+    .map_err(|error| {
         let hint = matches!(error, LoadError::NotFound { .. })
             .then(|| locate::build_hint(written))
             .flatten();

@@ -37,6 +37,10 @@ pub(crate) struct RawPlugin {
     pub(crate) plugins: Option<Spanned<Vec<Spanned<String>>>>,
     #[serde(default)]
     pub(crate) config: Option<Spanned<BTreeMap<String, Spanned<Value>>>>,
+    #[serde(default)]
+    pub(crate) isolate: Option<Spanned<bool>>,
+    #[serde(default)]
+    pub(crate) restarts: Option<Spanned<i64>>,
 }
 
 /// `[[fault]]`: what goes wrong in a service's operation.

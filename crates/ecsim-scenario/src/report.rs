@@ -24,6 +24,8 @@ pub struct Report {
     pub runs: u32,
     /// What happened to requests.
     pub requests: Requests,
+    /// Every plugin function called, with how its calls ended, by plugin then function.
+    pub plugin_calls: Vec<PluginCalls>,
     /// Messages published, per topic.
     pub messages: Messages,
     /// The AliECS ids each scenario environment had, in creation order.
@@ -110,6 +112,41 @@ pub struct RequestFailure {
     pub error: String,
 }
 
+/// The calls to one plugin function.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct PluginCalls {
+    /// The plugin (`dcs`).
+    pub plugin: String,
+    /// The function (`StartOfRun`).
+    pub function: String,
+    /// Calls made.
+    pub calls: u64,
+    /// Calls that failed, of every kind (critical or not).
+    pub failed: u64,
+    /// Of those, calls that panicked.
+    pub panicked: u64,
+    /// Calls that did not answer within their timeout.
+    pub timed_out: u64,
+    /// Calls whose isolated plugin process died, or was down.
+    pub crashed: u64,
+}
+
+impl PluginCalls {
+    /// How the failures divide, in words (`2 panicked, 1 crashed`); empty when none is special.
+    fn kinds(&self) -> String {
+        [
+            (self.panicked, "panicked"),
+            (self.timed_out, "timed out"),
+            (self.crashed, "crashed"),
+        ]
+        .iter()
+        .filter(|(count, _)| *count > 0)
+        .map(|(count, what)| format!("{count} {what}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+    }
+}
+
 /// Messages in a report.
 #[derive(Debug, Clone, Serialize, PartialEq, Default)]
 pub struct Messages {
@@ -166,6 +203,27 @@ impl fmt::Display for Report {
                 failure.environment,
                 failure.error.lines().next().unwrap_or_default()
             )?;
+        }
+        if !self.plugin_calls.is_empty() {
+            let calls: u64 = self.plugin_calls.iter().map(|c| c.calls).sum();
+            let failed: u64 = self.plugin_calls.iter().map(|c| c.failed).sum();
+            writeln!(f, "plugin calls: {calls} ({failed} failed)")?;
+            for function in self.plugin_calls.iter().filter(|c| c.failed > 0) {
+                let kinds = function.kinds();
+                writeln!(
+                    f,
+                    "  {}.{}: {} of {} failed{}",
+                    function.plugin,
+                    function.function,
+                    function.failed,
+                    function.calls,
+                    if kinds.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({kinds})")
+                    }
+                )?;
+            }
         }
         writeln!(f, "messages: {}", self.messages.total)?;
         for (topic, count) in &self.messages.by_topic {

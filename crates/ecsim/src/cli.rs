@@ -134,6 +134,14 @@ pub(crate) enum PluginCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The host process of an isolated plugin (started by ecsim itself, speaking frames on its
+    /// standard input and output; not for people).
+    #[command(hide = true)]
+    Host {
+        /// The library.
+        #[arg(value_name = "LIB")]
+        library: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -154,6 +162,12 @@ pub(crate) struct RunArgs {
     /// working directory; workflow calls reach its plugins by name.
     #[arg(long = "plugin", value_name = "LIB")]
     pub(crate) plugins: Vec<PathBuf>,
+
+    /// Load the plugins of this library too, each instance in a process of its own
+    /// (repeatable): a crash of the library (a Go panic, abort(), a segfault) fails the calls
+    /// in flight, and the plugin is started again at its next call, at most 3 times.
+    #[arg(long = "plugin-isolated", value_name = "LIB")]
+    pub(crate) isolated_plugins: Vec<PathBuf>,
 
     /// Speed, replacing the scenario's: 0 for virtual time, 1 for real time, 10 for ten times
     /// faster than real time.
@@ -427,6 +441,34 @@ pub(crate) struct DecodeArgs {
     /// Indent the JSON instead of printing it on one line.
     #[arg(long)]
     pub(crate) pretty: bool,
+}
+
+/// The libraries of `--plugin` and `--plugin-isolated`, in that order.
+fn libraries(
+    plugins: &[PathBuf],
+    isolated: &[PathBuf],
+) -> Vec<ecsim_scenario::plugins::CommandLineLibrary> {
+    use ecsim_scenario::plugins::CommandLineLibrary;
+    plugins
+        .iter()
+        .cloned()
+        .map(CommandLineLibrary::in_process)
+        .chain(isolated.iter().cloned().map(CommandLineLibrary::isolated))
+        .collect()
+}
+
+impl RunArgs {
+    /// The libraries given on the command line.
+    pub(crate) fn libraries(&self) -> Vec<ecsim_scenario::plugins::CommandLineLibrary> {
+        libraries(&self.plugins, &self.isolated_plugins)
+    }
+}
+
+impl ServeArgs {
+    /// The libraries given on the command line.
+    pub(crate) fn libraries(&self) -> Vec<ecsim_scenario::plugins::CommandLineLibrary> {
+        libraries(&self.plugins, &self.isolated_plugins)
+    }
 }
 
 #[cfg(test)]

@@ -191,7 +191,6 @@ pub(crate) enum CliError {
         /// How many were checked.
         total: usize,
     },
-    /// Messages the broker did not acknowledge (`run`).
     /// The control server could not start.
     #[error(transparent)]
     Serve(#[from] ecsim_control::ServeError),
@@ -215,6 +214,7 @@ pub(crate) enum CliError {
         /// The server's message.
         message: String,
     },
+    /// Messages the broker did not acknowledge (`run`).
     #[error("{undelivered} of {sent} messages were not delivered to {broker}")]
     Undelivered {
         /// How many were not.

@@ -77,6 +77,9 @@ fn dispatch(cli: Cli) -> Result<(), exit::CliError> {
         cli::Command::Plugin(cli::PluginCommand::Inspect { library, json }) => {
             commands::plugin::inspect(&library, json)
         }
+        cli::Command::Plugin(cli::PluginCommand::Host { library }) => {
+            commands::plugin::host(&library)
+        }
         cli::Command::Serve(args) => commands::serve::run(&args),
         cli::Command::Env(command) => commands::env::run(&command),
         cli::Command::Info { endpoint } => commands::env::info(&endpoint),

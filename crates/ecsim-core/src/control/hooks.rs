@@ -22,7 +22,7 @@ use tokio::task::JoinHandle;
 
 use crate::{
     event::CorePayload,
-    plugin::{CallContext, CallOutcome, CallTraits},
+    plugin::{CallContext, CallFailure, CallOutcome, CallTraits},
     trigger::Moment,
     vars::Layer,
 };
@@ -168,6 +168,15 @@ impl Core {
         summarize(moment, &critical_failures).map_or(Ok(()), Err)
     }
 
+    /// Counts a call to `plugin.function` that ended with `outcome`.
+    fn count_call(&self, plugin: &str, function: &str, outcome: &CallOutcome) {
+        super::lock(&self.0.calls).count(
+            plugin,
+            function,
+            outcome.error.as_ref().map(|error| error.kind),
+        );
+    }
+
     /// Runs one call to its end, now (teardown's sequential `CallAll`).
     pub(crate) async fn call_now(&self, env: &Arc<Env>, index: usize) -> Result<(), String> {
         let pending = self.start_call(env, index);
@@ -230,6 +239,7 @@ impl Core {
         let handle = tokio::spawn(async move {
             let outcome = match target {
                 Ok((plugin, plugin_name, function)) => {
+                    let counted = (plugin_name.clone(), function.clone());
                     let context = CallContext {
                         environment_id: env.id.to_string(),
                         environment_name: env.name.clone(),
@@ -241,13 +251,19 @@ impl Core {
                         vars,
                     };
                     // A panicking plugin function fails its call, as expr's VM recovers a Go panic.
-                    AssertUnwindSafe(plugin.call(context))
+                    let outcome = AssertUnwindSafe(plugin.call(context))
                         .catch_unwind()
                         .await
                         .unwrap_or_else(|panic| {
                             let message = crate::panics::message(panic.as_ref());
-                            CallOutcome::failed(format!("panic: {message}"), None)
-                        })
+                            CallOutcome::failed_by(
+                                CallFailure::Panic,
+                                format!("panic: {message}"),
+                                None,
+                            )
+                        });
+                    core.count_call(&counted.0, &counted.1, &outcome);
+                    outcome
                 }
                 Err(error) => CallOutcome::failed(error, None),
             };

@@ -9,6 +9,7 @@
 //!
 //! The core publishes nothing itself: every event goes to the plugins' `observe`.
 
+mod call_counts;
 mod environment;
 mod hooks;
 mod lifecycle;
@@ -19,6 +20,7 @@ mod task_faults;
 mod timing;
 mod transition;
 
+pub use call_counts::CallCounts;
 pub use lifecycle::Creation;
 pub use requests::TransitionTimes;
 pub use task_faults::{TaskFault, TaskFaultOutcome};
@@ -216,6 +218,8 @@ struct Inner {
     init_failures: Mutex<Vec<(String, crate::plugin::PluginError)>>,
     /// Tasks released by a destruction that kept them, running outside any environment.
     released: Mutex<Vec<ReleasedTask>>,
+    /// How the plugin calls ended.
+    calls: Mutex<call_counts::CallTally>,
 }
 
 /// The simulated AliECS core.
@@ -297,6 +301,7 @@ impl Core {
             detectors_in_use: Mutex::new(BTreeMap::new()),
             init_failures: Mutex::new(Vec::new()),
             released: Mutex::new(Vec::new()),
+            calls: Mutex::new(call_counts::CallTally::default()),
         }));
         core.emit(CorePayload::CoreStart(EvMetaEventCoreStart {
             framework_id: framework_id.clone(),
@@ -312,6 +317,12 @@ impl Core {
         let failures = core.0.plugins.init_all(&context).await;
         *lock(&core.0.init_failures) = failures;
         core
+    }
+
+    /// Every plugin function called so far, with how its calls ended: plugin, function, counts,
+    /// in name order.
+    pub fn plugin_calls(&self) -> Vec<(String, String, CallCounts)> {
+        lock(&self.0.calls).all()
     }
 
     /// The plugins whose `init` failed (they stay loaded, as in AliECS), and why.

@@ -221,7 +221,11 @@ fn reply() -> impl Strategy<Value = CallReply> {
         .prop_map(
             |(output, error, runtime_vars, events, duration_ms, core_requests)| CallReply {
                 output,
-                error: error.map(|(message, reason)| CallError { message, reason }),
+                error: error.map(|(message, reason)| CallError {
+                    message,
+                    reason,
+                    panicked: false,
+                }),
                 runtime_vars,
                 events,
                 duration_ms,

@@ -234,6 +234,9 @@ pub struct CallError {
     pub message: ::prost::alloc::string::String,
     #[prost(string, tag = "2")]
     pub reason: ::prost::alloc::string::String,
+    /// The call panicked (the SDK recovered it): counted apart from failures it reported.
+    #[prost(bool, tag = "3")]
+    pub panicked: bool,
 }
 impl ::prost::Name for CallError {
     const NAME: &'static str = "CallError";

@@ -39,7 +39,10 @@ use crate::{
     assembly::{Plugins, Setup},
     lhc::LhcClient,
     model::{Action, AtEnd, Scenario, ScheduledStep, Speed},
-    report::{Environments, LeftEnvironment, Messages, Report, RequestFailure, Requests, Stopped},
+    report::{
+        Environments, LeftEnvironment, Messages, PluginCalls, Report, RequestFailure, Requests,
+        Stopped,
+    },
 };
 
 /// A tokio runtime suited to the scenario's speed: current-thread, with its clock paused for
@@ -578,6 +581,19 @@ impl Simulation {
                 failed: outcomes.failed,
                 failures: outcomes.failures,
             },
+            plugin_calls: core
+                .plugin_calls()
+                .into_iter()
+                .map(|(plugin, function, counts)| PluginCalls {
+                    plugin,
+                    function,
+                    calls: counts.calls,
+                    failed: counts.failed,
+                    panicked: counts.panicked,
+                    timed_out: counts.timed_out,
+                    crashed: counts.crashed,
+                })
+                .collect(),
             messages: Messages {
                 total: by_topic.values().sum(),
                 by_topic,

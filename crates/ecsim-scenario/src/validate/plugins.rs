@@ -173,10 +173,41 @@ impl Checker {
                     )),
                 }
             }
+            let isolate = raw.isolate.as_ref().is_some_and(|i| *i.get_ref());
+            let restarts = match &raw.restarts {
+                None => None,
+                Some(restarts) if !isolate => {
+                    self.report(
+                        Problem::new(
+                            span(restarts),
+                            "`restarts` applies only to an isolated plugin",
+                            "without isolate = true",
+                        )
+                        .help("add `isolate = true`: only a plugin in its own process can be restarted"),
+                    );
+                    None
+                }
+                Some(restarts) => match u32::try_from(*restarts.get_ref()) {
+                    Ok(n) if n <= MAX_RESTARTS => Some(n),
+                    _ => {
+                        self.report(
+                            Problem::new(
+                                span(restarts),
+                                format!("`restarts` must be from 0 to {MAX_RESTARTS}"),
+                                "out of range",
+                            )
+                            .help("how many times the plugin's process is started again after it dies; 0 leaves it down"),
+                        );
+                        None
+                    }
+                },
+            };
             plugins.push(PluginLibrary {
                 library: library.to_owned(),
                 only,
                 config,
+                isolate,
+                restarts,
                 line: self.line(span(raw_spanned).start),
             });
         }
@@ -313,3 +344,7 @@ impl Checker {
         faults
     }
 }
+
+/// The most restarts a scenario may ask for: a plugin that dies more often than this is broken,
+/// and restarting it without end would hide that.
+const MAX_RESTARTS: u32 = 100;

@@ -54,6 +54,12 @@ pub(crate) struct ServeArgs {
     #[arg(long = "plugin", value_name = "LIB")]
     pub(crate) plugins: Vec<PathBuf>,
 
+    /// Load the plugins of this library too, each instance in a process of its own
+    /// (repeatable): a crash of the library (a Go panic, abort(), a segfault) fails the calls
+    /// in flight, and the plugin is started again at its next call, at most 3 times.
+    #[arg(long = "plugin-isolated", value_name = "LIB")]
+    pub(crate) isolated_plugins: Vec<PathBuf>,
+
     /// Print every published message on stdout, one JSON line each.
     #[arg(long)]
     pub(crate) print: bool,

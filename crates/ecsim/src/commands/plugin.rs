@@ -1,4 +1,5 @@
-//! `ecsim plugin inspect LIB`: what a plugin library declares, and whether it would load.
+//! `ecsim plugin inspect LIB`: what a plugin library declares, and whether it would load; and
+//! `ecsim plugin host LIB`, the process an isolated plugin runs in.
 //!
 //! The inspection runs every check `ecsim run` runs on a library, in the same order, and shows
 //! what each one learned before the first that failed — so an author sees at once which ABI and
@@ -28,4 +29,10 @@ pub(crate) fn inspect(library: &str, json: bool) -> Result<(), CliError> {
         message = format!("{message}\n  hint: {hint}");
     }
     Err(CliError::LibraryRefused(message))
+}
+
+/// The host process of an isolated plugin: serves its pipe until ecsim closes it.
+pub(crate) fn host(library: &std::path::Path) -> Result<(), CliError> {
+    ecsim_plugin_host::isolation::child::serve(library)
+        .map_err(|error| CliError::LibraryRefused(format!("plugin host process: {error}")))
 }

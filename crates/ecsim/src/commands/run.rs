@@ -98,7 +98,7 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
     crate::stop::stop_on_signal(&stop)?;
     crate::stop::on_panic(&stop);
 
-    let (plugins, plugin_topics) = plugins_of(&scenario, &args.plugins)?;
+    let (plugins, plugin_topics) = plugins_of(&scenario, &args.libraries())?;
 
     // Where the messages go: the cluster given, else a broker of our own.
     let kafka_args = &args.kafka;
@@ -340,7 +340,7 @@ pub(crate) type Plugins = Vec<Arc<dyn IntegrationPlugin>>;
 /// first message).
 pub(crate) fn plugins_of(
     scenario: &ecsim_scenario::Scenario,
-    extra: &[std::path::PathBuf],
+    extra: &[ecsim_scenario::plugins::CommandLineLibrary],
 ) -> Result<(Plugins, Vec<String>), CliError> {
     let dynamic = ecsim_scenario::plugins::load(scenario, extra)?;
     let plugins: Vec<Arc<dyn IntegrationPlugin>> = dynamic

@@ -89,7 +89,7 @@ fn catalogue(args: &ServeArgs) -> Result<Catalogue, CliError> {
 pub(crate) fn run(args: &ServeArgs) -> Result<(), CliError> {
     let scenario = scenario(args)?;
     let catalogue = catalogue(args)?;
-    let (plugins, plugin_topics) = crate::commands::run::plugins_of(&scenario, &args.plugins)?;
+    let (plugins, plugin_topics) = crate::commands::run::plugins_of(&scenario, &args.libraries())?;
     let (kafka, embedded) = open_publisher(&args.kafka, args.port, plugin_topics)?;
     let broker_address = kafka.brokers().to_owned();
     let run_id = uuid::Uuid::new_v4().to_string();

@@ -1,0 +1,571 @@
+//! Plugin libraries through the `ecsim` binary: inspected, loaded, configured, in Rust, C and
+//! Go, in process and isolated.
+
+use std::process::Command;
+
+use super::{PHYSICS, ecsim, text};
+
+/// A library built beside the ecsim binary: `cargo xtask test` builds them all first, a plain
+/// `cargo test` builds it here when it is missing.
+fn built_library(package: &str) -> String {
+    match ecsim_plugin_host::testing::ensure_built(package) {
+        Ok(path) => path.display().to_string(),
+        Err(error) => panic!("{error}"),
+    }
+}
+
+#[test]
+fn plugin_inspect_shows_what_the_mock_services_offer_and_that_they_load() {
+    built_library("ecsim-mock-services");
+    let out = ecsim(&["plugin", "inspect", "mock-services"], b"");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    for line in [
+        "ABI version: 1 (this ecsim: 1)",
+        "plugin:      dcs (DCS)",
+        "  functions: PrepareForRun, StartOfRun, EndOfRun, Cleanup",
+        "plugin:      ddsched (DD scheduler)",
+        "loads:       yes",
+    ] {
+        assert!(stdout.contains(line), "{line:?} in:\n{stdout}");
+    }
+    let out = ecsim(&["plugin", "inspect", "mock-services", "--json"], b"");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["loads"], true);
+    let names: Vec<&str> = json["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["dcs", "odc", "trg", "ddsched"]);
+}
+
+#[test]
+fn plugin_inspect_explains_every_refusal_with_exit_6() {
+    let not_a_plugin = built_library("ecsim-test-not-a-plugin");
+    let cases = [
+        (
+            PHYSICS.to_owned(),
+            "is not a shared library (it starts with the text \"# A \")",
+        ),
+        (
+            not_a_plugin,
+            "is a library but not an ecsim plugin: it does not export the symbol ecsim_plugin_entry_v1",
+        ),
+        (
+            "no/such/libplugin.so".to_owned(),
+            "there is no plugin library at",
+        ),
+    ];
+    for (library, reason) in cases {
+        let out = ecsim(&["plugin", "inspect", &library], b"");
+        assert_eq!(out.status.code(), Some(6), "{library}");
+        let stdout = text(&out.stdout);
+        assert!(stdout.contains("loads:       no: "), "{stdout}");
+        assert!(stdout.contains(reason), "{reason:?} in:\n{stdout}");
+        assert!(
+            text(&out.stderr).starts_with("error: "),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn run_loads_a_plugin_given_on_the_command_line_and_its_calls_reach_aliecs_call() {
+    let library = built_library("ecsim-example-plugin");
+    let scenario = "../../plugins/example/scenario.toml";
+    let out = ecsim(&["run", scenario, "--plugin", &library, "--print"], b"");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let calls: Vec<(String, String, String)> = text(&out.stdout)
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+        .filter(|r| r["topic"] == "aliecs.call")
+        .map(|r| {
+            let call = &r["value"]["callEvent"];
+            (
+                call["func"].as_str().unwrap().to_owned(),
+                call["callStatus"].as_str().unwrap().to_owned(),
+                call["output"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .filter(|(func, _, _)| func.starts_with("example."))
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            (
+                "example.StartOfRun()".into(),
+                "STARTED".into(),
+                String::new()
+            ),
+            (
+                "example.StartOfRun()".into(),
+                "DONE_OK".into(),
+                "run 1 start announced (1 so far)".into()
+            ),
+            ("example.EndOfRun()".into(), "STARTED".into(), String::new()),
+            (
+                "example.EndOfRun()".into(),
+                "DONE_OK".into(),
+                "run 1 end announced (2 so far)".into()
+            ),
+        ]
+    );
+    assert!(text(&out.stderr).contains("expectations: 2 of 2 met"));
+
+    // Without the library, AliECS's evaluator does not know `example`: the calls fail.
+    let out = ecsim(&["run", scenario], b"");
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "the scenario's expectations fail"
+    );
+}
+
+#[test]
+fn run_refuses_a_bad_library_or_a_fault_without_its_service_with_exit_6() {
+    let out = ecsim(&["run", PHYSICS, "--plugin", PHYSICS], b"");
+    assert_eq!(out.status.code(), Some(6));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.starts_with(&format!(
+            "error: --plugin {PHYSICS}: {PHYSICS} is not a shared library"
+        )),
+        "{stderr}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fault.toml");
+    std::fs::write(
+        &path,
+        "[scenario]\nname = \"f\"\n\n[[fault]]\nservice = \"dcs\"\noperation = \"StartOfRun\"\noutcome = \"error\"\n",
+    )
+    .unwrap();
+    let out = ecsim(&["run", path.to_str().unwrap()], b"");
+    assert_eq!(out.status.code(), Some(6));
+    assert!(
+        text(&out.stderr).contains("fault.toml:4 ([[fault]]): a fault of dcs, but no plugin dcs is loaded; load the mock services with [[plugin]] library = \"mock-services\""),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+// ---- A broker that goes away -----------------------------------------------------------------
+
+/// The C example plugin (`plugins/c-example/example.c`), built with the system's C compiler
+/// against the generated header, into `dir`.
+fn built_c_example(dir: &std::path::Path) -> String {
+    let library = dir.join("libexample_c.so");
+    let compiler = std::env::var("CC").unwrap_or_else(|_| "cc".to_owned());
+    let built = Command::new(&compiler)
+        .args([
+            "-shared", "-fPIC", "-std=c11", "-O2", "-Wall", "-Wextra", "-Werror",
+        ])
+        .args([
+            "-I",
+            "../ecsim-plugin-abi/include",
+            "../../plugins/c-example/example.c",
+            "-o",
+        ])
+        .arg(&library)
+        .output()
+        .unwrap_or_else(|error| panic!("the C compiler `{compiler}` does not start: {error}"));
+    assert!(built.status.success(), "{}", text(&built.stderr));
+    library.display().to_string()
+}
+
+/// What a plugin's calls make visible: the call events, the plugin's service events and the
+/// environment's messages (which carry its runtime variables), as JSON lines.
+fn plugin_traffic(scenario: &str, library: &str, config: &str) -> (Option<i32>, Vec<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    let text_of = std::fs::read_to_string(scenario).unwrap();
+    let with_plugin = text_of.replacen(
+        "[scenario]",
+        &format!("[[plugin]]\nlibrary = {library:?}\n{config}\n[scenario]"),
+        1,
+    );
+    let path = dir.path().join("scenario.toml");
+    std::fs::write(&path, with_plugin).unwrap();
+    let out = ecsim(&["run", path.to_str().unwrap(), "--print"], b"");
+    // 0, or 4 when a refused run fails the scenario's expectations.
+    assert!(
+        matches!(out.status.code(), Some(0 | 4)),
+        "{}",
+        text(&out.stderr)
+    );
+    let lines = text(&out.stdout)
+        .lines()
+        .filter(|line| {
+            [
+                "\"aliecs.call\"",
+                "\"aliecs.integrated_service.example\"",
+                "\"aliecs.environment\"",
+            ]
+            .iter()
+            .any(|topic| line.starts_with(&format!("{{\"topic\":{topic}")))
+        })
+        .map(str::to_owned)
+        .collect();
+    (out.status.code(), lines)
+}
+
+#[test]
+fn the_c_example_plugin_makes_the_same_traffic_as_the_rust_example() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = built_c_example(dir.path());
+    let rust = built_library("ecsim-example-plugin");
+    let inspect = ecsim(&["plugin", "inspect", &c], b"");
+    assert!(
+        text(&inspect.stdout).contains("loads:       yes"),
+        "{}",
+        text(&inspect.stdout)
+    );
+    let scenario = "../../plugins/example/scenario.toml";
+    for config in [
+        "",
+        "[plugin.config.example]\nlatency = \"500ms\"\nrefuse_detectors = [\"TPC\"]\n",
+    ] {
+        let from_c = plugin_traffic(scenario, &c, config);
+        let from_rust = plugin_traffic(scenario, &rust, config);
+        assert!(from_c.1.len() > 40, "{} messages", from_c.1.len());
+        assert_eq!(from_c, from_rust, "config {config:?}");
+    }
+    // The failure path was taken: TPC refused.
+    let (code, refused) = plugin_traffic(
+        scenario,
+        &c,
+        "[plugin.config.example]\nrefuse_detectors = [\"TPC\"]\n",
+    );
+    assert_eq!(code, Some(4), "the scenario's expectations see the refusal");
+    assert!(
+        refused
+            .iter()
+            .any(|line| line.contains("the logbook refuses runs with TPC")),
+        "{refused:#?}"
+    );
+}
+
+#[test]
+fn the_go_example_plugin_makes_the_same_traffic_as_the_rust_example() {
+    // Built by `cargo xtask test` with Debian's Go (sdk/go/example).
+    let Some(go) = std::env::var_os("ECSIM_GO_EXAMPLE") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "ECSIM_GO_EXAMPLE is not set: `cargo xtask test` builds the Go example"
+        );
+        return;
+    };
+    let go = go.to_string_lossy().into_owned();
+    let rust = built_library("ecsim-example-plugin");
+    let inspect = ecsim(&["plugin", "inspect", &go], b"");
+    assert!(
+        text(&inspect.stdout).contains("loads:       yes"),
+        "{}",
+        text(&inspect.stdout)
+    );
+    let scenario = "../../plugins/example/scenario.toml";
+    for config in [
+        "",
+        "[plugin.config.example]\nlatency = \"500ms\"\nrefuse_detectors = [\"TPC\"]\n",
+    ] {
+        let from_go = plugin_traffic(scenario, &go, config);
+        let from_rust = plugin_traffic(scenario, &rust, config);
+        assert!(from_go.1.len() > 40, "{} messages", from_go.1.len());
+        assert_eq!(from_go, from_rust, "config {config:?}");
+    }
+}
+
+// ---- Isolation ------------------------------------------------------------------------------
+
+/// `tests/plugins/crasher.c` built into `dir` as `libcrasher.so`, with `tests/plugins/crashes.toml`
+/// beside it; the scenario's path.
+fn crasher_in(dir: &std::path::Path) -> std::path::PathBuf {
+    let library = dir.join("libcrasher.so");
+    let compiler = std::env::var("CC").unwrap_or_else(|_| "cc".to_owned());
+    let built = Command::new(&compiler)
+        .args([
+            "-shared", "-fPIC", "-std=c11", "-O2", "-Wall", "-Wextra", "-Werror",
+        ])
+        .args([
+            "-I",
+            "../ecsim-plugin-abi/include",
+            "../../tests/plugins/crasher.c",
+            "-o",
+        ])
+        .arg(&library)
+        .output()
+        .unwrap_or_else(|error| panic!("the C compiler `{compiler}` does not start: {error}"));
+    assert!(built.status.success(), "{}", text(&built.stderr));
+    let scenario = dir.join("crashes.toml");
+    std::fs::copy("../../tests/plugins/crashes.toml", &scenario).unwrap();
+    scenario
+}
+
+/// The summary's JSON, from `--summary-json` in `dir`.
+fn summary_json(dir: &std::path::Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap()
+}
+
+/// `function`'s counts in a summary's `plugin_calls`: calls, failed, crashed, timed out.
+fn counts(summary: &serde_json::Value, plugin: &str, function: &str) -> [u64; 4] {
+    let entry = summary["plugin_calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["plugin"] == plugin && c["function"] == function)
+        .unwrap_or_else(|| panic!("no {plugin}.{function} in {summary}"));
+    ["calls", "failed", "crashed", "timed_out"].map(|key| entry[key].as_u64().unwrap())
+}
+
+/// A C library that dies in every way (a hang past its timeout, segfault, abort, exit(0), stack
+/// overflow), isolated: each death fails its call with its cause, the plugin comes back at
+/// its next call while restarts are left and then stays down, and the run ends with its
+/// summary, every message delivered and the scenario's expectations (the call events) met.
+#[test]
+fn an_isolated_c_plugin_that_crashes_fails_its_calls_and_the_run_ends_complete() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = crasher_in(dir.path());
+    // The summary and the log are on standard error.
+    let out = ecsim(&["run", scenario.to_str().unwrap()], b"");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("expectations: 2 of 2 met"), "{stderr}");
+    assert!(stderr.contains("plugin calls: 7 (6 failed)"), "{stderr}");
+    assert!(
+        stderr.contains("crasher.Segfault: 1 of 1 failed (1 crashed)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("crasher.Hang: 1 of 1 failed (1 timed out)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("acknowledged, 0 failed, 0 pending"),
+        "{stderr}"
+    );
+    // Each death is reported with its cause, then the restart.
+    for cause in [
+        "was killed by ecsim: crasher.Hang() (environment",
+        "was killed by signal 11 (SIGSEGV, a segmentation fault)",
+        "was killed by signal 6 (SIGABRT, an abort)",
+        "exited with status 6: error: a plugin library ended the process (it called exit())",
+    ] {
+        assert!(stderr.contains(cause), "{cause}: {stderr}");
+    }
+    let summary = dir.path().join("summary.json");
+    let out = ecsim(
+        &[
+            "run",
+            scenario.to_str().unwrap(),
+            "--summary-json",
+            summary.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let summary = summary_json(dir.path());
+    assert_eq!(counts(&summary, "crasher", "Hang"), [1, 1, 0, 1]);
+    assert_eq!(counts(&summary, "crasher", "Segfault"), [1, 1, 1, 0]);
+    assert_eq!(counts(&summary, "crasher", "StackOverflow"), [1, 1, 1, 0]);
+    // The first Ok ran on a restarted process; the last found the plugin down for good.
+    assert_eq!(counts(&summary, "crasher", "Ok"), [2, 1, 1, 0]);
+}
+
+/// The same library loaded in process: its first segfault ends ecsim, by the signal, with no
+/// summary — what isolation is for.
+#[test]
+fn the_same_crash_in_process_ends_ecsim() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = crasher_in(dir.path());
+    let text_of = std::fs::read_to_string(&scenario).unwrap();
+    let in_process = text_of
+        .replace("isolate = true\nrestarts = 4\n", "")
+        .replace("crasher.Hang()", "crasher.Segfault()");
+    std::fs::write(&scenario, in_process).unwrap();
+    let out = ecsim(&["run", scenario.to_str().unwrap()], b"");
+    use std::os::unix::process::ExitStatusExt as _;
+    assert_eq!(out.status.signal(), Some(11), "{}", text(&out.stderr));
+    assert!(!text(&out.stdout).contains("plugin calls"));
+}
+
+/// A call that does not return within its timeout gets its isolated process killed; the next
+/// call starts a new one, which answers. Restarts are the scenario's (`restarts = 0` leaves the
+/// plugin down).
+#[test]
+fn an_isolated_plugin_that_hangs_is_killed_at_its_timeout_and_restarted() {
+    let dir = tempfile::tempdir().unwrap();
+    crasher_in(dir.path());
+    let scenario = dir.path().join("hang.toml");
+    let write = |restarts: u32| {
+        std::fs::write(
+            &scenario,
+            format!(
+                r#"[scenario]
+name = "hang"
+[[plugin]]
+library = "libcrasher.so"
+isolate = true
+restarts = {restarts}
+[[environment]]
+name = "physics"
+detectors = ["ITS"]
+tasks_per_host = 1
+[[environment.call]]
+role = "crasher.hang"
+func = "crasher.Hang()"
+trigger = "after_CONFIGURE"
+timeout = "1s"
+critical = false
+[[environment.call]]
+role = "crasher.ok"
+func = "crasher.Ok()"
+trigger = "before_START_ACTIVITY"
+critical = true
+[[timeline]]
+at = "0s"
+env = "physics"
+do = "create"
+[[timeline]]
+after = "1m"
+env = "physics"
+do = "start"
+"#
+            ),
+        )
+        .unwrap();
+    };
+    let summary = dir.path().join("summary.json");
+    let run = || {
+        ecsim(
+            &[
+                "run",
+                scenario.to_str().unwrap(),
+                "--summary-json",
+                summary.to_str().unwrap(),
+            ],
+            b"",
+        )
+    };
+    write(1);
+    let out = run();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{}{stderr}", text(&out.stdout));
+    assert!(
+        stderr.contains("was killed by ecsim: crasher.Hang() (environment"),
+        "{stderr}"
+    );
+    let report = summary_json(dir.path());
+    assert_eq!(counts(&report, "crasher", "Hang"), [1, 1, 0, 1]);
+    assert_eq!(counts(&report, "crasher", "Ok"), [1, 0, 0, 0]);
+    assert_eq!(report["environments"]["left"][0]["state"], "RUNNING");
+
+    // Without restarts the critical Ok fails: the start fails, as AliECS's would.
+    write(0);
+    let out = run();
+    let report = summary_json(dir.path());
+    assert_eq!(counts(&report, "crasher", "Ok"), [1, 1, 1, 0]);
+    assert_eq!(report["environments"]["left"][0]["state"], "ERROR");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let failure = report["requests"]["failures"][0]["error"].as_str().unwrap();
+    assert!(
+        failure.contains("crasher.Ok() failed: plugin crasher crashed. REASON: it stays down: its process died 1 time"),
+        "{failure}"
+    );
+}
+
+/// A Go plugin dying where the SDK's `recover` cannot reach — a panic on a goroutine of its own,
+/// `abort()` through cgo, `os.Exit` — isolated: each fails its call with the cause Go printed,
+/// and the plugin answers again after each.
+#[test]
+fn an_isolated_go_plugin_that_panics_or_aborts_fails_its_calls_and_the_run_goes_on() {
+    let Some(go) = std::env::var_os("ECSIM_GO_CRASHER") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "ECSIM_GO_CRASHER is not set: `cargo xtask test` builds the Go crasher"
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("go.toml");
+    let call = |role: &str, func: &str, trigger: &str| {
+        format!(
+            "[[environment.call]]\nrole = \"gocrasher.{role}\"\nfunc = \"gocrasher.{func}()\"\ntrigger = \"{trigger}\"\ncritical = false\n"
+        )
+    };
+    std::fs::write(
+        &scenario,
+        format!(
+            "[scenario]\nname = \"go-crashes\"\n[[plugin]]\nlibrary = {:?}\nisolate = true\n\
+             [[environment]]\nname = \"physics\"\ndetectors = [\"ITS\"]\ntasks_per_host = 1\n\
+             {}{}{}{}{}{}\
+             [[timeline]]\nat = \"0s\"\nenv = \"physics\"\ndo = \"create\"\n\
+             [[timeline]]\nafter = \"1m\"\nenv = \"physics\"\ndo = \"start\"\n\
+             [[timeline]]\nafter = \"1m\"\nenv = \"physics\"\ndo = \"stop\"\n",
+            go.to_str().unwrap(),
+            call("panic", "PanicInGoroutine", "after_CONFIGURE"),
+            call("ok1", "Ok", "before_START_ACTIVITY"),
+            call("abort", "Abort", "after_START_ACTIVITY"),
+            call("ok2", "Ok", "before_STOP_ACTIVITY"),
+            call("exit", "Exit", "after_STOP_ACTIVITY"),
+            call("ok3", "Ok", "after_STOP_ACTIVITY+10"),
+        ),
+    )
+    .unwrap();
+    let summary = dir.path().join("summary.json");
+    let out = ecsim(
+        &[
+            "run",
+            scenario.to_str().unwrap(),
+            "--print",
+            "--summary-json",
+            summary.to_str().unwrap(),
+        ],
+        b"",
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let report = summary_json(dir.path());
+    assert_eq!(
+        counts(&report, "gocrasher", "PanicInGoroutine"),
+        [1, 1, 1, 0]
+    );
+    assert_eq!(counts(&report, "gocrasher", "Abort"), [1, 1, 1, 0]);
+    assert_eq!(counts(&report, "gocrasher", "Exit"), [1, 1, 1, 0]);
+    assert_eq!(counts(&report, "gocrasher", "Ok"), [3, 0, 0, 0]);
+    // The call events carry the cause as AliECS's carry a call's error.
+    let calls: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|m| m["topic"] == "aliecs.call")
+        .collect();
+    let error_of = |func: &str| {
+        calls
+            .iter()
+            .find(|m| {
+                m["value"]["callEvent"]["func"] == func
+                    && m["value"]["callEvent"]["callStatus"] == "DONE_ERROR"
+            })
+            .map(|m| {
+                m["value"]["callEvent"]["error"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .unwrap_or_else(|| panic!("no failed {func}"))
+    };
+    let panic = error_of("gocrasher.PanicInGoroutine()");
+    // A Go runtime in a C-shared library aborts on an unrecovered panic, after printing it.
+    assert!(
+        panic.contains(
+            "was killed by signal 6 (SIGABRT, an abort): panic: the logbook connection is gone"
+        ),
+        "{panic}"
+    );
+    let abort = error_of("gocrasher.Abort()");
+    assert!(abort.contains("SIGABRT"), "{abort}");
+    assert!(
+        error_of("gocrasher.Exit()").contains("exited with status 3"),
+        "os.Exit(3)"
+    );
+}

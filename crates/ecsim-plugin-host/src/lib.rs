@@ -17,6 +17,7 @@
 //! behaviour for no gain in a process that lives as long as a replay.
 
 pub mod call;
+pub mod conformance;
 mod error;
 pub mod exit_guard;
 pub mod isolation;

@@ -507,7 +507,7 @@ fn check_table(
 }
 
 /// Decodes a library's manifest and checks its names.
-fn check_manifest(path: &Path, bytes: &[u8]) -> Result<Manifest, LoadError> {
+pub(crate) fn check_manifest(path: &Path, bytes: &[u8]) -> Result<Manifest, LoadError> {
     let invalid = |problem: String| LoadError::Manifest {
         path: path.to_owned(),
         problem,

@@ -134,6 +134,45 @@ pub(crate) enum PluginCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Check that a plugin library conforms: it loads, each plugin starts, each declared
+    /// function answers representative AliECS calls (configure, start and end of run, with
+    /// their triggers, variables and a 10 s timeout) in time, with replies that decode, events
+    /// on its own topic and no panic; undeclared and undecodable calls fail cleanly; it stops;
+    /// instances do not leak. The library runs in a process of its own, so a crash is a
+    /// finding.
+    ///
+    /// Exits with 0 when it conforms, 6 when it does not.
+    Check {
+        /// The library: a path, or the short name of one shipped with ecsim (mock-services).
+        #[arg(value_name = "LIB")]
+        library: String,
+        /// A plugin's configuration, as a scenario's [plugin.config.NAME] would give it, in JSON
+        /// (repeatable): --config example='{"latency":"2s"}'.
+        #[arg(long = "config", value_name = "NAME=JSON")]
+        config: Vec<String>,
+        /// Print the findings as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Start a plugin: write a directory with a plugin in Rust, Go or C — ecsim's example
+    /// plugin (a run logbook) under a new name — that builds outside ecsim's repository and
+    /// passes `ecsim plugin check`. Prints how to build and check it.
+    New {
+        /// The plugin's name, as workflow calls write it (`NAME.StartOfRun()`): a lowercase
+        /// letter, then lowercase letters, digits or _.
+        #[arg(value_name = "NAME")]
+        name: String,
+        /// Its language.
+        #[arg(long, value_enum)]
+        lang: crate::commands::plugin_new::Lang,
+        /// Where to write it (default: ./NAME); it must not exist, or be empty.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// The ecsim source tree whose SDKs the plugin builds on (default: the one this ecsim
+        /// was built from).
+        #[arg(long, value_name = "DIR")]
+        source: Option<PathBuf>,
+    },
     /// The host process of an isolated plugin (started by ecsim itself, speaking frames on its
     /// standard input and output; not for people).
     #[command(hide = true)]

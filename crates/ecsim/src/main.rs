@@ -77,6 +77,17 @@ fn dispatch(cli: Cli) -> Result<(), exit::CliError> {
         cli::Command::Plugin(cli::PluginCommand::Inspect { library, json }) => {
             commands::plugin::inspect(&library, json)
         }
+        cli::Command::Plugin(cli::PluginCommand::Check {
+            library,
+            config,
+            json,
+        }) => commands::plugin::check(&library, &config, json),
+        cli::Command::Plugin(cli::PluginCommand::New {
+            name,
+            lang,
+            dir,
+            source,
+        }) => commands::plugin_new::new(&name, lang, dir.as_deref(), source.as_deref()),
         cli::Command::Plugin(cli::PluginCommand::Host { library }) => {
             commands::plugin::host(&library)
         }

@@ -1,6 +1,7 @@
 //! The host process of an isolated plugin (`ecsim plugin host LIB`): it loads the library with
 //! every check an in-process load makes, says what it found, then runs one instance's requests
-//! from the pipe, one at a time, on its main thread.
+//! from the pipe, one at a time, on its main thread (one instance at a time: after a destroy,
+//! `ecsim plugin check` may create the next).
 //!
 //! The protocol has the process's standard input and output to itself: before anything of the
 //! library runs, they are moved to other descriptors, standard output is pointed at standard
@@ -124,9 +125,6 @@ pub fn serve(path: &Path) -> Result<(), ChildError> {
                 };
                 instance = created_instance(&reply);
                 frame::write(&mut output, Tag::Reply, &reply)?;
-                if instance.is_none() {
-                    return Ok(());
-                }
             }
             (Tag::Call, Some(id)) => {
                 // SAFETY: as for `create`.
@@ -142,7 +140,8 @@ pub fn serve(path: &Path) -> Result<(), ChildError> {
                 // SAFETY: as for `create`.
                 let reply = unsafe { take(table, (table.destroy)(id)) };
                 frame::write(&mut output, Tag::Reply, &reply)?;
-                return Ok(());
+                // ecsim closes the pipe next; `ecsim plugin check` creates another instance.
+                instance = None;
             }
             (tag, _) => return Err(ChildError::Unexpected(tag)),
         }

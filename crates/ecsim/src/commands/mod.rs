@@ -7,6 +7,7 @@ pub(crate) mod dip;
 pub(crate) mod env;
 pub(crate) mod kafka;
 pub(crate) mod plugin;
+pub(crate) mod plugin_new;
 pub(crate) mod record;
 pub(crate) mod replay;
 pub(crate) mod run;

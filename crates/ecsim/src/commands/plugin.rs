@@ -1,5 +1,6 @@
-//! `ecsim plugin inspect LIB`: what a plugin library declares, and whether it would load; and
-//! `ecsim plugin host LIB`, the process an isolated plugin runs in.
+//! `ecsim plugin inspect LIB`: what a plugin library declares, and whether it would load;
+//! `ecsim plugin check LIB`: whether it behaves as a plugin should; and `ecsim plugin host LIB`,
+//! the process an isolated plugin runs in.
 //!
 //! The inspection runs every check `ecsim run` runs on a library, in the same order, and shows
 //! what each one learned before the first that failed — so an author sees at once which ABI and
@@ -35,4 +36,48 @@ pub(crate) fn inspect(library: &str, json: bool) -> Result<(), CliError> {
 pub(crate) fn host(library: &std::path::Path) -> Result<(), CliError> {
     ecsim_plugin_host::isolation::child::serve(library)
         .map_err(|error| CliError::LibraryRefused(format!("plugin host process: {error}")))
+}
+
+/// `ecsim plugin check`: the conformance check, printed; exit 6 when anything does not conform.
+pub(crate) fn check(library: &str, config: &[String], json: bool) -> Result<(), CliError> {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| ".".into());
+    let path = locate::resolve(library, &cwd);
+    if !path.exists() {
+        let mut message = format!("there is no plugin library at {}", path.display());
+        if let Some(hint) = locate::build_hint(library) {
+            message = format!("{message}\n  hint: {hint}");
+        }
+        return Err(CliError::LibraryRefused(message));
+    }
+    let mut options = ecsim_plugin_host::conformance::CheckOptions::default();
+    for given in config {
+        let Some((name, json_text)) = given.split_once('=') else {
+            return Err(CliError::InvalidInput(format!(
+                "--config {given}: write NAME=JSON, e.g. --config example='{{\"latency\":\"2s\"}}'"
+            )));
+        };
+        if let Err(error) = serde_json::from_str::<serde_json::Value>(json_text) {
+            return Err(CliError::InvalidInput(format!(
+                "--config {given}: the configuration of {name} is not JSON: {error}"
+            )));
+        }
+        options
+            .config
+            .insert(name.trim().to_owned(), json_text.to_owned());
+    }
+    let report = ecsim_plugin_host::conformance::check(&path, &options);
+    if json {
+        let text = serde_json::to_string(&report).map_err(anyhow::Error::from)?;
+        crate::say::stdout(&format!("{text}\n")).map_err(anyhow::Error::from)?;
+    } else {
+        crate::say::stdout(&report.to_string()).map_err(anyhow::Error::from)?;
+    }
+    match report.problems() {
+        0 => Ok(()),
+        n => Err(CliError::LibraryRefused(format!(
+            "{} does not conform: {n} problem{} (above)",
+            path.display(),
+            if n == 1 { "" } else { "s" }
+        ))),
+    }
 }

@@ -569,3 +569,196 @@ fn an_isolated_go_plugin_that_panics_or_aborts_fails_its_calls_and_the_run_goes_
         "os.Exit(3)"
     );
 }
+
+// ---- Conformance ----------------------------------------------------------------------------
+
+/// The example plugin in Rust, C and Go, and the mock services, conform: `ecsim plugin check`
+/// exits 0, having called every function at configure, start and end of run, and found no
+/// leak.
+#[test]
+fn the_example_plugins_in_rust_c_and_go_and_the_mock_services_pass_plugin_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut libraries = vec![
+        built_library("ecsim-example-plugin"),
+        built_c_example(dir.path()),
+        built_library("ecsim-mock-services"),
+    ];
+    match std::env::var("ECSIM_GO_EXAMPLE") {
+        Ok(go) => libraries.push(go),
+        Err(_) => assert!(
+            std::env::var_os("CI").is_none(),
+            "ECSIM_GO_EXAMPLE is not set: `cargo xtask test` builds the Go example"
+        ),
+    }
+    for library in &libraries {
+        let out = ecsim(&["plugin", "check", library], b"");
+        let stdout = text(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{library}: {stdout}{}",
+            text(&out.stderr)
+        );
+        assert!(stdout.ends_with("conforms: yes\n"), "{stdout}");
+        assert!(!stdout.contains("PROBLEM"), "{stdout}");
+    }
+    let out = ecsim(&["plugin", "check", &libraries[0]], b"");
+    let stdout = text(&out.stdout);
+    for line in [
+        "ok      example.StartOfRun at before_START_ACTIVITY+100: answers \"run 1234 start announced (1 so far)\", 2 events, 1 runtime variable, 1000 ms simulated",
+        // Refusing a call without a run number is the plugin's right: noted, not a problem.
+        "note    example.StartOfRun at before_CONFIGURE: fails: example StartOfRun call failed",
+        "ok      example: a function it does not declare: fails: example has no function NotAFunctionOfThisPlugin",
+        "ok      example: 200 instances started and stopped: its process grew by",
+    ] {
+        assert!(stdout.contains(line), "{line}\n{stdout}");
+    }
+    // A configuration the plugin refuses is a problem, said in the plugin's words.
+    let out = ecsim(
+        &[
+            "plugin",
+            "check",
+            &libraries[0],
+            "--config",
+            r#"example={"latency":"soon"}"#,
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(6));
+    assert!(
+        text(&out.stdout).contains(
+            "PROBLEM example: start: refused to start with the configuration {\"latency\":\"soon\"}"
+        ),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+/// A library that crashes, hangs and accepts what it should refuse does not conform: each is a
+/// problem in words, the check survives all of them, and exits 6.
+#[test]
+fn plugin_check_reports_crashes_hangs_and_calls_that_should_fail() {
+    let dir = tempfile::tempdir().unwrap();
+    crasher_in(dir.path());
+    let library = dir.path().join("libcrasher.so");
+    let out = ecsim(&["plugin", "check", library.to_str().unwrap()], b"");
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(6), "{stdout}");
+    for line in [
+        "ok      crasher.Ok at before_START_ACTIVITY+100: answers \"ok\"",
+        "PROBLEM crasher.Segfault at before_CONFIGURE: crashed: its process was killed by signal 11 (SIGSEGV, a segmentation fault)",
+        "PROBLEM crasher.Abort at before_CONFIGURE: crashed: its process was killed by signal 6 (SIGABRT, an abort)",
+        "PROBLEM crasher.StackOverflow at before_CONFIGURE: crashed",
+        "PROBLEM crasher.Hang at before_CONFIGURE: did not return within 11 s",
+        "PROBLEM crasher: a function it does not declare: succeeds: a call AliECS would never make must fail",
+        "conforms: no, 7 problems",
+    ] {
+        assert!(stdout.contains(line), "{line}\n{stdout}");
+    }
+    // A crashed function is not called again at the other moments.
+    assert!(
+        !stdout.contains("crasher.Segfault at before_START_ACTIVITY"),
+        "{stdout}"
+    );
+    assert!(
+        text(&out.stderr).contains("does not conform: 7 problems"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+// ---- Starting a plugin ----------------------------------------------------------------------
+
+/// `ecsim plugin new` in each language writes a plugin that builds outside the repository with
+/// the command it prints, and passes `ecsim plugin check` under its new name.
+#[test]
+fn plugin_new_writes_plugins_that_build_outside_the_repository_and_conform() {
+    let dir = tempfile::tempdir().unwrap();
+    let go_available = std::env::var_os("ECSIM_GO_EXAMPLE").is_some();
+    let workspace = std::fs::canonicalize("../..").unwrap();
+    let target = std::path::Path::new(env!("CARGO_BIN_EXE_ecsim"))
+        .parent()
+        .and_then(|debug| debug.parent())
+        .unwrap()
+        .to_owned();
+    for lang in ["c", "rust", "go"] {
+        if lang == "go" && !go_available {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "`cargo xtask test` installs Go"
+            );
+            continue;
+        }
+        let name = format!("logbook_{lang}");
+        let plugin = dir.path().join(&name);
+        let out = ecsim(
+            &[
+                "plugin",
+                "new",
+                &name,
+                "--lang",
+                lang,
+                "--dir",
+                plugin.to_str().unwrap(),
+            ],
+            b"",
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stdout).contains("build and check it:"),
+            "{}",
+            text(&out.stdout)
+        );
+        let library = match lang {
+            "rust" => {
+                // The workspace's lock and target directory: the same dependency versions,
+                // built once.
+                std::fs::copy(workspace.join("Cargo.lock"), plugin.join("Cargo.lock")).unwrap();
+                let built = Command::new(env!("CARGO"))
+                    .args(["build", "--quiet"])
+                    .current_dir(&plugin)
+                    .env("CARGO_TARGET_DIR", &target)
+                    .output()
+                    .unwrap();
+                assert!(built.status.success(), "{}", text(&built.stderr));
+                target.join(format!("debug/lib{name}.so"))
+            }
+            _ => {
+                let built = Command::new("make")
+                    .arg("-C")
+                    .arg(&plugin)
+                    .output()
+                    .unwrap();
+                assert!(built.status.success(), "{}", text(&built.stderr));
+                plugin.join(format!("lib{name}.so"))
+            }
+        };
+        let out = ecsim(&["plugin", "check", library.to_str().unwrap()], b"");
+        let stdout = text(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{lang}: {stdout}");
+        assert!(
+            stdout.contains(&format!(
+                "ok      {name}.StartOfRun at before_START_ACTIVITY+100: answers \"run 1234 start announced"
+            )),
+            "{stdout}"
+        );
+    }
+    // Not over what is there, and not under a name calls cannot write.
+    let again = ecsim(
+        &[
+            "plugin",
+            "new",
+            "x",
+            "--lang",
+            "c",
+            "--dir",
+            dir.path().to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert_eq!(again.status.code(), Some(3), "{}", text(&again.stderr));
+    assert!(text(&again.stderr).contains("already exists and is not empty"));
+    let bad = ecsim(&["plugin", "new", "My-Plugin", "--lang", "c"], b"");
+    assert_eq!(bad.status.code(), Some(3), "{}", text(&bad.stderr));
+    assert!(text(&bad.stderr).contains("cannot name a plugin"));
+}

@@ -231,9 +231,13 @@ impl IntegrationPlugin for DylibPlugin {
     }
 
     async fn init(&self, context: PluginContext) -> Result<(), PluginError> {
-        self.start(context)
-            .await
-            .map_err(|error| PluginError(error.to_string()))
+        self.start(context).await.map_err(|error| match error {
+            // The caller says which plugin did not start; this says why, and from where.
+            crate::LoadError::Create { path, message, .. } => {
+                PluginError(format!("{message} (library {})", path.display()))
+            }
+            other => PluginError(other.to_string()),
+        })
     }
 
     fn functions(&self) -> Vec<String> {

@@ -85,11 +85,22 @@ pub(crate) enum Command {
     /// Publish a recording (from `ecsim record` or `ecsim run --record`) again: the same keys,
     /// value bytes and per-key order, at the recorded pace (or --speed).
     Replay(ReplayArgs),
-    /// Check scenario files and report every problem, with file:line:column.
+    /// Check scenario files and report every problem, with file:line:column — and every check
+    /// `run` makes before its first step: the plugin libraries load and have what the file
+    /// names, each plugin starts with its configuration. "ok" means `run` will start.
+    ///
+    /// Exits with 0 when every file is valid, 3 when one is not.
     Validate {
         /// The scenario files.
         #[arg(required = true, value_name = "SCENARIO")]
         scenarios: Vec<PathBuf>,
+        /// A library the scenarios are run with (`run --plugin`), loaded and started as run
+        /// would (repeatable).
+        #[arg(long = "plugin", value_name = "LIB")]
+        plugins: Vec<PathBuf>,
+        /// A library the scenarios are run with isolated (`run --plugin-isolated`).
+        #[arg(long = "plugin-isolated", value_name = "LIB")]
+        isolated_plugins: Vec<PathBuf>,
     },
     /// Decode one protobuf message (raw bytes, as a Kafka record value) and print it as JSON.
     ///
@@ -483,7 +494,7 @@ pub(crate) struct DecodeArgs {
 }
 
 /// The libraries of `--plugin` and `--plugin-isolated`, in that order.
-fn libraries(
+pub(crate) fn libraries(
     plugins: &[PathBuf],
     isolated: &[PathBuf],
 ) -> Vec<ecsim_scenario::plugins::CommandLineLibrary> {

@@ -63,7 +63,11 @@ fn dispatch(cli: Cli) -> Result<(), exit::CliError> {
             args.quiet = cli.verbosity.quiet;
             commands::run::run(&args)
         }
-        cli::Command::Validate { scenarios } => commands::validate::run(&scenarios),
+        cli::Command::Validate {
+            scenarios,
+            plugins,
+            isolated_plugins,
+        } => commands::validate::run(&scenarios, &cli::libraries(&plugins, &isolated_plugins)),
         cli::Command::Broker {
             port,
             partitions,

@@ -83,6 +83,26 @@ pub enum ReplayError {
     },
 }
 
+/// Everything a replay of `scenario` does before its first step, and nothing after: the core
+/// started with the scenario's plugins and `extra_plugins` (each plugin created with its
+/// configuration), then shut down, in virtual time, publishing nowhere. `Ok` means a replay
+/// would start (`ecsim validate`).
+pub fn preflight(
+    scenario: &Scenario,
+    extra_plugins: Vec<Arc<dyn IntegrationPlugin>>,
+) -> Result<(), ReplayError> {
+    let mut scenario = scenario.clone();
+    scenario.speed = Speed::Virtual;
+    let runtime = runtime(Speed::Virtual).map_err(ReplayError::Runtime)?;
+    runtime.block_on(async {
+        let publisher = Arc::new(ecsim_core::publish::MemoryPublisher::default());
+        let simulation =
+            Simulation::start(&scenario, publisher, extra_plugins, Arc::new(Silent)).await?;
+        simulation.core.shutdown().await;
+        Ok(())
+    })
+}
+
 /// Replays `scenario` on a runtime of its own, publishing through `publisher`.
 pub fn run_blocking(
     scenario: &Scenario,

@@ -762,3 +762,110 @@ fn plugin_new_writes_plugins_that_build_outside_the_repository_and_conform() {
     assert_eq!(bad.status.code(), Some(3), "{}", text(&bad.stderr));
     assert!(text(&bad.stderr).contains("cannot name a plugin"));
 }
+
+// ---- validate and run agree -------------------------------------------------------------------
+
+/// Every file `run` refuses before its first step, `validate` refuses too, with the same error,
+/// said once: the broken fixtures, a plugin configuration the plugin refuses, a fault whose
+/// operation or service is misspelt, a library that is not there. And what `run` starts,
+/// `validate` calls ok.
+#[test]
+fn validate_refuses_every_file_run_refuses_before_its_first_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cases: Vec<std::path::PathBuf> = std::fs::read_dir("../ecsim-scenario/tests/it/broken")
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    cases.sort();
+    let head = "[scenario]\nname = \"x\"\n[[plugin]]\nlibrary = \"mock-services\"\n";
+    let tail = "[[environment]]\nname = \"physics\"\ndetectors = [\"ITS\"]\n\
+                [[timeline]]\nat = \"0s\"\nenv = \"physics\"\ndo = \"create\"\n";
+    for (name, middle) in [
+        ("config-key", "[plugin.config.dcs]\ntypo_key = 1\n"),
+        (
+            "fault-operation",
+            "[[fault]]\nservice = \"dcs\"\noperation = \"StartOfRunn\"\noutcome = \"error\"\n",
+        ),
+        (
+            "fault-service",
+            "[[fault]]\nservice = \"dcss\"\noperation = \"StartOfRun\"\noutcome = \"error\"\n",
+        ),
+        ("only-unknown", "plugins = [\"dcss\"]\n"),
+    ] {
+        let path = dir.path().join(format!("{name}.toml"));
+        std::fs::write(&path, format!("{head}{middle}{tail}")).unwrap();
+        cases.push(path);
+    }
+    let missing = dir.path().join("missing-library.toml");
+    std::fs::write(
+        &missing,
+        format!("[scenario]\nname = \"x\"\n[[plugin]]\nlibrary = \"libnot-here.so\"\n{tail}"),
+    )
+    .unwrap();
+    cases.push(missing);
+    let hung_config = dir.path().join("isolated-config.toml");
+    std::fs::write(
+        &hung_config,
+        format!("{head}isolate = true\n[plugin.config.odc]\nlatency = \"soon\"\n{tail}"),
+    )
+    .unwrap();
+    cases.push(hung_config);
+
+    for case in &cases {
+        let file = case.to_str().unwrap();
+        let run = ecsim(&["run", file], b"");
+        let run_err = text(&run.stderr);
+        assert!(
+            matches!(run.status.code(), Some(3 | 6)),
+            "{file}: run exits {:?}: {run_err}",
+            run.status.code()
+        );
+        assert!(
+            !run_err.contains("simulated in"),
+            "{file}: run started: {run_err}"
+        );
+        let validate = ecsim(&["validate", file], b"");
+        let validate_err = text(&validate.stderr);
+        assert_eq!(
+            validate.status.code(),
+            Some(3),
+            "{file}: validate says: {}{validate_err}",
+            text(&validate.stdout)
+        );
+        // Each problem run names — a diagnostic's `×` line, or its error line — validate names
+        // once.
+        let mut causes: Vec<&str> = run_err
+            .lines()
+            .filter(|l| l.contains('×'))
+            .map(str::trim)
+            .collect();
+        if causes.is_empty() {
+            causes = run_err
+                .lines()
+                .filter_map(|l| l.strip_prefix("error: "))
+                .collect();
+        }
+        assert!(!causes.is_empty(), "{file}: run says no error: {run_err}");
+        for cause in causes {
+            assert_eq!(
+                validate_err.matches(cause).count(),
+                1,
+                "{file}: `{cause}` not said once by validate: {validate_err}"
+            );
+        }
+    }
+
+    // What run starts, validate calls ok.
+    for good in [
+        "../../scenarios/physics-run.toml",
+        "../../scenarios/integrated-services.toml",
+    ] {
+        let validate = ecsim(&["validate", good], b"");
+        assert_eq!(
+            validate.status.code(),
+            Some(0),
+            "{}",
+            text(&validate.stderr)
+        );
+    }
+}

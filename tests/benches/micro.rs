@@ -4,7 +4,9 @@
 //!   encoding the very messages they publish (the least any simulator must do);
 //! - `plugin-call`: one workflow call to the example plugin loaded from its library (C ABI,
 //!   protobuf, a thread of its own), against the same plugin linked into the program; and the
-//!   protobuf encoding and decoding the boundary adds, alone.
+//!   protobuf encoding and decoding the boundary adds, alone; and the same library isolated in
+//!   a host process of its own (`plugin-call/isolated`: the request and reply through a pipe;
+//!   the host is `ECSIM_HOST_BIN`, else the release `ecsim`).
 //!
 //! `cargo xtask bench` runs these and turns criterion's estimates into `BENCHMARKS.md`.
 
@@ -24,7 +26,7 @@ use ecsim_core::{
     plugin::{CallContext, CallOutcome, CallTraits, IntegrationPlugin, PluginContext, async_trait},
 };
 use ecsim_e2e::bench::{NullPublisher, Typed, lifecycles, records, replay};
-use ecsim_plugin_host::{Library, call, locate};
+use ecsim_plugin_host::{HostCommand, Isolation, Library, call, locate};
 use ecsim_plugin_sdk::{
     Call, Plugin, Setup,
     proto::{
@@ -157,6 +159,30 @@ fn plugin_call(c: &mut Criterion) {
     });
     group.bench_function("loaded", |b| {
         b.iter(|| runtime.block_on(loaded.call(call.clone())));
+    });
+    // The ecsim that hosts the isolated library: ECSIM_HOST_BIN, else the release build beside
+    // this benchmark's.
+    let host = std::env::var_os("ECSIM_HOST_BIN")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from("../target/release/ecsim"));
+    assert!(
+        host.is_file(),
+        "{}: build it first (cargo build --release -p ecsim) or set ECSIM_HOST_BIN",
+        host.display()
+    );
+    HostCommand::set(HostCommand {
+        program: host,
+        args: vec!["plugin".into(), "host".into()],
+    });
+    let isolated_library = Library::open_isolated(&path, Isolation::default()).unwrap();
+    let isolated = isolated_library.plugin("example", config).unwrap();
+    runtime
+        .block_on(isolated.start(linked.context.clone()))
+        .unwrap();
+    let outcome = runtime.block_on(isolated.call(call.clone()));
+    assert!(outcome.error.is_none(), "{outcome:?}");
+    group.bench_function("isolated", |b| {
+        b.iter(|| runtime.block_on(isolated.call(call.clone())));
     });
     // What the boundary costs besides the thread: the request and the reply encoded and
     // decoded once each, as they cross.

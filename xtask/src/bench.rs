@@ -101,6 +101,7 @@ fn render(criterion: &Path, end_to_end: &Value) -> anyhow::Result<(String, Strin
     let linked = estimate(criterion, "plugin-call/linked")?;
     let loaded = estimate(criterion, "plugin-call/loaded")?;
     let codec = estimate(criterion, "plugin-call/encoding-only")?;
+    let isolated = estimate(criterion, "plugin-call/isolated")?;
 
     let core_rate = lifecycles.elements / lifecycles.nanos * 1e9;
     let encode_rate = encode.elements / encode.nanos * 1e9;
@@ -146,6 +147,13 @@ fn render(criterion: &Path, end_to_end: &Value) -> anyhow::Result<(String, Strin
         encode_rate,
         core_rate / lifecycles.elements * 10.0,
         verdict(core_ratio >= 0.5)
+    )?;
+    writeln!(
+        summary,
+        "| an isolated call ÷ the same library in process | {:.2} ({:.1} µs vs {:.1} µs) | measured | |",
+        isolated.nanos / loaded.nanos,
+        isolated.nanos / 1000.0,
+        loaded.nanos / 1000.0,
     )?;
     writeln!(
         summary,
@@ -259,6 +267,7 @@ fn render(criterion: &Path, end_to_end: &Value) -> anyhow::Result<(String, Strin
         ("core/encode-only", &encode),
         ("plugin-call/linked", &linked),
         ("plugin-call/loaded", &loaded),
+        ("plugin-call/isolated", &isolated),
         ("plugin-call/encoding-only", &codec),
     ] {
         writeln!(
@@ -296,15 +305,25 @@ pub(crate) fn run() -> anyhow::Result<()> {
     let cargo = run::cargo();
     let tansu = tools::TANSU.ensure()?;
     let envs = [("ECSIM_TANSU", tansu)];
-    // The loaded plugin of the plugin-call benchmark, in the profile the benchmarks run in.
+    // The loaded plugin of the plugin-call benchmark, and the ecsim that hosts it isolated, in
+    // the profile the benchmarks run in.
     run::checked(
         &cargo,
-        &["build", "--release", "-p", "ecsim-example-plugin"],
+        &[
+            "build",
+            "--release",
+            "-p",
+            "ecsim-example-plugin",
+            "-p",
+            "ecsim",
+        ],
     )?;
+    let host = std::fs::canonicalize("target/release/ecsim").context("the release ecsim")?;
+    let micro_envs = [envs[0].clone(), ("ECSIM_HOST_BIN", host)];
     run::checked_env(
         &cargo,
         &["bench", "-p", "ecsim-e2e", "--bench", "micro"],
-        &envs,
+        &micro_envs,
     )?;
     let json = PathBuf::from("target/bench/end-to-end.json");
     std::fs::create_dir_all("target/bench")?;

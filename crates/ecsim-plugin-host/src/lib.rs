@@ -20,6 +20,7 @@ pub mod call;
 pub mod conformance;
 mod error;
 pub mod exit_guard;
+mod inspection;
 pub mod isolation;
 mod library;
 pub mod locate;

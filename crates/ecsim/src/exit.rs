@@ -86,7 +86,7 @@ impl Exit {
             Exit::ExpectationsFailed => "a scenario's expectations do not hold (`run`, `verify`)",
             Exit::Undelivered => "messages were not delivered to the broker (`run`, `replay`)",
             Exit::Plugin => {
-                "a plugin library was refused, or one of its plugins did not start (`run`, `serve`, `plugin inspect`)"
+                "a plugin library was refused, or one of its plugins did not start (`run`, `serve`, `plugin inspect`), or does not conform (`plugin check`)"
             }
             Exit::Refused => {
                 "a control server answered with an error status: the gRPC code and message are printed (`env`, `info`)"

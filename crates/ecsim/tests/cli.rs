@@ -925,7 +925,10 @@ fn a_broker_at_its_memory_ceiling_refuses_and_says_so() {
     assert_eq!(refused.status.code(), Some(2), "{}", text(&refused.stderr));
 }
 
-// ---- Plugin libraries: tests/cli/plugins.rs ----------------------------------------------
+// ---- Plugin libraries: tests/cli/plugins.rs, tests/cli/isolation.rs -----------------------
 
 #[path = "cli/plugins.rs"]
 mod plugins;
+
+#[path = "cli/isolation.rs"]
+mod isolation;

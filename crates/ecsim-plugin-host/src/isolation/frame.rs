@@ -53,13 +53,19 @@ pub enum FrameError {
     Closed,
     /// Reading failed, or the pipe closed inside a frame.
     #[error("reading failed: {0}")]
-    Io(#[from] io::Error),
+    Io(io::Error),
     /// The length is 0 or above [`MAX_FRAME`].
     #[error("a frame of {0} bytes (at most {MAX_FRAME})")]
     Length(u32),
     /// An unknown tag.
     #[error("an unknown frame tag {0}")]
     Tag(u8),
+}
+
+impl From<io::Error> for FrameError {
+    fn from(error: io::Error) -> Self {
+        Self::Io(error)
+    }
 }
 
 /// Writes one frame and flushes it.

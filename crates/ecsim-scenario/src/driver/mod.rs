@@ -29,10 +29,12 @@ use ecsim_plugin_run_conditions::LhcState;
 
 mod lhc_input;
 mod progress;
+mod setup;
 mod stop;
 
 pub use lhc_input::LhcInput;
 pub use progress::{Listeners, Progress, Silent};
+pub use setup::{preflight, runtime};
 pub use stop::Stop;
 
 use crate::{
@@ -44,17 +46,6 @@ use crate::{
         Stopped,
     },
 };
-
-/// A tokio runtime suited to the scenario's speed: current-thread, with its clock paused for
-/// virtual time (deterministic scheduling, time jumps to the next timer).
-pub fn runtime(speed: Speed) -> std::io::Result<tokio::runtime::Runtime> {
-    let mut builder = tokio::runtime::Builder::new_current_thread();
-    builder.enable_time();
-    if speed == Speed::Virtual {
-        builder.start_paused(true);
-    }
-    builder.build()
-}
 
 /// Why a replay could not run.
 #[derive(Debug, thiserror::Error)]
@@ -81,26 +72,6 @@ pub enum ReplayError {
         /// Why.
         reason: String,
     },
-}
-
-/// Everything a replay of `scenario` does before its first step, and nothing after: the core
-/// started with the scenario's plugins and `extra_plugins` (each plugin created with its
-/// configuration), then shut down, in virtual time, publishing nowhere. `Ok` means a replay
-/// would start (`ecsim validate`).
-pub fn preflight(
-    scenario: &Scenario,
-    extra_plugins: Vec<Arc<dyn IntegrationPlugin>>,
-) -> Result<(), ReplayError> {
-    let mut scenario = scenario.clone();
-    scenario.speed = Speed::Virtual;
-    let runtime = runtime(Speed::Virtual).map_err(ReplayError::Runtime)?;
-    runtime.block_on(async {
-        let publisher = Arc::new(ecsim_core::publish::MemoryPublisher::default());
-        let simulation =
-            Simulation::start(&scenario, publisher, extra_plugins, Arc::new(Silent)).await?;
-        simulation.core.shutdown().await;
-        Ok(())
-    })
 }
 
 /// Replays `scenario` on a runtime of its own, publishing through `publisher`.

@@ -7,7 +7,7 @@
 //! armed with (`ecsim` arms it with its plugin exit code, 6).
 
 use std::sync::{
-    Once,
+    Once, OnceLock,
     atomic::{AtomicBool, AtomicI32, Ordering},
 };
 
@@ -18,11 +18,16 @@ static REGISTER: Once = Once::new();
 const MESSAGE: &[u8] = b"error: a plugin library ended the process (it called exit()) before ecsim was done; \
 what ecsim did is incomplete. Check the library's constructors and functions (ecsim plugin inspect LIB)\n";
 
+/// Another message than [`MESSAGE`], when the program has one (the host process of an isolated
+/// plugin, whose exit ecsim reports).
+static OTHER_MESSAGE: OnceLock<&'static [u8]> = OnceLock::new();
+
 extern "C" fn on_exit() {
     if ARMED.load(Ordering::SeqCst) {
+        let message = OTHER_MESSAGE.get().copied().unwrap_or(MESSAGE);
         // SAFETY: write(2) with a valid buffer and its length; a failed write is ignored, as
         // there is nowhere else to say it.
-        let _ = unsafe { libc::write(2, MESSAGE.as_ptr().cast(), MESSAGE.len()) };
+        let _ = unsafe { libc::write(2, message.as_ptr().cast(), message.len()) };
         // SAFETY: _exit ends the process at once, which is the point: the exit() in progress
         // would report success.
         unsafe { libc::_exit(STATUS.load(Ordering::SeqCst)) };
@@ -43,6 +48,12 @@ pub fn arm(status: u8) {
         }
     });
     ARMED.store(true, Ordering::SeqCst);
+}
+
+/// Says `message` (a line, ending in a newline) instead of the default one when the guard
+/// fires. The first message set stays.
+pub fn set_message(message: &'static [u8]) {
+    let _ = OTHER_MESSAGE.set(message);
 }
 
 /// The program is ending on its own terms: `exit()` may report whatever it is given.

@@ -34,6 +34,10 @@ pub(crate) fn inspect(library: &str, json: bool) -> Result<(), CliError> {
 
 /// The host process of an isolated plugin: serves its pipe until ecsim closes it.
 pub(crate) fn host(library: &std::path::Path) -> Result<(), CliError> {
+    // ecsim reports this process's end with the line that says why.
+    ecsim_plugin_host::exit_guard::set_message(
+        b"the plugin called exit() in its isolated process\n",
+    );
     ecsim_plugin_host::isolation::child::serve(library)
         .map_err(|error| CliError::LibraryRefused(format!("plugin host process: {error}")))
 }

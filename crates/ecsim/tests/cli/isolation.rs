@@ -83,7 +83,7 @@ fn an_isolated_c_plugin_that_crashes_fails_its_calls_and_the_run_ends_complete()
         "was killed by ecsim: crasher.Hang() (environment",
         "was killed by signal 11 (SIGSEGV, a segmentation fault)",
         "was killed by signal 6 (SIGABRT, an abort)",
-        "exited with status 6: error: a plugin library ended the process (it called exit())",
+        "exited with status 6: the plugin called exit() in its isolated process",
     ] {
         assert!(stderr.contains(cause), "{cause}: {stderr}");
     }

@@ -611,11 +611,13 @@ fn a_configuration_the_service_does_not_understand_stops_the_replay_before_it_st
     )
     .unwrap_err()
     .to_string();
+    // Which plugin, why in its own words, and from which library: each said once.
     assert!(
-        error.starts_with("plugin dcs did not start: plugin dcs of ")
+        error.starts_with("plugin dcs did not start: invalid configuration for plugin dcs: ")
             && error.contains(
-                "unknown field `latancy`, expected one of `latency`, `faults`, `detectors`"
-            ),
+                "unknown field `latancy`, expected one of `latency`, `faults`, `detectors` (library "
+            )
+            && error.matches("did not start").count() == 1,
         "{error}"
     );
 }

@@ -36,6 +36,8 @@ pub mod duration;
 pub mod fault;
 #[cfg(feature = "reflect")]
 pub mod json;
+#[cfg(feature = "reflect")]
+pub mod paths;
 pub mod topics;
 
 // Re-exported so that users of the generated types need not pin the same versions themselves.

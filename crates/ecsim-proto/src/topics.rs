@@ -49,7 +49,7 @@ pub const NEW_STATE_NOTIFICATION_TYPE: &str = "kafka.NewStateNotification";
 pub const ACTIVE_RUNS_LIST_TYPE: &str = "kafka.ActiveRunsList";
 
 /// The protobuf type of a message AliECS writes: one per kind of topic.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum MessageType {
     /// `events.Event`: the core's `aliecs.*` topics, integrated services, the LHC's beam mode.
     Event,

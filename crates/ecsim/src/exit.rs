@@ -158,6 +158,9 @@ pub(crate) enum CliError {
     /// Bytes that do not decode as the message type (`decode`).
     #[error(transparent)]
     Decode(#[from] ecsim_proto::json::DecodeError),
+    /// An expectation on a topic the run never writes (`run`, `validate`, `serve`).
+    #[error(transparent)]
+    UnwrittenTopic(#[from] ecsim_scenario::expect::UnwrittenTopic),
     /// A plugin library that would not load (`plugin inspect`): why, and what to do.
     #[error("{0}")]
     LibraryRefused(String),
@@ -268,6 +271,7 @@ impl CliError {
             | CliError::Io(_) => Exit::Runtime,
             CliError::Settings(_)
             | CliError::Decode(_)
+            | CliError::UnwrittenTopic(_)
             | CliError::InvalidInput(_)
             | CliError::Recording { .. }
             | CliError::ScenariosInvalid { .. } => Exit::InvalidInput,

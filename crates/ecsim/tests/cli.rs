@@ -468,12 +468,12 @@ fn verify_checks_the_latest_of_several_runs_of_one_scenario_or_the_one_named() {
     let stderr = text(&verify.stderr);
     assert!(verify.status.success(), "{stderr}");
     assert!(
-        stderr.contains("(which environment is which) and 14 of the expected topics"),
+        stderr.contains("(which environment is which) and 16 of the expected topics"),
         "both runs are read: {stderr}"
     );
     assert!(
         stderr.contains(&format!(
-            "checking run {} (7 of its messages; 2 run(s)",
+            "checking run {} (8 of its messages; 2 run(s)",
             ids[1]
         )),
         "{stderr}"

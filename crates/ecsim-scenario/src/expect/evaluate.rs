@@ -118,6 +118,20 @@ fn outcome(expectation: &Expectation, tally: &Tally) -> Outcome {
         }
         detail = Some(text);
     }
+    if count_ok && found == 0 {
+        // A negative expectation met: say what it looked at, so that a reader sees it looked.
+        detail = Some(match tally.in_scope {
+            0 => format!("nothing at all reached {}", scope(expectation)),
+            n if expectation.fields.is_empty() => {
+                format!("{n} message(s) on {}", scope(expectation))
+            }
+            n => format!(
+                "looked at {n} message(s) on {}, none with {}",
+                scope(expectation),
+                describe_fields(&expectation.fields)
+            ),
+        });
+    }
     let order = &expectation.in_order;
     let order_ok = !count_ok || tally.in_order >= order.len();
     if !order_ok {

@@ -14,6 +14,7 @@
 
 mod evaluate;
 mod naming;
+mod topics;
 
 use std::{collections::BTreeMap, fmt};
 
@@ -22,6 +23,7 @@ use serde_json::Value;
 
 pub use evaluate::{Evaluator, LiveCheck};
 pub use naming::{Namer, environment_ids_from_stream};
+pub use topics::{UnwrittenTopic, check_topics};
 
 /// One `[[expect]]`.
 #[derive(Debug, Clone, PartialEq)]
@@ -155,7 +157,8 @@ pub struct Outcome {
     pub met: bool,
     /// How many messages matched.
     pub found: u64,
-    /// Why not, when it does not hold: what was found instead.
+    /// Why not, when it does not hold: what was found instead; for one met by finding nothing,
+    /// what it looked at.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
 }
@@ -205,7 +208,8 @@ fn scope(expectation: &Expectation) -> String {
     }
 }
 
-/// Renders outcomes for people: a line per expectation, details under failures.
+/// Renders outcomes for people: a line per expectation, details under failures and under
+/// expectations met by finding nothing (what they looked at).
 pub fn render(outcomes: &[Outcome]) -> String {
     let met = outcomes.iter().filter(|o| o.met).count();
     let mut out = format!("expectations: {met} of {} met\n", outcomes.len());

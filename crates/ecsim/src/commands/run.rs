@@ -348,6 +348,7 @@ pub(crate) fn plugins_of(
         .map(|p| Arc::clone(p) as Arc<dyn IntegrationPlugin>)
         .collect();
     let topics = ecsim_scenario::assembly::topics(scenario, &plugins)?;
+    expect::check_topics(&scenario.file, &scenario.expectations, &topics)?;
     Ok((plugins, topics))
 }
 

@@ -115,12 +115,16 @@ fn run_loads_a_plugin_given_on_the_command_line_and_its_calls_reach_aliecs_call(
     );
     assert!(text(&out.stderr).contains("expectations: 2 of 2 met"));
 
-    // Without the library, AliECS's evaluator does not know `example`: the calls fail.
+    // Without the library, the scenario's expectation on the plugin's topic could only find
+    // nothing: refused before the run, saying which plugin is missing.
     let out = ecsim(&["run", scenario], b"");
-    assert_eq!(
-        out.status.code(),
-        Some(4),
-        "the scenario's expectations fail"
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains(
+            "the expectation reads aliecs.integrated_service.example, which this run never writes (no plugin example is loaded"
+        ),
+        "{}",
+        text(&out.stderr)
     );
 }
 

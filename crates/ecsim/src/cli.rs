@@ -208,6 +208,11 @@ pub(crate) struct RunArgs {
     #[arg(long, value_name = "N")]
     pub(crate) seed: Option<u64>,
 
+    /// The first run number handed out, replacing the scenario's `first_run_number` (1 by
+    /// default): successive runs against one consumer need not reuse run numbers.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) first_run_number: Option<u32>,
+
     /// Load the plugins of this library too, unconfigured (repeatable). A path, relative to the
     /// working directory; workflow calls reach its plugins by name.
     #[arg(long = "plugin", value_name = "LIB")]
@@ -460,7 +465,8 @@ pub(crate) struct VerifyArgs {
     pub(crate) json: Option<PathBuf>,
 
     /// Check the run whose records carry this id in their ecsim.run header (`ecsim run`
-    /// prints it) [default: the latest run on the broker].
+    /// prints it), or any start of it no other run shares (`--run 0f3c`) [default: the latest
+    /// run on the broker].
     #[arg(long, value_name = "ID")]
     pub(crate) run: Option<String>,
 

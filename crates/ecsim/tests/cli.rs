@@ -493,6 +493,20 @@ fn verify_checks_the_latest_of_several_runs_of_one_scenario_or_the_one_named() {
     );
     assert!(first.status.success(), "{}", text(&first.stderr));
     assert!(text(&first.stderr).contains(&format!("checking run {}", ids[0])));
+    // A start of the id is enough, as the README shows it.
+    let by_prefix = ecsim(
+        &[
+            "verify",
+            PHYSICS,
+            "--brokers",
+            &broker.address,
+            "--run",
+            &ids[0][..8],
+        ],
+        b"",
+    );
+    assert!(by_prefix.status.success(), "{}", text(&by_prefix.stderr));
+    assert!(text(&by_prefix.stderr).contains(&format!("checking run {}", ids[0])));
 
     let unknown = ecsim(
         &[
@@ -508,7 +522,7 @@ fn verify_checks_the_latest_of_several_runs_of_one_scenario_or_the_one_named() {
     assert_eq!(unknown.status.code(), Some(3));
     assert!(
         text(&unknown.stderr).contains(&format!(
-            "no record carries ecsim.run=nope; the broker holds runs {}, {}",
+            "no record carries ecsim.run=nope…; the broker holds runs {}, {}",
             ids[0], ids[1]
         )),
         "{}",
@@ -923,6 +937,32 @@ fn a_broker_at_its_memory_ceiling_refuses_and_says_so() {
     );
     let refused = ecsim(&["broker", "--max-memory", "0"], b"");
     assert_eq!(refused.status.code(), Some(2), "{}", text(&refused.stderr));
+}
+
+/// `--first-run-number` replaces the scenario's: run after run against one consumer, the
+/// numbers need not start at 1 again.
+#[test]
+fn first_run_number_on_the_command_line_numbers_the_runs() {
+    let out = ecsim(
+        &["run", PHYSICS, "--print", "--first-run-number", "500"],
+        b"",
+    );
+    // physics-run.toml expects run number 1: with 500, its expectations fail (exit 4).
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("envInfo.runNumber = 1"),
+        "{}",
+        text(&out.stderr)
+    );
+    let numbers: std::collections::BTreeSet<u64> = text(&out.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|m| m["topic"] == "aliecs.run")
+        .filter_map(|m| m["value"]["runEvent"]["runNumber"].as_u64())
+        .collect();
+    assert_eq!(numbers.into_iter().collect::<Vec<_>>(), [500]);
+    let zero = ecsim(&["run", PHYSICS, "--first-run-number", "0"], b"");
+    assert_eq!(zero.status.code(), Some(2), "{}", text(&zero.stderr));
 }
 
 // ---- Plugin libraries: tests/cli/plugins.rs, tests/cli/isolation.rs -----------------------

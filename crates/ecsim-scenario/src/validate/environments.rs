@@ -25,10 +25,12 @@ impl Checker {
                         format!("`count` must be between 1 and {MAX_ENVIRONMENTS}"),
                         "out of range",
                     ));
+                    self.refused_environments.push(raw.name.get_ref().clone());
                     continue;
                 }
             };
             if !self.templates(raw) {
+                self.refused_environments.push(raw.name.get_ref().clone());
                 continue;
             }
             if defined.len() + count > MAX_ENVIRONMENTS as usize {
@@ -53,9 +55,11 @@ impl Checker {
                     )
                     .help("put {i} in the name, e.g. \"muon-{i}\" or \"env-{i:03}\""),
                 );
+                self.refused_environments.push(raw.name.get_ref().clone());
                 continue;
             }
             let Some(workflow) = self.workflow(raw) else {
+                self.refused_environments.push(raw.name.get_ref().clone());
                 continue;
             };
             let workflow = Arc::new(workflow);

@@ -34,7 +34,9 @@ impl Checker {
             if let Some(env) = &raw.env
                 && !defined.iter().any(|d| &d.spec.name == env.get_ref())
             {
-                self.report(unknown_environment(env.get_ref(), span(env), defined));
+                if !self.refers_to_refused(env.get_ref()) {
+                    self.report(unknown_environment(env.get_ref(), span(env), defined));
+                }
                 continue;
             }
             let Some(types) = self.topic_types(&raw.topic) else {

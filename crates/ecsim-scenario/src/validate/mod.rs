@@ -159,6 +159,7 @@ pub fn parse(name: &str, text: &str) -> Result<Scenario, InvalidScenario> {
         lines: LineIndex::new(text),
         names: BTreeMap::new(),
         problems: Vec::new(),
+        refused_environments: Vec::new(),
     };
     let scenario = checker.scenario(raw).map(|scenario| Scenario {
         file: name.to_owned(),
@@ -297,6 +298,9 @@ struct Checker {
     /// Each defined environment's index in the definitions, by name.
     names: BTreeMap<String, usize>,
     problems: Vec<Problem>,
+    /// The names (templates, with `{i}`) of environments refused for problems of their own:
+    /// what refers to them is not reported again (one root cause, said once).
+    refused_environments: Vec<String>,
 }
 
 struct Header {
@@ -323,6 +327,21 @@ struct Defined {
 impl Checker {
     fn report(&mut self, problem: Problem) {
         self.problems.push(problem);
+    }
+
+    /// Whether `name` (a name or a pattern) may name an environment refused for its own
+    /// problems: a reference to it is not a second problem.
+    fn refers_to_refused(&self, name: &str) -> bool {
+        let fixed =
+            |text: &str| -> String { text.split(['{', '*']).next().unwrap_or_default().to_owned() };
+        let name_start = fixed(name);
+        self.refused_environments.iter().any(|template| {
+            template == name || {
+                let start = fixed(template);
+                (template.contains('{') || name.contains('*'))
+                    && (name_start.starts_with(&start) || start.starts_with(&name_start))
+            }
+        })
     }
 
     fn duration(&mut self, value: &Spanned<String>, what: &str) -> Option<Duration> {

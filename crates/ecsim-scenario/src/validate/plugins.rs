@@ -256,7 +256,9 @@ impl Checker {
             if let Some(env) = &raw.env
                 && !defined.iter().any(|d| &d.spec.name == env.get_ref())
             {
-                self.report(unknown_environment(env.get_ref(), span(env), defined));
+                if !self.refers_to_refused(env.get_ref()) {
+                    self.report(unknown_environment(env.get_ref(), span(env), defined));
+                }
                 ok = false;
             }
             let positive = |checker: &mut Self, value: &Spanned<i64>, what: &str| -> Option<u32> {

@@ -419,7 +419,9 @@ impl Checker {
                 .map(|d| d.spec.name.clone())
                 .collect();
             if matched.is_empty() {
-                self.report(unknown_environment(&pattern, span(value), defined));
+                if !self.refers_to_refused(&pattern) {
+                    self.report(unknown_environment(&pattern, span(value), defined));
+                }
                 return None;
             }
             names.extend(matched);

@@ -29,3 +29,31 @@ fn all_problems_of_a_file_are_reported_at_once() {
     assert!(messages[2].contains("`soon` is not a duration"));
     assert!(messages[3].contains("no environment is called `nobody`"));
 }
+
+#[test]
+fn one_root_cause_is_reported_once() {
+    // A bad `func` refuses its environment; the steps and the expectation that name it are not
+    // reported again as "no environment is called `physics`".
+    let text = std::fs::read_to_string("tests/it/broken/31-one-cause-said-once.toml").unwrap();
+    let error = ecsim_scenario::parse("one.toml", &text).unwrap_err();
+    let messages: Vec<&str> = error.problems.iter().map(|p| p.message.as_str()).collect();
+    assert_eq!(
+        messages,
+        ["`dcs.StartOfRun` is not a plugin function call"],
+        "{messages:?}"
+    );
+    // A name that is not there at all is still reported.
+    let typo = text.replace(
+        "env = \"physics\"\ndo = \"stop\"",
+        "env = \"phisics\"\ndo = \"stop\"",
+    );
+    let error = ecsim_scenario::parse("typo.toml", &typo).unwrap_err();
+    assert!(
+        error
+            .problems
+            .iter()
+            .any(|p| p.message == "no environment is called `phisics`"),
+        "{:?}",
+        error.problems
+    );
+}

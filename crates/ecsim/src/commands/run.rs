@@ -76,6 +76,9 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
     if let Some(seed) = args.seed {
         scenario.seed = seed;
     }
+    if let Some(first) = args.first_run_number {
+        scenario.first_run_number = first;
+    }
     match args.epoch {
         Some(Epoch::Now) => scenario.epoch_now = true,
         Some(Epoch::At(epoch)) => {
@@ -102,6 +105,15 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
 
     // Where the messages go: the cluster given, else a broker of our own.
     let kafka_args = &args.kafka;
+    if kafka_args.brokers.is_some() && scenario.speed == Speed::Virtual {
+        // Said once: a consumer that writes a database (Bookkeeping) lost every run of a burst.
+        tracing::warn!(
+            "virtual time: the whole scenario reaches {} in a burst of milliseconds; a consumer \
+             that writes a database (ALICE's Bookkeeping) may not keep up — give it real pace \
+             with --speed 1 (or 10) and --epoch now",
+            kafka_args.brokers.as_deref().unwrap_or_default()
+        );
+    }
     let (kafka, embedded) = open_publisher(kafka_args, args.port, plugin_topics)?;
     let broker_address = kafka.brokers().to_owned();
     // Not seeded: two runs of one scenario publish the same bytes, and this tells them apart.

@@ -192,11 +192,28 @@ impl Runs {
     /// then every record counts.
     fn choose(&self, asked: Option<&str>) -> Result<Option<(usize, String)>, CliError> {
         if let Some(asked) = asked {
-            return match self.ids.iter().position(|id| id == asked) {
-                Some(index) => Ok(Some((index, asked.to_owned()))),
-                None => Err(CliError::InvalidInput(format!(
-                    "no record carries {RUN_HEADER}={asked}; the broker holds {}",
+            // The whole id, or any prefix of it that no other run shares (`0f3c`, as git does).
+            let matching: Vec<usize> = match self.ids.iter().position(|id| id == asked) {
+                Some(exact) => vec![exact],
+                None if asked.is_empty() => Vec::new(),
+                None => (0..self.ids.len())
+                    .filter(|&i| self.ids[i].starts_with(asked))
+                    .collect(),
+            };
+            return match matching.as_slice() {
+                [index] => Ok(Some((*index, self.ids[*index].clone()))),
+                [] => Err(CliError::InvalidInput(format!(
+                    "no record carries {RUN_HEADER}={asked}…; the broker holds {}",
                     self.listing()
+                ))),
+                several => Err(CliError::InvalidInput(format!(
+                    "--run {asked} is the start of {} runs ({}): give more of the id",
+                    several.len(),
+                    several
+                        .iter()
+                        .map(|&i| self.ids[i].as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ))),
             };
         }
@@ -218,5 +235,39 @@ impl Runs {
             return "no record with that header".to_owned();
         }
         format!("runs {}", self.ids.join(", "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn runs(ids: &[&str]) -> Runs {
+        let mut runs = Runs::default();
+        for id in ids {
+            runs.index.insert((*id).to_owned(), runs.ids.len());
+            runs.ids.push((*id).to_owned());
+        }
+        runs
+    }
+
+    #[test]
+    fn a_run_is_chosen_by_its_id_or_a_start_of_it_no_other_run_shares() {
+        let runs = runs(&["0f3c9a-1", "0f3d11-2", "a17b00-3"]);
+        let chosen = |asked: &str| runs.choose(Some(asked)).map_err(|e| e.to_string());
+        assert_eq!(chosen("a17b00-3"), Ok(Some((2, "a17b00-3".to_owned()))));
+        assert_eq!(chosen("a1"), Ok(Some((2, "a17b00-3".to_owned()))));
+        assert_eq!(chosen("0f3c"), Ok(Some((0, "0f3c9a-1".to_owned()))));
+        let ambiguous = chosen("0f3").unwrap_err();
+        assert_eq!(
+            ambiguous,
+            "--run 0f3 is the start of 2 runs (0f3c9a-1, 0f3d11-2): give more of the id"
+        );
+        assert!(
+            chosen("ffff")
+                .unwrap_err()
+                .starts_with("no record carries ecsim.run=ffff…")
+        );
+        assert!(chosen("").is_err());
     }
 }

@@ -343,16 +343,18 @@ impl Drop for KafkaPublisher {
 impl Connection {
     /// See [`KafkaPublisher::create_topics`].
     fn create_topics(&self, topics: &[String]) -> Result<(), ConnectError> {
-        let known = self
-            .created
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone();
-        let mut missing: Vec<String> = topics
-            .iter()
-            .filter(|t| !known.contains(*t))
-            .cloned()
-            .collect();
+        // Looked up under the lock, not copied: a replay may create tens of thousands of topics.
+        let mut missing: Vec<String> = {
+            let known = self
+                .created
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            topics
+                .iter()
+                .filter(|t| !known.contains(*t))
+                .cloned()
+                .collect()
+        };
         if missing.is_empty() {
             return Ok(());
         }
@@ -401,11 +403,12 @@ impl Connection {
 
     /// Which of `topics` the cluster already has.
     fn existing_topics(&self, topics: &[String]) -> BTreeSet<String> {
+        let wanted: BTreeSet<&str> = topics.iter().map(String::as_str).collect();
         match self.producer.client().fetch_metadata(None, self.timeout) {
             Ok(metadata) => metadata
                 .topics()
                 .iter()
-                .filter(|t| t.error().is_none() && topics.iter().any(|wanted| wanted == t.name()))
+                .filter(|t| t.error().is_none() && wanted.contains(t.name()))
                 .map(|t| t.name().to_owned())
                 .collect(),
             Err(_) => BTreeSet::new(),

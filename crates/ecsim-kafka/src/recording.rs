@@ -8,6 +8,8 @@
 //! the exact fields, so a line edited by hand for reading's sake replays unchanged, and a line
 //! written by another tool needs only `topic` and `value_hex`.
 
+use std::io::BufRead as _;
+
 use ecsim_core::publish::{Record, json_line};
 use ecsim_proto::topics;
 use serde::{Deserialize, Serialize};
@@ -49,9 +51,28 @@ pub struct Recorded {
     pub headers: Vec<Header>,
 }
 
+/// The longest line read: a record value of 32 MiB, in hex, with room to spare. A longer line
+/// is refused before it is held whole.
+pub const MAX_LINE: usize = 80 << 20;
+
+/// The latest timestamp a line may carry: 9999-12-31T23:59:59.999Z, as Kafka's tools print.
+pub const MAX_TIMESTAMP_MS: i64 = 253_402_300_799_999;
+
 /// Why a line cannot be replayed.
 #[derive(Debug, thiserror::Error)]
 pub enum LineError {
+    /// Longer than [`MAX_LINE`].
+    #[error("the line is longer than {} MiB", MAX_LINE >> 20)]
+    TooLong,
+    /// Not UTF-8 text.
+    #[error("the line is not UTF-8 text (byte {at} of the line)")]
+    NotUtf8 {
+        /// Where the first bad byte is, from 1.
+        at: usize,
+    },
+    /// A timestamp Kafka does not take.
+    #[error("timestamp {0} is not a time Kafka records (0 to {MAX_TIMESTAMP_MS} ms since 1970)")]
+    Timestamp(i64),
     /// Not JSON, or a field of the wrong type (serde's words, which say where in the line).
     #[error("not a recorded record: {0}")]
     Json(String),
@@ -103,6 +124,11 @@ impl Recorded {
             serde_json::from_str(line).map_err(|error| LineError::Json(error.to_string()))?;
         recorded.key()?;
         recorded.value()?;
+        if let Some(timestamp) = recorded.timestamp
+            && !(0..=MAX_TIMESTAMP_MS).contains(&timestamp)
+        {
+            return Err(LineError::Timestamp(timestamp));
+        }
         Ok(recorded)
     }
 
@@ -145,12 +171,67 @@ impl Recorded {
     }
 }
 
+/// The lines of a recording, numbered from 1, blank ones skipped, each within [`MAX_LINE`] and
+/// UTF-8 — read one at a time, so that memory does not grow with the file.
+pub fn lines<R: std::io::BufRead>(
+    mut input: R,
+) -> impl Iterator<Item = (usize, Result<String, LineFailure>)> {
+    let mut number = 0;
+    let mut done = false;
+    std::iter::from_fn(move || {
+        loop {
+            if done {
+                return None;
+            }
+            number += 1;
+            let mut line = Vec::new();
+            let read =
+                std::io::Read::take(&mut input, MAX_LINE as u64 + 1).read_until(b'\n', &mut line);
+            match read {
+                Ok(0) => return None,
+                Ok(_) => {}
+                Err(error) => {
+                    done = true;
+                    return Some((number, Err(LineFailure::Io(error))));
+                }
+            }
+            if line.len() > MAX_LINE && !line.ends_with(b"\n") {
+                done = true;
+                return Some((number, Err(LineFailure::Line(LineError::TooLong))));
+            }
+            let text = match String::from_utf8(line) {
+                Ok(text) => text,
+                Err(error) => {
+                    let at = error.utf8_error().valid_up_to() + 1;
+                    return Some((number, Err(LineFailure::Line(LineError::NotUtf8 { at }))));
+                }
+            };
+            if text.trim().is_empty() {
+                continue;
+            }
+            return Some((number, Ok(text)));
+        }
+    })
+}
+
+/// A line that could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum LineFailure {
+    /// Reading the file failed.
+    #[error("reading failed: {0}")]
+    Io(std::io::Error),
+    /// The line is not one a recording holds.
+    #[error(transparent)]
+    Line(LineError),
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn unhex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
+    // `from_str_radix` takes a sign: "+a" would pass for a byte.
+    if !text.len().is_multiple_of(2) || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     (0..text.len())

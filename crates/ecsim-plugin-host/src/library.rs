@@ -240,6 +240,16 @@ pub(crate) fn open(path: &Path, inspection: &mut Inspection) -> Result<Library, 
 /// Refuses files that are not shared libraries, before handing them to the dynamic loader
 /// (whose messages for a text file are cryptic).
 fn sniff(path: &Path) -> Result<(), LoadError> {
+    // Looked at before it is opened: opening a FIFO blocks until something writes to it.
+    if let Ok(metadata) = std::fs::metadata(path)
+        && !metadata.is_file()
+        && !metadata.is_dir()
+    {
+        return Err(LoadError::NotALibrary {
+            path: path.to_owned(),
+            start: "nothing: it is a FIFO, a socket or a device".to_owned(),
+        });
+    }
     let mut file = std::fs::File::open(path).map_err(|error| match error.kind() {
         std::io::ErrorKind::NotFound => LoadError::NotFound {
             path: path.to_owned(),

@@ -42,18 +42,64 @@ pub enum LoadError {
         /// would say it twice).
         cause: std::io::Error,
     },
+    /// Not a regular file (a FIFO, a device, a directory), or larger than a scenario can be:
+    /// refused before reading, which could block or never end.
+    #[error("{path}: {why}")]
+    Refused {
+        /// The path as given.
+        path: String,
+        /// What it is, and what to give instead.
+        why: String,
+    },
     /// The file is not a valid scenario.
     #[error(transparent)]
     Invalid(#[from] InvalidScenario),
 }
 
+/// The largest scenario file read: far above what the format's limits let a file say (a
+/// generated scenario of 40,000 steps is 2 MB).
+pub const MAX_SCENARIO_BYTES: u64 = 64 << 20;
+
 /// Reads and validates the scenario at `path`.
 pub fn load(path: &Path) -> Result<Scenario, LoadError> {
     let name = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|cause| LoadError::Read {
+    let read_error = |cause| LoadError::Read {
         path: name.clone(),
         cause,
-    })?;
+    };
+    // Looked at before it is opened: opening a FIFO blocks until something writes to it.
+    let metadata = std::fs::metadata(path).map_err(read_error)?;
+    if !metadata.is_file() {
+        return Err(LoadError::Refused {
+            path: name,
+            why: format!(
+                "not a regular file ({}); a scenario is a TOML file",
+                if metadata.is_dir() {
+                    "a directory"
+                } else {
+                    "a FIFO, a socket or a device, which could block or never end"
+                }
+            ),
+        });
+    }
+    if metadata.len() > MAX_SCENARIO_BYTES {
+        return Err(LoadError::Refused {
+            path: name,
+            why: format!(
+                "{} bytes, more than a scenario may have ({} MiB); split it",
+                metadata.len(),
+                MAX_SCENARIO_BYTES >> 20
+            ),
+        });
+    }
+    let file = std::fs::File::open(path).map_err(read_error)?;
+    let mut bytes = Vec::new();
+    // Within the limit even if the file grows while it is read.
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(file, MAX_SCENARIO_BYTES + 1),
+        &mut bytes,
+    )
+    .map_err(read_error)?;
     let text = String::from_utf8(bytes).map_err(|error| not_utf8(&name, &error))?;
     let mut scenario = parse(&name, &text)?;
     scenario.base_dir = match path.parent() {

@@ -258,7 +258,9 @@ impl CliError {
         use ecsim_scenario::{LoadError, driver::ReplayError};
         match self {
             CliError::Scenario(LoadError::Read { .. }) => Exit::Runtime,
-            CliError::Scenario(LoadError::Invalid(_)) => Exit::InvalidInput,
+            CliError::Scenario(LoadError::Invalid(_) | LoadError::Refused { .. }) => {
+                Exit::InvalidInput
+            }
             CliError::PluginSetup(_) | CliError::LibraryRefused(_) => Exit::Plugin,
             CliError::Replay(
                 ReplayError::PluginStart { .. } | ReplayError::UnknownIntegrationPlugin { .. },

@@ -684,3 +684,107 @@ fn a_panic_in_a_served_core_stops_the_server_with_exit_8() {
     // What was published is still flushed and accounted for.
     assert!(stderr.contains("0 failed, 0 pending"), "{stderr}");
 }
+
+// ---- Hostile files (issue 26) -----------------------------------------------------------------
+
+/// A FIFO given where a file is expected — a scenario, a recording, a message, a plugin — is
+/// refused at once (opening one blocks until something writes to it), with exit 3 or 6.
+#[test]
+fn a_fifo_given_as_any_file_is_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("pipe.toml");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let fifo = fifo.to_str().unwrap();
+    for (args, code, said) in [
+        (vec!["validate", fifo], 3, "not a regular file"),
+        (vec!["run", fifo], 3, "not a regular file"),
+        (
+            vec!["replay", fifo, "--brokers", "127.0.0.1:1"],
+            3,
+            "is not a regular file",
+        ),
+        (vec!["decode", fifo], 3, "is not a regular file"),
+        (vec!["plugin", "inspect", fifo], 6, "it is a FIFO"),
+    ] {
+        let started = Instant::now();
+        let out = output(ecsim().args(&args));
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{args:?} blocked"
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert!(all.contains(said), "{args:?}: {all}");
+    }
+}
+
+/// Endless or huge inputs are read within a bound: /dev/zero as a message, a recording line of
+/// 81 MiB, a scenario past 64 MiB — each refused with exit 3, memory bounded by the limit.
+#[test]
+fn endless_and_huge_inputs_are_refused_within_their_bounds() {
+    let out = output(ecsim().args(["decode", "/dev/zero"]));
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let dir = tempfile::tempdir().unwrap();
+    let long = dir.path().join("long.jsonl");
+    std::fs::write(&long, vec![b'a'; 81 << 20]).unwrap();
+    let out = output(ecsim().args(["replay", long.to_str().unwrap(), "--brokers", "127.0.0.1:1"]));
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("long.jsonl:1: the line is longer than 80 MiB"),
+        "{}",
+        text(&out.stderr)
+    );
+    let big = dir.path().join("big.toml");
+    let file = std::fs::File::create(&big).unwrap();
+    file.set_len((64 << 20) + 1).unwrap();
+    let out = output(ecsim().args(["validate", big.to_str().unwrap()]));
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("more than a scenario may have (64 MiB)"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// A recording line that is not UTF-8, hex that only looks like hex, a timestamp Kafka does not
+/// take: each exit 3 with its file and line, before anything is published.
+#[test]
+fn malformed_recording_lines_are_refused_with_their_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = r#"{"topic":"aliecs.run","value_hex":"0a00","timestamp":1750000000000}"#;
+    for (bad, said) in [
+        (b"\xff\xfe{}".to_vec(), "the line is not UTF-8 text"),
+        (
+            br#"{"topic":"aliecs.run","value_hex":"+a+b"}"#.to_vec(),
+            "value_hex is not hexadecimal bytes",
+        ),
+        (
+            br#"{"topic":"aliecs.run","value_hex":"0a00","timestamp":-5}"#.to_vec(),
+            "timestamp -5 is not a time Kafka records",
+        ),
+        (
+            br#"{"topic":"aliecs.run","value_hex":"0a00","timestamp":9999999999999999}"#.to_vec(),
+            "timestamp 9999999999999999 is not a time Kafka records",
+        ),
+    ] {
+        let path = dir.path().join("recording.jsonl");
+        let mut bytes = format!("{good}\n\n").into_bytes();
+        bytes.extend_from_slice(&bad);
+        bytes.push(b'\n');
+        std::fs::write(&path, bytes).unwrap();
+        let out =
+            output(ecsim().args(["replay", path.to_str().unwrap(), "--brokers", "127.0.0.1:1"]));
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{stderr}");
+        assert!(
+            stderr.contains(&format!("recording.jsonl:3: {said}")),
+            "{said}: {stderr}"
+        );
+    }
+}

@@ -38,17 +38,47 @@ pub(crate) fn run(args: &DecodeArgs) -> Result<(), CliError> {
     Ok(())
 }
 
+/// The largest message decoded: the embedded broker's largest produce request, with room.
+const MAX_MESSAGE_BYTES: u64 = 128 << 20;
+
 fn read_input(args: &DecodeArgs) -> Result<Vec<u8>, CliError> {
     let mut bytes = Vec::new();
+    let too_large = |what: &str| {
+        CliError::InvalidInput(format!(
+            "{what} holds more than {} MiB: not one message",
+            MAX_MESSAGE_BYTES >> 20
+        ))
+    };
     match args.file.as_deref() {
         Some(path) if path.as_os_str() != "-" => {
-            bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            // Looked at before it is opened: opening a FIFO blocks until something writes.
+            let metadata =
+                std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?;
+            if !metadata.is_file() {
+                return Err(CliError::InvalidInput(format!(
+                    "{} is not a regular file (a FIFO, a device or a directory); give the message's \
+                     bytes in a file, or on standard input with -",
+                    path.display()
+                )));
+            }
+            let file =
+                std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
+            file.take(MAX_MESSAGE_BYTES + 1)
+                .read_to_end(&mut bytes)
+                .with_context(|| format!("reading {}", path.display()))?;
+            if bytes.len() as u64 > MAX_MESSAGE_BYTES {
+                return Err(too_large(&path.display().to_string()));
+            }
         }
         _ => {
             io::stdin()
                 .lock()
+                .take(MAX_MESSAGE_BYTES + 1)
                 .read_to_end(&mut bytes)
                 .context("reading standard input")?;
+            if bytes.len() as u64 > MAX_MESSAGE_BYTES {
+                return Err(too_large("standard input"));
+            }
         }
     }
     Ok(bytes)

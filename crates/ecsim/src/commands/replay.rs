@@ -12,7 +12,7 @@
 use std::{
     borrow::Cow,
     fs::File,
-    io::{BufRead as _, BufReader},
+    io::BufReader,
     path::Path,
     time::{Duration, Instant},
 };
@@ -22,7 +22,7 @@ use ecsim_core::{
     clock::Timestamp,
     publish::{Publisher as _, Record},
 };
-use ecsim_kafka::recording::Recorded;
+use ecsim_kafka::recording::{self, LineFailure, Recorded};
 use ecsim_proto::topics::MessageType;
 
 use crate::{
@@ -48,22 +48,43 @@ struct Survey {
     topics: Vec<String>,
 }
 
-fn lines(path: &Path) -> Result<impl Iterator<Item = (usize, std::io::Result<String>)>, CliError> {
+fn lines(
+    path: &Path,
+) -> Result<impl Iterator<Item = (usize, Result<String, LineFailure>)>, CliError> {
+    // Looked at before it is opened: opening a FIFO blocks until something writes to it.
+    let metadata =
+        std::fs::metadata(path).with_context(|| format!("opening {}", path.display()))?;
+    if !metadata.is_file() {
+        return Err(CliError::InvalidInput(format!(
+            "{} is not a regular file (a FIFO, a device or a directory, which could block or never \
+             end): give a recording, as `ecsim record` writes it",
+            path.display()
+        )));
+    }
     let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    Ok(BufReader::new(file)
-        .lines()
-        .enumerate()
-        .map(|(index, line)| (index + 1, line))
-        .filter(|(_, line)| line.as_ref().map_or(true, |l| !l.trim().is_empty())))
+    Ok(recording::lines(BufReader::new(file)))
 }
 
-fn parse(path: &Path, number: usize, line: std::io::Result<String>) -> Result<Recorded, CliError> {
-    let line = line.with_context(|| format!("reading {}", path.display()))?;
-    Recorded::parse(&line).map_err(|cause| CliError::Recording {
+fn parse(
+    path: &Path,
+    number: usize,
+    line: Result<String, LineFailure>,
+) -> Result<Recorded, CliError> {
+    let recording_error = |cause| CliError::Recording {
         file: path.display().to_string(),
         line: number,
         cause,
-    })
+    };
+    let line = match line {
+        Ok(line) => line,
+        Err(LineFailure::Line(cause)) => return Err(recording_error(cause)),
+        Err(LineFailure::Io(error)) => {
+            return Err(anyhow::Error::from(error)
+                .context(format!("reading {}", path.display()))
+                .into());
+        }
+    };
+    Recorded::parse(&line).map_err(recording_error)
 }
 
 fn survey(path: &Path) -> Result<Survey, CliError> {
@@ -73,6 +94,7 @@ fn survey(path: &Path) -> Result<Survey, CliError> {
         span_ms: 0,
         topics: Vec::new(),
     };
+    let mut seen = std::collections::HashSet::new();
     for (number, line) in lines(path)? {
         let recorded = parse(path, number, line)?;
         survey.lines += 1;
@@ -82,7 +104,8 @@ fn survey(path: &Path) -> Result<Survey, CliError> {
         if let (Some(first), Some(at)) = (survey.first_timestamp, recorded.timestamp) {
             survey.span_ms = survey.span_ms.max(at.saturating_sub(first));
         }
-        if !survey.topics.contains(&recorded.topic) {
+        // Indexed: a recording may hold tens of thousands of topics.
+        if seen.insert(recorded.topic.clone()) {
             survey.topics.push(recorded.topic);
         }
     }

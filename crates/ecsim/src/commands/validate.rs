@@ -46,6 +46,10 @@ pub(crate) fn run(
                 say!("{}", problems.render(color, width()));
                 sayln!("{problems}");
             }
+            Err(error @ LoadError::Refused { .. }) => {
+                invalid += 1;
+                sayln!("error: {error}");
+            }
             Err(error @ LoadError::Read { .. }) => {
                 unreadable += 1;
                 sayln!("error: {error}");

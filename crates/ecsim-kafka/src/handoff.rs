@@ -57,6 +57,8 @@ pub(crate) const PAUSE: std::time::Duration = std::time::Duration::from_micros(5
 pub(crate) struct Pending {
     pub(crate) record: Record,
     pub(crate) published: usize,
+    /// Its own run id, instead of the publisher's (`ecsim replay` of several runs).
+    pub(crate) run: Option<std::sync::Arc<str>>,
 }
 
 #[derive(Debug, Default)]
@@ -206,6 +208,7 @@ mod tests {
 
     fn pending(n: usize) -> Pending {
         Pending {
+            run: None,
             record: Record {
                 topic: "t".into(),
                 key: Some(n.to_le_bytes().to_vec()),

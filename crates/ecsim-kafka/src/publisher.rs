@@ -500,7 +500,15 @@ impl Connection {
 
     /// Hands one record to librdkafka, creating its topic first if it is new, and counts it.
     /// While librdkafka's queue is full it waits (`wait`), or gives the record back.
-    fn hand_over(&self, Pending { record, published }: Pending, wait: bool) -> Option<Pending> {
+    fn hand_over(
+        &self,
+        Pending {
+            record,
+            published,
+            run,
+        }: Pending,
+        wait: bool,
+    ) -> Option<Pending> {
         let known = self
             .created
             .lock()
@@ -518,7 +526,7 @@ impl Connection {
         if let Some(key) = &record.key {
             base = base.key(key);
         }
-        if let Some(id) = self.run_id.get() {
+        if let Some(id) = run.as_deref().or(self.run_id.get().map(String::as_str)) {
             base = base.headers(OwnedHeaders::new_with_capacity(1).insert(Header {
                 key: RUN_HEADER,
                 value: Some(id.as_bytes()),
@@ -540,7 +548,11 @@ impl Connection {
                     return None;
                 }
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) if !wait => {
-                    return Some(Pending { record, published });
+                    return Some(Pending {
+                        record,
+                        published,
+                        run,
+                    });
                 }
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned)) => {
                     // Back-pressure: wait for the producer's thread to make room.
@@ -563,8 +575,29 @@ impl Publisher for KafkaPublisher {
         // past 4 s would wrap, which only skews the latency figures, never the counts.
         let published = self.connection.epoch.elapsed().as_nanos() as usize;
         // Sent at once only if librdkafka has room; otherwise queued for the sending thread.
-        self.handoff.push(Pending { record, published }, |pending| {
-            self.connection.hand_over(pending, false)
-        });
+        self.handoff.push(
+            Pending {
+                record,
+                published,
+                run: None,
+            },
+            |pending| self.connection.hand_over(pending, false),
+        );
+    }
+}
+
+impl KafkaPublisher {
+    /// Publishes `record` tagged with its own run id in its [`RUN_HEADER`], instead of the one
+    /// [`KafkaPublisher::tag_records`] set (a replay of a recording of several runs).
+    pub fn publish_as(&self, record: Record, run: Arc<str>) {
+        let published = self.connection.epoch.elapsed().as_nanos() as usize;
+        self.handoff.push(
+            Pending {
+                record,
+                published,
+                run: Some(run),
+            },
+            |pending| self.connection.hand_over(pending, false),
+        );
     }
 }

@@ -450,6 +450,11 @@ pub(crate) struct ReplayArgs {
     /// environment, its states, runs and failures, the messages per topic.
     #[arg(long, value_name = "FILE.html")]
     pub(crate) report: Option<PathBuf>,
+
+    /// Tag each record with the run id it was recorded with (its ecsim.run header), instead of
+    /// a new id per recorded run.
+    #[arg(long)]
+    pub(crate) keep_run_ids: bool,
 }
 
 #[derive(Debug, Args)]

@@ -131,6 +131,86 @@ fn record_replay_record_gives_the_same_records() {
     assert_eq!(before, after, "without --epoch, the very timestamps");
 }
 
+/// The run id a record carries, from its recorded `ecsim.run` header.
+fn run_of(record: &Recorded) -> String {
+    let hex = record
+        .headers
+        .iter()
+        .find(|h| h.name == "ecsim.run")
+        .and_then(|h| h.value_hex.clone())
+        .expect("an ecsim.run header");
+    let bytes: Vec<u8> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect();
+    String::from_utf8(bytes).unwrap()
+}
+
+/// A recording of two runs replays as two runs — a new id each, or the recorded ones with
+/// `--keep-run-ids` — so that `verify` tells them apart as it told the originals; and
+/// `record --to-end` writes in time order across topics.
+#[test]
+fn a_recording_of_two_runs_replays_as_two_runs_in_time_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let (first, second, third) = (Broker::embedded(), Broker::embedded(), Broker::embedded());
+    for _ in 0..2 {
+        succeed(&["run", PHYSICS, "--brokers", &first.bootstrap()]);
+    }
+    let recording = dir.path().join("two.jsonl");
+    let recorded = record(&first, &recording);
+    assert_eq!(recorded.len(), 806);
+    let timestamps: Vec<i64> = recorded.iter().map(|r| r.timestamp.unwrap()).collect();
+    assert!(
+        timestamps.windows(2).all(|w| w[0] <= w[1]),
+        "record --to-end writes in time order across topics"
+    );
+    let original: std::collections::BTreeSet<String> = recorded.iter().map(run_of).collect();
+    assert_eq!(original.len(), 2);
+
+    let replay = succeed(&[
+        "replay",
+        recording.to_str().unwrap(),
+        "--brokers",
+        &second.bootstrap(),
+        "--speed",
+        "0",
+    ]);
+    let again = record(&second, &dir.path().join("again.jsonl"));
+    let replayed: std::collections::BTreeSet<String> = again.iter().map(run_of).collect();
+    assert_eq!(
+        replayed.len(),
+        2,
+        "{}",
+        String::from_utf8_lossy(&replay.stderr)
+    );
+    assert!(replayed.is_disjoint(&original), "new ids");
+    // Each recorded run's records went to one new run, whole.
+    for run in &replayed {
+        assert_eq!(again.iter().filter(|r| &run_of(r) == run).count(), 403);
+    }
+    let verify = succeed(&["verify", PHYSICS, "--brokers", &second.bootstrap()]);
+    assert!(
+        String::from_utf8_lossy(&verify.stderr).contains("2 run(s) on the broker"),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+
+    succeed(&[
+        "replay",
+        recording.to_str().unwrap(),
+        "--brokers",
+        &third.bootstrap(),
+        "--speed",
+        "0",
+        "--keep-run-ids",
+    ]);
+    let kept: std::collections::BTreeSet<String> = record(&third, &dir.path().join("kept.jsonl"))
+        .iter()
+        .map(run_of)
+        .collect();
+    assert_eq!(kept, original);
+}
+
 #[test]
 fn replay_with_epoch_now_moves_the_stream_to_today_keeping_its_distances() {
     let dir = tempfile::tempdir().unwrap();

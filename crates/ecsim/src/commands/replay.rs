@@ -5,15 +5,18 @@
 //! records keep their order — with their keys and value bytes unchanged, each at its recorded
 //! distance from the first (divided by `--speed`; at once with `--speed 0`). Timestamps are
 //! the recorded ones, or shifted together with `--epoch`. Recorded headers are not published:
-//! each record carries instead this replay's own `ecsim.run` header, as a run's records do, so
-//! that `verify` can tell replays apart. The file is read twice and never held: memory does not
-//! grow with its length.
+//! each record carries instead an `ecsim.run` header of this replay's, as a run's records do, so
+//! that `verify` can tell replays apart — one new id per run the recording holds (its records'
+//! recorded `ecsim.run`), so that a recording of two runs replays as two runs, or the recorded
+//! ids themselves with `--keep-run-ids`. The file is read twice and never held: memory does not
+//! grow with its length (but for one id per recorded run).
 
 use std::{
     borrow::Cow,
     fs::File,
     io::BufReader,
     path::Path,
+    sync::Arc,
     time::{Duration, Instant},
 };
 
@@ -85,6 +88,22 @@ fn parse(
         }
     };
     Recorded::parse(&line).map_err(recording_error)
+}
+
+/// The run a recorded record came from: its recorded `ecsim.run` header.
+fn recorded_run(recorded: &Recorded) -> Option<String> {
+    recorded
+        .headers
+        .iter()
+        .find(|header| header.name == ecsim_kafka::RUN_HEADER)
+        .and_then(|header| header.value_hex.as_deref())
+        .and_then(|hex| {
+            (0..hex.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+                .collect::<Option<Vec<u8>>>()
+        })
+        .and_then(|bytes| String::from_utf8(bytes).ok())
 }
 
 fn survey(path: &Path) -> Result<Survey, CliError> {
@@ -177,6 +196,8 @@ pub(crate) fn run(args: &ReplayArgs) -> Result<(), CliError> {
     };
     let mut sent = 0_u64;
     let mut stopped = false;
+    // Recorded run id → the id its records carry now.
+    let mut runs: std::collections::BTreeMap<String, Arc<str>> = std::collections::BTreeMap::new();
     for (number, line) in lines(path)? {
         if interrupted.try_recv().is_ok() {
             stopped = true;
@@ -212,6 +233,7 @@ pub(crate) fn run(args: &ReplayArgs) -> Result<(), CliError> {
                 });
             }
         };
+        let original_run = recorded_run(&recorded);
         let message_type = MessageType::for_topic(&recorded.topic).unwrap_or(MessageType::Event);
         let record = Record {
             topic: Cow::Owned(recorded.topic),
@@ -226,7 +248,19 @@ pub(crate) fn run(args: &ReplayArgs) -> Result<(), CliError> {
         if let Some(timeline) = &timeline {
             timeline.publish(record.clone());
         }
-        kafka.publish(record);
+        match original_run {
+            Some(original) => {
+                let id = runs.entry(original.clone()).or_insert_with(|| {
+                    if args.keep_run_ids {
+                        Arc::from(original.as_str())
+                    } else {
+                        Arc::from(uuid::Uuid::new_v4().to_string().as_str())
+                    }
+                });
+                kafka.publish_as(record, Arc::clone(id));
+            }
+            None => kafka.publish(record),
+        }
         sent += 1;
     }
     let delivery = kafka.finish(args.kafka.flush_timeout);
@@ -238,12 +272,27 @@ pub(crate) fn run(args: &ReplayArgs) -> Result<(), CliError> {
     } else {
         sent.to_string()
     };
+    let tagged = if runs.is_empty() {
+        format!("{}={run_id}", ecsim_kafka::RUN_HEADER)
+    } else {
+        format!(
+            "{} per recorded run: {}",
+            ecsim_kafka::RUN_HEADER,
+            runs.iter()
+                .map(|(recorded, now)| if args.keep_run_ids {
+                    recorded.clone()
+                } else {
+                    format!("{recorded} → {now}")
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
     sayln!(
-        "replayed {of_all} records from {} to {} in {:.1} s; records tagged {}={run_id}",
+        "replayed {of_all} records from {} to {} in {:.1} s; records tagged {tagged}",
         path.display(),
         kafka.brokers(),
         started.elapsed().as_secs_f64(),
-        ecsim_kafka::RUN_HEADER
     );
     say!("{delivery}");
     if let (Some(timeline), Some(report)) = (&timeline, &args.report) {

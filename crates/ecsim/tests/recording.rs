@@ -3,6 +3,8 @@
 //! broker and recorded again is the same records — topics, keys, value bytes, per-key order,
 //! distances in time.
 
+#![allow(clippy::unwrap_used)] // a test that unwraps fails with the value it did not get
+
 use std::{
     collections::BTreeMap,
     path::Path,

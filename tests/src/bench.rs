@@ -76,6 +76,7 @@ name = "bench-{environments}x{runs}"
 seed = 1
 epoch = 2025-06-15T12:00:00Z
 at_end = "destroy"
+own_detectors = true
 
 [[environment]]
 name = "env-{{i}}"
@@ -196,7 +197,7 @@ pub fn rss_kib() -> Option<u64> {
 /// and stopped one at a time), as scenario text: what validation time is measured on.
 pub fn timeline_text(steps: usize) -> String {
     let mut text = String::from(
-        "[scenario]\nname = \"validation\"\n\n[[environment]]\nname = \"env-{i}\"\ncount = 100\ndetectors = [\"D{i}\"]\n\n[[timeline]]\nat = \"0s\"\nenv = \"env-*\"\ndo = \"create\"\n\n",
+        "[scenario]\nname = \"validation\"\nown_detectors = true\n\n[[environment]]\nname = \"env-{i}\"\ncount = 100\ndetectors = [\"D{i}\"]\n\n[[timeline]]\nat = \"0s\"\nenv = \"env-*\"\ndo = \"create\"\n\n",
     );
     for n in 0..steps.saturating_sub(100) / 2 {
         let env = n % 100 + 1;

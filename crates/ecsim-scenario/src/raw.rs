@@ -115,6 +115,8 @@ pub(crate) struct RawHeader {
     pub(crate) integration_plugins: Option<Spanned<Vec<Spanned<String>>>>,
     #[serde(default)]
     pub(crate) enable_kafka: Option<bool>,
+    #[serde(default)]
+    pub(crate) own_detectors: Option<bool>,
 }
 
 /// `[[environment]]`

@@ -301,7 +301,7 @@ fn a_template_width_over_65535_is_invalid_input_not_a_crash() {
     let path = write_scenario(
         &dir,
         "wide.toml",
-        "[scenario]\nname = \"wide\"\n\n[[environment]]\nname = \"e{i:070000}\"\ncount = 2\ndetectors = [\"D{i}\"]\n",
+        "[scenario]\nname = \"wide\"\nown_detectors = true\n\n[[environment]]\nname = \"e{i:070000}\"\ncount = 2\ndetectors = [\"D{i}\"]\n",
     );
     let out = output(ecsim().args(["validate", &path]));
     exits(&out, 3, &["pads the index to 70000 digits"]);

@@ -144,6 +144,8 @@ impl Checker {
                             "a detector needs a name",
                             "empty",
                         ));
+                    } else if let Some(problem) = self.detector_problem(&expanded, span(detector)) {
+                        self.report(problem);
                     } else if detectors.contains(&expanded) {
                         self.report(Problem::new(
                             span(detector),
@@ -416,3 +418,49 @@ fn widths(template: &str) -> impl Iterator<Item = usize> + '_ {
             .then(|| digits.parse().unwrap_or(usize::MAX))
     })
 }
+
+impl Checker {
+    /// What is wrong with detector `name`, if anything: a name AliECS could not take (it names
+    /// FLP configuration paths: letters, digits, `-` and `_`), or, unless the scenario says
+    /// `own_detectors = true`, not one of ALICE's.
+    fn detector_problem(&self, name: &str, at: Range<usize>) -> Option<Problem> {
+        let sane = name.len() <= 32
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !sane {
+            return Some(
+                Problem::new(
+                    at,
+                    format!("{name:?} is not a detector name"),
+                    "not a name",
+                )
+                .help("a detector is named with at most 32 letters, digits, - or _ (ALICE's: ITS, TPC, …)"),
+            );
+        }
+        if self.own_detectors || ALICE_DETECTORS.contains(&name) {
+            return None;
+        }
+        let problem = Problem::new(
+            at,
+            format!("`{name}` is not one of ALICE's detectors"),
+            "unknown detector",
+        );
+        Some(match closest(name, ALICE_DETECTORS.iter().copied()) {
+            Some(close) => problem.help(format!(
+                "did you mean `{close}`? A scenario of made-up detectors says `own_detectors = true` in [scenario]"
+            )),
+            None => problem.help(format!(
+                "ALICE's detectors (AliECS's system ids): {}; a scenario of made-up detectors says `own_detectors = true` in [scenario]",
+                ALICE_DETECTORS.join(", ")
+            )),
+        })
+    }
+}
+
+/// The detectors AliECS accepts (`common/system/systemid.go`; as `ecsim serve`'s inventory):
+/// anything else "does not belong to ID values".
+pub(crate) const ALICE_DETECTORS: &[&str] = &[
+    "CPV", "DCS", "EMC", "FDD", "FIT", "FOC", "FT0", "FV0", "HMP", "ITS", "MCH", "MFT", "MID",
+    "NIL", "PHS", "TOF", "TPC", "TRD", "TRG", "TST", "ZDC",
+];

@@ -160,6 +160,7 @@ pub fn parse(name: &str, text: &str) -> Result<Scenario, InvalidScenario> {
         names: BTreeMap::new(),
         problems: Vec::new(),
         refused_environments: Vec::new(),
+        own_detectors: false,
     };
     let scenario = checker.scenario(raw).map(|scenario| Scenario {
         file: name.to_owned(),
@@ -216,7 +217,7 @@ fn toml_problem(text: &str, error: &toml::de::Error) -> Problem {
 
 /// The candidate `word` most likely meant: the shortest that contains it (`DUMP` →
 /// `BEAM_DUMP`, `before_START` → `before_START_ACTIVITY`), else the nearest by edit distance
-/// if near enough to be a typo.
+/// if near enough to be a typo (a swap of two letters counts as one edit: `TCP` → `TPC`).
 fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let candidates: Vec<&str> = candidates.into_iter().collect();
     let lower = word.to_ascii_lowercase();
@@ -230,7 +231,7 @@ fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Opt
     }
     candidates
         .into_iter()
-        .map(|candidate| (strsim::levenshtein(word, candidate), candidate))
+        .map(|candidate| (strsim::damerau_levenshtein(word, candidate), candidate))
         .filter(|(distance, candidate)| *distance <= 2.max(candidate.len() / 3))
         .min_by_key(|(distance, _)| *distance)
         .map(|(_, candidate)| candidate)
@@ -301,6 +302,8 @@ struct Checker {
     /// The names (templates, with `{i}`) of environments refused for problems of their own:
     /// what refers to them is not reported again (one root cause, said once).
     refused_environments: Vec<String>,
+    /// `[scenario] own_detectors = true`: detectors need not be ALICE's.
+    own_detectors: bool,
 }
 
 struct Header {
@@ -368,6 +371,7 @@ impl Checker {
     }
 
     fn scenario(&mut self, raw: RawScenario) -> Option<Scenario> {
+        self.own_detectors = raw.scenario.get_ref().own_detectors.unwrap_or(false);
         let header = self.header(raw.scenario);
         let defined = self.environments(&raw.environments);
         self.names = defined

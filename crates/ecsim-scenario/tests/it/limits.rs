@@ -24,7 +24,7 @@ fn refused(text: &str) -> String {
     }
 }
 
-const HEADER: &str = "[scenario]\nname = \"limits\"\n";
+const HEADER: &str = "[scenario]\nname = \"limits\"\nown_detectors = true\n";
 
 #[test]
 fn a_template_width_over_65535_is_a_problem_not_a_panic() {

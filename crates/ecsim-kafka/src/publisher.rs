@@ -571,18 +571,7 @@ impl Connection {
 
 impl Publisher for KafkaPublisher {
     fn publish(&self, record: Record) {
-        // A usize holds 584 years of nanoseconds on 64-bit targets; on 32-bit ones latencies
-        // past 4 s would wrap, which only skews the latency figures, never the counts.
-        let published = self.connection.epoch.elapsed().as_nanos() as usize;
-        // Sent at once only if librdkafka has room; otherwise queued for the sending thread.
-        self.handoff.push(
-            Pending {
-                record,
-                published,
-                run: None,
-            },
-            |pending| self.connection.hand_over(pending, false),
-        );
+        self.push(record, None);
     }
 }
 
@@ -590,14 +579,20 @@ impl KafkaPublisher {
     /// Publishes `record` tagged with its own run id in its [`RUN_HEADER`], instead of the one
     /// [`KafkaPublisher::tag_records`] set (a replay of a recording of several runs).
     pub fn publish_as(&self, record: Record, run: Arc<str>) {
+        self.push(record, Some(run));
+    }
+
+    fn push(&self, record: Record, run: Option<Arc<str>>) {
+        // A usize holds 584 years of nanoseconds on 64-bit targets; on 32-bit ones latencies
+        // past 4 s would wrap, which only skews the latency figures, never the counts.
         let published = self.connection.epoch.elapsed().as_nanos() as usize;
-        self.handoff.push(
-            Pending {
-                record,
-                published,
-                run: Some(run),
-            },
-            |pending| self.connection.hand_over(pending, false),
-        );
+        // Sent at once only if librdkafka has room; otherwise queued for the sending thread.
+        let pending = Pending {
+            record,
+            published,
+            run,
+        };
+        self.handoff
+            .push(pending, |pending| self.connection.hand_over(pending, false));
     }
 }

@@ -109,6 +109,17 @@ pub(crate) enum Command {
     /// aliecs.*_start_activity carry kafka.NewStateNotification, aliecs.env_list.* carries
     /// kafka.ActiveRunsList, every other aliecs.* topic and dip.lhc.beam_mode carry events.Event.
     Decode(DecodeArgs),
+    /// Write AliECS's schema for consumers in any language: the .proto files of what AliECS
+    /// writes to Kafka (protos/common.proto, events.proto, kafka.proto) and the compiled
+    /// descriptor set (aliecs.binpb), from this binary — no source tree needed. Prints the
+    /// files written. Messages: events.Event on aliecs.* topics, kafka.NewStateNotification on
+    /// aliecs.env_state.*, aliecs.env_leave_state.* and aliecs.*_start_activity,
+    /// kafka.ActiveRunsList on aliecs.env_list.*.
+    Proto {
+        /// The directory to write into (made if missing).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
     /// Work with plugin libraries.
     #[command(subcommand)]
     Plugin(PluginCommand),

@@ -78,6 +78,7 @@ fn dispatch(cli: Cli) -> Result<(), exit::CliError> {
         cli::Command::Record(args) => commands::record::run(&args),
         cli::Command::Replay(args) => commands::replay::run(&args),
         cli::Command::Decode(args) => commands::decode::run(&args),
+        cli::Command::Proto { out } => commands::proto::run(&out),
         cli::Command::Plugin(cli::PluginCommand::Inspect { library, json }) => {
             commands::plugin::inspect(&library, json)
         }

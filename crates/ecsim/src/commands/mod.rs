@@ -8,6 +8,7 @@ pub(crate) mod env;
 pub(crate) mod kafka;
 pub(crate) mod plugin;
 pub(crate) mod plugin_new;
+pub(crate) mod proto;
 pub(crate) mod record;
 pub(crate) mod replay;
 pub(crate) mod run;

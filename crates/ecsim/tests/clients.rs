@@ -489,12 +489,13 @@ fn two_kafka_python_consumers_share_a_group() {
     }
 }
 
-/// The Python decoder of docs/consumers.md (`tests/clients/decode.py`), given only what `ecsim
-/// proto --out` writes, decodes every message of a run as ecsim renders it — field for field,
-/// each of the physics run's 403 messages — and the docs show that very file.
+/// The Python and JavaScript decoders of docs/consumers.md (`tests/clients/decode.py`,
+/// `decode.js`), given only what `ecsim proto --out` writes, decode every message of a run as
+/// ecsim renders it — field for field, each of the physics run's 403 messages — and the docs
+/// show those very files.
 #[test]
 #[allow(clippy::print_stdout)] // a skipped test says why, in the test's output
-fn the_python_decoder_of_the_docs_decodes_every_message_as_ecsim_renders_it() {
+fn the_python_and_javascript_decoders_of_the_docs_decode_every_message_as_ecsim_renders_it() {
     let (Some(python), Some(clients)) = (
         std::env::var_os("ECSIM_PYTHON"),
         std::env::var_os("ECSIM_CLIENTS"),
@@ -561,6 +562,40 @@ fn the_python_decoder_of_the_docs_decodes_every_message_as_ecsim_renders_it() {
     assert_eq!(decoded.len(), recorded.len());
     for (ours, theirs) in recorded.iter().zip(&decoded) {
         assert_eq!(ours["topic"], theirs["topic"]);
+        assert_eq!(ours["value"], theirs["value"], "{}", ours["topic"]);
+    }
+
+    // The same with the JavaScript decoder (protobufjs, from the .proto files).
+    let Some(node) = std::env::var_os("ECSIM_NODE") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "ECSIM_NODE is set by `cargo xtask test`"
+        );
+        return;
+    };
+    let js = decoder.with_file_name("decode.js");
+    assert!(
+        docs.contains(&std::fs::read_to_string(&js).unwrap()),
+        "docs/consumers.md shows tests/clients/decode.js as it is"
+    );
+    let decoded = Command::new(node)
+        .arg(&js)
+        .arg(&schema)
+        .current_dir(js.parent().unwrap())
+        .stdin(std::fs::File::open(&recording).unwrap())
+        .output()
+        .unwrap();
+    assert!(
+        decoded.status.success(),
+        "{}",
+        String::from_utf8_lossy(&decoded.stderr)
+    );
+    let decoded: Vec<Value> = String::from_utf8_lossy(&decoded.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(decoded.len(), recorded.len());
+    for (ours, theirs) in recorded.iter().zip(&decoded) {
         assert_eq!(ours["value"], theirs["value"], "{}", ours["topic"]);
     }
 }

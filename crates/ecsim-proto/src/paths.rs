@@ -102,6 +102,20 @@ fn at_field(field: FieldDescriptor) -> At {
     }
 }
 
+/// Field `segment` of `message`, or the error that says it has none (after `before`).
+fn field_of(
+    message: &MessageDescriptor,
+    segment: &str,
+    before: &str,
+) -> Result<FieldDescriptor, PathError> {
+    message.get_field_by_name(segment).ok_or_else(|| PathError {
+        segment: segment.to_owned(),
+        before: before.to_owned(),
+        within: message.full_name().to_owned(),
+        fields: message.fields().map(|f| f.name().to_owned()).collect(),
+    })
+}
+
 /// What `path` ends on in messages of type `message_type` (a full name: `events.Event`), or why
 /// it names nothing. `None` when the type is not in the schema.
 pub fn resolve(message_type: &str, path: &str) -> Option<Result<Leaf, PathError>> {
@@ -110,32 +124,18 @@ pub fn resolve(message_type: &str, path: &str) -> Option<Result<Leaf, PathError>
     let mut before = String::new();
     for segment in path.split('.') {
         at = match at {
-            At::Message(message) => match message.get_field_by_name(segment) {
-                Some(field) => at_field(field),
-                None => {
-                    return Some(Err(PathError {
-                        segment: segment.to_owned(),
-                        before,
-                        within: message.full_name().to_owned(),
-                        fields: message.fields().map(|f| f.name().to_owned()).collect(),
-                    }));
-                }
+            At::Message(message) => match field_of(&message, segment, &before) {
+                Ok(field) => at_field(field),
+                Err(error) => return Some(Err(error)),
             },
             // An index picks an element; a field name looks into every element.
             At::List(field) => {
                 let element = at_value(field.kind());
                 match (segment.parse::<usize>(), element) {
                     (Ok(_), element) => element,
-                    (Err(_), At::Message(message)) => match message.get_field_by_name(segment) {
-                        Some(inner) => at_field(inner),
-                        None => {
-                            return Some(Err(PathError {
-                                segment: segment.to_owned(),
-                                before,
-                                within: message.full_name().to_owned(),
-                                fields: message.fields().map(|f| f.name().to_owned()).collect(),
-                            }));
-                        }
+                    (Err(_), At::Message(message)) => match field_of(&message, segment, &before) {
+                        Ok(inner) => at_field(inner),
+                        Err(error) => return Some(Err(error)),
                     },
                     (Err(_), _) => {
                         return Some(Err(PathError {

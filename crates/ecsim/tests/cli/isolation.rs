@@ -2,11 +2,9 @@
 //! crash in every way (`tests/plugins/crasher.c`, `sdk/go/testdata/crasher`), run isolated and
 //! checked, beside the examples that conform.
 
-use std::process::Command;
-
 use super::{
     ecsim,
-    plugins::{built_c_example, built_library},
+    plugins::{built_c_example, built_library, compile_c},
     text,
 };
 
@@ -15,22 +13,7 @@ use super::{
 /// `tests/plugins/crasher.c` built into `dir` as `libcrasher.so`, with `tests/plugins/crashes.toml`
 /// beside it; the scenario's path.
 pub(super) fn crasher_in(dir: &std::path::Path) -> std::path::PathBuf {
-    let library = dir.join("libcrasher.so");
-    let compiler = std::env::var("CC").unwrap_or_else(|_| "cc".to_owned());
-    let built = Command::new(&compiler)
-        .args([
-            "-shared", "-fPIC", "-std=c11", "-O2", "-Wall", "-Wextra", "-Werror",
-        ])
-        .args([
-            "-I",
-            "../ecsim-plugin-abi/include",
-            "../../tests/plugins/crasher.c",
-            "-o",
-        ])
-        .arg(&library)
-        .output()
-        .unwrap_or_else(|error| panic!("the C compiler `{compiler}` does not start: {error}"));
-    assert!(built.status.success(), "{}", text(&built.stderr));
+    compile_c("../../tests/plugins/crasher.c", &dir.join("libcrasher.so"));
     let scenario = dir.join("crashes.toml");
     std::fs::copy("../../tests/plugins/crashes.toml", &scenario).unwrap();
     scenario

@@ -161,22 +161,23 @@ fn run_refuses_a_bad_library_or_a_fault_without_its_service_with_exit_6() {
 /// against the generated header, into `dir`.
 pub(super) fn built_c_example(dir: &std::path::Path) -> String {
     let library = dir.join("libexample_c.so");
+    compile_c("../../plugins/c-example/example.c", &library);
+    library.display().to_string()
+}
+
+/// A C plugin source (relative to this crate) built with the system's C compiler, warnings as
+/// errors, against the generated header, into `library`.
+pub(super) fn compile_c(source: &str, library: &std::path::Path) {
     let compiler = std::env::var("CC").unwrap_or_else(|_| "cc".to_owned());
     let built = Command::new(&compiler)
         .args([
             "-shared", "-fPIC", "-std=c11", "-O2", "-Wall", "-Wextra", "-Werror",
         ])
-        .args([
-            "-I",
-            "../ecsim-plugin-abi/include",
-            "../../plugins/c-example/example.c",
-            "-o",
-        ])
-        .arg(&library)
+        .args(["-I", "../ecsim-plugin-abi/include", source, "-o"])
+        .arg(library)
         .output()
         .unwrap_or_else(|error| panic!("the C compiler `{compiler}` does not start: {error}"));
     assert!(built.status.success(), "{}", text(&built.stderr));
-    library.display().to_string()
 }
 
 /// What a plugin's calls make visible: the call events, the plugin's service events and the

@@ -138,3 +138,20 @@ fn enable_kafka_false_publishes_nothing_at_all() {
             .collect::<Vec<_>>()
     );
 }
+
+/// A user given by name alone carries `externalId` 0, as the Control GUI sends a person it has
+/// no id for; a table gives the id.
+#[test]
+fn a_user_of_a_name_alone_has_person_id_0_and_a_table_gives_it() {
+    let named = ecsim_scenario::parse("u.toml", &scenario("user = \"Jane Shifter\"", "")).unwrap();
+    assert_eq!(
+        (named.user.name.as_str(), named.user.external_id),
+        ("Jane Shifter", Some(0))
+    );
+    let with_id = ecsim_scenario::parse(
+        "u.toml",
+        &scenario("user = { name = \"Jane Shifter\", external_id = 812 }", ""),
+    )
+    .unwrap();
+    assert_eq!(with_id.user.external_id, Some(812));
+}

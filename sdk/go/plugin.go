@@ -167,6 +167,18 @@ func (c *Call) SetRuntimeVar(key, value string) {
 	c.reply.RuntimeVars[key] = value
 }
 
+// FaultFired says that the scenario fault configured with this `line` (each entry of the
+// configuration's "faults" array has one) hit this call. ecsim reports every scenario fault
+// that hit no call at the end of the run, and fails the run under --strict.
+func (c *Call) FaultFired(line uint32) {
+	for _, fired := range c.reply.FaultsFired {
+		if fired == line {
+			return
+		}
+	}
+	c.reply.FaultsFired = append(c.reply.FaultsFired, line)
+}
+
 // ParseGoDuration reads a duration as AliECS's configuration writes it ("1s", "500ms").
 func ParseGoDuration(text string) (time.Duration, error) { return time.ParseDuration(text) }
 

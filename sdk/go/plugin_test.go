@@ -16,6 +16,11 @@ func (panicky) Init(instanceId string, _ []byte) error { return nil }
 func (panicky) CallStack() map[string]CallFunc {
 	return map[string]CallFunc{
 		"Boom": func(*Call) (string, error) { panic("out of range") },
+		"Faulted": func(c *Call) (string, error) {
+			c.FaultFired(12)
+			c.FaultFired(12)
+			panic("the fault at line 12 made it panic")
+		},
 		"Fine": func(c *Call) (string, error) {
 			c.Elapse(1500 * 1e6)
 			return c.Vars()["__call_trigger"], nil
@@ -36,6 +41,10 @@ func TestAPanicFailsTheCallAndTheInstanceCarriesOn(t *testing.T) {
 	reply = call(id, &pluginpb.CallRequest{Function: "Fine", Traits: &aliecs.Traits{Trigger: "after_START_ACTIVITY"}})
 	if reply.Error != nil || reply.Output != "after_START_ACTIVITY" || reply.DurationMs != 1500 {
 		t.Fatalf("the next call works, with the __call_* variables: %v", reply)
+	}
+	reply = call(id, &pluginpb.CallRequest{Function: "Faulted"})
+	if !reply.Error.Panicked || len(reply.FaultsFired) != 1 || reply.FaultsFired[0] != 12 {
+		t.Fatalf("a fault that fired is reported once, even when it panics: %v", reply)
 	}
 	reply = call(id, &pluginpb.CallRequest{Function: "Missing"})
 	if reply.Error == nil || reply.Error.Message != "panicky has no function Missing" {

@@ -260,6 +260,8 @@ pub struct CallOutcome {
     /// Variables the plugin deletes from the environment (AliECS's `DeleteGlobalRuntimeVar`),
     /// after the ones it sets.
     pub removed_vars: Vec<String>,
+    /// The scenario faults that hit the call, by the line of their `[[fault]]`.
+    pub faults_fired: Vec<u32>,
 }
 
 impl CallOutcome {
@@ -270,6 +272,7 @@ impl CallOutcome {
             error: None,
             runtime_vars: Vec::new(),
             removed_vars: Vec::new(),
+            faults_fired: Vec::new(),
         }
     }
 
@@ -293,6 +296,7 @@ impl CallOutcome {
             }),
             runtime_vars: Vec::new(),
             removed_vars: Vec::new(),
+            faults_fired: Vec::new(),
         }
     }
 

@@ -80,7 +80,7 @@ pub async fn complete(
     let overran = duration > timeout;
     timeline.play(context, start, duration.min(timeout)).await;
     if overran {
-        return CallOutcome::failed_by(
+        let mut outcome = CallOutcome::failed_by(
             CallFailure::Timeout,
             format!("{} timed out after {}", call.func, human(timeout)),
             Some(format!(
@@ -88,6 +88,8 @@ pub async fn complete(
                 human(duration)
             )),
         );
+        outcome.faults_fired = reply.faults_fired;
+        return outcome;
     }
     let kind = |error: &ecsim_proto::plugin::CallError| {
         if error.panicked {
@@ -111,5 +113,6 @@ pub async fn complete(
         None => CallOutcome::ok(reply.output),
     };
     outcome.runtime_vars = reply.runtime_vars.into_iter().collect();
+    outcome.faults_fired = reply.faults_fired;
     outcome
 }

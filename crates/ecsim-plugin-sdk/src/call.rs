@@ -200,6 +200,18 @@ impl Call {
         self.push_core_request(delay, reason.into(), core_request::Request::GoError(true));
     }
 
+    /// Says that `fault` hit this call. ecsim reports every scenario fault that hit no call at
+    /// the end of the run (a failure under `--strict`), so a plugin that plays faults says each
+    /// one it plays — before panicking or hanging for it, too.
+    pub fn fault_fired(&mut self, fault: &crate::fault::FaultSpec) {
+        let Some(line) = fault.line.and_then(|line| u32::try_from(line).ok()) else {
+            return;
+        };
+        if !self.reply.faults_fired.contains(&line) {
+            self.reply.faults_fired.push(line);
+        }
+    }
+
     fn push_core_request(
         &mut self,
         delay: Duration,
@@ -314,6 +326,22 @@ mod tests {
             (error.message.as_str(), error.reason.as_str()),
             ("DCS StartOfRun call failed", "TPC")
         );
+    }
+
+    #[test]
+    fn the_faults_that_hit_a_call_are_reported_once_each_by_their_line() {
+        use crate::fault::{FaultOutcome, FaultSpec};
+        let mut call = Call::new(request());
+        let mut fault = FaultSpec::new("StartOfRun", FaultOutcome::Error);
+        // Not a scenario's fault: nothing to report it by.
+        call.fault_fired(&fault);
+        fault.line = Some(12);
+        call.fault_fired(&fault);
+        call.fault_fired(&fault);
+        let mut other = fault.clone();
+        other.line = Some(20);
+        call.fault_fired(&other);
+        assert_eq!(call.into_reply(Ok(String::new())).faults_fired, [12, 20]);
     }
 
     #[test]

@@ -120,6 +120,7 @@ impl Fault {
         Some(TaskFault {
             transition: self.operation.to_ascii_uppercase().parse().ok()?,
             outcome,
+            line: u32::try_from(self.line).ok(),
             message: self.message.clone(),
             times: self.times,
             from: self.when.map(|when| {

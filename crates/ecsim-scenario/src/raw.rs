@@ -63,7 +63,7 @@ pub(crate) struct RawFault {
     #[serde(default)]
     pub(crate) times: Option<Spanned<i64>>,
     #[serde(default)]
-    pub(crate) message: Option<String>,
+    pub(crate) message: Option<Spanned<String>>,
 }
 
 /// Field paths and the values they must have: `{ "envInfo.runType" = "PHYSICS" }`.

@@ -26,6 +26,10 @@ pub struct Report {
     pub requests: Requests,
     /// Every plugin function called, with how its calls ended, by plugin then function.
     pub plugin_calls: Vec<PluginCalls>,
+    /// The scenario's faults that never struck, in file order (none when the timeline was not
+    /// played to its end).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub faults_not_fired: Vec<UnfiredFault>,
     /// Messages published, per topic.
     pub messages: Messages,
     /// The AliECS ids each scenario environment had, in creation order.
@@ -131,6 +135,20 @@ pub struct PluginCalls {
     pub crashed: u64,
 }
 
+impl From<(String, String, ecsim_core::CallCounts)> for PluginCalls {
+    fn from((plugin, function, counts): (String, String, ecsim_core::CallCounts)) -> Self {
+        Self {
+            plugin,
+            function,
+            calls: counts.calls,
+            failed: counts.failed,
+            panicked: counts.panicked,
+            timed_out: counts.timed_out,
+            crashed: counts.crashed,
+        }
+    }
+}
+
 impl PluginCalls {
     /// How the failures divide, in words (`2 panicked, 1 crashed`); empty when none is special.
     fn kinds(&self) -> String {
@@ -145,6 +163,21 @@ impl PluginCalls {
         .collect::<Vec<_>>()
         .join(", ")
     }
+}
+
+/// A scenario fault that never struck.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct UnfiredFault {
+    /// The line of its `[[fault]]`.
+    pub line: usize,
+    /// Its service (`dcs`, `tasks`).
+    pub service: String,
+    /// Its operation (`StartOfRun`, `START_ACTIVITY`).
+    pub operation: String,
+    /// Its outcome (`error`).
+    pub outcome: String,
+    /// What the run shows of why.
+    pub why: String,
 }
 
 /// Messages in a report.
@@ -224,6 +257,13 @@ impl fmt::Display for Report {
                     }
                 )?;
             }
+        }
+        for fault in &self.faults_not_fired {
+            writeln!(
+                f,
+                "warning: the fault at line {} ({} {} {}) never struck: {}",
+                fault.line, fault.service, fault.operation, fault.outcome, fault.why
+            )?;
         }
         writeln!(f, "messages: {}", self.messages.total)?;
         for (topic, count) in &self.messages.by_topic {

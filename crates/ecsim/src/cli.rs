@@ -224,6 +224,11 @@ pub(crate) struct RunArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub(crate) first_run_number: Option<u32>,
 
+    /// Fail (exit 4) when a `[[fault]]` of the scenario never struck: the failure path it was
+    /// written to test did not happen. Without it, such a fault is a warning in the summary.
+    #[arg(long)]
+    pub(crate) strict: bool,
+
     /// Load the plugins of this library too, unconfigured (repeatable). A path, relative to the
     /// working directory; workflow calls reach its plugins by name.
     #[arg(long = "plugin", value_name = "LIB")]

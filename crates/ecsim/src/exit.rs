@@ -83,7 +83,9 @@ impl Exit {
             Exit::InvalidInput => {
                 "invalid input: a scenario file with problems, bytes that do not decode, an unknown message type or topic"
             }
-            Exit::ExpectationsFailed => "a scenario's expectations do not hold (`run`, `verify`)",
+            Exit::ExpectationsFailed => {
+                "a scenario's expectations do not hold (`run`, `verify`), or a fault never struck (`run --strict`)"
+            }
             Exit::Undelivered => "messages were not delivered to the broker (`run`, `replay`)",
             Exit::Plugin => {
                 "a plugin library was refused, or one of its plugins did not start (`run`, `serve`, `plugin inspect`), or does not conform (`plugin check`)"
@@ -235,6 +237,14 @@ pub(crate) enum CliError {
         /// How many were checked.
         total: usize,
     },
+    /// Faults that never struck, under `run --strict` (each already reported).
+    #[error("{unfired} of {total} faults never struck (--strict)")]
+    FaultsNotFired {
+        /// How many did not.
+        unfired: usize,
+        /// How many the scenario has.
+        total: usize,
+    },
     /// A replay stopped by a signal before the end of its timeline (its summary already
     /// printed).
     #[error("interrupted after {done} of {total} {what}: the rest was not played")]
@@ -280,7 +290,9 @@ impl CliError {
             CliError::Undelivered { .. } => Exit::Undelivered,
             CliError::Serve(_) | CliError::Unreachable { .. } => Exit::Runtime,
             CliError::Refused { .. } => Exit::Refused,
-            CliError::ExpectationsFailed { .. } => Exit::ExpectationsFailed,
+            CliError::ExpectationsFailed { .. } | CliError::FaultsNotFired { .. } => {
+                Exit::ExpectationsFailed
+            }
             CliError::Interrupted { .. } => Exit::Interrupted,
         }
     }

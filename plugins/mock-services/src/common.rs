@@ -51,8 +51,8 @@ impl Faults {
         })
     }
 
-    /// The first fault that hits this call, counted as used.
-    pub(crate) fn hit(&mut self, call: &Call) -> Option<FaultSpec> {
+    /// The first fault that hits this call, counted as used and reported to ecsim as fired.
+    pub(crate) fn hit(&mut self, call: &mut Call) -> Option<FaultSpec> {
         let run: Option<u32> = call.var("run_number").and_then(|r| r.parse().ok());
         let (spec, used) = self.faults.iter_mut().find(|(spec, used)| {
             spec.operation == call.function()
@@ -65,6 +65,7 @@ impl Faults {
                 && spec.times.is_none_or(|times| *used < times)
         })?;
         *used += 1;
+        call.fault_fired(spec);
         Some(spec.clone())
     }
 }
@@ -125,9 +126,10 @@ impl Latency {
 /// Does what the generic outcomes do: panic or hang. Other outcomes are the service's to play.
 pub(crate) fn misbehave(fault: Option<&FaultSpec>, call: &Call) {
     match fault.map(|f| (f.outcome, f)) {
-        Some((Outcome::Panic, fault)) => {
-            panic!("{} made {} panic", fault.origin(), call.func())
-        }
+        Some((Outcome::Panic, fault)) => match &fault.message {
+            Some(message) => panic!("{message}"),
+            None => panic!("{} made {} panic", fault.origin(), call.func()),
+        },
         Some((Outcome::Hang, _)) => loop {
             std::thread::park();
         },

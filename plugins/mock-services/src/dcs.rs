@@ -557,7 +557,10 @@ impl Dcs {
         if let Some((name, number)) = streamed.iter().find(|(d, _)| hit(d, Outcome::Error)) {
             call.elapse(step_time);
             let (state, words) = operation.failure();
-            let error = format!("{name} {words} reported by DCS");
+            // The scenario's message is what DCS says of the detector.
+            let error = fault
+                .and_then(|f| f.message.clone())
+                .unwrap_or_else(|| format!("{name} {words} reported by DCS"));
             detector_event(
                 call,
                 &payload,

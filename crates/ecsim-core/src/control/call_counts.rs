@@ -1,7 +1,8 @@
 //! How every plugin call ended, counted per plugin and function: a call that fails without
 //! failing its transition (a non-critical call) shows nowhere in AliECS's own stream but here.
+//! Also which scenario faults struck, so that one that never did can be reported.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::plugin::CallFailure;
 
@@ -38,6 +39,31 @@ impl CallCounts {
 #[derive(Debug, Default)]
 pub(crate) struct CallTally(BTreeMap<String, BTreeMap<String, CallCounts>>);
 
+/// The most distinct fault lines kept: far more than a scenario file can declare, and a bound
+/// on what a plugin's replies can make the core keep.
+const MAX_FIRED: usize = 100_000;
+
+/// The scenario faults that struck, by the line of their `[[fault]]`.
+#[derive(Debug, Default)]
+pub(crate) struct FiredFaults(BTreeSet<u32>);
+
+impl FiredFaults {
+    /// Notes that the faults of `lines` struck.
+    pub(crate) fn note(&mut self, lines: impl IntoIterator<Item = u32>) {
+        for line in lines {
+            if self.0.len() >= MAX_FIRED {
+                return;
+            }
+            self.0.insert(line);
+        }
+    }
+
+    /// Every line noted, in order.
+    pub(crate) fn lines(&self) -> Vec<u32> {
+        self.0.iter().copied().collect()
+    }
+}
+
 impl CallTally {
     /// Counts one call of `plugin.function`, failed in the way `failure` says, if it did.
     pub(crate) fn count(&mut self, plugin: &str, function: &str, failure: Option<CallFailure>) {
@@ -69,6 +95,16 @@ impl CallTally {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fired_faults_are_kept_once_each_in_line_order_within_a_bound() {
+        let mut fired = FiredFaults::default();
+        fired.note([20, 12, 20]);
+        fired.note([]);
+        assert_eq!(fired.lines(), [12, 20]);
+        fired.note(0..u32::try_from(MAX_FIRED).unwrap() * 2);
+        assert_eq!(fired.lines().len(), MAX_FIRED);
+    }
 
     #[test]
     fn calls_are_counted_by_plugin_and_function_and_failures_by_kind() {

@@ -175,6 +175,7 @@ impl Core {
             function,
             outcome.error.as_ref().map(|error| error.kind),
         );
+        super::lock(&self.0.faults_fired).note(outcome.faults_fired.iter().copied());
     }
 
     /// Runs one call to its end, now (teardown's sequential `CallAll`).

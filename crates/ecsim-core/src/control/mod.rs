@@ -220,6 +220,8 @@ struct Inner {
     released: Mutex<Vec<ReleasedTask>>,
     /// How the plugin calls ended.
     calls: Mutex<call_counts::CallTally>,
+    /// The scenario faults that struck (plugin calls' and task steps').
+    faults_fired: Mutex<call_counts::FiredFaults>,
 }
 
 /// The simulated AliECS core.
@@ -302,6 +304,7 @@ impl Core {
             init_failures: Mutex::new(Vec::new()),
             released: Mutex::new(Vec::new()),
             calls: Mutex::new(call_counts::CallTally::default()),
+            faults_fired: Mutex::new(call_counts::FiredFaults::default()),
         }));
         core.emit(CorePayload::CoreStart(EvMetaEventCoreStart {
             framework_id: framework_id.clone(),
@@ -323,6 +326,12 @@ impl Core {
     /// in name order.
     pub fn plugin_calls(&self) -> Vec<(String, String, CallCounts)> {
         lock(&self.0.calls).all()
+    }
+
+    /// The scenario faults that struck so far, by the line of their `[[fault]]` (as the
+    /// plugins reported them, and the task faults the core played), in order.
+    pub fn faults_fired(&self) -> Vec<u32> {
+        lock(&self.0.faults_fired).lines()
     }
 
     /// The plugins whose `init` failed (they stay loaded, as in AliECS), and why.

@@ -38,6 +38,9 @@ pub struct TaskFault {
     pub times: Option<u32>,
     /// Armed from this instant on (from the start when `None`).
     pub from: Option<Timestamp>,
+    /// The line of the scenario's `[[fault]]`, reported by `Core::faults_fired` once it
+    /// strikes.
+    pub line: Option<u32>,
 }
 
 impl TaskFault {
@@ -139,6 +142,7 @@ mod tests {
             message: None,
             times: Some(1),
             from: Some(at(1_000)),
+            line: None,
         }]);
         assert_eq!(
             faults.strike(Transition::Configure, at(999)),

@@ -380,6 +380,7 @@ impl Core {
     async fn run_tasks(&self, env: &Arc<Env>, transition: Transition) -> Result<(), String> {
         let fault = env.data().task_faults.strike(transition, self.now());
         if let Some(fault) = fault {
+            super::lock(&self.0.faults_fired).note(fault.line);
             return self.run_failing_tasks(env, transition, &fault).await;
         }
         self.clock().sleep(env.timing.of(transition)).await;

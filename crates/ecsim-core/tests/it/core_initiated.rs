@@ -467,13 +467,20 @@ async fn a_task_failing_a_transition_still_fires_the_critical_task_watch_once() 
         message: None,
         times: None,
         from: None,
+        line: Some(7),
     }];
     let id = core.create_environment(spec).await.unwrap();
     recorder.take();
+    assert!(core.faults_fired().is_empty(), "no START_ACTIVITY yet");
     let failed = core
         .control(&id, Transition::StartActivity, user::person("alice"))
         .await;
     assert!(failed.is_err(), "{failed:?}");
+    assert_eq!(
+        core.faults_fired(),
+        [7],
+        "the fault that struck, by its line"
+    );
     tokio::time::sleep(Duration::from_secs(5)).await;
     let after: Vec<(String, String, String)> = recorder
         .environment_events()

@@ -217,19 +217,23 @@ fn reply() -> impl Strategy<Value = CallReply> {
         proptest::collection::vec(timed_event(), 0..6),
         prop_oneof![Just(0_u64), 0..60_000_u64, any::<u64>()],
         proptest::collection::vec(core_request_strategy(), 0..3),
+        proptest::collection::vec(any::<u32>(), 0..4),
     )
         .prop_map(
-            |(output, error, runtime_vars, events, duration_ms, core_requests)| CallReply {
-                output,
-                error: error.map(|(message, reason)| CallError {
-                    message,
-                    reason,
-                    panicked: false,
-                }),
-                runtime_vars,
-                events,
-                duration_ms,
-                core_requests,
+            |(output, error, runtime_vars, events, duration_ms, core_requests, faults_fired)| {
+                CallReply {
+                    output,
+                    error: error.map(|(message, reason)| CallError {
+                        message,
+                        reason,
+                        panicked: false,
+                    }),
+                    runtime_vars,
+                    events,
+                    duration_ms,
+                    core_requests,
+                    faults_fired,
+                }
             },
         )
 }

@@ -209,6 +209,10 @@ pub struct CallReply {
     /// Transitions the plugin asks the core for, later (an ODC partition going to ERROR).
     #[prost(message, repeated, tag = "6")]
     pub core_requests: ::prost::alloc::vec::Vec<CoreRequest>,
+    /// The scenario faults that hit this call, by the `line` their configuration gives them: the
+    /// faults that never hit a call are reported at the end of the run.
+    #[prost(uint32, repeated, tag = "7")]
+    pub faults_fired: ::prost::alloc::vec::Vec<u32>,
 }
 impl ::prost::Name for CallReply {
     const NAME: &'static str = "CallReply";

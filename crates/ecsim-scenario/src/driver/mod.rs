@@ -31,6 +31,7 @@ mod lhc_input;
 mod progress;
 mod setup;
 mod stop;
+mod unfired;
 
 pub use lhc_input::LhcInput;
 pub use progress::{Listeners, Progress, Silent};
@@ -551,6 +552,7 @@ impl Simulation {
             })
             .collect();
         let by_topic = tally.counts();
+        let calls = core.plugin_calls();
         Report {
             scenario: scenario.name.clone(),
             seed: scenario.seed,
@@ -572,19 +574,13 @@ impl Simulation {
                 failed: outcomes.failed,
                 failures: outcomes.failures,
             },
-            plugin_calls: core
-                .plugin_calls()
-                .into_iter()
-                .map(|(plugin, function, counts)| PluginCalls {
-                    plugin,
-                    function,
-                    calls: counts.calls,
-                    failed: counts.failed,
-                    panicked: counts.panicked,
-                    timed_out: counts.timed_out,
-                    crashed: counts.crashed,
-                })
-                .collect(),
+            faults_not_fired: if outcomes.stopped.is_some() {
+                // A timeline not played to its end says nothing of the faults it did not reach.
+                Vec::new()
+            } else {
+                unfired::unfired(&scenario.faults, &core.faults_fired(), &calls)
+            },
+            plugin_calls: calls.into_iter().map(PluginCalls::from).collect(),
             messages: Messages {
                 total: by_topic.values().sum(),
                 by_topic,

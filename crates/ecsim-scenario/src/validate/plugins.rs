@@ -324,6 +324,32 @@ impl Checker {
                 );
                 ok = false;
             }
+            if let Some(message) = &raw.message
+                && !matches!(outcome, FaultOutcome::Error | FaultOutcome::Panic)
+            {
+                self.report(
+                    Problem::new(
+                        span(message),
+                        format!(
+                            "a fault whose outcome is `{}` has no message of its own",
+                            outcome.as_str()
+                        ),
+                        "would be ignored",
+                    )
+                    .help(format!(
+                        "{}; `message` is for `error` (what the service answers) and `panic` (the panic's text)",
+                        match outcome {
+                            FaultOutcome::Timeout | FaultOutcome::Hang =>
+                                "the call's error is AliECS's deadline text",
+                            FaultOutcome::Delay => "a delay fails nothing by itself",
+                            FaultOutcome::Unavailable =>
+                                "AliECS words the error from the detectors' states",
+                            _ => "AliECS words what follows (GO_ERROR) itself",
+                        }
+                    )),
+                );
+                ok = false;
+            }
             if service == TASKS {
                 ok &= self.task_fault(raw, &operation, outcome);
             }
@@ -338,7 +364,7 @@ impl Checker {
                     delay,
                     when,
                     times,
-                    message: raw.message.clone(),
+                    message: raw.message.as_ref().map(|m| m.get_ref().clone()),
                     line,
                 });
             }

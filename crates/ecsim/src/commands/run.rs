@@ -323,7 +323,17 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
             total: scenario.schedule.len() as u64,
             what: "steps",
         }),
-        _ => status(&delivery, &outcomes, broker_address),
+        _ => status(&delivery, &outcomes, broker_address).and_then(|()| {
+            let unfired = report.faults_not_fired.len();
+            if args.strict && unfired > 0 {
+                Err(CliError::FaultsNotFired {
+                    unfired,
+                    total: scenario.faults.len(),
+                })
+            } else {
+                Ok(())
+            }
+        }),
     };
     if args.serve
         && let Some(broker) = &embedded

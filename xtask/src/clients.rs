@@ -103,6 +103,8 @@ fn ensure_node(dir: &Path) -> anyhow::Result<PathBuf> {
         "playwright-core",
         "@grpc/grpc-js",
         "@grpc/proto-loader",
+        "protobufjs",
+        "@taplo/cli",
     ]
     .iter()
     .all(|package| {
@@ -111,7 +113,7 @@ fn ensure_node(dir: &Path) -> anyhow::Result<PathBuf> {
     });
     if !installed {
         println!(
-            "installing kafkajs, playwright-core and the Control GUI's gRPC client for the client, live-page and serve tests (tests/clients/package-lock.json)"
+            "installing kafkajs, playwright-core, protobufjs, taplo and the Control GUI's gRPC client for the client, live-page, decoder, schema and serve tests (tests/clients/package-lock.json)"
         );
         let dir = dir.to_str().context("the repository path is not UTF-8")?;
         run::checked("npm", &["ci", "--prefix", dir, "--no-audit", "--no-fund"])?;

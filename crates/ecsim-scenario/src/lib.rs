@@ -19,6 +19,7 @@ pub mod model;
 pub mod plugins;
 mod raw;
 pub mod report;
+pub mod schema;
 mod validate;
 
 use std::path::Path;

@@ -120,6 +120,10 @@ pub(crate) enum Command {
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
     },
+    /// Print the JSON Schema of scenario files, for editors (completion, hover text, checks as
+    /// you type): save it, and point taplo at it with a `#:schema scenario.schema.json` first
+    /// line or a .taplo.toml rule. The repository ships it as scenarios/scenario.schema.json.
+    Schema,
     /// Work with plugin libraries.
     #[command(subcommand)]
     Plugin(PluginCommand),

@@ -79,6 +79,7 @@ fn dispatch(cli: Cli) -> Result<(), exit::CliError> {
         cli::Command::Replay(args) => commands::replay::run(&args),
         cli::Command::Decode(args) => commands::decode::run(&args),
         cli::Command::Proto { out } => commands::proto::run(&out),
+        cli::Command::Schema => commands::schema(),
         cli::Command::Plugin(cli::PluginCommand::Inspect { library, json }) => {
             commands::plugin::inspect(&library, json)
         }

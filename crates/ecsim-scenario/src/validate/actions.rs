@@ -9,7 +9,7 @@ use super::*;
 
 /// What a timeline step can `do`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Verb {
+pub(crate) enum Verb {
     Create,
     Deploy,
     Configure,
@@ -69,7 +69,7 @@ impl Verb {
     }
 
     /// The names of every verb, for messages.
-    pub(super) fn names() -> Vec<&'static str> {
+    pub(crate) fn names() -> Vec<&'static str> {
         Verb::ALL.map(Verb::name).to_vec()
     }
 }

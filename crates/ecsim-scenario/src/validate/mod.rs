@@ -32,7 +32,7 @@ use ecsim_core::{
     workflow::{CallSpec, known_moments, split_func},
 };
 use ecsim_proto::common::{BeamMode, User};
-use toml::{Spanned, Value};
+use toml::Value;
 
 mod actions;
 mod environments;
@@ -47,8 +47,18 @@ use crate::{
     diagnostic::{InvalidScenario, LineIndex, Problem},
     expect::Expectation,
     model::{Action, AtEnd, BeamChange, KafkaKeys, Scenario, ScheduledStep, Speed},
-    raw::{RawCall, RawEnvironment, RawExpectation, RawHeader, RawScenario, RawStep},
+    raw::{RawCall, RawEnvironment, RawExpectation, RawHeader, RawScenario, RawStep, Spanned},
 };
+
+pub(crate) use environments::ALICE_DETECTORS;
+
+/// Every name `do` takes (AliECS's transition names `start_activity` and `stop_activity`
+/// included), for the schema.
+pub(crate) fn action_names() -> Vec<&'static str> {
+    let mut names = actions::Verb::names();
+    names.extend(["start_activity", "stop_activity"]);
+    names
+}
 
 /// The task a `go_error` or `task_internal_error` step names: `task` (its role: `readout`,
 /// `stfb`, `stfs`, …) and `host`, each optional.

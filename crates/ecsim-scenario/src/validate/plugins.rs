@@ -5,8 +5,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::raw::Spanned;
 use ecsim_core::{TaskFault, TaskFaultOutcome, fsm::Transition};
-use toml::Spanned;
 
 use super::{Checker, Defined, closest, span, unknown_environment};
 use crate::{

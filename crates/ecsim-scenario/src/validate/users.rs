@@ -7,7 +7,9 @@
 //! `id` is present only when written.
 
 use ecsim_proto::common::User;
-use toml::{Spanned, Value};
+use toml::Value;
+
+use crate::raw::Spanned;
 
 use super::{Checker, closest, span};
 use crate::diagnostic::Problem;

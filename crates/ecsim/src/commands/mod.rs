@@ -16,3 +16,11 @@ pub(crate) mod serve;
 pub(crate) mod tail;
 pub(crate) mod validate;
 pub(crate) mod verify;
+
+/// `ecsim schema`: the scenario format's JSON Schema on stdout.
+pub(crate) fn schema() -> Result<(), crate::exit::CliError> {
+    use anyhow::Context as _;
+    crate::say::stdout(&ecsim_scenario::schema::json_schema_text())
+        .context("writing the schema to stdout")?;
+    Ok(())
+}

@@ -57,8 +57,8 @@ pub(crate) const PAUSE: std::time::Duration = std::time::Duration::from_micros(5
 pub(crate) struct Pending {
     pub(crate) record: Record,
     pub(crate) published: usize,
-    /// Its own run id, instead of the publisher's (`ecsim replay` of several runs).
-    pub(crate) run: Option<std::sync::Arc<str>>,
+    /// Its own run, instead of the publisher's (`ecsim replay` of several runs).
+    pub(crate) run: Option<std::sync::Arc<crate::publisher::RunTag>>,
 }
 
 #[derive(Debug, Default)]

@@ -25,5 +25,7 @@ pub mod settings;
 
 pub use accounting::{DeliveryReport, TopicDelivery};
 pub use embedded::EmbeddedBroker;
-pub use publisher::{ConnectError, KafkaPublisher, RUN_HEADER, TopicLayout};
+pub use publisher::{
+    ConnectError, KafkaPublisher, RUN_HEADER, RunTag, SCENARIO_HEADER, TopicLayout,
+};
 pub use settings::{Property, Settings};

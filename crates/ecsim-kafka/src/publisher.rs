@@ -172,12 +172,27 @@ struct Connection {
     give_up: AtomicBool,
     /// The id every record carries in its [`RUN_HEADER`], once set.
     run_id: std::sync::OnceLock<String>,
+    /// The scenario name every record carries in its [`SCENARIO_HEADER`], once set.
+    scenario: std::sync::OnceLock<String>,
 }
 
 /// The header that says which invocation published a record (`ecsim run`, `ecsim replay`),
 /// so that `ecsim verify` can tell one run from another of the same scenario (same seed, same
 /// ids, same bytes). AliECS writes no header; consumers that read none see no difference.
 pub const RUN_HEADER: &str = "ecsim.run";
+
+/// The header that says which scenario a run played (its `[scenario] name`), so that `ecsim
+/// verify` checks a scenario's own latest run, not the latest of whatever ran since.
+pub const SCENARIO_HEADER: &str = "ecsim.scenario";
+
+/// The run a record is tagged with when it is not the publisher's own: a recorded run, replayed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunTag {
+    /// Its [`RUN_HEADER`].
+    pub id: String,
+    /// Its [`SCENARIO_HEADER`], if it had one.
+    pub scenario: Option<String>,
+}
 
 impl std::fmt::Debug for KafkaPublisher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -267,6 +282,7 @@ impl KafkaPublisher {
             timeout,
             give_up: AtomicBool::new(false),
             run_id: std::sync::OnceLock::new(),
+            scenario: std::sync::OnceLock::new(),
         });
         connection.create_topics(topics)?;
         let handoff = Arc::new(Handoff::default());
@@ -325,6 +341,12 @@ impl KafkaPublisher {
     /// set stays.
     pub fn tag_records(&self, id: &str) {
         let _ = self.connection.run_id.set(id.to_owned());
+    }
+
+    /// Tags every record published from now on with the scenario `name` in its
+    /// [`SCENARIO_HEADER`]. The first name set stays.
+    pub fn tag_scenario(&self, name: &str) {
+        let _ = self.connection.scenario.set(name.to_owned());
     }
 }
 
@@ -526,11 +548,26 @@ impl Connection {
         if let Some(key) = &record.key {
             base = base.key(key);
         }
-        if let Some(id) = run.as_deref().or(self.run_id.get().map(String::as_str)) {
-            base = base.headers(OwnedHeaders::new_with_capacity(1).insert(Header {
+        // A record replayed from another run carries that run's tags, else the publisher's.
+        let (id, scenario) = match run.as_deref() {
+            Some(tag) => (Some(tag.id.as_str()), tag.scenario.as_deref()),
+            None => (
+                self.run_id.get().map(String::as_str),
+                self.scenario.get().map(String::as_str),
+            ),
+        };
+        if let Some(id) = id {
+            let mut headers = OwnedHeaders::new_with_capacity(2).insert(Header {
                 key: RUN_HEADER,
                 value: Some(id.as_bytes()),
-            }));
+            });
+            if let Some(scenario) = scenario {
+                headers = headers.insert(Header {
+                    key: SCENARIO_HEADER,
+                    value: Some(scenario.as_bytes()),
+                });
+            }
+            base = base.headers(headers);
         }
         loop {
             if self.give_up.load(Ordering::Relaxed) {
@@ -576,13 +613,13 @@ impl Publisher for KafkaPublisher {
 }
 
 impl KafkaPublisher {
-    /// Publishes `record` tagged with its own run id in its [`RUN_HEADER`], instead of the one
-    /// [`KafkaPublisher::tag_records`] set (a replay of a recording of several runs).
-    pub fn publish_as(&self, record: Record, run: Arc<str>) {
+    /// Publishes `record` tagged with its own run (its [`RUN_HEADER`] and [`SCENARIO_HEADER`]),
+    /// instead of the publisher's (a replay of a recording of several runs).
+    pub fn publish_as(&self, record: Record, run: Arc<RunTag>) {
         self.push(record, Some(run));
     }
 
-    fn push(&self, record: Record, run: Option<Arc<str>>) {
+    fn push(&self, record: Record, run: Option<Arc<RunTag>>) {
         // A usize holds 584 years of nanoseconds on 64-bit targets; on 32-bit ones latencies
         // past 4 s would wrap, which only skews the latency figures, never the counts.
         let published = self.connection.epoch.elapsed().as_nanos() as usize;

@@ -490,10 +490,16 @@ pub(crate) struct VerifyArgs {
     pub(crate) json: Option<PathBuf>,
 
     /// Check the run whose records carry this id in their ecsim.run header (`ecsim run`
-    /// prints it), or any start of it no other run shares (`--run 0f3c`) [default: the latest
-    /// run on the broker].
+    /// prints it), or any start of it no other run shares (`--run 0f3c`) [default: the
+    /// scenario's latest run on the broker].
     #[arg(long, value_name = "ID")]
     pub(crate) run: Option<String>,
+
+    /// Check the latest run of the scenario of this name (the ecsim.scenario header of its
+    /// records) [default: the file's `[scenario] name`]. Runs of other scenarios on the same
+    /// broker are left out.
+    #[arg(long = "scenario", value_name = "NAME", conflicts_with = "run")]
+    pub(crate) scenario_name: Option<String>,
 
     /// Give up (exit 1) when reading the topics takes longer than this. Reading ends at the
     /// end the topics had when it started, five seconds later under steady traffic.

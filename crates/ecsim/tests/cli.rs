@@ -442,7 +442,7 @@ fn tail_prints_what_run_published_and_verify_checks_it() {
 }
 
 #[test]
-fn verify_checks_the_latest_of_several_runs_of_one_scenario_or_the_one_named() {
+fn verify_checks_the_latest_run_of_its_scenario_or_the_one_named() {
     let broker = BrokerProcess::start();
     let run_id = |stderr: &str| -> String {
         let at = stderr
@@ -463,22 +463,68 @@ fn verify_checks_the_latest_of_several_runs_of_one_scenario_or_the_one_named() {
         ids.push(run_id(&text(&run.stderr)));
     }
     assert_ne!(ids[0], ids[1]);
+    // Then another scenario, on the same broker: the latest run, but not physics-run's.
+    let other = ecsim(
+        &[
+            "run",
+            "../../scenarios/beam-dump.toml",
+            "--brokers",
+            &broker.address,
+        ],
+        b"",
+    );
+    assert!(other.status.success(), "{}", text(&other.stderr));
+    let other_id = run_id(&text(&other.stderr));
 
     let verify = ecsim(&["verify", PHYSICS, "--brokers", &broker.address], b"");
     let stderr = text(&verify.stderr);
     assert!(verify.status.success(), "{stderr}");
     assert!(
-        stderr.contains("(which environment is which) and 16 of the expected topics"),
-        "both runs are read: {stderr}"
-    );
-    assert!(
         stderr.contains(&format!(
-            "checking run {} (8 of its messages; 2 run(s)",
+            "checking run {} of scenario physics-run (8 of its messages; 3 run(s)",
             ids[1]
         )),
         "{stderr}"
     );
     assert!(stderr.contains("expectations: 5 of 5 met"), "{stderr}");
+
+    // The other scenario's latest run, checked against this file's expectations.
+    let named = ecsim(
+        &[
+            "verify",
+            PHYSICS,
+            "--brokers",
+            &broker.address,
+            "--scenario",
+            "beam-dump",
+        ],
+        b"",
+    );
+    let stderr = text(&named.stderr);
+    assert!(
+        stderr.contains(&format!("checking run {other_id} of scenario beam-dump")),
+        "{stderr}"
+    );
+    let nobody = ecsim(
+        &[
+            "verify",
+            PHYSICS,
+            "--brokers",
+            &broker.address,
+            "--scenario",
+            "cosmics",
+        ],
+        b"",
+    );
+    assert_eq!(nobody.status.code(), Some(3));
+    assert!(
+        text(&nobody.stderr).contains(
+            "no run of scenario cosmics on the broker: it holds runs of beam-dump (1 run), \
+             physics-run (2 runs)"
+        ),
+        "{}",
+        text(&nobody.stderr)
+    );
 
     let first = ecsim(
         &[
@@ -522,7 +568,7 @@ fn verify_checks_the_latest_of_several_runs_of_one_scenario_or_the_one_named() {
     assert_eq!(unknown.status.code(), Some(3));
     assert!(
         text(&unknown.stderr).contains(&format!(
-            "no record carries ecsim.run=nope…; the broker holds runs {}, {}",
+            "no record carries ecsim.run=nope…; the broker holds runs {}, {}, {other_id}",
             ids[0], ids[1]
         )),
         "{}",

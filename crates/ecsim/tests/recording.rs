@@ -135,12 +135,17 @@ fn record_replay_record_gives_the_same_records() {
 
 /// The run id a record carries, from its recorded `ecsim.run` header.
 fn run_of(record: &Recorded) -> String {
+    header(record, "ecsim.run")
+}
+
+/// A recorded header's value, as text.
+fn header(record: &Recorded, name: &str) -> String {
     let hex = record
         .headers
         .iter()
-        .find(|h| h.name == "ecsim.run")
+        .find(|h| h.name == name)
         .and_then(|h| h.value_hex.clone())
-        .expect("an ecsim.run header");
+        .unwrap_or_else(|| panic!("a {name} header"));
     let bytes: Vec<u8> = (0..hex.len())
         .step_by(2)
         .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
@@ -186,6 +191,12 @@ fn a_recording_of_two_runs_replays_as_two_runs_in_time_order() {
         String::from_utf8_lossy(&replay.stderr)
     );
     assert!(replayed.is_disjoint(&original), "new ids");
+    assert!(
+        again
+            .iter()
+            .all(|r| header(r, "ecsim.scenario") == "physics-run"),
+        "each replayed run keeps the scenario it played"
+    );
     // Each recorded run's records went to one new run, whole.
     for run in &replayed {
         assert_eq!(again.iter().filter(|r| &run_of(r) == run).count(), 403);

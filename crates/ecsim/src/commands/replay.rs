@@ -90,12 +90,19 @@ fn parse(
     Recorded::parse(&line).map_err(recording_error)
 }
 
-/// The run a recorded record came from: its recorded `ecsim.run` header.
-fn recorded_run(recorded: &Recorded) -> Option<String> {
+/// The run a recorded record came from: its recorded `ecsim.run` header, and the scenario of
+/// its `ecsim.scenario` header.
+fn recorded_run(recorded: &Recorded) -> Option<(String, Option<String>)> {
+    let run = recorded_header(recorded, ecsim_kafka::RUN_HEADER)?;
+    Some((run, recorded_header(recorded, ecsim_kafka::SCENARIO_HEADER)))
+}
+
+/// A recorded header's value, as text.
+fn recorded_header(recorded: &Recorded, name: &str) -> Option<String> {
     recorded
         .headers
         .iter()
-        .find(|header| header.name == ecsim_kafka::RUN_HEADER)
+        .find(|header| header.name == name)
         .and_then(|header| header.value_hex.as_deref())
         .and_then(|hex| {
             (0..hex.len())
@@ -197,7 +204,8 @@ pub(crate) fn run(args: &ReplayArgs) -> Result<(), CliError> {
     let mut sent = 0_u64;
     let mut stopped = false;
     // Recorded run id → the id its records carry now.
-    let mut runs: std::collections::BTreeMap<String, Arc<str>> = std::collections::BTreeMap::new();
+    let mut runs: std::collections::BTreeMap<String, Arc<ecsim_kafka::RunTag>> =
+        std::collections::BTreeMap::new();
     for (number, line) in lines(path)? {
         if interrupted.try_recv().is_ok() {
             stopped = true;
@@ -249,15 +257,18 @@ pub(crate) fn run(args: &ReplayArgs) -> Result<(), CliError> {
             timeline.publish(record.clone());
         }
         match original_run {
-            Some(original) => {
-                let id = runs.entry(original.clone()).or_insert_with(|| {
-                    if args.keep_run_ids {
-                        Arc::from(original.as_str())
-                    } else {
-                        Arc::from(uuid::Uuid::new_v4().to_string().as_str())
-                    }
+            Some((original, scenario)) => {
+                let tag = runs.entry(original.clone()).or_insert_with(|| {
+                    Arc::new(ecsim_kafka::RunTag {
+                        id: if args.keep_run_ids {
+                            original
+                        } else {
+                            uuid::Uuid::new_v4().to_string()
+                        },
+                        scenario,
+                    })
                 });
-                kafka.publish_as(record, Arc::clone(id));
+                kafka.publish_as(record, Arc::clone(tag));
             }
             None => kafka.publish(record),
         }
@@ -282,7 +293,7 @@ pub(crate) fn run(args: &ReplayArgs) -> Result<(), CliError> {
                 .map(|(recorded, now)| if args.keep_run_ids {
                     recorded.clone()
                 } else {
-                    format!("{recorded} → {now}")
+                    format!("{recorded} → {}", now.id)
                 })
                 .collect::<Vec<_>>()
                 .join(", ")

@@ -8,7 +8,7 @@ use std::{
 
 use anyhow::Context as _;
 use ecsim_kafka::{
-    RUN_HEADER,
+    RUN_HEADER, SCENARIO_HEADER,
     consumer::{ReadOptions, Received, read},
 };
 use ecsim_proto::{json::decode_to_json, topics};
@@ -111,7 +111,8 @@ pub(crate) fn run(args: &VerifyArgs) -> Result<(), CliError> {
         everything.observe(&message.topic, &value);
         ControlFlow::Continue(())
     })?;
-    let chosen = runs.choose(args.run.as_deref())?;
+    let of_scenario = args.scenario_name.as_deref().unwrap_or(&scenario.name);
+    let chosen = runs.choose(args.run.as_deref(), of_scenario)?;
     let (outcomes, checked) = match &chosen {
         Some((index, _)) => match per_run.get(&Some(*index)) {
             Some((evaluator, count)) => (evaluator.outcomes(), *count),
@@ -126,7 +127,10 @@ pub(crate) fn run(args: &VerifyArgs) -> Result<(), CliError> {
     );
     if let Some((_, id)) = &chosen {
         sayln!(
-            "checking run {id} ({} of its messages; {} run(s) on the broker; --run to choose)",
+            "checking run {id}{} ({} of its messages; {} run(s) on the broker; --run to choose)",
+            runs.scenario_of(id)
+                .map(|name| format!(" of scenario {name}"))
+                .unwrap_or_default(),
             checked,
             runs.ids.len()
         );
@@ -155,42 +159,70 @@ pub(crate) fn run(args: &VerifyArgs) -> Result<(), CliError> {
 /// pairs it learned.
 type Learned = (Namer, Vec<(String, String)>);
 
-/// The runs found in the records' `ecsim.run` headers.
+/// The runs found in the records' `ecsim.run` headers, and the scenarios of their
+/// `ecsim.scenario` headers.
 #[derive(Debug, Default)]
 struct Runs {
     /// Every id, in the order first seen.
     ids: Vec<String>,
     /// Each id's place in `ids`: a broker may hold many runs, and every record asks.
     index: BTreeMap<String, usize>,
+    /// Each run's scenario (by its place in `ids`), when its records name one.
+    scenarios: Vec<Option<String>>,
     /// Per partition, the run of its last record (`None`: a record without the header).
     last: BTreeMap<(String, i32), Option<usize>>,
+    /// Per partition and scenario, the run of the scenario's last record there.
+    last_of_scenario: BTreeMap<(String, i32, String), usize>,
+}
+
+/// A header's value, as text.
+fn header(message: &Received, name: &str) -> Option<String> {
+    message
+        .headers
+        .iter()
+        .find(|(key, _)| key == name)
+        .and_then(|(_, value)| value.as_deref())
+        .map(|value| String::from_utf8_lossy(value).into_owned())
 }
 
 impl Runs {
     /// Notes a record's run; returns its index in `ids`.
     fn saw(&mut self, message: &Received) -> Option<usize> {
-        let id = message
-            .headers
-            .iter()
-            .find(|(name, _)| name == RUN_HEADER)
-            .and_then(|(_, value)| value.as_deref())
-            .map(|value| String::from_utf8_lossy(value).into_owned());
-        let index = id.map(|id| {
+        let index = header(message, RUN_HEADER).map(|id| {
             *self.index.entry(id).or_insert_with_key(|id| {
                 self.ids.push(id.clone());
+                self.scenarios.push(header(message, SCENARIO_HEADER));
                 self.ids.len() - 1
             })
         });
         self.last
             .insert((message.topic.clone(), message.partition), index);
+        if let Some(index) = index
+            && let Some(scenario) = &self.scenarios[index]
+        {
+            self.last_of_scenario.insert(
+                (message.topic.clone(), message.partition, scenario.clone()),
+                index,
+            );
+        }
         index
     }
 
-    /// The run to check: the one asked for, else the latest — the run of every partition's
-    /// last record, since runs come one after the other. `None` when the records carry no run
-    /// header (they come from AliECS, or from an ecsim before the header), or one run only:
-    /// then every record counts.
-    fn choose(&self, asked: Option<&str>) -> Result<Option<(usize, String)>, CliError> {
+    /// The scenario of the run `id`, if its records name one.
+    fn scenario_of(&self, id: &str) -> Option<&str> {
+        self.scenarios[*self.index.get(id)?].as_deref()
+    }
+
+    /// The run to check: the one asked for, else the latest of `scenario` — the run of every
+    /// partition's last record of the scenario, since runs come one after the other. When no
+    /// record names its scenario (they come from AliECS, a replay of an old recording, or an
+    /// ecsim before the header), the latest run; `None` when the records carry no run header
+    /// either, or one run only: then every record counts.
+    fn choose(
+        &self,
+        asked: Option<&str>,
+        scenario: &str,
+    ) -> Result<Option<(usize, String)>, CliError> {
         if let Some(asked) = asked {
             // The whole id, or any prefix of it that no other run shares (`0f3c`, as git does).
             let matching: Vec<usize> = match self.ids.iter().position(|id| id == asked) {
@@ -217,6 +249,9 @@ impl Runs {
                 ))),
             };
         }
+        if self.scenarios.iter().any(Option::is_some) {
+            return self.latest_of(scenario);
+        }
         if self.ids.len() <= 1 {
             return Ok(None);
         }
@@ -226,6 +261,45 @@ impl Runs {
             _ => Err(CliError::InvalidInput(format!(
                 "the broker holds runs that interleave ({}): choose one with --run ID",
                 self.listing()
+            ))),
+        }
+    }
+
+    /// The latest run of `scenario`, of the runs that name theirs.
+    fn latest_of(&self, scenario: &str) -> Result<Option<(usize, String)>, CliError> {
+        let latest: BTreeSet<usize> = self
+            .last_of_scenario
+            .iter()
+            .filter(|((_, _, name), _)| name == scenario)
+            .map(|(_, index)| *index)
+            .collect();
+        match latest.iter().collect::<Vec<_>>().as_slice() {
+            [only] => Ok(Some((**only, self.ids[**only].clone()))),
+            [] => {
+                let mut names: BTreeMap<&str, usize> = BTreeMap::new();
+                for name in self.scenarios.iter().flatten() {
+                    *names.entry(name.as_str()).or_default() += 1;
+                }
+                let held: Vec<String> = names
+                    .iter()
+                    .map(|(name, runs)| {
+                        format!("{name} ({runs} run{})", if *runs == 1 { "" } else { "s" })
+                    })
+                    .collect();
+                Err(CliError::InvalidInput(format!(
+                    "no run of scenario {scenario} on the broker: it holds runs of {}; \
+                     --scenario NAME checks another scenario's latest run, --run ID a run",
+                    held.join(", ")
+                )))
+            }
+            several => Err(CliError::InvalidInput(format!(
+                "the broker holds runs of scenario {scenario} that interleave ({}): choose one \
+                 with --run ID",
+                several
+                    .iter()
+                    .map(|&&i| self.ids[i].as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))),
         }
     }
@@ -247,14 +321,80 @@ mod tests {
         for id in ids {
             runs.index.insert((*id).to_owned(), runs.ids.len());
             runs.ids.push((*id).to_owned());
+            runs.scenarios.push(None);
         }
         runs
+    }
+
+    /// A record of run `id` of `scenario` on partition `partition` of aliecs.run.
+    fn record(id: &str, scenario: Option<&str>, partition: i32) -> Received {
+        let mut headers = vec![(RUN_HEADER.to_owned(), Some(id.as_bytes().to_vec()))];
+        if let Some(scenario) = scenario {
+            headers.push((
+                SCENARIO_HEADER.to_owned(),
+                Some(scenario.as_bytes().to_vec()),
+            ));
+        }
+        Received {
+            topic: "aliecs.run".into(),
+            partition,
+            offset: 0,
+            key: None,
+            value: Vec::new(),
+            timestamp_ms: None,
+            headers,
+        }
+    }
+
+    #[test]
+    fn the_latest_run_of_the_scenario_is_chosen_and_others_scenarios_runs_are_left_out() {
+        let mut runs = Runs::default();
+        // physics twice, then beam-dump last on every partition.
+        for (id, scenario) in [("p1", "physics"), ("p2", "physics"), ("b1", "beam-dump")] {
+            for partition in 0..2 {
+                runs.saw(&record(id, Some(scenario), partition));
+            }
+        }
+        let chosen = |scenario: &str| runs.choose(None, scenario).map_err(|e| e.to_string());
+        assert_eq!(chosen("physics"), Ok(Some((1, "p2".to_owned()))));
+        assert_eq!(chosen("beam-dump"), Ok(Some((2, "b1".to_owned()))));
+        assert_eq!(
+            chosen("cosmics").unwrap_err(),
+            "no run of scenario cosmics on the broker: it holds runs of beam-dump (1 run), \
+             physics (2 runs); --scenario NAME checks another scenario's latest run, --run ID a run"
+        );
+        assert_eq!(runs.scenario_of("p1"), Some("physics"));
+        // --run still picks any run, whatever its scenario.
+        assert_eq!(
+            runs.choose(Some("p1"), "beam-dump")
+                .map_err(|e| e.to_string()),
+            Ok(Some((0, "p1".to_owned())))
+        );
+    }
+
+    #[test]
+    fn records_without_a_scenario_are_chosen_among_as_before() {
+        let mut runs = Runs::default();
+        runs.saw(&record("old", None, 0));
+        assert_eq!(
+            runs.choose(None, "physics").map_err(|e| e.to_string()),
+            Ok(None),
+            "one run: every record counts"
+        );
+        runs.saw(&record("older", None, 0));
+        assert_eq!(
+            runs.choose(None, "physics").map_err(|e| e.to_string()),
+            Ok(Some((1, "older".to_owned())))
+        );
     }
 
     #[test]
     fn a_run_is_chosen_by_its_id_or_a_start_of_it_no_other_run_shares() {
         let runs = runs(&["0f3c9a-1", "0f3d11-2", "a17b00-3"]);
-        let chosen = |asked: &str| runs.choose(Some(asked)).map_err(|e| e.to_string());
+        let chosen = |asked: &str| {
+            runs.choose(Some(asked), "physics")
+                .map_err(|e| e.to_string())
+        };
         assert_eq!(chosen("a17b00-3"), Ok(Some((2, "a17b00-3".to_owned()))));
         assert_eq!(chosen("a1"), Ok(Some((2, "a17b00-3".to_owned()))));
         assert_eq!(chosen("0f3c"), Ok(Some((0, "0f3c9a-1".to_owned()))));

@@ -3,7 +3,8 @@
 //! `tests/clients/node_modules`, confluent-kafka, kafka-python and aiokafka with pip into a
 //! virtual environment under the tools directory, named after the requirements it holds (a
 //! change of pins makes a new one); kcat, Go and sarama from Debian's packages, the sarama probe
-//! (`tests/clients/sarama/`) built with them offline.
+//! (`tests/clients/sarama/`) built with them offline; a JDK and protobuf-java from Debian for the
+//! Java decoder of docs/consumers.md.
 
 use std::path::{Path, PathBuf};
 
@@ -26,7 +27,29 @@ pub(crate) fn ensure() -> anyhow::Result<Vec<(&'static str, PathBuf)>> {
         ("ECSIM_SARAMA", ensure_sarama(&dir)?),
         ("ECSIM_GO_EXAMPLE", crate::go_sdk::ensure_example()?),
         ("ECSIM_GO_CRASHER", crate::go_sdk::ensure_crasher()?),
+        // The Go decoder of docs/consumers.md: Debian's Go, protobuf and protoc-gen-go, which
+        // the Go plugins above already ensured.
+        ("ECSIM_GO", PathBuf::from(GO)),
+        // Its Java decoder: a JDK, and Debian's protobuf-java with what JsonFormat needs.
+        ("ECSIM_JAVAC", ensure_debian("default-jdk-headless", JAVAC)?),
+        ("ECSIM_JAVA_LIBS", ensure_java_libs()?),
     ])
+}
+
+/// A JDK's compiler, and where Debian puts Java libraries.
+const JAVAC: &str = "/usr/bin/javac";
+const JAVA_LIBS: &str = "/usr/share/java";
+
+/// protobuf-java, protobuf-java-util, and gson and guava, which JsonFormat uses.
+fn ensure_java_libs() -> anyhow::Result<PathBuf> {
+    for (package, jar) in [
+        ("libprotobuf-java", "protobuf-util.jar"),
+        ("libgoogle-gson-java", "gson.jar"),
+        ("libguava-java", "guava.jar"),
+    ] {
+        ensure_debian(package, &format!("{JAVA_LIBS}/{jar}"))?;
+    }
+    Ok(PathBuf::from(JAVA_LIBS))
 }
 
 /// Where Debian's packages put kcat, Go, and sarama's source.

@@ -21,6 +21,7 @@ mod run;
 mod test;
 mod tidy;
 mod tools;
+mod wheel;
 
 use std::{path::PathBuf, process::ExitCode};
 

@@ -15,8 +15,25 @@ pub(crate) fn checked_env(
     args: &[&str],
     envs: &[(&str, std::path::PathBuf)],
 ) -> anyhow::Result<()> {
-    println!("$ {program} {}", args.join(" "));
-    let status = Command::new(program)
+    checked_in(None, program, args, envs)
+}
+
+/// [`checked_env`], in the directory `dir` when given.
+pub(crate) fn checked_in(
+    dir: Option<&std::path::Path>,
+    program: &str,
+    args: &[&str],
+    envs: &[(&str, std::path::PathBuf)],
+) -> anyhow::Result<()> {
+    match dir {
+        Some(dir) => println!("$ (cd {} && {program} {})", dir.display(), args.join(" ")),
+        None => println!("$ {program} {}", args.join(" ")),
+    }
+    let mut command = Command::new(program);
+    if let Some(dir) = dir {
+        command.current_dir(dir);
+    }
+    let status = command
         .args(args)
         .envs(envs.iter().map(|(k, v)| (*k, v)))
         .status()

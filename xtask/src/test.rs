@@ -5,7 +5,9 @@
 //!
 //! `cargo xtask test` is the README's test command. It must work on a fresh machine, so it
 //! installs what the tests need and a new machine lacks (pq, and the tansu broker; see
-//! [`crate::tools`]; the Kafka clients of the client tests, see [`crate::clients`]), builds the plugin libraries the tests load, then runs every test: the
+//! [`crate::tools`]; the Kafka clients of the client tests, see [`crate::clients`]; the Python
+//! wheel in a fresh virtual environment, see [`crate::wheel`]), builds the plugin libraries the
+//! tests load, then runs every test: the
 //! workspace's
 //! unit and integration tests under cargo-nextest (faster, one process per test, clearer
 //! output) and the doc tests, which nextest cannot run, under `cargo test --doc`.
@@ -68,5 +70,6 @@ fn install_missing_tools() -> anyhow::Result<Vec<(&'static str, std::path::PathB
     ];
     envs.extend(crate::clients::ensure()?);
     envs.push(("ECSIM_CHROMIUM", crate::browser::ensure()?));
+    envs.push(("ECSIM_WHEEL_PYTHON", crate::wheel::ensure()?));
     Ok(envs)
 }

@@ -58,7 +58,7 @@ pub(crate) struct Pending {
     pub(crate) record: Record,
     pub(crate) published: usize,
     /// Its own run, instead of the publisher's (`ecsim replay` of several runs).
-    pub(crate) run: Option<std::sync::Arc<crate::publisher::RunTag>>,
+    pub(crate) run: Option<std::sync::Arc<crate::headers::RunTag>>,
 }
 
 #[derive(Debug, Default)]

@@ -19,13 +19,13 @@ pub mod consumer;
 pub mod dip;
 pub mod embedded;
 mod handoff;
+mod headers;
 pub mod publisher;
 pub mod recording;
 pub mod settings;
 
 pub use accounting::{DeliveryReport, TopicDelivery};
 pub use embedded::EmbeddedBroker;
-pub use publisher::{
-    ConnectError, KafkaPublisher, RUN_HEADER, RunTag, SCENARIO_HEADER, TopicLayout,
-};
+pub use headers::{RUN_HEADER, RunTag, SCENARIO_HEADER};
+pub use publisher::{ConnectError, KafkaPublisher, TopicLayout};
 pub use settings::{Property, Settings};

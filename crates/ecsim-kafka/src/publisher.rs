@@ -27,7 +27,7 @@ use rdkafka::{
     client::DefaultClientContext,
     config::RDKafkaLogLevel,
     error::{KafkaError, RDKafkaErrorCode},
-    message::{Header, Message as _, OwnedHeaders},
+    message::Message as _,
     producer::{BaseRecord, DeliveryResult, Producer as _, ProducerContext, ThreadedProducer},
 };
 
@@ -35,6 +35,7 @@ use crate::{
     accounting::{Accounting, DeliveryReport},
     embedded::EmbeddedBroker,
     handoff::{self, Handoff, Pending},
+    headers::RunTag,
     settings::{PRODUCER_DEFAULTS, Settings},
 };
 
@@ -170,28 +171,8 @@ struct Connection {
     /// Set when `finish` ran out of time, or the publisher is dropped: what is not yet handed
     /// to librdkafka is counted as failed instead of waited for.
     give_up: AtomicBool,
-    /// The id every record carries in its [`RUN_HEADER`], once set.
-    run_id: std::sync::OnceLock<String>,
-    /// The scenario name every record carries in its [`SCENARIO_HEADER`], once set.
-    scenario: std::sync::OnceLock<String>,
-}
-
-/// The header that says which invocation published a record (`ecsim run`, `ecsim replay`),
-/// so that `ecsim verify` can tell one run from another of the same scenario (same seed, same
-/// ids, same bytes). AliECS writes no header; consumers that read none see no difference.
-pub const RUN_HEADER: &str = "ecsim.run";
-
-/// The header that says which scenario a run played (its `[scenario] name`), so that `ecsim
-/// verify` checks a scenario's own latest run, not the latest of whatever ran since.
-pub const SCENARIO_HEADER: &str = "ecsim.scenario";
-
-/// The run a record is tagged with when it is not the publisher's own: a recorded run, replayed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RunTag {
-    /// Its [`RUN_HEADER`].
-    pub id: String,
-    /// Its [`SCENARIO_HEADER`], if it had one.
-    pub scenario: Option<String>,
+    /// The run every record is tagged with, once set.
+    tag: std::sync::OnceLock<RunTag>,
 }
 
 impl std::fmt::Debug for KafkaPublisher {
@@ -281,8 +262,7 @@ impl KafkaPublisher {
             created: Mutex::new(BTreeSet::new()),
             timeout,
             give_up: AtomicBool::new(false),
-            run_id: std::sync::OnceLock::new(),
-            scenario: std::sync::OnceLock::new(),
+            tag: std::sync::OnceLock::new(),
         });
         connection.create_topics(topics)?;
         let handoff = Arc::new(Handoff::default());
@@ -337,16 +317,13 @@ impl KafkaPublisher {
         &self.connection.brokers
     }
 
-    /// Tags every record published from now on with `id` in its [`RUN_HEADER`]. The first id
-    /// set stays.
-    pub fn tag_records(&self, id: &str) {
-        let _ = self.connection.run_id.set(id.to_owned());
-    }
-
-    /// Tags every record published from now on with the scenario `name` in its
-    /// [`SCENARIO_HEADER`]. The first name set stays.
-    pub fn tag_scenario(&self, name: &str) {
-        let _ = self.connection.scenario.set(name.to_owned());
+    /// Tags every record published from now on with the run `id` and, when known, its
+    /// `scenario` (the `ecsim.run` and `ecsim.scenario` headers). The first tag set stays.
+    pub fn tag_records(&self, id: &str, scenario: Option<&str>) {
+        let _ = self.connection.tag.set(RunTag {
+            id: id.to_owned(),
+            scenario: scenario.map(str::to_owned),
+        });
     }
 }
 
@@ -548,26 +525,9 @@ impl Connection {
         if let Some(key) = &record.key {
             base = base.key(key);
         }
-        // A record replayed from another run carries that run's tags, else the publisher's.
-        let (id, scenario) = match run.as_deref() {
-            Some(tag) => (Some(tag.id.as_str()), tag.scenario.as_deref()),
-            None => (
-                self.run_id.get().map(String::as_str),
-                self.scenario.get().map(String::as_str),
-            ),
-        };
-        if let Some(id) = id {
-            let mut headers = OwnedHeaders::new_with_capacity(2).insert(Header {
-                key: RUN_HEADER,
-                value: Some(id.as_bytes()),
-            });
-            if let Some(scenario) = scenario {
-                headers = headers.insert(Header {
-                    key: SCENARIO_HEADER,
-                    value: Some(scenario.as_bytes()),
-                });
-            }
-            base = base.headers(headers);
+        // A record replayed from another run carries that run's tag, else the publisher's.
+        if let Some(tag) = run.as_deref().or(self.tag.get()) {
+            base = base.headers(crate::headers::of_run(&tag.id, tag.scenario.as_deref()));
         }
         loop {
             if self.give_up.load(Ordering::Relaxed) {
@@ -613,8 +573,8 @@ impl Publisher for KafkaPublisher {
 }
 
 impl KafkaPublisher {
-    /// Publishes `record` tagged with its own run (its [`RUN_HEADER`] and [`SCENARIO_HEADER`]),
-    /// instead of the publisher's (a replay of a recording of several runs).
+    /// Publishes `record` tagged with its own run, instead of the publisher's (a replay of a
+    /// recording of several runs).
     pub fn publish_as(&self, record: Record, run: Arc<RunTag>) {
         self.push(record, Some(run));
     }

@@ -491,3 +491,6 @@ fn two_kafka_python_consumers_share_a_group() {
 
 #[path = "clients/decoders.rs"]
 mod decoders;
+
+#[path = "clients/wheel.rs"]
+mod wheel;

@@ -187,7 +187,7 @@ pub(crate) fn run(args: &ReplayArgs) -> Result<(), CliError> {
     let (kafka, _) = open_publisher(&args.kafka, None, survey.topics.clone())?;
     // As `run` does: each replay's records say which replay they came from.
     let run_id = uuid::Uuid::new_v4().to_string();
-    kafka.tag_records(&run_id);
+    kafka.tag_records(&run_id, None);
     let printer = args.print.then(JsonLines::stdout);
     let timeline = args
         .report

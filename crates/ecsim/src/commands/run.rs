@@ -118,8 +118,7 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
     let broker_address = kafka.brokers().to_owned();
     // Not seeded: two runs of one scenario publish the same bytes, and this tells them apart.
     let run_id = uuid::Uuid::new_v4().to_string();
-    kafka.tag_records(&run_id);
-    kafka.tag_scenario(&scenario.name);
+    kafka.tag_records(&run_id, Some(&scenario.name));
     if args.serve
         && let Some(broker) = &embedded
     {

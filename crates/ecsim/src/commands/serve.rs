@@ -93,7 +93,7 @@ pub(crate) fn run(args: &ServeArgs) -> Result<(), CliError> {
     let (kafka, embedded) = open_publisher(&args.kafka, args.port, plugin_topics)?;
     let broker_address = kafka.brokers().to_owned();
     let run_id = uuid::Uuid::new_v4().to_string();
-    kafka.tag_records(&run_id);
+    kafka.tag_records(&run_id, None);
     let printer = args.print.then(|| Arc::new(JsonLines::stdout()));
     let mut outputs: Vec<Arc<dyn Publisher>> = vec![kafka.clone()];
     if let Some(printer) = &printer {

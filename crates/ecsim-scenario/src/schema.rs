@@ -2,7 +2,7 @@
 //! scenario is typed (taplo, and the editors built on it: VS Code's Even Better TOML, Helix,
 //! Zed, Neovim's taplo LSP).
 //!
-//! It is derived from the types the parser fills ([`crate::raw`]): their fields, which of them
+//! It is derived from the types the parser fills (`raw.rs`): their fields, which of them
 //! are required, that no other key is allowed, and each field's doc comment as its description.
 //! What the raw types leave open (a `do`, an `outcome`, a beam mode, a detector) is narrowed
 //! here with the lists the validator itself checks against, so the schema cannot promise what

@@ -2,6 +2,8 @@
 //! the control core, the Kafka plugin, the core producer — publishing into memory, the
 //! scenarios the tests share, and real brokers ([`brokers`]).
 
+#![forbid(unsafe_code)]
+
 pub mod bench;
 pub mod brokers;
 

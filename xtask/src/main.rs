@@ -4,6 +4,7 @@
 //! in `.cargo/config.toml`, so every task runs the same way on every machine with nothing but
 //! cargo installed. Each task is one module.
 
+#![forbid(unsafe_code)]
 #![allow(clippy::print_stdout, clippy::print_stderr)] // a task runner talks to its user
 
 mod bench;
@@ -16,12 +17,14 @@ mod fdset;
 mod fuzz;
 mod go_sdk;
 mod header;
+mod invariants;
 mod modules;
 mod run;
 mod test;
 mod tidy;
 mod tools;
 mod wheel;
+mod workspace;
 
 use std::{path::PathBuf, process::ExitCode};
 

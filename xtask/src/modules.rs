@@ -1,6 +1,6 @@
 //! The module graph of a crate, and its cycles (a `cargo xtask tidy` rule).
 //!
-//! ARCHITECTURE.md promises that `ecsim-core`'s modules form layers: a module uses only the
+//! ARCHITECTURE.md promises that every crate's modules form layers: a module uses only the
 //! modules below it, so each can be read, tested and changed knowing only what it imports. A
 //! compiler accepts modules that import each other, so this rule holds the promise: it parses
 //! every file of the crate (with `syn`, not by matching text), resolves every path that starts
@@ -27,11 +27,11 @@ pub(crate) struct Site {
 /// Each top-level module, the top-level modules it uses, and where.
 pub(crate) type Graph = BTreeMap<String, BTreeMap<String, Site>>;
 
-/// The graph of the crate whose sources start at `src` (its `lib.rs`).
-pub(crate) fn graph(src: &Path) -> anyhow::Result<Graph> {
-    let lib = src.join("lib.rs");
+/// The graph of the crate whose root file is `lib` (its `src/lib.rs` or `src/main.rs`).
+pub(crate) fn graph(lib: &Path) -> anyhow::Result<Graph> {
+    let src = lib.parent().context("a crate root file has a directory")?;
     let text =
-        std::fs::read_to_string(&lib).with_context(|| format!("reading {}", lib.display()))?;
+        std::fs::read_to_string(lib).with_context(|| format!("reading {}", lib.display()))?;
     let root = syn::parse_file(&text).with_context(|| format!("parsing {}", lib.display()))?;
     let mut modules = BTreeSet::new();
     let mut reexports = BTreeMap::new();
@@ -75,6 +75,36 @@ pub(crate) fn graph(src: &Path) -> anyhow::Result<Graph> {
         }
     }
     Ok(graph)
+}
+
+/// No module cycle in any crate of the workspace: none imports a module that imports it back.
+pub(crate) fn check(root: &Path) -> anyhow::Result<()> {
+    let mut reports = Vec::new();
+    let mut modules = 0;
+    let crates = crate::workspace::crates(root)?;
+    for krate in &crates {
+        for file in &krate.roots {
+            let graph = graph(file)?;
+            modules += graph.len();
+            for group in cycles(&graph) {
+                reports.push(format!(
+                    "{}: {}",
+                    krate.name,
+                    describe(&graph, &group, root)
+                ));
+            }
+        }
+    }
+    anyhow::ensure!(
+        reports.is_empty(),
+        "{}\nA module uses only the modules below it (ARCHITECTURE.md, Invariants): move what both need into a lower module, or pass it in.",
+        reports.join("\n")
+    );
+    println!(
+        "tidy: the {modules} top-level modules of the workspace's {} crates form layers",
+        crates.len()
+    );
+    Ok(())
 }
 
 /// The groups of two or more modules that use each other, directly or not (Tarjan's strongly
@@ -393,7 +423,7 @@ mod tests {
     #[test]
     fn paths_of_every_form_are_edges_and_tests_are_not() -> anyhow::Result<()> {
         let dir = layered()?;
-        let graph = graph(dir.path())?;
+        let graph = graph(&dir.path().join("lib.rs"))?;
         let edges: Vec<(String, String)> = graph
             .iter()
             .flat_map(|(from, to)| to.keys().map(move |to| (from.clone(), to.clone())))
@@ -412,7 +442,7 @@ mod tests {
             "c.rs",
             "pub struct Deep;\npub fn h() { let _ = super::a::X; }\n",
         )?;
-        let graph = graph(dir.path())?;
+        let graph = graph(&dir.path().join("lib.rs"))?;
         let found = cycles(&graph);
         assert_eq!(
             found,

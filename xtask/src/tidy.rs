@@ -11,7 +11,9 @@
 //! - Each cause said once: a `thiserror` variant whose message interpolates its cause does not
 //!   also expose it as `source()` (`#[source]`, `#[from]`, a field named `source`), or a report
 //!   printing the chain — the command line's does — says it twice.
-//! - Layers: no cycle between the top-level modules of `ecsim-core` ([`crate::modules`]).
+//! - Layers: no cycle between the top-level modules of any crate ([`crate::modules`]); crates
+//!   in ARCHITECTURE.md's layers, one integration-test binary each, unsafe code only in the FFI
+//!   crates ([`crate::workspace`]); every invariant names what holds it ([`crate::invariants`]).
 //! - Generated code: `crates/ecsim-proto/src/generated/` is what `cargo xtask codegen` makes of
 //!   `proto/` ([`crate::codegen`]).
 //! - Vendored code: `vendor/kafka-protocol` is upstream's release but for the lines marked
@@ -57,7 +59,11 @@ pub(crate) fn run() -> anyhow::Result<()> {
     long_files(root)?;
     causes_said_once(root)?;
     core_dependencies(root)?;
-    layers(root)?;
+    crate::modules::check(root)?;
+    crate::workspace::check(root)?;
+    let mut files = Vec::new();
+    collect(root, &mut files)?;
+    crate::invariants::check(root, &files)?;
     vendored(root)?;
     let stale = crate::codegen::stale(root)?;
     anyhow::ensure!(
@@ -108,33 +114,6 @@ fn vendored(root: &Path) -> anyhow::Result<()> {
          directory, or restore the `[patch.crates-io]` entry"
     );
     println!("tidy: vendor/kafka-protocol is upstream's but for its {marked} marked lines");
-    Ok(())
-}
-
-/// The crates whose modules form layers: none imports a module that imports it back.
-const LAYERED: &[&str] = &["crates/ecsim-core"];
-
-/// No module cycle in a layered crate ([`crate::modules`]).
-fn layers(root: &Path) -> anyhow::Result<()> {
-    let mut reports = Vec::new();
-    for krate in LAYERED {
-        let graph = crate::modules::graph(&root.join(krate).join("src"))?;
-        let cycles = crate::modules::cycles(&graph);
-        if cycles.is_empty() {
-            println!("tidy: {krate}'s {} modules form layers", graph.len());
-        }
-        for group in cycles {
-            reports.push(format!(
-                "{krate}: {}",
-                crate::modules::describe(&graph, &group, root)
-            ));
-        }
-    }
-    anyhow::ensure!(
-        reports.is_empty(),
-        "{}\nA module uses only the modules below it (ARCHITECTURE.md, Invariants): move what both need into a lower module, or pass it in.",
-        reports.join("\n")
-    );
     Ok(())
 }
 

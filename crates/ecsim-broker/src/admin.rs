@@ -18,8 +18,8 @@ use kafka_protocol::{
 };
 
 use crate::{
-    data::code,
-    dispatch::Context,
+    context::Context,
+    context::code,
     store::{NewTopic, Topic, TopicError},
 };
 

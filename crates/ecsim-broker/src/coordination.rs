@@ -22,7 +22,7 @@ use kafka_protocol::{
 
 use crate::{
     NODE_ID,
-    dispatch::Context,
+    context::Context,
     group::{Committed, JoinRequest, Joined, Pending, Synced},
 };
 

@@ -28,13 +28,13 @@ use kafka_protocol::{
 };
 
 use crate::{
-    CLUSTER_ID, NODE_ID, batch::Inflation, dispatch::Context, log::Partition, server::Held,
+    CLUSTER_ID, NODE_ID,
+    batch::Inflation,
+    budget::Held,
+    context::{Context, code},
+    log::Partition,
     store::Topic,
 };
-
-pub(crate) fn code(error: ResponseError) -> i16 {
-    error.code()
-}
 
 /// The longest a fetch may wait, whatever the client asks: a client's `MaxWait` is normally
 /// well under its request timeout; this keeps a mistaken one from pinning a connection.

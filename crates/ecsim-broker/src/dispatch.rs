@@ -12,10 +12,10 @@ use kafka_protocol::{
         ApiKey, ApiVersionsResponse, RequestHeader, RequestKind, ResponseHeader, ResponseKind,
         api_versions_response::ApiVersion,
     },
-    protocol::{Decodable as _, Encodable as _, StrBytes},
+    protocol::{Decodable as _, Encodable as _},
 };
 
-use crate::{Shared, admin, coordination, data, legacy, server::Held};
+use crate::{Shared, admin, budget::Held, context::Context, coordination, data, legacy};
 
 /// The APIs served and their versions (min, max). Each range is one this broker implements
 /// in full and [`kafka_protocol`] encodes; the maxima are below those that name topics by id
@@ -67,15 +67,6 @@ pub(crate) enum ProtocolError {
         version: i16,
         cause: String,
     },
-}
-
-/// One request's context, for the handlers.
-#[derive(Debug)]
-pub(crate) struct Context<'a> {
-    pub(crate) shared: &'a Shared,
-    pub(crate) version: i16,
-    pub(crate) client_id: StrBytes,
-    pub(crate) peer: SocketAddr,
 }
 
 /// Answers one request: `None` when the protocol says not to (a produce with acks=0); with the

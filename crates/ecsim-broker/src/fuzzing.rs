@@ -12,7 +12,7 @@ use std::{
 
 use bytes::Bytes;
 
-use crate::{Limits, Shared, dispatch, group, server, store};
+use crate::{Limits, Shared, budget, dispatch, group, store};
 
 fn shared() -> &'static Arc<Shared> {
     static SHARED: OnceLock<Arc<Shared>> = OnceLock::new();
@@ -34,7 +34,7 @@ fn shared() -> &'static Arc<Shared> {
             auto_create_partitions: 1,
             next_producer_id: 1000.into(),
             limits,
-            budget: server::Budget::new(limits.in_flight_bytes),
+            budget: budget::Budget::new(limits.in_flight_bytes),
         })
     })
 }

@@ -43,6 +43,8 @@
 
 mod admin;
 mod batch;
+mod budget;
+mod context;
 mod coordination;
 mod data;
 mod dispatch;
@@ -175,7 +177,7 @@ pub(crate) struct Shared {
     pub(crate) next_producer_id: AtomicI64,
     pub(crate) limits: Limits,
     /// Bytes of requests and responses in flight ([`Limits::in_flight_bytes`]).
-    pub(crate) budget: server::Budget,
+    pub(crate) budget: budget::Budget,
 }
 
 /// A running broker. Dropping it stops it: the listener closes and connections end.
@@ -211,7 +213,7 @@ impl Broker {
             auto_create_partitions: config.auto_create_partitions.clamp(1, MAX_PARTITIONS),
             next_producer_id: AtomicI64::new(1000),
             limits,
-            budget: server::Budget::new(limits.in_flight_bytes),
+            budget: budget::Budget::new(limits.in_flight_bytes),
         });
         server::raise_file_limit(limits.max_connections);
         let runtime = tokio::runtime::Builder::new_current_thread()

@@ -7,7 +7,7 @@
 //!
 //! Any client may connect, so nothing is allocated on a client's word: a frame's buffer grows
 //! as its bytes arrive (a 4-byte length claiming 100 MiB costs nothing until the bytes come),
-//! the bytes being read and the fetch responses being written are held in one [`Budget`], an
+//! the bytes being read and the fetch responses being written are held in one [`Budget`](crate::budget::Budget), an
 //! idle connection is closed after [`Limits::idle_timeout`], and at the connection limit the
 //! connection idle the longest makes room for the new one.
 
@@ -25,57 +25,20 @@ use bytes::{Bytes, BytesMut};
 use tokio::{
     io::{AsyncRead, AsyncReadExt as _, AsyncWriteExt as _, BufReader},
     net::{TcpListener, TcpStream},
-    sync::{Notify, OwnedSemaphorePermit, Semaphore, oneshot},
+    sync::{Notify, oneshot},
 };
 
-use crate::{Limits, Shared, dispatch};
+use crate::{
+    Limits, Shared,
+    budget::{CHUNK, Held},
+    dispatch,
+};
 
 /// How often group timers (rebalance deadlines, session timeouts) are checked.
 const TICK: Duration = Duration::from_millis(20);
 
-/// A frame's first piece: read before the rest is held in the budget and allocated.
-const CHUNK: usize = 64 * 1024;
-
 /// The largest frame buffer a connection keeps for its next request.
 const KEPT_BUFFER: usize = 4 * 1024 * 1024;
-
-/// Bytes in flight, all connections together.
-#[derive(Debug)]
-pub(crate) struct Budget {
-    permits: Arc<Semaphore>,
-    total: usize,
-}
-
-/// Bytes held in the [`Budget`] until dropped.
-#[derive(Debug, Default)]
-pub(crate) struct Held {
-    _permits: Option<OwnedSemaphorePermit>,
-}
-
-impl Budget {
-    pub(crate) fn new(bytes: usize) -> Self {
-        let total = bytes.clamp(CHUNK, u32::MAX as usize);
-        Self {
-            permits: Arc::new(Semaphore::new(total)),
-            total,
-        }
-    }
-
-    /// Holds `bytes` (at most the whole budget), waiting until they are free.
-    pub(crate) async fn hold(&self, bytes: usize) -> Held {
-        let bytes = u32::try_from(bytes.min(self.total)).unwrap_or(u32::MAX);
-        if bytes == 0 {
-            return Held::default();
-        }
-        Held {
-            // The semaphore is never closed.
-            _permits: Arc::clone(&self.permits)
-                .acquire_many_owned(bytes)
-                .await
-                .ok(),
-        }
-    }
-}
 
 /// The open connections, for the connection limit.
 #[derive(Debug, Default)]

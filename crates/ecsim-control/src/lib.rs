@@ -24,6 +24,8 @@
 //! - `status`: AliECS's error statuses;
 //! - `varspecs`: the template's public variables, with their UI panels, for creation forms.
 
+#![forbid(unsafe_code)]
+
 pub mod apricot;
 mod auto;
 pub mod catalogue;

@@ -20,6 +20,8 @@
 //! Time comes from a [`clock::Clock`]; in virtual time, the same inputs and seed produce the
 //! same events, byte for byte.
 
+#![forbid(unsafe_code)]
+
 pub mod clock;
 pub mod condition;
 mod control;

@@ -13,6 +13,8 @@
 //!
 //! This is the only crate of the workspace that links librdkafka.
 
+#![forbid(unsafe_code)]
+
 pub mod accounting;
 pub mod baseline;
 pub mod consumer;

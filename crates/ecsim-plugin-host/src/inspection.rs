@@ -7,7 +7,7 @@ use ecsim_plugin_abi::{ABI_VERSION, PluginTable};
 use ecsim_proto::plugin::PluginInfo;
 use serde::Serialize;
 
-use crate::{HOST_SDK_VERSION, library::open};
+use crate::HOST_SDK_VERSION;
 
 /// What a library turned out to be, as far as the checks got (`ecsim plugin inspect`).
 #[derive(Debug, Clone, Serialize)]
@@ -66,19 +66,6 @@ impl Inspection {
             loads: false,
             refusal: None,
         }
-    }
-
-    /// Walks every check on the library at `path`, recording what each one learned.
-    pub fn of(path: &Path) -> Self {
-        let mut inspection = Self::blank(path);
-        match open(path, &mut inspection) {
-            Ok(library) => {
-                inspection.plugins = library.manifest().plugins.iter().map(Into::into).collect();
-                inspection.loads = true;
-            }
-            Err(error) => inspection.refusal = Some(error.to_string()),
-        }
-        inspection
     }
 }
 

@@ -17,6 +17,7 @@
 //! behaviour for no gain in a process that lives as long as a replay.
 
 pub mod call;
+pub mod child;
 pub mod conformance;
 mod error;
 pub mod exit_guard;
@@ -25,14 +26,17 @@ pub mod isolation;
 mod library;
 pub mod locate;
 mod plugin;
+mod table;
 #[cfg(feature = "test-support")]
 pub mod testing;
+mod threads;
 mod timeline;
 pub mod worker;
 
 pub use error::LoadError;
+pub use inspection::Inspection;
 pub use isolation::{Isolation, process::HostCommand};
-pub use library::{Inspection, Library};
+pub use library::Library;
 pub use plugin::DylibPlugin;
 
 /// The `ecsim-plugin-sdk` version this host was built with. The host and the SDK are versioned

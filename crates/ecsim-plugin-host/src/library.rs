@@ -11,21 +11,21 @@ use std::{
     time::Duration,
 };
 
-use ecsim_plugin_abi::{ABI_VERSION, ENTRY_SYMBOL, EntryFn, OwnedBytes, PluginTable};
+use ecsim_plugin_abi::{ABI_VERSION, ENTRY_SYMBOL, EntryFn, PluginTable};
 use ecsim_proto::{
     plugin::{Manifest, PluginInfo},
     prost::Message as _,
 };
 
-pub use crate::inspection::Inspection;
 use crate::{
     HOST_SDK_VERSION, LoadError,
+    inspection::Inspection,
     isolation::{
         Isolation,
         process::{Death, Hello, HostProcess},
     },
-    plugin::DylibPlugin,
-    worker,
+    table::take,
+    threads,
 };
 
 /// How long a library may take to describe itself.
@@ -75,7 +75,7 @@ impl Library {
         );
         let mut process =
             HostProcess::spawn(path, &label).map_err(|Death(why)| host_failed(why))?;
-        let hello = worker::run_with_timeout(
+        let hello = threads::run_with_timeout(
             move || {
                 let hello = process.hello();
                 (process, hello)
@@ -154,31 +154,6 @@ impl Library {
     /// Its manifest.
     pub(crate) fn manifest(&self) -> &Manifest {
         &self.manifest
-    }
-
-    /// Plugin `name` of this library, to be configured with `config_json` (JSON text; empty
-    /// for none) when the core starts it.
-    pub fn plugin(
-        self: &Arc<Self>,
-        name: &str,
-        config_json: &str,
-    ) -> Result<DylibPlugin, LoadError> {
-        let info = self
-            .manifest
-            .plugins
-            .iter()
-            .find(|p| p.name == name)
-            .cloned()
-            .ok_or_else(|| LoadError::UnknownPlugin {
-                path: self.path.clone(),
-                name: name.to_owned(),
-                offered: self.offered(),
-            })?;
-        Ok(DylibPlugin::new(
-            Arc::clone(self),
-            info,
-            config_json.to_owned(),
-        ))
     }
 
     /// The names of its plugins, for messages.
@@ -330,19 +305,6 @@ fn sdk_compatible(found: &semver::Version, host: &semver::Version) -> Result<(),
     Ok(())
 }
 
-/// Copies a buffer the library returned, and gives it back.
-///
-/// # Safety
-///
-/// `table` passed [`check_table`]'s version checks, and `bytes` was just returned by one of its
-/// functions (the table's contract for `free`).
-pub(crate) unsafe fn take(table: &PluginTable, bytes: OwnedBytes) -> Vec<u8> {
-    let copy = bytes.as_slice().to_vec();
-    // SAFETY: as the caller guarantees.
-    unsafe { (table.free)(bytes) };
-    copy
-}
-
 fn is_identifier(name: &str) -> bool {
     let mut chars = name.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphabetic())
@@ -394,7 +356,7 @@ fn check_table(
     // buffer goes back to the table that made it.
     let list = move || unsafe { take(table, manifest_fn()) };
     let bytes =
-        worker::run_with_timeout(list, MANIFEST_TIMEOUT).map_err(|_| LoadError::Unresponsive {
+        threads::run_with_timeout(list, MANIFEST_TIMEOUT).map_err(|_| LoadError::Unresponsive {
             path: path.to_owned(),
             what: "its manifest function".to_owned(),
             seconds: MANIFEST_TIMEOUT.as_secs(),
@@ -448,6 +410,21 @@ pub(crate) fn check_manifest(path: &Path, bytes: &[u8]) -> Result<Manifest, Load
         }
     }
     Ok(manifest)
+}
+
+impl Inspection {
+    /// Walks every check on the library at `path`, recording what each one learned.
+    pub fn of(path: &Path) -> Self {
+        let mut inspection = Self::blank(path);
+        match open(path, &mut inspection) {
+            Ok(library) => {
+                inspection.plugins = library.manifest().plugins.iter().map(Into::into).collect();
+                inspection.loads = true;
+            }
+            Err(error) => inspection.refusal = Some(error.to_string()),
+        }
+        inspection
+    }
 }
 
 #[cfg(test)]

@@ -289,3 +289,30 @@ impl IntegrationPlugin for DylibPlugin {
         }
     }
 }
+
+impl Library {
+    /// Plugin `name` of this library, to be configured with `config_json` (JSON text; empty
+    /// for none) when the core starts it.
+    pub fn plugin(
+        self: &Arc<Self>,
+        name: &str,
+        config_json: &str,
+    ) -> Result<DylibPlugin, crate::LoadError> {
+        let info = self
+            .manifest()
+            .plugins
+            .iter()
+            .find(|p| p.name == name)
+            .cloned()
+            .ok_or_else(|| crate::LoadError::UnknownPlugin {
+                path: self.path().to_owned(),
+                name: name.to_owned(),
+                offered: self.offered(),
+            })?;
+        Ok(DylibPlugin::new(
+            Arc::clone(self),
+            info,
+            config_json.to_owned(),
+        ))
+    }
+}

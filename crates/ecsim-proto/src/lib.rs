@@ -25,6 +25,8 @@
 //! Plugin libraries use the types without `reflect`: their build compiles no protobuf compiler
 //! and no reflection.
 
+#![forbid(unsafe_code)]
+
 #[cfg(feature = "reflect")]
 use std::sync::LazyLock;
 

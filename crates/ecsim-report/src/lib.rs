@@ -10,6 +10,8 @@
 //! lines of script zoom its time axis).
 //! [`live`] serves a page that shows the same while a real-time run goes on.
 
+#![forbid(unsafe_code)]
+
 mod html;
 pub mod live;
 mod timeline;

@@ -19,7 +19,7 @@ use ecsim_plugin_kafka::{KafkaPlugin, KeyPolicy};
 use ecsim_plugin_run_conditions::LhcState;
 
 use crate::{
-    driver::ReplayError,
+    error::ReplayError,
     model::{Action, KafkaKeys, Scenario},
 };
 

@@ -10,17 +10,23 @@
 //! The format is documented in `scenarios/README.md`; the files in `scenarios/` are examples
 //! and test fixtures.
 
+#![forbid(unsafe_code)]
+
 pub mod assembly;
 pub mod diagnostic;
 pub mod driver;
+mod error;
 pub mod expect;
 mod lhc;
 pub mod model;
 pub mod plugins;
+mod progress;
 mod raw;
 pub mod report;
 pub mod schema;
+mod shapes;
 mod validate;
+mod vocabulary;
 
 use std::path::Path;
 

@@ -15,7 +15,7 @@ use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::Deserialize;
 use toml::Value;
 
-use crate::schema as s;
+use crate::shapes as s;
 
 /// A value, and where the file writes it. In the schema it is its value: spans are not written.
 #[derive(Debug, Clone, Deserialize)]

@@ -190,7 +190,7 @@ pub(crate) enum PluginCommand {
         name: String,
         /// Its language.
         #[arg(long, value_enum)]
-        lang: crate::commands::plugin_new::Lang,
+        lang: Lang,
         /// Where to write it (default: ./NAME); it must not exist, or be empty.
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
@@ -568,4 +568,15 @@ mod tests {
     fn the_command_line_definition_is_consistent() {
         Cli::command().debug_assert();
     }
+}
+
+/// The language of a new plugin (`plugin new --lang`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Lang {
+    /// A Rust crate on `ecsim-plugin-sdk`.
+    Rust,
+    /// A Go package on ecsim's Go SDK (`sdk/go`), built with cgo.
+    Go,
+    /// A C file on `ecsim_plugin.h`.
+    C,
 }

@@ -4,6 +4,8 @@
 //! one command against the library crates, and turns the outcome into a documented exit code
 //! (see [`exit::Exit`]). Everything a command does that is worth testing lives in a library.
 
+#![forbid(unsafe_code)]
+
 #[macro_use]
 mod say;
 mod cli;

@@ -11,6 +11,8 @@
 //! construction, not at `init`, because the core's first event (`aliecs.core`) precedes the
 //! plugins' initialization, as in AliECS.
 
+#![forbid(unsafe_code)]
+
 mod go_wire;
 
 use std::{borrow::Cow, sync::Arc};

@@ -18,6 +18,8 @@
 //! consumer of a multi-partition topic sees one environment's messages in order — AliECS sends
 //! no key. [`KeyPolicy::Unkeyed`] restores AliECS's behaviour.
 
+#![forbid(unsafe_code)]
+
 pub mod env_info;
 pub mod running;
 

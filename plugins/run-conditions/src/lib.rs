@@ -19,6 +19,8 @@
 //! sees of them is their `aliecs.call` events and the `fill_info_*` variables that later calls
 //! of the environment read. Their calls take no simulated time.
 
+#![forbid(unsafe_code)]
+
 mod bookkeeping;
 mod ccdb;
 mod lhc;

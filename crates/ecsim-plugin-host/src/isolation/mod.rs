@@ -2,7 +2,7 @@
 //! panic no `recover` catches, `abort()`, a segmentation fault, `exit()`, a stack overflow —
 //! fails calls instead of ending ecsim.
 //!
-//! The host process is ecsim itself (`ecsim plugin host LIB`, [`child`]), which loads the
+//! The host process is ecsim itself (`ecsim plugin host LIB`, [`crate::child`]), which loads the
 //! library with every check of an in-process load and answers the same requests the C ABI
 //! carries, as [frames](frame) on its standard input and output. ecsim's side ([`process`])
 //! runs each instance's process from the instance's worker thread, so the rest of the host —
@@ -14,7 +14,6 @@
 //! stays down and every call fails at once, saying so. A call that does not return in time
 //! gets its process killed, which counts as a death too.
 
-pub mod child;
 pub mod frame;
 pub mod process;
 
@@ -27,7 +26,10 @@ use std::{
 use frame::{FrameError, Tag};
 use process::{Death, HostProcess};
 
-use crate::worker::{Ended, Job, Reply, created_instance, receive};
+use crate::{
+    table::created_instance,
+    threads::{Ended, Job, Reply, receive},
+};
 
 /// How a library is isolated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -28,13 +28,15 @@ use ecsim_core::{
 use ecsim_plugin_run_conditions::LhcState;
 
 mod lhc_input;
-mod progress;
 mod setup;
 mod stop;
 mod unfired;
 
+pub use crate::{
+    error::ReplayError,
+    progress::{Listeners, Progress, Silent},
+};
 pub use lhc_input::LhcInput;
-pub use progress::{Listeners, Progress, Silent};
 pub use setup::{preflight, runtime};
 pub use stop::Stop;
 
@@ -47,33 +49,6 @@ use crate::{
         Stopped,
     },
 };
-
-/// Why a replay could not run.
-#[derive(Debug, thiserror::Error)]
-pub enum ReplayError {
-    /// The async runtime could not be made.
-    #[error("cannot start the runtime: {0}")]
-    Runtime(std::io::Error),
-    /// `integration_plugins` names a plugin that neither ecsim nor a loaded library provides.
-    #[error(
-        "integration_plugins names {name}, which no plugin provides (available: {available}); \
-         load the library that has it with [[plugin]] or --plugin"
-    )]
-    UnknownIntegrationPlugin {
-        /// The name.
-        name: String,
-        /// The plugins there are.
-        available: String,
-    },
-    /// A plugin did not start (its configuration, usually); nothing was replayed.
-    #[error("plugin {plugin} did not start: {reason}")]
-    PluginStart {
-        /// The plugin.
-        plugin: String,
-        /// Why.
-        reason: String,
-    },
-}
 
 /// Replays `scenario` on a runtime of its own, publishing through `publisher`.
 pub fn run_blocking(

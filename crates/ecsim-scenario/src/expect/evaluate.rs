@@ -165,7 +165,7 @@ fn outcome(expectation: &Expectation, tally: &Tally) -> Outcome {
 
 /// A replay's own expectations, checked as it publishes: a publisher that decodes only the
 /// topics some expectation reads, and is told each environment's id before the environment
-/// publishes anything (`driver::Progress::environment_named`).
+/// publishes anything (`Progress::environment_named`).
 #[derive(Debug)]
 pub struct LiveCheck {
     /// The topics (patterns) the expectations read: a record of another topic is skipped
@@ -215,7 +215,7 @@ impl ecsim_core::publish::Publisher for LiveCheck {
     }
 }
 
-impl crate::driver::Progress for LiveCheck {
+impl crate::progress::Progress for LiveCheck {
     fn advanced(&self, _done: u64, _total: u64, _simulated: std::time::Duration) {}
 
     fn environment_named(&self, name: &str, id: &str) {

@@ -1,78 +1,13 @@
 //! One timeline step's action (`create`, `start`, `stop`, `beam_mode`, …): the fields it needs
 //! and allows, and their values.
 //!
-//! The verbs are a type, [`Verb`]: its table holds each verb's name, aliases and the step keys
+//! The verbs are a type, `Verb` (in `vocabulary.rs`): its table holds each verb's name, aliases and the step keys
 //! only it takes, so the list of actions in messages, the parser and the misplaced-key check
 //! cannot drift apart, and a verb added without its handling does not compile.
 
 use super::*;
 
-/// What a timeline step can `do`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Verb {
-    Create,
-    Deploy,
-    Configure,
-    Reset,
-    Start,
-    Stop,
-    Destroy,
-    GoError,
-    EndOfStream,
-    TaskInternalError,
-    BeamMode,
-    Wait,
-}
-
-impl Verb {
-    /// Every verb, in the order messages list them.
-    pub(super) const ALL: [Verb; 12] = [
-        Verb::Create,
-        Verb::Deploy,
-        Verb::Configure,
-        Verb::Reset,
-        Verb::Start,
-        Verb::Stop,
-        Verb::Destroy,
-        Verb::GoError,
-        Verb::EndOfStream,
-        Verb::TaskInternalError,
-        Verb::BeamMode,
-        Verb::Wait,
-    ];
-
-    /// The name a scenario writes (lower case; matched without regard to case).
-    pub(super) fn name(self) -> &'static str {
-        match self {
-            Verb::Create => "create",
-            Verb::Deploy => "deploy",
-            Verb::Configure => "configure",
-            Verb::Reset => "reset",
-            Verb::Start => "start",
-            Verb::Stop => "stop",
-            Verb::Destroy => "destroy",
-            Verb::GoError => "go_error",
-            Verb::EndOfStream => "end_of_stream",
-            Verb::TaskInternalError => "task_internal_error",
-            Verb::BeamMode => "beam_mode",
-            Verb::Wait => "wait",
-        }
-    }
-
-    /// The verb `name` means: its name, or AliECS's transition name for `start` and `stop`.
-    pub(super) fn parse(name: &str) -> Option<Verb> {
-        match name {
-            "start_activity" => Some(Verb::Start),
-            "stop_activity" => Some(Verb::Stop),
-            _ => Verb::ALL.into_iter().find(|verb| verb.name() == name),
-        }
-    }
-
-    /// The names of every verb, for messages.
-    pub(crate) fn names() -> Vec<&'static str> {
-        Verb::ALL.map(Verb::name).to_vec()
-    }
-}
+pub(crate) use crate::vocabulary::Verb;
 
 /// The step keys that belong to some verbs only: the verbs they belong to, and what a step that
 /// misplaced one most likely wanted ("" for nothing more to say).

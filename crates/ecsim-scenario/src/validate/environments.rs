@@ -458,9 +458,4 @@ impl Checker {
     }
 }
 
-/// The detectors AliECS accepts (`common/system/systemid.go`; as `ecsim serve`'s inventory):
-/// anything else "does not belong to ID values".
-pub(crate) const ALICE_DETECTORS: &[&str] = &[
-    "CPV", "DCS", "EMC", "FDD", "FIT", "FOC", "FT0", "FV0", "HMP", "ITS", "MCH", "MFT", "MID",
-    "NIL", "PHS", "TOF", "TPC", "TRD", "TRG", "TST", "ZDC",
-];
+pub(crate) use crate::vocabulary::ALICE_DETECTORS;

@@ -50,16 +50,6 @@ use crate::{
     raw::{RawCall, RawEnvironment, RawExpectation, RawHeader, RawScenario, RawStep, Spanned},
 };
 
-pub(crate) use environments::ALICE_DETECTORS;
-
-/// Every name `do` takes (AliECS's transition names `start_activity` and `stop_activity`
-/// included), for the schema.
-pub(crate) fn action_names() -> Vec<&'static str> {
-    let mut names = actions::Verb::names();
-    names.extend(["start_activity", "stop_activity"]);
-    names
-}
-
 /// The task a `go_error` or `task_internal_error` step names: `task` (its role: `readout`,
 /// `stfb`, `stfs`, …) and `host`, each optional.
 fn task_selector(step: &RawStep) -> TaskSelector {

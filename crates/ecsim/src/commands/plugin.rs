@@ -38,7 +38,7 @@ pub(crate) fn host(library: &std::path::Path) -> Result<(), CliError> {
     ecsim_plugin_host::exit_guard::set_message(
         b"the plugin called exit() in its isolated process\n",
     );
-    ecsim_plugin_host::isolation::child::serve(library)
+    ecsim_plugin_host::child::serve(library)
         .map_err(|error| CliError::LibraryRefused(format!("plugin host process: {error}")))
 }
 

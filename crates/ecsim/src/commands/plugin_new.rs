@@ -12,18 +12,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
-use crate::exit::CliError;
-
-/// The language of a new plugin.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub(crate) enum Lang {
-    /// A Rust crate on `ecsim-plugin-sdk`.
-    Rust,
-    /// A Go package on ecsim's Go SDK (`sdk/go`), built with cgo.
-    Go,
-    /// A C file on `ecsim_plugin.h`.
-    C,
-}
+use crate::{cli::Lang, exit::CliError};
 
 const RUST_TEMPLATE: &str = include_str!("../../../../plugins/example/src/lib.rs");
 const GO_TEMPLATE: &str = include_str!("../../../../sdk/go/example/main.go");

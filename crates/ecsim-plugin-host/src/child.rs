@@ -18,8 +18,11 @@ use std::{
 
 use ecsim_proto::prost::Message as _;
 
-use super::frame::{self, FrameError, Tag};
-use crate::{Library, library::take, worker::created_instance};
+use crate::{
+    Library,
+    isolation::frame::{self, FrameError, Tag},
+    table::{created_instance, take},
+};
 
 /// Why the host process stopped before ecsim asked it to.
 #[derive(Debug, thiserror::Error)]

@@ -1011,13 +1011,7 @@ fn first_run_number_on_the_command_line_numbers_the_runs() {
     assert_eq!(zero.status.code(), Some(2), "{}", text(&zero.stderr));
 }
 
-// ---- Plugin libraries and faults: tests/cli/plugins.rs, isolation.rs, faults.rs ----------
-
-#[path = "cli/plugins.rs"]
-mod plugins;
-
-#[path = "cli/isolation.rs"]
-mod isolation;
-
-#[path = "cli/faults.rs"]
+// ---- Plugin libraries and faults: cli/plugins.rs, isolation.rs, faults.rs ---------------
 mod faults;
+mod isolation;
+mod plugins;

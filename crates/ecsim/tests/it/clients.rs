@@ -488,9 +488,5 @@ fn two_kafka_python_consumers_share_a_group() {
         assert_eq!(errors_logged(&consumer.log()), Vec::<&str>::new());
     }
 }
-
-#[path = "clients/decoders.rs"]
 mod decoders;
-
-#[path = "clients/wheel.rs"]
 mod wheel;

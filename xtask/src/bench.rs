@@ -240,6 +240,18 @@ fn render(criterion: &Path, end_to_end: &Value) -> anyhow::Result<(String, Strin
             verdict(ratio <= 11.0)
         )?;
     }
+    let topics = &end_to_end["topics"];
+    if !topics.is_null() {
+        let ratio = f(&topics["ecsim_ratio"]);
+        writeln!(
+            summary,
+            "| one record to each of 10,000 topics ÷ 1,000, embedded broker: ecsim's publisher (topics created) | {ratio:.1} ({:.2} s vs {:.2} s; a bare producer ×{:.1}) | ≤ 11 | {} |",
+            f(&topics["ecsim_s"][1]),
+            f(&topics["ecsim_s"][0]),
+            f(&topics["bare_ratio"]),
+            verdict(ratio <= 11.0)
+        )?;
+    }
     let memory = &end_to_end["expectations_memory"];
     if !memory.is_null() {
         let ratio = f(&memory["ratio"]);
@@ -394,7 +406,11 @@ pub(crate) fn run() -> anyhow::Result<()> {
          - **Creation**: one `readout-dataflow` environment of 1,000 and of 10,000 FLPs (three tasks \
          each, task steps instantaneous, the Kafka plugin on, a publisher that keeps nothing) \
          created by a core in virtual time, as `ecsim serve` creates one: five each alternating, the \
-         median; creation linear in its hosts makes the ratio 10.\n\n\
+         median; creation linear in its hosts makes the ratio 10.\n\
+         - **Topics**: one record to each of 1,000 and of 10,000 distinct topics, on a fresh \
+         embedded broker each time: ecsim's publisher from the topics' creation to the last \
+         acknowledgement (what `replay` does with a recording of that many topics), and a bare \
+         producer to the same topics already made; five each, the median.\n\n\
          ## Details\n\n{details}"
     );
     // The analysis of the gaps is written by people, from profiles: kept as it is.

@@ -12,7 +12,11 @@
 //!   its peak memory is its own;
 //! - `creation`: one environment of 1,000 and of 10,000 FLPs created (deployed, configured) by a
 //!   core with the Kafka plugin and the core producer, as `ecsim serve` creates one: the cost of
-//!   a large request.
+//!   a large request;
+//! - `topics`: a replay's records to 1,000 and to 10,000 distinct topics (one record each, as a
+//!   recording of many environments' own topics), through ecsim's publisher — the topics
+//!   created, then every record published and acknowledged — and through a bare producer to the
+//!   same topics: how each grows with the topics.
 //!
 //! `ecsim-bench all --json FILE` runs them all; `cargo xtask bench` runs it with the micro
 //! benchmarks and writes `BENCHMARKS.md`. Build with `--release`.
@@ -343,6 +347,56 @@ fn scale_in_child_with(environments: usize, kafka: bool, expect: bool) -> Value 
         .unwrap_or_else(|error| panic!("bad child output: {error}"))
 }
 
+/// One record to each of `count` topics: ecsim's publisher (the topics created first, as a
+/// replay creates them) and a bare producer (the topics already there), each on a fresh
+/// embedded broker; seconds, medians of [`REPEATS`].
+fn topics_once(count: usize) -> (f64, f64) {
+    let names: Vec<String> = (0..count).map(|i| format!("bench.topics.{i:05}")).collect();
+    let all: Vec<ecsim_core::publish::Record> = names
+        .iter()
+        .enumerate()
+        .map(|(i, topic)| ecsim_core::publish::Record {
+            topic: std::borrow::Cow::Owned(topic.clone()),
+            key: None,
+            value: vec![0x08, 0x01],
+            timestamp: ecsim_core::clock::Timestamp::from_unix_millis(1_750_000_000_000 + i as i64),
+            message_type: ecsim_proto::topics::MessageType::Event,
+        })
+        .collect();
+    let (mut ours, mut bare) = (Vec::new(), Vec::new());
+    for _ in 0..REPEATS {
+        let broker = Broker::embedded();
+        let started = Instant::now();
+        let kafka = broker.publisher(TopicLayout::default(), &names, CONNECT);
+        for record in &all {
+            kafka.publish(record.clone());
+        }
+        let report = kafka.finish(Duration::from_secs(300));
+        assert!(report.all_delivered(), "{report}");
+        ours.push(started.elapsed().as_secs_f64());
+        drop(kafka);
+
+        let broker = Broker::embedded();
+        drop(broker.publisher(TopicLayout::default(), &names, CONNECT));
+        let elapsed = baseline::send_all(&broker.bootstrap(), &all)
+            .unwrap_or_else(|error| panic!("the bare producer failed: {error}"));
+        bare.push(elapsed.as_secs_f64());
+    }
+    (median(ours), median(bare))
+}
+
+/// [`topics_once`] at 1,000 and 10,000 topics, and how each side grows.
+fn topics() -> Value {
+    let (ours_small, bare_small) = topics_once(1_000);
+    let (ours_large, bare_large) = topics_once(10_000);
+    json!({
+        "ecsim_s": [ours_small, ours_large],
+        "bare_s": [bare_small, bare_large],
+        "ecsim_ratio": ours_large / ours_small,
+        "bare_ratio": bare_large / bare_small,
+    })
+}
+
 fn seconds(point: &Value) -> f64 {
     point["wall_s"].as_f64().unwrap_or(f64::NAN)
 }
@@ -409,6 +463,8 @@ fn all() -> Value {
     let expectations = expectations_memory();
     eprintln!("creation in hosts …");
     let creation = creation();
+    eprintln!("records to 1,000 and 10,000 topics …");
+    let topics = topics();
     json!({
         "publish": publish_results,
         "produce_cpu": produce_cpu_results,
@@ -417,6 +473,7 @@ fn all() -> Value {
         "validation": validation,
         "expectations_memory": expectations,
         "creation": creation,
+        "topics": topics,
     })
 }
 
@@ -437,6 +494,7 @@ fn main() {
         Some("validation") => validation(),
         Some("memory") => expectations_memory(),
         Some("creation") => creation(),
+        Some("topics") => topics(),
         Some("all") => all(),
         _ => {
             eprintln!("usage: ecsim-bench all [--json FILE] | publish | latency | scale N");

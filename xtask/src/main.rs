@@ -20,6 +20,7 @@ mod header;
 mod invariants;
 mod modules;
 mod run;
+mod submodules;
 mod test;
 mod tidy;
 mod tools;

@@ -1,6 +1,7 @@
 //! The module graph of a crate, and its cycles (a `cargo xtask tidy` rule).
 //!
-//! ARCHITECTURE.md promises that every crate's modules form layers: a module uses only the
+//! ARCHITECTURE.md promises that every crate's modules form layers — the top-level ones, and
+//! the submodules of each module among themselves: a module uses only the
 //! modules below it, so each can be read, tested and changed knowing only what it imports. A
 //! compiler accepts modules that import each other, so this rule holds the promise: it parses
 //! every file of the crate (with `syn`, not by matching text), resolves every path that starts
@@ -58,6 +59,7 @@ pub(crate) fn graph(lib: &Path) -> anyhow::Result<Graph> {
                 modules: &modules,
                 reexports: &reexports,
                 found: Vec::new(),
+                paths: None,
             };
             visitor.visit_file(&parsed);
             for (target, line) in visitor.found {
@@ -75,36 +77,6 @@ pub(crate) fn graph(lib: &Path) -> anyhow::Result<Graph> {
         }
     }
     Ok(graph)
-}
-
-/// No module cycle in any crate of the workspace: none imports a module that imports it back.
-pub(crate) fn check(root: &Path) -> anyhow::Result<()> {
-    let mut reports = Vec::new();
-    let mut modules = 0;
-    let crates = crate::workspace::crates(root)?;
-    for krate in &crates {
-        for file in &krate.roots {
-            let graph = graph(file)?;
-            modules += graph.len();
-            for group in cycles(&graph) {
-                reports.push(format!(
-                    "{}: {}",
-                    krate.name,
-                    describe(&graph, &group, root)
-                ));
-            }
-        }
-    }
-    anyhow::ensure!(
-        reports.is_empty(),
-        "{}\nA module uses only the modules below it (ARCHITECTURE.md, Invariants): move what both need into a lower module, or pass it in.",
-        reports.join("\n")
-    );
-    println!(
-        "tidy: the {modules} top-level modules of the workspace's {} crates form layers",
-        crates.len()
-    );
-    Ok(())
 }
 
 /// The groups of two or more modules that use each other, directly or not (Tarjan's strongly
@@ -233,7 +205,7 @@ fn module_path(src: &Path, file: &Path) -> Vec<String> {
 }
 
 /// Items that exist only for tests.
-fn is_test(attrs: &[syn::Attribute]) -> bool {
+pub(crate) fn is_test(attrs: &[syn::Attribute]) -> bool {
     attrs.iter().any(|attr| {
         attr.path().is_ident("cfg")
             && attr
@@ -243,7 +215,11 @@ fn is_test(attrs: &[syn::Attribute]) -> bool {
 }
 
 /// The crate root's `pub use module::Item` re-exports: `Item` → `module`.
-fn reexported(tree: &syn::UseTree, first: Option<&str>, out: &mut BTreeMap<String, String>) {
+pub(crate) fn reexported(
+    tree: &syn::UseTree,
+    first: Option<&str>,
+    out: &mut BTreeMap<String, String>,
+) {
     match tree {
         syn::UseTree::Path(path) => {
             let ident = path.ident.to_string();
@@ -269,12 +245,14 @@ fn reexported(tree: &syn::UseTree, first: Option<&str>, out: &mut BTreeMap<Strin
 }
 
 /// Collects the top-level modules a file's paths reach.
-struct Uses<'a> {
+pub(crate) struct Uses<'a> {
     /// The module the visitor is in: the file's module path, then inline modules.
-    at: Vec<String>,
-    modules: &'a BTreeSet<String>,
-    reexports: &'a BTreeMap<String, String>,
-    found: Vec<(String, usize)>,
+    pub(crate) at: Vec<String>,
+    pub(crate) modules: &'a BTreeSet<String>,
+    pub(crate) reexports: &'a BTreeMap<String, String>,
+    pub(crate) found: Vec<(String, usize)>,
+    /// Every absolute path reached, when asked for (the submodules' graphs).
+    pub(crate) paths: Option<Vec<(Vec<String>, usize)>>,
 }
 
 impl Uses<'_> {
@@ -299,6 +277,9 @@ impl Uses<'_> {
             }
             _ => return,
         };
+        if let Some(paths) = &mut self.paths {
+            paths.push((absolute.clone(), line));
+        }
         let Some(first) = absolute.first() else {
             return;
         };

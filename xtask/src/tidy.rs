@@ -59,7 +59,7 @@ pub(crate) fn run() -> anyhow::Result<()> {
     long_files(root)?;
     causes_said_once(root)?;
     core_dependencies(root)?;
-    crate::modules::check(root)?;
+    crate::workspace::modules_layered(root)?;
     crate::workspace::check(root)?;
     let mut files = Vec::new();
     collect(root, &mut files)?;

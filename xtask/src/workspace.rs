@@ -8,6 +8,9 @@
 //!   ([`MORE_TEST_BINARIES`]).
 //! - **No unsafe code outside the FFI crates.** Every crate root says `#![forbid(unsafe_code)]`
 //!   but those of [`UNSAFE_ALLOWED`], each with its reason.
+//! - **Modules in layers, in every crate** ([`modules_layered`]): no cycle among the top-level
+//!   modules ([`crate::modules`]), nor among the submodules of any module
+//!   ([`crate::submodules`]).
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -231,6 +234,47 @@ pub(crate) fn unsafe_violations(
         }
     }
     Ok(problems)
+}
+
+/// No module cycle in any crate of the workspace: none imports a module that imports it back.
+pub(crate) fn modules_layered(root: &Path) -> anyhow::Result<()> {
+    let mut reports = Vec::new();
+    let mut modules = 0;
+    let crates = crates(root)?;
+    for krate in &crates {
+        for file in &krate.roots {
+            let graph = crate::modules::graph(file)?;
+            modules += graph.len();
+            for group in crate::modules::cycles(&graph) {
+                reports.push(format!(
+                    "{}: {}",
+                    krate.name,
+                    crate::modules::describe(&graph, &group, root)
+                ));
+            }
+            for (parent, graph) in crate::submodules::nested_graphs(file)? {
+                for group in crate::modules::cycles(&graph) {
+                    reports.push(format!(
+                        "{}::{}: {}",
+                        krate.name,
+                        parent.join("::"),
+                        crate::modules::describe(&graph, &group, root)
+                    ));
+                }
+            }
+        }
+    }
+    anyhow::ensure!(
+        reports.is_empty(),
+        "{}\nA module uses only the modules below it (ARCHITECTURE.md, Invariants): move what both need into a lower module, or pass it in.",
+        reports.join("\n")
+    );
+    println!(
+        "tidy: the {modules} top-level modules of the workspace's {} crates form layers, and so \
+         do the submodules of each module",
+        crates.len()
+    );
+    Ok(())
 }
 
 /// Runs the three checks on the workspace at `root`.

@@ -33,3 +33,11 @@ pub(crate) fn stdout(text: &str) -> std::io::Result<()> {
         other => other,
     }
 }
+
+/// The width to render diagnostics at: the terminal's, else 100.
+pub(crate) fn width() -> usize {
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(100)
+}

@@ -20,7 +20,16 @@ use crate::{
     tasks::TaskTree, trigger::Trigger, vars::VarStack, view::EnvironmentView, workflow::Workflow,
 };
 
-use super::{Timing, hooks::PendingCall};
+use super::Timing;
+
+/// A started call, not yet awaited (`hooks.rs` starts and awaits them; an environment keeps
+/// them by the moment that awaits them).
+#[derive(Debug)]
+pub(crate) struct PendingCall {
+    pub(crate) index: usize,
+    pub(crate) critical: bool,
+    pub(crate) handle: tokio::task::JoinHandle<Result<(), String>>,
+}
 
 /// A call role of the loaded workflow, with its templates resolved.
 #[derive(Debug, Clone)]

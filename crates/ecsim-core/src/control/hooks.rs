@@ -18,7 +18,6 @@ use std::{collections::BTreeSet, panic::AssertUnwindSafe, sync::Arc};
 
 use ecsim_proto::events::{EvCallEvent, OpStatus};
 use futures::FutureExt as _;
-use tokio::task::JoinHandle;
 
 use crate::{
     event::CorePayload,
@@ -27,15 +26,10 @@ use crate::{
     vars::Layer,
 };
 
-use super::{Core, environment::Env};
-
-/// A started call, not yet awaited.
-#[derive(Debug)]
-pub(crate) struct PendingCall {
-    index: usize,
-    critical: bool,
-    handle: JoinHandle<Result<(), String>>,
-}
+use super::{
+    Core,
+    environment::{Env, PendingCall},
+};
 
 /// Which weights of a moment to handle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

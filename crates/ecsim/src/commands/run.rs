@@ -24,7 +24,6 @@ use crate::{
     commands::{
         broker::serve_until_interrupted,
         kafka::{announce, open_publisher},
-        validate::width,
     },
     exit::CliError,
     print::{Format, JsonLines},
@@ -68,7 +67,7 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
     let mut scenario = match ecsim_scenario::load(&args.scenario) {
         Ok(scenario) => scenario,
         Err(LoadError::Invalid(problems)) => {
-            say!("{}", problems.render(color, width()));
+            say!("{}", problems.render(color, crate::say::width()));
             return Err(LoadError::Invalid(problems).into());
         }
         Err(error) => return Err(error.into()),

@@ -15,10 +15,7 @@ use ecsim_control::{Catalogue, ControlService, Identity, Inventory, Listener};
 use ecsim_core::publish::{FanOut, Publisher};
 use ecsim_scenario::{LoadError, Scenario, Speed, driver};
 
-use crate::{
-    cli::ServeArgs, commands::kafka::open_publisher, commands::validate::width, exit::CliError,
-    print::JsonLines,
-};
+use crate::{cli::ServeArgs, commands::kafka::open_publisher, exit::CliError, print::JsonLines};
 
 /// The setup of a server started without `--scenario`.
 const NO_SCENARIO: &str = "[scenario]\nname = \"serve\"\nepoch = \"now\"\nspeed = 1\n";
@@ -34,7 +31,7 @@ fn scenario(args: &ServeArgs) -> Result<Scenario, CliError> {
                 let color =
                     std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
                 {
-                    say!("{}", problems.render(color, width()));
+                    say!("{}", problems.render(color, crate::say::width()));
                 }
                 return Err(LoadError::Invalid(problems).into());
             }

@@ -43,7 +43,7 @@ pub(crate) fn run(
             ),
             Err(LoadError::Invalid(problems)) => {
                 invalid += 1;
-                say!("{}", problems.render(color, width()));
+                say!("{}", problems.render(color, crate::say::width()));
                 sayln!("{problems}");
             }
             Err(error @ LoadError::Refused { .. }) => {
@@ -74,12 +74,4 @@ fn would_start(
     let (plugins, _topics) = crate::commands::run::plugins_of(scenario, libraries)?;
     ecsim_scenario::driver::preflight(scenario, plugins)?;
     Ok(())
-}
-
-/// The width to render diagnostics at: the terminal's, else 100.
-pub(crate) fn width() -> usize {
-    std::env::var("COLUMNS")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(100)
 }

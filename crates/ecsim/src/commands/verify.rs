@@ -17,18 +17,14 @@ use ecsim_scenario::{
     expect::{self, Evaluator, Namer},
 };
 
-use crate::{
-    cli::VerifyArgs,
-    commands::{kafka::consumer_settings, validate::width},
-    exit::CliError,
-};
+use crate::{cli::VerifyArgs, commands::kafka::consumer_settings, exit::CliError};
 
 pub(crate) fn run(args: &VerifyArgs) -> Result<(), CliError> {
     let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let scenario = match ecsim_scenario::load(&args.scenario) {
         Ok(scenario) => scenario,
         Err(LoadError::Invalid(problems)) => {
-            say!("{}", problems.render(color, width()));
+            say!("{}", problems.render(color, crate::say::width()));
             return Err(LoadError::Invalid(problems).into());
         }
         Err(error) => return Err(error.into()),

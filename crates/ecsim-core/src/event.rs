@@ -10,7 +10,10 @@
 //! through a global writer), so it is a trait of its own: a plugin that publishes core events
 //! implements both, and is registered with `PluginRegistry::register_observing`.
 
-use std::sync::{Arc, OnceLock, Weak};
+use std::sync::{
+    Arc, OnceLock, PoisonError, RwLock, Weak,
+    atomic::{AtomicBool, Ordering},
+};
 
 use ecsim_proto::events::{
     EvCallEvent, EvEnvironmentEvent, EvIntegratedServiceEvent, EvMetaEventCoreStart, EvRoleEvent,
@@ -64,8 +67,10 @@ pub(crate) struct EventBus {
     /// Set once, when the core starts. Once-cells, not locks: every event reads both, and a
     /// read of a set cell is a plain load.
     observers: OnceLock<Vec<Arc<dyn CoreObserver>>>,
-    /// Live subscribers (see [`EventBus::subscribe`]); made at the first subscription.
-    live: OnceLock<tokio::sync::broadcast::Sender<Arc<CoreEvent>>>,
+    /// Live subscribers (see [`EventBus::subscribe`]), each with a queue of its own size.
+    live: RwLock<Vec<tokio::sync::broadcast::Sender<Arc<CoreEvent>>>>,
+    /// Whether any subscriber was ever made: until then an event costs no lock.
+    any_live: AtomicBool,
 }
 
 impl std::fmt::Debug for EventBus {
@@ -86,21 +91,33 @@ impl EventBus {
         for observer in self.observers.get().into_iter().flatten() {
             observer.observe(event);
         }
-        if let Some(sender) = self.live.get().filter(|s| s.receiver_count() > 0) {
+        if !self.any_live.load(Ordering::Acquire) {
+            return;
+        }
+        let live = self.live.read().unwrap_or_else(PoisonError::into_inner);
+        // One copy of the event for every subscriber.
+        let mut shared: Option<Arc<CoreEvent>> = None;
+        for sender in live.iter().filter(|s| s.receiver_count() > 0) {
+            let event = shared.get_or_insert_with(|| Arc::new(event.clone()));
             // No receiver left between the check and the send is not an error.
-            let _ = sender.send(Arc::new(event.clone()));
+            let _ = sender.send(Arc::clone(event));
         }
     }
 
-    /// A receiver of every event emitted from now on. The first subscription sets the
-    /// capacity of the queue all subscribers share.
+    /// A receiver of every event emitted from now on, with a queue of `capacity` events of its
+    /// own: a subscriber that falls further behind than that is told how many it missed
+    /// (`Lagged`), and others are not held back by it, whatever their own capacity.
     pub(crate) fn subscribe(
         &self,
         capacity: usize,
     ) -> tokio::sync::broadcast::Receiver<Arc<CoreEvent>> {
-        self.live
-            .get_or_init(|| tokio::sync::broadcast::channel(capacity.max(1)).0)
-            .subscribe()
+        let (sender, receiver) = tokio::sync::broadcast::channel(capacity.max(1));
+        let mut live = self.live.write().unwrap_or_else(PoisonError::into_inner);
+        // The queues of subscribers gone are dropped here, so that they do not add up.
+        live.retain(|s| s.receiver_count() > 0);
+        live.push(sender);
+        self.any_live.store(true, Ordering::Release);
+        receiver
     }
 }
 
@@ -149,5 +166,55 @@ impl EventEmitter {
             };
             bus.emit(&CoreEvent { timestamp, payload });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::sync::broadcast::error::TryRecvError;
+
+    use super::*;
+
+    fn event(n: i64) -> CoreEvent {
+        CoreEvent {
+            timestamp: Timestamp::from_unix_millis(1_750_000_000_000 + n),
+            payload: CorePayload::CoreStart(EvMetaEventCoreStart::default()),
+        }
+    }
+
+    #[test]
+    fn each_subscriber_has_a_queue_of_its_own_size_and_a_slow_one_holds_back_no_other() {
+        let bus = EventBus::default();
+        bus.emit(&event(0)); // before any subscriber: nobody gets it
+        let mut small = bus.subscribe(2);
+        let mut large = bus.subscribe(64);
+        for n in 1..=10 {
+            bus.emit(&event(n));
+        }
+        // The small queue kept its last two and says how many it missed.
+        assert_eq!(small.try_recv().unwrap_err(), TryRecvError::Lagged(8));
+        let kept: Vec<Timestamp> = std::iter::from_fn(|| small.try_recv().ok())
+            .map(|e| e.timestamp)
+            .collect();
+        assert_eq!(kept, [event(9).timestamp, event(10).timestamp]);
+        // The large one, subscribed second, got every event: the first subscriber did not
+        // set its size.
+        let all: Vec<Timestamp> = std::iter::from_fn(|| large.try_recv().ok())
+            .map(|e| e.timestamp)
+            .collect();
+        assert_eq!(
+            all,
+            (1..=10).map(|n| event(n).timestamp).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn the_queues_of_subscribers_gone_are_dropped_at_the_next_subscription() {
+        let bus = EventBus::default();
+        for _ in 0..100 {
+            drop(bus.subscribe(16));
+        }
+        let _kept = bus.subscribe(16);
+        assert_eq!(bus.live.read().unwrap().len(), 1);
     }
 }

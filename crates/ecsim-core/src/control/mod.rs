@@ -392,9 +392,10 @@ impl Core {
     }
 
     /// Every core event from now on, as the core emits it, for a live view (the control API's
-    /// `Subscribe`). At most `capacity` events wait for a slow receiver; past that it misses
-    /// events and is told how many (`RecvError::Lagged`), so a stalled client cannot make the
-    /// core's memory grow.
+    /// `Subscribe`). At most `capacity` events wait for this receiver (each subscriber has a
+    /// queue of its own size); past that it misses events and is told how many
+    /// (`RecvError::Lagged`), so a stalled client cannot make the core's memory grow, nor hold
+    /// back another.
     pub fn subscribe(&self, capacity: usize) -> tokio::sync::broadcast::Receiver<Arc<CoreEvent>> {
         self.0.bus.subscribe(capacity)
     }

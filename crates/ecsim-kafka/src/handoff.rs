@@ -9,7 +9,13 @@
 //!
 //! - **Order is kept**: one queue, one sending thread, records taken in the order pushed.
 //! - **Bounded**: past [`CAPACITY`] records queued, `push` waits for room — the back-pressure
-//!   a full librdkafka queue gave when the simulation called it directly.
+//!   a full librdkafka queue gave when the simulation called it directly. The room comes when
+//!   the sender has handed records to librdkafka; with the broker gone, when librdkafka fails
+//!   them (`message.timeout.ms`, counted as failed). Waiting blocks the publishing thread: in
+//!   a replay that is the simulation's own thread, on purpose (simulated time must not run
+//!   ahead of what is published); on a worker of a multi-thread runtime (`serve`'s core) the
+//!   wait tells tokio first (`block_in_place`), so that the worker's other tasks move to
+//!   another worker and the server keeps answering.
 //! - **Nothing disappears**: a record is queued, in the sender's hands, or handed to librdkafka
 //!   (and from there accounted for); [`Handoff::drain`] waits until none is in the first two,
 //!   and the sender counts whatever it was told to give up on instead of sending it.
@@ -50,6 +56,18 @@ pub(crate) const SMALL_BATCH: usize = 1024;
 /// and wake-ups slow the simulation; 50 µs gave more throughput than 200 µs, and adds at most
 /// that to the latency of the records that come during it (librdkafka lingers 1 ms before a batch anyway).
 pub(crate) const PAUSE: std::time::Duration = std::time::Duration::from_micros(50);
+
+/// Runs `wait`, which blocks its thread; on a worker of a multi-thread tokio runtime, after
+/// telling the runtime, which moves the worker's other tasks elsewhere meanwhile. On a
+/// current-thread runtime (a replay) or outside one, blocking is what is meant.
+fn blocking<T>(wait: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(wait)
+        }
+        _ => wait(),
+    }
+}
 
 /// A record on its way, with the moment it was published (nanoseconds since the publisher's
 /// epoch, for the latency figures).
@@ -126,10 +144,11 @@ impl Handoff {
         };
         while queue.records.len() >= CAPACITY && !queue.closed {
             queue.waiting_for_room += 1;
-            queue = self
-                .room
-                .wait(queue)
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            queue = blocking(|| {
+                self.room
+                    .wait(queue)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+            });
             queue.waiting_for_room -= 1;
         }
         queue.records.push(pending);
@@ -294,6 +313,51 @@ mod tests {
         assert_eq!(sent_now.borrow().last(), Some(&(LULL * 10)));
         handoff.close();
         sender.join().unwrap();
+    }
+
+    /// On a multi-thread runtime with one worker, a publisher waiting for room does not keep
+    /// the runtime's other tasks from running (the server answering, in `serve`).
+    #[test]
+    fn a_publisher_waiting_for_room_leaves_the_runtimes_other_tasks_running() {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let handoff = Arc::new(Handoff::default());
+        let (full, is_full) = std::sync::mpsc::channel();
+        let publisher = {
+            let handoff = Arc::clone(&handoff);
+            runtime.spawn(async move {
+                // One past the capacity, no sender taking: the last push waits for room.
+                for n in 0..=CAPACITY {
+                    if n == CAPACITY {
+                        let _ = full.send(());
+                    }
+                    handoff.push(pending(n * LULL * 2), Some);
+                }
+            })
+        };
+        is_full.recv().unwrap();
+        // The one worker is blocked in the wait; another task still runs (waited for on this
+        // thread, outside the runtime, so that a runtime stuck fails the test, not hangs it).
+        let (ran, has_run) = std::sync::mpsc::channel();
+        runtime.spawn(async move {
+            let _ = ran.send(42);
+        });
+        let answered = has_run.recv_timeout(Duration::from_secs(10));
+        let still_waiting = !publisher.is_finished();
+        // Room made (before any assertion, so that a failure ends the test): the publisher
+        // finishes.
+        let batch = handoff.take(Vec::new()).unwrap();
+        runtime.block_on(publisher).unwrap();
+        assert_eq!(
+            answered,
+            Ok(42),
+            "another task ran while the publisher waited"
+        );
+        assert!(still_waiting, "the publisher waited for room");
+        assert_eq!(batch.len(), CAPACITY);
     }
 
     #[test]

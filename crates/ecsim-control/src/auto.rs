@@ -17,7 +17,7 @@ use tokio::sync::{Notify, broadcast::error::RecvError, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tonic::Status;
 
-use crate::{convert, templates};
+use crate::{convert, tasks::Tasks, templates};
 
 /// What a subscriber receives.
 pub(crate) type Feed = mpsc::Receiver<Result<Event, Status>>;
@@ -116,11 +116,15 @@ const POLL: Duration = Duration::from_secs(1);
 
 /// Starts forwarding `environment`'s events from now on into a new feed; the returned sender
 /// ends the forwarding (after what was already emitted) when dropped or sent to.
-pub(crate) fn feed(core: &Core, environment: EnvironmentId) -> (Feed, oneshot::Sender<()>) {
+pub(crate) fn feed(
+    core: &Core,
+    environment: EnvironmentId,
+    tasks: &Tasks,
+) -> (Feed, oneshot::Sender<()>) {
     let mut events = core.subscribe(FEED_CAPACITY);
     let (sender, feed) = mpsc::channel(FEED_CAPACITY);
     let (done, mut finished) = oneshot::channel::<()>();
-    tokio::spawn(async move {
+    tasks.spawn(async move {
         let forward = |event: &ecsim_core::event::CoreEvent| {
             (convert::environment_of(event) == Some(environment.as_str()))
                 .then(|| convert::event(event))
@@ -168,7 +172,13 @@ pub(crate) fn lagged(missed: u64) -> Status {
 /// An auto environment's life after its creation: START, then once a second its state until
 /// the run is over, then its teardown, as AliECS's loop does. The basic tasks of a utility
 /// template end by themselves a moment after START, and the core then stops the run.
-pub(crate) async fn run(core: &Core, id: &EnvironmentId, user: User, basic_tasks: bool) {
+pub(crate) async fn run(
+    core: &Core,
+    id: &EnvironmentId,
+    user: User,
+    basic_tasks: bool,
+    tasks: &Tasks,
+) {
     // `destroy` fails only for an environment already gone (a client destroyed it): then there
     // is nothing left to do, as for AliECS's loop, which finds it nil.
     let destroy = |force| DestroyOptions {
@@ -187,7 +197,7 @@ pub(crate) async fn run(core: &Core, id: &EnvironmentId, user: User, basic_tasks
     if basic_tasks {
         let core = core.clone();
         let id = id.clone();
-        tokio::spawn(async move {
+        tasks.spawn(async move {
             core.clock().sleep(templates::BASIC_TASK_RUN).await;
             // Every task terminated: AliECS stops the run as at END_OF_STREAM.
             let _ = core.stop_from_core(&id, "basic tasks terminated").await;

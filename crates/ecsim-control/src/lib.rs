@@ -35,6 +35,7 @@ pub mod limits;
 pub mod service;
 mod status;
 mod subscribe;
+mod tasks;
 pub mod templates;
 mod varspecs;
 

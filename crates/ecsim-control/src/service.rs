@@ -29,7 +29,9 @@ use tonic::{Request, Response, Status};
 use crate::{
     auto,
     catalogue::{Catalogue, REPOSITORY, REVISION},
-    convert, limits, status, subscribe, templates,
+    convert, limits, status, subscribe,
+    tasks::Tasks,
+    templates,
 };
 
 /// How the server presents itself (`GetFrameworkInfo`).
@@ -83,27 +85,8 @@ pub struct ControlService {
     feeds: Arc<auto::Feeds>,
     /// Cancelled when the server stops: streams end, waiting calls answer.
     stopping: CancellationToken,
-    /// Where the work requests start runs, without them.
-    work: Work,
-}
-
-/// Where the work requests start runs: on a runtime of its own when the server is given one, so
-/// that a large creation (whose events the core hands to the publisher synchronously) never
-/// keeps the server's threads from answering other clients.
-#[derive(Debug, Clone, Default)]
-struct Work(Option<tokio::runtime::Handle>);
-
-impl Work {
-    fn spawn<F>(&self, task: F) -> tokio::task::JoinHandle<F::Output>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        match &self.0 {
-            Some(runtime) => runtime.spawn(task),
-            None => tokio::spawn(task),
-        }
-    }
+    /// The tasks requests start, owned (`tasks.rs`).
+    work: Tasks,
 }
 
 impl ControlService {
@@ -115,15 +98,22 @@ impl ControlService {
             identity: Arc::new(identity),
             feeds: Arc::new(auto::Feeds::default()),
             stopping: CancellationToken::new(),
-            work: Work::default(),
+            work: Tasks::default(),
         }
     }
 
     /// Runs the work of the requests (creations, transitions, automatic environments) on
     /// `runtime` rather than the server's.
     pub fn with_work_runtime(mut self, runtime: tokio::runtime::Handle) -> Self {
-        self.work = Work(Some(runtime));
+        self.work = Tasks::on(runtime);
         self
+    }
+
+    /// At a stop: starts no more of the requests' tasks, waits up to `grace` for those running
+    /// (creations, transitions, auto environments, streams) to end, and returns how many are
+    /// still running then; the work runtime's shutdown ends those.
+    pub async fn close_tasks(&self, grace: std::time::Duration) -> usize {
+        self.work.close(grace).await
     }
 
     /// The tonic service, to add to a server.
@@ -355,13 +345,14 @@ impl Control for ControlService {
         limits::vars(&request.vars)?;
         limits::user(request.request_user.as_ref())?;
         let id = self.core.new_environment_id();
-        let (feed, done) = auto::feed(&self.core, id.clone());
+        let (feed, done) = auto::feed(&self.core, id.clone(), &self.work);
         // A subscription id given twice replaces the first one's stream, as in AliECS.
         let registration = self.feeds.add(&request.id, feed);
-        let (core, catalogue, feeds) = (
+        let (core, catalogue, feeds, work) = (
             self.core.clone(),
             Arc::clone(&self.catalogue),
             Arc::clone(&self.feeds),
+            self.work.clone(),
         );
         self.work.spawn(async move {
             let user = user_of(request.request_user.clone());
@@ -384,7 +375,7 @@ impl Control for ControlService {
             match created {
                 Ok(view) => {
                     let basic = templates::runs_basic_tasks(&view.workflow);
-                    auto::run(&core, &id, user, basic).await;
+                    auto::run(&core, &id, user, basic, &work).await;
                 }
                 Err(error) => {
                     tracing::info!(error = error.message(), "auto environment not created");
@@ -421,7 +412,10 @@ impl Control for ControlService {
                     // environment's, after answering.
                     let (core, id) = (core.clone(), view.id.clone());
                     let basic = templates::runs_basic_tasks(&view.workflow);
-                    work.spawn(async move { auto::run(&core, &id, user, basic).await });
+                    {
+                        let tasks = work.clone();
+                        work.spawn(async move { auto::run(&core, &id, user, basic, &tasks).await });
+                    }
                 }
                 Ok(view)
             })
@@ -614,7 +608,12 @@ impl Control for ControlService {
             match create(core.clone(), catalogue, id, request, Creation::Asynchronous).await {
                 Ok(view) if auto_transition => {
                     let basic = templates::runs_basic_tasks(&view.workflow);
-                    work.spawn(async move { auto::run(&core, &view.id, user, basic).await });
+                    {
+                        let tasks = work.clone();
+                        work.spawn(
+                            async move { auto::run(&core, &view.id, user, basic, &tasks).await },
+                        );
+                    }
                 }
                 Ok(_) => {}
                 Err(error) => {
@@ -794,6 +793,7 @@ impl Control for ControlService {
             Arc::clone(&self.feeds),
             &id,
             self.stopping.clone(),
+            &self.work,
         )?;
         Ok(Response::new(stream))
     }

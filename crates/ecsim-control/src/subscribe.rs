@@ -22,6 +22,7 @@ use tonic::Status;
 use crate::{
     auto::{self, Feed, Feeds},
     convert, status,
+    tasks::Tasks,
 };
 
 /// What a stream sends.
@@ -47,6 +48,7 @@ pub(crate) fn open(
     feeds: Arc<Feeds>,
     id: &str,
     stopping: CancellationToken,
+    tasks: &Tasks,
 ) -> Result<Pin<Box<dyn Stream<Item = Item> + Send>>, Status> {
     let source = if let Some(feed) = feeds.take(id) {
         Source::Feed(feed)
@@ -65,7 +67,7 @@ pub(crate) fn open(
         }
     };
     let (sender, receiver) = mpsc::channel(64);
-    tokio::spawn(pump(source, feeds, sender, stopping));
+    tasks.spawn(pump(source, feeds, sender, stopping));
     Ok(Box::pin(tokio_stream::wrappers::ReceiverStream::new(
         receiver,
     )))

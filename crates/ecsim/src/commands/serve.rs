@@ -185,7 +185,13 @@ pub(crate) fn run(args: &ServeArgs) -> Result<(), CliError> {
                 tracing::info!(?why, "the control server stops");
             }
         };
+        let tasks = service.clone();
         let served = listener.serve(service, stopped).await;
+        // The requests' tasks, owned: given a second to end, the rest named and cut short.
+        let cut = tasks.close_tasks(std::time::Duration::from_secs(1)).await;
+        if cut > 0 {
+            tracing::info!(cut, "request tasks still running at the stop are cut short");
+        }
         timeline.abort();
         dip.stop();
         if let Some((view, stop_page, task)) = live_page {

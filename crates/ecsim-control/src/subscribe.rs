@@ -9,10 +9,7 @@
 
 use std::{pin::Pin, sync::Arc};
 
-use ecsim_core::{
-    Core, EnvironmentId,
-    event::{CoreEvent, CorePayload},
-};
+use ecsim_core::{Core, EnvironmentId, event::CoreEvent};
 use ecsim_proto::events::Event;
 use tokio::sync::{broadcast, mpsc};
 use tokio_stream::Stream;
@@ -160,9 +157,7 @@ async fn environment(
         if convert::environment_of(&event) != Some(id.as_str()) {
             continue;
         }
-        let last = matches!(&event.payload,
-            CorePayload::Environment(e)
-                if e.state == "DONE" && e.message == "environment teardown complete");
+        let last = event.ends_environment();
         if sender.send(Ok(convert::event(&event))).await.is_err() || last {
             return;
         }

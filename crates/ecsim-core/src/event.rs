@@ -55,6 +55,19 @@ pub enum CorePayload {
     },
 }
 
+/// The message of an environment's last event, after its teardown (AliECS's text).
+pub(crate) const TEARDOWN_COMPLETE: &str = "environment teardown complete";
+
+impl CoreEvent {
+    /// Whether this is an environment's last event: its teardown is complete, nothing more
+    /// about it follows. A stream of one environment's events ends here (`Subscribe`).
+    pub fn ends_environment(&self) -> bool {
+        matches!(&self.payload,
+            CorePayload::Environment(e)
+                if e.state == crate::fsm::State::Done.as_str() && e.message == TEARDOWN_COMPLETE)
+    }
+}
+
 /// What receives every core event, in the order the core emits them.
 pub trait CoreObserver: Send + Sync + 'static {
     /// Receives one event. Runs on the simulation's path: must not block.
@@ -206,6 +219,22 @@ mod tests {
             all,
             (1..=10).map(|n| event(n).timestamp).collect::<Vec<_>>()
         );
+    }
+
+    #[test]
+    fn an_environment_ends_with_its_teardown_complete_event_only() {
+        let environment = |state: &str, message: &str| CoreEvent {
+            timestamp: Timestamp::from_unix_millis(1_750_000_000_000),
+            payload: CorePayload::Environment(EvEnvironmentEvent {
+                state: state.to_owned(),
+                message: message.to_owned(),
+                ..EvEnvironmentEvent::default()
+            }),
+        };
+        assert!(environment("DONE", TEARDOWN_COMPLETE).ends_environment());
+        assert!(!environment("DONE", "transition completed successfully").ends_environment());
+        assert!(!environment("STANDBY", TEARDOWN_COMPLETE).ends_environment());
+        assert!(!event(1).ends_environment());
     }
 
     #[test]

@@ -554,7 +554,7 @@ impl Core {
             State::Done,
             after_destroy.as_str(),
             OpStatus::DoneOk,
-            "environment teardown complete",
+            crate::event::TEARDOWN_COMPLETE,
         ));
         // Then the tasks are killed; they report as tasks of no environment. Kept, they run on
         // outside it, and report so when a cleanup kills them.

@@ -553,7 +553,12 @@ impl Simulation {
                 // A timeline not played to its end says nothing of the faults it did not reach.
                 Vec::new()
             } else {
-                unfired::unfired(&scenario.faults, &core.faults_fired(), &calls)
+                unfired::unfired(
+                    &scenario.faults,
+                    &core.faults_fired(),
+                    &calls,
+                    &scenario.environments,
+                )
             },
             plugin_calls: calls.into_iter().map(PluginCalls::from).collect(),
             messages: Messages {

@@ -8,19 +8,21 @@
 
 use std::collections::BTreeSet;
 
-use ecsim_core::CallCounts;
+use ecsim_core::{CallCounts, EnvironmentSpec};
 
 use crate::{
     model::{Fault, FaultOutcome},
     report::UnfiredFault,
 };
 
-/// The faults of `faults` that did not strike, given the lines that did (`fired`) and how the
-/// plugin calls ended (`calls`: plugin, function, counts).
+/// The faults of `faults` that did not strike, given the lines that did (`fired`), how the
+/// plugin calls ended (`calls`: plugin, function, counts) and the scenario's `environments`
+/// (whose workflows say when a call is made).
 pub(crate) fn unfired(
     faults: &[Fault],
     fired: &[u32],
     calls: &[(String, String, CallCounts)],
+    environments: &[EnvironmentSpec],
 ) -> Vec<UnfiredFault> {
     let fired: BTreeSet<u32> = fired.iter().copied().collect();
     let counts = |fault: &Fault| {
@@ -43,13 +45,14 @@ pub(crate) fn unfired(
             service: fault.service.clone(),
             operation: fault.operation.clone(),
             outcome: fault.outcome.as_str().to_owned(),
-            why: why(fault, counts(fault).calls),
+            why: why(fault, counts(fault).calls, environments),
         })
         .collect()
 }
 
-/// What the run shows of why `fault` did not strike, given the calls made of its operation.
-fn why(fault: &Fault, calls: u64) -> String {
+/// What the run shows of why `fault` did not strike, given the calls made of its operation and
+/// the environments' workflows.
+fn why(fault: &Fault, calls: u64, environments: &[EnvironmentSpec]) -> String {
     if fault.service == "tasks" {
         return format!(
             "no {} of {} failed by it: the transition was not reached{}",
@@ -67,11 +70,34 @@ fn why(fault: &Fault, calls: u64) -> String {
     }
     let call = format!("{}.{}", fault.service, fault.operation);
     if calls == 0 {
-        let service = fault.service.to_ascii_lowercase();
-        return format!(
-            "no environment called {call}: is the service enabled where the fault is meant to \
-             strike (`{service}_enabled = \"true\"` in its variables)?"
-        );
+        // What the workflow says of the call: the condition its role is enabled by.
+        let prefix = format!("{call}(");
+        let mut conditions: Vec<String> = environments
+            .iter()
+            .filter(|e| {
+                fault
+                    .environment
+                    .as_ref()
+                    .is_none_or(|name| *name == e.name)
+            })
+            .flat_map(|e| e.workflow.calls.iter())
+            .filter(|c| c.func.starts_with(&prefix))
+            .map(|c| c.enabled.to_string())
+            .collect();
+        conditions.sort();
+        conditions.dedup();
+        return match conditions.as_slice() {
+            [] => format!("no environment's workflow calls {call}"),
+            [condition] => format!(
+                "no environment called {call}: its workflow calls it when `{condition}`; set \
+                 that in the environment's `vars`"
+            ),
+            several => format!(
+                "no environment called {call}: its workflow calls it when one of `{}`; set that \
+                 in the environment's `vars`",
+                several.join("`, `")
+            ),
+        };
     }
     let mut filters: Vec<String> = Vec::new();
     if let Some(env) = &fault.environment {
@@ -123,6 +149,13 @@ mod tests {
         }
     }
 
+    /// An environment of readout-dataflow, as scenarios make them.
+    fn physics() -> EnvironmentSpec {
+        let text = "[scenario]\nname = \"p\"\n\
+                    [[environment]]\nname = \"physics\"\ndetectors = [\"TPC\"]\n";
+        crate::parse("p.toml", text).unwrap().environments[0].clone()
+    }
+
     fn calls(
         plugin: &str,
         function: &str,
@@ -149,13 +182,24 @@ mod tests {
             calls("dcs", "StartOfRun", 2, 0),
             calls("trg", "RunStart", 3, 0),
         ];
-        let unfired = unfired(&[struck, never_called, filtered], &[10], &made);
+        let unfired = unfired(
+            &[struck, never_called, filtered],
+            &[10],
+            &made,
+            &[physics()],
+        );
         let lines: Vec<usize> = unfired.iter().map(|u| u.line).collect();
         assert_eq!(lines, [20, 30]);
+        // The condition readout-dataflow puts on ODC's calls, read from the workflow.
         assert_eq!(
             unfired[0].why,
-            "no environment called odc.Start: is the service enabled where the fault is meant \
-             to strike (`odc_enabled = \"true\"` in its variables)?"
+            "no environment called odc.Start: its workflow calls it when `odc_enabled == 'true'`; \
+             set that in the environment's `vars`"
+        );
+        let nobody = fault("example", "Log", FaultOutcome::Error, 40);
+        assert_eq!(
+            super::unfired(&[nobody], &[], &[], &[physics()])[0].why,
+            "no environment's workflow calls example.Log"
         );
         assert_eq!(
             unfired[1].why,
@@ -170,11 +214,12 @@ mod tests {
             unfired(
                 std::slice::from_ref(&hang),
                 &[],
-                &[calls("dcs", "StartOfRun", 1, 1)]
+                &[calls("dcs", "StartOfRun", 1, 1)],
+                &[]
             )
             .is_empty()
         );
-        let left = unfired(&[hang], &[], &[calls("dcs", "StartOfRun", 1, 0)]);
+        let left = unfired(&[hang], &[], &[calls("dcs", "StartOfRun", 1, 0)], &[]);
         assert_eq!(left.len(), 1);
         assert_eq!(
             left[0].why,
@@ -187,7 +232,7 @@ mod tests {
         let mut tasks = fault("tasks", "START_ACTIVITY", FaultOutcome::Error, 7);
         tasks.environment = Some("physics".into());
         tasks.when = Some(Duration::from_secs(3600));
-        let left = unfired(&[tasks], &[], &[]);
+        let left = unfired(&[tasks], &[], &[], &[]);
         assert_eq!(
             left[0].why,
             "no START_ACTIVITY of `physics` failed by it: the transition was not reached, or \

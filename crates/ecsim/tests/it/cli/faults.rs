@@ -44,8 +44,8 @@ fn a_fault_that_never_struck_is_a_warning_and_fails_the_run_under_strict() {
     assert_eq!(out.status.code(), Some(0), "a warning only: {stderr}");
     let warning = format!(
         "warning: the fault at line {line} (odc Start error) never struck: no environment called \
-         odc.Start: is the service enabled where the fault is meant to strike \
-         (`odc_enabled = \"true\"` in its variables)?"
+         odc.Start: its workflow calls it when `odc_enabled == 'true'`; set that in the \
+         environment's `vars`"
     );
     assert!(stderr.contains(&warning), "{warning}\nin:\n{stderr}");
     assert_eq!(

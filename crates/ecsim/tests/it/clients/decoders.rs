@@ -9,114 +9,48 @@ use serde_json::Value;
 
 /// The Python and JavaScript decoders of docs/consumers.md (`tests/clients/decode.py`,
 /// `decode.js`), given only what `ecsim proto --out` writes, decode every message of a run as
-/// ecsim renders it — field for field, each of the physics run's 403 messages — and the docs
+/// ecsim renders it — topic and value, each of the physics run's 403 messages — and the docs
 /// show those very files.
 #[test]
 #[allow(clippy::print_stdout)] // a skipped test says why, in the test's output
 fn the_python_and_javascript_decoders_of_the_docs_decode_every_message_as_ecsim_renders_it() {
-    let (Some(python), Some(clients)) = (
+    let (Some(python), Some(node), Some(clients)) = (
         std::env::var_os("ECSIM_PYTHON"),
+        std::env::var_os("ECSIM_NODE"),
         std::env::var_os("ECSIM_CLIENTS"),
     ) else {
         assert!(
             std::env::var_os("CI").is_none(),
-            "ECSIM_PYTHON and ECSIM_CLIENTS are set by `cargo xtask test`"
+            "ECSIM_PYTHON, ECSIM_NODE and ECSIM_CLIENTS are set by `cargo xtask test`"
         );
-        println!("skipped: the Python clients are not installed (run `cargo xtask test`)");
+        println!("skipped: the clients are not installed (run `cargo xtask test`)");
         return;
     };
-    let decoder = PathBuf::from(clients).join("decode.py");
+    let clients = PathBuf::from(clients);
+    let run = PhysicsRun::record();
+
+    let decoder = shown_in_the_docs(&clients.join("decode.py"));
+    let mut python = Command::new(python);
+    python.arg(&decoder).arg(run.schema.join("aliecs.binpb"));
+    run.decodes_as_ecsim("Python", &mut python);
+
+    // protobufjs, from the .proto files.
+    let decoder = shown_in_the_docs(&clients.join("decode.js"));
+    let mut node = Command::new(node);
+    node.arg(&decoder).arg(&run.schema).current_dir(&clients);
+    run.decodes_as_ecsim("JavaScript", &mut node);
+}
+
+/// The file at `path`, after checking that docs/consumers.md shows it as it is.
+fn shown_in_the_docs(path: &std::path::Path) -> PathBuf {
     let docs = std::fs::read_to_string("../../docs/consumers.md").unwrap();
-    let code = std::fs::read_to_string(&decoder).unwrap();
+    let code = std::fs::read_to_string(path).unwrap();
     assert!(
         docs.contains(&code),
-        "docs/consumers.md shows tests/clients/decode.py as it is"
+        "docs/consumers.md shows {} as it is",
+        path.display()
     );
-
-    let dir = tempfile::tempdir().unwrap();
-    let ecsim = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_ecsim"))
-            .args(args)
-            .env_remove("RUST_LOG")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
-    };
-    let schema = dir.path().join("schema");
-    ecsim(&["proto", "--out", schema.to_str().unwrap()]);
-    let recording = dir.path().join("physics.jsonl");
-    ecsim(&[
-        "run",
-        "../../scenarios/physics-run.toml",
-        "--record",
-        recording.to_str().unwrap(),
-    ]);
-    let decoded = Command::new(python)
-        .arg(&decoder)
-        .arg(schema.join("aliecs.binpb"))
-        .stdin(std::fs::File::open(&recording).unwrap())
-        .output()
-        .unwrap();
-    assert!(
-        decoded.status.success(),
-        "{}",
-        String::from_utf8_lossy(&decoded.stderr)
-    );
-    let recorded: Vec<Value> = std::fs::read_to_string(&recording)
-        .unwrap()
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect();
-    let decoded: Vec<Value> = String::from_utf8_lossy(&decoded.stdout)
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect();
-    assert_eq!((decoded.len(), recorded.len()), (403, 403));
-    for (ours, theirs) in recorded.iter().zip(&decoded) {
-        assert_eq!(
-            (&ours["topic"], &ours["value"]),
-            (&theirs["topic"], &theirs["value"])
-        );
-    }
-
-    // The same with the JavaScript decoder (protobufjs, from the .proto files).
-    let Some(node) = std::env::var_os("ECSIM_NODE") else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "ECSIM_NODE is set by `cargo xtask test`"
-        );
-        return;
-    };
-    let js = decoder.with_file_name("decode.js");
-    assert!(
-        docs.contains(&std::fs::read_to_string(&js).unwrap()),
-        "docs/consumers.md shows tests/clients/decode.js as it is"
-    );
-    let decoded = Command::new(node)
-        .arg(&js)
-        .arg(&schema)
-        .current_dir(js.parent().unwrap())
-        .stdin(std::fs::File::open(&recording).unwrap())
-        .output()
-        .unwrap();
-    assert!(
-        decoded.status.success(),
-        "{}",
-        String::from_utf8_lossy(&decoded.stderr)
-    );
-    let decoded: Vec<Value> = String::from_utf8_lossy(&decoded.stdout)
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect();
-    assert_eq!(decoded.len(), recorded.len());
-    for (ours, theirs) in recorded.iter().zip(&decoded) {
-        assert_eq!(ours["value"], theirs["value"], "{}", ours["topic"]);
-    }
+    path.to_owned()
 }
 
 /// Runs `program args` (in `dir` when given) and fails the test with its stderr unless it
@@ -141,43 +75,73 @@ fn checked(
     out.stdout
 }
 
-/// A recording of the physics run, the schema `ecsim proto --out` writes, and what each
-/// record's value is as ecsim renders it: `(dir, recording, schema, values)`.
-fn physics_run_and_schema() -> (tempfile::TempDir, PathBuf, PathBuf, Vec<Value>) {
-    let dir = tempfile::tempdir().unwrap();
-    let ecsim = std::ffi::OsStr::new(env!("CARGO_BIN_EXE_ecsim"));
-    let schema = dir.path().join("schema");
-    checked(
-        ecsim,
-        &["proto", "--out", schema.to_str().unwrap()],
-        None,
-        &[],
-    );
-    let recording = dir.path().join("physics.jsonl");
-    checked(
-        ecsim,
-        &[
+/// The physics run recorded, and the schema `ecsim proto --out` writes, in a directory of
+/// their own.
+struct PhysicsRun {
+    dir: tempfile::TempDir,
+    recording: PathBuf,
+    schema: PathBuf,
+    /// Each record's topic and value, as ecsim renders them.
+    rendered: Vec<(Value, Value)>,
+}
+
+impl PhysicsRun {
+    fn record() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let ecsim = std::ffi::OsStr::new(env!("CARGO_BIN_EXE_ecsim"));
+        let schema = dir.path().join("schema");
+        checked(
+            ecsim,
+            &["proto", "--out", schema.to_str().unwrap()],
+            None,
+            &[],
+        );
+        let recording = dir.path().join("physics.jsonl");
+        let run = [
             "run",
             "../../scenarios/physics-run.toml",
             "--record",
             recording.to_str().unwrap(),
-        ],
-        None,
-        &[],
-    );
-    let values = std::fs::read_to_string(&recording)
-        .unwrap()
-        .lines()
-        .map(|line| serde_json::from_str::<Value>(line).unwrap()["value"].clone())
-        .collect();
-    (dir, recording, schema, values)
+        ];
+        checked(ecsim, &run, None, &[]);
+        let rendered = topics_and_values(&std::fs::read(&recording).unwrap());
+        assert_eq!(rendered.len(), 403);
+        Self {
+            dir,
+            recording,
+            schema,
+            rendered,
+        }
+    }
+
+    /// `decoder`, given the recording on its standard input, prints every record's topic and
+    /// value as ecsim renders them.
+    fn decodes_as_ecsim(&self, language: &str, decoder: &mut Command) {
+        let out = decoder
+            .stdin(std::fs::File::open(&self.recording).unwrap())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{language}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let decoded = topics_and_values(&out.stdout);
+        assert_eq!(decoded.len(), self.rendered.len(), "{language}");
+        for (ours, theirs) in self.rendered.iter().zip(&decoded) {
+            assert_eq!(ours, theirs, "{language}");
+        }
+    }
 }
 
-/// Each decoded line's value, in order.
-fn decoded_values(stdout: &[u8]) -> Vec<Value> {
-    String::from_utf8_lossy(stdout)
+/// Each JSON line's `topic` and `value`, in order.
+fn topics_and_values(lines: &[u8]) -> Vec<(Value, Value)> {
+    String::from_utf8_lossy(lines)
         .lines()
-        .map(|line| serde_json::from_str::<Value>(line).unwrap()["value"].clone())
+        .map(|line| {
+            let record: Value = serde_json::from_str(line).unwrap();
+            (record["topic"].clone(), record["value"].clone())
+        })
         .collect()
 }
 
@@ -202,25 +166,19 @@ fn the_go_and_java_decoders_of_the_docs_decode_every_message_as_ecsim_renders_it
         return;
     };
     let clients = PathBuf::from(clients);
-    let docs = std::fs::read_to_string("../../docs/consumers.md").unwrap();
-    let (dir, recording, schema, values) = physics_run_and_schema();
-    assert_eq!(values.len(), 403);
+    let run = PhysicsRun::record();
+    let dir = &run.dir;
     let protoc = std::ffi::OsStr::new("protoc");
     let protos = [
         "protos/common.proto",
         "protos/events.proto",
         "protos/kafka.proto",
     ];
-    let schema_arg = format!("-I{}", schema.display());
+    let schema_arg = format!("-I{}", run.schema.display());
 
     // Go, in GOPATH mode beside Debian's Go packages (offline): the generated packages under the
     // import paths the decoder names.
-    let main = clients.join("decode_go/main.go");
-    let code = std::fs::read_to_string(&main).unwrap();
-    assert!(
-        docs.contains(&code),
-        "docs/consumers.md shows decode_go/main.go as it is"
-    );
+    let main = shown_in_the_docs(&clients.join("decode_go/main.go"));
     let gopath = dir.path().join("gopath");
     let package = gopath.join("src/example.org/decode");
     std::fs::create_dir_all(&package).unwrap();
@@ -253,24 +211,10 @@ fn the_go_and_java_decoders_of_the_docs_decode_every_message_as_ecsim_renders_it
             ("GOCACHE", cache.to_str().unwrap()),
         ],
     );
-    let out = Command::new(&binary)
-        .stdin(std::fs::File::open(&recording).unwrap())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(decoded_values(&out.stdout), values, "Go");
+    run.decodes_as_ecsim("Go", &mut Command::new(&binary));
 
     // Java: protoc's classes, javac, JsonFormat.
-    let decode = clients.join("decode_java/Decode.java");
-    let code = std::fs::read_to_string(&decode).unwrap();
-    assert!(
-        docs.contains(&code),
-        "docs/consumers.md shows decode_java/Decode.java as it is"
-    );
+    let decode = shown_in_the_docs(&clients.join("decode_java/Decode.java"));
     let generated = dir.path().join("java-gen");
     std::fs::create_dir_all(&generated).unwrap();
     let java_out = format!("--java_out={}", generated.display());
@@ -303,17 +247,9 @@ fn the_go_and_java_decoders_of_the_docs_decode_every_message_as_ecsim_renders_it
     ]
     .join(":");
     let java = PathBuf::from(&javac).with_file_name("java");
-    let out = Command::new(java)
-        .args(["-cp", &run_path, "Decode"])
-        .stdin(std::fs::File::open(&recording).unwrap())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(decoded_values(&out.stdout), values, "Java");
+    let mut java = Command::new(java);
+    java.args(["-cp", &run_path, "Decode"]);
+    run.decodes_as_ecsim("Java", &mut java);
 }
 
 /// Every `.java` file under `dir`.

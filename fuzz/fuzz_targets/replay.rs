@@ -28,12 +28,12 @@ fuzz_target!(|data: &[u8]| {
     }
     scenario.speed = ecsim_scenario::Speed::Virtual;
     scenario.epoch_now = false;
-    let stop = ecsim_scenario::driver::Stop::new();
-    let report = ecsim_scenario::driver::run_blocking_until(
+    let stop = ecsim_replay::driver::Stop::new();
+    let report = ecsim_replay::driver::run_blocking_until(
         &scenario,
         Arc::new(Discard),
         Vec::new(),
-        Arc::new(ecsim_scenario::driver::Silent),
+        Arc::new(ecsim_replay::driver::Silent),
         &stop,
     );
     if let Ok(report) = report {

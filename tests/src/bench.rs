@@ -17,7 +17,8 @@ use ecsim_proto::{
     kafka::{ActiveRunsList, NewStateNotification},
     prost::Message as _,
 };
-use ecsim_scenario::{Scenario, driver};
+use ecsim_replay::driver;
+use ecsim_scenario::Scenario;
 
 /// A publisher that keeps nothing and counts what it is given: the simulator's own cost,
 /// without a broker.

@@ -17,10 +17,8 @@ use ecsim_core::{
     publish::{MemoryPublisher, Record},
     readout_dataflow, user,
 };
-use ecsim_scenario::{
-    KafkaKeys,
-    assembly::{Plugins, Setup},
-};
+use ecsim_replay::assembly::{Plugins, Setup};
+use ecsim_scenario::KafkaKeys;
 
 /// Where virtual time starts in these tests: 2025-06-15 12:00:00 UTC.
 pub const EPOCH: Timestamp = Timestamp::from_unix_millis(1_749_988_800_000);
@@ -224,15 +222,15 @@ pub fn by_topic(records: &[Record]) -> String {
     out
 }
 
-/// [`ecsim_scenario::plugins::load`], after building the libraries that ship with ecsim when
+/// [`ecsim_replay::plugins::load`], after building the libraries that ship with ecsim when
 /// they are missing (a plain `cargo test` does not build `cdylib`s; `cargo xtask test` does).
 pub fn load_plugins(
     scenario: &ecsim_scenario::Scenario,
-) -> Result<Vec<Arc<ecsim_plugin_host::DylibPlugin>>, ecsim_scenario::plugins::PluginSetupError> {
+) -> Result<Vec<Arc<ecsim_plugin_host::DylibPlugin>>, ecsim_replay::plugins::PluginSetupError> {
     for (_, package) in ecsim_plugin_host::locate::BUNDLED {
         if let Err(error) = ecsim_plugin_host::testing::ensure_built(package) {
             panic!("{error}");
         }
     }
-    ecsim_scenario::plugins::load(scenario, &[])
+    ecsim_replay::plugins::load(scenario, &[])
 }

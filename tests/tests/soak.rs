@@ -13,7 +13,7 @@ use std::{
 };
 
 use ecsim_e2e::bench::{NullPublisher, rss_kib, scenario};
-use ecsim_scenario::driver::{self, Progress};
+use ecsim_replay::driver::{self, Progress};
 
 /// Resident memory (KiB) at each tenth of the replay.
 #[derive(Debug, Default)]

@@ -271,9 +271,23 @@ fn core_dependencies(root: &Path) -> anyhow::Result<()> {
         forbidden.is_empty(),
         "ecsim-core depends on {forbidden:?}: the core has no Kafka and loads no library (ARCHITECTURE.md, Invariants)"
     );
+    // The scenario format carries neither either: a linter links it alone.
+    let format = normal_closure(&metadata, crate::workspace::FORMAT)?;
+    let forbidden: Vec<&str> = format
+        .iter()
+        .map(String::as_str)
+        .filter(|name| NOT_IN_THE_CORE.contains(name))
+        .collect();
+    anyhow::ensure!(
+        forbidden.is_empty(),
+        "{} depends on {forbidden:?}: the scenario format has no Kafka and loads no library (ARCHITECTURE.md, Invariants)",
+        crate::workspace::FORMAT
+    );
     println!(
-        "tidy: ecsim-core's {} dependencies hold no Kafka and no dynamic loading",
-        closure.len()
+        "tidy: ecsim-core's {} dependencies and the scenario format's {} hold no Kafka and no \
+         dynamic loading",
+        closure.len(),
+        format.len()
     );
     Ok(())
 }

@@ -8,6 +8,9 @@
 //!   ([`MORE_TEST_BINARIES`]).
 //! - **No unsafe code outside the FFI crates.** Every crate root says `#![forbid(unsafe_code)]`
 //!   but those of [`UNSAFE_ALLOWED`], each with its reason.
+//! - **The format apart.** The scenario format's crate ([`FORMAT`]) builds on the domain alone
+//!   ([`FORMAT_MAY_USE`]), so that a tool reading scenarios never links the simulator, a plugin,
+//!   or the plugin host ([`format_violations`]).
 //! - **Modules in layers, in every crate** ([`modules_layered`]): no cycle among the top-level
 //!   modules ([`crate::modules`]), nor among the submodules of any module
 //!   ([`crate::submodules`]).
@@ -56,6 +59,11 @@ pub(crate) const UNSAFE_ALLOWED: &[(&str, &str)] = &[
         "stored records live in memory from the system allocator, outside the counted heap",
     ),
 ];
+
+/// The crate of the scenario format, and what it may build on: the domain's types (workflows,
+/// conditions, specs; topics and messages), nothing that simulates, loads or publishes.
+pub(crate) const FORMAT: &str = "ecsim-scenario";
+pub(crate) const FORMAT_MAY_USE: &[&str] = &["ecsim-core", "ecsim-proto"];
 
 /// A workspace crate, as `cargo metadata` describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -194,6 +202,48 @@ pub(crate) fn layer_violations(crates: &[Crate], layers: &BTreeMap<String, usize
     problems
 }
 
+/// What takes the format crate off the domain: a workspace crate in its closure beyond
+/// [`FORMAT_MAY_USE`] and their own closures. (That no loader or Kafka client comes in from
+/// outside the workspace is `tidy.rs`'s check on the resolved graph.)
+pub(crate) fn format_violations(crates: &[Crate]) -> Vec<String> {
+    let by_name: BTreeMap<&str, &Crate> = crates.iter().map(|c| (c.name.as_str(), c)).collect();
+    if !by_name.contains_key(FORMAT) {
+        return vec![format!("the format crate {FORMAT} is not in the workspace")];
+    }
+    let closure = closure(&by_name, &[FORMAT]);
+    // What the domain crates use is the domain too: they are checked by their own layers.
+    let mut allowed = self::closure(&by_name, FORMAT_MAY_USE);
+    allowed.insert(FORMAT);
+    let mut problems = Vec::new();
+    for name in &closure {
+        if !allowed.contains(name) {
+            problems.push(format!(
+                "{FORMAT} (the scenario format) builds on {name}: the format links the domain \
+                 only ({}); move what it needs down, or the code that needs {name} up into \
+                 ecsim-replay",
+                FORMAT_MAY_USE.join(", ")
+            ));
+        }
+    }
+    problems
+}
+
+/// The workspace crates `from` build on, themselves included.
+fn closure<'a>(by_name: &BTreeMap<&'a str, &'a Crate>, from: &[&'a str]) -> BTreeSet<&'a str> {
+    let mut seen: BTreeSet<&str> = from.iter().copied().collect();
+    let mut todo: Vec<&str> = from.to_vec();
+    while let Some(name) = todo.pop() {
+        for dep in by_name.get(name).into_iter().flat_map(|c| &c.depends_on) {
+            if let Some((&known, _)) = by_name.get_key_value(dep.as_str())
+                && seen.insert(known)
+            {
+                todo.push(known);
+            }
+        }
+    }
+    seen
+}
+
 /// Crates with a second integration-test binary that [`MORE_TEST_BINARIES`] does not explain.
 pub(crate) fn test_binary_violations(crates: &[Crate], allowed: &[(&str, &str)]) -> Vec<String> {
     crates
@@ -283,12 +333,14 @@ pub(crate) fn check(root: &Path) -> anyhow::Result<()> {
     let architecture = std::fs::read_to_string(root.join("ARCHITECTURE.md"))?;
     let layers = layers_table(&architecture);
     let mut problems = layer_violations(&crates, &layers);
+    problems.extend(format_violations(&crates));
     problems.extend(test_binary_violations(&crates, MORE_TEST_BINARIES));
     problems.extend(unsafe_violations(&crates, UNSAFE_ALLOWED)?);
     anyhow::ensure!(problems.is_empty(), "{}", problems.join("\n"));
     println!(
-        "tidy: the workspace's {} crates are layered, link their integration tests once, and \
-         forbid unsafe code outside the {} FFI crates",
+        "tidy: the workspace's {} crates are layered, keep the scenario format apart from the \
+         simulation, link their integration tests once, and forbid unsafe code outside the {} \
+         FFI crates",
         crates.len(),
         UNSAFE_ALLOWED.len()
     );
@@ -347,6 +399,50 @@ mod tests {
         assert!(problems[0].starts_with("proto (layer 0) depends on core (layer 1)"));
         assert!(problems[1].starts_with("core (layer 1) depends on sdk (layer 1)"));
         assert!(problems[2].starts_with("new is in no layer"));
+    }
+
+    #[test]
+    fn the_format_crate_fails_on_the_simulation_even_through_another_crate() {
+        let domain = [
+            krate("ecsim-proto", &[], &[]),
+            krate("ecsim-core", &["ecsim-proto"], &[]),
+        ];
+        let fine: Vec<Crate> = domain
+            .iter()
+            .cloned()
+            .chain([krate(FORMAT, &["ecsim-core"], &[])])
+            .collect();
+        assert_eq!(format_violations(&fine), Vec::<String>::new());
+
+        let through_a_crate: Vec<Crate> = domain
+            .iter()
+            .cloned()
+            .chain([
+                krate("ecsim-report", &["ecsim-plugin-host"], &[]),
+                krate("ecsim-plugin-host", &["ecsim-core"], &[]),
+                krate(FORMAT, &["ecsim-core", "ecsim-report"], &[]),
+            ])
+            .collect();
+        let problems = format_violations(&through_a_crate);
+        assert_eq!(problems.len(), 2, "{problems:#?}");
+        assert!(problems[0].starts_with(
+            "ecsim-scenario (the scenario format) builds on ecsim-plugin-host: the format links \
+             the domain only (ecsim-core, ecsim-proto)"
+        ));
+        assert!(
+            problems[1].starts_with("ecsim-scenario (the scenario format) builds on ecsim-report")
+        );
+
+        // The domain growing a dependency on the simulation is not the domain any more.
+        let core_upward = [
+            krate("ecsim-proto", &[], &[]),
+            krate("ecsim-core", &["ecsim-proto", "ecsim-plugin-host"], &[]),
+            krate("ecsim-plugin-host", &[], &[]),
+            krate(FORMAT, &["ecsim-core"], &[]),
+        ];
+        // Allowed here (the core's closure is the domain's) — but the layers forbid it, and
+        // tidy.rs's resolved-graph check forbids the loader the host would bring.
+        assert_eq!(format_violations(&core_upward), Vec::<String>::new());
     }
 
     #[test]

@@ -1,28 +1,29 @@
-//! Scenario files for ecsim, and the driver that replays them.
+//! The scenario format of ecsim: TOML files read, validated and described, apart from the
+//! simulation that replays them.
 //!
 //! A scenario says what happens to AliECS environments and when: which environments exist
 //! (detectors, variables, workflow changes), a timeline of requests (create, start, stop,
 //! destroy …) at absolute or relative times, repeated blocks for long runs, and scenario-wide
 //! events (LHC beam mode changes). [`parse`] turns a file into a validated [`Scenario`] or into
-//! every problem in it, each pointing at file:line:column; [`driver::run`] replays it on the
-//! simulated AliECS and reports what happened.
+//! every problem in it, each pointing at file:line:column; [`schema`] describes the format as a
+//! JSON Schema; [`expect`] checks a stream of messages against a scenario's `[[expect]]`.
+//!
+//! This crate is what a tool that only reads scenarios links (an editor plugin, a linter, the
+//! schema generator: `examples/check.rs`): the domain it validates against (`ecsim-core`'s
+//! workflows, conditions and specs; `ecsim-proto`'s topics), and no simulator, plugin library
+//! or loader. The replay — assembling the simulated AliECS, loading plugin libraries, driving
+//! the timeline — is `ecsim-replay`, above it (`cargo xtask tidy` checks that nothing of it
+//! comes back down).
 //!
 //! The format is documented in `scenarios/README.md`; the files in `scenarios/` are examples
 //! and test fixtures.
 
 #![forbid(unsafe_code)]
 
-pub mod assembly;
 pub mod diagnostic;
-pub mod driver;
-mod error;
 pub mod expect;
-mod lhc;
 pub mod model;
-pub mod plugins;
-mod progress;
 mod raw;
-pub mod report;
 pub mod schema;
 mod shapes;
 mod validate;
@@ -34,7 +35,6 @@ pub use diagnostic::{InvalidScenario, Problem};
 pub use model::{
     Action, AtEnd, Fault, FaultOutcome, KafkaKeys, PluginLibrary, Scenario, ScheduledStep, Speed,
 };
-pub use report::{Report, Stopped};
 pub use validate::{DEFAULT_EPOCH, LATEST_EPOCH, parse, parse_epoch};
 
 /// Why a scenario could not be loaded.

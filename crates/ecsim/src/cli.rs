@@ -534,8 +534,8 @@ pub(crate) struct DecodeArgs {
 pub(crate) fn libraries(
     plugins: &[PathBuf],
     isolated: &[PathBuf],
-) -> Vec<ecsim_scenario::plugins::CommandLineLibrary> {
-    use ecsim_scenario::plugins::CommandLineLibrary;
+) -> Vec<ecsim_replay::plugins::CommandLineLibrary> {
+    use ecsim_replay::plugins::CommandLineLibrary;
     plugins
         .iter()
         .cloned()
@@ -546,14 +546,14 @@ pub(crate) fn libraries(
 
 impl RunArgs {
     /// The libraries given on the command line.
-    pub(crate) fn libraries(&self) -> Vec<ecsim_scenario::plugins::CommandLineLibrary> {
+    pub(crate) fn libraries(&self) -> Vec<ecsim_replay::plugins::CommandLineLibrary> {
         libraries(&self.plugins, &self.isolated_plugins)
     }
 }
 
 impl ServeArgs {
     /// The libraries given on the command line.
-    pub(crate) fn libraries(&self) -> Vec<ecsim_scenario::plugins::CommandLineLibrary> {
+    pub(crate) fn libraries(&self) -> Vec<ecsim_replay::plugins::CommandLineLibrary> {
         libraries(&self.plugins, &self.isolated_plugins)
     }
 }

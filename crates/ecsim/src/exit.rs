@@ -141,10 +141,10 @@ pub(crate) enum CliError {
     Scenario(#[from] ecsim_scenario::LoadError),
     /// A scenario's plugin libraries: refused, or not offering what the scenario asks.
     #[error(transparent)]
-    PluginSetup(#[from] ecsim_scenario::plugins::PluginSetupError),
+    PluginSetup(#[from] ecsim_replay::plugins::PluginSetupError),
     /// A replay that could not run.
     #[error(transparent)]
-    Replay(#[from] ecsim_scenario::driver::ReplayError),
+    Replay(#[from] ecsim_replay::driver::ReplayError),
     /// The embedded broker did not start.
     #[error(transparent)]
     Broker(#[from] ecsim_kafka::embedded::EmbeddedError),
@@ -265,7 +265,8 @@ pub(crate) enum CliError {
 impl CliError {
     /// The documented exit status of this failure.
     pub(crate) fn exit(&self) -> Exit {
-        use ecsim_scenario::{LoadError, driver::ReplayError};
+        use ecsim_replay::driver::ReplayError;
+        use ecsim_scenario::LoadError;
         match self {
             CliError::Scenario(LoadError::Read { .. }) => Exit::Runtime,
             CliError::Scenario(LoadError::Invalid(_) | LoadError::Refused { .. }) => {
@@ -330,7 +331,8 @@ mod tests {
     /// with its causes.
     #[test]
     fn a_failure_s_type_decides_its_status() {
-        use ecsim_scenario::{LoadError, driver::ReplayError};
+        use ecsim_replay::driver::ReplayError;
+        use ecsim_scenario::LoadError;
         let status = |error: CliError| {
             (
                 error.exit().code(),

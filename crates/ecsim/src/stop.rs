@@ -11,7 +11,7 @@
 
 use std::sync::{Mutex, OnceLock};
 
-use ecsim_scenario::{Stopped, driver::Stop};
+use ecsim_replay::{Stopped, driver::Stop};
 
 /// The first panic's message and place.
 static PANIC: OnceLock<String> = OnceLock::new();

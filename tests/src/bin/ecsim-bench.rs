@@ -177,7 +177,7 @@ fn scale(environments: usize, kafka: bool, expect: bool) -> Value {
                 max,
                 in_order: Vec::new(),
             };
-        let check = Arc::new(ecsim_scenario::expect::LiveCheck::new(&[
+        let check = Arc::new(ecsim_replay::LiveCheck::new(&[
             expectation("aliecs.core", 1, Some(1)),
             expectation("aliecs.environment", 1, None),
         ]));
@@ -251,11 +251,11 @@ fn creation_once(hosts: usize) -> f64 {
         .build()
         .unwrap_or_else(|error| panic!("a runtime: {error}"));
     runtime.block_on(async {
-        let simulation = ecsim_scenario::driver::Simulation::start(
+        let simulation = ecsim_replay::driver::Simulation::start(
             &scenario,
             Arc::new(NullPublisher::default()),
             Vec::new(),
-            Arc::new(ecsim_scenario::driver::Silent),
+            Arc::new(ecsim_replay::driver::Silent),
         )
         .await
         .unwrap_or_else(|error| panic!("the core starts: {error}"));

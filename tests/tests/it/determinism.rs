@@ -41,7 +41,7 @@ fn replays_with_the_mock_services_are_byte_for_byte_the_same() {
     use std::sync::Arc;
 
     use ecsim_core::{plugin::IntegrationPlugin, publish::MemoryPublisher};
-    use ecsim_scenario::driver;
+    use ecsim_replay::driver;
 
     for name in [
         "integrated-services",

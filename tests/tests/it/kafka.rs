@@ -19,7 +19,8 @@ use ecsim_kafka::{
     KafkaPublisher, Settings, TopicLayout,
     consumer::{ReadOptions, Received, read},
 };
-use ecsim_scenario::{Scenario, driver};
+use ecsim_replay::driver;
+use ecsim_scenario::Scenario;
 
 const TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -86,7 +87,7 @@ fn replay_and_compare(broker: &Broker, scenario: &Scenario, layout: TopicLayout)
         .into_iter()
         .map(|p| p as Arc<dyn IntegrationPlugin>)
         .collect();
-    let topics = ecsim_scenario::assembly::topics(scenario, &plugins).unwrap();
+    let topics = ecsim_replay::assembly::topics(scenario, &plugins).unwrap();
     let kafka = Arc::new(publisher(broker, layout, &topics));
     let memory = Arc::new(MemoryPublisher::new());
     let fan_out: Arc<dyn Publisher> = Arc::new(FanOut(vec![kafka.clone(), memory.clone()]));
@@ -196,7 +197,7 @@ fn a_broker_restarted_mid_run_loses_nothing() {
         KafkaPublisher::connect(
             &Settings::brokers(&bootstrap),
             TopicLayout::default(),
-            &ecsim_scenario::assembly::topics(&scenario, &[]).unwrap(),
+            &ecsim_replay::assembly::topics(&scenario, &[]).unwrap(),
             TIMEOUT,
         )
         .unwrap(),

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use ecsim_core::{plugin::IntegrationPlugin, publish::MemoryPublisher};
 use ecsim_e2e::EPOCH;
 use ecsim_proto::{events::Event, prost::Message as _, topics};
-use ecsim_scenario::{Report, driver};
+use ecsim_replay::{Report, driver};
 
 /// A scenario of one environment (ITS, TPC) with the given variables, started after a minute,
 /// stopped after ten, destroyed 30 s later; the mock services loaded, with `extra` TOML

@@ -10,7 +10,9 @@
 //!
 //! Expectations are evaluated as messages go by ([`Evaluator`]): what is kept is a few counters
 //! and one example per expectation, never the messages, so a replay of a million messages
-//! checks its expectations in the memory of a replay without any.
+//! checks its expectations in the memory of a replay without any. The evaluator needs no
+//! simulator: `ecsim verify` feeds it what a broker holds, a replay (`ecsim-replay`'s
+//! `LiveCheck`) what it publishes.
 
 mod evaluate;
 mod naming;
@@ -21,7 +23,7 @@ use std::{collections::BTreeMap, fmt};
 use serde::Serialize;
 use serde_json::Value;
 
-pub use evaluate::{Evaluator, LiveCheck};
+pub use evaluate::Evaluator;
 pub use naming::{Namer, environment_ids_from_stream};
 pub use topics::{UnwrittenTopic, check_topics};
 

@@ -7,7 +7,7 @@ use ecsim_kafka::{
     Settings,
     dip::{BeamModeFollower, BeamUpdate},
 };
-use ecsim_scenario::driver::LhcInput;
+use ecsim_replay::driver::LhcInput;
 
 use crate::exit::CliError;
 

@@ -15,7 +15,8 @@ use ecsim_core::{
     publish::{FanOut, Publisher},
 };
 use ecsim_kafka::DeliveryReport;
-use ecsim_scenario::{LoadError, Report, Speed, driver, expect};
+use ecsim_replay::{Report, driver};
+use ecsim_scenario::{LoadError, Speed, expect};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
@@ -134,7 +135,7 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
         None => None,
     };
     let expectations = (!scenario.expectations.is_empty())
-        .then(|| Arc::new(expect::LiveCheck::new(&scenario.expectations)));
+        .then(|| Arc::new(ecsim_replay::LiveCheck::new(&scenario.expectations)));
     let mut outputs: Vec<Arc<dyn Publisher>> = vec![kafka.clone()];
     if let Some(printer) = &printer {
         outputs.push(printer.clone());
@@ -317,7 +318,7 @@ pub(crate) fn run(args: &RunArgs) -> Result<(), CliError> {
 
     let status = match report.stopped {
         // Expectations of a timeline not played to its end say nothing: the stop is the news.
-        Some(ecsim_scenario::Stopped::Interrupted) => Err(CliError::Interrupted {
+        Some(ecsim_replay::Stopped::Interrupted) => Err(CliError::Interrupted {
             done: report.requests.total,
             total: scenario.schedule.len() as u64,
             what: "steps",
@@ -361,14 +362,14 @@ pub(crate) type Plugins = Vec<Arc<dyn IntegrationPlugin>>;
 /// first message).
 pub(crate) fn plugins_of(
     scenario: &ecsim_scenario::Scenario,
-    extra: &[ecsim_scenario::plugins::CommandLineLibrary],
+    extra: &[ecsim_replay::plugins::CommandLineLibrary],
 ) -> Result<(Plugins, Vec<String>), CliError> {
-    let dynamic = ecsim_scenario::plugins::load(scenario, extra)?;
+    let dynamic = ecsim_replay::plugins::load(scenario, extra)?;
     let plugins: Vec<Arc<dyn IntegrationPlugin>> = dynamic
         .iter()
         .map(|p| Arc::clone(p) as Arc<dyn IntegrationPlugin>)
         .collect();
-    let topics = ecsim_scenario::assembly::topics(scenario, &plugins)?;
+    let topics = ecsim_replay::assembly::topics(scenario, &plugins)?;
     expect::check_topics(&scenario.file, &scenario.expectations, &topics)?;
     Ok((plugins, topics))
 }

@@ -13,7 +13,8 @@ use std::{net::SocketAddr, sync::Arc};
 use anyhow::Context as _;
 use ecsim_control::{Catalogue, ControlService, Identity, Inventory, Listener};
 use ecsim_core::publish::{FanOut, Publisher};
-use ecsim_scenario::{LoadError, Scenario, Speed, driver};
+use ecsim_replay::driver;
+use ecsim_scenario::{LoadError, Scenario, Speed};
 
 use crate::{cli::ServeArgs, commands::kafka::open_publisher, exit::CliError, print::JsonLines};
 
@@ -262,7 +263,7 @@ pub(crate) fn run(args: &ServeArgs) -> Result<(), CliError> {
 fn stop_on_signal(stop: &driver::Stop) -> Result<(), CliError> {
     let stop = stop.clone();
     crate::stop::on_signal(move || {
-        if stop.request(ecsim_scenario::Stopped::Interrupted) {
+        if stop.request(ecsim_replay::Stopped::Interrupted) {
             sayln!(
                 "interrupted: the control server stops; streams and waiting calls are answered, the environments alive are listed, messages flushed (again to quit at once)"
             );

@@ -11,7 +11,7 @@ use crate::exit::CliError;
 
 pub(crate) fn run(
     paths: &[PathBuf],
-    libraries: &[ecsim_scenario::plugins::CommandLineLibrary],
+    libraries: &[ecsim_replay::plugins::CommandLineLibrary],
 ) -> Result<(), CliError> {
     let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let mut invalid = 0;
@@ -69,9 +69,9 @@ pub(crate) fn run(
 /// What `ecsim run` checks after reading the file and before its first step.
 fn would_start(
     scenario: &ecsim_scenario::Scenario,
-    libraries: &[ecsim_scenario::plugins::CommandLineLibrary],
+    libraries: &[ecsim_replay::plugins::CommandLineLibrary],
 ) -> Result<(), CliError> {
     let (plugins, _topics) = crate::commands::run::plugins_of(scenario, libraries)?;
-    ecsim_scenario::driver::preflight(scenario, plugins)?;
+    ecsim_replay::driver::preflight(scenario, plugins)?;
     Ok(())
 }

@@ -9,7 +9,8 @@ use std::{
 
 use ecsim_core::publish::{MemoryPublisher, Publisher, Record};
 use ecsim_proto::{events::Event, kafka::ActiveRunsList, prost::Message as _};
-use ecsim_scenario::{Report, Scenario, driver, expect};
+use ecsim_replay::{Report, driver};
+use ecsim_scenario::{Scenario, expect};
 
 fn scenarios() -> Vec<PathBuf> {
     let mut paths: Vec<PathBuf> = std::fs::read_dir("../../scenarios")
@@ -54,7 +55,7 @@ fn replay_told(
     {
         panic!("{error}");
     }
-    let plugins = ecsim_scenario::plugins::load(scenario, &[])
+    let plugins = ecsim_replay::plugins::load(scenario, &[])
         .unwrap()
         .into_iter()
         .map(|p| p as Arc<dyn ecsim_core::plugin::IntegrationPlugin>)
@@ -138,7 +139,7 @@ fn every_example_meets_its_own_expectations() {
         if scenario.expectations.is_empty() {
             continue;
         }
-        let check = Arc::new(expect::LiveCheck::new(&scenario.expectations));
+        let check = Arc::new(ecsim_replay::LiveCheck::new(&scenario.expectations));
         replay_told(&scenario, check.clone(), check.clone());
         let outcomes = check.outcomes();
         assert!(

@@ -15,7 +15,7 @@ use std::{
 
 use ecsim_plugin_host::{DylibPlugin, Isolation, Library, LoadError, locate};
 
-use crate::model::Scenario;
+use ecsim_scenario::model::Scenario;
 
 /// Why the plugins of a replay could not be set up.
 #[derive(Debug, thiserror::Error)]

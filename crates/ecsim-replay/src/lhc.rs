@@ -17,7 +17,7 @@ use ecsim_proto::{
     topics,
 };
 
-use crate::model::BeamChange;
+use ecsim_scenario::model::BeamChange;
 
 /// What the LHC client remembers between changes: when stable beams started in the current fill.
 #[derive(Debug, Default)]

@@ -18,10 +18,9 @@ use ecsim_plugin_core_producer::CoreProducer;
 use ecsim_plugin_kafka::{KafkaPlugin, KeyPolicy};
 use ecsim_plugin_run_conditions::LhcState;
 
-use crate::{
-    error::ReplayError,
-    model::{Action, KafkaKeys, Scenario},
-};
+use ecsim_scenario::model::{Action, KafkaKeys, Scenario};
+
+use crate::error::ReplayError;
 
 /// How AliECS is configured, as far as its plugins go: a scenario's `[scenario]` settings.
 #[derive(Debug, Clone, PartialEq, Eq)]

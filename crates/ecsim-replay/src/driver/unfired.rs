@@ -10,10 +10,9 @@ use std::collections::BTreeSet;
 
 use ecsim_core::{CallCounts, EnvironmentSpec};
 
-use crate::{
-    model::{Fault, FaultOutcome},
-    report::UnfiredFault,
-};
+use ecsim_scenario::model::{Fault, FaultOutcome};
+
+use crate::report::UnfiredFault;
 
 /// The faults of `faults` that did not strike, given the lines that did (`fired`), how the
 /// plugin calls ended (`calls`: plugin, function, counts) and the scenario's `environments`
@@ -153,7 +152,7 @@ mod tests {
     fn physics() -> EnvironmentSpec {
         let text = "[scenario]\nname = \"p\"\n\
                     [[environment]]\nname = \"physics\"\ndetectors = [\"TPC\"]\n";
-        crate::parse("p.toml", text).unwrap().environments[0].clone()
+        ecsim_scenario::parse("p.toml", text).unwrap().environments[0].clone()
     }
 
     fn calls(

@@ -40,10 +40,11 @@ pub use lhc_input::LhcInput;
 pub use setup::{preflight, runtime};
 pub use stop::Stop;
 
+use ecsim_scenario::model::{Action, AtEnd, Scenario, ScheduledStep, Speed};
+
 use crate::{
     assembly::{Plugins, Setup},
     lhc::LhcClient,
-    model::{Action, AtEnd, Scenario, ScheduledStep, Speed},
     report::{
         Environments, LeftEnvironment, Messages, PluginCalls, Report, RequestFailure, Requests,
         Stopped,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use ecsim_core::plugin::IntegrationPlugin;
 
 use super::{ReplayError, Silent, Simulation};
-use crate::model::{Scenario, Speed};
+use ecsim_scenario::model::{Scenario, Speed};
 
 /// A tokio runtime suited to the scenario's speed: current-thread, with its clock paused for
 /// virtual time (deterministic scheduling, time jumps to the next timer).

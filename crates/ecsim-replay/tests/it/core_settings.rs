@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use ecsim_core::publish::{MemoryPublisher, Record};
 use ecsim_proto::{events::Event, prost::Message as _};
-use ecsim_scenario::driver::{self, ReplayError};
+use ecsim_replay::driver::{self, ReplayError};
 
 /// A physics run with stop_at_beam_dump and a beam dump during it; `settings` go in
 /// `[scenario]`, `vars` in the environment's.

@@ -45,8 +45,8 @@ pub mod view;
 pub mod workflow;
 
 pub use control::{
-    CallCounts, Core, CoreConfig, CoreError, Creation, DestroyOptions, EnvironmentSpec, TaskFault,
-    TaskFaultOutcome, Timing, TransitionError, TransitionTimes,
+    CallCounts, Core, CoreConfig, CoreError, Creation, DestroyOptions, EnvironmentSpec, StepError,
+    TaskFailure, TaskFault, TaskFaultOutcome, Timing, TransitionError, TransitionTimes,
 };
 pub use id::{EnvironmentId, TaskId};
 pub use tasks::TaskSelector;

@@ -28,7 +28,7 @@ use super::Timing;
 pub(crate) struct PendingCall {
     pub(crate) index: usize,
     pub(crate) critical: bool,
-    pub(crate) handle: tokio::task::JoinHandle<Result<(), String>>,
+    pub(crate) handle: tokio::task::JoinHandle<Result<(), crate::plugin::CallError>>,
 }
 
 /// A call role of the loaded workflow, with its templates resolved.

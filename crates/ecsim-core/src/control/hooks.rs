@@ -21,7 +21,7 @@ use futures::FutureExt as _;
 
 use crate::{
     event::CorePayload,
-    plugin::{CallContext, CallFailure, CallOutcome, CallTraits},
+    plugin::{CallContext, CallError, CallFailure, CallOutcome, CallTraits},
     trigger::Moment,
     vars::Layer,
 };
@@ -29,6 +29,7 @@ use crate::{
 use super::{
     Core,
     environment::{Env, PendingCall},
+    step_error::StepError,
 };
 
 /// Which weights of a moment to handle.
@@ -52,17 +53,10 @@ impl Weights {
     }
 }
 
-/// AliECS's summary of the critical failures at one trigger: up to three errors as they are,
-/// joined with "; "; past three, a count.
-fn summarize(trigger: &str, failures: &[String]) -> Option<String> {
-    match failures {
-        [] => None,
-        few if few.len() <= 3 => Some(few.join("; ")),
-        many => Some(format!(
-            "{} critical hooks failed at trigger {trigger} (see InfoLogger for details)",
-            many.len()
-        )),
-    }
+/// A call whose task ended without its outcome (the runtime shutting down under it): the call
+/// failed, as its process dying would have failed it.
+fn task_lost(error: &tokio::task::JoinError) -> CallError {
+    CallError::new(format!("the call's task failed: {error}")).kind(CallFailure::Crash)
 }
 
 /// Splits `plugin.Function()` into its plugin and function names.
@@ -82,7 +76,8 @@ impl Core {
         env: &Arc<Env>,
         moment: Moment,
         selected: Weights,
-    ) -> Result<(), String> {
+    ) -> Result<(), StepError> {
+        let trigger = moment;
         // Hooks name their moment in text (a trigger naming none never fires).
         let moment = moment.to_string();
         let moment = moment.as_str();
@@ -137,7 +132,7 @@ impl Core {
                 let outcome = pending
                     .handle
                     .await
-                    .unwrap_or_else(|error| Err(format!("the call's task failed: {error}")));
+                    .unwrap_or_else(|error| Err(task_lost(&error)));
                 (pending.index, pending.critical, outcome)
             }))
             .await;
@@ -159,7 +154,7 @@ impl Core {
                 break;
             }
         }
-        summarize(moment, &critical_failures).map_or(Ok(()), Err)
+        StepError::hooks(trigger, critical_failures).map_or(Ok(()), Err)
     }
 
     /// Counts a call to `plugin.function` that ended with `outcome`.
@@ -173,12 +168,12 @@ impl Core {
     }
 
     /// Runs one call to its end, now (teardown's sequential `CallAll`).
-    pub(crate) async fn call_now(&self, env: &Arc<Env>, index: usize) -> Result<(), String> {
+    pub(crate) async fn call_now(&self, env: &Arc<Env>, index: usize) -> Result<(), CallError> {
         let pending = self.start_call(env, index);
         pending
             .handle
             .await
-            .unwrap_or_else(|error| Err(format!("the call's task failed: {error}")))
+            .unwrap_or_else(|error| Err(task_lost(&error)))
     }
 
     /// Starts call `index` of the environment's workflow on its own task: STARTED event now,
@@ -275,19 +270,22 @@ impl Core {
                         .set(Layer::User, return_var, outcome.output.clone());
                 }
             }
-            let error = outcome.error.as_ref().map(ToString::to_string);
             core.emit(CorePayload::Call(EvCallEvent {
-                call_status: if error.is_some() {
+                call_status: if outcome.error.is_some() {
                     OpStatus::DoneError
                 } else {
                     OpStatus::DoneOk
                 }
                 .into(),
                 output: outcome.output,
-                error: error.clone().unwrap_or_default(),
+                error: outcome
+                    .error
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
                 ..event
             }));
-            error.map_or(Ok(()), Err)
+            outcome.error.map_or(Ok(()), Err)
         });
         PendingCall {
             index,
@@ -300,18 +298,6 @@ impl Core {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn hook_failure_texts_are_the_errors_joined_up_to_three() {
-        let f = |n: usize| (1..=n).map(|i| format!("e{i}")).collect::<Vec<_>>();
-        assert_eq!(summarize("before_X", &f(0)), None);
-        assert_eq!(summarize("before_X", &f(1)).unwrap(), "e1");
-        assert_eq!(summarize("before_X", &f(3)).unwrap(), "e1; e2; e3");
-        assert_eq!(
-            summarize("before_X", &f(4)).unwrap(),
-            "4 critical hooks failed at trigger before_X (see InfoLogger for details)"
-        );
-    }
 
     #[test]
     fn functions_are_plugin_dot_name_with_empty_arguments() {

@@ -21,7 +21,7 @@ use crate::{
     vars::Layer,
 };
 
-use super::{Core, environment::Env};
+use super::{Core, environment::Env, step_error::StepError};
 
 /// The variables that hold a run's number while it runs (`run_number`, and the `runNumber`
 /// AliECS also sets for older workflows), and the last one after.
@@ -92,12 +92,10 @@ impl Core {
 
     /// `before_<EVENT>`'s work on runs: START_ACTIVITY takes a run number and starts the run;
     /// STOP_ACTIVITY and GO_ERROR start ending it. Fails when no run number is left.
-    pub(super) fn run_before(&self, env: &Env, transition: Transition) -> Result<(), String> {
+    pub(super) fn run_before(&self, env: &Env, transition: Transition) -> Result<(), StepError> {
         match transition {
             Transition::StartActivity => {
-                let run_number = self
-                    .allocate_run_number()
-                    .map_err(|error| error.to_string())?;
+                let run_number = self.allocate_run_number()?;
                 let start = self.now();
                 {
                     let mut data = env.data();

@@ -9,12 +9,7 @@
 
 use std::time::Duration;
 
-use crate::{
-    clock::Timestamp,
-    duration::{format_go_duration, parse_go_duration},
-    fsm::Transition,
-    id::TaskId,
-};
+use crate::{clock::Timestamp, duration::parse_go_duration, fsm::Transition};
 
 /// What a task fault does to its step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,42 +88,6 @@ pub(crate) fn deploy_timeout(var: Option<&str>) -> Duration {
         .unwrap_or(DEFAULT_DEPLOY_TIMEOUT)
 }
 
-/// AliECS's error when the tasks did not all become active in time
-/// (`core/environment/transition_deploy.go`): here none did.
-pub(crate) fn deploy_timed_out(timeout: Duration, inactive_roles: &[String]) -> String {
-    let mut roles = inactive_roles.to_vec();
-    roles.sort();
-    format!(
-        "workflow deployment timed out ({}), aborting and cleaning up [0 undeployable roles: ; {} inactive roles: {}]",
-        format_go_duration(timeout),
-        roles.len(),
-        roles.join(", ")
-    )
-}
-
-/// AliECS's error when Mesos does not answer a CONFIGURE (`core/task/manager.go`).
-pub(crate) fn configure_timed_out() -> String {
-    format!(
-        "no response from Mesos to CONFIGURE transition request within {}s timeout",
-        CONFIGURE_RESPONSE_TIMEOUT.as_secs()
-    )
-}
-
-/// AliECS's error when a critical task failed its transition (`core/task/manager.go`): the task
-/// is named by its role for CONFIGURE, by its command for the others (ecsim has no command line
-/// and names its class).
-pub(crate) fn task_failed(
-    transition: Transition,
-    name: &str,
-    host: &str,
-    task_id: &TaskId,
-    message: &str,
-) -> String {
-    format!(
-        "{transition} could not complete for critical tasks, errors: task '{name}' on {host} (id {task_id}) failed with error: {message}"
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,29 +122,15 @@ mod tests {
     }
 
     #[test]
-    fn errors_read_as_aliecs_writes_them() {
-        assert_eq!(
-            deploy_timed_out(
-                deploy_timeout(Some("90s")),
-                &["rd.host-b.readout".into(), "rd.host-a.readout".into()]
-            ),
-            "workflow deployment timed out (1m30s), aborting and cleaning up [0 undeployable roles: ; 2 inactive roles: rd.host-a.readout, rd.host-b.readout]"
-        );
+    fn deploy_timeout_is_read_as_go_reads_it_or_is_the_default() {
+        assert_eq!(deploy_timeout(Some("90s")), Duration::from_secs(90));
+        assert_eq!(deploy_timeout(Some("2m30s")), Duration::from_secs(150));
         assert_eq!(deploy_timeout(Some("soon")), Duration::from_secs(90));
-        assert_eq!(
-            configure_timed_out(),
-            "no response from Mesos to CONFIGURE transition request within 120s timeout"
-        );
-        assert_eq!(
-            task_failed(
-                Transition::Configure,
-                "readout",
-                "flp-tpc",
-                &"2v9o".into(),
-                "boom"
-            ),
-            "CONFIGURE could not complete for critical tasks, errors: task 'readout' on flp-tpc (id 2v9o) failed with error: boom"
-        );
+        assert_eq!(deploy_timeout(None), Duration::from_secs(90));
+    }
+
+    #[test]
+    fn timeouts_strike_deploy_and_configure_and_errors_the_others() {
         assert!(TaskFault::applies(
             Transition::Deploy,
             TaskFaultOutcome::Timeout

@@ -26,21 +26,14 @@ use super::{
     Core,
     environment::Env,
     hooks::Weights,
+    step_error::{StepError, TaskFailure},
     task_faults::{self, TaskFault, TaskFaultOutcome},
 };
 
 /// looplab/fsm's `Event.Cancel`: the first error is the one that sticks.
-fn cancel(error: &mut Option<String>, with: String) {
+fn cancel(error: &mut Option<StepError>, with: StepError) {
     if error.is_none() {
         *error = Some(with);
-    }
-}
-
-/// Go's `errors.Join`: the texts of the errors that are set, one per line.
-fn join(a: Option<String>, b: Option<String>) -> Option<String> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(format!("{a}\n{b}")),
-        (a, b) => a.or(b),
     }
 }
 
@@ -59,11 +52,11 @@ pub enum TransitionError {
     /// A `before_` or `leave_` hook, the core's own work or the task step failed: the
     /// transition did not happen (looplab/fsm's `CanceledError`).
     #[error("transition canceled with error: {0}")]
-    Canceled(String),
+    Canceled(StepError),
     /// An `enter_` or `after_` hook failed: the environment is in the new state, and the
     /// transition reports the first error (its text as the hooks gave it).
     #[error("{0}")]
-    Failed(String),
+    Failed(StepError),
 }
 
 /// Where a hook phase sits in a transition; names its moment and the state its events carry.
@@ -158,7 +151,7 @@ struct Run<'a> {
     source: State,
     destination: State,
     /// The transition's error once a recording phase failed: the first one sticks.
-    error: Option<String>,
+    error: Option<StepError>,
 }
 
 impl Run<'_> {
@@ -236,7 +229,7 @@ impl Core {
 
     /// One hook phase: its negative weights, the core's built-in work, its positive weights,
     /// and the events around them. `Err` cancels the transition.
-    async fn phase(&self, run: &mut Run<'_>, phase: Phase) -> Result<(), String> {
+    async fn phase(&self, run: &mut Run<'_>, phase: Phase) -> Result<(), StepError> {
         let env = run.env;
         let moment = run.moment(phase.at);
         let state = run.state(phase.at).as_str();
@@ -251,14 +244,14 @@ impl Core {
             .handle_hooks(env, moment, Weights::Negative)
             .await
             .err();
-        let finished = |error: Option<&str>| {
+        let finished = |error: Option<&StepError>| {
             let status = if error.is_some() {
                 phase.finished_failed
             } else {
                 phase.finished_ok
             };
             env.event(state, &trigger, status, "transition step finished")
-                .error(error)
+                .error(error.map(ToString::to_string).as_deref())
         };
         match phase.failure {
             Failure::Cancel { builtin_first } => {
@@ -273,7 +266,7 @@ impl Core {
                             OpStatus::DoneError,
                             "transition step finished",
                         )
-                        .error(Some(&error))
+                        .error(Some(&error.to_string()))
                         .without_user(),
                     );
                     return Err(error);
@@ -285,7 +278,7 @@ impl Core {
                     .handle_hooks(env, moment, Weights::NonNegative)
                     .await
                     .err();
-                self.emit_env(finished(positive.as_deref()));
+                self.emit_env(finished(positive.as_ref()));
                 positive.map_or(Ok(()), Err)
             }
             Failure::Record { negative_first } => {
@@ -297,10 +290,10 @@ impl Core {
                     .handle_hooks(env, moment, Weights::NonNegative)
                     .await
                     .err();
-                if let Some(joined) = join(negative, positive) {
+                if let Some(joined) = StepError::join(negative, positive) {
                     cancel(&mut run.error, joined);
                 }
-                self.emit_env(finished(run.error.as_deref()));
+                self.emit_env(finished(run.error.as_ref()));
                 Ok(())
             }
         }
@@ -308,7 +301,7 @@ impl Core {
 
     /// The core's own work at a phase, between its negative and non-negative weights (reference
     /// §1.5): run numbers, run timestamps and run events, `enter_state_time_ms`.
-    fn builtin(&self, run: &Run<'_>, at: At) -> Result<(), String> {
+    fn builtin(&self, run: &Run<'_>, at: At) -> Result<(), StepError> {
         match at {
             At::Before => self.run_before(run.env, run.transition)?,
             At::Leave => self.run_leave(run.env, run.source),
@@ -319,13 +312,17 @@ impl Core {
                     .vars
                     .set(Layer::User, "enter_state_time_ms", now);
             }
-            At::After => self.run_after(run.env, run.transition, run.error.as_deref()),
+            At::After => self.run_after(
+                run.env,
+                run.transition,
+                run.error.as_ref().map(ToString::to_string).as_deref(),
+            ),
         }
         Ok(())
     }
 
     /// `tasks_<EVENT>`: the tasks move; then the environment switches to the destination state.
-    async fn task_step(&self, run: &Run<'_>) -> Result<(), String> {
+    async fn task_step(&self, run: &Run<'_>) -> Result<(), StepError> {
         let env = run.env;
         let step = format!("tasks_{}", run.transition.as_str());
         self.emit_env(env.event(
@@ -342,7 +339,7 @@ impl Core {
                     OpStatus::DoneError,
                     "transition step finished",
                 )
-                .error(Some(&error)),
+                .error(Some(&error.to_string())),
             );
             return Err(error);
         }
@@ -377,7 +374,7 @@ impl Core {
     }
 
     /// The task step of a transition: the tasks move, which takes the environment's timing.
-    async fn run_tasks(&self, env: &Arc<Env>, transition: Transition) -> Result<(), String> {
+    async fn run_tasks(&self, env: &Arc<Env>, transition: Transition) -> Result<(), StepError> {
         let fault = env.data().task_faults.strike(transition, self.now());
         if let Some(fault) = fault {
             super::lock(&self.0.faults_fired).note(fault.line);
@@ -419,19 +416,19 @@ impl Core {
         env: &Arc<Env>,
         transition: Transition,
         fault: &TaskFault,
-    ) -> Result<(), String> {
+    ) -> Result<(), StepError> {
         match (fault.outcome, transition) {
             (TaskFaultOutcome::Timeout, Transition::Deploy) => {
                 let timeout = task_faults::deploy_timeout(env.data().vars.get("deploy_timeout"));
                 self.clock().sleep(timeout).await;
                 let roles = env.data().tasks.planned_role_paths();
-                Err(task_faults::deploy_timed_out(timeout, &roles))
+                Err(StepError::deploy_timed_out(timeout, roles))
             }
             (TaskFaultOutcome::Timeout, _) => {
                 self.clock()
                     .sleep(task_faults::CONFIGURE_RESPONSE_TIMEOUT)
                     .await;
-                Err(task_faults::configure_timed_out())
+                Err(StepError::NoTaskResponse)
             }
             (TaskFaultOutcome::Error, _) => {
                 self.clock().sleep(env.timing.of(transition)).await;
@@ -456,11 +453,15 @@ impl Core {
                 };
                 let message = fault
                     .message
-                    .as_deref()
-                    .unwrap_or("the device went to ERROR");
-                Err(task_faults::task_failed(
-                    transition, &name, &host, &id, message,
-                ))
+                    .clone()
+                    .unwrap_or_else(|| "the device went to ERROR".to_owned());
+                Err(StepError::TaskFailed(Box::new(TaskFailure {
+                    transition,
+                    name,
+                    host,
+                    task: id,
+                    message,
+                })))
             }
         }
     }
@@ -468,19 +469,18 @@ impl Core {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[test]
-    fn the_first_error_sticks_and_joined_errors_are_one_per_line() {
+    fn the_first_error_sticks() {
         let mut error = None;
-        cancel(&mut error, "first".into());
-        cancel(&mut error, "second".into());
-        assert_eq!(error.as_deref(), Some("first"));
-        assert_eq!(
-            join(Some("a".into()), Some("b".into())).as_deref(),
-            Some("a\nb")
+        cancel(&mut error, StepError::NoTaskResponse);
+        cancel(
+            &mut error,
+            StepError::deploy_timed_out(Duration::ZERO, Vec::new()),
         );
-        assert_eq!(join(None, Some("b".into())).as_deref(), Some("b"));
-        assert_eq!(join(None, None), None);
+        assert_eq!(error, Some(StepError::NoTaskResponse));
     }
 }

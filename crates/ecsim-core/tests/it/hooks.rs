@@ -7,12 +7,14 @@ use std::{sync::Arc, time::Duration};
 
 use crate::support::{Behaviour, Probe, core, spec, workflow};
 use ecsim_core::{
-    Core, CoreConfig, CoreError, TransitionError,
+    Core, CoreConfig, CoreError, StepError, TransitionError,
     clock::Clock,
     fsm::{State, Transition},
+    plugin::CallError,
     publish::MemoryPublisher,
     registry::PluginRegistry,
     run_number::RunNumber,
+    trigger::Moment,
     user,
     workflow::CallSpec,
 };
@@ -161,7 +163,10 @@ async fn a_critical_failure_at_before_cancels_and_leads_to_error() {
         .await;
 
     // AliECS's hook error is the failed call's error as it is (one to three of them, joined).
-    let expected_error = TransitionError::Canceled("SOR failed. REASON: probe says no".into());
+    let expected_error = TransitionError::Canceled(StepError::Hooks {
+        trigger: Moment::Before(Transition::StartActivity),
+        failures: vec![CallError::new("SOR failed").reason("probe says no")],
+    });
     assert_eq!(
         expected_error.to_string(),
         "transition canceled with error: SOR failed. REASON: probe says no"
@@ -276,7 +281,10 @@ async fn failures_after_the_state_switch_do_not_cancel_but_do_fail_the_transitio
     };
     assert_eq!(
         error,
-        TransitionError::Failed("QC not ready. REASON: probe says no".into())
+        TransitionError::Failed(StepError::Hooks {
+            trigger: Moment::Enter(State::Running),
+            failures: vec![CallError::new("QC not ready").reason("probe says no")],
+        })
     );
     let steps = recorder.environment_steps();
     assert!(steps.iter().any(|s| s.0 == "START_ACTIVITY"

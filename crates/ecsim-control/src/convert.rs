@@ -7,7 +7,9 @@
 use std::collections::BTreeMap;
 
 use ecsim_core::{
+    EnvironmentId,
     event::{CoreEvent, CorePayload},
+    role_state::{RoleState, TaskStatus},
     run_number::RunNumber,
     view::{EnvironmentView, RoleView, TaskView},
 };
@@ -26,7 +28,11 @@ pub(crate) fn environment_info(
     services: BTreeMap<String, String>,
     framework_id: &str,
 ) -> EnvironmentInfo {
-    let active = view.tasks.iter().filter(|t| t.status == "ACTIVE").count();
+    let active = view
+        .tasks
+        .iter()
+        .filter(|t| t.status == TaskStatus::Active)
+        .count();
     EnvironmentInfo {
         id: view.id.to_string(),
         created_when: view.created.unix_millis(),
@@ -68,22 +74,14 @@ fn count(n: usize) -> i32 {
 /// those identifiers are made up from the framework id, the host and the task, the same each
 /// time they are asked for, in Mesos's shapes.
 pub(crate) fn short_task_info(task: &TaskView, framework_id: &str) -> ShortTaskInfo {
-    let owned = !task.environment_id.is_empty();
+    let owned = task.environment_id.is_some();
     let deployment = Deployment::of(task, framework_id);
     ShortTaskInfo {
         name: task.name.clone(),
         locked: owned,
-        task_id: task.id.clone(),
-        status: if owned {
-            task.status.clone()
-        } else {
-            UNKNOWN.to_owned()
-        },
-        state: if owned {
-            task.state.clone()
-        } else {
-            UNKNOWN.to_owned()
-        },
+        task_id: task.id.to_string(),
+        status: if owned { task.status.as_str() } else { UNKNOWN }.to_owned(),
+        state: if owned { task.state.as_str() } else { UNKNOWN }.to_owned(),
         class_name: task.class_name.clone(),
         sandbox_stdout: deployment.sandbox_stdout(&task.hostname, framework_id),
         pid: deployment.pid,
@@ -120,11 +118,17 @@ impl Deployment {
             agent_id: format!("{master}-S{}", host % 1000),
             offer_id: format!(
                 "{master}-O{}",
-                fnv1a(&[&task.environment_id, &task.hostname]) % 100_000
+                fnv1a(&[
+                    // A released task hashes as AliECS's empty environment id.
+                    task.environment_id
+                        .as_ref()
+                        .map_or("", EnvironmentId::as_str),
+                    &task.hostname
+                ]) % 100_000
             ),
             // AliECS starts one executor per agent, named like its other ids.
             executor_id: base58(host),
-            pid: (1000 + fnv1a(&[&task.id]) % 60_000).to_string(),
+            pid: (1000 + fnv1a(&[task.id.as_str()]) % 60_000).to_string(),
         }
     }
 
@@ -182,7 +186,7 @@ fn build(view: &EnvironmentView, children: &[Vec<usize>], at: usize) -> RoleInfo
         .iter()
         .map(|&child| build(view, children, child))
         .collect();
-    let mut task_ids: Vec<String> = role.task_id.iter().cloned().collect();
+    let mut task_ids: Vec<String> = role.task_id.iter().map(ToString::to_string).collect();
     for child in &roles {
         task_ids.extend(child.task_ids.iter().cloned());
     }
@@ -193,20 +197,20 @@ fn build(view: &EnvironmentView, children: &[Vec<usize>], at: usize) -> RoleInfo
             .next()
             .unwrap_or(&role.path)
             .to_owned(),
-        status: or_undefined(&role.status, "UNDEFINED"),
-        state: or_undefined(&role.state, "UNKNOWN"),
+        status: match role.status {
+            TaskStatus::Undefined => "UNDEFINED",
+            status => status.as_str(),
+        }
+        .to_owned(),
+        state: match role.state {
+            RoleState::Unknown => "UNKNOWN",
+            state => state.as_str(),
+        }
+        .to_owned(),
         full_path: role.path.clone(),
         task_ids,
         roles,
         ..Default::default()
-    }
-}
-
-fn or_undefined(value: &str, undefined: &str) -> String {
-    if value.is_empty() {
-        undefined.to_owned()
-    } else {
-        value.to_owned()
     }
 }
 
@@ -273,17 +277,18 @@ pub(crate) fn event(event: &CoreEvent) -> Event {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ecsim_core::fsm::State;
 
-    fn task(environment: &str) -> TaskView {
+    fn task(environment: Option<&str>) -> TaskView {
         TaskView {
-            id: "2oDvieFrVTj".to_owned(),
+            id: "2oDvieFrVTj".into(),
             name: "readout#2oDvieFrVTj".to_owned(),
             class_name: "github.com/AliceO2Group/ControlWorkflows/tasks/readout@master".to_owned(),
             hostname: "alio2-cr1-flp187".to_owned(),
             role_path: "readout-dataflow.host-alio2-cr1-flp187.readout".to_owned(),
-            state: "CONFIGURED".to_owned(),
-            status: "ACTIVE".to_owned(),
-            environment_id: environment.to_owned(),
+            state: State::Configured,
+            status: TaskStatus::Active,
+            environment_id: environment.map(EnvironmentId::from),
             critical: true,
         }
     }
@@ -292,7 +297,7 @@ mod tests {
 
     #[test]
     fn a_task_shows_where_mesos_runs_it_as_aliecs_fills_it() {
-        let info = short_task_info(&task("2oDvieFrVTi"), FRAMEWORK);
+        let info = short_task_info(&task(Some("2oDvieFrVTi")), FRAMEWORK);
         let deployment = info.deployment_info.clone().expect("deployment info");
         let master = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
         assert!(deployment.agent_id.starts_with(&format!("{master}-S")));
@@ -309,7 +314,7 @@ mod tests {
         assert!(info.locked && info.critical);
         let hook = TaskView {
             critical: false,
-            ..task("2oDvieFrVTi")
+            ..task(Some("2oDvieFrVTi"))
         };
         assert!(
             !short_task_info(&hook, FRAMEWORK).critical,
@@ -320,12 +325,12 @@ mod tests {
             ("ACTIVE", "CONFIGURED")
         );
         // The same each time: a GUI polling the task list sees one agent per host.
-        assert_eq!(short_task_info(&task("2oDvieFrVTi"), FRAMEWORK), info);
+        assert_eq!(short_task_info(&task(Some("2oDvieFrVTi")), FRAMEWORK), info);
     }
 
     #[test]
     fn a_task_outside_any_environment_has_no_role_to_report() {
-        let info = short_task_info(&task(""), FRAMEWORK);
+        let info = short_task_info(&task(None), FRAMEWORK);
         assert!(!info.locked && !info.critical);
         assert_eq!(
             (info.status.as_str(), info.state.as_str()),

@@ -13,8 +13,8 @@
 use std::{collections::BTreeMap, pin::Pin, sync::Arc};
 
 use ecsim_core::{
-    Core, CoreError, Creation, DestroyOptions, EnvironmentId, fsm::Transition,
-    view::EnvironmentView,
+    Core, CoreError, Creation, DestroyOptions, EnvironmentId, TaskId, fsm::Transition,
+    role_state::TaskStatus, view::EnvironmentView,
 };
 pub use ecsim_proto::o2control::control_server::Control;
 use ecsim_proto::{
@@ -542,7 +542,7 @@ impl Control for ControlService {
                 .map(|task| {
                     let mut info = self.task_info(task);
                     info.locked = false;
-                    info.status = "INACTIVE".to_owned();
+                    info.status = TaskStatus::Inactive.as_str().to_owned();
                     info
                 })
                 .collect(),
@@ -644,13 +644,17 @@ impl Control for ControlService {
         &self,
         request: Request<pb::GetTaskRequest>,
     ) -> Result<Response<pb::GetTaskReply>, Status> {
-        let wanted = request.into_inner().task_id;
+        let wanted = TaskId::from(request.into_inner().task_id);
         match self.core.tasks().into_iter().find(|t| t.id == wanted) {
             Some(task) => Ok(Response::new(pb::GetTaskReply {
                 task: Some(pb::TaskInfo {
                     short_info: Some(self.task_info(&task)),
                     task_path: task.role_path.clone(),
-                    env_id: task.environment_id.clone(),
+                    env_id: task
+                        .environment_id
+                        .as_ref()
+                        .map(ToString::to_string)
+                        .unwrap_or_default(),
                     ..Default::default()
                 }),
                 timestamp: self.now_ms(),
@@ -665,6 +669,7 @@ impl Control for ControlService {
     ) -> Result<Response<pb::CleanupTasksReply>, Status> {
         let ids = request.into_inner().task_ids;
         limits::task_ids(&ids)?;
+        let ids: Vec<TaskId> = ids.into_iter().map(TaskId::from).collect();
         let killed = self
             .core
             .cleanup_tasks(&ids)

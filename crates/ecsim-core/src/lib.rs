@@ -35,6 +35,7 @@ pub mod plugin;
 pub mod publish;
 pub mod readout_dataflow;
 pub mod registry;
+pub mod role_state;
 pub mod run_number;
 mod tasks;
 pub mod trigger;

@@ -29,7 +29,8 @@ pub use async_trait::async_trait;
 use ecsim_proto::call::CallEntries;
 
 use crate::{
-    clock::Clock, duration::parse_go_duration, event::EventEmitter, publish::Publisher, vars::Vars,
+    clock::Clock, duration::parse_go_duration, event::EventEmitter, id::EnvironmentId,
+    publish::Publisher, vars::Vars,
 };
 
 /// An integration plugin.
@@ -209,7 +210,7 @@ pub use ecsim_proto::call::{CallError, CallFailure};
 #[derive(Debug, Clone)]
 pub struct CallContext {
     /// The environment the call belongs to.
-    pub environment_id: String,
+    pub environment_id: EnvironmentId,
     /// The environment's name in the scenario (ecsim's; AliECS has none).
     pub environment_name: String,
     /// The plugin name (`dcs`).
@@ -232,7 +233,7 @@ impl CallContext {
     /// `__call_critical`, `__call_rolepath`).
     pub fn var(&self, key: &str) -> Option<&str> {
         let entries = CallEntries {
-            environment_id: &self.environment_id,
+            environment_id: self.environment_id.as_str(),
             func: &self.func,
             role_path: &self.role_path,
             traits: Some(&self.traits),

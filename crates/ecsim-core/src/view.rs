@@ -7,7 +7,12 @@
 use std::{collections::BTreeMap, sync::Arc};
 
 use crate::{
-    clock::Timestamp, fsm::State, id::EnvironmentId, run_number::RunNumber, workflow::Workflow,
+    clock::Timestamp,
+    fsm::State,
+    id::{EnvironmentId, TaskId},
+    role_state::{RoleKind, RoleState, TaskStatus},
+    run_number::RunNumber,
+    workflow::Workflow,
 };
 
 /// One environment, as it is at the instant the view was taken.
@@ -48,7 +53,7 @@ pub struct EnvironmentView {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskView {
     /// The task id.
-    pub id: String,
+    pub id: TaskId,
     /// `<class name>#<id>`, as AliECS names tasks.
     pub name: String,
     /// The task class.
@@ -58,11 +63,11 @@ pub struct TaskView {
     /// Its role's path.
     pub role_path: String,
     /// Its state (the environment's, which its tasks share; ERROR when it failed).
-    pub state: String,
+    pub state: State,
     /// ACTIVE or INACTIVE.
-    pub status: String,
-    /// The environment it belongs to.
-    pub environment_id: String,
+    pub status: TaskStatus,
+    /// The environment it belongs to; none once a destruction that kept its tasks released it.
+    pub environment_id: Option<EnvironmentId>,
     /// Whether its role is critical (a task hook's may not be: the shared-memory monitor's).
     pub critical: bool,
 }
@@ -72,14 +77,14 @@ pub struct TaskView {
 pub struct RoleView {
     /// Its path from the root, dot-separated.
     pub path: String,
-    /// What it is: `task`, `call` or `aggregator`.
-    pub kind: &'static str,
-    /// Its state ("" before it ever had one: AliECS's UNKNOWN).
-    pub state: String,
-    /// Its status ("" before it ever had one: AliECS's UNDEFINED).
-    pub status: String,
+    /// What it is: a task's, a call's, or an aggregator.
+    pub kind: RoleKind,
+    /// Its state (UNKNOWN before it ever had one).
+    pub state: RoleState,
+    /// Its status (UNDEFINED before it ever had one).
+    pub status: TaskStatus,
     /// The index of its parent in the list, `None` for the root.
     pub parent: Option<usize>,
     /// The id of its task, for a task role whose task runs.
-    pub task_id: Option<String>,
+    pub task_id: Option<TaskId>,
 }

@@ -34,7 +34,7 @@ pub fn request(call: &CallContext, now: Timestamp, timeout: Duration) -> CallReq
         function: call.function.clone(),
         func: call.func.clone(),
         role_path: call.role_path.clone(),
-        environment_id: call.environment_id.clone(),
+        environment_id: call.environment_id.to_string(),
         traits: Some(call.traits.clone()),
         vars: call
             .vars

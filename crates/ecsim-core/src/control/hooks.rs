@@ -231,7 +231,7 @@ impl Core {
                 Ok((plugin, plugin_name, function)) => {
                     let counted = (plugin_name.clone(), function.clone());
                     let context = CallContext {
-                        environment_id: env.id.to_string(),
+                        environment_id: env.id.clone(),
                         environment_name: env.name.clone(),
                         plugin: plugin_name,
                         function,

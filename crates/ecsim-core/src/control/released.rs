@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use ecsim_proto::events::EvTaskEvent;
 
-use crate::{event::CorePayload, view::TaskView};
+use crate::{event::CorePayload, id::TaskId, role_state::TaskStatus, view::TaskView};
 
 use super::{Core, lock};
 
@@ -35,13 +35,13 @@ impl Core {
     /// Kills the tasks outside any environment (AliECS's `CleanupTasks`): those of `ids`, or
     /// every one when `ids` is empty; a task of a live environment is never killed. Each killed
     /// task reports INACTIVE; returns them as they were killed.
-    pub fn cleanup_tasks(&self, ids: &[String]) -> Vec<TaskView> {
-        let wanted: std::collections::BTreeSet<&str> = ids.iter().map(String::as_str).collect();
+    pub fn cleanup_tasks(&self, ids: &[TaskId]) -> Vec<TaskView> {
+        let wanted: std::collections::BTreeSet<&TaskId> = ids.iter().collect();
         let killed: Vec<ReleasedTask> = {
             let mut released = lock(&self.0.released);
             let (killed, kept) = std::mem::take(&mut *released)
                 .into_iter()
-                .partition(|task| wanted.is_empty() || wanted.contains(task.view.id.as_str()));
+                .partition(|task| wanted.is_empty() || wanted.contains(&task.view.id));
             *released = kept;
             killed
         };
@@ -50,7 +50,7 @@ impl Core {
             .map(|task| {
                 self.emit(CorePayload::Task(task.killed.clone()));
                 TaskView {
-                    status: task.killed.status,
+                    status: TaskStatus::Inactive,
                     ..task.view
                 }
             })
@@ -67,10 +67,10 @@ impl Core {
         let mut released = lock(&self.0.released);
         for view in views {
             // A hook task that ran has ended already: nothing of it runs on.
-            if let Some(killed) = events.remove(&view.id) {
+            if let Some(killed) = events.remove(view.id.as_str()) {
                 released.push(ReleasedTask {
                     view: TaskView {
-                        environment_id: String::new(),
+                        environment_id: None,
                         role_path: String::new(),
                         critical: false,
                         ..view

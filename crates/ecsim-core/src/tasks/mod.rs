@@ -36,7 +36,8 @@ use ecsim_proto::events::{EvRoleEvent, EvTaskEvent, Traits};
 use crate::{
     clock::Timestamp,
     fsm::State,
-    id::TaskId,
+    id::{EnvironmentId, TaskId},
+    role_state::{RoleKind as Kind, RoleState, TaskStatus},
     uid::UidGenerator,
     view::{RoleView, TaskView},
     workflow::Workflow,
@@ -44,14 +45,7 @@ use crate::{
 
 mod role;
 
-use role::{Kind, Role};
-
-const ACTIVE: &str = "ACTIVE";
-const INACTIVE: &str = "INACTIVE";
-const PARTIAL: &str = "PARTIAL";
-const MIXED: &str = "MIXED";
-const ERROR: &str = "ERROR";
-const INVARIANT: &str = "INVARIANT";
+use role::Role;
 
 #[derive(Debug, Clone)]
 struct Task {
@@ -61,7 +55,7 @@ struct Task {
     role_path: String,
     /// What the task reports: the environment's states, which its tasks share.
     state: State,
-    status: &'static str,
+    status: TaskStatus,
     /// Its task role was set to ERROR by the core (TASK_INTERNAL_ERROR), whatever the task says.
     role_in_error: bool,
     /// Its task role's index in `TaskTree::roles`.
@@ -88,11 +82,11 @@ pub(crate) struct PlannedHook {
 
 impl Task {
     /// The state its task role shows.
-    fn role_state(&self) -> &'static str {
+    fn role_state(&self) -> RoleState {
         if self.role_in_error {
-            ERROR
+            RoleState::Is(State::Error)
         } else {
-            self.state.as_str()
+            RoleState::Is(self.state)
         }
     }
 }
@@ -293,7 +287,7 @@ impl TaskTree {
             return changes;
         }
         for call in self.call_roles.clone() {
-            self.report_state(call, INVARIANT, &mut changes);
+            self.report_state(call, RoleState::Invariant, &mut changes);
         }
         changes
     }
@@ -303,7 +297,7 @@ impl TaskTree {
     pub(crate) fn deploy(&mut self, uids: &mut UidGenerator, now: Timestamp) -> Changes {
         let mut changes = Changes::default();
         for call in self.call_roles.clone() {
-            self.report_status(call, ACTIVE, &mut changes);
+            self.report_status(call, TaskStatus::Active, &mut changes);
         }
         self.tasks = self
             .planned
@@ -314,7 +308,7 @@ impl TaskTree {
                 hostname: host.clone(),
                 role_path: self.roles[*role].path.clone(),
                 state: State::Standby,
-                status: INACTIVE,
+                status: TaskStatus::Inactive,
                 role_in_error: false,
                 role: *role,
                 hook: hook.clone(),
@@ -324,7 +318,7 @@ impl TaskTree {
         for i in 0..self.tasks.len() {
             // Mesos reports the task running: its roles' statuses, then the task's event; the
             // task's STANDBY then reaches the aggregators that had no state yet.
-            self.set_status(i, ACTIVE, &mut changes);
+            self.set_status(i, TaskStatus::Active, &mut changes);
             let (role, state) = (self.tasks[i].role, self.tasks[i].role_state());
             self.report_state(role, state, &mut changes);
         }
@@ -351,7 +345,7 @@ impl TaskTree {
                 .hook
                 .as_ref()
                 .is_some_and(|h| h.moment == moment && h.weight == weight)
-                && self.tasks[i].status == ACTIVE
+                && self.tasks[i].status == TaskStatus::Active
                 && !self.tasks[i].finished;
             if !due {
                 continue;
@@ -361,7 +355,7 @@ impl TaskTree {
                 status: "TASK_FINISHED".to_owned(),
                 ..self.task_event(&self.tasks[i])
             }));
-            self.set_status(i, INACTIVE, &mut changes);
+            self.set_status(i, TaskStatus::Inactive, &mut changes);
         }
         changes
     }
@@ -435,7 +429,7 @@ impl TaskTree {
 
     /// Task `i` reports `status`: its roles' statuses, then the task's event (AliECS's
     /// `updateTaskStatus`).
-    fn set_status(&mut self, i: usize, status: &'static str, changes: &mut Changes) {
+    fn set_status(&mut self, i: usize, status: TaskStatus, changes: &mut Changes) {
         self.tasks[i].status = status;
         self.report_status(self.tasks[i].role, status, changes);
         changes
@@ -447,7 +441,7 @@ impl TaskTree {
     /// recomputes over its children and publishes what changed; AliECS asks every ancestor,
     /// changed or not, so an aggregator that had nothing to say speaks at its first child's
     /// report (`updateState` of task, call and aggregator roles).
-    fn report_state(&mut self, role: usize, state: &'static str, changes: &mut Changes) {
+    fn report_state(&mut self, role: usize, state: RoleState, changes: &mut Changes) {
         let mut at = role;
         let mut new = state;
         loop {
@@ -457,7 +451,7 @@ impl TaskTree {
                 let path = self.roles[at].path.clone();
                 changes
                     .0
-                    .push(Change::Role(self.role_event(&path, "", new)));
+                    .push(Change::Role(self.role_event(&path, "", new.as_str())));
             }
             if at == role && !self.roles[at].critical {
                 return; // a non-critical role keeps its state to itself
@@ -475,7 +469,7 @@ impl TaskTree {
 
     /// A task or call role takes `status`, which goes up whatever its criticality
     /// (`updateStatus`); each aggregator recomputes over its critical children.
-    fn report_status(&mut self, role: usize, status: &'static str, changes: &mut Changes) {
+    fn report_status(&mut self, role: usize, status: TaskStatus, changes: &mut Changes) {
         let mut at = role;
         let mut new = status;
         loop {
@@ -485,7 +479,7 @@ impl TaskTree {
                 let path = self.roles[at].path.clone();
                 changes
                     .0
-                    .push(Change::Role(self.role_event(&path, new, "")));
+                    .push(Change::Role(self.role_event(&path, new.as_str(), "")));
             }
             let Some(parent) = self.roles[at].parent else {
                 return;
@@ -504,7 +498,7 @@ impl TaskTree {
     pub(crate) fn release(&mut self) -> Changes {
         let mut changes = Changes::default();
         for call in self.call_roles.clone() {
-            self.report_status(call, INACTIVE, &mut changes);
+            self.report_status(call, TaskStatus::Inactive, &mut changes);
         }
         changes
     }
@@ -515,7 +509,7 @@ impl TaskTree {
     pub(crate) fn kill(&mut self) -> Vec<EvTaskEvent> {
         let mut events = Vec::with_capacity(self.tasks.len());
         for task in &mut self.tasks {
-            task.status = INACTIVE;
+            task.status = TaskStatus::Inactive;
         }
         // A hook that ran has finished: Mesos has nothing more to say of it.
         for task in self.tasks.iter().filter(|t| !t.finished) {
@@ -547,7 +541,7 @@ impl TaskTree {
         self.tasks[index].role_in_error = true;
         let mut changes = Changes::default();
         let role = self.tasks[index].role;
-        self.report_state(role, ERROR, &mut changes);
+        self.report_state(role, RoleState::Is(State::Error), &mut changes);
         Some(changes)
     }
 
@@ -591,7 +585,7 @@ impl TaskTree {
             name: format!("{}#{}", task.class_name, task.id),
             taskid: task.id.to_string(),
             state: task.state.as_str().to_owned(),
-            status: task.status.to_owned(),
+            status: task.status.as_str().to_owned(),
             hostname: task.hostname.clone(),
             class_name: task.class_name.clone(),
             // AliECS attaches the task role's traits: a hook's trigger (its await too), timeout
@@ -622,14 +616,14 @@ impl TaskTree {
             .map(|task| {
                 let event = self.task_event(task);
                 TaskView {
-                    id: event.taskid,
+                    id: task.id.clone(),
                     name: event.name,
                     class_name: event.class_name,
                     hostname: event.hostname,
                     role_path: event.path,
-                    state: event.state,
-                    status: event.status,
-                    environment_id: event.environment_id,
+                    state: task.state,
+                    status: task.status,
+                    environment_id: Some(EnvironmentId::from(event.environment_id)),
                     critical: event.traits.is_some_and(|traits| traits.critical),
                 }
             })
@@ -652,15 +646,11 @@ impl TaskTree {
             .enumerate()
             .map(|(index, role)| RoleView {
                 path: role.path.clone(),
-                kind: match role.kind {
-                    Kind::Task => "task",
-                    Kind::Call => "call",
-                    Kind::Aggregator => "aggregator",
-                },
-                state: role.state.to_owned(),
-                status: role.status.to_owned(),
+                kind: role.kind,
+                state: role.state,
+                status: role.status,
                 parent: role.parent,
-                task_id: task_of[index].map(|task| task.id.to_string()),
+                task_id: task_of[index].map(|task| task.id.clone()),
             })
             .collect()
     }

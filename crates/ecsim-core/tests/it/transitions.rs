@@ -8,6 +8,7 @@ use crate::support::{Probe, core, spec, workflow};
 use ecsim_core::{
     CoreError, DestroyOptions, TransitionError,
     fsm::{State, Transition},
+    role_state::TaskStatus,
     user,
 };
 
@@ -330,18 +331,18 @@ async fn kept_tasks_run_on_until_a_cleanup_or_the_next_creation_kills_them() {
         assert_eq!(kept.len(), 3, "{kept:?}");
         assert!(
             kept.iter()
-                .all(|t| t.environment_id.is_empty() && t.status == "ACTIVE")
+                .all(|t| t.environment_id.is_none() && t.status == TaskStatus::Active)
         );
         if cleanup {
             let killed = core.cleanup_tasks(&[]);
             assert_eq!(killed.len(), 3);
-            assert!(killed.iter().all(|t| t.status == "INACTIVE"));
+            assert!(killed.iter().all(|t| t.status == TaskStatus::Inactive));
             assert_eq!(killed_outside(recorder.take()), 3);
             assert!(core.tasks().is_empty());
         } else {
             core.create_environment(three_tasks("TOF")).await.unwrap();
             assert_eq!(killed_outside(recorder.take()), 3, "the creation's cleanup");
-            assert!(core.tasks().iter().all(|t| !t.environment_id.is_empty()));
+            assert!(core.tasks().iter().all(|t| t.environment_id.is_some()));
         }
     }
 }

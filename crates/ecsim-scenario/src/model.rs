@@ -23,7 +23,7 @@ pub struct Scenario {
     /// The wall-clock instant the simulation starts at.
     pub epoch: Timestamp,
     /// `epoch = "now"` (or `--epoch now`): the replay's own start is the epoch, so that in real
-    /// time record timestamps are the wall clock's; [`crate::driver::run`] sets `epoch` then.
+    /// time record timestamps are the wall clock's; the replay (`ecsim-replay`'s `driver::run`) sets `epoch` then.
     pub epoch_now: bool,
     /// How fast simulated time runs.
     pub speed: Speed,

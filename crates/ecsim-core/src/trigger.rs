@@ -41,19 +41,57 @@ impl Moment {
         moments.extend([Moment::Destroy, Moment::AfterDestroy]);
         moments
     }
+    /// The moment's name in trigger expressions and on `aliecs.environment`'s
+    /// `transitionStep`, without formatting: every hook and every step event names its moment,
+    /// so this is on the path of every message.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Moment::Before(event) => match event {
+                Transition::Deploy => "before_DEPLOY",
+                Transition::Configure => "before_CONFIGURE",
+                Transition::Reset => "before_RESET",
+                Transition::StartActivity => "before_START_ACTIVITY",
+                Transition::StopActivity => "before_STOP_ACTIVITY",
+                Transition::GoError => "before_GO_ERROR",
+                Transition::Recover => "before_RECOVER",
+                Transition::Exit => "before_EXIT",
+            },
+            Moment::After(event) => match event {
+                Transition::Deploy => "after_DEPLOY",
+                Transition::Configure => "after_CONFIGURE",
+                Transition::Reset => "after_RESET",
+                Transition::StartActivity => "after_START_ACTIVITY",
+                Transition::StopActivity => "after_STOP_ACTIVITY",
+                Transition::GoError => "after_GO_ERROR",
+                Transition::Recover => "after_RECOVER",
+                Transition::Exit => "after_EXIT",
+            },
+            Moment::Enter(state) => match state {
+                State::Standby => "enter_STANDBY",
+                State::Deployed => "enter_DEPLOYED",
+                State::Configured => "enter_CONFIGURED",
+                State::Running => "enter_RUNNING",
+                State::Error => "enter_ERROR",
+                State::Done => "enter_DONE",
+            },
+            Moment::Leave(state) => match state {
+                State::Standby => "leave_STANDBY",
+                State::Deployed => "leave_DEPLOYED",
+                State::Configured => "leave_CONFIGURED",
+                State::Running => "leave_RUNNING",
+                State::Error => "leave_ERROR",
+                State::Done => "leave_DONE",
+            },
+            Moment::Destroy => "DESTROY",
+            Moment::AfterDestroy => "after_DESTROY",
+        }
+    }
 }
 
 impl fmt::Display for Moment {
-    /// The moment's name in trigger expressions and on `aliecs.environment`'s `transitionStep`.
+    /// [`Moment::as_str`].
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Moment::Before(event) => write!(f, "before_{event}"),
-            Moment::Leave(state) => write!(f, "leave_{state}"),
-            Moment::Enter(state) => write!(f, "enter_{state}"),
-            Moment::After(event) => write!(f, "after_{event}"),
-            Moment::Destroy => f.write_str("DESTROY"),
-            Moment::AfterDestroy => f.write_str("after_DESTROY"),
-        }
+        f.write_str(self.as_str())
     }
 }
 
@@ -118,6 +156,24 @@ impl fmt::Display for Trigger {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_moment_is_its_prefix_and_its_event_or_state() {
+        for transition in Transition::ALL {
+            assert_eq!(
+                Moment::Before(transition).as_str(),
+                format!("before_{transition}")
+            );
+            assert_eq!(
+                Moment::After(transition).as_str(),
+                format!("after_{transition}")
+            );
+        }
+        for state in State::ALL {
+            assert_eq!(Moment::Enter(state).as_str(), format!("enter_{state}"));
+            assert_eq!(Moment::Leave(state).as_str(), format!("leave_{state}"));
+        }
+    }
 
     #[test]
     fn moments_are_named_as_aliecs_names_them() {

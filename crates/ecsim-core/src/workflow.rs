@@ -149,10 +149,10 @@ pub fn split_func(func: &str) -> Option<(&str, &str)> {
     let call = func.trim().strip_suffix("()")?;
     let (plugin, function) = call.split_once('.')?;
     let identifier = |s: &str| {
-        s.chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        s.as_bytes()
+            .first()
+            .is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_')
+            && s.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_')
     };
     (identifier(plugin) && identifier(function)).then_some((plugin, function))
 }

@@ -36,6 +36,9 @@ pub(crate) struct PendingCall {
 pub(crate) struct LoadedCall {
     pub(crate) role_path: String,
     pub(crate) func: String,
+    /// `func` split into its plugin and function names once, at load (none: not a call ecsim
+    /// can make, which fails each time it is made).
+    pub(crate) target: Option<(String, String)>,
     pub(crate) trigger_expr: String,
     pub(crate) await_expr: String,
     pub(crate) trigger: Trigger,
@@ -99,6 +102,8 @@ impl LoadedWorkflow {
                 role_defaults,
                 role_path: workflow.role_path(&spec.role),
                 func: spec.func.clone(),
+                target: crate::workflow::split_func(&spec.func)
+                    .map(|(plugin, function)| (plugin.to_owned(), function.to_owned())),
                 trigger_expr: spec.trigger.clone(),
                 await_expr: spec.await_expression().to_owned(),
                 trigger: Trigger::parse(&spec.trigger),
@@ -173,6 +178,9 @@ pub(crate) struct Env {
     /// view holds for a while).
     pub(crate) task_count: std::sync::atomic::AtomicUsize,
     data: Mutex<EnvData>,
+    /// The last environment event emitted, kept so that the next one is written into its
+    /// strings: an event's dozen fields cost no allocation once the first is made.
+    spare: Mutex<Option<EvEnvironmentEvent>>,
 }
 
 impl Env {
@@ -189,6 +197,7 @@ impl Env {
         data: EnvData,
     ) -> Self {
         Self {
+            spare: Mutex::new(None),
             id,
             name,
             detectors,
@@ -255,47 +264,96 @@ impl Env {
         step: &str,
         status: OpStatus,
         message: &str,
-    ) -> EnvEvent {
-        let data = self.data();
-        EnvEvent(EvEnvironmentEvent {
-            environment_id: self.id.to_string(),
-            state: state.to_owned(),
-            run_number: RunNumber::wire(data.run_number),
-            error: String::new(),
-            message: message.to_owned(),
-            transition: data.current_transition.clone().unwrap_or_default(),
-            transition_step: step.to_owned(),
-            transition_status: status.into(),
-            vars: BTreeMap::new(),
-            last_request_user: Some(data.last_request_user.clone()),
-            workflow_template_info: Some(Self::template_info_of(&self.workflow)),
-        })
+    ) -> EnvEvent<'_> {
+        let mut event = self
+            .spare
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+            .unwrap_or_default();
+        {
+            let data = self.data();
+            // Every field is set (the destructuring names them all): nothing of the previous
+            // event remains.
+            let EvEnvironmentEvent {
+                environment_id,
+                state: state_field,
+                run_number,
+                error,
+                message: message_field,
+                transition,
+                transition_step,
+                transition_status,
+                vars,
+                last_request_user,
+                workflow_template_info,
+            } = &mut event;
+            set(environment_id, self.id.as_str());
+            set(state_field, state);
+            *run_number = RunNumber::wire(data.run_number);
+            error.clear();
+            set(message_field, message);
+            set(
+                transition,
+                data.current_transition.as_deref().unwrap_or_default(),
+            );
+            set(transition_step, step);
+            *transition_status = status.into();
+            vars.clear();
+            let user = last_request_user.get_or_insert_with(Default::default);
+            user.external_id = data.last_request_user.external_id;
+            user.id = data.last_request_user.id;
+            set(&mut user.name, &data.last_request_user.name);
+            let info = workflow_template_info.get_or_insert_with(Default::default);
+            set(&mut info.name, &self.workflow.name);
+            set(&mut info.description, &self.workflow.description);
+            set(&mut info.path, &self.workflow.path);
+            info.public = self.workflow.public;
+        }
+        EnvEvent { event, home: self }
+    }
+
+    /// Takes back an emitted event's fields for the next event.
+    pub(crate) fn recycle(&self, event: EvEnvironmentEvent) {
+        *self
+            .spare
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(event);
     }
 }
 
-/// An environment event being built.
-#[derive(Debug)]
-pub(crate) struct EnvEvent(pub(crate) EvEnvironmentEvent);
+/// `field` becomes `value`, in the capacity it has.
+fn set(field: &mut String, value: &str) {
+    field.clear();
+    field.push_str(value);
+}
 
-impl EnvEvent {
+/// An environment event being built, and the environment whose spare it came from.
+#[derive(Debug)]
+pub(crate) struct EnvEvent<'a> {
+    pub(crate) event: EvEnvironmentEvent,
+    pub(crate) home: &'a Env,
+}
+
+impl EnvEvent<'_> {
     pub(crate) fn error(mut self, error: Option<&str>) -> Self {
-        self.0.error = error.unwrap_or_default().to_owned();
+        set(&mut self.event.error, error.unwrap_or_default());
         self
     }
 
     /// AliECS's hook-failure "step finished" events are written without the user.
     pub(crate) fn without_user(mut self) -> Self {
-        self.0.last_request_user = None;
+        self.event.last_request_user = None;
         self
     }
 
     pub(crate) fn without_run_number(mut self) -> Self {
-        self.0.run_number = 0;
+        self.event.run_number = 0;
         self
     }
 
     pub(crate) fn transition(mut self, transition: &str) -> Self {
-        self.0.transition = transition.to_owned();
+        set(&mut self.event.transition, transition);
         self
     }
 }

@@ -59,13 +59,9 @@ fn task_lost(error: &tokio::task::JoinError) -> CallError {
     CallError::new(format!("the call's task failed: {error}")).kind(CallFailure::Crash)
 }
 
-/// Splits `plugin.Function()` into its plugin and function names.
-fn parse_func(func: &str) -> Result<(&str, &str), String> {
-    crate::workflow::split_func(func).ok_or_else(|| {
-        format!(
-            "cannot evaluate `{func}`: ecsim calls plugin functions written as plugin.Function()"
-        )
-    })
+/// Why a call whose function is not `plugin.Function()` fails.
+fn unparsable(func: &str) -> String {
+    format!("cannot evaluate `{func}`: ecsim calls plugin functions written as plugin.Function()")
 }
 
 impl Core {
@@ -79,7 +75,6 @@ impl Core {
     ) -> Result<(), StepError> {
         let trigger = moment;
         // Hooks name their moment in text (a trigger naming none never fires).
-        let moment = moment.to_string();
         let moment = moment.as_str();
         // The first lookup of the workflow's hooks touches every call role (their state).
         let looked_up = env.data().tasks.look_up_hooks();
@@ -193,7 +188,7 @@ impl Core {
             traits: Some(traits.clone()),
             output: String::new(),
             error: String::new(),
-            environment_id: env.id.to_string(),
+            environment_id: env.id.as_str().to_owned(),
             path: call.role_path.clone(),
         };
         self.emit(CorePayload::Call(event.clone()));
@@ -203,7 +198,11 @@ impl Core {
             .vars
             .consolidated()
             .with_role_defaults(Arc::clone(&call.role_defaults));
-        let target = parse_func(&call.func).and_then(|(plugin, function)| {
+        let target = match &call.target {
+            Some((plugin, function)) => Ok((plugin.as_str(), function.as_str())),
+            None => Err(unparsable(&call.func)),
+        };
+        let target = target.and_then(|(plugin, function)| {
             let Some(found) = self.plugin(plugin) else {
                 // expr-lang's compile error for a name that is not in the environment.
                 return Err(format!(
@@ -301,7 +300,8 @@ mod tests {
 
     #[test]
     fn functions_are_plugin_dot_name_with_empty_arguments() {
-        assert_eq!(parse_func("dcs.StartOfRun()"), Ok(("dcs", "StartOfRun")));
+        let parse_func = crate::workflow::split_func;
+        assert_eq!(parse_func("dcs.StartOfRun()"), Some(("dcs", "StartOfRun")));
         for bad in [
             "dcs.StartOfRun",
             "StartOfRun()",
@@ -309,7 +309,11 @@ mod tests {
             "a.b.c()",
             "dcs.()",
         ] {
-            assert!(parse_func(bad).is_err(), "{bad}");
+            assert!(parse_func(bad).is_none(), "{bad}");
         }
+        assert_eq!(
+            unparsable("a.b.c()"),
+            "cannot evaluate `a.b.c()`: ecsim calls plugin functions written as plugin.Function()"
+        );
     }
 }

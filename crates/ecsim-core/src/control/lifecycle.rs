@@ -471,7 +471,7 @@ impl Core {
         ));
 
         let moment = Moment::Leave(state);
-        let leave = moment.to_string();
+        let leave = moment.as_str();
         self.emit_env(event(
             state,
             &leave,
@@ -486,13 +486,10 @@ impl Core {
             self.run_torn_down(env);
         }
 
-        let (destroy, after_destroy) = (
-            Moment::Destroy.to_string(),
-            Moment::AfterDestroy.to_string(),
-        );
+        let (destroy, after_destroy) = (Moment::Destroy.as_str(), Moment::AfterDestroy.as_str());
         self.emit_env(event(
             env.state(),
-            destroy.as_str(),
+            destroy,
             OpStatus::Ongoing,
             "releasing tasks",
         ));
@@ -502,18 +499,14 @@ impl Core {
 
         self.emit_env(event(
             env.state(),
-            after_destroy.as_str(),
+            after_destroy,
             OpStatus::Ongoing,
             "running DESTROY hooks",
         ));
         // Quirk: merged by weight, an after_DESTROY weight replaces a DESTROY weight.
-        let mut by_weight: BTreeMap<i32, Vec<usize>> = env
-            .loaded
-            .hooks
-            .get(destroy.as_str())
-            .cloned()
-            .unwrap_or_default();
-        if let Some(after) = env.loaded.hooks.get(after_destroy.as_str()) {
+        let mut by_weight: BTreeMap<i32, Vec<usize>> =
+            env.loaded.hooks.get(destroy).cloned().unwrap_or_default();
+        if let Some(after) = env.loaded.hooks.get(after_destroy) {
             by_weight.extend(after.iter().map(|(weight, calls)| (*weight, calls.clone())));
         }
         // The weights of the calls and of the task hooks; at each, the calls one by one, then
@@ -521,8 +514,8 @@ impl Core {
         let mut weights: std::collections::BTreeSet<i32> = by_weight.keys().copied().collect();
         {
             let data = env.data();
-            weights.extend(data.tasks.hook_weights(destroy.as_str()));
-            weights.extend(data.tasks.hook_weights(after_destroy.as_str()));
+            weights.extend(data.tasks.hook_weights(destroy));
+            weights.extend(data.tasks.hook_weights(after_destroy));
         }
         for weight in weights {
             for &index in by_weight.get(&weight).into_iter().flatten() {
@@ -532,9 +525,9 @@ impl Core {
             }
             let ran = {
                 let mut data = env.data();
-                let mut ran = data.tasks.trigger_hooks(destroy.as_str(), weight);
+                let mut ran = data.tasks.trigger_hooks(destroy, weight);
                 ran.0
-                    .extend(data.tasks.trigger_hooks(after_destroy.as_str(), weight).0);
+                    .extend(data.tasks.trigger_hooks(after_destroy, weight).0);
                 ran
             };
             self.emit_task_changes(ran);
@@ -552,7 +545,7 @@ impl Core {
         self.unregister(env);
         self.emit_env(event(
             State::Done,
-            after_destroy.as_str(),
+            after_destroy,
             OpStatus::DoneOk,
             crate::event::TEARDOWN_COMPLETE,
         ));

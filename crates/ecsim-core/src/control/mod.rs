@@ -526,8 +526,16 @@ impl Core {
         self.0.bus.emit(&CoreEvent { timestamp, payload });
     }
 
-    fn emit_env(&self, event: EnvEvent) {
-        self.emit(CorePayload::Environment(event.0));
+    fn emit_env(&self, event: EnvEvent<'_>) {
+        let EnvEvent { event, home } = event;
+        let event = CoreEvent {
+            timestamp: self.now(),
+            payload: CorePayload::Environment(event),
+        };
+        self.0.bus.emit(&event);
+        if let CorePayload::Environment(event) = event.payload {
+            home.recycle(event);
+        }
     }
 
     fn emit_task_changes(&self, changes: Changes) {

@@ -18,7 +18,6 @@ use ecsim_proto::{
 use crate::{
     clock::Timestamp,
     duration::parse_go_duration,
-    event::CorePayload,
     fsm::{State, Transition},
     tasks::TaskSelector,
     user,
@@ -342,7 +341,7 @@ impl Core {
     /// The "GO_ERROR transition imminent" event (`NewEnvGoErrorEvent`): the state, run, last
     /// request's user and workflow template of the environment, and why.
     pub(crate) fn announce_go_error(&self, env: &Env, cause: GoErrorCause<'_>) {
-        let mut imminent = env
+        let imminent = env
             .event(
                 env.state().as_str(),
                 "",
@@ -350,10 +349,9 @@ impl Core {
                 "a critical error occurred, GO_ERROR transition imminent",
             )
             .error(Some(&cause.to_string()))
-            .0;
-        // Written outside any transition: no transition field.
-        imminent.transition = String::new();
-        self.emit(CorePayload::Environment(imminent));
+            // Written outside any transition: no transition field.
+            .transition("");
+        self.emit_env(imminent);
     }
 
     /// GO_ERROR; if it fails, the state is forced to ERROR and GO_ERROR's error returned.

@@ -80,7 +80,7 @@ impl Core {
     ) -> EvRunEvent {
         let data = env.data();
         EvRunEvent {
-            environment_id: env.id.to_string(),
+            environment_id: env.id.as_str().to_owned(),
             run_number: RunNumber::wire(data.run_number),
             state: data.state.as_str().to_owned(),
             error: error.unwrap_or_default().to_owned(),
@@ -215,7 +215,7 @@ impl Core {
             if let Some(at) = self.stamp_if_empty(env, time) {
                 let data = env.data();
                 let run_event = EvRunEvent {
-                    environment_id: env.id.to_string(),
+                    environment_id: env.id.as_str().to_owned(),
                     run_number: RunNumber::wire(data.run_number),
                     state: data.state.as_str().to_owned(),
                     transition: "TEARDOWN".to_owned(),

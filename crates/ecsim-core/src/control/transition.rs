@@ -233,7 +233,7 @@ impl Core {
         let env = run.env;
         let moment = run.moment(phase.at);
         let state = run.state(phase.at).as_str();
-        let trigger = moment.to_string();
+        let trigger = moment.as_str();
         self.emit_env(env.event(
             state,
             &trigger,

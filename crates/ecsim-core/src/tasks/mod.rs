@@ -50,6 +50,8 @@ use role::Role;
 #[derive(Debug, Clone)]
 struct Task {
     id: TaskId,
+    /// `<class name>#<id>`, as AliECS names tasks: made once, sent in every event of the task.
+    name: String,
     class_name: String,
     hostname: String,
     role_path: String,
@@ -302,17 +304,21 @@ impl TaskTree {
         self.tasks = self
             .planned
             .iter()
-            .map(|(role, host, class_name, hook)| Task {
-                id: TaskId::from(uids.next_id(now)),
-                class_name: class_name.clone(),
-                hostname: host.clone(),
-                role_path: self.roles[*role].path.clone(),
-                state: State::Standby,
-                status: TaskStatus::Inactive,
-                role_in_error: false,
-                role: *role,
-                hook: hook.clone(),
-                finished: false,
+            .map(|(role, host, class_name, hook)| {
+                let id = TaskId::from(uids.next_id(now));
+                Task {
+                    name: format!("{class_name}#{id}"),
+                    id,
+                    class_name: class_name.clone(),
+                    hostname: host.clone(),
+                    role_path: self.roles[*role].path.clone(),
+                    state: State::Standby,
+                    status: TaskStatus::Inactive,
+                    role_in_error: false,
+                    role: *role,
+                    hook: hook.clone(),
+                    finished: false,
+                }
             })
             .collect();
         for i in 0..self.tasks.len() {
@@ -448,10 +454,9 @@ impl TaskTree {
             let old = self.roles[at].state;
             if new != old {
                 self.roles[at].state = new;
-                let path = self.roles[at].path.clone();
                 changes
                     .0
-                    .push(Change::Role(self.role_event(&path, "", new.as_str())));
+                    .push(Change::Role(self.role_event(at, "", new.as_str())));
             }
             if at == role && !self.roles[at].critical {
                 return; // a non-critical role keeps its state to itself
@@ -476,10 +481,9 @@ impl TaskTree {
             let old = self.roles[at].status;
             if new != old {
                 self.roles[at].status = new;
-                let path = self.roles[at].path.clone();
                 changes
                     .0
-                    .push(Change::Role(self.role_event(&path, new.as_str(), "")));
+                    .push(Change::Role(self.role_event(at, new.as_str(), "")));
             }
             let Some(parent) = self.roles[at].parent else {
                 return;
@@ -582,8 +586,8 @@ impl TaskTree {
 
     fn task_event(&self, task: &Task) -> EvTaskEvent {
         EvTaskEvent {
-            name: format!("{}#{}", task.class_name, task.id),
-            taskid: task.id.to_string(),
+            name: task.name.clone(),
+            taskid: task.id.as_str().to_owned(),
             state: task.state.as_str().to_owned(),
             status: task.status.as_str().to_owned(),
             hostname: task.hostname.clone(),
@@ -655,7 +659,8 @@ impl TaskTree {
             .collect()
     }
 
-    fn role_event(&self, path: &str, status: &str, state: &str) -> EvRoleEvent {
+    fn role_event(&self, role: usize, status: &str, state: &str) -> EvRoleEvent {
+        let path = self.roles[role].path.as_str();
         EvRoleEvent {
             name: path.rsplit('.').next().unwrap_or(path).to_owned(),
             status: status.to_owned(),

@@ -474,7 +474,7 @@ impl Core {
         let leave = moment.as_str();
         self.emit_env(event(
             state,
-            &leave,
+            leave,
             OpStatus::Ongoing,
             "workflow teardown ongoing",
         ));

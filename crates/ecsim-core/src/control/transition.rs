@@ -236,7 +236,7 @@ impl Core {
         let trigger = moment.as_str();
         self.emit_env(env.event(
             state,
-            &trigger,
+            trigger,
             OpStatus::Ongoing,
             "transition step starting",
         ));
@@ -250,7 +250,7 @@ impl Core {
             } else {
                 phase.finished_ok
             };
-            env.event(state, &trigger, status, "transition step finished")
+            env.event(state, trigger, status, "transition step finished")
                 .error(error.map(ToString::to_string).as_deref())
         };
         match phase.failure {
@@ -262,7 +262,7 @@ impl Core {
                     self.emit_env(
                         env.event(
                             state,
-                            &trigger,
+                            trigger,
                             OpStatus::DoneError,
                             "transition step finished",
                         )

@@ -313,48 +313,14 @@ fn update_readme(section: &str) -> anyhow::Result<()> {
     std::fs::write(README, updated).context("writing README.md")
 }
 
-pub(crate) fn run() -> anyhow::Result<()> {
+pub(crate) fn run(reuse: bool) -> anyhow::Result<()> {
     let cargo = run::cargo();
     let tansu = tools::TANSU.ensure()?;
     let envs = [("ECSIM_TANSU", tansu)];
-    // The loaded plugin of the plugin-call benchmark, and the ecsim that hosts it isolated, in
-    // the profile the benchmarks run in.
-    run::checked(
-        &cargo,
-        &[
-            "build",
-            "--release",
-            "-p",
-            "ecsim-example-plugin",
-            "-p",
-            "ecsim",
-        ],
-    )?;
-    let host = std::fs::canonicalize("target/release/ecsim").context("the release ecsim")?;
-    let micro_envs = [envs[0].clone(), ("ECSIM_HOST_BIN", host)];
-    run::checked_env(
-        &cargo,
-        &["bench", "-p", "ecsim-e2e", "--bench", "micro"],
-        &micro_envs,
-    )?;
     let json = PathBuf::from("target/bench/end-to-end.json");
-    std::fs::create_dir_all("target/bench")?;
-    run::checked_env(
-        &cargo,
-        &[
-            "run",
-            "--release",
-            "-p",
-            "ecsim-e2e",
-            "--bin",
-            "ecsim-bench",
-            "--",
-            "all",
-            "--json",
-            "target/bench/end-to-end.json",
-        ],
-        &envs,
-    )?;
+    if !reuse {
+        measure(&cargo, &envs, &json)?;
+    }
     let mut end_to_end: Value = serde_json::from_str(
         &std::fs::read_to_string(&json).context("reading the end-to-end figures")?,
     )?;
@@ -430,6 +396,51 @@ pub(crate) fn run() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Runs the criterion benchmarks and the end-to-end ones, which write `json`.
+fn measure(cargo: &str, envs: &[(&'static str, PathBuf)], json: &Path) -> anyhow::Result<()> {
+    // The loaded plugin of the plugin-call benchmark, and the ecsim that hosts it isolated, in
+    // the profile the benchmarks run in.
+    run::checked(
+        cargo,
+        &[
+            "build",
+            "--release",
+            "-p",
+            "ecsim-example-plugin",
+            "-p",
+            "ecsim",
+        ],
+    )?;
+    let host = std::fs::canonicalize("target/release/ecsim").context("the release ecsim")?;
+    let micro_envs = [envs[0].clone(), ("ECSIM_HOST_BIN", host)];
+    run::checked_env(
+        cargo,
+        &["bench", "-p", "ecsim-e2e", "--bench", "micro"],
+        &micro_envs,
+    )?;
+    if let Some(dir) = json.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let json = json.to_str().context("the figures' path is not UTF-8")?;
+    run::checked_env(
+        cargo,
+        &[
+            "run",
+            "--release",
+            "-p",
+            "ecsim-e2e",
+            "--bin",
+            "ecsim-bench",
+            "--",
+            "all",
+            "--json",
+            json,
+        ],
+        envs,
+    )?;
+    Ok(())
+}
+
 /// The client test of kafkajs on each broker, run alone (one test at a time), its printed
 /// figures read back: from each record's timestamp — the moment the core published it, in a
 /// real-time run with epoch "now" — to kafkajs handing it to the application.
@@ -442,8 +453,8 @@ fn kafkajs_delivery(envs: &[(&'static str, PathBuf)]) -> anyhow::Result<Value> {
         "-p",
         "ecsim",
         "--test",
-        "clients",
-        "kafkajs_consumes",
+        "it",
+        "clients::kafkajs_consumes",
         "--",
         "--nocapture",
         "--test-threads=1",

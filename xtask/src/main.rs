@@ -70,7 +70,13 @@ enum Task {
     /// and rewrite BENCHMARKS.md and the README's performance summary from their figures.
     ///
     /// Takes a few minutes; not part of the tests: figures are not pass/fail.
-    Bench,
+    Bench {
+        /// Write the files from the last run's measurements (`target/criterion`,
+        /// `target/bench/end-to-end.json`) instead of measuring again; the kafkajs delivery is
+        /// measured anew. For when a late step failed after the long ones had run.
+        #[arg(long)]
+        reuse: bool,
+    },
     /// Run every cargo-fuzz target of `fuzz/` for RUNS inputs each (needs nightly and
     /// cargo-fuzz; outside CI). Fails on the first target that finds a crash.
     Fuzz {
@@ -128,7 +134,7 @@ fn main() -> ExitCode {
         Task::Test { runner_args } => test::run(&runner_args),
         Task::Lint => test::lint(),
         Task::Tidy => tidy::run(),
-        Task::Bench => bench::run(),
+        Task::Bench { reuse } => bench::run(reuse),
         Task::Fuzz { runs } => fuzz::run(runs),
         Task::Picture => browser::picture(),
         Task::ReportSizes => browser::report_sizes(),

@@ -1,7 +1,12 @@
 //! The Kafka publisher: records from the simulation to a broker, every one accounted for.
 //!
-//! One librdkafka producer per process (design, Kafka), with acks=all and idempotence by
-//! default. Before the first message, the topics the run will use are created, so that no
+//! One librdkafka producer for every [`KafkaPublisher::TOPICS_PER_PRODUCER`] topics — one for
+//! any run of a scenario, a few for the replay of a recording of thousands of topics — with
+//! acks=all and idempotence by default. librdkafka finds a record's topic by walking a list of
+//! every topic its producer knows, by name, at each send: one producer for n topics costs
+//! n²/2 name comparisons to send a record to each, and a share per producer keeps the walk
+//! bounded and the cost linear. A topic belongs to one producer for good, so its records keep
+//! their order. Before the first message, the topics the run will use are created, so that no
 //! first message is lost to topic auto-creation as in AliECS (reference §2.5, §3.5); a topic
 //! that turns up later is created before its first message goes out. `publish` never fails: a
 //! full queue makes it wait (back-pressure), and whatever the broker refuses is counted in
@@ -30,6 +35,9 @@ use rdkafka::{
     message::Message as _,
     producer::{BaseRecord, DeliveryResult, Producer as _, ProducerContext, ThreadedProducer},
 };
+
+/// One of the publisher's producers.
+type Producer = ThreadedProducer<Context>;
 
 use crate::{
     accounting::{Accounting, DeliveryReport},
@@ -157,16 +165,23 @@ pub struct KafkaPublisher {
     sender: Option<JoinHandle<()>>,
 }
 
-/// The producer and what goes with it, shared by the publisher and its sending thread.
+/// The producers and what goes with them, shared by the publisher and its sending thread.
 struct Connection {
-    producer: ThreadedProducer<Context>,
+    /// The first producer, made at connection; it also answers metadata requests.
+    producer: Arc<Producer>,
+    /// Every producer, the first included: the `n`th sends the records of the topics known
+    /// `n`th in shares of [`KafkaPublisher::TOPICS_PER_PRODUCER`], made when its first topic is.
+    producers: std::sync::RwLock<Vec<Arc<Producer>>>,
+    /// How a further producer is made: the first one's configuration.
+    config: rdkafka::ClientConfig,
     /// The delivery callback's time origin (see `Context::epoch`).
     epoch: Instant,
     creator: Creator,
     accounting: Arc<Accounting>,
     layout: TopicLayout,
     brokers: String,
-    created: Mutex<BTreeSet<String>>,
+    /// The topics known to exist, each with the index of the producer that sends its records.
+    created: Mutex<std::collections::BTreeMap<String, usize>>,
     timeout: Duration,
     /// Set when `finish` ran out of time, or the publisher is dropped: what is not yet handed
     /// to librdkafka is counted as failed instead of waited for.
@@ -236,13 +251,14 @@ impl KafkaPublisher {
             .ok_or(ConnectError::NoBrokers)?;
         let accounting = Arc::new(Accounting::new());
         let epoch = Instant::now();
-        let producer: ThreadedProducer<Context> = settings
-            .client_config(PRODUCER_DEFAULTS)
+        let config = settings.client_config(PRODUCER_DEFAULTS);
+        let producer: Producer = config
             .create_with_context(Context {
                 accounting: Arc::clone(&accounting),
                 epoch,
             })
             .map_err(ConnectError::Config)?;
+        let producer = Arc::new(producer);
 
         producer
             .client()
@@ -253,13 +269,15 @@ impl KafkaPublisher {
                 reason: error.to_string(),
             })?;
         let connection = Arc::new(Connection {
+            producers: std::sync::RwLock::new(vec![Arc::clone(&producer)]),
             producer,
+            config,
             epoch,
             creator,
             accounting,
             layout,
             brokers,
-            created: Mutex::new(BTreeSet::new()),
+            created: Mutex::new(std::collections::BTreeMap::new()),
             timeout,
             give_up: AtomicBool::new(false),
             tag: std::sync::OnceLock::new(),
@@ -300,11 +318,21 @@ impl KafkaPublisher {
             // that takes at most one back-pressure pause.
             self.handoff.drain(Instant::now() + Duration::from_secs(1));
         }
-        let producer = &self.connection.producer;
-        while producer.in_flight_count() > 0 && Instant::now() < deadline {
-            let _ = producer.flush(Duration::from_millis(100));
+        for producer in self.connection.producers() {
+            while producer.in_flight_count() > 0 && Instant::now() < deadline {
+                let _ = producer.flush(Duration::from_millis(100));
+            }
         }
         self.connection.accounting.report()
+    }
+
+    /// How many topics one producer sends the records of, at most: past about a thousand,
+    /// librdkafka's lookup of a topic by name at each send costs more than the send.
+    pub const TOPICS_PER_PRODUCER: usize = 1_000;
+
+    /// How many producers the publisher runs: one per [`Self::TOPICS_PER_PRODUCER`] topics.
+    pub fn producers(&self) -> usize {
+        self.connection.producers().len()
     }
 
     /// The counts so far.
@@ -350,7 +378,7 @@ impl Connection {
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
             topics
                 .iter()
-                .filter(|t| !known.contains(*t))
+                .filter(|t| !known.contains_key(*t))
                 .cloned()
                 .collect()
         };
@@ -393,11 +421,54 @@ impl Connection {
         }
     }
 
+    /// Notes `topics` as existing, each given to a producer: the next share's, once a share is
+    /// full.
     fn mark_created(&self, topics: impl IntoIterator<Item = String>) {
-        self.created
+        let mut created = self
+            .created
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .extend(topics);
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        for topic in topics {
+            let next = created.len() / KafkaPublisher::TOPICS_PER_PRODUCER;
+            created.entry(topic).or_insert(next);
+        }
+    }
+
+    /// Every producer so far.
+    fn producers(&self) -> Vec<Arc<Producer>> {
+        self.producers
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The producer with index `index`, made (with those before it) if it is not yet.
+    fn producer(&self, index: usize) -> Result<Arc<Producer>, KafkaError> {
+        if let Some(producer) = self
+            .producers
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(index)
+        {
+            return Ok(Arc::clone(producer));
+        }
+        let mut producers = self
+            .producers
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        while producers.len() <= index {
+            let producer: Producer = self.config.create_with_context(Context {
+                accounting: Arc::clone(&self.accounting),
+                epoch: self.epoch,
+            })?;
+            tracing::debug!(
+                producers = producers.len() + 1,
+                "a producer more, for the topics past {}",
+                producers.len() * KafkaPublisher::TOPICS_PER_PRODUCER
+            );
+            producers.push(Arc::new(producer));
+        }
+        Ok(Arc::clone(&producers[index]))
     }
 
     /// Which of `topics` the cluster already has.
@@ -508,17 +579,41 @@ impl Connection {
         }: Pending,
         wait: bool,
     ) -> Option<Pending> {
-        let known = self
-            .created
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .contains(&*record.topic);
-        if !known && let Err(error) = self.create_topics(&[record.topic.to_string()]) {
-            // Sending anyway would lose the first message to auto-creation; count it instead.
-            self.accounting.sent(&record.topic);
-            self.accounting.failed(&record.topic, &error.to_string());
-            return None;
-        }
+        let known = |connection: &Self| {
+            connection
+                .created
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .get(&*record.topic)
+                .copied()
+        };
+        let share = match known(self) {
+            Some(share) => share,
+            None => match self.create_topics(&[record.topic.to_string()]) {
+                // Created, so known (the lock is not held across the creation).
+                Ok(()) => known(self).unwrap_or_default(),
+                Err(error) => {
+                    // Sending anyway would lose the first message to auto-creation; count it.
+                    self.accounting.sent(&record.topic);
+                    self.accounting.failed(&record.topic, &error.to_string());
+                    return None;
+                }
+            },
+        };
+        let producer = match self.producer(share) {
+            Ok(producer) => producer,
+            Err(error) => {
+                self.accounting.sent(&record.topic);
+                self.accounting.failed(
+                    &record.topic,
+                    &format!(
+                        "no producer for the topics past the first {}: {error}",
+                        share * KafkaPublisher::TOPICS_PER_PRODUCER
+                    ),
+                );
+                return None;
+            }
+        };
         let mut base = BaseRecord::with_opaque_to(&record.topic, published)
             .payload(&record.value)
             .timestamp(record.timestamp.unix_millis());
@@ -538,7 +633,7 @@ impl Connection {
                 );
                 return None;
             }
-            match self.producer.send(base) {
+            match producer.send(base) {
                 // Counted once librdkafka has it: a record given back is not counted twice.
                 Ok(()) => {
                     self.accounting.sent(&record.topic);

@@ -108,6 +108,47 @@ fn what_is_published_is_acknowledged_and_read_back_in_order_per_key() {
     );
 }
 
+#[test]
+fn thousands_of_topics_are_shared_among_producers_and_every_record_arrives_in_order() {
+    let broker = Arc::new(EmbeddedBroker::start(None).unwrap());
+    let share = KafkaPublisher::TOPICS_PER_PRODUCER;
+    // Two full shares and one topic: three producers. Half the topics are known at connection,
+    // half turn up with their first record, as in a replay of a recording.
+    let topics: Vec<String> = (0..2 * share + 1).map(|i| format!("many.{i:05}")).collect();
+    let (first, later) = topics.split_at(share);
+    let publisher = KafkaPublisher::embedded(
+        Arc::clone(&broker),
+        &Settings::default(),
+        TopicLayout::default(),
+        first,
+        Duration::from_secs(30),
+    )
+    .unwrap();
+    assert_eq!(publisher.producers(), 1, "a share is one producer's");
+    for n in 0..3 {
+        for topic in first.iter().chain(later) {
+            publisher.publish(record(topic, "k", n));
+        }
+    }
+    let report = publisher.finish(Duration::from_secs(60));
+    assert!(report.all_delivered(), "{report}");
+    assert_eq!(report.total().delivered, 3 * topics.len() as u64);
+    assert_eq!(report.topics.len(), topics.len());
+    assert_eq!(publisher.producers(), 3);
+
+    // One topic of each producer's share, read back: its three records, in order.
+    let sample = [&topics[0], &topics[share], &topics[2 * share]];
+    let received = read_all(broker.bootstrap_servers(), &sample.map(String::as_str));
+    for topic in sample {
+        let values: Vec<u32> = received
+            .iter()
+            .filter(|m| &m.topic == topic)
+            .map(|m| u32::from_be_bytes(m.value.as_slice().try_into().unwrap()))
+            .collect();
+        assert_eq!(values, [0, 1, 2], "{topic}");
+    }
+}
+
 /// kafka-go's `Hash` balancer, which AliECS's core writer uses (Sarama's hash partitioner):
 /// FNV-1a of the key as a signed 32-bit integer, Go's remainder, made positive.
 fn kafka_go_hash_partition(key: &[u8], partitions: i32) -> i32 {

@@ -22,6 +22,7 @@ pub mod dip;
 pub mod embedded;
 mod handoff;
 mod headers;
+mod producers;
 pub mod publisher;
 pub mod recording;
 pub mod settings;

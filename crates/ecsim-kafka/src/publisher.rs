@@ -27,23 +27,18 @@ use std::{
 
 use ecsim_core::publish::{Publisher, Record};
 use rdkafka::{
-    ClientContext,
     admin::{AdminClient, AdminOptions, NewTopic, TopicReplication},
     client::DefaultClientContext,
-    config::RDKafkaLogLevel,
     error::{KafkaError, RDKafkaErrorCode},
-    message::Message as _,
-    producer::{BaseRecord, DeliveryResult, Producer as _, ProducerContext, ThreadedProducer},
+    producer::{BaseRecord, Producer as _},
 };
-
-/// One of the publisher's producers.
-type Producer = ThreadedProducer<Context>;
 
 use crate::{
     accounting::{Accounting, DeliveryReport},
     embedded::EmbeddedBroker,
     handoff::{self, Handoff, Pending},
     headers::RunTag,
+    producers::{Producer, Producers},
     settings::{PRODUCER_DEFAULTS, Settings},
 };
 
@@ -101,55 +96,6 @@ pub enum ConnectError {
     Thread(String),
 }
 
-/// Routes librdkafka's logs to tracing and counts deliveries.
-struct Context {
-    accounting: Arc<Accounting>,
-    /// What each message's publish time is measured from (it travels as the delivery opaque,
-    /// a number, so that timing a message costs no allocation).
-    epoch: Instant,
-}
-
-impl ClientContext for Context {
-    fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
-        // librdkafka logs every failed connection attempt as an error; what matters to the user
-        // (a cluster out of reach, messages not delivered) ecsim reports itself, so these
-        // stay below the default log level unless they are critical.
-        match level {
-            RDKafkaLogLevel::Emerg | RDKafkaLogLevel::Alert | RDKafkaLogLevel::Critical => {
-                tracing::error!(target: "librdkafka", fac, "{message}");
-            }
-            RDKafkaLogLevel::Error | RDKafkaLogLevel::Warning | RDKafkaLogLevel::Notice => {
-                tracing::info!(target: "librdkafka", fac, "{message}");
-            }
-            RDKafkaLogLevel::Info | RDKafkaLogLevel::Debug => {
-                tracing::debug!(target: "librdkafka", fac, "{message}");
-            }
-        }
-    }
-
-    fn error(&self, error: KafkaError, reason: &str) {
-        tracing::debug!(target: "librdkafka", %error, "{reason}");
-    }
-}
-
-impl ProducerContext for Context {
-    /// When the message was published: nanoseconds since `epoch`.
-    type DeliveryOpaque = usize;
-
-    fn delivery(&self, result: &DeliveryResult<'_>, published: usize) {
-        match result {
-            Ok(message) => {
-                let latency = self
-                    .epoch
-                    .elapsed()
-                    .saturating_sub(Duration::from_nanos(published as u64));
-                self.accounting.delivered(message.topic(), latency);
-            }
-            Err((error, message)) => self.accounting.failed(message.topic(), &error.to_string()),
-        }
-    }
-}
-
 /// How topics get made: through the cluster's admin API, or directly in the embedded broker
 /// (same result, without a round trip).
 enum Creator {
@@ -171,9 +117,7 @@ struct Connection {
     producer: Arc<Producer>,
     /// Every producer, the first included: the `n`th sends the records of the topics known
     /// `n`th in shares of [`KafkaPublisher::TOPICS_PER_PRODUCER`], made when its first topic is.
-    producers: std::sync::RwLock<Vec<Arc<Producer>>>,
-    /// How a further producer is made: the first one's configuration.
-    config: rdkafka::ClientConfig,
+    producers: Producers,
     /// The delivery callback's time origin (see `Context::epoch`).
     epoch: Instant,
     creator: Creator,
@@ -251,14 +195,12 @@ impl KafkaPublisher {
             .ok_or(ConnectError::NoBrokers)?;
         let accounting = Arc::new(Accounting::new());
         let epoch = Instant::now();
-        let config = settings.client_config(PRODUCER_DEFAULTS);
-        let producer: Producer = config
-            .create_with_context(Context {
-                accounting: Arc::clone(&accounting),
-                epoch,
-            })
-            .map_err(ConnectError::Config)?;
-        let producer = Arc::new(producer);
+        let producers = Producers::new(
+            settings.client_config(PRODUCER_DEFAULTS),
+            Arc::clone(&accounting),
+            epoch,
+        );
+        let producer = producers.get(0).map_err(ConnectError::Config)?;
 
         producer
             .client()
@@ -269,9 +211,8 @@ impl KafkaPublisher {
                 reason: error.to_string(),
             })?;
         let connection = Arc::new(Connection {
-            producers: std::sync::RwLock::new(vec![Arc::clone(&producer)]),
+            producers,
             producer,
-            config,
             epoch,
             creator,
             accounting,
@@ -318,7 +259,7 @@ impl KafkaPublisher {
             // that takes at most one back-pressure pause.
             self.handoff.drain(Instant::now() + Duration::from_secs(1));
         }
-        for producer in self.connection.producers() {
+        for producer in self.connection.producers.all() {
             while producer.in_flight_count() > 0 && Instant::now() < deadline {
                 let _ = producer.flush(Duration::from_millis(100));
             }
@@ -328,11 +269,11 @@ impl KafkaPublisher {
 
     /// How many topics one producer sends the records of, at most: past about a thousand,
     /// librdkafka's lookup of a topic by name at each send costs more than the send.
-    pub const TOPICS_PER_PRODUCER: usize = 1_000;
+    pub const TOPICS_PER_PRODUCER: usize = crate::producers::TOPICS_PER_PRODUCER;
 
     /// How many producers the publisher runs: one per [`Self::TOPICS_PER_PRODUCER`] topics.
     pub fn producers(&self) -> usize {
-        self.connection.producers().len()
+        self.connection.producers.all().len()
     }
 
     /// The counts so far.
@@ -432,43 +373,6 @@ impl Connection {
             let next = created.len() / KafkaPublisher::TOPICS_PER_PRODUCER;
             created.entry(topic).or_insert(next);
         }
-    }
-
-    /// Every producer so far.
-    fn producers(&self) -> Vec<Arc<Producer>> {
-        self.producers
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
-    }
-
-    /// The producer with index `index`, made (with those before it) if it is not yet.
-    fn producer(&self, index: usize) -> Result<Arc<Producer>, KafkaError> {
-        if let Some(producer) = self
-            .producers
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(index)
-        {
-            return Ok(Arc::clone(producer));
-        }
-        let mut producers = self
-            .producers
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        while producers.len() <= index {
-            let producer: Producer = self.config.create_with_context(Context {
-                accounting: Arc::clone(&self.accounting),
-                epoch: self.epoch,
-            })?;
-            tracing::debug!(
-                producers = producers.len() + 1,
-                "a producer more, for the topics past {}",
-                producers.len() * KafkaPublisher::TOPICS_PER_PRODUCER
-            );
-            producers.push(Arc::new(producer));
-        }
-        Ok(Arc::clone(&producers[index]))
     }
 
     /// Which of `topics` the cluster already has.
@@ -600,7 +504,7 @@ impl Connection {
                 }
             },
         };
-        let producer = match self.producer(share) {
+        let producer = match self.producers.get(share) {
             Ok(producer) => producer,
             Err(error) => {
                 self.accounting.sent(&record.topic);

@@ -201,6 +201,18 @@ async fn a_critical_failure_at_before_cancels_and_leads_to_error() {
     );
     assert_eq!(finished.error, "SOR failed. REASON: probe says no");
     assert!(events.iter().all(|e| e.state != "RUNNING"));
+    // Each event is written into the strings of the environment's previous one (`Env::event`):
+    // nothing of a failed step's error, or of a step event written without its user, carries
+    // over to the events after it.
+    let starting: Vec<_> = events
+        .iter()
+        .filter(|e| e.message.ends_with("starting"))
+        .collect();
+    assert!(starting.len() >= 4, "{starting:?}");
+    for event in starting {
+        assert_eq!(event.error, "", "{event:?}");
+        assert!(event.last_request_user.is_some(), "{event:?}");
+    }
 
     // The run number was consumed, the run ends with GO_ERROR: STARTED then DONE_OK; no EOSOR.
     let runs: Vec<(String, String, u32)> = recorder

@@ -147,9 +147,17 @@ const SHORTEST_TIME_BOUND_MS: u64 = 2_000;
 /// `(line, bound in ms)`.
 pub(crate) fn tight_time_bounds(text: &str) -> Vec<(usize, u64)> {
     let mut found = Vec::new();
+    // An assertion may span lines: its bound is looked for until the statement ends.
+    let mut in_assertion = false;
     for (index, line) in text.lines().enumerate() {
-        if !line.contains("assert") {
+        if line.contains("assert") {
+            in_assertion = true;
+        }
+        if !in_assertion {
             continue;
+        }
+        if line.trim_end().ends_with(';') {
+            in_assertion = false;
         }
         for (unit, scale) in [("secs", 1000), ("millis", 1)] {
             for path in ["Duration", "std::time::Duration"] {
@@ -283,8 +291,17 @@ mod tests {
                     assert!(t < Duration::from_millis(300), \"fast\");\n\
                     assert!(started.elapsed() < std::time::Duration::from_secs(1));\n\
                     let d = Duration::from_millis(10);\n\
-                    assert!(x >= Duration::from_millis(50));\n";
-        assert_eq!(tight_time_bounds(text), [(2, 300), (3, 1000)]);
+                    assert!(x >= Duration::from_millis(50));\n\
+                    assert!(\n\
+                        slowest < Duration::from_millis(100),\n\
+                        \"took {slowest:?}\"\n\
+                    );\n\
+                    let later = x < Duration::from_millis(1);\n";
+        assert_eq!(
+            tight_time_bounds(text),
+            [(2, 300), (3, 1000), (7, 100)],
+            "an assertion over several lines too; a comparison after one is not an assertion"
+        );
     }
 
     #[test]

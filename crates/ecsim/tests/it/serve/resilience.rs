@@ -241,9 +241,10 @@ async fn large_requests_are_refused_at_once_and_a_large_creation_starves_nobody(
     );
     // An environment of ten thousand FLPs is a large reply: the GUI takes up to 50 MiB.
     let mut creator = server.client().await.max_decoding_message_size(64 << 20);
+    let started = Instant::now();
     let creation =
         tokio::spawn(async move { creator.new_environment(new_environment(vars)).await });
-    let mut slowest = Duration::ZERO;
+    let (mut slowest, mut answers) = (Duration::ZERO, 0);
     while !creation.is_finished() {
         let asked = Instant::now();
         client
@@ -251,8 +252,10 @@ async fn large_requests_are_refused_at_once_and_a_large_creation_starves_nobody(
             .await
             .expect("GetFrameworkInfo");
         slowest = slowest.max(asked.elapsed());
+        answers += 1;
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    let took = started.elapsed();
     let created = creation
         .await
         .expect("the creation's task")
@@ -261,9 +264,12 @@ async fn large_requests_are_refused_at_once_and_a_large_creation_starves_nobody(
         .environment
         .expect("info");
     assert_eq!(created.number_of_flps, 10_000);
+    // Starved, the server would answer once the creation is over: its slowest answer would
+    // take about as long as the creation. Relative, so that a loaded machine does not fail it
+    // (speed is measured, never asserted).
     assert!(
-        slowest < Duration::from_millis(100),
-        "GetFrameworkInfo took {slowest:?} during the creation"
+        answers >= 1 && slowest * 2 < took,
+        "{answers} answers during a creation of {took:?}, the slowest in {slowest:?}"
     );
 }
 

@@ -20,6 +20,15 @@ use crate::accounting::Accounting;
 /// librdkafka's lookup of a topic by name at each send costs more than the send.
 pub(crate) const TOPICS_PER_PRODUCER: usize = 1_000;
 
+/// The most producers a publisher runs: each brings librdkafka's own threads (about three).
+pub(crate) const MAX_PRODUCERS: usize = 16;
+
+/// The producer of the `position`th topic known (from 0): shares of [`TOPICS_PER_PRODUCER`]
+/// in turn, round the [`MAX_PRODUCERS`] again past them.
+pub(crate) fn share(position: usize) -> usize {
+    (position / TOPICS_PER_PRODUCER) % MAX_PRODUCERS
+}
+
 /// One of the publisher's producers.
 pub(crate) type Producer = ThreadedProducer<Context>;
 
@@ -123,5 +132,27 @@ impl Producers {
             producers.push(Arc::new(producer));
         }
         Ok(Arc::clone(&producers[index]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topics_go_to_producers_a_share_at_a_time_and_never_to_more_than_the_most() {
+        assert_eq!(share(0), 0);
+        assert_eq!(share(TOPICS_PER_PRODUCER - 1), 0);
+        assert_eq!(share(TOPICS_PER_PRODUCER), 1);
+        assert_eq!(
+            share(MAX_PRODUCERS * TOPICS_PER_PRODUCER - 1),
+            MAX_PRODUCERS - 1
+        );
+        assert_eq!(share(MAX_PRODUCERS * TOPICS_PER_PRODUCER), 0, "round again");
+        assert!(
+            (0..100 * MAX_PRODUCERS * TOPICS_PER_PRODUCER)
+                .step_by(997)
+                .all(|position| share(position) < MAX_PRODUCERS)
+        );
     }
 }

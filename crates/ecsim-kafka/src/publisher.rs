@@ -5,8 +5,9 @@
 //! acks=all and idempotence by default. librdkafka finds a record's topic by walking a list of
 //! every topic its producer knows, by name, at each send: one producer for n topics costs
 //! n²/2 name comparisons to send a record to each, and a share per producer keeps the walk
-//! bounded and the cost linear. A topic belongs to one producer for good, so its records keep
-//! their order. Before the first message, the topics the run will use are created, so that no
+//! bounded and the cost linear, up to [`KafkaPublisher::MAX_PRODUCERS`] producers (16,000 topics; past them the
+//! shares grow, so that a recording of a million topics does not start a thousand producers and
+//! their threads). A topic belongs to one producer for good, so its records keep their order. Before the first message, the topics the run will use are created, so that no
 //! first message is lost to topic auto-creation as in AliECS (reference §2.5, §3.5); a topic
 //! that turns up later is created before its first message goes out. `publish` never fails: a
 //! full queue makes it wait (back-pressure), and whatever the broker refuses is counted in
@@ -38,7 +39,7 @@ use crate::{
     embedded::EmbeddedBroker,
     handoff::{self, Handoff, Pending},
     headers::RunTag,
-    producers::{Producer, Producers},
+    producers::{Producer, Producers, share},
     settings::{PRODUCER_DEFAULTS, Settings},
 };
 
@@ -271,6 +272,10 @@ impl KafkaPublisher {
     /// librdkafka's lookup of a topic by name at each send costs more than the send.
     pub const TOPICS_PER_PRODUCER: usize = crate::producers::TOPICS_PER_PRODUCER;
 
+    /// The most producers a publisher runs (each brings librdkafka's threads): past
+    /// `MAX_PRODUCERS` shares of topics, they take further shares in turn.
+    pub const MAX_PRODUCERS: usize = crate::producers::MAX_PRODUCERS;
+
     /// How many producers the publisher runs: one per [`Self::TOPICS_PER_PRODUCER`] topics.
     pub fn producers(&self) -> usize {
         self.connection.producers.all().len()
@@ -363,14 +368,14 @@ impl Connection {
     }
 
     /// Notes `topics` as existing, each given to a producer: the next share's, once a share is
-    /// full.
+    /// full; past [`KafkaPublisher::MAX_PRODUCERS`] shares, the producers take them in turn again.
     fn mark_created(&self, topics: impl IntoIterator<Item = String>) {
         let mut created = self
             .created
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         for topic in topics {
-            let next = created.len() / KafkaPublisher::TOPICS_PER_PRODUCER;
+            let next = share(created.len());
             created.entry(topic).or_insert(next);
         }
     }
@@ -504,19 +509,24 @@ impl Connection {
                 }
             },
         };
-        let producer = match self.producers.get(share) {
-            Ok(producer) => producer,
-            Err(error) => {
-                self.accounting.sent(&record.topic);
-                self.accounting.failed(
-                    &record.topic,
-                    &format!(
-                        "no producer for the topics past the first {}: {error}",
-                        share * KafkaPublisher::TOPICS_PER_PRODUCER
-                    ),
-                );
-                return None;
-            }
+        // The first producer's records (every record of a scenario's run) take no lock for it.
+        let further;
+        let producer: &Producer = match share {
+            0 => &self.producer,
+            _ => match self.producers.get(share) {
+                Ok(producer) => {
+                    further = producer;
+                    &further
+                }
+                Err(error) => {
+                    self.accounting.sent(&record.topic);
+                    self.accounting.failed(
+                        &record.topic,
+                        &format!("no producer for its share of the topics: {error}"),
+                    );
+                    return None;
+                }
+            },
         };
         let mut base = BaseRecord::with_opaque_to(&record.topic, published)
             .payload(&record.value)

@@ -362,10 +362,11 @@ impl<'ast> Visit<'ast> for Uses<'_> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn write(dir: &Path, file: &str, text: &str) -> anyhow::Result<()> {
+    /// Writes `text` to `file` under `dir`, making its directories (a crate planted in a test).
+    pub(crate) fn write(dir: &Path, file: &str, text: &str) -> anyhow::Result<()> {
         let path = dir.join(file);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)?;

@@ -134,16 +134,7 @@ pub(crate) fn nested_graphs(lib: &Path) -> anyhow::Result<BTreeMap<Vec<String>, 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::modules::{cycles, describe};
-
-    fn write(dir: &Path, file: &str, text: &str) -> anyhow::Result<()> {
-        let path = dir.join(file);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        std::fs::write(path, text)?;
-        Ok(())
-    }
+    use crate::modules::{cycles, describe, tests::write};
 
     #[test]
     fn a_cycle_between_submodules_is_found_in_their_parent_through_reexports_too()

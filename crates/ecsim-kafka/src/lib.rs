@@ -26,6 +26,7 @@ mod producers;
 pub mod publisher;
 pub mod recording;
 pub mod settings;
+mod topics;
 
 pub use accounting::{DeliveryReport, TopicDelivery};
 pub use embedded::EmbeddedBroker;

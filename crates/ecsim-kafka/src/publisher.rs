@@ -28,7 +28,7 @@ use std::{
 
 use ecsim_core::publish::{Publisher, Record};
 use rdkafka::{
-    admin::{AdminClient, AdminOptions, NewTopic, TopicReplication},
+    admin::AdminClient,
     client::DefaultClientContext,
     error::{KafkaError, RDKafkaErrorCode},
     producer::{BaseRecord, Producer as _},
@@ -41,25 +41,10 @@ use crate::{
     headers::RunTag,
     producers::{Producer, Producers, share},
     settings::{PRODUCER_DEFAULTS, Settings},
+    topics,
 };
 
-/// How topics are created.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TopicLayout {
-    /// Partitions per topic.
-    pub partitions: i32,
-    /// Replicas per partition.
-    pub replication: i32,
-}
-
-impl Default for TopicLayout {
-    fn default() -> Self {
-        Self {
-            partitions: 1,
-            replication: 1,
-        }
-    }
-}
+pub use crate::topics::TopicLayout;
 
 /// Why the publisher could not start.
 #[derive(Debug, thiserror::Error)]
@@ -142,11 +127,6 @@ impl std::fmt::Debug for KafkaPublisher {
             .field("layout", &self.connection.layout)
             .finish_non_exhaustive()
     }
-}
-
-fn block_on<F: Future>(future: F) -> F::Output {
-    // Admin futures are completed by librdkafka's own thread, not by an async runtime.
-    futures::executor::block_on(future)
 }
 
 impl KafkaPublisher {
@@ -331,7 +311,7 @@ impl Connection {
         if missing.is_empty() {
             return Ok(());
         }
-        let existing = self.existing_topics(&missing);
+        let existing = topics::existing(&self.producer, &missing, self.timeout);
         self.mark_created(existing.iter().cloned());
         missing.retain(|t| !existing.contains(t));
         if missing.is_empty() {
@@ -347,13 +327,15 @@ impl Connection {
                         .map(|e| (topic.clone(), e))
                 })
                 .collect::<Vec<_>>(),
-            Creator::Admin(admin) => match self.create_with_admin(admin, &missing) {
-                Ok(failures) => failures,
-                Err(reason) => {
-                    tracing::info!(%reason, "CreateTopics did not work; asking for automatic topic creation");
-                    self.auto_create(&missing)
+            Creator::Admin(admin) => {
+                match topics::create(admin, &missing, self.layout, self.timeout) {
+                    Ok(failures) => failures,
+                    Err(reason) => {
+                        tracing::info!(%reason, "CreateTopics did not work; asking for automatic topic creation");
+                        topics::auto_create(&self.producer, &missing, self.timeout)
+                    }
                 }
-            },
+            }
         };
         let failed: BTreeSet<&String> = failures.iter().map(|(topic, _)| topic).collect();
         self.mark_created(missing.iter().filter(|t| !failed.contains(t)).cloned());
@@ -378,86 +360,6 @@ impl Connection {
             let next = share(created.len());
             created.entry(topic).or_insert(next);
         }
-    }
-
-    /// Which of `topics` the cluster already has.
-    fn existing_topics(&self, topics: &[String]) -> BTreeSet<String> {
-        let wanted: BTreeSet<&str> = topics.iter().map(String::as_str).collect();
-        match self.producer.client().fetch_metadata(None, self.timeout) {
-            Ok(metadata) => metadata
-                .topics()
-                .iter()
-                .filter(|t| t.error().is_none() && wanted.contains(t.name()))
-                .map(|t| t.name().to_owned())
-                .collect(),
-            Err(_) => BTreeSet::new(),
-        }
-    }
-
-    /// CreateTopics; `Err` when the request as a whole failed (not answered, not supported).
-    fn create_with_admin(
-        &self,
-        admin: &AdminClient<DefaultClientContext>,
-        topics: &[String],
-    ) -> Result<Vec<(String, String)>, String> {
-        let new_topics: Vec<NewTopic<'_>> = topics
-            .iter()
-            .map(|topic| {
-                NewTopic::new(
-                    topic,
-                    self.layout.partitions,
-                    TopicReplication::Fixed(self.layout.replication),
-                )
-            })
-            .collect();
-        let options = AdminOptions::new()
-            .operation_timeout(Some(self.timeout))
-            .request_timeout(Some(self.timeout));
-        let results = block_on(admin.create_topics(&new_topics, &options))
-            .map_err(|error| error.to_string())?;
-        Ok(results
-            .into_iter()
-            .filter_map(|result| match result {
-                Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => None,
-                Err((topic, code)) => Some((topic, code.to_string())),
-            })
-            .collect())
-    }
-
-    /// Asks for each topic's metadata, which makes a broker with automatic topic creation
-    /// create it; returns the topics that still do not exist.
-    fn auto_create(&self, topics: &[String]) -> Vec<(String, String)> {
-        let mut failures = Vec::new();
-        for topic in topics {
-            let deadline = Instant::now() + self.timeout;
-            let outcome = loop {
-                let result = self
-                    .producer
-                    .client()
-                    .fetch_metadata(Some(topic), self.timeout);
-                let status = match &result {
-                    Ok(metadata) => match metadata.topics().iter().find(|t| t.name() == topic) {
-                        Some(t) if t.error().is_none() && !t.partitions().is_empty() => Ok(()),
-                        Some(t) => Err(format!("{:?}", t.error())),
-                        None => Err("not in the metadata".to_owned()),
-                    },
-                    Err(error) => Err(error.to_string()),
-                };
-                if status.is_ok() || Instant::now() >= deadline {
-                    break status;
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            };
-            if let Err(reason) = outcome {
-                failures.push((
-                    topic.clone(),
-                    format!(
-                        "the broker neither created it on request nor automatically ({reason})"
-                    ),
-                ));
-            }
-        }
-        failures
     }
 
     /// Hands every record the simulation queues to librdkafka, in order, until the queue is

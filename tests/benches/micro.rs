@@ -6,7 +6,9 @@
 //!   protobuf, a thread of its own), against the same plugin linked into the program; and the
 //!   protobuf encoding and decoding the boundary adds, alone; and the same library isolated in
 //!   a host process of its own (`plugin-call/isolated`: the request and reply through a pipe;
-//!   the host is `ECSIM_HOST_BIN`, else the release `ecsim`).
+//!   the host is `ECSIM_HOST_BIN`, else the release `ecsim`); and the crossing alone
+//!   (`plugin-call/crossing-only`: the request's bytes to an instance's thread that answers
+//!   with them, through the same channels, no encoding, no work).
 //!
 //! `cargo xtask bench` runs these and turns criterion's estimates into `BENCHMARKS.md`.
 
@@ -26,7 +28,7 @@ use ecsim_core::{
     plugin::{CallContext, CallOutcome, CallTraits, IntegrationPlugin, PluginContext, async_trait},
 };
 use ecsim_e2e::bench::{NullPublisher, Typed, lifecycles, records, replay};
-use ecsim_plugin_host::{HostCommand, Isolation, Library, call, locate};
+use ecsim_plugin_host::{HostCommand, Isolation, Library, call, locate, worker};
 use ecsim_plugin_sdk::{
     Call, Plugin, Setup,
     proto::{
@@ -198,6 +200,16 @@ fn plugin_call(c: &mut Criterion) {
             black_box(CallRequest::decode(bytes.as_slice()).unwrap());
             let bytes = reply.encode_to_vec();
             black_box(CallReply::decode(bytes.as_slice()).unwrap());
+        });
+    });
+    // What the boundary costs besides the encoding: the same request's bytes to an instance's
+    // thread whose table answers with them, back through the same channels and copies.
+    let echo = ecsim_plugin_host::testing::echo_worker().unwrap();
+    let bytes = request.encode_to_vec();
+    group.bench_function("crossing-only", |b| {
+        b.iter(|| {
+            let receiver = echo.call(bytes.clone()).unwrap();
+            black_box(runtime.block_on(worker::wait(receiver, Duration::from_secs(10), true)))
         });
     });
     group.finish();

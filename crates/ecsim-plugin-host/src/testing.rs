@@ -1,12 +1,71 @@
-//! For tests (feature `test-support`): building the plugin libraries a test loads.
+//! For tests and benchmarks (feature `test-support`): building the plugin libraries a test
+//! loads, and an instance that does nothing, to measure the boundary alone.
 //!
 //! A test build does not build the workspace's `cdylib`s, and a test that loads one would fail
 //! on a fresh clone under plain `cargo test`. [`ensure_built`] builds the library with the cargo
 //! that runs the tests, into the directory the test looks in, the first time it is missing.
+//!
+//! [`echo_worker`] is an instance thread whose table answers every call with a copy of its
+//! request: a call through it crosses exactly as a call to a library does (the job to the
+//! instance's thread, the table's buffer copied and given back, the answer home) and does
+//! nothing else, so that the benchmarks can tell the crossing from the encoding and the work.
 
 use std::{path::PathBuf, process::Command, sync::Mutex};
 
-use crate::locate::bundled_dirs;
+use ecsim_plugin_abi::{ABI_VERSION, Bytes, OwnedBytes, PluginTable, StaticStr};
+use ecsim_proto::{
+    plugin::{CreateReply, create_reply},
+    prost::Message as _,
+};
+
+use crate::{locate::bundled_dirs, worker::Worker};
+
+/// Starts an instance thread on [`ECHO`] and waits for its instance to be created.
+pub fn echo_worker() -> Result<Worker, String> {
+    let (worker, created) =
+        Worker::start(&ECHO, "echo", Vec::new()).map_err(|error| error.to_string())?;
+    match created.recv() {
+        Ok(Ok(_)) => Ok(worker),
+        _ => Err("the echo instance was not created".to_owned()),
+    }
+}
+
+/// A table in this program, as a library's would be: every call's answer is its request.
+static ECHO: PluginTable = PluginTable {
+    abi_version: ABI_VERSION,
+    table_size: PluginTable::SIZE,
+    sdk_version: StaticStr::new(env!("CARGO_PKG_VERSION")),
+    manifest: echo_manifest,
+    create: echo_create,
+    call: echo_call,
+    destroy: echo_destroy,
+    free: echo_free,
+};
+
+unsafe extern "C" fn echo_manifest() -> OwnedBytes {
+    OwnedBytes::from_vec(Vec::new())
+}
+
+unsafe extern "C" fn echo_create(_request: Bytes<'_>) -> OwnedBytes {
+    let reply = CreateReply {
+        result: Some(create_reply::Result::Instance(1)),
+    };
+    OwnedBytes::from_vec(reply.encode_to_vec())
+}
+
+unsafe extern "C" fn echo_call(_instance: u64, request: Bytes<'_>) -> OwnedBytes {
+    OwnedBytes::from_vec(request.as_slice().to_vec())
+}
+
+unsafe extern "C" fn echo_destroy(_instance: u64) -> OwnedBytes {
+    OwnedBytes::from_vec(Vec::new())
+}
+
+unsafe extern "C" fn echo_free(bytes: OwnedBytes) {
+    // SAFETY: every buffer this table hands out is made by `OwnedBytes::from_vec` in this
+    // program, and the host gives each back once (`table::take`).
+    drop(unsafe { bytes.into_vec() });
+}
 
 /// The path of `package`'s library beside the running test executable, built first (with
 /// `cargo build -p package`, in the tests' profile) when it is missing. Fails with what cargo
@@ -57,5 +116,23 @@ pub fn ensure_built(package: &str) -> Result<PathBuf, String> {
             "`cargo build -p {package}` succeeded but {} is not there (a different target directory?)",
             path.display()
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::worker;
+
+    #[tokio::test]
+    async fn the_echo_instance_answers_each_call_with_its_request() {
+        let echo = echo_worker().unwrap();
+        for request in [b"first".to_vec(), Vec::new(), vec![7; 4096]] {
+            let receiver = echo.call(request.clone()).unwrap();
+            let reply = worker::wait(receiver, Duration::from_secs(10), true).await;
+            assert_eq!(reply, Ok(Ok(request)));
+        }
     }
 }

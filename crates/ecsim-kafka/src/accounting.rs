@@ -115,22 +115,59 @@ impl std::fmt::Display for DeliveryReport {
     }
 }
 
+/// What the sending side counts: messages handed to a producer, per topic.
+#[derive(Debug, Default)]
+struct Sending {
+    sent: BTreeMap<String, u64>,
+}
+
+/// What the delivery side counts: each message's outcome, per topic, and how long it took.
 #[derive(Debug)]
-struct State {
-    topics: BTreeMap<String, TopicDelivery>,
+struct Outcomes {
+    topics: BTreeMap<String, Outcome>,
     /// Acknowledgement latencies, in microseconds.
     latency: hdrhistogram::Histogram<u64>,
 }
 
+#[derive(Debug, Default)]
+struct Outcome {
+    delivered: u64,
+    failed: u64,
+    first_error: Option<String>,
+}
+
 /// Counts kept while publishing; shared with the producer's delivery callback.
+///
+/// The two sides count under locks of their own: the thread handing messages to librdkafka
+/// and librdkafka's thread reporting their delivery never wait for each other, message after
+/// message. Only [`Accounting::report`] takes both.
 #[derive(Debug)]
 pub struct Accounting {
-    state: Mutex<State>,
+    sending: Mutex<Sending>,
+    outcomes: Mutex<Outcomes>,
 }
 
 impl Default for Accounting {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+/// The entry of `topic` in `map`, made the first time the topic is seen: one lookup for every
+/// message after its topic's first, and its name copied only once.
+fn entry<'a, T: Default>(map: &'a mut BTreeMap<String, T>, topic: &str) -> &'a mut T {
+    if !map.contains_key(topic) {
+        map.insert(topic.to_owned(), T::default());
+    }
+    map.get_mut(topic)
+        .unwrap_or_else(|| unreachable!("inserted above"))
+}
+
+/// Adds one to `topic`'s count in `map` with a single lookup when the topic is known.
+fn count<T: Default>(map: &mut BTreeMap<String, T>, topic: &str, add: impl FnOnce(&mut T)) {
+    match map.get_mut(topic) {
+        Some(value) => add(value),
+        None => add(entry(map, topic)),
     }
 }
 
@@ -145,66 +182,80 @@ impl Accounting {
         });
         latency.auto(true);
         Self {
-            state: Mutex::new(State {
+            sending: Mutex::new(Sending::default()),
+            outcomes: Mutex::new(Outcomes {
                 topics: BTreeMap::new(),
                 latency,
             }),
         }
     }
 
-    fn state(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state
+    fn sending(&self) -> std::sync::MutexGuard<'_, Sending> {
+        self.sending
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// The counts of `topic`; its name is copied only the first time it is seen, not for every
-    /// message.
-    fn topic<'a>(
-        topics: &'a mut BTreeMap<String, TopicDelivery>,
-        topic: &str,
-    ) -> &'a mut TopicDelivery {
-        if !topics.contains_key(topic) {
-            topics.insert(topic.to_owned(), TopicDelivery::default());
-        }
-        topics
-            .get_mut(topic)
-            .unwrap_or_else(|| unreachable!("inserted above"))
+    fn outcomes(&self) -> std::sync::MutexGuard<'_, Outcomes> {
+        self.outcomes
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// A message was handed to the producer.
     pub fn sent(&self, topic: &str) {
-        Self::topic(&mut self.state().topics, topic).sent += 1;
+        count(&mut self.sending().sent, topic, |sent| *sent += 1);
     }
 
     /// The broker acknowledged a message, `latency` after it was published.
     pub fn delivered(&self, topic: &str, latency: Duration) {
-        let mut state = self.state();
-        Self::topic(&mut state.topics, topic).delivered += 1;
         let micros = u64::try_from(latency.as_micros())
             .unwrap_or(u64::MAX)
             .max(1);
+        let mut outcomes = self.outcomes();
+        count(&mut outcomes.topics, topic, |outcome| {
+            outcome.delivered += 1
+        });
         // Cannot fail: the histogram resizes itself.
-        let _ = state.latency.record(micros);
+        let _ = outcomes.latency.record(micros);
     }
 
     /// A message failed for good.
     pub fn failed(&self, topic: &str, error: &str) {
-        let mut state = self.state();
-        let counts = Self::topic(&mut state.topics, topic);
-        counts.failed += 1;
-        if counts.first_error.is_none() {
-            counts.first_error = Some(error.to_owned());
-        }
+        count(&mut self.outcomes().topics, topic, |outcome| {
+            outcome.failed += 1;
+            if outcome.first_error.is_none() {
+                outcome.first_error = Some(error.to_owned());
+            }
+        });
     }
 
     /// The counts so far.
     pub fn report(&self) -> DeliveryReport {
-        let state = self.state();
-        let histogram = &state.latency;
+        // Always in this order, and nowhere else both: no deadlock.
+        let sending = self.sending();
+        let outcomes = self.outcomes();
+        let mut topics: BTreeMap<String, TopicDelivery> = sending
+            .sent
+            .iter()
+            .map(|(topic, sent)| {
+                let counts = TopicDelivery {
+                    sent: *sent,
+                    ..TopicDelivery::default()
+                };
+                (topic.clone(), counts)
+            })
+            .collect();
+        for (topic, outcome) in &outcomes.topics {
+            let counts = entry(&mut topics, topic);
+            counts.delivered = outcome.delivered;
+            counts.failed = outcome.failed;
+            counts.first_error.clone_from(&outcome.first_error);
+        }
+        let histogram = &outcomes.latency;
         let ms = |micros: u64| micros as f64 / 1000.0;
         DeliveryReport {
-            topics: state.topics.clone(),
+            topics,
             latency: (!histogram.is_empty()).then(|| Latency {
                 count: histogram.len(),
                 p50_ms: ms(histogram.value_at_quantile(0.5)),
@@ -218,6 +269,37 @@ impl Accounting {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn both_sides_count_apart_and_the_report_joins_them_topic_by_topic() {
+        let accounting = Accounting::new();
+        // A delivery report may come before the sending side has counted its message.
+        accounting.delivered("early", Duration::from_millis(1));
+        accounting.failed("never-sent", "Local: Unknown topic");
+        std::thread::scope(|scope| {
+            scope.spawn(|| (0..1000).for_each(|_| accounting.sent("b")));
+            scope.spawn(|| (0..1000).for_each(|_| accounting.delivered("b", Duration::ZERO)));
+        });
+        accounting.sent("early");
+        let report = accounting.report();
+        let names: Vec<&str> = report.topics.keys().map(String::as_str).collect();
+        assert_eq!(names, ["b", "early", "never-sent"]);
+        assert_eq!(
+            (report.topics["b"].sent, report.topics["b"].delivered),
+            (1000, 1000)
+        );
+        assert_eq!(
+            (
+                report.topics["early"].sent,
+                report.topics["early"].delivered
+            ),
+            (1, 1)
+        );
+        let never = &report.topics["never-sent"];
+        assert_eq!((never.sent, never.failed), (0, 1));
+        assert_eq!(never.first_error.as_deref(), Some("Local: Unknown topic"));
+        assert_eq!(report.latency.map(|l| l.count), Some(1001));
+    }
 
     #[test]
     fn every_message_is_acknowledged_failed_or_pending() {

@@ -539,11 +539,17 @@ impl Core {
     }
 
     fn emit_task_changes(&self, changes: Changes) {
+        // In virtual time, one moment for the whole batch: nothing awaits between its events,
+        // so the clock cannot move, and reading it (tokio's paused clock takes a lock) once
+        // instead of per event is the same stream for less. In real time each event reads the
+        // wall clock, as AliECS stamps each write.
+        let batch = self.0.clock.is_virtual().then(|| self.now());
         for change in changes.0 {
-            self.emit(match change {
+            let payload = match change {
                 Change::Task(task) => CorePayload::Task(task),
                 Change::Role(role) => CorePayload::Role(role),
-            });
+            };
+            self.emit_at(batch.unwrap_or_else(|| self.now()), payload);
         }
     }
 }

@@ -28,7 +28,7 @@ use ecsim_core::{
     plugin::{CallContext, CallOutcome, CallTraits, IntegrationPlugin, PluginContext, async_trait},
 };
 use ecsim_e2e::bench::{NullPublisher, Typed, lifecycles, records, replay};
-use ecsim_plugin_host::{HostCommand, Isolation, Library, call, locate, worker};
+use ecsim_plugin_host::{HostCommand, Isolation, Library, call, locate};
 use ecsim_plugin_sdk::{
     Call, Plugin, Setup,
     proto::{
@@ -208,8 +208,10 @@ fn plugin_call(c: &mut Criterion) {
     let bytes = request.encode_to_vec();
     group.bench_function("crossing-only", |b| {
         b.iter(|| {
-            let receiver = echo.call(bytes.clone()).unwrap();
-            black_box(runtime.block_on(worker::wait(receiver, Duration::from_secs(10), true)))
+            let call = echo
+                .call(|buffer| buffer.extend_from_slice(&bytes))
+                .unwrap();
+            black_box(runtime.block_on(echo.answer(call, Duration::from_secs(10), true)))
         });
     });
     group.finish();

@@ -142,7 +142,10 @@ impl DylibPlugin {
         let timeout = call.timeout_or(crate::call::DEFAULT_CALL_TIMEOUT);
         let start = clock.now();
         let request = crate::call::request(&call, start, timeout);
-        let Some(receiver) = started.worker.call(request.encode_to_vec()) else {
+        let Some(in_flight) = started.worker.call(|buffer| {
+            // Cannot fail: a Vec grows as it needs.
+            let _ = request.encode(buffer);
+        }) else {
             return CallOutcome::failed(
                 format!("plugin {} is not running", self.info.name),
                 Some("its thread has ended".to_owned()),
@@ -154,7 +157,11 @@ impl DylibPlugin {
         } else {
             clock.runtime_duration(timeout)
         };
-        let bytes = match worker::wait(receiver, wall, clock.is_virtual()).await {
+        let bytes = match started
+            .worker
+            .answer(in_flight, wall, clock.is_virtual())
+            .await
+        {
             Ok(Ok(bytes)) => bytes,
             Ok(Err(Ended(why))) => {
                 return CallOutcome::failed_by(

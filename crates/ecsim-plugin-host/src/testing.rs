@@ -9,6 +9,7 @@
 //! request: a call through it crosses exactly as a call to a library does (the job to the
 //! instance's thread, the table's buffer copied and given back, the answer home) and does
 //! nothing else, so that the benchmarks can tell the crossing from the encoding and the work.
+//! A request `sleep MILLIS` is answered that much later, for tests of late answers.
 
 use std::{path::PathBuf, process::Command, sync::Mutex};
 
@@ -54,7 +55,16 @@ unsafe extern "C" fn echo_create(_request: Bytes<'_>) -> OwnedBytes {
 }
 
 unsafe extern "C" fn echo_call(_instance: u64, request: Bytes<'_>) -> OwnedBytes {
-    OwnedBytes::from_vec(request.as_slice().to_vec())
+    let request = request.as_slice();
+    // A test of late answers asks for one: `sleep MILLIS` answers that much later.
+    if let Some(millis) = std::str::from_utf8(request)
+        .ok()
+        .and_then(|text| text.strip_prefix("sleep "))
+        .and_then(|millis| millis.parse().ok())
+    {
+        std::thread::sleep(std::time::Duration::from_millis(millis));
+    }
+    OwnedBytes::from_vec(request.to_vec())
 }
 
 unsafe extern "C" fn echo_destroy(_instance: u64) -> OwnedBytes {
@@ -124,15 +134,43 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::worker;
+
+    async fn ask(
+        echo: &Worker,
+        request: &[u8],
+        timeout: Duration,
+        virtual_time: bool,
+    ) -> crate::worker::Reply {
+        let call = echo
+            .call(|buffer| buffer.extend_from_slice(request))
+            .unwrap();
+        match echo.answer(call, timeout, virtual_time).await {
+            Ok(reply) => reply,
+            Err(_) => Err(crate::worker::Ended("timed out".to_owned())),
+        }
+    }
 
     #[tokio::test]
-    async fn the_echo_instance_answers_each_call_with_its_request() {
+    async fn the_echo_instance_answers_each_call_with_its_request_on_either_clock() {
         let echo = echo_worker().unwrap();
-        for request in [b"first".to_vec(), Vec::new(), vec![7; 4096]] {
-            let receiver = echo.call(request.clone()).unwrap();
-            let reply = worker::wait(receiver, Duration::from_secs(10), true).await;
-            assert_eq!(reply, Ok(Ok(request)));
+        // Buffers used again call after call: a long request, then shorter ones.
+        for request in [vec![7; 4096], b"first".to_vec(), Vec::new()] {
+            for virtual_time in [true, false] {
+                let reply = ask(&echo, &request, Duration::from_secs(10), virtual_time).await;
+                assert_eq!(reply, Ok(request.clone()));
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_late_answer_is_never_taken_for_a_later_calls() {
+        let echo = echo_worker().unwrap();
+        let late = ask(&echo, b"sleep 300", Duration::from_millis(20), true).await;
+        assert_eq!(late, Err(crate::worker::Ended("timed out".to_owned())));
+        // The instance answers the first call late, then this one: each on its own line.
+        for virtual_time in [true, false] {
+            let reply = ask(&echo, b"second", Duration::from_secs(10), virtual_time).await;
+            assert_eq!(reply, Ok(b"second".to_vec()));
         }
     }
 }

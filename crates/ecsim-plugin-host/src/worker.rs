@@ -21,6 +21,7 @@ use std::{
         Arc, Mutex, PoisonError,
         mpsc::{self, Receiver, Sender},
     },
+    time::Duration,
 };
 
 use ecsim_plugin_abi::{Bytes, PluginTable};
@@ -29,17 +30,35 @@ pub use crate::threads::{Ended, Reply, TimedOut, run_with_timeout, wait};
 use crate::{
     isolation::{Isolation, Running},
     table::{created_instance, take},
-    threads::{Job, receive},
+    threads::{Job, Line, Lines, receive},
 };
 
+impl std::fmt::Debug for Worker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Worker")
+            .field("stuck", &self.stuck)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A call sent to an instance's thread, its answer to wait for ([`Worker::answer`]).
+pub struct Call(Line);
+
+impl std::fmt::Debug for Call {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Call").finish_non_exhaustive()
+    }
+}
+
 /// The thread of one plugin instance.
-#[derive(Debug)]
 pub struct Worker {
     jobs: Mutex<Option<Sender<Job>>>,
     /// Set when a request did not come back in time: what it was.
     stuck: Arc<Mutex<Option<String>>>,
     /// An isolated instance's process, to kill when it does not answer.
     running: Option<Arc<Running>>,
+    /// The reply channels and request buffers of calls, used again call after call.
+    lines: Lines,
 }
 
 impl Worker {
@@ -66,10 +85,11 @@ impl Worker {
                 while let Ok(job) = receive(&incoming, None) {
                     match job {
                         Job::Call { request, reply } => {
-                            let request = Bytes::new(&request);
                             // SAFETY: as for `create` above.
-                            let _ = reply
-                                .send(Ok(unsafe { take(table, (table.call)(instance, request)) }));
+                            let answer = unsafe {
+                                take(table, (table.call)(instance, Bytes::new(&request)))
+                            };
+                            reply.answer(Ok(answer), request);
                         }
                         Job::Destroy { reply } => {
                             // SAFETY: as for `create` above.
@@ -85,6 +105,7 @@ impl Worker {
                 jobs: Mutex::new(Some(jobs)),
                 stuck: Arc::new(Mutex::new(None)),
                 running: None,
+                lines: Lines::default(),
             },
             created_reply,
         ))
@@ -121,6 +142,7 @@ impl Worker {
                 jobs: Mutex::new(Some(jobs)),
                 stuck: Arc::new(Mutex::new(None)),
                 running: Some(running),
+                lines: Lines::default(),
             },
             created_reply,
         ))
@@ -157,11 +179,26 @@ impl Worker {
             .is_some_and(|jobs| jobs.send(job).is_ok())
     }
 
-    /// Sends an encoded `CallRequest`; the receiver gets the encoded `CallReply`. `None` when
-    /// the thread is gone.
-    pub fn call(&self, request: Vec<u8>) -> Option<Receiver<Reply>> {
-        let (reply, receiver) = mpsc::sync_channel(1);
-        self.send(Job::Call { request, reply }).then_some(receiver)
+    /// Sends a `CallRequest`, which `encode` writes into a buffer of earlier calls; wait for
+    /// the encoded `CallReply` with [`Worker::answer`]. `None` when the thread is gone.
+    pub fn call(&self, encode: impl FnOnce(&mut Vec<u8>)) -> Option<Call> {
+        let mut line = self.lines.take();
+        let mut request = line.request_buffer();
+        encode(&mut request);
+        let reply = line.reply_to()?;
+        self.send(Job::Call { request, reply })
+            .then_some(Call(line))
+    }
+
+    /// Waits for the answer to `call`, for at most `timeout` of wall-clock time, in the way the
+    /// clock requires (see [`wait`]).
+    pub async fn answer(
+        &self,
+        call: Call,
+        timeout: Duration,
+        virtual_time: bool,
+    ) -> Result<Reply, TimedOut> {
+        self.lines.wait(call.0, timeout, virtual_time).await
     }
 
     /// Asks the instance to stop; the receiver gets the encoded `DestroyReply`. The thread ends

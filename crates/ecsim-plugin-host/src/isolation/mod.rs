@@ -112,7 +112,8 @@ pub(crate) fn serve(
     while let Ok(job) = receive(&jobs, None) {
         match job {
             Job::Call { request, reply } => {
-                let _ = reply.send(instance.call(&request));
+                let answer = instance.call(&request);
+                reply.answer(answer, request);
             }
             Job::Destroy { reply } => {
                 let _ = reply.send(instance.destroy());

@@ -204,7 +204,9 @@ impl Accounting {
 
     /// A message was handed to the producer.
     pub fn sent(&self, topic: &str) {
-        count(&mut self.sending().sent, topic, |sent| *sent += 1);
+        count(&mut self.sending().sent, topic, |sent| {
+            *sent += 1;
+        });
     }
 
     /// The broker acknowledged a message, `latency` after it was published.
@@ -214,7 +216,7 @@ impl Accounting {
             .max(1);
         let mut outcomes = self.outcomes();
         count(&mut outcomes.topics, topic, |outcome| {
-            outcome.delivered += 1
+            outcome.delivered += 1;
         });
         // Cannot fail: the histogram resizes itself.
         let _ = outcomes.latency.record(micros);

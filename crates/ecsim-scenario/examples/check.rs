@@ -28,6 +28,16 @@ fn main() -> ExitCode {
             Err(_) => ExitCode::from(1),
         };
     }
+    // An option among paths is a usage error, not a file that cannot be read.
+    if let Some(option) = args.iter().find(|a| a.starts_with('-')) {
+        let _ = writeln!(
+            err,
+            "check: {option} is not a scenario file: `--schema` comes alone, and a file \
+             whose name starts with `-` is written `./{option}`\n\
+             usage: check SCENARIO.toml… | check --schema"
+        );
+        return ExitCode::from(2);
+    }
     let mut valid = true;
     for path in &args {
         match load(Path::new(path)) {

@@ -21,7 +21,8 @@ use ecsim_proto::{
 
 use crate::{locate::bundled_dirs, worker::Worker};
 
-/// Starts an instance thread on [`ECHO`] and waits for its instance to be created.
+/// Starts an instance thread on the echo table (its calls answered with their requests) and
+/// waits for its instance to be created.
 pub fn echo_worker() -> Result<Worker, String> {
     let (worker, created) =
         Worker::start(&ECHO, "echo", Vec::new()).map_err(|error| error.to_string())?;

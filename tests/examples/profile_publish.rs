@@ -5,9 +5,10 @@
 //! `cargo run --release -p ecsim-e2e --example profile_publish -- [embedded|tansu] [ROUNDS] [MODE]`
 //!
 //! MODE is what publishes: `replay` (the default: the simulation and ecsim's publisher),
-//! `alone` (ecsim's publisher handed the scenario's records, made before the clock starts), or
-//! `bare` (the bare producer the benchmark compares with, the same records): the three sides of
-//! the publish figure, to profile one at a time.
+//! `alone` (ecsim's publisher handed the scenario's records, made before the clock starts and
+//! copied as they are handed over, as a replay makes each record anew), or `bare` (the bare
+//! producer the benchmark compares with, the same records): the three sides of the publish
+//! figure, to profile one at a time.
 
 use std::{sync::Arc, time::Duration};
 
@@ -21,7 +22,7 @@ use ecsim_kafka::TopicLayout;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[allow(clippy::print_stdout)] // the example's output
+#[allow(clippy::print_stdout, clippy::print_stderr)] // the example's output and its usage error
 fn main() {
     let mut args = std::env::args().skip(1);
     let broker = match args.next().as_deref() {
@@ -34,7 +35,10 @@ fn main() {
     let made = match mode.as_str() {
         "replay" => Vec::new(),
         "alone" | "bare" => records(&scenario),
-        other => panic!("unknown mode {other}: replay, alone or bare"),
+        other => {
+            eprintln!("profile_publish: unknown mode {other}: replay, alone or bare");
+            std::process::exit(2);
+        }
     };
     let cpu = ecsim_e2e::bench::cpu_seconds;
     if mode == "bare" {

@@ -178,14 +178,18 @@ fn render(criterion: &Path, end_to_end: &Value) -> anyhow::Result<(String, Strin
             .collect();
         writeln!(
             summary,
-            "| latency, hook moment to acknowledgement, {} broker, {:.0} messages/s: p99 ÷ a bare producer's at the same pace, the median of {} rounds | {ratio:.2} (rounds {}; the median's p50 / p99 {:.1} ms / {p99:.1} ms; bare {:.1} ms / {bare_p99:.1} ms) | ≤ 1.2 | {} |",
+            "| latency, hook moment to acknowledgement, {} broker, {:.0} messages/s: p99 ÷ a bare producer's at the same pace, {} | {ratio:.2} ({}p50 / p99 {:.1} ms / {p99:.1} ms; bare {:.1} ms / {bare_p99:.1} ms) | ≤ 1.2 | {} |",
             latency["broker"].as_str().unwrap_or("?"),
             f(&latency["rate_msgs_per_s"]),
-            rounds.len().max(1),
-            if rounds.is_empty() {
-                "?".to_owned()
+            // Figures written before the rounds (`--reuse` of an older run) have one round.
+            match rounds.len() {
+                0 | 1 => "one round".to_owned(),
+                n => format!("the median of {n} rounds"),
+            },
+            if rounds.len() > 1 {
+                format!("rounds {}; the median's ", rounds.join(", "))
             } else {
-                rounds.join(", ")
+                String::new()
             },
             f(&latency["p50_ms"]),
             f(&latency["bare_p50_ms"]),

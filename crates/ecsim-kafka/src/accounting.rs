@@ -153,21 +153,12 @@ impl Default for Accounting {
     }
 }
 
-/// The entry of `topic` in `map`, made the first time the topic is seen: one lookup for every
-/// message after its topic's first, and its name copied only once.
-fn entry<'a, T: Default>(map: &'a mut BTreeMap<String, T>, topic: &str) -> &'a mut T {
-    if !map.contains_key(topic) {
-        map.insert(topic.to_owned(), T::default());
-    }
-    map.get_mut(topic)
-        .unwrap_or_else(|| unreachable!("inserted above"))
-}
-
-/// Adds one to `topic`'s count in `map` with a single lookup when the topic is known.
+/// Adds to `topic`'s count in `map`: one lookup for every message after its topic's first,
+/// and the topic's name copied only the first time it is seen.
 fn count<T: Default>(map: &mut BTreeMap<String, T>, topic: &str, add: impl FnOnce(&mut T)) {
     match map.get_mut(topic) {
         Some(value) => add(value),
-        None => add(entry(map, topic)),
+        None => add(map.entry(topic.to_owned()).or_default()),
     }
 }
 
@@ -249,10 +240,11 @@ impl Accounting {
             })
             .collect();
         for (topic, outcome) in &outcomes.topics {
-            let counts = entry(&mut topics, topic);
-            counts.delivered = outcome.delivered;
-            counts.failed = outcome.failed;
-            counts.first_error.clone_from(&outcome.first_error);
+            count(&mut topics, topic, |counts| {
+                counts.delivered = outcome.delivered;
+                counts.failed = outcome.failed;
+                counts.first_error.clone_from(&outcome.first_error);
+            });
         }
         let histogram = &outcomes.latency;
         let ms = |micros: u64| micros as f64 / 1000.0;

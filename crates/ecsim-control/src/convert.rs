@@ -242,16 +242,16 @@ fn matches(wanted: &[&str], role: &RoleView) -> bool {
 
 /// The environment a core event is about, if any.
 pub(crate) fn environment_of(event: &CoreEvent) -> Option<&str> {
-    let id = match &event.payload {
+    let id: &str = match &event.payload {
         CorePayload::CoreStart(_) => return None,
         CorePayload::Environment(e) => &e.environment_id,
         CorePayload::Run(e) => &e.environment_id,
-        CorePayload::Task(e) => &e.environment_id,
+        CorePayload::Task(e) => e.environment_id(),
         CorePayload::Role(e) => &e.environment_id,
         CorePayload::Call(e) => &e.environment_id,
         CorePayload::IntegratedService { event, .. } => &event.environment_id,
     };
-    Some(id.as_str()).filter(|id| !id.is_empty())
+    Some(id).filter(|id| !id.is_empty())
 }
 
 /// A core event in its `events.Event` envelope, as AliECS's writers wrap it.
@@ -260,8 +260,8 @@ pub(crate) fn event(event: &CoreEvent) -> Event {
         CorePayload::CoreStart(e) => Payload::CoreStartEvent(e.clone()),
         CorePayload::Environment(e) => Payload::EnvironmentEvent(e.clone()),
         CorePayload::Run(e) => Payload::RunEvent(e.clone()),
-        CorePayload::Task(e) => Payload::TaskEvent(e.clone()),
-        CorePayload::Role(e) => Payload::RoleEvent(e.clone()),
+        CorePayload::Task(e) => Payload::TaskEvent(e.to_proto()),
+        CorePayload::Role(e) => Payload::RoleEvent(e.to_proto()),
         CorePayload::Call(e) => Payload::CallEvent(e.clone()),
         CorePayload::IntegratedService { event, .. } => {
             Payload::IntegratedServiceEvent(event.clone())

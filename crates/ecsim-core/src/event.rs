@@ -16,11 +16,14 @@ use std::sync::{
 };
 
 use ecsim_proto::events::{
-    EvCallEvent, EvEnvironmentEvent, EvIntegratedServiceEvent, EvMetaEventCoreStart, EvRoleEvent,
-    EvRunEvent, EvTaskEvent,
+    EvCallEvent, EvEnvironmentEvent, EvIntegratedServiceEvent, EvMetaEventCoreStart, EvRunEvent,
 };
 
 use crate::clock::{Clock, Timestamp};
+
+mod tree;
+
+pub use tree::{RoleChange, RoleEvent, TaskEvent, TaskEventStatus, TaskFacts};
 
 /// One event of the core, with the instant it happened.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,10 +43,10 @@ pub enum CorePayload {
     Environment(EvEnvironmentEvent),
     /// `aliecs.run`
     Run(EvRunEvent),
-    /// `aliecs.task`
-    Task(EvTaskEvent),
-    /// `aliecs.role`
-    Role(EvRoleEvent),
+    /// `aliecs.task`, of shared parts ([`TaskEvent::to_proto`] gives AliECS's message).
+    Task(TaskEvent),
+    /// `aliecs.role`, of shared parts ([`RoleEvent::to_proto`] gives AliECS's message).
+    Role(RoleEvent),
     /// `aliecs.call`
     Call(EvCallEvent),
     /// `aliecs.integrated_service.<service>`, emitted by an integration plugin.

@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 
 mod go_wire;
+mod tree_wire;
 
 use std::{borrow::Cow, sync::Arc};
 
@@ -81,11 +82,15 @@ pub fn record_for(event: &CoreEvent) -> Record {
             Some(&e.environment_id),
             envelope(at, 11, &go_wire::GoEnvironmentEvent(Some(e))),
         ),
-        CorePayload::Task(e) => (topics::TASK.into(), Some(&e.taskid), envelope(at, 12, e)),
+        CorePayload::Task(e) => (
+            topics::TASK.into(),
+            Some(e.task.id.as_str()),
+            envelope(at, 12, &tree_wire::TaskWire(e)),
+        ),
         CorePayload::Role(e) => (
             topics::ROLE.into(),
             Some(&e.environment_id),
-            envelope(at, 13, e),
+            envelope(at, 13, &tree_wire::RoleWire(e)),
         ),
         CorePayload::Call(e) => (
             topics::CALL.into(),
@@ -154,10 +159,17 @@ impl CoreObserver for CoreProducer {
 
 #[cfg(test)]
 mod tests {
-    use ecsim_core::clock::Timestamp;
+    use std::sync::Arc;
+
+    use ecsim_core::{
+        TaskId,
+        clock::Timestamp,
+        event::{RoleChange, RoleEvent, TaskEvent, TaskEventStatus, TaskFacts},
+        fsm::State,
+        role_state::{RoleState, TaskStatus},
+    };
     use ecsim_proto::events::{
-        EvIntegratedServiceEvent, EvMetaEventCoreStart, EvRunEvent, EvTaskEvent, Event,
-        event::Payload,
+        EvIntegratedServiceEvent, EvMetaEventCoreStart, EvRunEvent, Event, event::Payload,
     };
 
     use super::*;
@@ -173,7 +185,7 @@ mod tests {
 
     #[test]
     fn the_envelope_is_byte_for_byte_what_prost_makes_of_an_event() {
-        use ecsim_proto::events::{EvCallEvent, EvEnvironmentEvent, EvRoleEvent, Traits};
+        use ecsim_proto::events::{EvCallEvent, EvEnvironmentEvent, Traits};
         let environment = EvEnvironmentEvent {
             environment_id: "2oDvieFrVTi".into(),
             state: "RUNNING".into(),
@@ -193,6 +205,25 @@ mod tests {
             }),
             ..Default::default()
         };
+        let role = RoleEvent {
+            environment_id: "2oDvieFrVTi".into(),
+            role_path: "readout-dataflow.host-flp1".into(),
+            change: RoleChange::State(RoleState::Mixed),
+        };
+        let task = TaskEvent {
+            task: Arc::new(TaskFacts {
+                id: TaskId::from("2oDvieFrVTj"),
+                name: "readout#2oDvieFrVTj".into(),
+                class_name: "readout".into(),
+                hostname: "flp1".into(),
+                traits: Traits::default(),
+                environment_id: "2oDvieFrVTi".into(),
+                path: "readout-dataflow.host-flp1.readout".into(),
+            }),
+            state: State::Configured,
+            status: TaskEventStatus::Is(TaskStatus::Active),
+            detached: false,
+        };
         let cases = [
             (
                 CorePayload::Environment(environment.clone()),
@@ -200,8 +231,12 @@ mod tests {
             ),
             (CorePayload::Call(call.clone()), Payload::CallEvent(call)),
             (
-                CorePayload::Role(EvRoleEvent::default()),
-                Payload::RoleEvent(EvRoleEvent::default()),
+                CorePayload::Role(role.clone()),
+                Payload::RoleEvent(role.to_proto()),
+            ),
+            (
+                CorePayload::Task(task.clone()),
+                Payload::TaskEvent(task.to_proto()),
             ),
             (
                 CorePayload::CoreStart(EvMetaEventCoreStart::default()),
@@ -241,10 +276,19 @@ mod tests {
             ("aliecs.run", Some(&b"ENV"[..]))
         );
 
-        let task = record(CorePayload::Task(EvTaskEvent {
-            taskid: "TASK".into(),
-            environment_id: "ENV".into(),
-            ..Default::default()
+        let task = record(CorePayload::Task(TaskEvent {
+            task: Arc::new(TaskFacts {
+                id: TaskId::from("TASK"),
+                name: "readout#TASK".into(),
+                class_name: "readout".into(),
+                hostname: "flp1".into(),
+                traits: Default::default(),
+                environment_id: "ENV".into(),
+                path: "readout-dataflow.host-flp1.readout".into(),
+            }),
+            state: State::Running,
+            status: TaskEventStatus::Is(TaskStatus::Active),
+            detached: false,
         }));
         assert_eq!(
             (&*task.topic, task.key.as_deref()),

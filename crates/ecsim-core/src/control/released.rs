@@ -5,9 +5,12 @@
 
 use std::collections::BTreeMap;
 
-use ecsim_proto::events::EvTaskEvent;
-
-use crate::{event::CorePayload, id::TaskId, role_state::TaskStatus, view::TaskView};
+use crate::{
+    event::{CorePayload, TaskEvent},
+    id::TaskId,
+    role_state::TaskStatus,
+    view::TaskView,
+};
 
 use super::{Core, lock};
 
@@ -16,7 +19,7 @@ use super::{Core, lock};
 #[derive(Debug, Clone)]
 pub(crate) struct ReleasedTask {
     pub(crate) view: TaskView,
-    pub(crate) killed: EvTaskEvent,
+    pub(crate) killed: TaskEvent,
 }
 
 impl Core {
@@ -59,10 +62,10 @@ impl Core {
 
     /// Keeps an environment's tasks running outside it (`keepTasks`): unlocked, with no
     /// environment or role, until a cleanup kills them with the events in `killed`.
-    pub(super) fn release_tasks(&self, views: Vec<TaskView>, killed: Vec<EvTaskEvent>) {
-        let mut events: BTreeMap<String, EvTaskEvent> = killed
+    pub(super) fn release_tasks(&self, views: Vec<TaskView>, killed: Vec<TaskEvent>) {
+        let mut events: BTreeMap<TaskId, TaskEvent> = killed
             .into_iter()
-            .map(|event| (event.taskid.clone(), event))
+            .map(|event| (event.task.id.clone(), event))
             .collect();
         let mut released = lock(&self.0.released);
         for view in views {

@@ -29,12 +29,13 @@
 //! critical. So an aggregator of non-critical calls never has a state, and the root, which
 //! counts it, stays MIXED — what AliECS's code does, as we read it.
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, sync::Arc};
 
-use ecsim_proto::events::{EvRoleEvent, EvTaskEvent, Traits};
+use ecsim_proto::events::Traits;
 
 use crate::{
     clock::Timestamp,
+    event::{RoleChange, RoleEvent, TaskEvent, TaskEventStatus, TaskFacts},
     fsm::State,
     id::{EnvironmentId, TaskId},
     role_state::{RoleKind as Kind, RoleState, TaskStatus},
@@ -49,12 +50,8 @@ use role::Role;
 
 #[derive(Debug, Clone)]
 struct Task {
-    id: TaskId,
-    /// `<class name>#<id>`, as AliECS names tasks: made once, sent in every event of the task.
-    name: String,
-    class_name: String,
-    hostname: String,
-    role_path: String,
+    /// Its id, names, host, traits, environment and path: made once, shared by all its events.
+    facts: Arc<TaskFacts>,
     /// What the task reports: the environment's states, which its tasks share.
     state: State,
     status: TaskStatus,
@@ -117,8 +114,8 @@ impl std::fmt::Display for TaskSelector {
 /// One event of a change.
 #[derive(Debug)]
 pub(crate) enum Change {
-    Task(EvTaskEvent),
-    Role(EvRoleEvent),
+    Task(TaskEvent),
+    Role(RoleEvent),
 }
 
 /// The events a change produced, in the order AliECS sends them: a task's state, then its
@@ -127,23 +124,25 @@ pub(crate) enum Change {
 pub(crate) struct Changes(pub(crate) Vec<Change>);
 
 impl Changes {
+    /// The task events, as AliECS's messages.
     #[cfg(test)]
-    pub(crate) fn tasks(&self) -> Vec<&EvTaskEvent> {
+    pub(crate) fn tasks(&self) -> Vec<ecsim_proto::events::EvTaskEvent> {
         self.0
             .iter()
             .filter_map(|c| match c {
-                Change::Task(t) => Some(t),
+                Change::Task(t) => Some(t.to_proto()),
                 Change::Role(_) => None,
             })
             .collect()
     }
 
+    /// The role events, as AliECS's messages.
     #[cfg(test)]
-    pub(crate) fn roles(&self) -> Vec<&EvRoleEvent> {
+    pub(crate) fn roles(&self) -> Vec<ecsim_proto::events::EvRoleEvent> {
         self.0
             .iter()
             .filter_map(|c| match c {
-                Change::Role(r) => Some(r),
+                Change::Role(r) => Some(r.to_proto()),
                 Change::Task(_) => None,
             })
             .collect()
@@ -153,7 +152,8 @@ impl Changes {
 /// The tasks and roles of one environment.
 #[derive(Debug)]
 pub(crate) struct TaskTree {
-    environment_id: String,
+    /// Shared by every event of the environment's tasks and roles.
+    environment_id: Arc<str>,
     /// The roles: the workflow's tree, each aggregator after the roles beneath it.
     roles: Vec<Role>,
     /// The task roles, per host in order (tasks, then hooks), with the task class each runs.
@@ -179,7 +179,7 @@ impl TaskTree {
         hooks: Vec<PlannedHook>,
     ) -> Self {
         let mut tree = Self {
-            environment_id: environment_id.to_owned(),
+            environment_id: Arc::from(environment_id),
             roles: Vec::new(),
             planned: Vec::new(),
             tasks: Vec::new(),
@@ -259,7 +259,7 @@ impl TaskTree {
                 let parent = path
                     .rsplit_once('.')
                     .and_then(|(parent, _)| index_of(parent));
-                Role::new(path.clone(), *kind, *critical, parent)
+                Role::new(Arc::from(path.as_str()), *kind, *critical, parent)
             })
             .collect();
         tree.call_roles = call_roles
@@ -307,11 +307,15 @@ impl TaskTree {
             .map(|(role, host, class_name, hook)| {
                 let id = TaskId::from(uids.next_id(now));
                 Task {
-                    name: format!("{class_name}#{id}"),
-                    id,
-                    class_name: class_name.clone(),
-                    hostname: host.clone(),
-                    role_path: self.roles[*role].path.clone(),
+                    facts: Arc::new(TaskFacts {
+                        name: format!("{class_name}#{id}"),
+                        id,
+                        class_name: class_name.clone(),
+                        hostname: host.clone(),
+                        traits: traits_of(hook.as_ref()),
+                        environment_id: Arc::clone(&self.environment_id),
+                        path: Arc::clone(&self.roles[*role].path),
+                    }),
                     state: State::Standby,
                     status: TaskStatus::Inactive,
                     role_in_error: false,
@@ -357,9 +361,9 @@ impl TaskTree {
                 continue;
             }
             self.tasks[i].finished = true;
-            changes.0.push(Change::Task(EvTaskEvent {
-                status: "TASK_FINISHED".to_owned(),
-                ..self.task_event(&self.tasks[i])
+            changes.0.push(Change::Task(TaskEvent {
+                status: TaskEventStatus::Finished,
+                ..task_event(&self.tasks[i])
             }));
             self.set_status(i, TaskStatus::Inactive, &mut changes);
         }
@@ -370,22 +374,19 @@ impl TaskTree {
     pub(crate) fn planned_role_paths(&self) -> Vec<String> {
         self.planned
             .iter()
-            .map(|(role, _, _, _)| self.roles[*role].path.clone())
+            .map(|(role, _, _, _)| self.roles[*role].path.to_string())
             .collect()
     }
 
     /// The first task, which a failing task step fails: (role name, class name, host, id).
     pub(crate) fn first_task(&self) -> Option<(String, String, String, TaskId)> {
         self.tasks.first().map(|task| {
+            let facts = &*task.facts;
             (
-                task.role_path
-                    .rsplit('.')
-                    .next()
-                    .unwrap_or(&task.role_path)
-                    .to_owned(),
-                task.class_name.clone(),
-                task.hostname.clone(),
-                task.id.clone(),
+                role_name(&facts.path).to_owned(),
+                facts.class_name.clone(),
+                facts.hostname.clone(),
+                facts.id.clone(),
             )
         })
     }
@@ -426,9 +427,7 @@ impl TaskTree {
     /// Task `i` reports `state`: its event, then its roles' (AliECS's `updateTaskState`).
     fn set_state(&mut self, i: usize, state: State, changes: &mut Changes) {
         self.tasks[i].state = state;
-        changes
-            .0
-            .push(Change::Task(self.task_event(&self.tasks[i])));
+        changes.0.push(Change::Task(task_event(&self.tasks[i])));
         let (role, state) = (self.tasks[i].role, self.tasks[i].role_state());
         self.report_state(role, state, changes);
     }
@@ -438,9 +437,7 @@ impl TaskTree {
     fn set_status(&mut self, i: usize, status: TaskStatus, changes: &mut Changes) {
         self.tasks[i].status = status;
         self.report_status(self.tasks[i].role, status, changes);
-        changes
-            .0
-            .push(Change::Task(self.task_event(&self.tasks[i])));
+        changes.0.push(Change::Task(task_event(&self.tasks[i])));
     }
 
     /// A task or call role takes `state`, and a critical one passes it up: each aggregator
@@ -456,7 +453,7 @@ impl TaskTree {
                 self.roles[at].state = new;
                 changes
                     .0
-                    .push(Change::Role(self.role_event(at, "", new.as_str())));
+                    .push(Change::Role(self.role_event(at, RoleChange::State(new))));
             }
             if at == role && !self.roles[at].critical {
                 return; // a non-critical role keeps its state to itself
@@ -483,7 +480,7 @@ impl TaskTree {
                 self.roles[at].status = new;
                 changes
                     .0
-                    .push(Change::Role(self.role_event(at, new.as_str(), "")));
+                    .push(Change::Role(self.role_event(at, RoleChange::Status(new))));
             }
             let Some(parent) = self.roles[at].parent else {
                 return;
@@ -510,18 +507,16 @@ impl TaskTree {
     /// The tasks are killed once the environment is gone: each reports INACTIVE, in the state
     /// it was in, as a task that no longer has a parent — no environment id, no path, empty
     /// traits (docs/aliecs.md §1.7). No role hears of it.
-    pub(crate) fn kill(&mut self) -> Vec<EvTaskEvent> {
+    pub(crate) fn kill(&mut self) -> Vec<TaskEvent> {
         let mut events = Vec::with_capacity(self.tasks.len());
         for task in &mut self.tasks {
             task.status = TaskStatus::Inactive;
         }
         // A hook that ran has finished: Mesos has nothing more to say of it.
         for task in self.tasks.iter().filter(|t| !t.finished) {
-            events.push(EvTaskEvent {
-                environment_id: String::new(),
-                path: String::new(),
-                traits: Some(Traits::default()),
-                ..self.task_event(task)
+            events.push(TaskEvent {
+                detached: true,
+                ..task_event(task)
             });
         }
         events
@@ -554,11 +549,11 @@ impl TaskTree {
             which
                 .role
                 .as_deref()
-                .is_none_or(|role| task.role_path.rsplit('.').next() == Some(role))
+                .is_none_or(|role| role_name(&task.facts.path) == role)
                 && which
                     .host
                     .as_deref()
-                    .is_none_or(|host| task.hostname == host)
+                    .is_none_or(|host| task.facts.hostname == host)
         })
     }
 
@@ -574,8 +569,8 @@ impl TaskTree {
             [] => "no critical tasks in ERROR".to_owned(),
             [task] => format!(
                 "critical task '{}' on host '{}' transitioned to ERROR",
-                task.role_path.rsplit('.').next().unwrap_or(&task.role_path),
-                task.hostname
+                role_name(&task.facts.path),
+                task.facts.hostname
             ),
             many => format!(
                 "{} critical tasks transitioned to ERROR, could not determine the first one to fail",
@@ -584,51 +579,22 @@ impl TaskTree {
         }
     }
 
-    fn task_event(&self, task: &Task) -> EvTaskEvent {
-        EvTaskEvent {
-            name: task.name.clone(),
-            taskid: task.id.as_str().to_owned(),
-            state: task.state.as_str().to_owned(),
-            status: task.status.as_str().to_owned(),
-            hostname: task.hostname.clone(),
-            class_name: task.class_name.clone(),
-            // AliECS attaches the task role's traits: a hook's trigger (its await too), timeout
-            // and criticality; the other task roles give none, so they have the defaults: no
-            // timeout ("0s"), critical.
-            traits: Some(match &task.hook {
-                Some(hook) => Traits {
-                    trigger: hook.trigger.clone(),
-                    r#await: hook.trigger.clone(),
-                    timeout: hook.timeout.clone(),
-                    critical: hook.critical,
-                },
-                None => Traits {
-                    timeout: "0s".to_owned(),
-                    critical: true,
-                    ..Traits::default()
-                },
-            }),
-            environment_id: self.environment_id.clone(),
-            path: task.role_path.clone(),
-        }
-    }
-
     /// The tasks, as the control API shows them.
     pub(crate) fn task_views(&self) -> Vec<TaskView> {
         self.tasks
             .iter()
             .map(|task| {
-                let event = self.task_event(task);
+                let facts = &*task.facts;
                 TaskView {
-                    id: task.id.clone(),
-                    name: event.name,
-                    class_name: event.class_name,
-                    hostname: event.hostname,
-                    role_path: event.path,
+                    id: facts.id.clone(),
+                    name: facts.name.clone(),
+                    class_name: facts.class_name.clone(),
+                    hostname: facts.hostname.clone(),
+                    role_path: facts.path.to_string(),
                     state: task.state,
                     status: task.status,
-                    environment_id: Some(EnvironmentId::from(event.environment_id)),
-                    critical: event.traits.is_some_and(|traits| traits.critical),
+                    environment_id: Some(EnvironmentId::from(&*facts.environment_id)),
+                    critical: facts.traits.critical,
                 }
             })
             .collect()
@@ -649,24 +615,21 @@ impl TaskTree {
             .iter()
             .enumerate()
             .map(|(index, role)| RoleView {
-                path: role.path.clone(),
+                path: role.path.to_string(),
                 kind: role.kind,
                 state: role.state,
                 status: role.status,
                 parent: role.parent,
-                task_id: task_of[index].map(|task| task.id.clone()),
+                task_id: task_of[index].map(|task| task.facts.id.clone()),
             })
             .collect()
     }
 
-    fn role_event(&self, role: usize, status: &str, state: &str) -> EvRoleEvent {
-        let path = self.roles[role].path.as_str();
-        EvRoleEvent {
-            name: path.rsplit('.').next().unwrap_or(path).to_owned(),
-            status: status.to_owned(),
-            state: state.to_owned(),
-            role_path: path.to_owned(),
-            environment_id: self.environment_id.clone(),
+    fn role_event(&self, role: usize, change: RoleChange) -> RoleEvent {
+        RoleEvent {
+            environment_id: Arc::clone(&self.environment_id),
+            role_path: Arc::clone(&self.roles[role].path),
+            change,
         }
     }
 
@@ -676,8 +639,44 @@ impl TaskTree {
     }
 }
 
+/// The event a task makes of its state and status now.
+fn task_event(task: &Task) -> TaskEvent {
+    TaskEvent {
+        task: Arc::clone(&task.facts),
+        state: task.state,
+        status: TaskEventStatus::Is(task.status),
+        detached: false,
+    }
+}
+
+/// AliECS attaches the task role's traits to a task's events: a hook's trigger (its await too),
+/// timeout and criticality; the other task roles give none, so they have the defaults: no
+/// timeout ("0s"), critical.
+fn traits_of(hook: Option<&PlannedHook>) -> Traits {
+    match hook {
+        Some(hook) => Traits {
+            trigger: hook.trigger.clone(),
+            r#await: hook.trigger.clone(),
+            timeout: hook.timeout.clone(),
+            critical: hook.critical,
+        },
+        None => Traits {
+            timeout: "0s".to_owned(),
+            critical: true,
+            ..Traits::default()
+        },
+    }
+}
+
+/// A role's name: its path's last segment.
+fn role_name(path: &str) -> &str {
+    path.rsplit('.').next().unwrap_or(path)
+}
+
 #[cfg(test)]
 mod tests {
+    use ecsim_proto::events::Traits;
+
     use super::*;
     use crate::readout_dataflow;
 
@@ -708,8 +707,13 @@ mod tests {
             .0
             .iter()
             .map(|change| match change {
-                Change::Task(t) => format!("task {} {}/{}", t.path, t.state, t.status),
-                Change::Role(r) => format!("role {} {}{}", r.role_path, r.state, r.status),
+                Change::Task(t) => format!(
+                    "task {} {}/{}",
+                    t.path(),
+                    t.state.as_str(),
+                    t.status.as_str()
+                ),
+                Change::Role(r) => format!("role {} {}{}", r.role_path, r.state(), r.status()),
             })
             .collect()
     }
@@ -720,7 +724,7 @@ mod tests {
         assert_eq!(tree.task_count(), 6);
         let tasks = changes.tasks();
         assert_eq!(tasks.len(), 6);
-        let first = tasks[0];
+        let first = &tasks[0];
         assert_eq!(
             (first.state.as_str(), first.status.as_str()),
             ("STANDBY", "ACTIVE")
@@ -950,13 +954,19 @@ mod tests {
         let launched = deployed.tasks();
         let release = tree.release();
         assert!(release.tasks().is_empty());
-        let roles: Vec<(&str, &str)> = release
+        let roles: Vec<(String, String)> = release
             .roles()
             .into_iter()
-            .map(|r| (r.role_path.as_str(), r.status.as_str()))
+            .map(|r| (r.role_path, r.status))
             .collect();
-        assert_eq!(roles, [("readout-dataflow.kafka.running", "INACTIVE")]);
-        let killed = tree.kill();
+        assert_eq!(
+            roles,
+            [(
+                "readout-dataflow.kafka.running".to_owned(),
+                "INACTIVE".to_owned()
+            )]
+        );
+        let killed: Vec<_> = tree.kill().iter().map(TaskEvent::to_proto).collect();
         assert_eq!(killed.len(), launched.len());
         for (kill, launch) in killed.iter().zip(launched) {
             assert_eq!(

@@ -3,6 +3,8 @@
 //! `core/task/sm/state.go`): the products of states and statuses, over counts kept as children
 //! report, so that a report costs constant time per role.
 
+use std::sync::Arc;
+
 use crate::{
     fsm::State,
     role_state::{RoleKind as Kind, RoleState, TaskStatus},
@@ -12,7 +14,8 @@ use crate::{
 /// reported ("" for none yet), so that a child's report updates it in constant time.
 #[derive(Debug, Clone)]
 pub(super) struct Role {
-    pub(super) path: String,
+    /// Shared by every event of the role.
+    pub(super) path: Arc<str>,
     pub(super) kind: Kind,
     /// Whether its parent counts it: task and call roles as the template says (the task roles
     /// here are all critical), aggregators always.
@@ -29,7 +32,7 @@ pub(super) struct Role {
 }
 
 impl Role {
-    pub(super) fn new(path: String, kind: Kind, critical: bool, parent: Option<usize>) -> Self {
+    pub(super) fn new(path: Arc<str>, kind: Kind, critical: bool, parent: Option<usize>) -> Self {
         let (state, status) = match kind {
             Kind::Task => (RoleState::Is(State::Standby), TaskStatus::Inactive),
             Kind::Call | Kind::Aggregator => (RoleState::Unknown, TaskStatus::Undefined),

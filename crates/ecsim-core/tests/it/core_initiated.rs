@@ -339,8 +339,8 @@ fn role_changes(recorder: &crate::support::Recorder) -> Vec<(String, String)> {
         .unwrap()
         .iter()
         .filter_map(|e| match &e.payload {
-            ecsim_core::event::CorePayload::Role(role) if !role.state.is_empty() => {
-                Some((role.role_path.clone(), role.state.clone()))
+            ecsim_core::event::CorePayload::Role(role) if !role.state().is_empty() => {
+                Some((role.role_path.to_string(), role.state().to_owned()))
             }
             _ => None,
         })

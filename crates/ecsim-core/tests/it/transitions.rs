@@ -304,7 +304,7 @@ async fn kept_tasks_run_on_until_a_cleanup_or_the_next_creation_kills_them() {
             .into_iter()
             .filter(|e| {
                 matches!(&e.payload, CorePayload::Task(t)
-                    if t.status == "INACTIVE" && t.environment_id.is_empty())
+                    if t.status.as_str() == "INACTIVE" && t.environment_id().is_empty())
             })
             .count()
     };

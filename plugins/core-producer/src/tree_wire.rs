@@ -1,0 +1,221 @@
+//! `events.Ev_TaskEvent` and `events.Ev_RoleEvent` encoded from the core's shared parts.
+//!
+//! The core hands task and role events over as [`TaskEvent`] and [`RoleEvent`]: shared ids,
+//! names and paths and the value that changed, so that the most frequent events cost no
+//! allocation (`ecsim_core::event`'s `tree` module). These encoders write the bytes prost writes
+//! for [`TaskEvent::to_proto`] and [`RoleEvent::to_proto`] — fields in number order, empty
+//! strings left out, the traits always there — straight from those parts, without making the
+//! message first. The tests check them byte for byte against prost.
+
+use ecsim_core::event::{RoleEvent, TaskEvent};
+use ecsim_proto::prost::{
+    DecodeError, Message,
+    bytes::{Buf, BufMut},
+    encoding::{self, DecodeContext, WireType},
+};
+
+/// A string field's length on the wire, nothing when empty (proto3's default).
+fn str_len(tag: u32, value: &str) -> usize {
+    if value.is_empty() {
+        0
+    } else {
+        encoding::key_len(tag) + encoding::encoded_len_varint(value.len() as u64) + value.len()
+    }
+}
+
+/// Writes a string field, nothing when empty.
+fn str_field(tag: u32, value: &str, buf: &mut impl BufMut) {
+    if !value.is_empty() {
+        encoding::encode_key(tag, WireType::LengthDelimited, buf);
+        encoding::encode_varint(value.len() as u64, buf);
+        buf.put_slice(value.as_bytes());
+    }
+}
+
+/// A role event to encode; encoding only (a `Message` because the envelope encoder takes one).
+#[derive(Debug)]
+pub(crate) struct RoleWire<'a>(pub(crate) &'a RoleEvent);
+
+impl Message for RoleWire<'_> {
+    fn encode_raw(&self, buf: &mut impl BufMut) {
+        let e = self.0;
+        str_field(1, e.name(), buf);
+        str_field(2, e.status(), buf);
+        str_field(3, e.state(), buf);
+        str_field(4, &e.role_path, buf);
+        str_field(5, &e.environment_id, buf);
+    }
+
+    /// Encoding only: decoding skips every field (decode into `EvRoleEvent`).
+    fn merge_field(
+        &mut self,
+        tag: u32,
+        wire_type: WireType,
+        buf: &mut impl Buf,
+        ctx: DecodeContext,
+    ) -> Result<(), DecodeError> {
+        encoding::skip_field(wire_type, tag, buf, ctx)
+    }
+
+    fn encoded_len(&self) -> usize {
+        let e = self.0;
+        str_len(1, e.name())
+            + str_len(2, e.status())
+            + str_len(3, e.state())
+            + str_len(4, &e.role_path)
+            + str_len(5, &e.environment_id)
+    }
+
+    fn clear(&mut self) {}
+}
+
+/// A task event to encode; encoding only.
+#[derive(Debug)]
+pub(crate) struct TaskWire<'a>(pub(crate) &'a TaskEvent);
+
+/// The traits' field number.
+const TRAITS: u32 = 7;
+
+impl Message for TaskWire<'_> {
+    fn encode_raw(&self, buf: &mut impl BufMut) {
+        let (e, task) = (self.0, &*self.0.task);
+        str_field(1, &task.name, buf);
+        str_field(2, task.id.as_str(), buf);
+        str_field(3, e.state.as_str(), buf);
+        str_field(4, e.status.as_str(), buf);
+        str_field(5, &task.hostname, buf);
+        str_field(6, &task.class_name, buf);
+        // A message field that is set is written even when empty, as prost does.
+        encoding::message::encode(TRAITS, e.traits(), buf);
+        str_field(8, e.environment_id(), buf);
+        str_field(9, e.path(), buf);
+    }
+
+    /// Encoding only: decoding skips every field (decode into `EvTaskEvent`).
+    fn merge_field(
+        &mut self,
+        tag: u32,
+        wire_type: WireType,
+        buf: &mut impl Buf,
+        ctx: DecodeContext,
+    ) -> Result<(), DecodeError> {
+        encoding::skip_field(wire_type, tag, buf, ctx)
+    }
+
+    fn encoded_len(&self) -> usize {
+        let (e, task) = (self.0, &*self.0.task);
+        str_len(1, &task.name)
+            + str_len(2, task.id.as_str())
+            + str_len(3, e.state.as_str())
+            + str_len(4, e.status.as_str())
+            + str_len(5, &task.hostname)
+            + str_len(6, &task.class_name)
+            + encoding::message::encoded_len(TRAITS, e.traits())
+            + str_len(8, e.environment_id())
+            + str_len(9, e.path())
+    }
+
+    fn clear(&mut self) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use ecsim_core::{
+        TaskId,
+        event::{RoleChange, TaskEventStatus, TaskFacts},
+        fsm::State,
+        role_state::{RoleState, TaskStatus},
+    };
+    use ecsim_proto::events::Traits;
+
+    use super::*;
+
+    /// Every state and status a role reports, on a short and a long path (a length past 127
+    /// takes a two-byte varint), with and without an environment id.
+    #[test]
+    fn role_events_are_the_bytes_prost_writes_for_their_message() {
+        let changes = [
+            RoleChange::State(RoleState::Unknown),
+            RoleChange::State(RoleState::Is(State::Running)),
+            RoleChange::State(RoleState::Is(State::Error)),
+            RoleChange::State(RoleState::Mixed),
+            RoleChange::State(RoleState::Invariant),
+            RoleChange::Status(TaskStatus::Undefined),
+            RoleChange::Status(TaskStatus::Active),
+            RoleChange::Status(TaskStatus::Partial),
+        ];
+        let long = format!("readout-dataflow.host-{}.readout", "f".repeat(200));
+        for path in ["readout-dataflow", "readout-dataflow.host-flp1.stfb", &long] {
+            for environment_id in ["", "2oDvieFrVTi"] {
+                for change in changes {
+                    let event = RoleEvent {
+                        environment_id: environment_id.into(),
+                        role_path: path.into(),
+                        change,
+                    };
+                    let ours = RoleWire(&event);
+                    let prost = event.to_proto().encode_to_vec();
+                    assert_eq!(ours.encode_to_vec(), prost, "{event:?}");
+                    assert_eq!(ours.encoded_len(), prost.len());
+                }
+            }
+        }
+    }
+
+    /// A task's events in every state and status, a hook's traits and the defaults, a finished
+    /// hook, and a task killed after its environment (no environment, path or traits).
+    #[test]
+    fn task_events_are_the_bytes_prost_writes_for_their_message() {
+        let facts = |traits: Traits, host: &str| {
+            Arc::new(TaskFacts {
+                id: TaskId::from("2oDvieFrVTi"),
+                name: "readout#2oDvieFrVTi".into(),
+                class_name: "readout".into(),
+                hostname: host.into(),
+                traits,
+                environment_id: "2oDvieFrVTj".into(),
+                path: "readout-dataflow.host-flp1.readout".into(),
+            })
+        };
+        let hook = Traits {
+            trigger: "DESTROY".into(),
+            r#await: "DESTROY".into(),
+            timeout: "10s".into(),
+            critical: false,
+        };
+        let plain = Traits {
+            timeout: "0s".into(),
+            critical: true,
+            ..Traits::default()
+        };
+        let statuses = [
+            TaskEventStatus::Is(TaskStatus::Active),
+            TaskEventStatus::Is(TaskStatus::Inactive),
+            TaskEventStatus::Finished,
+        ];
+        for task in [
+            facts(plain, "flp1"),
+            facts(hook, &"h".repeat(300)),
+            facts(Traits::default(), ""),
+        ] {
+            for state in [State::Standby, State::Running, State::Error, State::Done] {
+                for status in statuses {
+                    for detached in [false, true] {
+                        let event = TaskEvent {
+                            task: Arc::clone(&task),
+                            state,
+                            status,
+                            detached,
+                        };
+                        let ours = TaskWire(&event);
+                        let prost = event.to_proto().encode_to_vec();
+                        assert_eq!(ours.encode_to_vec(), prost, "{event:?}");
+                        assert_eq!(ours.encoded_len(), prost.len());
+                    }
+                }
+            }
+        }
+    }
+}

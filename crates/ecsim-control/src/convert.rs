@@ -247,7 +247,7 @@ pub(crate) fn environment_of(event: &CoreEvent) -> Option<&str> {
         CorePayload::Environment(e) => &e.environment_id,
         CorePayload::Run(e) => &e.environment_id,
         CorePayload::Task(e) => e.environment_id(),
-        CorePayload::Role(e) => &e.environment_id,
+        CorePayload::Role(e) => &e.role.environment_id,
         CorePayload::Call(e) => &e.environment_id,
         CorePayload::IntegratedService { event, .. } => &event.environment_id,
     };

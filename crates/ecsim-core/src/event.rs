@@ -23,7 +23,7 @@ use crate::clock::{Clock, Timestamp};
 
 mod tree;
 
-pub use tree::{RoleChange, RoleEvent, TaskEvent, TaskEventStatus, TaskFacts};
+pub use tree::{RoleChange, RoleEvent, RoleFacts, TaskEvent, TaskEventStatus, TaskFacts};
 
 /// One event of the core, with the instant it happened.
 #[derive(Debug, Clone, PartialEq)]

@@ -59,7 +59,11 @@ fn envelope(timestamp: Timestamp, field: u32, payload: &impl Message) -> Vec<u8>
     if nanos != 0 {
         len += encoding::int64::encoded_len(2, &nanos);
     }
-    let mut buf = Vec::with_capacity(len);
+    // Written into a slice of the exact length rather than grown as a `Vec`: a byte written
+    // to a slice costs a bounds check, to a `Vec` a capacity check and a length update, and
+    // a message is mostly one- and two-byte varints.
+    let mut value = vec![0; len];
+    let mut buf = value.as_mut_slice();
     if millis != 0 {
         encoding::int64::encode(1, &millis, &mut buf);
     }
@@ -67,7 +71,8 @@ fn envelope(timestamp: Timestamp, field: u32, payload: &impl Message) -> Vec<u8>
         encoding::int64::encode(2, &nanos, &mut buf);
     }
     encoding::message::encode(field, payload, &mut buf);
-    buf
+    debug_assert!(buf.is_empty(), "the envelope's length is exact");
+    value
 }
 
 /// The record AliECS's writer would send for `event`: its topic, its key (environment id, task
@@ -89,7 +94,7 @@ pub fn record_for(event: &CoreEvent) -> Record {
         ),
         CorePayload::Role(e) => (
             topics::ROLE.into(),
-            Some(&e.environment_id),
+            Some(&e.role.environment_id),
             envelope(at, 13, &tree_wire::RoleWire(e)),
         ),
         CorePayload::Call(e) => (
@@ -164,7 +169,7 @@ mod tests {
     use ecsim_core::{
         TaskId,
         clock::Timestamp,
-        event::{RoleChange, RoleEvent, TaskEvent, TaskEventStatus, TaskFacts},
+        event::{RoleChange, RoleEvent, RoleFacts, TaskEvent, TaskEventStatus, TaskFacts},
         fsm::State,
         role_state::{RoleState, TaskStatus},
     };
@@ -206,8 +211,10 @@ mod tests {
             ..Default::default()
         };
         let role = RoleEvent {
-            environment_id: "2oDvieFrVTi".into(),
-            role_path: "readout-dataflow.host-flp1".into(),
+            role: Arc::new(RoleFacts::new(
+                "2oDvieFrVTi".into(),
+                "readout-dataflow.host-flp1".into(),
+            )),
             change: RoleChange::State(RoleState::Mixed),
         };
         let task = TaskEvent {
@@ -217,8 +224,10 @@ mod tests {
                 class_name: "readout".into(),
                 hostname: "flp1".into(),
                 traits: Traits::default(),
-                environment_id: "2oDvieFrVTi".into(),
-                path: "readout-dataflow.host-flp1.readout".into(),
+                role: Arc::new(RoleFacts::new(
+                    "2oDvieFrVTi".into(),
+                    "readout-dataflow.host-flp1.readout".into(),
+                )),
             }),
             state: State::Configured,
             status: TaskEventStatus::Is(TaskStatus::Active),
@@ -283,8 +292,10 @@ mod tests {
                 class_name: "readout".into(),
                 hostname: "flp1".into(),
                 traits: Default::default(),
-                environment_id: "ENV".into(),
-                path: "readout-dataflow.host-flp1.readout".into(),
+                role: Arc::new(RoleFacts::new(
+                    "ENV".into(),
+                    "readout-dataflow.host-flp1.readout".into(),
+                )),
             }),
             state: State::Running,
             status: TaskEventStatus::Is(TaskStatus::Active),

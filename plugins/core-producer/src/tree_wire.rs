@@ -38,12 +38,12 @@ pub(crate) struct RoleWire<'a>(pub(crate) &'a RoleEvent);
 
 impl Message for RoleWire<'_> {
     fn encode_raw(&self, buf: &mut impl BufMut) {
-        let e = self.0;
-        str_field(1, e.name(), buf);
+        let (e, role) = (self.0, &*self.0.role);
+        str_field(1, &role.name, buf);
         str_field(2, e.status(), buf);
         str_field(3, e.state(), buf);
-        str_field(4, &e.role_path, buf);
-        str_field(5, &e.environment_id, buf);
+        str_field(4, &role.path, buf);
+        str_field(5, &role.environment_id, buf);
     }
 
     /// Encoding only: decoding skips every field (decode into `EvRoleEvent`).
@@ -58,12 +58,12 @@ impl Message for RoleWire<'_> {
     }
 
     fn encoded_len(&self) -> usize {
-        let e = self.0;
-        str_len(1, e.name())
+        let (e, role) = (self.0, &*self.0.role);
+        str_len(1, &role.name)
             + str_len(2, e.status())
             + str_len(3, e.state())
-            + str_len(4, &e.role_path)
-            + str_len(5, &e.environment_id)
+            + str_len(4, &role.path)
+            + str_len(5, &role.environment_id)
     }
 
     fn clear(&mut self) {}
@@ -124,7 +124,7 @@ mod tests {
 
     use ecsim_core::{
         TaskId,
-        event::{RoleChange, TaskEventStatus, TaskFacts},
+        event::{RoleChange, RoleFacts, TaskEventStatus, TaskFacts},
         fsm::State,
         role_state::{RoleState, TaskStatus},
     };
@@ -149,10 +149,10 @@ mod tests {
         let long = format!("readout-dataflow.host-{}.readout", "f".repeat(200));
         for path in ["readout-dataflow", "readout-dataflow.host-flp1.stfb", &long] {
             for environment_id in ["", "2oDvieFrVTi"] {
+                let role = Arc::new(RoleFacts::new(environment_id.into(), path.to_owned()));
                 for change in changes {
                     let event = RoleEvent {
-                        environment_id: environment_id.into(),
-                        role_path: path.into(),
+                        role: Arc::clone(&role),
                         change,
                     };
                     let ours = RoleWire(&event);
@@ -175,8 +175,10 @@ mod tests {
                 class_name: "readout".into(),
                 hostname: host.into(),
                 traits,
-                environment_id: "2oDvieFrVTj".into(),
-                path: "readout-dataflow.host-flp1.readout".into(),
+                role: Arc::new(RoleFacts::new(
+                    "2oDvieFrVTj".into(),
+                    "readout-dataflow.host-flp1.readout".into(),
+                )),
             })
         };
         let hook = Traits {

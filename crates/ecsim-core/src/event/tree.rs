@@ -24,12 +24,33 @@ use crate::{
 /// the other field empty.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoleEvent {
-    /// The environment's id.
-    pub environment_id: Arc<str>,
-    /// The role's path (`readout-dataflow.host-flp1.readout`); its name is the last segment.
-    pub role_path: Arc<str>,
+    /// The role.
+    pub role: Arc<RoleFacts>,
     /// What it reports.
     pub change: RoleChange,
+}
+
+/// What does not change in a role's events: made once, when the role tree is built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleFacts {
+    /// Its environment's id.
+    pub environment_id: Arc<str>,
+    /// Its path (`readout-dataflow.host-flp1.readout`).
+    pub path: String,
+    /// Its name: the path's last segment.
+    pub name: String,
+}
+
+impl RoleFacts {
+    /// The role at `path` in environment `environment_id`.
+    pub fn new(environment_id: Arc<str>, path: String) -> Self {
+        let name = path.rsplit('.').next().unwrap_or(&path).to_owned();
+        Self {
+            environment_id,
+            path,
+            name,
+        }
+    }
 }
 
 /// What a role event reports.
@@ -42,11 +63,6 @@ pub enum RoleChange {
 }
 
 impl RoleEvent {
-    /// The role's name: its path's last segment.
-    pub fn name(&self) -> &str {
-        self.role_path.rsplit('.').next().unwrap_or(&self.role_path)
-    }
-
     /// The `state` field: the new state, or "" when the status changed.
     pub fn state(&self) -> &'static str {
         match self.change {
@@ -66,11 +82,11 @@ impl RoleEvent {
     /// AliECS's message.
     pub fn to_proto(&self) -> EvRoleEvent {
         EvRoleEvent {
-            name: self.name().to_owned(),
+            name: self.role.name.clone(),
             status: self.status().to_owned(),
             state: self.state().to_owned(),
-            role_path: self.role_path.to_string(),
-            environment_id: self.environment_id.to_string(),
+            role_path: self.role.path.clone(),
+            environment_id: self.role.environment_id.to_string(),
         }
     }
 }
@@ -89,10 +105,8 @@ pub struct TaskFacts {
     /// Its task role's traits: a hook's trigger (its await too), timeout and criticality; the
     /// defaults of the others (no timeout, "0s", critical).
     pub traits: Traits,
-    /// Its environment's id.
-    pub environment_id: Arc<str>,
-    /// Its task role's path.
-    pub path: Arc<str>,
+    /// Its task role, which gives the task its path and environment.
+    pub role: Arc<RoleFacts>,
 }
 
 /// A task's state or status changed (`aliecs.task`).
@@ -142,13 +156,17 @@ impl TaskEvent {
         if self.detached {
             ""
         } else {
-            &self.task.environment_id
+            &self.task.role.environment_id
         }
     }
 
     /// The `path` field: "" once the task is detached from its environment.
     pub fn path(&self) -> &str {
-        if self.detached { "" } else { &self.task.path }
+        if self.detached {
+            ""
+        } else {
+            &self.task.role.path
+        }
     }
 
     /// The `traits` field: empty once the task is detached from its environment.
@@ -192,26 +210,27 @@ mod tests {
                 critical: true,
                 ..Traits::default()
             },
-            environment_id: "ENV".into(),
-            path: "readout-dataflow.host-flp1.readout".into(),
+            role: Arc::new(RoleFacts::new(
+                "ENV".into(),
+                "readout-dataflow.host-flp1.readout".into(),
+            )),
         })
     }
 
     #[test]
     fn a_role_event_carries_one_field_of_the_two_and_its_name_is_the_last_segment() {
         let state = RoleEvent {
-            environment_id: "ENV".into(),
-            role_path: "readout-dataflow.host-flp1".into(),
+            role: Arc::new(RoleFacts::new(
+                "ENV".into(),
+                "readout-dataflow.host-flp1".into(),
+            )),
             change: RoleChange::State(RoleState::Mixed),
         };
         let status = RoleEvent {
             change: RoleChange::Status(TaskStatus::Active),
             ..state.clone()
         };
-        let root = RoleEvent {
-            role_path: "readout-dataflow".into(),
-            ..state.clone()
-        };
+        let root = RoleFacts::new("ENV".into(), "readout-dataflow".into());
         assert_eq!(
             state.to_proto(),
             EvRoleEvent {
@@ -229,7 +248,7 @@ mod tests {
             ),
             ("ACTIVE", "")
         );
-        assert_eq!(root.name(), "readout-dataflow");
+        assert_eq!(root.name, "readout-dataflow");
     }
 
     #[test]

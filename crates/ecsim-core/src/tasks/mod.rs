@@ -35,7 +35,7 @@ use ecsim_proto::events::Traits;
 
 use crate::{
     clock::Timestamp,
-    event::{RoleChange, RoleEvent, TaskEvent, TaskEventStatus, TaskFacts},
+    event::{RoleChange, RoleEvent, RoleFacts, TaskEvent, TaskEventStatus, TaskFacts},
     fsm::State,
     id::{EnvironmentId, TaskId},
     role_state::{RoleKind as Kind, RoleState, TaskStatus},
@@ -259,7 +259,8 @@ impl TaskTree {
                 let parent = path
                     .rsplit_once('.')
                     .and_then(|(parent, _)| index_of(parent));
-                Role::new(Arc::from(path.as_str()), *kind, *critical, parent)
+                let facts = RoleFacts::new(Arc::clone(&tree.environment_id), path.clone());
+                Role::new(Arc::new(facts), *kind, *critical, parent)
             })
             .collect();
         tree.call_roles = call_roles
@@ -313,8 +314,7 @@ impl TaskTree {
                         class_name: class_name.clone(),
                         hostname: host.clone(),
                         traits: traits_of(hook.as_ref()),
-                        environment_id: Arc::clone(&self.environment_id),
-                        path: Arc::clone(&self.roles[*role].path),
+                        role: Arc::clone(&self.roles[*role].facts),
                     }),
                     state: State::Standby,
                     status: TaskStatus::Inactive,
@@ -374,7 +374,7 @@ impl TaskTree {
     pub(crate) fn planned_role_paths(&self) -> Vec<String> {
         self.planned
             .iter()
-            .map(|(role, _, _, _)| self.roles[*role].path.to_string())
+            .map(|(role, _, _, _)| self.roles[*role].facts.path.clone())
             .collect()
     }
 
@@ -383,7 +383,7 @@ impl TaskTree {
         self.tasks.first().map(|task| {
             let facts = &*task.facts;
             (
-                role_name(&facts.path).to_owned(),
+                facts.role.name.clone(),
                 facts.class_name.clone(),
                 facts.hostname.clone(),
                 facts.id.clone(),
@@ -549,7 +549,7 @@ impl TaskTree {
             which
                 .role
                 .as_deref()
-                .is_none_or(|role| role_name(&task.facts.path) == role)
+                .is_none_or(|role| task.facts.role.name == role)
                 && which
                     .host
                     .as_deref()
@@ -569,8 +569,7 @@ impl TaskTree {
             [] => "no critical tasks in ERROR".to_owned(),
             [task] => format!(
                 "critical task '{}' on host '{}' transitioned to ERROR",
-                role_name(&task.facts.path),
-                task.facts.hostname
+                task.facts.role.name, task.facts.hostname
             ),
             many => format!(
                 "{} critical tasks transitioned to ERROR, could not determine the first one to fail",
@@ -590,10 +589,10 @@ impl TaskTree {
                     name: facts.name.clone(),
                     class_name: facts.class_name.clone(),
                     hostname: facts.hostname.clone(),
-                    role_path: facts.path.to_string(),
+                    role_path: facts.role.path.clone(),
                     state: task.state,
                     status: task.status,
-                    environment_id: Some(EnvironmentId::from(&*facts.environment_id)),
+                    environment_id: Some(EnvironmentId::from(&*facts.role.environment_id)),
                     critical: facts.traits.critical,
                 }
             })
@@ -615,7 +614,7 @@ impl TaskTree {
             .iter()
             .enumerate()
             .map(|(index, role)| RoleView {
-                path: role.path.to_string(),
+                path: role.facts.path.clone(),
                 kind: role.kind,
                 state: role.state,
                 status: role.status,
@@ -627,8 +626,7 @@ impl TaskTree {
 
     fn role_event(&self, role: usize, change: RoleChange) -> RoleEvent {
         RoleEvent {
-            environment_id: Arc::clone(&self.environment_id),
-            role_path: Arc::clone(&self.roles[role].path),
+            role: Arc::clone(&self.roles[role].facts),
             change,
         }
     }
@@ -666,11 +664,6 @@ fn traits_of(hook: Option<&PlannedHook>) -> Traits {
             ..Traits::default()
         },
     }
-}
-
-/// A role's name: its path's last segment.
-fn role_name(path: &str) -> &str {
-    path.rsplit('.').next().unwrap_or(path)
 }
 
 #[cfg(test)]
@@ -713,7 +706,7 @@ mod tests {
                     t.state.as_str(),
                     t.status.as_str()
                 ),
-                Change::Role(r) => format!("role {} {}{}", r.role_path, r.state(), r.status()),
+                Change::Role(r) => format!("role {} {}{}", r.role.path, r.state(), r.status()),
             })
             .collect()
     }

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use crate::{
+    event::RoleFacts,
     fsm::State,
     role_state::{RoleKind as Kind, RoleState, TaskStatus},
 };
@@ -14,8 +15,8 @@ use crate::{
 /// reported ("" for none yet), so that a child's report updates it in constant time.
 #[derive(Debug, Clone)]
 pub(super) struct Role {
-    /// Shared by every event of the role.
-    pub(super) path: Arc<str>,
+    /// Its path, name and environment: shared by every event of the role and its task.
+    pub(super) facts: Arc<RoleFacts>,
     pub(super) kind: Kind,
     /// Whether its parent counts it: task and call roles as the template says (the task roles
     /// here are all critical), aggregators always.
@@ -32,13 +33,18 @@ pub(super) struct Role {
 }
 
 impl Role {
-    pub(super) fn new(path: Arc<str>, kind: Kind, critical: bool, parent: Option<usize>) -> Self {
+    pub(super) fn new(
+        facts: Arc<RoleFacts>,
+        kind: Kind,
+        critical: bool,
+        parent: Option<usize>,
+    ) -> Self {
         let (state, status) = match kind {
             Kind::Task => (RoleState::Is(State::Standby), TaskStatus::Inactive),
             Kind::Call | Kind::Aggregator => (RoleState::Unknown, TaskStatus::Undefined),
         };
         Self {
-            path,
+            facts,
             kind,
             critical,
             parent,

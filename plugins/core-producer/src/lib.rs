@@ -52,7 +52,11 @@ impl CoreProducer {
 /// ecsim publishes.
 fn envelope(timestamp: Timestamp, field: u32, payload: &impl Message) -> Vec<u8> {
     let (millis, nanos) = (timestamp.unix_millis(), timestamp.unix_nanos());
-    let mut len = encoding::message::encoded_len(field, payload);
+    // The payload's length once: prost's `message::encode` would count it again for its
+    // length prefix, and counting walks the whole message.
+    let payload_len = payload.encoded_len();
+    let mut len =
+        encoding::key_len(field) + encoding::encoded_len_varint(payload_len as u64) + payload_len;
     if millis != 0 {
         len += encoding::int64::encoded_len(1, &millis);
     }
@@ -70,7 +74,9 @@ fn envelope(timestamp: Timestamp, field: u32, payload: &impl Message) -> Vec<u8>
     if nanos != 0 {
         encoding::int64::encode(2, &nanos, &mut buf);
     }
-    encoding::message::encode(field, payload, &mut buf);
+    encoding::encode_key(field, encoding::WireType::LengthDelimited, &mut buf);
+    encoding::encode_varint(payload_len as u64, &mut buf);
+    payload.encode_raw(&mut buf);
     debug_assert!(buf.is_empty(), "the envelope's length is exact");
     value
 }

@@ -229,7 +229,7 @@ mod tests {
                 name: "readout#2oDvieFrVTj".into(),
                 class_name: "readout".into(),
                 hostname: "flp1".into(),
-                traits: Traits::default(),
+                traits: Arc::default(),
                 role: Arc::new(RoleFacts::new(
                     "2oDvieFrVTi".into(),
                     "readout-dataflow.host-flp1.readout".into(),

@@ -39,7 +39,7 @@ pub(crate) struct RoleWire<'a>(pub(crate) &'a RoleEvent);
 impl Message for RoleWire<'_> {
     fn encode_raw(&self, buf: &mut impl BufMut) {
         let (e, role) = (self.0, &*self.0.role);
-        str_field(1, &role.name, buf);
+        str_field(1, role.name(), buf);
         str_field(2, e.status(), buf);
         str_field(3, e.state(), buf);
         str_field(4, &role.path, buf);
@@ -59,7 +59,7 @@ impl Message for RoleWire<'_> {
 
     fn encoded_len(&self) -> usize {
         let (e, role) = (self.0, &*self.0.role);
-        str_len(1, &role.name)
+        str_len(1, role.name())
             + str_len(2, e.status())
             + str_len(3, e.state())
             + str_len(4, &role.path)
@@ -174,7 +174,7 @@ mod tests {
                 name: "readout#2oDvieFrVTi".into(),
                 class_name: "readout".into(),
                 hostname: host.into(),
-                traits,
+                traits: Arc::new(traits),
                 role: Arc::new(RoleFacts::new(
                     "2oDvieFrVTj".into(),
                     "readout-dataflow.host-flp1.readout".into(),

@@ -37,19 +37,25 @@ pub struct RoleFacts {
     pub environment_id: Arc<str>,
     /// Its path (`readout-dataflow.host-flp1.readout`).
     pub path: String,
-    /// Its name: the path's last segment.
-    pub name: String,
+    /// Where its name (the path's last segment) starts in the path: an environment holds
+    /// thousands of roles, and this costs less than a string of its own.
+    name_at: usize,
 }
 
 impl RoleFacts {
     /// The role at `path` in environment `environment_id`.
     pub fn new(environment_id: Arc<str>, path: String) -> Self {
-        let name = path.rsplit('.').next().unwrap_or(&path).to_owned();
+        let name_at = path.rfind('.').map_or(0, |dot| dot + 1);
         Self {
             environment_id,
             path,
-            name,
+            name_at,
         }
+    }
+
+    /// Its name: the path's last segment.
+    pub fn name(&self) -> &str {
+        &self.path[self.name_at..]
     }
 }
 
@@ -82,7 +88,7 @@ impl RoleEvent {
     /// AliECS's message.
     pub fn to_proto(&self) -> EvRoleEvent {
         EvRoleEvent {
-            name: self.role.name.clone(),
+            name: self.role.name().to_owned(),
             status: self.status().to_owned(),
             state: self.state().to_owned(),
             role_path: self.role.path.clone(),
@@ -104,7 +110,7 @@ pub struct TaskFacts {
     pub hostname: String,
     /// Its task role's traits: a hook's trigger (its await too), timeout and criticality; the
     /// defaults of the others (no timeout, "0s", critical).
-    pub traits: Traits,
+    pub traits: Arc<Traits>,
     /// Its task role, which gives the task its path and environment.
     pub role: Arc<RoleFacts>,
 }
@@ -205,11 +211,11 @@ mod tests {
             name: "readout#2oDvieFrVTi".into(),
             class_name: "readout".into(),
             hostname: "flp1".into(),
-            traits: Traits {
+            traits: Arc::new(Traits {
                 timeout: "0s".into(),
                 critical: true,
                 ..Traits::default()
-            },
+            }),
             role: Arc::new(RoleFacts::new(
                 "ENV".into(),
                 "readout-dataflow.host-flp1.readout".into(),
@@ -248,7 +254,8 @@ mod tests {
             ),
             ("ACTIVE", "")
         );
-        assert_eq!(root.name, "readout-dataflow");
+        assert_eq!(root.name(), "readout-dataflow");
+        assert_eq!(state.role.name(), "host-flp1");
     }
 
     #[test]

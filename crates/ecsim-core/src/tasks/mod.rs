@@ -154,6 +154,8 @@ impl Changes {
 pub(crate) struct TaskTree {
     /// Shared by every event of the environment's tasks and roles.
     environment_id: Arc<str>,
+    /// The traits of its tasks that are not hooks, shared by them all.
+    plain_traits: Arc<Traits>,
     /// The roles: the workflow's tree, each aggregator after the roles beneath it.
     roles: Vec<Role>,
     /// The task roles, per host in order (tasks, then hooks), with the task class each runs.
@@ -180,6 +182,7 @@ impl TaskTree {
     ) -> Self {
         let mut tree = Self {
             environment_id: Arc::from(environment_id),
+            plain_traits: Arc::new(plain_traits()),
             roles: Vec::new(),
             planned: Vec::new(),
             tasks: Vec::new(),
@@ -313,7 +316,10 @@ impl TaskTree {
                         id,
                         class_name: class_name.clone(),
                         hostname: host.clone(),
-                        traits: traits_of(hook.as_ref()),
+                        traits: match hook {
+                            Some(hook) => Arc::new(hook_traits(hook)),
+                            None => Arc::clone(&self.plain_traits),
+                        },
                         role: Arc::clone(&self.roles[*role].facts),
                     }),
                     state: State::Standby,
@@ -383,7 +389,7 @@ impl TaskTree {
         self.tasks.first().map(|task| {
             let facts = &*task.facts;
             (
-                facts.role.name.clone(),
+                facts.role.name().to_owned(),
                 facts.class_name.clone(),
                 facts.hostname.clone(),
                 facts.id.clone(),
@@ -549,7 +555,7 @@ impl TaskTree {
             which
                 .role
                 .as_deref()
-                .is_none_or(|role| task.facts.role.name == role)
+                .is_none_or(|role| task.facts.role.name() == role)
                 && which
                     .host
                     .as_deref()
@@ -569,7 +575,8 @@ impl TaskTree {
             [] => "no critical tasks in ERROR".to_owned(),
             [task] => format!(
                 "critical task '{}' on host '{}' transitioned to ERROR",
-                task.facts.role.name, task.facts.hostname
+                task.facts.role.name(),
+                task.facts.hostname
             ),
             many => format!(
                 "{} critical tasks transitioned to ERROR, could not determine the first one to fail",
@@ -648,21 +655,23 @@ fn task_event(task: &Task) -> TaskEvent {
 }
 
 /// AliECS attaches the task role's traits to a task's events: a hook's trigger (its await too),
-/// timeout and criticality; the other task roles give none, so they have the defaults: no
-/// timeout ("0s"), critical.
-fn traits_of(hook: Option<&PlannedHook>) -> Traits {
-    match hook {
-        Some(hook) => Traits {
-            trigger: hook.trigger.clone(),
-            r#await: hook.trigger.clone(),
-            timeout: hook.timeout.clone(),
-            critical: hook.critical,
-        },
-        None => Traits {
-            timeout: "0s".to_owned(),
-            critical: true,
-            ..Traits::default()
-        },
+/// timeout and criticality.
+fn hook_traits(hook: &PlannedHook) -> Traits {
+    Traits {
+        trigger: hook.trigger.clone(),
+        r#await: hook.trigger.clone(),
+        timeout: hook.timeout.clone(),
+        critical: hook.critical,
+    }
+}
+
+/// The traits of the task roles that are not hooks: they give none, so they have the defaults:
+/// no timeout ("0s"), critical.
+fn plain_traits() -> Traits {
+    Traits {
+        timeout: "0s".to_owned(),
+        critical: true,
+        ..Traits::default()
     }
 }
 

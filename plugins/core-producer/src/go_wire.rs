@@ -19,6 +19,8 @@ use ecsim_proto::{
     },
 };
 
+use crate::fields::{str_field, str_field_always, str_len};
+
 /// The `vars` field's number.
 const VARS: u32 = 9;
 
@@ -26,20 +28,6 @@ const VARS: u32 = 9;
 /// envelope encoder takes one).
 #[derive(Debug, Default)]
 pub(crate) struct GoEnvironmentEvent<'a>(pub(crate) Option<&'a EvEnvironmentEvent>);
-
-fn string_len(tag: u32, value: &String) -> usize {
-    if value.is_empty() {
-        0
-    } else {
-        encoding::string::encoded_len(tag, value)
-    }
-}
-
-fn string(tag: u32, value: &String, buf: &mut impl BufMut) {
-    if !value.is_empty() {
-        encoding::string::encode(tag, value, buf);
-    }
-}
 
 /// The length of one map entry's body: key and value, both always there.
 fn entry_len(key: &String, value: &String) -> usize {
@@ -68,8 +56,8 @@ struct Entry<'a>(&'a String, &'a String);
 
 impl Message for Entry<'_> {
     fn encode_raw(&self, buf: &mut impl BufMut) {
-        encoding::string::encode(1, self.0, buf);
-        encoding::string::encode(2, self.1, buf);
+        str_field_always(1, self.0, buf);
+        str_field_always(2, self.1, buf);
     }
 
     /// Encoding only: decoding skips every field.
@@ -93,15 +81,15 @@ impl Message for Entry<'_> {
 impl Message for GoEnvironmentEvent<'_> {
     fn encode_raw(&self, buf: &mut impl BufMut) {
         let Some(e) = self.0 else { return };
-        string(1, &e.environment_id, buf);
-        string(2, &e.state, buf);
+        str_field(1, &e.environment_id, buf);
+        str_field(2, &e.state, buf);
         if e.run_number != 0 {
             encoding::uint32::encode(3, &e.run_number, buf);
         }
-        string(4, &e.error, buf);
-        string(5, &e.message, buf);
-        string(6, &e.transition, buf);
-        string(7, &e.transition_step, buf);
+        str_field(4, &e.error, buf);
+        str_field(5, &e.message, buf);
+        str_field(6, &e.transition, buf);
+        str_field(7, &e.transition_step, buf);
         if e.transition_status != 0 {
             encoding::int32::encode(8, &e.transition_status, buf);
         }
@@ -129,17 +117,17 @@ impl Message for GoEnvironmentEvent<'_> {
 
     fn encoded_len(&self) -> usize {
         let Some(e) = self.0 else { return 0 };
-        string_len(1, &e.environment_id)
-            + string_len(2, &e.state)
+        str_len(1, &e.environment_id)
+            + str_len(2, &e.state)
             + if e.run_number != 0 {
                 encoding::uint32::encoded_len(3, &e.run_number)
             } else {
                 0
             }
-            + string_len(4, &e.error)
-            + string_len(5, &e.message)
-            + string_len(6, &e.transition)
-            + string_len(7, &e.transition_step)
+            + str_len(4, &e.error)
+            + str_len(5, &e.message)
+            + str_len(6, &e.transition)
+            + str_len(7, &e.transition_step)
             + if e.transition_status != 0 {
                 encoding::int32::encoded_len(8, &e.transition_status)
             } else {
@@ -211,7 +199,12 @@ mod tests {
             transition: "START_ACTIVITY".into(),
             transition_step: "after_START_ACTIVITY".into(),
             transition_status: OpStatus::DoneError.into(),
-            vars: [("k".to_owned(), "v".to_owned())].into(),
+            // A value past 127 bytes has a two-byte length, its entry too.
+            vars: [
+                ("k".to_owned(), "v".to_owned()),
+                ("long".to_owned(), "x".repeat(300)),
+            ]
+            .into(),
             last_request_user: Some(User {
                 external_id: Some(0),
                 id: None,

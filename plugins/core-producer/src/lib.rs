@@ -13,6 +13,7 @@
 
 #![forbid(unsafe_code)]
 
+mod fields;
 mod go_wire;
 mod tree_wire;
 

@@ -14,23 +14,7 @@ use ecsim_proto::prost::{
     encoding::{self, DecodeContext, WireType},
 };
 
-/// A string field's length on the wire, nothing when empty (proto3's default).
-fn str_len(tag: u32, value: &str) -> usize {
-    if value.is_empty() {
-        0
-    } else {
-        encoding::key_len(tag) + encoding::encoded_len_varint(value.len() as u64) + value.len()
-    }
-}
-
-/// Writes a string field, nothing when empty.
-fn str_field(tag: u32, value: &str, buf: &mut impl BufMut) {
-    if !value.is_empty() {
-        encoding::encode_key(tag, WireType::LengthDelimited, buf);
-        encoding::encode_varint(value.len() as u64, buf);
-        buf.put_slice(value.as_bytes());
-    }
-}
+use crate::fields::{str_field, str_len};
 
 /// A role event to encode; encoding only (a `Message` because the envelope encoder takes one).
 #[derive(Debug)]

@@ -17,6 +17,7 @@
 //! records to librdkafka, so that the simulation does not pay for it on its own thread.
 
 use std::{
+    borrow::Cow,
     collections::BTreeSet,
     sync::{
         Arc, Mutex,
@@ -366,12 +367,15 @@ impl Connection {
     /// closed. Runs on the publisher's own thread.
     fn send_all(&self, handoff: &Handoff) {
         let mut spare = Vec::new();
+        let mut shares = Shares::default();
         while let Some(mut batch) = handoff.take(spare) {
             let small = batch.len() < handoff::SMALL_BATCH;
             for pending in batch.drain(..) {
                 // Waiting: never gives the record back.
-                let _ = self.hand_over(pending, true);
+                let _ = self.hand_over(pending, true, Some(&mut shares));
             }
+            // Before the next `take`: once the queue is drained, every send is counted.
+            shares.count_sent(&self.accounting);
             spare = batch;
             if small {
                 std::thread::sleep(handoff::PAUSE);
@@ -380,7 +384,8 @@ impl Connection {
     }
 
     /// Hands one record to librdkafka, creating its topic first if it is new, and counts it.
-    /// While librdkafka's queue is full it waits (`wait`), or gives the record back.
+    /// While librdkafka's queue is full it waits (`wait`), or gives the record back. `shares`
+    /// is the sending thread's memory of the topics it has seen.
     fn hand_over(
         &self,
         Pending {
@@ -389,6 +394,7 @@ impl Connection {
             run,
         }: Pending,
         wait: bool,
+        mut shares: Option<&mut Shares>,
     ) -> Option<Pending> {
         let known = |connection: &Self| {
             connection
@@ -398,7 +404,14 @@ impl Connection {
                 .get(&*record.topic)
                 .copied()
         };
-        let share = match known(self) {
+        let slot = match (&record.topic, shares.as_deref_mut()) {
+            (Cow::Borrowed(name), Some(shares)) => shares.slot(name, || known(self)),
+            _ => None,
+        };
+        let remembered = slot
+            .zip(shares.as_deref())
+            .map(|(slot, shares)| shares.0[slot].1);
+        let share = match remembered.or_else(|| known(self)) {
             Some(share) => share,
             None => match self.create_topics(&[record.topic.to_string()]) {
                 // Created, so known (the lock is not held across the creation).
@@ -452,7 +465,10 @@ impl Connection {
             match producer.send(base) {
                 // Counted once librdkafka has it: a record given back is not counted twice.
                 Ok(()) => {
-                    self.accounting.sent(&record.topic);
+                    match slot.zip(shares) {
+                        Some((slot, shares)) => shares.0[slot].2 += 1,
+                        None => self.accounting.sent(&record.topic),
+                    }
                     return None;
                 }
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) if !wait => {
@@ -500,7 +516,43 @@ impl KafkaPublisher {
             published,
             run,
         };
-        self.handoff
-            .push(pending, |pending| self.connection.hand_over(pending, false));
+        self.handoff.push(pending, |pending| {
+            self.connection.hand_over(pending, false, None)
+        });
+    }
+}
+
+/// The sending thread's memory of the topics it has handed records of to librdkafka: each
+/// with its producer's share and the records handed over since the batch began, by the address
+/// of its name. The topics the core and the plugins write are `'static` names, so a record of
+/// one takes no lock and no string comparison to find its producer, and its count goes to the
+/// accounting once a batch ([`Shares::count_sent`]) rather than under its lock record by record.
+/// Only `'static` names are remembered (another name's address may be reused); a run has a few
+/// dozen such topics, so a list.
+#[derive(Debug, Default)]
+struct Shares(Vec<(&'static str, usize, u64)>);
+
+impl Shares {
+    /// Where topic `name` is remembered, remembering it with the share `known` finds if need
+    /// be; `None` for a topic not created.
+    fn slot(&mut self, name: &'static str, known: impl FnOnce() -> Option<usize>) -> Option<usize> {
+        match self
+            .0
+            .iter()
+            .position(|(seen, _, _)| std::ptr::eq(*seen, name))
+        {
+            Some(slot) => Some(slot),
+            None => {
+                self.0.push((name, known()?, 0));
+                Some(self.0.len() - 1)
+            }
+        }
+    }
+
+    /// Counts the records handed over since the last call.
+    fn count_sent(&mut self, accounting: &Accounting) {
+        for (topic, _, sent) in self.0.iter_mut().filter(|(_, _, sent)| *sent > 0) {
+            accounting.sent_many(topic, std::mem::take(sent));
+        }
     }
 }

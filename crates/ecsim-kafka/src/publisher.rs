@@ -556,3 +556,31 @@ impl Shares {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two static names with the same text are two topics to the memory (each is looked up
+    /// once), a topic not created is not remembered, and the sends counted go to the
+    /// accounting once, under each topic's name.
+    #[test]
+    fn the_sending_threads_memory_counts_each_topic_by_its_name_once_a_batch() {
+        static ROLE: &str = "aliecs.role";
+        let other = Box::leak(String::from("aliecs.role").into_boxed_str());
+        let mut shares = Shares::default();
+        let known = |share| move || Some(share);
+        assert_eq!(shares.slot(ROLE, known(0)), Some(0));
+        assert_eq!(shares.slot(ROLE, || unreachable!("remembered")), Some(0));
+        assert_eq!(shares.slot(other, known(3)), Some(1));
+        assert_eq!(shares.0[1].1, 3);
+        assert_eq!(shares.slot("aliecs.task", || None), None, "not created");
+        assert_eq!(shares.0.len(), 2);
+        shares.0[0].2 += 2;
+        shares.0[1].2 += 1;
+        let accounting = Accounting::new();
+        shares.count_sent(&accounting);
+        shares.count_sent(&accounting); // nothing new: nothing counted twice
+        assert_eq!(accounting.report().topics["aliecs.role"].sent, 3);
+    }
+}

@@ -152,8 +152,6 @@ impl Changes {
 /// The tasks and roles of one environment.
 #[derive(Debug)]
 pub(crate) struct TaskTree {
-    /// Shared by every event of the environment's tasks and roles.
-    environment_id: Arc<str>,
     /// The traits of its tasks that are not hooks, shared by them all.
     plain_traits: Arc<Traits>,
     /// The roles: the workflow's tree, each aggregator after the roles beneath it.
@@ -180,8 +178,9 @@ impl TaskTree {
         call_roles: Vec<(String, bool)>,
         hooks: Vec<PlannedHook>,
     ) -> Self {
+        // Shared by every event of the environment's tasks and roles, through their roles.
+        let environment_id: Arc<str> = Arc::from(environment_id);
         let mut tree = Self {
-            environment_id: Arc::from(environment_id),
             plain_traits: Arc::new(plain_traits()),
             roles: Vec::new(),
             planned: Vec::new(),
@@ -262,7 +261,7 @@ impl TaskTree {
                 let parent = path
                     .rsplit_once('.')
                     .and_then(|(parent, _)| index_of(parent));
-                let facts = RoleFacts::new(Arc::clone(&tree.environment_id), path.clone());
+                let facts = RoleFacts::new(Arc::clone(&environment_id), path.clone());
                 Role::new(Arc::new(facts), *kind, *critical, parent)
             })
             .collect();

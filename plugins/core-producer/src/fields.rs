@@ -1,5 +1,6 @@
-//! String fields written by hand, as prost writes them: the encoders of this crate that work
-//! from borrowed data (`go_wire`, `tree_wire`) share these.
+//! What the encoders of this crate that work from borrowed data (`go_wire`, `tree_wire`)
+//! share: string fields written by hand, as prost writes them, and the decoding side of a
+//! message that is only ever encoded.
 
 use ecsim_proto::prost::{
     bytes::BufMut,
@@ -35,3 +36,21 @@ pub(crate) fn str_field_always(tag: u32, value: &str, buf: &mut impl BufMut) {
     }
     buf.put_slice(value.as_bytes());
 }
+
+/// The decoding side of a `Message` that is only ever encoded (it borrows what it encodes):
+/// decoding skips every field — decode into the prost type instead.
+macro_rules! encoding_only {
+    () => {
+        fn merge_field(
+            &mut self,
+            tag: u32,
+            wire_type: ecsim_proto::prost::encoding::WireType,
+            buf: &mut impl ecsim_proto::prost::bytes::Buf,
+            ctx: ecsim_proto::prost::encoding::DecodeContext,
+        ) -> Result<(), ecsim_proto::prost::DecodeError> {
+            ecsim_proto::prost::encoding::skip_field(wire_type, tag, buf, ctx)
+        }
+    };
+}
+
+pub(crate) use encoding_only;

@@ -12,14 +12,10 @@ use std::collections::BTreeMap;
 
 use ecsim_proto::{
     events::EvEnvironmentEvent,
-    prost::{
-        DecodeError, Message,
-        bytes::{Buf, BufMut},
-        encoding::{self, DecodeContext, WireType},
-    },
+    prost::{Message, bytes::BufMut, encoding},
 };
 
-use crate::fields::{str_field, str_field_always, str_len};
+use crate::fields::{encoding_only, str_field, str_field_always, str_len};
 
 /// The `vars` field's number.
 const VARS: u32 = 9;
@@ -40,16 +36,6 @@ fn vars_len(vars: &BTreeMap<String, String>) -> usize {
         .sum()
 }
 
-/// What the encoding-only messages do with bytes to decode: skip them.
-fn skip(
-    tag: u32,
-    wire_type: WireType,
-    buf: &mut impl Buf,
-    ctx: DecodeContext,
-) -> Result<(), DecodeError> {
-    encoding::skip_field(wire_type, tag, buf, ctx)
-}
-
 /// One map entry, `{key = 1, value = 2}`, with both fields written.
 #[derive(Debug)]
 struct Entry<'a>(&'a String, &'a String);
@@ -60,16 +46,7 @@ impl Message for Entry<'_> {
         str_field_always(2, self.1, buf);
     }
 
-    /// Encoding only: decoding skips every field.
-    fn merge_field(
-        &mut self,
-        tag: u32,
-        wire_type: WireType,
-        buf: &mut impl Buf,
-        ctx: DecodeContext,
-    ) -> Result<(), DecodeError> {
-        skip(tag, wire_type, buf, ctx)
-    }
+    encoding_only!();
 
     fn encoded_len(&self) -> usize {
         entry_len(self.0, self.1)
@@ -104,16 +81,7 @@ impl Message for GoEnvironmentEvent<'_> {
         }
     }
 
-    /// Encoding only: decoding skips every field (decode into `EvEnvironmentEvent`).
-    fn merge_field(
-        &mut self,
-        tag: u32,
-        wire_type: WireType,
-        buf: &mut impl Buf,
-        ctx: DecodeContext,
-    ) -> Result<(), DecodeError> {
-        skip(tag, wire_type, buf, ctx)
-    }
+    encoding_only!();
 
     fn encoded_len(&self) -> usize {
         let Some(e) = self.0 else { return 0 };

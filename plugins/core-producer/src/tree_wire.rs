@@ -8,13 +8,9 @@
 //! message first. The tests check them byte for byte against prost.
 
 use ecsim_core::event::{RoleEvent, TaskEvent};
-use ecsim_proto::prost::{
-    DecodeError, Message,
-    bytes::{Buf, BufMut},
-    encoding::{self, DecodeContext, WireType},
-};
+use ecsim_proto::prost::{Message, bytes::BufMut, encoding};
 
-use crate::fields::{str_field, str_len};
+use crate::fields::{encoding_only, str_field, str_len};
 
 /// A role event to encode; encoding only (a `Message` because the envelope encoder takes one).
 #[derive(Debug)]
@@ -30,16 +26,7 @@ impl Message for RoleWire<'_> {
         str_field(5, &role.environment_id, buf);
     }
 
-    /// Encoding only: decoding skips every field (decode into `EvRoleEvent`).
-    fn merge_field(
-        &mut self,
-        tag: u32,
-        wire_type: WireType,
-        buf: &mut impl Buf,
-        ctx: DecodeContext,
-    ) -> Result<(), DecodeError> {
-        encoding::skip_field(wire_type, tag, buf, ctx)
-    }
+    encoding_only!();
 
     fn encoded_len(&self) -> usize {
         let (e, role) = (self.0, &*self.0.role);
@@ -75,16 +62,7 @@ impl Message for TaskWire<'_> {
         str_field(9, e.path(), buf);
     }
 
-    /// Encoding only: decoding skips every field (decode into `EvTaskEvent`).
-    fn merge_field(
-        &mut self,
-        tag: u32,
-        wire_type: WireType,
-        buf: &mut impl Buf,
-        ctx: DecodeContext,
-    ) -> Result<(), DecodeError> {
-        encoding::skip_field(wire_type, tag, buf, ctx)
-    }
+    encoding_only!();
 
     fn encoded_len(&self) -> usize {
         let (e, task) = (self.0, &*self.0.task);

@@ -59,8 +59,9 @@ struct Task {
     role_in_error: bool,
     /// Its task role's index in `TaskTree::roles`.
     role: usize,
-    /// When it is a task hook: when it runs, and its traits.
-    hook: Option<PlannedHook>,
+    /// When it is a task hook: when it runs, and its traits (shared with the plan: an
+    /// environment holds thousands of tasks, most of them not hooks).
+    hook: Option<Arc<PlannedHook>>,
     /// A hook that ran: finished, gone from Mesos (not killed later).
     finished: bool,
 }
@@ -157,7 +158,7 @@ pub(crate) struct TaskTree {
     /// The roles: the workflow's tree, each aggregator after the roles beneath it.
     roles: Vec<Role>,
     /// The task roles, per host in order (tasks, then hooks), with the task class each runs.
-    planned: Vec<(usize, String, String, Option<PlannedHook>)>,
+    planned: Vec<(usize, String, String, Option<Arc<PlannedHook>>)>,
     tasks: Vec<Task>,
     /// The call roles, in role order.
     call_roles: Vec<usize>,
@@ -203,7 +204,8 @@ impl TaskTree {
                 paths.push((path, kind, critical));
             }
         };
-        let mut hooks_of: BTreeMap<&str, Vec<&PlannedHook>> = BTreeMap::new();
+        let hooks: Vec<Arc<PlannedHook>> = hooks.into_iter().map(Arc::new).collect();
+        let mut hooks_of: BTreeMap<&str, Vec<&Arc<PlannedHook>>> = BTreeMap::new();
         for hook in &hooks {
             hooks_of.entry(hook.host.as_str()).or_default().push(hook);
         }
@@ -226,7 +228,7 @@ impl TaskTree {
                     paths.len(),
                     host.clone(),
                     hook.class_name.clone(),
-                    Some((*hook).clone()),
+                    Some(Arc::clone(hook)),
                 ));
                 add(&mut paths, &mut index, path, Kind::Task, hook.critical);
             }

@@ -337,4 +337,74 @@ mod tests {
             ("UNKNOWN", "UNKNOWN")
         );
     }
+
+    /// A task or role event reaches a `Subscribe` stream as AliECS's message, under its
+    /// environment; a task killed after its environment belongs to none.
+    #[test]
+    fn task_and_role_events_stream_as_aliecs_messages_of_their_environment() {
+        use std::sync::Arc;
+
+        use ecsim_core::{
+            clock::Timestamp,
+            event::{RoleChange, RoleEvent, RoleFacts, TaskEvent, TaskEventStatus, TaskFacts},
+            role_state::RoleState,
+        };
+        let role = Arc::new(RoleFacts::new(
+            "2oDvieFrVTi".into(),
+            "readout-dataflow.host-flp1.readout".to_owned(),
+        ));
+        let at = Timestamp::from_unix_millis(1_750_000_000_000);
+        let role_event = RoleEvent {
+            role: Arc::clone(&role),
+            change: RoleChange::State(RoleState::Mixed),
+        };
+        let task_event = TaskEvent {
+            task: Arc::new(TaskFacts {
+                id: "2oDvieFrVTj".into(),
+                name: "readout#2oDvieFrVTj".to_owned(),
+                class_name: "readout".to_owned(),
+                hostname: "flp1".to_owned(),
+                traits: Arc::default(),
+                role,
+            }),
+            state: State::Running,
+            status: TaskEventStatus::Is(TaskStatus::Active),
+            detached: false,
+        };
+        let killed = TaskEvent {
+            detached: true,
+            ..task_event.clone()
+        };
+        let of = |payload| CoreEvent {
+            timestamp: at,
+            payload,
+        };
+        let (role_core, task_core, killed_core) = (
+            of(CorePayload::Role(role_event.clone())),
+            of(CorePayload::Task(task_event.clone())),
+            of(CorePayload::Task(killed)),
+        );
+        assert_eq!(environment_of(&role_core), Some("2oDvieFrVTi"));
+        assert_eq!(environment_of(&task_core), Some("2oDvieFrVTi"));
+        assert_eq!(
+            environment_of(&killed_core),
+            None,
+            "a task of no environment"
+        );
+        assert_eq!(
+            event(&role_core).payload,
+            Some(Payload::RoleEvent(role_event.to_proto()))
+        );
+        let Some(Payload::TaskEvent(task)) = event(&task_core).payload else {
+            panic!("not a task event")
+        };
+        assert_eq!(
+            (
+                task.taskid.as_str(),
+                task.environment_id.as_str(),
+                task.state.as_str()
+            ),
+            ("2oDvieFrVTj", "2oDvieFrVTi", "RUNNING")
+        );
+    }
 }

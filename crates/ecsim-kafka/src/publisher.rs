@@ -262,7 +262,9 @@ impl KafkaPublisher {
         self.connection.producers.all().len()
     }
 
-    /// The counts so far.
+    /// The counts so far. While publishing goes on, the sending thread counts its sends once a
+    /// batch, so a topic's deliveries may be counted ahead of its sends for a moment; after
+    /// [`KafkaPublisher::finish`], every send is counted.
     pub fn report(&self) -> DeliveryReport {
         self.connection.accounting.report()
     }

@@ -22,7 +22,7 @@ impl Message for RoleWire<'_> {
         str_field(1, role.name(), buf);
         str_field(2, e.status(), buf);
         str_field(3, e.state(), buf);
-        str_field(4, &role.path, buf);
+        str_field(4, role.path(), buf);
         str_field(5, &role.environment_id, buf);
     }
 
@@ -33,7 +33,7 @@ impl Message for RoleWire<'_> {
         str_len(1, role.name())
             + str_len(2, e.status())
             + str_len(3, e.state())
-            + str_len(4, &role.path)
+            + str_len(4, role.path())
             + str_len(5, &role.environment_id)
     }
 
@@ -94,25 +94,31 @@ mod tests {
 
     use super::*;
 
+    /// Every task or role status.
+    const STATUSES: [TaskStatus; 5] = [
+        TaskStatus::Undefined,
+        TaskStatus::Active,
+        TaskStatus::Inactive,
+        TaskStatus::Partial,
+        TaskStatus::Invariant,
+    ];
+
     /// Every state and status a role reports, on a short and a long path (a length past 127
     /// takes a two-byte varint), with and without an environment id.
     #[test]
     fn role_events_are_the_bytes_prost_writes_for_their_message() {
-        let changes = [
-            RoleChange::State(RoleState::Unknown),
-            RoleChange::State(RoleState::Is(State::Running)),
-            RoleChange::State(RoleState::Is(State::Error)),
-            RoleChange::State(RoleState::Mixed),
-            RoleChange::State(RoleState::Invariant),
-            RoleChange::Status(TaskStatus::Undefined),
-            RoleChange::Status(TaskStatus::Active),
-            RoleChange::Status(TaskStatus::Partial),
-        ];
+        let states = [RoleState::Unknown, RoleState::Mixed, RoleState::Invariant]
+            .into_iter()
+            .chain(State::ALL.map(RoleState::Is));
+        let changes: Vec<RoleChange> = states
+            .map(RoleChange::State)
+            .chain(STATUSES.map(RoleChange::Status))
+            .collect();
         let long = format!("readout-dataflow.host-{}.readout", "f".repeat(200));
         for path in ["readout-dataflow", "readout-dataflow.host-flp1.stfb", &long] {
             for environment_id in ["", "2oDvieFrVTi"] {
                 let role = Arc::new(RoleFacts::new(environment_id.into(), path.to_owned()));
-                for change in changes {
+                for &change in &changes {
                     let event = RoleEvent {
                         role: Arc::clone(&role),
                         change,
@@ -154,18 +160,20 @@ mod tests {
             critical: true,
             ..Traits::default()
         };
-        let statuses = [
-            TaskEventStatus::Is(TaskStatus::Active),
-            TaskEventStatus::Is(TaskStatus::Inactive),
-            TaskEventStatus::Finished,
-        ];
+        let statuses = STATUSES
+            .map(TaskEventStatus::Is)
+            .into_iter()
+            .chain([TaskEventStatus::Finished]);
         for task in [
             facts(plain, "flp1"),
-            facts(hook, &"h".repeat(300)),
+            facts(hook.clone(), &"h".repeat(300)),
+            // Either side of the one-byte length's bound.
+            facts(hook.clone(), &"h".repeat(127)),
+            facts(hook, &"h".repeat(128)),
             facts(Traits::default(), ""),
         ] {
-            for state in [State::Standby, State::Running, State::Error, State::Done] {
-                for status in statuses {
+            for state in State::ALL {
+                for status in statuses.clone() {
                     for detached in [false, true] {
                         let event = TaskEvent {
                             task: Arc::clone(&task),

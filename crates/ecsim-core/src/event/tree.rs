@@ -35,8 +35,9 @@ pub struct RoleEvent {
 pub struct RoleFacts {
     /// Its environment's id.
     pub environment_id: Arc<str>,
-    /// Its path (`readout-dataflow.host-flp1.readout`).
-    pub path: String,
+    /// Its path (`readout-dataflow.host-flp1.readout`): private, so that `name_at` always
+    /// points into it.
+    path: String,
     /// Where its name (the path's last segment) starts in the path: an environment holds
     /// thousands of roles, and this costs less than a string of its own.
     name_at: usize,
@@ -51,6 +52,11 @@ impl RoleFacts {
             path,
             name_at,
         }
+    }
+
+    /// Its path (`readout-dataflow.host-flp1.readout`).
+    pub fn path(&self) -> &str {
+        &self.path
     }
 
     /// Its name: the path's last segment.
@@ -91,7 +97,7 @@ impl RoleEvent {
             name: self.role.name().to_owned(),
             status: self.status().to_owned(),
             state: self.state().to_owned(),
-            role_path: self.role.path.clone(),
+            role_path: self.role.path().to_owned(),
             environment_id: self.role.environment_id.to_string(),
         }
     }
@@ -171,7 +177,7 @@ impl TaskEvent {
         if self.detached {
             ""
         } else {
-            &self.task.role.path
+            self.task.role.path()
         }
     }
 

@@ -381,7 +381,7 @@ impl TaskTree {
     pub(crate) fn planned_role_paths(&self) -> Vec<String> {
         self.planned
             .iter()
-            .map(|(role, _, _, _)| self.roles[*role].facts.path.clone())
+            .map(|(role, _, _, _)| self.roles[*role].facts.path().to_owned())
             .collect()
     }
 
@@ -597,7 +597,7 @@ impl TaskTree {
                     name: facts.name.clone(),
                     class_name: facts.class_name.clone(),
                     hostname: facts.hostname.clone(),
-                    role_path: facts.role.path.clone(),
+                    role_path: facts.role.path().to_owned(),
                     state: task.state,
                     status: task.status,
                     environment_id: Some(EnvironmentId::from(&*facts.role.environment_id)),
@@ -622,7 +622,7 @@ impl TaskTree {
             .iter()
             .enumerate()
             .map(|(index, role)| RoleView {
-                path: role.facts.path.clone(),
+                path: role.facts.path().to_owned(),
                 kind: role.kind,
                 state: role.state,
                 status: role.status,
@@ -716,7 +716,7 @@ mod tests {
                     t.state.as_str(),
                     t.status.as_str()
                 ),
-                Change::Role(r) => format!("role {} {}{}", r.role.path, r.state(), r.status()),
+                Change::Role(r) => format!("role {} {}{}", r.role.path(), r.state(), r.status()),
             })
             .collect()
     }

@@ -340,7 +340,7 @@ fn role_changes(recorder: &crate::support::Recorder) -> Vec<(String, String)> {
         .iter()
         .filter_map(|e| match &e.payload {
             ecsim_core::event::CorePayload::Role(role) if !role.state().is_empty() => {
-                Some((role.role.path.clone(), role.state().to_owned()))
+                Some((role.role.path().to_owned(), role.state().to_owned()))
             }
             _ => None,
         })
